@@ -1,0 +1,3 @@
+from branchml.main import main
+
+raise SystemExit(main())

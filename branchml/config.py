@@ -1,0 +1,222 @@
+"""branchml.yaml -> effective config -> core Policy (yaml.safe_load + jsonschema).
+
+Parsing is cached by content digest under the git directory, so the hooks, which judge every
+commit, pay for neither PyYAML nor jsonschema after the first run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from branchml import __version__
+from branchml.core.policy import Policy, policy_from_config
+from branchml.errors import ConfigError
+from branchml.resources import schema, template_text
+
+CONFIG_FILE = "branchml.yaml"
+_BRANCH_DEFAULTS: dict[str, Any] = {
+    "parent": None, "protected": False, "may_change": [], "ops": {}, "promoted": [],
+}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
+def default_config_text() -> str:
+    return template_text(CONFIG_FILE)
+
+
+def parse_yaml(text: bytes, source: str) -> Any:
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        """safe_load that refuses duplicate keys instead of keeping the last one silently."""
+
+    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in keys:
+                line = key_node.start_mark.line + 1
+                raise ConfigError(f"{source}: line {line}: key {key!r} appears twice; keep one.")
+            keys.add(key)
+        return loader.construct_mapping(node)
+
+    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not valid UTF-8 text; save it as UTF-8.") from None
+    try:
+        return yaml.load(decoded, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{source}: {where}{problem}; fix the YAML syntax.") from None
+
+
+def key_path(parts: list[Any]) -> str:
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            name = p if _IDENT.match(str(p)) else json.dumps(str(p))
+            out += f".{name}" if out else name
+    return out
+
+
+def _describe(error: Any) -> str:
+    """One sentence for a jsonschema ValidationError."""
+    noun = error.schema.get("x-noun") if isinstance(error.schema, dict) else None
+    v, inst = error.validator, error.instance
+    if "propertyNames" in error.absolute_schema_path:
+        return f"key {inst!r} is not a valid {noun or 'name'}" + (
+            f" ({', '.join(error.schema['enum'])})" if v == "enum" else ""
+        )
+    if v == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{inst!r} is not a {noun or 'valid value'} ({choices})"
+    if v == "const":
+        return f"{inst!r} is not supported; this branchml reads {error.validator_value!r}"
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
+        known = ", ".join(error.schema.get("properties", {}))
+        return f"unknown key {', '.join(map(repr, extra))} (known keys: {known})"
+    if v == "required":
+        missing = [k for k in error.validator_value if k not in inst]
+        return f"missing required key {', '.join(map(repr, missing))}"
+    if v == "type":
+        return f"expected {error.validator_value}, got {type(inst).__name__} {inst!r}"
+    if v == "pattern" or v == "maxLength":
+        return f"{inst!r} is not a valid {noun or 'value'}"
+    if v == "minItems" or v == "minProperties" or v == "minLength":
+        return "must not be empty"
+    if v == "uniqueItems":
+        return "lists an item twice"
+    if v == "anyOf":
+        return f"{inst!r} is not a valid {noun or 'branch pattern'} or null"
+    return str(error.message)
+
+
+def validate(data: Any, source: str) -> dict[str, Any]:
+    """Check `data` against the schema and the cross-references; return the effective config."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty; it needs at least `version: 1`.")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, not a {type(data).__name__}."
+        )
+    validator = jsonschema.Draft202012Validator(schema("config"))
+    error = best_match(validator.iter_errors(data))
+    if error is not None:
+        where = key_path(list(error.absolute_path))
+        raise ConfigError(f"{source}: {where + ': ' if where else ''}{_describe(error)}.")
+    effective = effective_config(data)
+    _check_references(effective, source)
+    return effective
+
+
+def effective_config(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults under the file: top-level keys replace the defaults, path classes per class,
+    and each branch entry gets the default of each field it leaves out."""
+    base = _defaults()
+    out = copy.deepcopy(base)
+    for key, value in data.items():
+        if key == "path_classes":
+            merged = dict(value)
+            merged.update({k: v for k, v in base["path_classes"].items() if k not in value})
+            out[key] = merged
+        else:
+            out[key] = copy.deepcopy(value)
+    out["branches"] = {p: {**_BRANCH_DEFAULTS, **s} for p, s in out["branches"].items()}
+    return out
+
+
+def _defaults() -> dict[str, Any]:
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        _DEFAULTS = parse_yaml(default_config_text().encode(), "built-in defaults")
+    return _DEFAULTS
+
+
+_DEFAULTS: dict[str, Any] | None = None
+
+
+def _check_references(cfg: dict[str, Any], source: str) -> None:
+    branches: dict[str, Any] = cfg["branches"]
+    mains = [p for p, s in branches.items() if s["type"] == "main"]
+    if len(mains) != 1:
+        raise ConfigError(
+            f"{source}: branches: exactly one branch must have type main, found {len(mains)}."
+        )
+    for pattern, spec in branches.items():
+        at = f"{source}: branches.{json.dumps(pattern)}"
+        parent = spec["parent"]
+        if spec["type"] == "main" and parent is not None:
+            raise ConfigError(f"{at}.parent: the main branch has no parent; remove the key.")
+        if spec["type"] != "main" and parent is None:
+            raise ConfigError(f"{at}.parent: missing; name the branch this type starts from.")
+        if parent is not None and parent not in branches and not _matches_any(parent, branches):
+            raise ConfigError(f"{at}.parent: {parent!r} is not a branch defined under branches.")
+        for key in ("ops", "promoted"):
+            stray = [c for c in spec[key] if c not in spec["may_change"]]
+            if stray:
+                raise ConfigError(
+                    f"{at}.{key}: {stray[0]!r} is not in may_change; add it there or remove it."
+                )
+
+
+def _matches_any(name: str, branches: Mapping[str, Any]) -> bool:
+    from branchml.core.names import pattern_matches
+
+    return any(pattern_matches(p, name) for p in branches)
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; give the path of a branchml.yaml.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the path of a branchml.yaml.") from None
+    return validate(parse_yaml(raw, path.name), path.name)
+
+
+def load_bytes(raw: bytes | None, source: str, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Effective config from file content (None: built-in defaults), cached by digest."""
+    if raw is None:
+        raw = default_config_text().encode()
+        source = "built-in defaults"
+    digest = hashlib.sha256(raw + __version__.encode()).hexdigest()[:32]
+    cached = cache_dir / f"config-{digest}.json" if cache_dir else None
+    if cached is not None and cached.is_file():
+        loaded: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+        return loaded
+    cfg = validate(parse_yaml(raw, source), source)
+    if cached is not None:
+        _write_cache(cached, cfg)
+    return cfg
+
+
+def _write_cache(path: Path, cfg: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cfg), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache we cannot write only costs time
+
+
+def load_policy(raw: bytes | None, source: str, cache_dir: Path | None = None) -> Policy:
+    return policy_from_config(load_bytes(raw, source, cache_dir))

@@ -1,0 +1,1 @@
+"""Pure model of branchml: no pygit2, no subprocess, no printing, no filesystem."""

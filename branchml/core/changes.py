@@ -1,0 +1,51 @@
+"""Facts about a change, as the checker receives them from git (no git here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path changed by one commit against its first parent (renames split into D + A)."""
+
+    status: str  # "A", "M", "D" or "T"
+    path: str
+    old_oid: str
+    new_oid: str
+    old_mode: str = "100644"
+    new_mode: str = "100644"
+
+
+@dataclass(frozen=True)
+class CommitFacts:
+    sha: str  # "" for staged changes that are not a commit yet
+    subject: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Whether a modified file only grew at its end; `reason` says why not or why unknown."""
+
+    grows: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    message: str
+    commit: str = ""
+    path: str = ""
+    branch: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "commit": self.commit,
+            "path": self.path,
+            "branch": self.branch,
+        }

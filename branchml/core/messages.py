@@ -1,0 +1,74 @@
+"""Every sentence the checker says to a user, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from branchml.core.model import BranchKind, Op, PathClass
+from branchml.core.policy import BranchType
+
+_HOME = {
+    PathClass.CODE: "a dev/* branch",
+    PathClass.DATA: "raw (then `branchml pull`)",
+    PathClass.MODELS: "a stable/* branch",
+    PathClass.TRACKING: "a stable/* branch (then `branchml track`)",
+    PathClass.DOCS: "main",
+    PathClass.CONFIG: "main",
+}
+
+
+def class_not_allowed(branch: str, bt: BranchType, cls: PathClass, path: str) -> str:
+    if bt.kind is BranchKind.MAIN:
+        return f"main takes no {cls}: commit {path} on {_HOME[cls]} instead"
+    allowed = ", ".join(str(c) for c in bt.may_change) or "nothing"
+    return (
+        f"{cls} does not belong on {branch} (a {bt.kind} branch changes only {allowed}): "
+        f"commit {path} on {_HOME[cls]} instead"
+    )
+
+
+def promotion_only(branch: str, cls: PathClass, path: str) -> str:
+    return (
+        f"{cls} on {branch} changes only by promotion: change {path} on a dev/* branch "
+        f"and run `branchml promote dev/<name> {branch}`"
+    )
+
+
+def append_only(branch: str, cls: PathClass, op: Op, path: str) -> str:
+    if op is Op.DELETE:
+        return (
+            f"{cls} on {branch} is append-only: {path} was deleted or renamed; restore it "
+            "(files on an append-only branch are never deleted or renamed)"
+        )
+    return f"{cls} on {branch} is append-only: add a new file instead of editing {path}"
+
+
+def not_grown(branch: str, cls: PathClass, path: str, reason: str) -> str:
+    why = f" ({reason})" if reason else ""
+    return (
+        f"{cls} on {branch} is append-only: {path} was edited, not only grown at its end{why}; "
+        "keep its old bytes as they were and append, or add a new file"
+    )
+
+
+def op_not_allowed(branch: str, cls: PathClass, op: Op, path: str, allowed: Iterable[Op]) -> str:
+    ok = ", ".join(sorted(str(o) for o in allowed))
+    return f"{cls} on {branch} may only {ok}, not {op}: {path}"
+
+
+def unknown_branch(branch: str, patterns: list[str]) -> str:
+    return (
+        f"branch {branch} matches no branch type in branchml.yaml ({', '.join(patterns)}): "
+        "rename it to match one, or add a type for it to branchml.yaml on main"
+    )
+
+
+def protected_delete(branch: str) -> str:
+    return f"{branch} is protected: deleting it is refused"
+
+
+def protected_force(branch: str) -> str:
+    return (
+        f"{branch} is protected: a force-push (non-fast-forward) is refused; "
+        f"fetch, merge or rebase onto the remote {branch}, and push again"
+    )

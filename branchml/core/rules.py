@@ -1,0 +1,82 @@
+"""The judge: a commit's changes against the policy of its branch. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from branchml.core import messages as msg
+from branchml.core.changes import Change, CommitFacts, Growth, Violation
+from branchml.core.model import Op, PathClass
+from branchml.core.policy import BranchType, Policy
+
+GrowthProbe = Callable[[Change], Growth]
+
+
+def op_of(change: Change) -> Op:
+    return {"A": Op.ADD, "D": Op.DELETE}.get(change.status, Op.MODIFY)
+
+
+def judge_change(
+    branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe
+) -> tuple[str, str] | None:
+    """(rule, message) when `change` breaks the rules of `bt`, else None."""
+    allowed = bt.ops_for(cls)
+    if not allowed:
+        return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path)
+    if cls in bt.promoted and bt.kind.takes_promotions:
+        return "promotion-only", msg.promotion_only(branch, cls, change.path)
+    op = op_of(change)
+    if op in allowed:
+        return None
+    if op is Op.MODIFY and Op.GROW in allowed:
+        growth = probe(change)
+        if growth.grows:
+            return None
+        return "append-only", msg.not_grown(branch, cls, change.path, growth.reason)
+    if bt.is_append_only(cls):
+        return "append-only", msg.append_only(branch, cls, op, change.path)
+    return "op-not-allowed", msg.op_not_allowed(branch, cls, op, change.path, allowed)
+
+
+def judge_commit(
+    policy: Policy, branch: str, commit: CommitFacts, probe: GrowthProbe
+) -> list[Violation]:
+    bt = policy.branch_type(branch)
+    if bt is None:
+        if policy.unknown_branches == "allow":
+            return []
+        return [unknown_branch(policy, branch, commit.sha)]
+    out: list[Violation] = []
+    for change in commit.changes:
+        verdict = judge_change(branch, bt, policy.classify(change.path), change, probe)
+        if verdict:
+            out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
+    return out
+
+
+def judge_commits(
+    policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe
+) -> list[Violation]:
+    out: list[Violation] = []
+    for commit in commits:
+        out.extend(judge_commit(policy, branch, commit, probe))
+    return out
+
+
+def unknown_branch(policy: Policy, branch: str, sha: str = "") -> Violation:
+    patterns = [bt.pattern for bt in policy.branch_types]
+    return Violation("unknown-branch", msg.unknown_branch(branch, patterns), sha, "", branch)
+
+
+def judge_ref_update(
+    policy: Policy, branch: str, deleting: bool, fast_forward: bool
+) -> Violation | None:
+    """Protected branches: no deletion, no force-push."""
+    bt = policy.branch_type(branch)
+    if bt is None or not bt.protected:
+        return None
+    if deleting:
+        return Violation("protected-delete", msg.protected_delete(branch), branch=branch)
+    if not fast_forward:
+        return Violation("protected-force", msg.protected_force(branch), branch=branch)
+    return None

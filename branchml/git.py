@@ -1,0 +1,144 @@
+"""The one module that touches pygit2: objects in memory, refs by compare-and-swap.
+
+The git CLI is used here only where git itself must run: updating a working tree (so
+git-lfs's smudge filter runs) and reading the worktree's status (libgit2 does not know the
+LFS filter and would see every LFS file as modified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from branchml import proc
+from branchml.core.plan import RefUpdate
+from branchml.errors import NotARepository, StaleRef, StateError
+
+
+def _pygit2() -> Any:
+    import pygit2  # imported lazily: ~150 ms that read-only commands never pay
+
+    return pygit2
+
+
+class Repo:
+    def __init__(self, path: str | Path) -> None:
+        pygit2 = _pygit2()
+        found = pygit2.discover_repository(str(path))
+        if found is None:
+            raise NotARepository(
+                f"{Path(path).resolve()} is not in a git repository: run `branchml init` there, "
+                "or pass -C PATH."
+            )
+        self.pg = pygit2.Repository(found)
+
+    @classmethod
+    def create(cls, path: Path) -> Repo:
+        _pygit2().init_repository(str(path), initial_head="main")
+        return cls(path)
+
+    @property
+    def root(self) -> Path | None:
+        return Path(self.pg.workdir) if self.pg.workdir else None
+
+    @property
+    def common_dir(self) -> Path:
+        common = proc.output(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                             cwd=self.pg.path)
+        return Path(common)
+
+    def head_branch(self) -> str | None:
+        """Current branch (also when unborn), None when HEAD is detached."""
+        if self.pg.head_is_detached:
+            return None
+        target = self.pg.references["HEAD"].target
+        return str(target).removeprefix("refs/heads/")
+
+    def resolve(self, rev: str) -> str | None:
+        try:
+            obj = self.pg.revparse_single(rev)
+            return str(obj.peel(_pygit2().Commit).id)
+        except (KeyError, ValueError, _pygit2().GitError):
+            return None
+
+    def branch_target(self, name: str) -> str | None:
+        ref = self.pg.references.get(f"refs/heads/{name}")
+        return str(ref.target) if ref is not None else None
+
+    def read_file(self, commit: str | None, path: str) -> bytes | None:
+        if commit is None:
+            return None
+        tree = self.pg[commit].tree
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        blob = self.pg[entry.id]
+        return bytes(blob.data) if blob.type_str == "blob" else None
+
+    def signature(self) -> Any:
+        try:
+            return self.pg.default_signature
+        except (KeyError, _pygit2().GitError):
+            raise StateError(
+                "git does not know who you are: set `git config user.name` and "
+                "`git config user.email`, then run the command again."
+            ) from None
+
+    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str) -> str:
+        """A commit of `base`'s tree with `files` written over it, built in memory."""
+        pygit2 = _pygit2()
+        index = pygit2.Index()
+        if base is not None:
+            index.read_tree(self.pg[base].tree)
+        for path, data in files.items():
+            blob = self.pg.create_blob(data)
+            index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
+        tree = index.write_tree(self.pg)
+        sig = self.signature()
+        parents = [base] if base else []
+        return str(self.pg.create_commit(None, sig, sig, message, tree, parents))
+
+    def update_refs(self, updates: Sequence[RefUpdate], message: str) -> None:
+        """All-or-nothing, each ref checked against its expected old value under its lock."""
+        self.signature()  # fail early, with a plain sentence, when no identity is set
+        with self.pg.transaction() as tx:
+            for u in updates:
+                tx.lock_ref(u.ref)
+            for u in updates:
+                current = self.pg.references.get(u.ref)
+                now = str(current.target) if current is not None else None
+                if now != u.old:
+                    raise StaleRef(
+                        f"{u.ref} moved while branchml was working (expected "
+                        f"{(u.old or 'nothing')[:10]}, found {(now or 'nothing')[:10]}); "
+                        "nothing was changed: run the command again."
+                    )
+            for u in updates:
+                if u.new is None:
+                    tx.remove(u.ref)
+                else:
+                    tx.set_target(u.ref, u.new, message=message)
+
+    def config_get(self, key: str) -> str | None:
+        cfg = self.pg.config
+        return str(cfg[key]) if key in cfg else None
+
+
+def worktree_dirty(root: Path) -> list[str]:
+    """Tracked paths with uncommitted changes (git's own view, LFS filters included)."""
+    out = proc.run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=root)
+    return [e[3:] for e in out.stdout.decode(errors="replace").split("\0") if len(e) > 3]
+
+
+def update_worktree(root: Path, old: str | None, new: str) -> None:
+    """Bring index and files from `old` to `new` the way `git merge --ff` would."""
+    if old is None:
+        proc.run(["git", "read-tree", "-m", "-u", new], cwd=root)
+    else:
+        proc.run(["git", "read-tree", "-m", "-u", old, new], cwd=root)
+
+
+def untracked_in_the_way(root: Path, paths: Sequence[str]) -> list[str]:
+    return [p for p in paths if (root / p).exists() or (root / p).is_symlink()]

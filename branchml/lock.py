@@ -1,0 +1,62 @@
+"""One branchml process at a time per repository: an O_EXCL lock file in the git dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from branchml.errors import LockHeld
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RepoLock:
+    def __init__(self, common_dir: Path, command: str) -> None:
+        self.path = common_dir / "branchml" / "lock"
+        self.command = command
+
+    def __enter__(self) -> RepoLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._break_stale():
+                    continue
+                raise LockHeld(
+                    f"another branchml command holds {self.path} ({self._holder()}); wait for "
+                    "it to finish, or remove the file if no branchml is running."
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {self.command}\n")
+            return self
+        raise LockHeld(f"could not take {self.path}; run the command again.")
+
+    def _holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def _break_stale(self) -> bool:
+        """A lock whose process is gone (killed) is taken over."""
+        pid_text = self._holder().split(" ")[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            self.path.unlink(missing_ok=True)
+            return True
+        return False
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.path.unlink(missing_ok=True)

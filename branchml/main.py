@@ -1,0 +1,72 @@
+"""Entry point and the ONE error handler. `--version` and `hook` skip typer for speed."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from branchml import __version__
+from branchml.errors import BranchmlError, ExitCode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except BranchmlError as e:
+        sys.stderr.write(f"branchml: error: {e}\n")
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("branchml: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        log = _crash_log()
+        sys.stderr.write(
+            "branchml: internal error (a bug in branchml, not in your input); "
+            f"the traceback is in {log}: please report it.\n"
+            if log else f"branchml: internal error:\n{traceback.format_exc()}"
+        )
+        return int(ExitCode.INTERNAL)
+
+
+def _dispatch(args: list[str]) -> int:
+    if args in (["--version"], ["-V"]):
+        sys.stdout.write(f"branchml {__version__}\n")
+        return 0
+    if args and args[0] == "hook":
+        from branchml.ops.hook import run_hook
+
+        if len(args) < 2:
+            from branchml.errors import UsageError
+
+            raise UsageError("usage: branchml hook NAME [ARGS...] (git runs this itself).")
+        return run_hook(args[1], args[2:], sys.stdin)
+    from branchml.cli import run
+
+    return run(args)
+
+
+def _crash_log() -> Path | None:
+    from branchml import proc
+
+    try:
+        common = proc.output(["git", "rev-parse", "--path-format=absolute",
+                              "--git-common-dir"], check=True)
+    except BranchmlError:
+        return None
+    log = Path(common) / "branchml" / "crash.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(traceback.format_exc() + "\n")
+    except OSError:
+        return None
+    return log
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""`branchml install`: hooks and git-lfs filters in a fresh clone (they do not travel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchml import apply, git, hooks, lfs
+from branchml.core.plan import LfsInstall, Plan, Step
+from branchml.gitcli import Git
+from branchml.ops.trusted import load_trusted, trusted_ref
+
+
+@dataclass
+class InstallReport:
+    steps: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    hooks_dir: str = ""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "dry_run": self.dry_run, "hooks_dir": self.hooks_dir,
+                "changed": bool(self.steps) and not self.dry_run}
+
+
+def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
+                    with_hooks: bool = True) -> tuple[list[Step], Path]:
+    steps: list[Step] = []
+    if use_lfs and not bare:
+        lfs.require()
+        if not lfs.filters_installed(cwd):
+            steps.append(LfsInstall())
+    hdir = hooks.hooks_dir(cwd, root)
+    if with_hooks:
+        steps.extend(hooks.plan_install(hdir, bare, use_lfs and not bare))
+    return steps, hdir
+
+
+def install(path: Path, uninstall: bool = False, dry_run: bool = False,
+            no_lfs: bool = False) -> InstallReport:
+    g = Git(path)
+    layout = g.layout
+    root = layout.toplevel or layout.common_dir
+    if uninstall:
+        hdir = hooks.hooks_dir(path, root)
+        steps: list[Step] = list(hooks.plan_uninstall(hdir))
+    else:
+        policy = load_trusted(g, [trusted_ref(g), "refs/remotes/origin/main", "HEAD"]).policy
+        use_lfs = bool(policy.lfs_classes) and not no_lfs
+        steps, hdir = installer_steps(path, root, layout.toplevel is None, use_lfs)
+    g.close()
+    plan = Plan("install --uninstall" if uninstall else "install", steps)
+    report = InstallReport(plan.describe(), dry_run, str(hdir))
+    if not dry_run and not plan.empty:
+        apply.apply(git.Repo(path), plan)
+    return report

@@ -1,0 +1,62 @@
+"""`branchml status`: every branch with its type, head and what may change on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchml import proc
+from branchml.gitcli import Git
+from branchml.ops.check import check_staged
+from branchml.ops.trusted import load_trusted, trusted_ref
+
+
+@dataclass
+class BranchStatus:
+    name: str
+    head: str
+    type: str  # pattern of its branch type, or "" when none matches
+    kind: str
+    protected: bool
+    may_change: dict[str, list[str]]
+
+
+@dataclass
+class StatusReport:
+    policy: str
+    current: str | None
+    branches: list[BranchStatus] = field(default_factory=list)
+    next_commit: dict[str, list[str]] = field(default_factory=dict)
+    staged_violations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "current": self.current,
+            "branches": [b.__dict__ for b in self.branches],
+            "next_commit": self.next_commit,
+            "staged_violations": self.staged_violations,
+        }
+
+
+def status(path: Path) -> StatusReport:
+    g = Git(path)
+    trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
+    current = g.current_branch()
+    report = StatusReport(trusted.source, current)
+    lines = proc.output(["git", "for-each-ref", "--format=%(refname:short) %(objectname)",
+                         "refs/heads/"], cwd=path)
+    for line in lines.splitlines():
+        name, sha = line.rsplit(" ", 1)
+        bt = trusted.policy.branch_type(name)
+        report.branches.append(BranchStatus(
+            name, sha[:10], bt.pattern if bt else "", str(bt.kind) if bt else "",
+            bool(bt and bt.protected), bt.summary() if bt else {},
+        ))
+        if name == current and bt is not None:
+            report.next_commit = bt.summary()
+    if current is not None and g.layout.toplevel is not None:
+        report.staged_violations = [v.to_dict() for v in check_staged(g).violations]
+    g.close()
+    return report

@@ -1,0 +1,45 @@
+"""Where the policy that judges a change comes from: the trusted side, never the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from branchml import config, proc
+from branchml.core.policy import Policy
+from branchml.gitcli import Git
+
+DEFAULT_TRUSTED_REF = "refs/heads/main"
+
+
+@dataclass(frozen=True)
+class TrustedPolicy:
+    policy: Policy
+    source: str  # "<rev>:branchml.yaml" or "built-in defaults"
+
+
+def trusted_ref(git: Git) -> str:
+    """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's)."""
+    r = proc.run(["git", "config", "--get", "branchml.trustedRef"], cwd=git.cwd, check=False)
+    value = r.stdout.decode().strip()
+    return value if r.returncode == 0 and value else DEFAULT_TRUSTED_REF
+
+
+def main_branch_name(git: Git) -> str:
+    return trusted_ref(git).removeprefix("refs/heads/")
+
+
+def load_trusted(git: Git, candidates: list[str]) -> TrustedPolicy:
+    """The config of the first candidate revision that exists; built-in defaults if none."""
+    cache = git.layout.common_dir / "branchml" / "cache"
+    for rev in candidates:
+        if not rev or set(rev) == {"0"}:
+            continue
+        sha = git.resolve(rev)
+        if sha is None:
+            continue
+        found = git.show_file(sha, config.CONFIG_FILE)
+        source = f"{rev}:{config.CONFIG_FILE}"
+        raw = found[1] if found else None
+        label = source if found else f"built-in defaults ({source} does not exist)"
+        return TrustedPolicy(config.load_policy(raw, source, cache), label)
+    return TrustedPolicy(config.load_policy(None, "", cache), "built-in defaults")

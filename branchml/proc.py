@@ -1,0 +1,69 @@
+"""The one door to subprocesses: argument lists only, never a shell; errors show everything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from branchml.errors import BranchmlError, ExitCode, ToolMissing
+
+INSTALL_HINT = {
+    "git": "install git (apt-get install -y git)",
+    "git-lfs": "install git-lfs (apt-get install -y git-lfs) or use --no-lfs",
+}
+
+
+class ProcessError(BranchmlError):
+    exit_code = ExitCode.STATE
+
+    def __init__(self, args: Sequence[str], code: int, stdout: bytes, stderr: bytes) -> None:
+        self.args_ = list(args)
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+        err = stderr.decode(errors="replace").strip()
+        super().__init__(
+            f"`{' '.join(args)}` failed with exit code {code}" + (f": {err}" if err else ".")
+        )
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: str | Path | None = None,
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        proc = subprocess.run(
+            list(args),
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **env} if env else None,
+            check=False,
+        )
+    except FileNotFoundError:
+        tool = args[0]
+        raise ToolMissing(
+            f"{tool} is not installed or not on PATH: {INSTALL_HINT.get(tool, 'install it')}."
+        ) from None
+    if check and proc.returncode != 0:
+        raise ProcessError(args, proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def output(args: Sequence[str], **kw: object) -> str:
+    return run(args, **kw).stdout.decode("utf-8", errors="surrogateescape").strip()  # type: ignore[arg-type]
+
+
+def popen(args: Sequence[str], cwd: str | Path | None = None) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            list(args), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None

@@ -1,0 +1,45 @@
+"""Human output of the commands that print data (the CLI's only rich user)."""
+
+from __future__ import annotations
+
+import sys
+
+from branchml.ops.check import CheckResult
+from branchml.ops.status import StatusReport
+
+
+def status_table(report: StatusReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"branches (policy: {report.policy})")
+    for col in ("", "branch", "type", "head", "protected", "may change"):
+        table.add_column(col)
+    for b in report.branches:
+        changes = "; ".join(f"{c}: {','.join(ops)}" for c, ops in b.may_change.items())
+        mark = "*" if b.name == report.current else ""
+        table.add_row(mark, b.name, b.kind or "[red]no type[/red]", b.head,
+                      "yes" if b.protected else "", changes or "-")
+    console.print(table)
+    if report.current:
+        allowed = "; ".join(f"{c} ({', '.join(o)})" for c, o in report.next_commit.items())
+        console.print(f"On {report.current}, the next commit may touch: {allowed or 'nothing'}")
+        for v in report.staged_violations:
+            console.print(f"[red]staged change refused:[/red] {v['message']}")
+
+
+def check_text(result: CheckResult) -> None:
+    if result.ok:
+        sys.stdout.write(
+            f"ok: {result.branch}: {result.commits} commit(s) follow the policy "
+            f"({result.policy_source}).\n"
+        )
+        for note in result.notes:
+            sys.stdout.write(f"note: {note}\n")
+        return
+    for v in result.violations:
+        where = f"commit {v.commit[:10]}: " if v.commit else ""
+        sys.stdout.write(f"{v.branch}: {where}{v.message}\n")
+    n = len(result.violations)
+    sys.stdout.write(f"{n} violation{'s' * (n != 1)} of the policy ({result.policy_source}).\n")

@@ -1,0 +1,47 @@
+"""What `init` writes on main, rendered from the top-level templates/ (shipped in the wheel)."""
+
+from __future__ import annotations
+
+from string import Template
+
+from branchml.core.policy import Policy
+from branchml.resources import template_text, templates_dir
+
+LFS_ATTRS = "filter=lfs diff=lfs merge=lfs -text"
+
+
+def scaffold_files(project: str, model: str, lfs: bool) -> dict[str, bytes]:
+    """Path on main -> content, for a repository that has none of them."""
+    root = templates_dir() / "main"
+    out: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            text = Template(path.read_text(encoding="utf-8"))
+            rel = path.relative_to(root).as_posix()
+            out[rel] = text.safe_substitute(project=project, model=model).encode()
+    config = template_text("branchml.yaml")
+    if not lfs:
+        config = config.replace("lfs: [data, models]", "lfs: []")
+    out["branchml.yaml"] = config.encode()
+    return out
+
+
+def attribute_lines(policy: Policy) -> list[str]:
+    return [f"{g} {LFS_ATTRS}" for c in sorted(policy.lfs_classes) for g in policy.globs_of(c)]
+
+
+def ignore_lines() -> list[str]:
+    return [ln for ln in template_text("gitignore").splitlines() if ln.strip()]
+
+
+def extend_lines(existing: bytes | None, lines: list[str], header: str) -> bytes | None:
+    """`existing` with the missing `lines` appended (never rewritten); None if none missing."""
+    text = (existing or b"").decode("utf-8", errors="surrogateescape")
+    have = {ln.strip() for ln in text.splitlines()}
+    missing = [ln for ln in lines if ln.strip() not in have]
+    if not missing:
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    block = (f"# {header}\n" if text else "") + "\n".join(missing) + "\n"
+    return (text + block).encode("utf-8", errors="surrogateescape")
