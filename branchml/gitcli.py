@@ -24,7 +24,15 @@ class Layout:
     cwd: Path
     git_dir: Path
     common_dir: Path
-    toplevel: Path | None  # None in a bare repository
+    bare: bool
+    object_format: str  # "sha1" or "sha256"
+
+    @property
+    def toplevel(self) -> Path | None:
+        """The worktree root (None in a bare repository)."""
+        if self.bare:
+            return None
+        return Path(proc.output(["git", "rev-parse", "--show-toplevel"], cwd=self.cwd))
 
 
 class Git:
@@ -32,6 +40,8 @@ class Git:
         self.cwd = Path(cwd)
         self._cat: CatFile | None = None
         self._layout: Layout | None = None
+        self._resolved: dict[str, str | None] = {}
+        self._config: dict[str, str | None] = {}
 
     def out(self, *args: str, check: bool = True) -> str:
         return proc.output(["git", *args], cwd=self.cwd, check=check)
@@ -41,7 +51,7 @@ class Git:
         if self._layout is None:
             r = proc.run(
                 ["git", "rev-parse", "--path-format=absolute", "--git-dir",
-                 "--git-common-dir", "--is-bare-repository"],
+                 "--git-common-dir", "--is-bare-repository", "--show-object-format"],
                 cwd=self.cwd, check=False,
             )
             if r.returncode != 0:
@@ -49,15 +59,24 @@ class Git:
                     f"{self.cwd.resolve()} is not in a git repository: run `branchml init` "
                     "there, or pass -C PATH."
                 )
-            git_dir, common, bare = r.stdout.decode().split("\n")[:3]
-            top = None if bare == "true" else Path(self.out("rev-parse", "--show-toplevel"))
-            self._layout = Layout(self.cwd, Path(git_dir), Path(common), top)
+            git_dir, common, bare, fmt = r.stdout.decode().split("\n")[:4]
+            self._layout = Layout(self.cwd, Path(git_dir), Path(common), bare == "true",
+                                  "sha256" if fmt == "sha256" else "sha1")
         return self._layout
 
     def resolve(self, rev: str) -> str | None:
-        r = proc.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                      rev + "^{commit}"], cwd=self.cwd, check=False)
-        return r.stdout.decode().strip() if r.returncode == 0 else None
+        """The commit `rev` names, or None. Asked through cat-file's stdin, so a revision
+        can never be taken for an option; remembered for the command's lifetime."""
+        if rev not in self._resolved:
+            found = None if rev.startswith("-") else self.cat.info(rev + "^{commit}")
+            self._resolved[rev] = found[0] if found else None
+        return self._resolved[rev]
+
+    def config(self, key: str) -> str | None:
+        if key not in self._config:
+            r = proc.run(["git", "config", "--get", key], cwd=self.cwd, check=False)
+            self._config[key] = r.stdout.decode().strip() if r.returncode == 0 else None
+        return self._config[key]
 
     def current_branch(self) -> str | None:
         r = proc.run(["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
@@ -72,49 +91,44 @@ class Git:
         r = proc.run(["git", "cat-file", "-e", oid], cwd=self.cwd, check=False)
         return r.returncode == 0
 
-    def object_format(self) -> str:
-        fmt = self.out("rev-parse", "--show-object-format", check=False)
-        return "sha256" if fmt == "sha256" else "sha1"
-
     def staged_changes(self) -> CommitFacts:
         head = self.resolve("HEAD") or EMPTY_TREE
         raw = proc.run(["git", "diff-index", "--cached", "-r", "-z", "--no-renames", head],
                        cwd=self.cwd).stdout
         return CommitFacts("", "(staged changes)", tuple(_parse_raw(raw.split(b"\0"))))
 
-    def first_parent_commits(self, include: str, exclude: list[str]) -> list[tuple[str, str, str]]:
-        """(sha, first parent or "", subject), oldest first, of `include` not reachable
-        from `exclude`, along first parents: what a branch's own history gained."""
-        args = ["git", "log", "--first-parent", "--reverse", "--format=%H %P%x1f%s",
+    def range_facts(self, include: str, exclude: list[str]) -> Iterator[CommitFacts]:
+        """The commits of `include` not reachable from `exclude`, oldest first, along first
+        parents (what a branch's own history gained), each with its changes against its
+        first parent. One `git log` process, parsed while git is still diffing."""
+        args = ["git", "log", "-z", "--first-parent", "--reverse", "--no-renames", "--raw",
+                "--no-abbrev", "--diff-merges=first-parent", "--format=%x01%H %P%x1f%s",
                 include, "--not", *exclude, "--"]
-        text = proc.run(args, cwd=self.cwd).stdout.decode("utf-8", errors="replace")
-        out = []
-        for line in text.splitlines():
-            ids, _, subject = line.partition("\x1f")
-            parts = ids.split()
-            out.append((parts[0], parts[1] if len(parts) > 1 else "", subject))
-        return out
-
-    def commit_changes(self, commits: list[tuple[str, str, str]]) -> list[CommitFacts]:
-        if not commits:
-            return []
-        stdin = "".join(f"{sha} {parent}\n" for sha, parent, _ in commits).encode()
-        raw = proc.run(["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root"],
-                       cwd=self.cwd, stdin=stdin).stdout
-        by_sha: dict[str, list[Change]] = {}
-        current: list[Change] = []
-        tokens = raw.split(b"\0")
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok.startswith(b":"):
-                current.append(_change(tok, tokens[i + 1]))
-                i += 2
-                continue
-            if tok:
-                current = by_sha.setdefault(tok.decode(), [])
-            i += 1
-        return [CommitFacts(sha, subj, tuple(by_sha.get(sha, ()))) for sha, _, subj in commits]
+        p = proc.popen(args, cwd=self.cwd, stdin=False)
+        assert p.stdout is not None
+        sha, subject, meta = "", "", b""
+        changes: list[Change] = []
+        rest = b""
+        while True:
+            chunk = p.stdout.read(1 << 16)
+            tokens = (rest + chunk).split(b"\0")
+            rest = tokens.pop() if chunk else b""
+            for tok in tokens:
+                if tok.startswith(b"\x01"):
+                    if sha:
+                        yield CommitFacts(sha, subject, tuple(changes))
+                    ids, _, subj = tok[1:].decode("utf-8", errors="replace").partition("\x1f")
+                    sha, subject, changes = ids.split(" ", 1)[0], subj, []
+                elif meta:
+                    changes.append(_change(meta, tok))
+                    meta = b""
+                elif tok.lstrip(b"\n").startswith(b":"):
+                    meta = tok.lstrip(b"\n")
+            if not chunk:
+                break
+        if sha:
+            yield CommitFacts(sha, subject, tuple(changes))
+        proc.finish(p, args)
 
     def show_file(self, rev: str, path: str) -> tuple[str, bytes] | None:
         """(blob id, content) of `rev:path`, or None when it does not exist."""
@@ -167,6 +181,10 @@ class CatFile:
         if len(header) != 3:
             return None  # "<spec> missing" or "ambiguous"
         return header[0], int(header[2])
+
+    def info(self, spec: str) -> tuple[str, int] | None:
+        """(object id, size) of `spec`, or None when it names nothing."""
+        return self._ask("info", spec)
 
     def size(self, spec: str) -> int | None:
         found = self._ask("info", spec)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,12 +22,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return 0
-    except Exception:
-        log = _crash_log()
+    except Exception:  # the one place a bug is turned into a report
+        import traceback
+
+        trace = traceback.format_exc()
+        log = _crash_log(trace)
         sys.stderr.write(
             "branchml: internal error (a bug in branchml, not in your input); "
             f"the traceback is in {log}: please report it.\n"
-            if log else f"branchml: internal error:\n{traceback.format_exc()}"
+            if log else f"branchml: internal error:\n{trace}"
         )
         return int(ExitCode.INTERNAL)
 
@@ -50,7 +52,7 @@ def _dispatch(args: list[str]) -> int:
     return run(args)
 
 
-def _crash_log() -> Path | None:
+def _crash_log(trace: str) -> Path | None:
     from branchml import proc
 
     try:
@@ -62,7 +64,7 @@ def _crash_log() -> Path | None:
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as f:
-            f.write(traceback.format_exc() + "\n")
+            f.write(trace + "\n")
     except OSError:
         return None
     return log

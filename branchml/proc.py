@@ -60,10 +60,23 @@ def output(args: Sequence[str], **kw: object) -> str:
     return run(args, **kw).stdout.decode("utf-8", errors="surrogateescape").strip()  # type: ignore[arg-type]
 
 
-def popen(args: Sequence[str], cwd: str | Path | None = None) -> subprocess.Popen[bytes]:
+def popen(args: Sequence[str], cwd: str | Path | None = None,
+          stdin: bool = True) -> subprocess.Popen[bytes]:
+    """A long-running process read as a stream (stderr kept for `finish`'s error)."""
     try:
         return subprocess.Popen(
-            list(args), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            list(args), cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE if not stdin else None,
         )
     except FileNotFoundError:
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+
+
+def finish(p: subprocess.Popen[bytes], args: Sequence[str]) -> None:
+    """Wait for a streamed process; raise with its stderr when it failed."""
+    err = p.stderr.read() if p.stderr else b""
+    code = p.wait()
+    if p.stdout:
+        p.stdout.close()
+    if code != 0:
+        raise ProcessError(args, code, b"", err)

@@ -8,6 +8,12 @@ from branchml.ops.check import CheckResult
 from branchml.ops.status import StatusReport
 
 
+def ops_text(ops: list[str]) -> str:
+    if ops == ["promote"]:
+        return "only by branchml promote"
+    return "all" if len(ops) == 4 else ", ".join(ops)
+
+
 def status_table(report: StatusReport) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -17,13 +23,13 @@ def status_table(report: StatusReport) -> None:
     for col in ("", "branch", "type", "head", "protected", "may change"):
         table.add_column(col)
     for b in report.branches:
-        changes = "; ".join(f"{c}: {','.join(ops)}" for c, ops in b.may_change.items())
+        changes = "; ".join(f"{c} ({ops_text(ops)})" for c, ops in b.may_change.items())
         mark = "*" if b.name == report.current else ""
         table.add_row(mark, b.name, b.kind or "[red]no type[/red]", b.head,
                       "yes" if b.protected else "", changes or "-")
     console.print(table)
     if report.current:
-        allowed = "; ".join(f"{c} ({', '.join(o)})" for c, o in report.next_commit.items())
+        allowed = "; ".join(f"{c} ({ops_text(o)})" for c, o in report.next_commit.items())
         console.print(f"On {report.current}, the next commit may touch: {allowed or 'nothing'}")
         for v in report.staged_violations:
             console.print(f"[red]staged change refused:[/red] {v['message']}")

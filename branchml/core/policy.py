@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from branchml.core.globs import glob_regex
@@ -31,10 +33,12 @@ class BranchType:
         return bool(ops) and ops <= APPEND_OPS
 
     def summary(self) -> dict[str, list[str]]:
-        """Path class -> allowed operations, in a stable order, for status and --json."""
+        """Path class -> allowed operations, in a stable order, for status and --json;
+        a class that changes only by promotion shows ["promote"]."""
         order = list(Op)
         return {
-            str(c): sorted((str(o) for o in ops), key=lambda o: order.index(Op(o)))
+            str(c): ["promote"] if c in self.promoted and self.kind.takes_promotions
+            else sorted((str(o) for o in ops), key=lambda o: order.index(Op(o)))
             for c, ops in self.may_change.items()
         }
 
@@ -49,17 +53,22 @@ class Policy:
     _cache: dict[str, PathClass] = field(default_factory=dict, compare=False, repr=False)
 
     def classify(self, path: str) -> PathClass:
-        """The first class (in config order) with a glob matching `path`."""
+        """The first class (in config order) with a glob matching `path`: one match of one
+        alternation, whose alternatives are tried in config order."""
         hit = self._cache.get(path)
-        if hit is not None:
-            return hit
-        found = self.default_class
-        for cls, globs in self.path_classes:
-            if any(glob_regex(g).match(path) for g in globs):
-                found = cls
-                break
-        self._cache[path] = found
-        return found
+        if hit is None:
+            m = self._classifier.match(path)
+            hit = PathClass(m.lastgroup) if m and m.lastgroup else self.default_class
+            self._cache[path] = hit
+        return hit
+
+    @cached_property
+    def _classifier(self) -> re.Pattern[str]:
+        alts = [
+            f"(?P<{cls}>" + "|".join(glob_regex(g).pattern for g in globs) + ")"
+            for cls, globs in self.path_classes
+        ]
+        return re.compile("|".join(alts) or "(?!)")
 
     def branch_type(self, name: str) -> BranchType | None:
         for bt in self.branch_types:

@@ -12,8 +12,11 @@ from branchml.core.policy import BranchType, Policy
 GrowthProbe = Callable[[Change], Growth]
 
 
+_OPS = {"A": Op.ADD, "D": Op.DELETE}
+
+
 def op_of(change: Change) -> Op:
-    return {"A": Op.ADD, "D": Op.DELETE}.get(change.status, Op.MODIFY)
+    return _OPS.get(change.status, Op.MODIFY)
 
 
 def judge_change(
@@ -41,25 +44,25 @@ def judge_change(
 def judge_commit(
     policy: Policy, branch: str, commit: CommitFacts, probe: GrowthProbe
 ) -> list[Violation]:
-    bt = policy.branch_type(branch)
-    if bt is None:
-        if policy.unknown_branches == "allow":
-            return []
-        return [unknown_branch(policy, branch, commit.sha)]
-    out: list[Violation] = []
-    for change in commit.changes:
-        verdict = judge_change(branch, bt, policy.classify(change.path), change, probe)
-        if verdict:
-            out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
-    return out
+    return judge_commits(policy, branch, [commit], probe)
 
 
 def judge_commits(
     policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe
 ) -> list[Violation]:
+    """Every violation in `commits` (consumed as they come: a stream from git)."""
+    bt = policy.branch_type(branch)
+    if bt is None:
+        if policy.unknown_branches == "allow":
+            return []
+        return [unknown_branch(policy, branch, next(iter(commits), CommitFacts("", "", ())).sha)]
     out: list[Violation] = []
+    classify = policy.classify
     for commit in commits:
-        out.extend(judge_commit(policy, branch, commit, probe))
+        for change in commit.changes:
+            verdict = judge_change(branch, bt, classify(change.path), change, probe)
+            if verdict:
+                out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out
 
 

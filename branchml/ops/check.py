@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ class CheckResult:
 
 def make_probe(git: Git) -> Any:
     """Growth of a modified file, through its object ids (plain blobs) or LFS objects."""
-    algo = git.object_format()
+    algo = git.layout.object_format
 
     def probe(change: Change) -> Growth:
         cat = git.cat
@@ -74,26 +75,34 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
     if not path.is_file():
         return Growth(
             False,
-            f"its git-lfs object {new.oid[:12]} is not in the local LFS store, so its growth "
-            "cannot be verified; run `git lfs fetch` and retry",
+            f"its git-lfs object {new.oid[:12]} is not in this repository's LFS store, so its "
+            "growth cannot be verified: fetch it (`git lfs fetch`), or on a push, let git-lfs "
+            "upload it first (push without --no-verify)",
         )
     if growth.lfs_prefix_matches(old.oid, old.size, lfs.read_chunks(path)):
         return Growth(True)
     return Growth(False, "its old bytes changed")
 
 
-def _judge(git: Git, branch: str, commits: list[CommitFacts], trusted: TrustedPolicy,
+def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
            result: CheckResult) -> None:
     result.policy_source = trusted.source
-    result.commits += sum(1 for c in commits if c.sha)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))
         return
-    result.violations.extend(judge_commits(trusted.policy, branch, commits, make_probe(git)))
+    counted = _counting(commits, result)
+    result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git)))
+
+
+def _counting(commits: Iterable[CommitFacts], result: CheckResult) -> Iterator[CommitFacts]:
+    for commit in commits:
+        result.commits += bool(commit.sha)
+        yield commit
 
 
 def check_staged(git: Git) -> CheckResult:
+    _ = git.layout  # "not a repository" before anything else
     branch = git.current_branch()
     if branch is None:
         return CheckResult("(detached HEAD)", notes=["detached HEAD: no branch rules apply"])
@@ -108,9 +117,10 @@ def check_range(git: Git, spec: str, branch: str | None) -> CheckResult:
     start, sep, end = spec.partition("..")
     if not sep or not start or not end or end.startswith("."):
         raise UsageError(f"--range {spec!r} is not of the form A..B; give two revisions.")
+    _ = git.layout
     old, new = _resolve(git, start), _resolve(git, end)
     branch = check_branch_name(branch or git.current_branch() or "")
-    commits = git.commit_changes(git.first_parent_commits(new, [old]))
+    commits = git.range_facts(new, [old])
     candidates = [old] if branch == main_branch_name(git) else [trusted_ref(git)]
     result = CheckResult(branch)
     _judge(git, branch, commits, load_trusted(git, candidates), result)
@@ -153,6 +163,6 @@ def check_push(git: Git, updates: list[PushedRef], exclude_new: list[str],
         if deleting:
             continue
         exclude = [u.old] if known_old else exclude_new
-        commits = git.commit_changes(git.first_parent_commits(u.new, exclude))
+        commits = git.range_facts(u.new, exclude)
         _judge(git, branch, commits, trusted, total)
     return total

@@ -53,6 +53,6 @@ def report(result: CheckResult, hook: str) -> int:
     err.write(f"branchml: {what} rejected: {n} violation{'s' * (n != 1)} of the policy "
               f"({result.policy_source})\n")
     for v in result.violations:
-        where = f"commit {v.commit[:10]} " if v.commit else ""
+        where = f"commit {v.commit[:10]}: " if v.commit else ""
         err.write(f"  {v.branch}: {where}{v.message}\n")
     return 1

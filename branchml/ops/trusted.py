@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from branchml import config, proc
+from branchml import config
 from branchml.core.policy import Policy
 from branchml.gitcli import Git
 
@@ -19,9 +19,7 @@ class TrustedPolicy:
 
 def trusted_ref(git: Git) -> str:
     """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's)."""
-    r = proc.run(["git", "config", "--get", "branchml.trustedRef"], cwd=git.cwd, check=False)
-    value = r.stdout.decode().strip()
-    return value if r.returncode == 0 and value else DEFAULT_TRUSTED_REF
+    return git.config("branchml.trustedRef") or DEFAULT_TRUSTED_REF
 
 
 def main_branch_name(git: Git) -> str:

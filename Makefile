@@ -1,0 +1,44 @@
+# Everything a fresh Debian machine with Python 3.11 needs, from the repo itself.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help deps venv lint test test-fast demo bench wheel clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps:  ## git and git-lfs (apt-get when missing; the machines run as root)
+	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs; }
+
+$(BIN)/branchml: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: deps $(BIN)/branchml  ## the virtualenv with branchml (editable) and the dev tools
+
+lint: venv  ## ruff + mypy (strict)
+	$(BIN)/ruff check branchml tests bench
+	$(BIN)/mypy
+
+test: lint  ## lint, then every test (slow end-to-end ones included), on all cores
+	$(BIN)/pytest -q -n auto -p no:cacheprovider
+
+test-fast: venv  ## the tests without the slow end-to-end ones
+	$(BIN)/pytest -q -n auto -m "not slow"
+
+demo: venv  ## the workflow end to end on a small repository made on the spot
+	bash docs/demo.sh
+
+bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
+	$(BIN)/python bench/bench_check.py
+
+wheel: venv  ## build the wheel into dist/
+	$(BIN)/python -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(VENV) dist build .mypy_cache .ruff_cache bench/.work

@@ -1,0 +1,123 @@
+"""Real git, real git-lfs, real repositories in tmp dirs; HOME isolated for every test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from branchml.main import main
+
+BIN = str(Path(sys.executable).parent)
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One HOME for the session: libgit2 reads the global config path once per process.
+    h = tmp_path_factory.mktemp("home")
+    (h / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n"
+        "[advice]\n\tdetachedHead = false\n"
+    )
+    return h
+
+
+@pytest.fixture(autouse=True)
+def isolated(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("PATH", BIN + os.pathsep + os.environ["PATH"])
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_GLOBAL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def bml(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run the CLI in this process, in `cwd`, and capture what it prints."""
+
+    def run(*args: str, cwd: Path | None = None) -> Result:
+        capsys.readouterr()
+        with monkeypatch.context() as m:
+            if cwd is not None:
+                m.chdir(cwd)
+            code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def git(*args: str, cwd: Path, check: bool = True, input: str | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.stdout.strip()
+
+
+def git_proc(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input)
+
+
+def write(root: Path, rel: str, content: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """Every ref, the hooks, the config and the worktree status: 'repo unchanged' means equal."""
+    refs = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=repo, check=False)
+    hooks_dir = repo / ".git" / "hooks"
+    hooks = sorted(p.name for p in hooks_dir.iterdir()) if hooks_dir.is_dir() else []
+    cfg = (repo / ".git" / "config").read_text() if (repo / ".git" / "config").exists() else ""
+    status = git("status", "--porcelain", cwd=repo, check=False)
+    return {"refs": refs, "hooks": " ".join(hooks), "config": cfg, "status": status}
+
+
+@pytest.fixture
+def project(tmp_path: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """A repository made by `branchml init` (hooks and git-lfs installed)."""
+    repo = tmp_path / "proj"
+    r = bml("init", str(repo))
+    assert r.code == 0, r.err
+    return repo
+
+
+@pytest.fixture
+def plain_project(tmp_path: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """A repository made by `branchml init --no-lfs --no-hooks` (checker driven directly)."""
+    repo = tmp_path / "plain"
+    r = bml("init", str(repo), "--no-lfs", "--no-hooks")
+    assert r.code == 0, r.err
+    return repo
+
+
+def commit(repo: Path, files: dict[str, str | bytes | None], msg: str = "change",
+           branch: str | None = None, verify: bool = False) -> str:
+    if branch is not None:
+        git("checkout", "-q", branch, cwd=repo)
+    for rel, content in files.items():
+        if content is None:
+            git("rm", "-q", rel, cwd=repo)
+        else:
+            write(repo, rel, content)
+            git("add", rel, cwd=repo)
+    git("commit", "-q", "-m", msg, *([] if verify else ["--no-verify"]), cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo)

@@ -1,0 +1,78 @@
+"""Writes: the lock, compare-and-swap on refs, and kills at any point."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from branchml import git as bgit
+from branchml.core.plan import RefUpdate
+from branchml.errors import StaleRef
+from tests.conftest import BIN, commit, git, snapshot
+
+
+def test_lock_held(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    lock = plain_project / ".git" / "branchml" / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f"{os.getpid()} init\n")
+    before = snapshot(plain_project)
+    r = bml("branch", "create", "dev/x", cwd=plain_project)
+    assert r.code == 4
+    assert r.err == (f"branchml: error: another branchml command holds {lock} ({os.getpid()} "
+                     "init); wait for it to finish, or remove the file if no branchml is "
+                     "running.\n")
+    assert snapshot(plain_project) == before
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = plain_project / ".git" / "branchml" / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f"{dead.pid} init\n")
+    assert bml("branch", "create", "dev/x", cwd=plain_project).code == 0
+    assert not lock.exists()
+
+
+def test_compare_and_swap_refuses_a_moved_ref(plain_project: Path) -> None:
+    repo = bgit.Repo(plain_project)
+    old = git("rev-parse", "raw", cwd=plain_project)
+    moved = commit(plain_project, {"data/a.csv": "a\n"}, branch="raw")
+    with pytest.raises(StaleRef, match="refs/heads/raw moved while branchml was working"):
+        repo.update_refs([RefUpdate("refs/heads/dev/y", None, old),
+                          RefUpdate("refs/heads/raw", old, old)], "test")
+    assert git("rev-parse", "raw", cwd=plain_project) == moved
+    assert git("rev-parse", "--verify", "--quiet", "dev/y", cwd=plain_project,
+               check=False) == ""  # all or nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.45, 0.6])
+def test_kill_during_init_leaves_before_or_after(tmp_path: Path, delay: float) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    first = commit(repo, {"notes.md": "x\n"})
+    p = subprocess.Popen([f"{BIN}/branchml", "init", str(repo)], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    git("fsck", "--strict", cwd=repo)
+    main = git("rev-parse", "main", cwd=repo)
+    heads = git("for-each-ref", "--format=%(refname)", "refs/heads", cwd=repo).splitlines()
+    if main == first:  # before: no branch was created
+        assert heads == ["refs/heads/main"]
+    else:  # after: every branch was created with main, in one transaction
+        assert git("rev-parse", "main^", cwd=repo) == first
+        assert len(heads) == 7
+    rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo)], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(git("for-each-ref", "refs/heads", cwd=repo).splitlines()) == 7
+    assert git("status", "--porcelain", cwd=repo) == ""
