@@ -42,9 +42,8 @@ def timed(args: list[str], cwd: Path, repeat: int = 5) -> float:
 def build_history(repo: Path, commits: int, paths_per_commit: int, start: str) -> None:
     """`commits` commits on dev/model via git fast-import, each adding or editing files."""
     lines: list[bytes] = []
-    mark = 0
     for i in range(commits):
-        mark += 1
+        mark = i + 1
         msg = f"commit {i}".encode()
         lines.append(b"commit refs/heads/dev/model\n")
         lines.append(b"mark :%d\n" % mark)
@@ -130,7 +129,7 @@ def main() -> None:
              f"adds {1000 * (with_hook - without):.0f} ms (< 200 ms)"),
             ("branchml --version", t_version, "", 0.0, "< 150 ms"),
         ]
-        print(f"| measure | branchml (s) | side by side | ratio | target |\n|---|---|---|---|---|")
+        print("| measure | branchml (s) | side by side | ratio | target |\n|---|---|---|---|---|")
         for name, ours, peer, ratio, target in rows:
             print(f"| {name} | {ours:.3f} | {peer} | {ratio:.2f}x | {target} |"
                   if ratio else f"| {name} | {ours:.3f} | | | {target} |")

@@ -3,7 +3,10 @@ from __future__ import annotations
 import pytest
 
 from branchml.core.names import (
-    check_branch_name, check_client_id, pattern_matches, ref_name_problem,
+    check_branch_name,
+    check_client_id,
+    pattern_matches,
+    ref_name_problem,
 )
 from branchml.errors import InvalidName
 
