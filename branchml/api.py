@@ -10,11 +10,12 @@ from branchml.ops.branch import BranchReport
 from branchml.ops.check import CheckResult
 from branchml.ops.init import InitReport
 from branchml.ops.install import InstallReport
+from branchml.ops.merge import MergeResult
 from branchml.ops.status import StatusReport
 
 __all__ = [
     "check", "config_schema", "config_show", "config_validate", "create_branch", "init",
-    "install", "status",
+    "install", "merge", "pull", "status",
 ]
 
 
@@ -63,6 +64,27 @@ def check(path: str | Path = ".", staged: bool = False, range_: str | None = Non
         return op.check_staged(g) if staged else op.check_range(g, range_ or "", branch)
     finally:
         g.close()
+
+
+def merge(src: str, into: str | None = None, path: str | Path = ".",
+          dry_run: bool = False) -> MergeResult:
+    """Merge branch `src` into `into` (default: the current branch) by path class."""
+    from branchml.ops import merge as op
+
+    return op.merge(Path(path), src, into, pull=False, dry_run=dry_run)
+
+
+def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
+         dry_run: bool = False) -> MergeResult:
+    """Bring `src`'s new data into `dst` (append); with `validate`, drop bad new items."""
+    from branchml.ops import merge as op
+
+    factory = None
+    if validate:
+        from branchml.validation import Validation
+
+        factory = Validation.factory(Path(path))
+    return op.merge(Path(path), src, dst, pull=True, dry_run=dry_run, validator_factory=factory)
 
 
 def config_validate(file: str | Path) -> dict[str, Any]:

@@ -141,6 +141,56 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command("merge")
+def merge_cmd(
+    src: Annotated[str, typer.Argument(help="Branch to merge from.")],
+    into: Annotated[str | None, typer.Option(
+        "--into", help="Branch to merge into (default: the current branch).")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge SRC into DST by path class: data appended, models overwritten, code 3-way."""
+    result = api.merge(src, into, ".", dry_run=dry_run)
+    _render_merge(result, as_json)
+
+
+@app.command("pull")
+def pull_cmd(
+    src: Annotated[str, typer.Argument(help="Data branch to pull from (raw, clean, split...).")],
+    dst: Annotated[str, typer.Argument(help="Branch to pull into (clean, split, stable/*...).")],
+    validate: Annotated[bool, typer.Option(
+        "--validate", help="Drop bad new items (empty, unparsable, failing the config's "
+        "schema or command) and commit a report beside the data.")] = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring SRC's new data into DST (append); nothing else moves."""
+    result = api.pull(src, dst, ".", validate=validate, dry_run=dry_run)
+    _render_merge(result, as_json)
+
+
+def _render_merge(result: Any, as_json: bool) -> None:
+    if as_json:
+        return emit_json(result.to_dict())
+    from branchml.render import merge_text
+
+    merge_text(result)
+
+
+@app.command("merge-driver", hidden=True)
+def merge_driver(
+    strategy: Annotated[str, typer.Argument(help="append or overwrite.")],
+    base: Annotated[str, typer.Argument(help="%O: the ancestor's version.")],
+    ours: Annotated[str, typer.Argument(help="%A: ours; the result is written here.")],
+    theirs: Annotated[str, typer.Argument(help="%B: theirs.")],
+    path: Annotated[str, typer.Argument(help="%P: the path in the repository.")],
+) -> None:
+    """Run by git for paths with merge=branchml-* in .gitattributes."""
+    from branchml.drivers import run as run_driver
+
+    raise typer.Exit(run_driver(strategy, base, ours, theirs, path))
+
+
 @branch_app.command("create")
 def branch_create(
     name: Annotated[str, typer.Argument(help="New branch name, e.g. dev/new-approach.")],

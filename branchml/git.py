@@ -100,6 +100,14 @@ class Repo:
         parents = [base] if base else []
         return str(self.pg.create_commit(None, sig, sig, message, tree, parents))
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        found = self.pg.merge_base(a, b)
+        return str(found) if found is not None else None
+
+    def commit_tree(self, tree: Any, parents: Sequence[str], message: str) -> str:
+        sig = self.signature()
+        return str(self.pg.create_commit(None, sig, sig, message, tree, list(parents)))
+
     def update_refs(self, updates: Sequence[RefUpdate], message: str) -> None:
         """All-or-nothing, each ref checked against its expected old value under its lock."""
         self.signature()  # fail early, with a plain sentence, when no identity is set

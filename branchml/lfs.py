@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from branchml import proc
 from branchml.core.lfs_pointer import LfsPointer
-from branchml.errors import ToolMissing
+from branchml.errors import StateError, ToolMissing
 
 CHUNK = 1 << 20
 
@@ -44,3 +46,56 @@ def install_filters(cwd: Path) -> None:
 def filters_installed(cwd: Path) -> bool:
     r = proc.run(["git", "config", "--local", "--get", "filter.lfs.process"], cwd=cwd, check=False)
     return r.returncode == 0
+
+
+class ObjectWriter:
+    """Writes a new LFS object in git-lfs's own layout: a temp file under lfs/tmp, hashed and
+    counted as it is written, renamed to lfs/objects/aa/bb/<oid> when complete."""
+
+    def __init__(self, common_dir: Path) -> None:
+        import hashlib
+        import tempfile
+
+        self.common_dir = common_dir
+        tmp_dir = common_dir / "lfs" / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="branchml-")
+        self.tmp = Path(name)
+        self.f = os.fdopen(fd, "wb")
+        self.h = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.h.update(data)
+        self.size += len(data)
+        return self.f.write(data)
+
+    def finish(self) -> LfsPointer:
+        self.f.close()
+        pointer = LfsPointer(self.h.hexdigest(), self.size)
+        target = object_file(self.common_dir, pointer)
+        if target.is_file():
+            self.tmp.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp, target)
+        return pointer
+
+    def abort(self) -> None:
+        self.f.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def open_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> BinaryIO:
+    """The content of an LFS object; fetched with git-lfs when it is not in the local store."""
+    obj = object_file(common_dir, pointer)
+    if not obj.is_file() and available():
+        proc.run(["git", "lfs", "fetch", "--include", path, "--exclude", ""], cwd=cwd,
+                 check=False)
+    if not obj.is_file():
+        raise StateError(
+            f"{path}: its git-lfs object {pointer.oid[:12]} is not in the local store and could "
+            "not be fetched; run `git lfs fetch --all` (or push it from where it was made), then "
+            "run the command again."
+        )
+    return obj.open("rb")

@@ -47,6 +47,10 @@ def _dispatch(args: list[str]) -> int:
 
             raise UsageError("usage: branchml hook NAME [ARGS...] (git runs this itself).")
         return run_hook(args[1], args[2:], sys.stdin)
+    if args and args[0] == "merge-driver" and len(args) == 6:
+        from branchml.drivers import run as run_driver
+
+        return run_driver(*args[1:])
     from branchml.cli import run
 
     return run(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from branchml.ops.check import CheckResult
+from branchml.ops.merge import MergeResult
 from branchml.ops.status import StatusReport
 
 
@@ -49,3 +50,28 @@ def check_text(result: CheckResult) -> None:
         sys.stdout.write(f"{v.branch}: {where}{v.message}\n")
     n = len(result.violations)
     sys.stdout.write(f"{n} violation{'s' * (n != 1)} of the policy ({result.policy_source}).\n")
+
+
+def merge_text(result: MergeResult) -> None:
+    w = sys.stdout.write
+    verb = "pull" if result.pull else "merge"
+    if result.up_to_date:
+        w(f"Nothing to {verb}: {result.dst} already has everything {result.src} adds.\n")
+        return
+    head = "Would " + verb if result.dry_run else verb.capitalize() + "ed"
+    w(f"{head} {result.src} into {result.dst}"
+      + (f" (commit {result.commit[:10]})" if not result.dry_run else "") + ":\n")
+    r = result.report
+    for p in r.added:
+        w(f"  + {p} (new file)\n")
+    for p, n in r.appended.items():
+        w(f"  + {p}: {n} row(s) appended\n")
+    for p in r.taken:
+        w(f"  ~ {p} (theirs)\n")
+    for p in r.merged:
+        w(f"  = {p} (three-way merge)\n")
+    for p, why in r.dropped.items():
+        w(f"  - {p} dropped: {why}\n")
+    for p in r.kept_deleted:
+        w(f"  . {p} stays deleted on {result.dst}\n")
+    w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")

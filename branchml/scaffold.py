@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from string import Template
 
 from branchml.core.policy import Policy
 from branchml.resources import template_text, templates_dir
-
-LFS_ATTRS = "filter=lfs diff=lfs merge=lfs -text"
 
 
 def scaffold_files(project: str, model: str, lfs: bool) -> dict[str, bytes]:
@@ -26,8 +25,21 @@ def scaffold_files(project: str, model: str, lfs: bool) -> dict[str, bytes]:
     return out
 
 
-def attribute_lines(policy: Policy) -> list[str]:
-    return [f"{g} {LFS_ATTRS}" for c in sorted(policy.lfs_classes) for g in policy.globs_of(c)]
+def attribute_lines(policy: Policy, merge: Mapping[str, str]) -> list[str]:
+    """One line per glob of each class stored in git-lfs or merged by a branchml driver:
+    `data/** filter=lfs diff=lfs merge=branchml-append -text`. The merge attribute comes after
+    git-lfs's, so it wins over the `merge=lfs` that `git lfs track` writes."""
+    lines = []
+    for cls, globs in policy.path_classes:
+        strategy = merge.get(str(cls), "text")
+        driver = f"merge=branchml-{strategy}" if strategy in ("append", "overwrite") else ""
+        lfs = cls in policy.lfs_classes
+        if not (lfs or driver):
+            continue
+        attrs = " ".join(a for a in ("filter=lfs diff=lfs" if lfs else "", driver,
+                                      "-text" if lfs else "") if a)
+        lines += [f"{g} {attrs}" for g in globs]
+    return lines
 
 
 def ignore_lines() -> list[str]:

@@ -34,8 +34,10 @@ def test_new_repository_layout(tmp_path: Path, bml) -> None:  # type: ignore[no-
                      "docs/data.md", "docs/model_card.md", "docs/problem.md", "docs/structure.md"]
     assert "# myproj" in (repo / "README.md").read_text()
     attrs = (repo / ".gitattributes").read_text()
-    assert "data/** filter=lfs diff=lfs merge=lfs -text" in attrs
-    assert "models/** filter=lfs diff=lfs merge=lfs -text" in attrs
+    assert "data/** filter=lfs diff=lfs merge=branchml-append -text" in attrs
+    assert "models/** filter=lfs diff=lfs merge=branchml-overwrite -text" in attrs
+    assert git("config", "--local", "merge.branchml-append.driver", cwd=repo) == \
+        "branchml merge-driver append %O %A %B %P"
     assert git("status", "--porcelain", cwd=repo) == ""
     assert git("symbolic-ref", "HEAD", cwd=repo) == "refs/heads/main"
     for hook in ("pre-commit", "pre-push", "post-checkout", "post-commit", "post-merge"):
@@ -135,7 +137,8 @@ def test_model_name(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def
 def test_no_lfs_no_hooks(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     repo = tmp_path / "p"
     assert bml("init", str(repo), "--no-lfs", "--no-hooks").code == 0
-    assert not (repo / ".gitattributes").exists()
+    attrs = (repo / ".gitattributes").read_text()
+    assert "filter=lfs" not in attrs and "data/** merge=branchml-append\n" in attrs
     assert "lfs: []" in (repo / "branchml.yaml").read_text()
     assert not [p for p in (repo / ".git" / "hooks").iterdir() if not p.name.endswith(".sample")]
     assert git("config", "--local", "filter.lfs.process", cwd=repo, check=False) == ""

@@ -9,7 +9,7 @@ from typing import Any
 from branchml import apply, config, git, hooks, lfs, scaffold
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
-from branchml.core.policy import Policy
+from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import DirtyWorktree, NotARepository, UsageError
 from branchml.ops.install import installer_steps
 
@@ -102,9 +102,11 @@ def _main_files(repo: git.Repo, base: str | None, project: str, model: str,
     out = {p: data for p, data in scaffold.scaffold_files(project, model, use_lfs).items()
            if repo.read_file(base, p) is None}
     cfg_bytes = repo.read_file(base, config.CONFIG_FILE) or out[config.CONFIG_FILE]
-    policy = config.load_policy(cfg_bytes, config.CONFIG_FILE)
+    cfg = config.load_bytes(cfg_bytes, config.CONFIG_FILE)
+    policy = policy_from_config(cfg)
     attrs = scaffold.extend_lines(repo.read_file(base, ".gitattributes"),
-                                  scaffold.attribute_lines(policy), "added by branchml init")
+                                  scaffold.attribute_lines(policy, cfg.get("merge") or {}),
+                                  "added by branchml init")
     ignore = scaffold.extend_lines(repo.read_file(base, ".gitignore"), scaffold.ignore_lines(),
                                    "added by branchml init")
     for name, data in ((".gitattributes", attrs), (".gitignore", ignore)):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, hooks, lfs
+from branchml import apply, drivers, git, hooks, lfs
 from branchml.core.plan import LfsInstall, Plan, Step
 from branchml.gitcli import Git
 from branchml.ops.trusted import load_trusted, trusted_ref
@@ -35,6 +35,8 @@ def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
         if not lfs.filters_installed(cwd):
             steps.append(LfsInstall())
     hdir = hooks.hooks_dir(cwd, root)
+    if not bare:
+        steps.extend(drivers.config_steps(Git(cwd)))
     if with_hooks:
         steps.extend(hooks.plan_install(hdir, bare, use_lfs and not bare))
     return steps, hdir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from branchml import config
 from branchml.core.policy import Policy
@@ -24,6 +25,17 @@ def trusted_ref(git: Git) -> str:
 
 def main_branch_name(git: Git) -> str:
     return trusted_ref(git).removeprefix("refs/heads/")
+
+
+def trusted_config(git: Git) -> dict[str, Any]:
+    """The effective trusted config as a mapping (for keys the Policy does not model)."""
+    cache = git.layout.common_dir / "branchml" / "cache"
+    for rev in (trusted_ref(git), "HEAD"):
+        if git.resolve(rev):
+            found = git.show_file(rev, config.CONFIG_FILE)
+            return config.load_bytes(found[1] if found else None, f"{rev}:{config.CONFIG_FILE}",
+                                     cache)
+    return config.load_bytes(None, "", cache)
 
 
 def load_trusted(git: Git, candidates: list[str]) -> TrustedPolicy:

@@ -1,0 +1,145 @@
+"""`branchml merge SRC --into DST` and `branchml pull SRC DST`: merges built in memory.
+
+Facts -> tree merge by path class (treemerge) -> the result judged by the same rules as any
+commit on DST -> one merge commit -> DST moved by compare-and-swap -> the worktree updated
+only when DST is checked out (and was clean: checked before anything is built).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchml import apply, git, strategies
+from branchml.core.changes import Change, CommitFacts
+from branchml.core.model import PathClass
+from branchml.core.names import check_branch_name
+from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.core.rules import judge_commits
+from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.gitcli import Git
+from branchml.ops.check import make_probe
+from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.treemerge import MergeReport, TreeMerger, Validator
+
+DEFAULT_RULE = {"data": "append", "models": "overwrite", "tracking": "overwrite",
+                "code": "text", "docs": "text", "config": "text"}
+
+
+@dataclass
+class MergeResult:
+    src: str
+    dst: str
+    pull: bool
+    dry_run: bool
+    commit: str = ""
+    up_to_date: bool = False
+    report: MergeReport = field(default_factory=MergeReport)
+    strategies: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": self.src, "dst": self.dst, "pull": self.pull, "dry_run": self.dry_run,
+                "commit": self.commit, "up_to_date": self.up_to_date,
+                "strategies": self.strategies, **self.report.to_dict()}
+
+
+def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bool = False,
+          validator_factory: Any = None) -> MergeResult:
+    g = Git(path)
+    repo = git.Repo(path)
+    dst = check_branch_name(dst or repo.head_branch() or "")
+    check_branch_name(src)
+    ours_sha, theirs_sha = _tip(repo, dst, "DST" if pull else "--into"), _tip(repo, src, "SRC")
+    trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
+    checked_out = repo.head_branch() == dst and repo.root is not None
+    if checked_out and repo.root is not None and git.worktree_dirty(repo.root):
+        raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
+                            "them, then run the command again.")
+    result = MergeResult(src, dst, pull, dry_run)
+    base_sha = repo.merge_base(ours_sha, theirs_sha)
+    if base_sha == theirs_sha or ours_sha == theirs_sha:
+        result.up_to_date = True
+        return result
+    cfg_rule = {**DEFAULT_RULE, **_merge_config(g, trusted)}
+    rule = {PathClass(c): (s if not pull or c == "data" else "ours") for c, s in cfg_rule.items()}
+    result.strategies = {str(c): s for c, s in rule.items() if s != "ours"}
+    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
+    validator: Validator | None = validator_factory(repo, store) if validator_factory else None
+    merger = TreeMerger(repo.pg, trusted.policy, rule, store, _formats(g, trusted), validator)
+    ours_tree = repo.pg[ours_sha].tree
+    base_tree = repo.pg[base_sha].tree if base_sha else None
+    tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)
+    result.report = merger.report
+    if validator is not None and hasattr(validator, "finish"):
+        tree = validator.finish(repo.pg, tree, theirs_sha)
+    if tree == ours_tree.id:
+        result.up_to_date = True
+        return result
+    _judge(g, trusted.policy, dst, repo, ours_tree, tree)
+    commit = repo.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
+    result.commit = commit
+    if dry_run:
+        return result
+    verb = "pull" if pull else "merge"
+    steps: list[Step] = [RefUpdate(f"refs/heads/{dst}", ours_sha, commit, f"({verb} {src})")]
+    if checked_out:
+        steps.append(Checkout(dst))
+    apply.apply(repo, Plan(f"{verb} {src} {dst}", steps))
+    g.close()
+    return result
+
+
+def _tip(repo: git.Repo, name: str, what: str) -> str:
+    sha = repo.branch_target(name)
+    if sha is None:
+        raise UsageError(f"{what} {name!r} is not a branch here; see `git branch` (or fetch it).")
+    return sha
+
+
+def _merge_config(g: Git, trusted: Any) -> dict[str, str]:
+    from branchml.ops.trusted import trusted_config
+
+    cfg = trusted_config(g)
+    return dict(cfg.get("merge") or {})
+
+
+def _formats(g: Git, trusted: Any) -> dict[str, str]:
+    from branchml.ops.trusted import trusted_config
+
+    return dict(trusted_config(g).get("formats") or {})
+
+
+def _judge(g: Git, policy: Any, dst: str, repo: git.Repo, ours_tree: Any, tree: Any) -> None:
+    diff = ours_tree.diff_to_tree(repo.pg[tree])
+    changes = tuple(
+        Change(d.status_char() if d.status_char() in "AMDT" else "M",
+               d.new_file.path if d.status_char() != "D" else d.old_file.path,
+               str(d.old_file.id), str(d.new_file.id),
+               f"{d.old_file.mode:06o}", f"{d.new_file.mode:06o}")
+        for d in diff.deltas
+    )
+    found = judge_commits(policy, dst, [CommitFacts("", "merge", changes)], make_probe(g))
+    if found:
+        lines = "; ".join(v.message for v in found[:10])
+        raise VerdictError(f"the result would break the rules of {dst}, nothing was changed: "
+                           f"{lines}")
+
+
+def _message(result: MergeResult, theirs: str) -> str:
+    verb = "pull" if result.pull else "merge"
+    r = result.report
+    parts = []
+    if r.added:
+        parts.append(f"{len(r.added)} new file(s)")
+    if r.appended:
+        parts.append(f"{sum(r.appended.values())} row(s) appended to {len(r.appended)} file(s)")
+    if r.taken or r.merged:
+        parts.append(f"{len(r.taken) + len(r.merged)} file(s) taken or merged")
+    if r.dropped:
+        parts.append(f"{len(r.dropped)} item(s) dropped by validation")
+    strategy = " ".join(f"{c}={s}" for c, s in result.strategies.items())
+    trailer = "Pulled-From" if result.pull else "Merged-From"
+    return (f"branchml {verb} {result.src} into {result.dst}\n\n"
+            f"{', '.join(parts) or 'no content change'}\n\n"
+            f"Branchml-Strategy: {strategy}\n{trailer}: {result.src} {theirs}\n")

@@ -1,0 +1,96 @@
+"""One file's merge by its strategy, on blob contents: the function both doors call.
+
+Door 1 (`branchml merge` / `pull`) passes blob bytes read with pygit2; door 2 (the git merge
+driver) passes the bytes git wrote to %O %A %B. Blob contents of git-lfs files are pointers:
+the content is read from the LFS store, merged, written back as a new object, and the result
+is a new pointer. Same inputs, same bytes out, whichever door.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from branchml import lfs
+from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
+from branchml.core.lfs_pointer import LfsPointer, parse_pointer
+from branchml.core.rows import RowFormat, format_for
+from branchml.errors import ConflictError
+
+APPEND, OVERWRITE, TEXT = "append", "overwrite", "text"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where LFS objects live and where git-lfs may be run to fetch missing ones."""
+
+    common_dir: Path
+    cwd: Path
+
+
+@dataclass
+class FileMerge:
+    content: bytes  # the result blob's content (a pointer for git-lfs files)
+    rows_added: int = 0
+    fast_path: bool = False
+
+
+def _source(data: bytes, store: Store, path: str) -> Callable[[], BinaryIO]:
+    pointer = parse_pointer(data)
+    if pointer is None:
+        return lambda: io.BytesIO(data)
+    return lambda: lfs.open_object(store.common_dir, store.cwd, pointer, path)
+
+
+def _read(data: bytes, store: Store, path: str) -> bytes:
+    with _source(data, store, path)() as f:
+        return f.read()
+
+
+def append_file(path: str, base: bytes | None, ours: bytes, theirs: bytes, store: Store,
+                formats: Mapping[str, str] | None = None,
+                row_filter_for: Callable[[str, RowFormat], RowFilter | None] | None = None,
+                ) -> FileMerge:
+    """Append-merge one file changed on both sides (base None: added on both)."""
+    fmt = format_for(path, formats)
+    if fmt is None or fmt in (RowFormat.SQLITE, RowFormat.PARQUET):
+        why = "it has no row format" if fmt is None else f"{fmt} files are not merged yet"
+        raise ConflictError(
+            f"{path}: changed on both sides and {why}; keep one side's version on one branch "
+            "(or add rows in a new file), then merge again."
+        )
+    as_lfs = parse_pointer(ours) is not None or (parse_pointer(theirs) is not None
+                                                 and not ours)
+    if fmt is RowFormat.JSON:
+        merged = append_json_array(None if base is None else _read(base, store, path),
+                                   _read(ours, store, path), _read(theirs, store, path), path)
+        return FileMerge(_store(merged, as_lfs, store))
+    out: BinaryIO
+    writer = lfs.ObjectWriter(store.common_dir) if as_lfs else None
+    out = writer if writer is not None else io.BytesIO()  # type: ignore[assignment]
+    try:
+        stats: AppendStats = append_rows(
+            fmt, None if base is None else _source(base, store, path),
+            _source(ours, store, path), _source(theirs, store, path), out, path,
+            row_filter_for(path, fmt) if row_filter_for is not None else None)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    content = writer.finish().render() if writer is not None else out.getvalue()  # type: ignore[attr-defined]
+    return FileMerge(content, stats.rows_added, stats.fast_path)
+
+
+def _store(data: bytes, as_lfs: bool, store: Store) -> bytes:
+    if not as_lfs:
+        return data
+    writer = lfs.ObjectWriter(store.common_dir)
+    writer.write(data)
+    return writer.finish().render()
+
+
+def pointer_of(data: bytes) -> LfsPointer | None:
+    return parse_pointer(data)

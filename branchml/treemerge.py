@@ -1,0 +1,171 @@
+"""Three trees merged in memory with pygit2, each path by its path class's strategy.
+
+Identical subtrees are never entered, so the cost follows what changed, not the repository.
+Every conflict is collected before anything is refused, so the error lists all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from branchml import strategies
+from branchml.core.model import PathClass
+from branchml.core.policy import Policy
+from branchml.errors import BranchmlError, ConflictError
+
+KEEP = object()  # the result keeps ours' entry
+# path, blob -> (blob to keep, or None to drop; why); may also offer row_filter(path, fmt)
+Validator = Callable[[str, bytes], tuple[bytes | None, str]]
+
+
+@dataclass
+class MergeReport:
+    added: list[str] = field(default_factory=list)
+    appended: dict[str, int] = field(default_factory=dict)  # path -> rows added
+    taken: list[str] = field(default_factory=list)  # overwritten by theirs, or theirs' edit
+    merged: list[str] = field(default_factory=list)  # three-way text merges
+    kept_deleted: list[str] = field(default_factory=list)  # ours removed it: stays away
+    dropped: dict[str, str] = field(default_factory=dict)  # path -> why (validation)
+    conflicts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.appended or self.taken or self.merged)
+
+
+class TreeMerger:
+    def __init__(self, repo: Any, policy: Policy, rule: Mapping[PathClass, str],
+                 store: strategies.Store, formats: Mapping[str, str] | None = None,
+                 validator: Validator | None = None) -> None:
+        self.repo = repo
+        self.policy = policy
+        self.rule = rule  # path class -> "append" | "overwrite" | "text" | "ours"
+        self.store = store
+        self.formats = formats
+        self.validator = validator
+        self.report = MergeReport()
+
+    def merge(self, base: Any, ours: Any, theirs: Any) -> Any:
+        """The merged tree's id; raises ConflictError listing every conflicting path."""
+        result = self._dir("", base, ours, theirs)
+        if self.report.conflicts:
+            listed = "; ".join(self.report.conflicts[:20])
+            raise ConflictError(f"the merge conflicts in {len(self.report.conflicts)} "
+                                f"path(s), nothing was changed: {listed}")
+        return result if result is not None else self.repo.TreeBuilder().write()
+
+    def _dir(self, prefix: str, b: Any, o: Any, t: Any) -> Any:
+        bid, oid, tid = (x.id if x is not None else None for x in (b, o, t))
+        if oid == tid or tid == bid:
+            return oid
+        entries = [_entries(x) for x in (b, o, t)]
+        builder = self.repo.TreeBuilder(o) if o is not None else self.repo.TreeBuilder()
+        for name in sorted(set().union(*entries)):
+            be, oe, te = (e.get(name) for e in entries)
+            if _same(oe, te) or _same(te, be):
+                continue
+            outcome = self._entry(prefix + name, be, oe, te)
+            if outcome is KEEP:
+                continue
+            if outcome is None:
+                if oe is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, outcome[0], outcome[1])
+        return builder.write() if len(builder) else None
+
+    def _entry(self, path: str, be: Any, oe: Any, te: Any) -> Any:
+        trees = [e is not None and e.type_str == "tree" for e in (be, oe, te)]
+        present = [e for e in (be, oe, te) if e is not None]
+        if any(trees):
+            if not all(e.type_str == "tree" for e in present):
+                self.report.conflicts.append(f"{path}: a file on one side, a folder on the other")
+                return KEEP
+            sub = self._dir(path + "/", *(self.repo[e.id] if e is not None else None
+                                          for e in (be, oe, te)))
+            if sub is None:
+                return None if oe is not None else KEEP
+            return (sub, 0o040000)
+        rule = self.rule.get(self.policy.classify(path), "ours")
+        try:
+            return getattr(self, f"_{rule}")(path, be, oe, te)
+        except ConflictError as e:
+            self.report.conflicts.append(str(e))
+        except BranchmlError:
+            raise
+        return KEEP
+
+    def _ours(self, path: str, be: Any, oe: Any, te: Any) -> Any:
+        return KEEP
+
+    def _overwrite(self, path: str, be: Any, oe: Any, te: Any) -> Any:
+        self.report.taken.append(path)
+        return None if te is None else (te.id, te.filemode)
+
+    def _text(self, path: str, be: Any, oe: Any, te: Any) -> Any:
+        if _same(oe, be):
+            self.report.taken.append(path)
+            return None if te is None else (te.id, te.filemode)
+        if oe is None or te is None:
+            raise ConflictError(f"{path}: deleted on one side, changed on the other")
+        import pygit2
+
+        def entry(e: Any) -> Any:
+            return pygit2.IndexEntry(path, e.id, e.filemode) if e is not None else None
+
+        res = self.repo.merge_file_from_index(entry(be), entry(oe), entry(te))
+        if not res.automergeable:
+            raise ConflictError(f"{path}: both sides changed the same lines")
+        self.report.merged.append(path)
+        return (self.repo.create_blob(res.contents.encode("utf-8", "surrogateescape")),
+                oe.filemode)
+
+    def _append(self, path: str, be: Any, oe: Any, te: Any) -> Any:
+        if te is None:
+            return KEEP  # append never deletes
+        if oe is None:
+            if be is not None:
+                self.report.kept_deleted.append(path)
+                return KEEP
+            return self._add(path, te)
+        ours, theirs = self._blob(oe), self._blob(te)
+        base = self._blob(be) if be is not None else None
+        merged = strategies.append_file(path, base, ours, theirs, self.store, self.formats,
+                                        getattr(self.validator, "row_filter", None))
+        if merged.rows_added:
+            self.report.appended[path] = merged.rows_added
+        if merged.content == ours:
+            return KEEP
+        return (self.repo.create_blob(merged.content), oe.filemode)
+
+    def _add(self, path: str, te: Any) -> Any:
+        blob_id = te.id
+        if self.validator is not None:
+            original = self._blob(te)
+            kept, why = self.validator(path, original)
+            if why:
+                self.report.dropped[path] = why
+            if kept is None:
+                return KEEP
+            if kept != original:
+                blob_id = self.repo.create_blob(kept)
+        self.report.added.append(path)
+        return (blob_id, te.filemode)
+
+    def _blob(self, e: Any) -> bytes:
+        return bytes(self.repo[e.id].data)
+
+
+def _entries(tree: Any) -> dict[str, Any]:
+    return {e.name: e for e in tree} if tree is not None else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(a.id == b.id and a.filemode == b.filemode)

@@ -1,0 +1,167 @@
+"""The append strategy: tables for the cases union gets wrong, properties for the rest."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from branchml.core.append import append_json_array, append_rows
+from branchml.core.rows import RowFormat, format_for, record_batches
+from branchml.errors import ConflictError, UsageError
+
+CSV = RowFormat.CSV
+
+
+def src(data: bytes):  # type: ignore[no-untyped-def]
+    return lambda: io.BytesIO(data)
+
+
+def merge(fmt: RowFormat, base: bytes | None, ours: bytes, theirs: bytes) -> bytes:
+    out = io.BytesIO()
+    append_rows(fmt, src(base) if base is not None else None, src(ours), src(theirs), out, "d.csv")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("base", "ours", "theirs", "result"), [
+    # both appended: ours first, then theirs' new rows, never interleaved
+    (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n3\n", b"h\n1\n2\n3\n"),
+    # a row added on both sides appears once
+    (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n2\n3\n", b"h\n1\n2\n3\n"),
+    # a row cleaned away on ours stays away
+    (b"h\n1\n2\n", b"h\n2\n", b"h\n1\n2\n3\n", b"h\n2\n3\n"),
+    # theirs deleted a row: append never deletes
+    (b"h\n1\n2\n", b"h\n1\n2\n", b"h\n2\n", b"h\n1\n2\n"),
+    # CRLF ours, LF theirs: theirs' rows in ours' line ending, nothing doubled
+    (b"h\r\n1\r\n", b"h\r\n1\r\n", b"h\n1\n2\n", b"h\r\n1\r\n2\r\n"),
+    # a quoted field holding a newline is one row
+    (b"h,t\n1,a\n", b"h,t\n1,a\n", b"h,t\n1,a\n2,\"x\ny\"\n", b"h,t\n1,a\n2,\"x\ny\"\n"),
+    # ours without a final newline
+    (b"h\n1\n", b"h\n1\n2", b"h\n1\n3\n", b"h\n1\n2\n3\n"),
+    # file added on both sides (no base): header once
+    (None, b"h\n1\n", b"h\n2\n", b"h\n1\n2\n"),
+    # ours empty (0 bytes): theirs' header and rows
+    (b"", b"", b"h\n1\n", b"h\n1\n"),
+    # BOM of ours kept, theirs' BOM ignored in the header comparison
+    (b"\xef\xbb\xbfh\n1\n", b"\xef\xbb\xbfh\n1\n", b"h\n1\n2\n", b"\xef\xbb\xbfh\n1\n2\n"),
+    # nothing new
+    (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n", b"h\n1\n2\n"),
+])
+def test_csv_cases(base: bytes | None, ours: bytes, theirs: bytes, result: bytes) -> None:
+    assert merge(CSV, base, ours, theirs) == result
+
+
+def test_header_mismatch_is_a_conflict() -> None:
+    with pytest.raises(ConflictError, match=r"d.csv: the header differs between ours \(a,b\) "
+                                            r"and theirs \(a,b,c\)"):
+        merge(CSV, b"a,b\n", b"a,b\n1,2\n", b"a,b,c\n1,2,3\n")
+
+
+def test_malformed_row() -> None:
+    with pytest.raises(UsageError, match="a new row of theirs has 3 fields where the header has 2"):
+        merge(CSV, b"a,b\n", b"a,b\n", b"a,b\n1,2,3\n")
+
+
+def test_not_utf8() -> None:
+    with pytest.raises(UsageError, match="not valid UTF-8"):
+        merge(CSV, b"a\n", b"a\n", b"a\n\xff\xfe\n")
+
+
+def test_jsonl_bad_row() -> None:
+    with pytest.raises(UsageError, match="is not valid JSON"):
+        merge(RowFormat.JSONL, b"", b'{"a":1}\n', b'{"a":1}\n{bad\n')
+
+
+def test_jsonl_and_text() -> None:
+    assert merge(RowFormat.JSONL, b'{"a":1}\n', b'{"a":1}\n{"a":2}\n', b'{"a":1}\n{"a":3}\n') == \
+        b'{"a":1}\n{"a":2}\n{"a":3}\n'
+    assert merge(RowFormat.TEXT, b"x\n", b"x\n\n", b"x\ny\n") == b"x\n\ny\n"
+
+
+def test_tsv_quoted() -> None:
+    assert merge(RowFormat.TSV, b"a\tb\n", b"a\tb\n", b"a\tb\n\"1\t2\"\t3\n") == \
+        b"a\tb\n\"1\t2\"\t3\n"
+
+
+def test_json_array() -> None:
+    assert append_json_array(b"[1]", b"[1, 2]", b"[1, 3, 2]", "a.json") == b"[1, 2, 3]\n"
+    assert append_json_array(None, b"[]", b"[]", "a.json") == b"[]"
+    with pytest.raises(ConflictError, match="is not a JSON array"):
+        append_json_array(b"[]", b"{}", b"[]", "a.json")
+
+
+@pytest.mark.parametrize(("path", "fmt"), [
+    ("data/a.csv", RowFormat.CSV), ("data/a.TSV", RowFormat.TSV), ("x.jsonl", RowFormat.JSONL),
+    ("a.ndjson", RowFormat.JSONL), ("a.txt", RowFormat.TEXT), ("a.json", RowFormat.JSON),
+    ("a.db", RowFormat.SQLITE), ("a.parquet", RowFormat.PARQUET), ("img.png", None),
+    ("dir.csv/file", None), ("noext", None),
+])
+def test_format_for(path: str, fmt: RowFormat | None) -> None:
+    assert format_for(path) is fmt
+
+
+def test_format_override() -> None:
+    assert format_for("data/x.dat", {"data/**/*.dat": "csv", "**": "text"}) is RowFormat.CSV
+    assert format_for("data/y.csv", {"data/y.csv": "text"}) is RowFormat.TEXT
+
+
+def test_record_batches_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import branchml.core.rows as rows
+
+    monkeypatch.setattr(rows, "CHUNK", 3)
+    data = b'h\r\n"a\r\nb",1\r\nc,2'
+    recs = [r for b in record_batches(io.BytesIO(data), True) for r in b]
+    assert recs == [b"h", b'"a\r\nb",1', b"c,2"]
+
+
+# Properties: random tables, random appends on each side, random cleaning on ours.
+cell = st.text(alphabet="ab,\"\n x1", min_size=0, max_size=4)
+row = st.tuples(cell, cell)
+
+
+def render(header: list[str], rows: list[tuple[str, str]], crlf: bool = False) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def parse(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+@settings(max_examples=150, deadline=None)
+@given(base=st.lists(row, max_size=6, unique=True),
+       ours_add=st.lists(row, max_size=5, unique=True),
+       theirs_add=st.lists(row, max_size=5, unique=True),
+       cleaned=st.sets(st.integers(0, 5)), crlf=st.booleans())
+def test_append_properties(base, ours_add, theirs_add, cleaned, crlf) -> None:  # type: ignore[no-untyped-def]
+    header = ["k", "v"]
+    base_rows = list(base)
+    kept = [r for i, r in enumerate(base_rows) if i not in cleaned]
+    ours_add = [r for r in ours_add if r not in base_rows]
+    theirs_add = [r for r in theirs_add if r not in base_rows]
+    ours = render(header, kept + ours_add, crlf)
+    theirs = render(header, base_rows + theirs_add)
+    result = merge(CSV, render(header, base_rows), ours, theirs)
+    assert result.startswith(ours)                      # ours first, untouched
+    got = [tuple(r) for r in parse(result)]
+    assert got[0] == tuple(header)                      # header once
+    assert got.count(tuple(header)) == 1 or tuple(header) in kept + ours_add + theirs_add
+    expected_new = [r for r in theirs_add if r not in ours_add]
+    assert got[1:] == kept + ours_add + expected_new    # nothing lost, none duplicated
+    assert merge(CSV, render(header, base_rows), ours, theirs) == result  # deterministic
+
+
+@settings(max_examples=60, deadline=None)
+@given(theirs_add=st.lists(row, max_size=5))
+def test_no_base_row_lost_when_theirs_repeats_them(theirs_add) -> None:  # type: ignore[no-untyped-def]
+    """Multiset: a row theirs appends again (a second identical event) is kept."""
+    base = render(["k", "v"], [("a", "b")])
+    theirs = render(["k", "v"], [("a", "b"), *theirs_add])
+    got = parse(merge(CSV, base, base, theirs))
+    assert [tuple(r) for r in got[1:]] == [("a", "b"), *theirs_add]

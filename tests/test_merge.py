@@ -1,0 +1,244 @@
+"""`branchml pull` / `merge` and the git merge drivers, on real repositories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import commit, git, git_proc, snapshot
+
+
+def lfs_content(repo: Path, rev: str, path: str) -> bytes:
+    """A file's content at `rev`, through git-lfs when it is stored there."""
+    blob = git("cat-file", "-p", f"{rev}:{path}", cwd=repo)
+    if blob.startswith("version https://git-lfs"):
+        oid = blob.split("sha256:")[1].split()[0]
+        return (repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid).read_bytes()
+    return git_proc("cat-file", "-p", f"{rev}:{path}", cwd=repo).stdout.encode()
+
+
+def appended_on_both(repo: Path) -> None:
+    commit(repo, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+    git("merge", "-q", "--no-edit", "--no-verify", "raw", cwd=repo)
+    commit(repo, {"data/x.csv": "id,v\n1,a\n2,clean\n"})
+    commit(repo, {"data/x.csv": "id,v\n1,a\n3,raw\n2,clean\n", "data/new.csv": "k\n9\n"},
+           branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+
+
+@pytest.mark.parametrize("fixture", ["project", "plain_project"])
+def test_pull_appends_rows_and_files(fixture: str, request: pytest.FixtureRequest, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = request.getfixturevalue(fixture)
+    appended_on_both(repo)
+    raw_before = git("rev-parse", "raw", cwd=repo)
+    r = bml("pull", "raw", "clean", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["added"] == ["data/new.csv"] and out["appended"] == {"data/x.csv": 1}
+    assert lfs_content(repo, "clean", "data/x.csv") == b"id,v\n1,a\n2,clean\n3,raw\n"
+    assert (repo / "data" / "x.csv").read_bytes() == b"id,v\n1,a\n2,clean\n3,raw\n"
+    assert git("status", "--porcelain", cwd=repo) == ""
+    assert git("rev-parse", "raw", cwd=repo) == raw_before  # raw never changes
+    msg = git("log", "-1", "--format=%B", "clean", cwd=repo)
+    assert f"Pulled-From: raw {raw_before}" in msg and "Branchml-Strategy: data=append" in msg
+    assert git("rev-parse", "clean^2", cwd=repo) == raw_before
+    git("fsck", "--strict", cwd=repo)
+    r = bml("pull", "raw", "clean", cwd=repo)
+    assert r.out == "Nothing to pull: clean already has everything raw adds.\n"
+
+
+def test_dry_run_writes_nothing(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    appended_on_both(plain_project)
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", "--dry-run", cwd=plain_project)
+    assert r.code == 0
+    assert r.out.splitlines() == ["Would pull raw into clean:", "  + data/new.csv (new file)",
+                                  "  + data/x.csv: 1 row(s) appended", "Strategies: data=append"]
+    assert snapshot(plain_project) == before
+
+
+def test_pull_into_branch_not_checked_out(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    appended_on_both(plain_project)
+    git("checkout", "-q", "main", cwd=plain_project)
+    assert bml("pull", "raw", "clean", cwd=plain_project).code == 0
+    assert git("status", "--porcelain", cwd=plain_project) == ""
+    assert git("show", "clean:data/x.csv", cwd=plain_project) == "id,v\n1,a\n2,clean\n3,raw"
+
+
+def test_header_mismatch_changes_nothing(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+    commit(plain_project, {"data/x.csv": "id,v,w\n1,a,b\n"}, branch="clean")
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 3
+    assert r.err == ("branchml: error: the merge conflicts in 1 path(s), nothing was changed: "
+                     "data/x.csv: the header differs between ours (id,v,w) and theirs (id,v); "
+                     "make the columns equal on both branches, then merge again.\n")
+    assert snapshot(plain_project) == before
+
+
+def test_malformed_row_is_usage_error(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n2,b\n"})
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n3,b,c\n"}, branch="raw")
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 2 and "a new row of theirs has 3 fields where the header has 2" in r.err
+    assert snapshot(plain_project) == before
+
+
+def test_code_conflict_lists_paths(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    base = commit(plain_project, {"src/a.py": "x = 1\n", "src/b.py": "y = 1\n"},
+                  branch="dev/model")
+    git("checkout", "-q", "-b", "dev/other", base, cwd=plain_project)
+    commit(plain_project, {"src/a.py": "x = 2\n", "src/b.py": "y = 2\n"})
+    commit(plain_project, {"src/a.py": "x = 3\n", "src/b.py": "y = 3\n"}, branch="dev/model")
+    before = snapshot(plain_project)
+    r = bml("merge", "dev/other", cwd=plain_project)
+    assert r.code == 3
+    assert r.err == ("branchml: error: the merge conflicts in 2 path(s), nothing was changed: "
+                     "src/a.py: both sides changed the same lines; src/b.py: both sides changed "
+                     "the same lines\n")
+    assert snapshot(plain_project) == before
+
+
+def test_clean_code_merge_and_overwrite(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    base = commit(plain_project, {"src/a.py": "a = 1\n\n\n\nb = 1\n", "data/d.csv": "k\n1\n"},
+                  branch="dev/model")
+    git("checkout", "-q", "-b", "dev/other", base, cwd=plain_project)
+    commit(plain_project, {"src/a.py": "a = 2\n\n\n\nb = 1\n", "data/d.csv": "k\n1\n2\n"})
+    commit(plain_project, {"src/a.py": "a = 1\n\n\n\nb = 2\n"}, branch="dev/model")
+    r = bml("merge", "dev/other", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["merged"] == ["src/a.py"]
+    assert (plain_project / "src/a.py").read_text() == "a = 2\n\n\n\nb = 2\n"
+    assert (plain_project / "data/d.csv").read_text() == "k\n1\n2\n"
+
+
+def test_merge_into_a_type_that_refuses_the_class(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(plain_project, {"src/a.py": "x\n"}, branch="dev/model")
+    before = snapshot(plain_project)
+    r = bml("merge", "dev/model", "--into", "raw", cwd=plain_project)
+    assert r.code == 1
+    assert r.err == ("branchml: error: the result would break the rules of raw, nothing was "
+                     "changed: code does not belong on raw (a data branch changes only data, "
+                     "docs, config): commit src/a.py on a dev/* branch instead\n")
+    assert snapshot(plain_project) == before
+
+
+def test_dirty_destination(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    appended_on_both(plain_project)
+    (plain_project / "data" / "x.csv").write_text("dirty\n")
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert (r.code, r.err) == (4, "branchml: error: clean is checked out with uncommitted "
+                                  "changes: commit or stash them, then run the command again.\n")
+    assert snapshot(plain_project) == before
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["pull", "nope", "clean"], "SRC 'nope' is not a branch here; see `git branch` (or fetch it)."),
+    (["pull", "raw", "nope"], "DST 'nope' is not a branch here; see `git branch` (or fetch it)."),
+    (["merge", "raw", "--into", "-x"], "'-x' is not a valid branch name: it starts with '-'."),
+])
+def test_unknown_branches(plain_project: Path, bml, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    r = bml(*args, cwd=plain_project)
+    assert (r.code, r.err) == (2, f"branchml: error: {message}\n")
+
+
+def test_missing_lfs_object(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    appended_on_both(project)
+    git("checkout", "-q", "main", cwd=project)
+    shutil.rmtree(project / ".git" / "lfs" / "objects")
+    before = snapshot(project)
+    r = bml("pull", "raw", "clean", cwd=project)
+    assert r.code == 4
+    assert "is not in the local store and could not be fetched" in r.err
+    assert snapshot(project) == before
+
+
+class TestValidate:
+    CONFIG_EXTRA = (
+        "validate:\n"
+        "  - glob: \"data/**/*.csv\"\n"
+        "    schema: {type: object, required: [id], properties: {id: {type: integer}}}\n"
+        "  - glob: \"data/**/*.txt\"\n"
+        "    command: [\"grep\", \"-q\", \"ok\"]\n"
+    )
+
+    def test_drops_bad_items_and_commits_report(self, plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+        cfg = (plain_project / "branchml.yaml").read_text().replace("validate: []\n", "")
+        commit(plain_project, {"branchml.yaml": cfg + self.CONFIG_EXTRA}, branch="main")
+        commit(plain_project, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+        git("checkout", "-q", "clean", cwd=plain_project)
+        git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+        commit(plain_project, {
+            "data/x.csv": "id,v\n1,a\n2,b\nnot-a-number,c\n",   # one appended row fails
+            "data/empty.csv": "",                                # empty: dropped
+            "data/ragged.csv": "id,v\n1,a,extra\n",              # does not parse: dropped
+            "data/mixed.csv": "id,v\n5,a\nx,b\n",                # new file, one bad row
+            "data/note.txt": "fine\n",                           # command fails: dropped
+            "data/good.txt": "ok\n",
+        }, branch="raw")
+        raw = git("rev-parse", "raw", cwd=plain_project)
+        git("checkout", "-q", "clean", cwd=plain_project)
+        r = bml("pull", "raw", "clean", "--validate", "--json", cwd=plain_project)
+        assert r.code == 0, r.err
+        out = json.loads(r.out)
+        assert sorted(out["added"]) == ["data/good.txt", "data/mixed.csv"]
+        assert out["dropped"] == {
+            "data/empty.csv": "empty file",
+            "data/ragged.csv": "row 2 has 3 fields, the header has 2",
+            "data/note.txt": "`grep -q ok` exited 1",
+            "data/mixed.csv": "1 row(s) failed the schema",
+        }
+        assert (plain_project / "data/x.csv").read_text() == "id,v\n1,a\n2,b\n"
+        assert (plain_project / "data/mixed.csv").read_text() == "id,v\n5,a\n"
+        report = json.loads((plain_project / f"data/_validation/pull-{raw[:10]}.json").read_text())
+        assert report["dropped"]["data/x.csv"] == "1 new row(s) failed the schema"
+        assert git("rev-parse", "raw", cwd=plain_project) == raw
+
+
+class TestDrivers:
+    """Door 2: a plain `git merge` runs the same strategies through the merge drivers."""
+
+    @pytest.mark.parametrize("fixture", ["project", "plain_project"])
+    def test_git_merge_equals_branchml_merge(self, fixture: str, request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+                                             bml, tmp_path: Path) -> None:
+        repo = request.getfixturevalue(fixture)
+        if fixture == "plain_project":
+            assert bml("install", "--no-lfs", cwd=repo).code == 0
+        appended_on_both(repo)
+        commit(repo, {"data/x.csv": "id,v\n1,a\n3,raw\n4,\"multi\nline\"\n2,clean\n"},
+               branch="raw")
+        git("checkout", "-q", "clean", cwd=repo)
+        clone = tmp_path / "door2"
+        git("clone", "-q", "--no-local", str(repo), str(clone), cwd=tmp_path)
+        bml("install", *([] if fixture == "project" else ["--no-lfs"]), cwd=clone)
+        if fixture == "project":
+            shutil.copytree(repo / ".git" / "lfs", clone / ".git" / "lfs", dirs_exist_ok=True)
+        git("checkout", "-q", "clean", cwd=clone)
+        git("branch", "-f", "raw", "origin/raw", cwd=clone)
+        p = git_proc("merge", "--no-edit", "--no-verify", "raw", cwd=clone)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert bml("pull", "raw", "clean", cwd=repo).code == 0
+        door1 = git("rev-parse", "clean^{tree}", cwd=repo)
+        door2 = git("rev-parse", "HEAD^{tree}", cwd=clone)
+        assert door1 == door2
+        expected = b'id,v\n1,a\n2,clean\n3,raw\n4,"multi\nline"\n'
+        assert lfs_content(repo, "clean", "data/x.csv") == expected
+        assert (clone / "data" / "x.csv").read_bytes() == expected
+
+    def test_driver_conflict_is_recorded_by_git(self, project: Path) -> None:
+        commit(project, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+        commit(project, {"data/x.csv": "id,w\n1,a\n"}, branch="clean")
+        p = git_proc("merge", "--no-edit", "--no-verify", "raw", cwd=project)
+        assert p.returncode != 0
+        assert "branchml merge-driver: data/x.csv: the header differs" in p.stderr
+        assert "CONFLICT" in p.stdout
