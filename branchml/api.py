@@ -11,11 +11,12 @@ from branchml.ops.check import CheckResult
 from branchml.ops.init import InitReport
 from branchml.ops.install import InstallReport
 from branchml.ops.merge import MergeResult
+from branchml.ops.split import SplitReport
 from branchml.ops.status import StatusReport
 
 __all__ = [
     "check", "config_schema", "config_show", "config_validate", "create_branch", "init",
-    "install", "merge", "pull", "status",
+    "install", "merge", "pull", "split", "status",
 ]
 
 
@@ -85,6 +86,14 @@ def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
 
         factory = Validation.factory(Path(path))
     return op.merge(Path(path), src, dst, pull=True, dry_run=dry_run, validator_factory=factory)
+
+
+def split(path: str | Path = ".", seed: int | None = None, ratios: str | None = None,
+          key: str | None = None, dry_run: bool = False) -> SplitReport:
+    """Assign new items on the split branch to train/val/test by a seeded hash of their key."""
+    from branchml.ops import split as op
+
+    return op.split(Path(path), seed, ratios, key, dry_run)
 
 
 def config_validate(file: str | Path) -> dict[str, Any]:

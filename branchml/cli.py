@@ -177,6 +177,30 @@ def _render_merge(result: Any, as_json: bool) -> None:
     merge_text(result)
 
 
+@app.command("split")
+def split_cmd(
+    seed: Annotated[int | None, typer.Option(help="Hash seed (default: the config's, 0).")]
+    = None,
+    ratios: Annotated[str | None, typer.Option(
+        help="train,val[,test] fractions adding up to 1 (default 0.8,0.1,0.1).")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Column (CSV) or field (JSONL) whose value is an item; default: each file.")]
+    = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Assign every new item on the split branch to train/val/test, stably."""
+    report = api.split(".", seed, ratios, key, dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    if not report.added:
+        return out(f"Nothing to split: all {report.total} item(s) are assigned already.")
+    counts = ", ".join(f"{n} to {k}" for k, n in sorted(report.added.items()))
+    verb = "Would assign" if dry_run else "Assigned"
+    out(f"{verb} {sum(report.added.values())} new item(s) on {report.branch}: {counts} "
+        f"(seed {report.seed}, ratios {','.join(map(str, report.ratios))}).")
+
+
 @app.command("merge-driver", hidden=True)
 def merge_driver(
     strategy: Annotated[str, typer.Argument(help="append or overwrite.")],

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from branchml import lfs
 from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
 from branchml.core.lfs_pointer import LfsPointer, parse_pointer
+from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import ConflictError
 
@@ -94,3 +95,9 @@ def _store(data: bytes, as_lfs: bool, store: Store) -> bytes:
 
 def pointer_of(data: bytes) -> LfsPointer | None:
     return parse_pointer(data)
+
+
+def blob_for(path: str, data: bytes, policy: Policy, store: Store) -> bytes:
+    """What branchml commits for a file it writes itself: a git-lfs pointer (the object
+    stored) when the path's class lives in git-lfs, so a checkout leaves a clean worktree."""
+    return _store(data, policy.classify(path) in policy.lfs_classes, store)

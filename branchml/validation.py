@@ -21,6 +21,7 @@ from branchml import proc, strategies
 from branchml.core.append import RowFilter
 from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
+from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for, line_ending, record_batches
 from branchml.gitcli import Git
 from branchml.ops.trusted import trusted_config
@@ -111,17 +112,18 @@ class Validation:
         out = ([header] if header is not None else []) + kept
         return term.join(out) + term if out else b"", len(body) - len(kept)
 
-    def finish(self, repo: Any, tree: Any, theirs: str) -> Any:
+    def finish(self, repo: Any, tree: Any, theirs: str, policy: Policy) -> Any:
         """The merged tree with the report added, so it is committed beside the data."""
         import pygit2
 
         report = {"pulled": theirs, "dropped": self.findings,
                   "rules": [r.get("glob") for r in self.rules]}
-        blob = repo.create_blob((json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+        path = f"{REPORT_DIR}/pull-{theirs[:10]}.json"
+        text = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+        blob = repo.create_blob(strategies.blob_for(path, text, policy, self.store))
         index = pygit2.Index()
         index.read_tree(repo[tree])
-        index.add(pygit2.IndexEntry(f"{REPORT_DIR}/pull-{theirs[:10]}.json", blob,
-                                    pygit2.enums.FileMode.BLOB))
+        index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
         return index.write_tree(repo)
 
 

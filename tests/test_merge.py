@@ -242,3 +242,12 @@ class TestDrivers:
         assert p.returncode != 0
         assert "branchml merge-driver: data/x.csv: the header differs" in p.stderr
         assert "CONFLICT" in p.stdout
+
+
+def test_validation_report_is_lfs_in_an_lfs_repo(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(project, {"data/x.csv": "id\n1\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=project)
+    r = bml("pull", "raw", "clean", "--validate", cwd=project)
+    assert r.code == 0, r.err
+    assert git("status", "--porcelain", cwd=project) == ""
+    assert "data/_validation/pull-" in git("lfs", "ls-files", cwd=project)

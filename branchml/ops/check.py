@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branchml import lfs
-from branchml.core import growth
+from branchml.core import growth, split
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name
@@ -91,14 +91,38 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))
         return
-    counted = _counting(commits, result)
+    split_changes: list[tuple[str, Change]] = []
+    counted = _counting(commits, result, split_changes)
     result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git)))
+    for sha, change in split_changes:
+        result.violations.extend(
+            Violation("split-stable", f"split: {why}; an item once assigned never moves",
+                      sha, change.path, branch)
+            for why in split.problems(_content(git, change.old_oid),
+                                      _content(git, change.new_oid) or b""))
 
 
-def _counting(commits: Iterable[CommitFacts], result: CheckResult) -> Iterator[CommitFacts]:
+def _counting(commits: Iterable[CommitFacts], result: CheckResult,
+              split_changes: list[tuple[str, Change]]) -> Iterator[CommitFacts]:
     for commit in commits:
         result.commits += bool(commit.sha)
+        split_changes.extend((commit.sha, c) for c in commit.changes
+                             if c.path == split.ASSIGNMENT and c.status != "D")
         yield commit
+
+
+def _content(git: Git, oid: str) -> bytes | None:
+    """A blob's content, through the LFS store when it is a pointer (None: not there)."""
+    if set(oid) == {"0"}:
+        return None
+    found = git.cat.read(oid)
+    if found is None:
+        return None
+    pointer = parse_pointer(found[1])
+    if pointer is None:
+        return found[1]
+    path = lfs.object_file(git.layout.common_dir, pointer)
+    return path.read_bytes() if path.is_file() else None
 
 
 def check_staged(git: Git) -> CheckResult:

@@ -72,7 +72,7 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
     tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)
     result.report = merger.report
     if validator is not None and hasattr(validator, "finish"):
-        tree = validator.finish(repo.pg, tree, theirs_sha)
+        tree = validator.finish(repo.pg, tree, theirs_sha, trusted.policy)
     if tree == ours_tree.id:
         result.up_to_date = True
         return result

@@ -1,0 +1,115 @@
+"""Train/val/test assignment by a seeded hash of each item's key: the same on every machine,
+stable under appends (an item once assigned never moves; new items never touch old ones).
+
+The assignment lives in one append-only CSV (`key,split`) beside a params file that records
+the seed and ratios it was made with.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from branchml.errors import UsageError
+
+ASSIGNMENT = "data/split/assignment.csv"
+PARAMS = "data/split/params.json"
+NAMES = {2: ("train", "test"), 3: ("train", "val", "test")}
+
+
+def parse_ratios(text: str) -> tuple[float, ...]:
+    try:
+        ratios = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        ratios = ()
+    if len(ratios) not in NAMES or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-9:
+        raise UsageError(f"--ratios {text!r} must be two or three positive numbers that add up "
+                         "to 1, like 0.8,0.1,0.1.")
+    return ratios
+
+
+def bucket(key: str, seed: int, ratios: tuple[float, ...]) -> str:
+    """The split of `key`: sha256 of "seed:key" read as a number in [0, 1)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    x = int.from_bytes(digest[:8], "big") / 2**64
+    edge = 0.0
+    names = NAMES[len(ratios)]
+    for name, ratio in zip(names, ratios, strict=True):
+        edge += ratio
+        if x < edge:
+            return name
+    return names[-1]
+
+
+def read_assignment(data: bytes) -> list[tuple[str, str]]:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    if not rows:
+        return []
+    if rows[0] != ["key", "split"]:
+        raise UsageError(f"{ASSIGNMENT}: the header must be key,split.")
+    return [(r[0], r[1]) for r in rows[1:] if r]
+
+
+def assign(existing: bytes | None, keys: Iterable[str], seed: int,
+           ratios: tuple[float, ...]) -> tuple[bytes, dict[str, int]]:
+    """The assignment file with every key it lacks appended, and the counts added per split."""
+    old = existing or b""
+    known = {k for k, _ in read_assignment(old)}
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    if not old:
+        w.writerow(["key", "split"])
+    added: dict[str, int] = {}
+    for key in keys:
+        if key in known:
+            continue
+        if "\n" in key or "\r" in key:
+            raise UsageError(f"item key {key!r} holds a line break; keys must be one line.")
+        known.add(key)
+        name = bucket(key, seed, ratios)
+        added[name] = added.get(name, 0) + 1
+        w.writerow([key, name])
+    if old and not old.endswith(b"\n") and added:
+        old += b"\n"
+    return old + buf.getvalue().encode(), added
+
+
+def params_file(seed: int, ratios: tuple[float, ...], key: str | None) -> bytes:
+    return (json.dumps({"seed": seed, "ratios": list(ratios), "key": key}, indent=2)
+            + "\n").encode()
+
+
+def check_params(recorded: dict[str, Any], seed: int, ratios: tuple[float, ...],
+                 key: str | None) -> None:
+    want = {"seed": seed, "ratios": list(ratios), "key": key}
+    if recorded != want:
+        raise UsageError(
+            f"the split was made with {json.dumps(recorded)}; new items must use the same "
+            "seed, ratios and key so that old and new items are assigned alike: pass those "
+            "(or leave the options out)."
+        )
+
+
+def problems(old: bytes | None, new: bytes) -> list[str]:
+    """Why a change to the assignment breaks stability: an item moved or in two splits."""
+    out: list[str] = []
+    try:
+        before = dict(read_assignment(old or b""))
+        after = read_assignment(new)
+    except (UsageError, UnicodeDecodeError) as e:
+        return [f"{ASSIGNMENT} does not parse: {e}"]
+    seen: dict[str, str] = {}
+    for key, name in after:
+        if key in seen:
+            out.append(f"item {key!r} is in two splits ({seen[key]}, {name})")
+        seen.setdefault(key, name)
+    for key, name in before.items():
+        if key not in seen:
+            out.append(f"item {key!r} was removed from the split (it was in {name})")
+        elif seen[key] != name:
+            out.append(f"item {key!r} moved from {name} to {seen[key]}")
+    return out

@@ -1,0 +1,128 @@
+"""`branchml split`: assign every item on the split branch to train/val/test, stably."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchml import apply, git, strategies
+from branchml.core import split as core
+from branchml.core.globs import glob_regex
+from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.core.rows import RowFormat, format_for
+from branchml.errors import DirtyWorktree, StateError, UsageError
+from branchml.gitcli import Git
+from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+
+BRANCH = "split"
+SKIP = ("data/split/", "data/_validation/")
+
+
+@dataclass
+class SplitReport:
+    branch: str
+    seed: int
+    ratios: list[float]
+    key: str | None
+    added: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    commit: str = ""
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
+          dry_run: bool = False) -> SplitReport:
+    g = Git(path)
+    repo = git.Repo(path)
+    cfg = trusted_config(g).get("split") or {}
+    seed = cfg.get("seed", 0) if seed is None else seed
+    ratio_t = core.parse_ratios(ratios) if ratios else tuple(cfg.get("ratios", (0.8, 0.1, 0.1)))
+    key = key if key is not None else cfg.get("key")
+    tip = repo.branch_target(BRANCH)
+    if tip is None:
+        raise StateError(f"there is no {BRANCH} branch: create it with `branchml branch create "
+                         f"{BRANCH}` (it starts from clean).")
+    if repo.head_branch() == BRANCH and repo.root and git.worktree_dirty(repo.root):
+        raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or stash "
+                            "them, then run the command again.")
+    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    recorded = repo.read_file(tip, core.PARAMS)
+    if recorded is not None:
+        core.check_params(json.loads(strategies._read(recorded, store, core.PARAMS)), seed,
+                          ratio_t, key)
+    source = cfg.get("source", "data/**")
+    items = list(_items(repo, tip, store, source, key, cfg))
+    old = repo.read_file(tip, core.ASSIGNMENT)
+    old_text = strategies._read(old, store, core.ASSIGNMENT) if old is not None else None
+    new_text, added = core.assign(old_text, items, seed, ratio_t)
+    report = SplitReport(BRANCH, seed, list(ratio_t), key, added, len(set(items)),
+                         dry_run=dry_run)
+    if not added:
+        return report
+    files = {core.ASSIGNMENT: strategies.blob_for(core.ASSIGNMENT, new_text, policy, store)}
+    if recorded is None:
+        params = core.params_file(seed, ratio_t, key)
+        files[core.PARAMS] = strategies.blob_for(core.PARAMS, params, policy, store)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(added.items()))
+    message = (f"branchml split: {sum(added.values())} new item(s) assigned ({counts})\n\n"
+               f"Branchml-Split: seed={seed} ratios={','.join(map(str, ratio_t))} key={key}\n")
+    report.commit = repo.commit_files(tip, files, message)
+    if not dry_run:
+        steps: list[Step] = [RefUpdate(f"refs/heads/{BRANCH}", tip, report.commit, "(split)")]
+        if repo.head_branch() == BRANCH:
+            steps.append(Checkout(BRANCH))
+        apply.apply(repo, Plan("split", steps))
+    g.close()
+    return report
+
+
+def _items(repo: git.Repo, tip: str, store: strategies.Store, source: str, key: str | None,
+           cfg: dict[str, Any]) -> Iterator[str]:
+    """Keys in a stable order: file paths, or the key column's values of the row files."""
+    rx = glob_regex(source)
+    paths = sorted(p for p in _files(repo.pg[tip].tree, "") if rx.match(p)
+                   and not p.startswith(SKIP))
+    if key is None:
+        yield from paths
+        return
+    for p in paths:
+        fmt = format_for(p, cfg.get("formats"))
+        if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+            continue
+        data = strategies._read(repo.read_file(tip, p) or b"", store, p).decode("utf-8")
+        yield from _column(p, fmt, data, key)
+
+
+def _column(path: str, fmt: RowFormat, data: str, key: str) -> Iterator[str]:
+    if fmt is RowFormat.JSONL:
+        for n, line in enumerate(data.splitlines(), start=1):
+            if line.strip():
+                row = json.loads(line)
+                if key not in row:
+                    raise UsageError(f"{path}: line {n} has no {key!r} field; pick --key from "
+                                     "the fields every row has.")
+                yield str(row[key])
+        return
+    reader = csv.DictReader(io.StringIO(data, newline=""), delimiter=fmt.delimiter.decode())
+    if key not in (reader.fieldnames or []):
+        raise UsageError(f"--key {key!r} is not a column of {path} (columns: "
+                         f"{', '.join(reader.fieldnames or [])}).")
+    for row in reader:
+        yield row[key]
+
+
+def _files(tree: Any, prefix: str) -> Iterator[str]:
+    for e in tree:
+        if e.type_str == "tree":
+            yield from _files(e, f"{prefix}{e.name}/")
+        else:
+            yield prefix + e.name
