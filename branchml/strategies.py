@@ -57,8 +57,15 @@ def append_file(path: str, base: bytes | None, ours: bytes, theirs: bytes, store
                 ) -> FileMerge:
     """Append-merge one file changed on both sides (base None: added on both)."""
     fmt = format_for(path, formats)
-    if fmt is None or fmt in (RowFormat.SQLITE, RowFormat.PARQUET):
-        why = "it has no row format" if fmt is None else f"{fmt} files are not merged yet"
+    if fmt is RowFormat.SQLITE:
+        from branchml.sqlite_merge import append_sqlite
+
+        merged = append_sqlite(None if base is None else _read(base, store, path),
+                               _read(ours, store, path), _read(theirs, store, path), path,
+                               store.common_dir / "branchml" / "tmp")
+        return FileMerge(_store(merged, parse_pointer(ours) is not None, store))
+    if fmt is None or fmt is RowFormat.PARQUET:
+        why = "it has no row format" if fmt is None else "Parquet files are not merged yet"
         raise ConflictError(
             f"{path}: changed on both sides and {why}; keep one side's version on one branch "
             "(or add rows in a new file), then merge again."

@@ -251,3 +251,67 @@ def test_validation_report_is_lfs_in_an_lfs_repo(project: Path, bml) -> None:  #
     assert r.code == 0, r.err
     assert git("status", "--porcelain", cwd=project) == ""
     assert "data/_validation/pull-" in git("lfs", "ls-files", cwd=project)
+
+
+def sqlite_db(tmp: Path, rows: list[tuple[int, str]], schema: str = "id INTEGER PRIMARY KEY, v TEXT") -> bytes:
+    import sqlite3
+
+    path = tmp / f"db{len(list(tmp.iterdir()))}.sqlite"
+    con = sqlite3.connect(path)
+    con.execute(f"CREATE TABLE t ({schema})")
+    con.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def sqlite_rows(repo: Path, tmp: Path) -> list[tuple[int, str]]:
+    import sqlite3
+
+    (tmp / "read.sqlite").write_bytes((repo / "data" / "t.sqlite").read_bytes())
+    con = sqlite3.connect(tmp / "read.sqlite")
+    rows = con.execute("SELECT * FROM t ORDER BY id").fetchall()
+    con.close()
+    return rows
+
+
+def test_sqlite_tables_appended(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    dbs = tmp_path / "dbs"
+    dbs.mkdir()
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "clean")])})
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (3, "raw")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert sqlite_rows(plain_project, tmp_path) == [(1, "a"), (2, "clean"), (3, "raw")]
+
+
+def test_sqlite_schema_mismatch(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    dbs = tmp_path / "dbs"
+    dbs.mkdir()
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")], "id INTEGER PRIMARY KEY, w TEXT")})
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (3, "raw")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 3 and "the tables or their schemas differ" in r.err
+    assert snapshot(plain_project) == before
+
+
+def test_sqlite_key_clash(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    dbs = tmp_path / "dbs"
+    dbs.mkdir()
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "clean")])})
+    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "raw")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 3 and "clashes with a row of ours on a key" in r.err
