@@ -72,6 +72,15 @@ def popen(args: Sequence[str], cwd: str | Path | None = None,
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
 
 
+def popen_io(args: Sequence[str], cwd: str | Path | None = None) -> subprocess.Popen[bytes]:
+    """A process written to and read from (stdin, stdout and stderr piped)."""
+    try:
+        return subprocess.Popen(list(args), cwd=cwd, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+
+
 def finish(p: subprocess.Popen[bytes], args: Sequence[str]) -> None:
     """Wait for a streamed process; raise with its stderr when it failed."""
     err = p.stderr.read() if p.stderr else b""

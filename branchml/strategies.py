@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from branchml import lfs
 from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
@@ -32,29 +32,47 @@ class Store:
     cwd: Path
 
 
+# One side of a file merge: blob content (small blobs, git-lfs pointers, the driver's files),
+# or a way to stream a big plain blob without holding it in memory.
+Side = bytes | Callable[[], BinaryIO]
+
+
 @dataclass
 class FileMerge:
     content: bytes  # the result blob's content (a pointer for git-lfs files)
     rows_added: int = 0
     fast_path: bool = False
+    oid: str | None = None  # set instead of content when the result went to a BlobWriter
 
 
-def _source(data: bytes, store: Store, path: str) -> Callable[[], BinaryIO]:
+class BlobSink(Protocol):
+    def write(self, data: bytes) -> int: ...
+    def finish(self) -> str: ...
+    def abort(self) -> None: ...
+
+
+def _source(data: Side, store: Store, path: str) -> Callable[[], BinaryIO]:
+    if callable(data):
+        return data
     pointer = parse_pointer(data)
     if pointer is None:
         return lambda: io.BytesIO(data)
     return lambda: lfs.open_object(store.common_dir, store.cwd, pointer, path)
 
 
-def _read(data: bytes, store: Store, path: str) -> bytes:
+def _read(data: Side, store: Store, path: str) -> bytes:
     with _source(data, store, path)() as f:
         return f.read()
 
 
-def append_file(path: str, base: bytes | None, ours: bytes, theirs: bytes, store: Store,
+def _is_pointer(data: Side | None) -> bool:
+    return isinstance(data, bytes) and parse_pointer(data) is not None
+
+
+def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: Store,
                 formats: Mapping[str, str] | None = None,
                 row_filter_for: Callable[[str, RowFormat], RowFilter | None] | None = None,
-                ) -> FileMerge:
+                sink: Callable[[], BlobSink] | None = None) -> FileMerge:
     """Append-merge one file changed on both sides (base None: added on both)."""
     fmt = format_for(path, formats)
     if fmt is RowFormat.SQLITE:
@@ -63,22 +81,21 @@ def append_file(path: str, base: bytes | None, ours: bytes, theirs: bytes, store
         merged = append_sqlite(None if base is None else _read(base, store, path),
                                _read(ours, store, path), _read(theirs, store, path), path,
                                store.common_dir / "branchml" / "tmp")
-        return FileMerge(_store(merged, parse_pointer(ours) is not None, store))
+        return FileMerge(_store(merged, _is_pointer(ours), store))
     if fmt is None or fmt is RowFormat.PARQUET:
         why = "it has no row format" if fmt is None else "Parquet files are not merged yet"
         raise ConflictError(
             f"{path}: changed on both sides and {why}; keep one side's version on one branch "
             "(or add rows in a new file), then merge again."
         )
-    as_lfs = parse_pointer(ours) is not None or (parse_pointer(theirs) is not None
-                                                 and not ours)
+    as_lfs = _is_pointer(ours) or (_is_pointer(theirs) and ours == b"")
     if fmt is RowFormat.JSON:
         merged = append_json_array(None if base is None else _read(base, store, path),
                                    _read(ours, store, path), _read(theirs, store, path), path)
         return FileMerge(_store(merged, as_lfs, store))
-    out: BinaryIO
-    writer = lfs.ObjectWriter(store.common_dir) if as_lfs else None
-    out = writer if writer is not None else io.BytesIO()  # type: ignore[assignment]
+    out: Any
+    writer: Any = lfs.ObjectWriter(store.common_dir) if as_lfs else (sink() if sink else None)
+    out = writer if writer is not None else io.BytesIO()
     try:
         stats: AppendStats = append_rows(
             fmt, None if base is None else _source(base, store, path),
@@ -88,8 +105,11 @@ def append_file(path: str, base: bytes | None, ours: bytes, theirs: bytes, store
         if writer is not None:
             writer.abort()
         raise
-    content = writer.finish().render() if writer is not None else out.getvalue()  # type: ignore[attr-defined]
-    return FileMerge(content, stats.rows_added, stats.fast_path)
+    if as_lfs:
+        return FileMerge(writer.finish().render(), stats.rows_added, stats.fast_path)
+    if writer is not None:
+        return FileMerge(b"", stats.rows_added, stats.fast_path, oid=writer.finish())
+    return FileMerge(out.getvalue(), stats.rows_added, stats.fast_path)
 
 
 def _store(data: bytes, as_lfs: bool, store: Store) -> bytes:

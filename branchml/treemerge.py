@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branchml import strategies
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.errors import BranchmlError, ConflictError
+from branchml.gitcli import BlobStream, BlobWriter
 
 KEEP = object()  # the result keeps ours' entry
 # path, blob -> (blob to keep, or None to drop; why); may also offer row_filter(path, fmt)
@@ -133,15 +135,26 @@ class TreeMerger:
                 self.report.kept_deleted.append(path)
                 return KEEP
             return self._add(path, te)
-        ours, theirs = self._blob(oe), self._blob(te)
-        base = self._blob(be) if be is not None else None
+        ours, theirs = self._side(oe), self._side(te)
+        base = self._side(be) if be is not None else None
         merged = strategies.append_file(path, base, ours, theirs, self.store, self.formats,
-                                        getattr(self.validator, "row_filter", None))
+                                        getattr(self.validator, "row_filter", None),
+                                        lambda: BlobWriter(self.store.cwd))
         if merged.rows_added:
             self.report.appended[path] = merged.rows_added
+        if merged.oid is not None:
+            return KEEP if merged.oid == str(oe.id) else (merged.oid, oe.filemode)
         if merged.content == ours:
             return KEEP
         return (self.repo.create_blob(merged.content), oe.filemode)
+
+    def _side(self, e: Any) -> strategies.Side:
+        """Small blobs (git-lfs pointers among them) as bytes; big ones streamed by git."""
+        _, size = self.repo.odb.read_header(e.id)
+        if size <= MAX_POINTER_SIZE:
+            return self._blob(e)
+        oid = str(e.id)
+        return lambda: BlobStream(self.store.cwd, oid)  # type: ignore[return-value]
 
     def _add(self, path: str, te: Any) -> Any:
         blob_id = te.id
