@@ -70,13 +70,16 @@ def history(repo: Path, rows: int, data: Path) -> None:
         sh(["git", "commit", "-q", "--no-verify", "-m", f"append {part}"], repo)
 
 
-def make_data(root: Path, rows: int) -> Path:
-    data = root / f"data-{rows}"
+def make_data(root: Path, rows: int, appended: int | None = None) -> Path:
+    """base.csv with `rows` rows; a.csv and b.csv: base plus `appended` (default rows/2)
+    different rows each."""
+    add = rows // 2 if appended is None else appended
+    data = root / f"data-{rows}-{add}"
     data.mkdir()
     write_rows(data / "base.csv", 0, rows, True)
-    for part, start in (("a", rows), ("b", rows + rows // 2)):
+    for part, start in (("a", rows), ("b", rows + add)):
         shutil.copyfile(data / "base.csv", data / f"{part}.csv")
-        write_rows(data / f"{part}.csv", start, rows // 2, False)
+        write_rows(data / f"{part}.csv", start, add, False)
     return data
 
 
@@ -149,9 +152,9 @@ def check_same(lfs_repo: Path, union: Path) -> None:
     print(f"rows after merge: branchml {ours:,}, union {theirs:,}")
 
 
-def lfs_only(root: Path, rows: int, label: str) -> None:
-    data = make_data(root, rows)
-    repo = branchml_repo(root, f"bml-lfs-{rows}", data, rows, True)
+def lfs_only(root: Path, rows: int, label: str, appended: int | None = None) -> None:
+    data = make_data(root, rows, appended)
+    repo = branchml_repo(root, f"bml-lfs-{rows}-{appended}", data, rows, True)
     t, rss = measured([BML, "pull", "raw", "clean"], repo)
     print(f"| branchml pull, git-lfs, {label} | {t:.2f} | {rss:.0f} |")
     shutil.rmtree(data)
@@ -202,10 +205,12 @@ def main() -> None:
     try:
         merge_table(root, args.rows)
         print("\n| memory as the file grows | time (s) | peak RSS (MiB) |\n|---|---|---|")
-        lfs_only(root, args.rows // 10, f"{args.rows // 10:,} rows")
-        lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows")
+        half = args.rows // 2
+        lfs_only(root, args.rows, f"{args.rows:,} rows + {half:,} a side", half)
+        lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half:,} a side", half)
+        lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half * 10:,} a side")
         if args.big:
-            lfs_only(root, 50_000_000, "50,000,000 rows (~2 GiB)")
+            lfs_only(root, 50_000_000, f"50,000,000 rows (~2 GiB) + {half:,} a side", half)
         many_files(root, args.files)
     finally:
         shutil.rmtree(root, ignore_errors=True)

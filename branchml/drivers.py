@@ -46,10 +46,11 @@ def run(strategy: str, base: str, ours: str, theirs: str, path: str) -> int:
             return 0
         g = Git(".")
         store = strategies.Store(g.layout.common_dir, Path.cwd())
-        formats = trusted_config(g).get("formats") or {}
+        cfg = trusted_config(g)
         base_bytes = Path(base).read_bytes()
         merged = strategies.append_file(path, base_bytes, Path(ours).read_bytes(), theirs_bytes,
-                                        store, formats)
+                                        store, cfg.get("formats") or {},
+                                        widen=bool(cfg.get("widen_columns", False)))
         Path(ours).write_bytes(merged.content)
         g.close()
         return 0

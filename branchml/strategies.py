@@ -72,7 +72,7 @@ def _is_pointer(data: Side | None) -> bool:
 def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: Store,
                 formats: Mapping[str, str] | None = None,
                 row_filter_for: Callable[[str, RowFormat], RowFilter | None] | None = None,
-                sink: Callable[[], BlobSink] | None = None) -> FileMerge:
+                sink: Callable[[], BlobSink] | None = None, widen: bool = False) -> FileMerge:
     """Append-merge one file changed on both sides (base None: added on both)."""
     fmt = format_for(path, formats)
     if fmt is RowFormat.SQLITE:
@@ -100,7 +100,7 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
         stats: AppendStats = append_rows(
             fmt, None if base is None else _source(base, store, path),
             _source(ours, store, path), _source(theirs, store, path), out, path,
-            row_filter_for(path, fmt) if row_filter_for is not None else None)
+            row_filter_for(path, fmt) if row_filter_for is not None else None, widen)
     except BaseException:
         if writer is not None:
             writer.abort()

@@ -43,13 +43,14 @@ class MergeReport:
 class TreeMerger:
     def __init__(self, repo: Any, policy: Policy, rule: Mapping[PathClass, str],
                  store: strategies.Store, formats: Mapping[str, str] | None = None,
-                 validator: Validator | None = None) -> None:
+                 validator: Validator | None = None, widen: bool = False) -> None:
         self.repo = repo
         self.policy = policy
         self.rule = rule  # path class -> "append" | "overwrite" | "text" | "ours"
         self.store = store
         self.formats = formats
         self.validator = validator
+        self.widen = widen
         self.report = MergeReport()
 
     def merge(self, base: Any, ours: Any, theirs: Any) -> Any:
@@ -139,7 +140,7 @@ class TreeMerger:
         base = self._side(be) if be is not None else None
         merged = strategies.append_file(path, base, ours, theirs, self.store, self.formats,
                                         getattr(self.validator, "row_filter", None),
-                                        lambda: BlobWriter(self.store.cwd))
+                                        lambda: BlobWriter(self.store.cwd), self.widen)
         if merged.rows_added:
             self.report.appended[path] = merged.rows_added
         if merged.oid is not None:

@@ -77,7 +77,8 @@ def test_header_mismatch_changes_nothing(plain_project: Path, bml) -> None:  # t
     assert r.code == 3
     assert r.err == ("branchml: error: the merge conflicts in 1 path(s), nothing was changed: "
                      "data/x.csv: the header differs between ours (id,v,w) and theirs (id,v); "
-                     "make the columns equal on both branches, then merge again.\n")
+                     "make the columns equal on both branches (or allow new columns with "
+                     "`widen_columns: true`), then merge again.\n")
     assert snapshot(plain_project) == before
 
 
@@ -315,3 +316,18 @@ def test_sqlite_key_clash(plain_project: Path, tmp_path: Path, bml) -> None:  # 
     git("checkout", "-q", "clean", cwd=plain_project)
     r = bml("pull", "raw", "clean", cwd=plain_project)
     assert r.code == 3 and "clashes with a row of ours on a key" in r.err
+
+
+def test_widen_columns_when_allowed(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    cfg = (plain_project / "branchml.yaml").read_text().replace("widen_columns: false",
+                                                                "widen_columns: true")
+    commit(plain_project, {"branchml.yaml": cfg}, branch="main")
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
+    commit(plain_project, {"data/x.csv": "id,v\n1,a\n2,b\n"})
+    commit(plain_project, {"data/x.csv": "id,v,w\n1,a,old\n3,c,new\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert (plain_project / "data/x.csv").read_text() == "id,v,w\n1,a,\n2,b,\n3,c,new\n"

@@ -23,6 +23,7 @@ from branchml.errors import ConflictError, UsageError
 
 Source = Callable[[], BinaryIO]  # opens a fresh stream of one side's bytes
 RowFilter = Callable[[list[bytes], bytes | None], list[bytes]]  # (new rows, header) -> kept
+RowKey = Callable[[bytes], bytes]  # what a row is compared by
 
 
 @dataclass
@@ -33,29 +34,41 @@ class AppendStats:
 
 
 def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
-                out: BinaryIO, path: str, row_filter: RowFilter | None = None) -> AppendStats:
-    """Write the append merge of a row file to `out` (the caller stores it)."""
+                out: BinaryIO, path: str, row_filter: RowFilter | None = None,
+                widen: bool = False) -> AppendStats:
+    """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
+    a header that only gained columns at its end on one side is widened, and the other
+    side's rows get empty fields for them."""
     head_o, head_t = _head(ours), _head(theirs)
     term = line_ending(head_o) if head_o else line_ending(head_t)
-    header = _check_headers(fmt, head_o, head_t, path)
+    header, pad_ours, pad_theirs = _headers(fmt, head_o, head_t, path, widen)
     stats = AppendStats()
     ours_new = _new_row_hashes(fmt, base, ours)
-    t_batches, stats.fast_path = _theirs_new(fmt, base, theirs)
+    # theirs widened: its rows are matched on ours' columns (an old row that only gained a
+    # value in a new column is not a new row)
+    d, extra = fmt.delimiter, len(pad_ours)
+    key = (lambda r: r.rsplit(d, extra)[0]) if extra else None
+    t_batches, stats.fast_path = _theirs_new(fmt, base, theirs, key)
     last = b"\n"
-    with ours() as src:
-        while chunk := src.read(CHUNK):
-            out.write(chunk)
-            last = chunk[-1:]
+    if pad_ours:
+        last = _copy_widened(fmt, ours, out, header or b"", pad_ours, term)
+    else:
+        with ours() as src:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                last = chunk[-1:]
     ends_open = bool(head_o) and last != b"\n"
     if not head_o and header is not None:
         out.write(header + term)
     for batch in t_batches:
-        rows = _valid(fmt, batch, header, path)
+        rows = _valid(fmt, batch, _first_record(head_t) if pad_theirs else header, path)
         if row_filter is not None and rows:
             rows = row_filter(rows, header)
+        if pad_theirs:
+            rows = [r + pad_theirs for r in rows]
         if not rows:
             continue
-        kept = _drop_known(rows, ours_new)
+        kept = _drop_known(rows, ours_new, key)
         stats.rows_on_both += len(rows) - len(kept)
         if kept:
             if ends_open:
@@ -76,17 +89,39 @@ def _first_record(head: bytes) -> bytes:
     return line.removeprefix(BOM).removesuffix(b"\r")
 
 
-def _check_headers(fmt: RowFormat, head_o: bytes, head_t: bytes, path: str) -> bytes | None:
+def _headers(fmt: RowFormat, head_o: bytes, head_t: bytes, path: str,
+             widen: bool) -> tuple[bytes | None, bytes, bytes]:
+    """(result header, padding for ours' rows, padding for theirs' rows)."""
     if not fmt.has_header:
-        return None
+        return None, b"", b""
     ho, ht = _first_record(head_o), _first_record(head_t)
+    d = fmt.delimiter
+    if head_o and head_t and ho != ht and widen and b'"' not in ho + ht:
+        if ht.startswith(ho + d):
+            return ht, d * (ht.count(d) - ho.count(d)), b""
+        if ho.startswith(ht + d):
+            return ho, b"", d * (ho.count(d) - ht.count(d))
     if head_o and head_t and ho != ht:
+        hint = "" if widen else " (or allow new columns with `widen_columns: true`)"
         raise ConflictError(
             f"{path}: the header differs between ours ({ho.decode(errors='replace')}) and "
-            f"theirs ({ht.decode(errors='replace')}); make the columns equal on both branches, "
-            "then merge again."
+            f"theirs ({ht.decode(errors='replace')}); make the columns equal on both "
+            f"branches{hint}, then merge again."
         )
-    return ho or ht
+    return ho or ht, b"", b""
+
+
+def _copy_widened(fmt: RowFormat, ours: Source, out: BinaryIO, header: bytes, pad: bytes,
+                  term: bytes) -> bytes:
+    """Ours rewritten under the wider header, each row padded with empty fields."""
+    with ours() as src:
+        head = src.read(3)
+        out.write(BOM if head == BOM else b"")
+    out.write(header + term)
+    for rows in _all_rows(fmt, ours):
+        if rows:
+            out.write(term.join(r + pad for r in rows) + term)
+    return term[-1:]
 
 
 def _tail_after_prefix(fmt: RowFormat, base: Source | None, side: Source) -> BinaryIO | None:
@@ -134,10 +169,11 @@ def _all_rows(fmt: RowFormat, src: Source) -> Iterator[list[bytes]]:
             yield batch
 
 
-def _hashes(batches: Iterator[list[bytes]]) -> Any:
+def _hashes(batches: Iterator[list[bytes]], key: RowKey | None = None) -> Any:
     import numpy as np
 
-    parts = [np.fromiter(map(hash, b), dtype=np.int64, count=len(b)) for b in batches if b]
+    parts = [np.fromiter(map(hash, map(key, b) if key else b), dtype=np.int64, count=len(b))
+             for b in batches if b]
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
@@ -171,19 +207,21 @@ def _new_row_hashes(fmt: RowFormat, base: Source | None, side: Source) -> Any:
     return found
 
 
-def _theirs_new(fmt: RowFormat, base: Source | None,
-                theirs: Source) -> tuple[Iterator[list[bytes]], bool]:
+def _theirs_new(fmt: RowFormat, base: Source | None, theirs: Source,
+                key: RowKey | None = None) -> tuple[Iterator[list[bytes]], bool]:
     tail = _tail_after_prefix(fmt, base, theirs)
     if tail is not None:
         return _batches_after(fmt, base, theirs, tail), True
-    return _masked(fmt, base, theirs), False
+    return _masked(fmt, base, theirs, key), False
 
 
-def _masked(fmt: RowFormat, base: Source | None, theirs: Source) -> Iterator[list[bytes]]:
+def _masked(fmt: RowFormat, base: Source | None, theirs: Source,
+            key: RowKey | None) -> Iterator[list[bytes]]:
     import numpy as np
 
     assert base is not None
-    mask = _new_mask(_hashes(_all_rows(fmt, theirs)), np.sort(_hashes(_all_rows(fmt, base))))
+    mask = _new_mask(_hashes(_all_rows(fmt, theirs), key),
+                     np.sort(_hashes(_all_rows(fmt, base))))
     at = 0
     for batch in _all_rows(fmt, theirs):
         keep = mask[at:at + len(batch)]
@@ -191,12 +229,13 @@ def _masked(fmt: RowFormat, base: Source | None, theirs: Source) -> Iterator[lis
         yield [row for row, k in zip(batch, keep, strict=True) if k]
 
 
-def _drop_known(rows: list[bytes], known_sorted: Any) -> list[bytes]:
+def _drop_known(rows: list[bytes], known_sorted: Any, key: RowKey | None = None) -> list[bytes]:
     if not len(known_sorted):
         return rows
     import numpy as np
 
-    h = np.fromiter(map(hash, rows), dtype=np.int64, count=len(rows))
+    h = np.fromiter(map(hash, map(key, rows) if key else rows), dtype=np.int64,
+                    count=len(rows))
     order = np.argsort(h)
     hs = h[order]  # sorted probes walk the sorted array in order: cache-friendly
     pos = np.searchsorted(known_sorted, hs)

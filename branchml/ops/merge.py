@@ -66,7 +66,11 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
     result.strategies = {str(c): s for c, s in rule.items() if s != "ours"}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     validator: Validator | None = validator_factory(repo, store) if validator_factory else None
-    merger = TreeMerger(repo.pg, trusted.policy, rule, store, _formats(g, trusted), validator)
+    from branchml.ops.trusted import trusted_config
+
+    widen = bool(trusted_config(g).get("widen_columns", False))
+    merger = TreeMerger(repo.pg, trusted.policy, rule, store, _formats(g, trusted), validator,
+                        widen)
     ours_tree = repo.pg[ours_sha].tree
     base_tree = repo.pg[base_sha].tree if base_sha else None
     tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)

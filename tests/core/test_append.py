@@ -165,3 +165,24 @@ def test_no_base_row_lost_when_theirs_repeats_them(theirs_add) -> None:  # type:
     theirs = render(["k", "v"], [("a", "b"), *theirs_add])
     got = parse(merge(CSV, base, base, theirs))
     assert [tuple(r) for r in got[1:]] == [("a", "b"), *theirs_add]
+
+
+def merge_widen(base: bytes, ours: bytes, theirs: bytes) -> bytes:
+    out = io.BytesIO()
+    append_rows(CSV, src(base), src(ours), src(theirs), out, "d.csv", widen=True)
+    return out.getvalue()
+
+
+def test_widen_when_theirs_added_columns() -> None:
+    assert merge_widen(b"a,b\n1,2\n", b"a,b\n1,2\n3,4\n", b"a,b,c\n1,2,x\n5,6,y\n") == \
+        b"a,b,c\n1,2,\n3,4,\n5,6,y\n"
+
+
+def test_widen_when_ours_added_columns() -> None:
+    assert merge_widen(b"a,b\n1,2\n", b"a,b,c\n1,2,x\n", b"a,b\n1,2\n5,6\n") == \
+        b"a,b,c\n1,2,x\n5,6,\n"
+
+
+def test_widen_refuses_other_changes() -> None:
+    with pytest.raises(ConflictError, match="the header differs"):
+        merge_widen(b"a,b\n", b"a,b\n", b"b,a\n")
