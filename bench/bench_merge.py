@@ -75,6 +75,8 @@ def make_data(root: Path, rows: int, appended: int | None = None) -> Path:
     different rows each."""
     add = rows // 2 if appended is None else appended
     data = root / f"data-{rows}-{add}"
+    if data.is_dir():
+        return data
     data.mkdir()
     write_rows(data / "base.csv", 0, rows, True)
     for part, start in (("a", rows), ("b", rows + add)):

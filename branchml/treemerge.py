@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from branchml import strategies
@@ -51,6 +52,7 @@ class TreeMerger:
         self.formats = formats
         self.validator = validator
         self.widen = widen
+        self.temp_files: list[Path] = []
         self.report = MergeReport()
 
     def merge(self, base: Any, ours: Any, theirs: Any) -> Any:
@@ -150,12 +152,26 @@ class TreeMerger:
         return (self.repo.create_blob(merged.content), oe.filemode)
 
     def _side(self, e: Any) -> strategies.Side:
-        """Small blobs (git-lfs pointers among them) as bytes; big ones streamed by git."""
+        """Small blobs (git-lfs pointers among them) as bytes. A big plain blob is inflated
+        once by `git cat-file` into a temp file under the git dir (a merge reads a side
+        several times), never held whole in memory."""
         _, size = self.repo.odb.read_header(e.id)
         if size <= MAX_POINTER_SIZE:
             return self._blob(e)
-        oid = str(e.id)
-        return lambda: BlobStream(self.store.cwd, oid)  # type: ignore[return-value]
+        tmp = self.store.common_dir / "branchml" / "tmp" / f"blob-{e.id}"
+        if not tmp.is_file():
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            part = tmp.with_suffix(".part")
+            with BlobStream(self.store.cwd, str(e.id)) as src, part.open("wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            part.replace(tmp)
+            self.temp_files.append(tmp)
+        return lambda: tmp.open("rb")
+
+    def cleanup(self) -> None:
+        for path in self.temp_files:
+            path.unlink(missing_ok=True)
 
     def _add(self, path: str, te: Any) -> Any:
         blob_id = te.id

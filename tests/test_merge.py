@@ -331,3 +331,44 @@ def test_widen_columns_when_allowed(plain_project: Path, bml) -> None:  # type: 
     r = bml("pull", "raw", "clean", cwd=plain_project)
     assert r.code == 0, r.err
     assert (plain_project / "data/x.csv").read_text() == "id,v,w\n1,a,\n2,b,\n3,c,new\n"
+
+
+def test_overwrite_theirs_wins_both_doors(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """models/: theirs' whole file wins, through `branchml merge` and through `git merge`."""
+    git("checkout", "-q", "-b", "stable/a", "stable/model", cwd=project)
+    git("checkout", "-q", "-b", "stable/b", "stable/model", cwd=project)
+    base = commit(project, {"models/m.bin": b"\x00base"}, branch="stable/a")
+    git("branch", "-f", "stable/b", base, cwd=project)
+    commit(project, {"models/m.bin": b"\x01ours-weights"}, branch="stable/a")
+    commit(project, {"models/m.bin": b"\x02theirs-weights"}, branch="stable/b")
+    clone = tmp_path / "door2"
+    git("clone", "-q", "--no-local", str(project), str(clone), cwd=tmp_path)
+    bml("install", cwd=clone)
+    shutil.copytree(project / ".git" / "lfs", clone / ".git" / "lfs", dirs_exist_ok=True)
+    git("checkout", "-q", "stable/a", cwd=clone)
+    git("branch", "-f", "stable/b", "origin/stable/b", cwd=clone)
+    p = git_proc("merge", "--no-edit", "--no-verify", "stable/b", cwd=clone)
+    assert p.returncode == 0, p.stdout + p.stderr
+    git("checkout", "-q", "stable/a", cwd=project)
+    r = bml("merge", "stable/b", "--json", cwd=project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["taken"] == ["models/m.bin"]
+    assert (project / "models/m.bin").read_bytes() == b"\x02theirs-weights"
+    assert (clone / "models/m.bin").read_bytes() == b"\x02theirs-weights"
+    assert git("rev-parse", "HEAD^{tree}", cwd=project) == git("rev-parse", "HEAD^{tree}", cwd=clone)
+
+
+@pytest.mark.parametrize("strategy", ["overwrite", "append"])
+def test_driver_unit(tmp_path: Path, strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from branchml.drivers import run as run_driver
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    monkeypatch.chdir(repo)
+    files = {n: repo / n for n in ("O", "A", "B")}
+    files["O"].write_bytes(b"h\n1\n")
+    files["A"].write_bytes(b"h\n1\n2\n")
+    files["B"].write_bytes(b"h\n1\n3\n")
+    assert run_driver(strategy, str(files["O"]), str(files["A"]), str(files["B"]), "d/x.csv") == 0
+    assert files["A"].read_bytes() == (b"h\n1\n3\n" if strategy == "overwrite" else b"h\n1\n2\n3\n")

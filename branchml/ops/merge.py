@@ -73,7 +73,10 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
                         widen)
     ours_tree = repo.pg[ours_sha].tree
     base_tree = repo.pg[base_sha].tree if base_sha else None
-    tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)
+    try:
+        tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)
+    finally:
+        merger.cleanup()
     result.report = merger.report
     if validator is not None and hasattr(validator, "finish"):
         tree = validator.finish(repo.pg, tree, theirs_sha, trusted.policy)
