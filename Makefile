@@ -36,7 +36,7 @@ demo: venv  ## the workflow end to end on a small repository made on the spot
 
 bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py
-	$(BIN)/python bench/bench_merge.py
+	$(BIN)/python bench/bench_merge.py --big
 
 wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .

@@ -10,7 +10,8 @@ Time (s) and peak RSS (MiB, GNU time's %M of the process tree) are printed with 
 Then the LFS path at 10x the rows (flat memory), optionally a 2 GiB file (--big), and
 `branchml pull` of 20,000 new small files against `git add` (and `dvc add` when installed).
 
-Run: `make bench` or `.venv/bin/python bench/bench_merge.py [--rows N] [--big]`.
+Run: `make bench` or `.venv/bin/python bench/bench_merge.py [--rows N] [--big]`. `dvc add` is
+measured when `dvc` is on PATH (install it in a separate virtualenv: it is not a dependency).
 """
 
 from __future__ import annotations
