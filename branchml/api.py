@@ -15,8 +15,27 @@ from branchml.ops.split import SplitReport
 from branchml.ops.status import StatusReport
 
 __all__ = [
-    "check", "config_schema", "config_show", "config_validate", "create_branch", "init",
-    "install", "merge", "pull", "split", "status",
+    "check",
+    "config_schema",
+    "config_show",
+    "config_validate",
+    "create_branch",
+    "deploy",
+    "deployed",
+    "diff",
+    "init",
+    "install",
+    "lineage",
+    "merge",
+    "promote",
+    "pull",
+    "releases",
+    "rollback",
+    "show",
+    "split",
+    "status",
+    "tag",
+    "verify",
 ]
 
 
@@ -94,6 +113,79 @@ def split(path: str | Path = ".", seed: int | None = None, ratios: str | None = 
     from branchml.ops import split as op
 
     return op.split(Path(path), seed, ratios, key, dry_run)
+
+
+def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False) -> Any:
+    """One commit on `dst` whose code is exactly `src`'s; gates run on the result first."""
+    from branchml.ops import promote as op
+
+    return op.promote(Path(path), src, dst, dry_run)
+
+
+def tag(client: str, rev: str | None = None, path: str | Path = ".", message: str = "",
+        push: bool = False, allow_same: bool = False) -> dict[str, Any]:
+    """Mint `<client>-v<N>` on a stable commit with its manifest; returns the manifest."""
+    from branchml.ops import release as op
+
+    return op.tag(Path(path), client, rev, message, push, allow_same)
+
+
+def releases(path: str | Path = ".", client: str | None = None) -> list[dict[str, Any]]:
+    """Every release (or one client's), read from tags alone in one pass."""
+    from branchml.gitcli import Git
+    from branchml.ops import release as op
+
+    g = Git(Path(path))
+    return [r.to_dict() for r in op.read_releases(g, op.tag_format(g), client)]
+
+
+def show(name: str, path: str | Path = ".") -> dict[str, Any]:
+    """The manifest of release tag `name`."""
+    from branchml.gitcli import Git
+    from branchml.ops import release as op
+
+    g = Git(Path(path))
+    manifest = op.find(g, op.tag_format(g), name).manifest
+    assert manifest is not None
+    return manifest
+
+
+def verify(name: str, path: str | Path = ".") -> list[str]:
+    """Manifest fields that differ from a recomputation (empty: verified)."""
+    from branchml.ops import release as op
+
+    return op.verify(Path(path), name)
+
+
+def lineage(file: str, rev: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+    from branchml.ops import release as op
+
+    return op.lineage(Path(path), file, rev)
+
+
+def diff(a: str, b: str, path: str | Path = ".") -> dict[str, Any]:
+    from branchml.ops import release as op
+
+    return op.diff(Path(path), a, b)
+
+
+def deploy(client: str, tag: str, path: str | Path = ".", canary: str | None = None,
+           fraction: float | None = None) -> dict[str, Any]:
+    from branchml.ops import deploy as op
+
+    return op.deploy(Path(path), client, tag, canary, fraction)
+
+
+def rollback(client: str, to: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+    from branchml.ops import deploy as op
+
+    return op.rollback(Path(path), client, to)
+
+
+def deployed(client: str, at: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+    from branchml.ops import deploy as op
+
+    return op.deployed(Path(path), client, at)
 
 
 def config_validate(file: str | Path) -> dict[str, Any]:

@@ -86,8 +86,8 @@ class Repo:
                 "`git config user.email`, then run the command again."
             ) from None
 
-    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str) -> str:
-        """A commit of `base`'s tree with `files` written over it, built in memory."""
+    def tree_from_files(self, base: str | None, files: Mapping[str, bytes]) -> Any:
+        """`base`'s tree (or an empty one) with `files` written over it, in memory."""
         pygit2 = _pygit2()
         index = pygit2.Index()
         if base is not None:
@@ -95,10 +95,12 @@ class Repo:
         for path, data in files.items():
             blob = self.pg.create_blob(data)
             index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
-        tree = index.write_tree(self.pg)
-        sig = self.signature()
-        parents = [base] if base else []
-        return str(self.pg.create_commit(None, sig, sig, message, tree, parents))
+        return index.write_tree(self.pg)
+
+    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str) -> str:
+        """A commit of `base`'s tree with `files` written over it, built in memory."""
+        return self.commit_tree(self.tree_from_files(base, files), [base] if base else [],
+                                message)
 
     def merge_base(self, a: str, b: str) -> str | None:
         found = self.pg.merge_base(a, b)

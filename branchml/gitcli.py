@@ -102,11 +102,13 @@ class Git:
         parents (what a branch's own history gained), each with its changes against its
         first parent. One `git log` process, parsed while git is still diffing."""
         args = ["git", "log", "-z", "--first-parent", "--reverse", "--no-renames", "--raw",
-                "--no-abbrev", "--diff-merges=first-parent", "--format=%x01%H %P%x1f%s",
+                "--no-abbrev", "--diff-merges=first-parent",
+                "--format=%x01%H %P%x1f%s%x1f"
+                "%(trailers:key=Promoted-From,valueonly,separator=%x1d)",
                 include, "--not", *exclude, "--"]
         p = proc.popen(args, cwd=self.cwd, stdin=False)
         assert p.stdout is not None
-        sha, subject, meta = "", "", b""
+        sha, subject, promoted, meta = "", "", "", b""
         changes: list[Change] = []
         rest = b""
         while True:
@@ -116,8 +118,8 @@ class Git:
             for tok in tokens:
                 if tok.startswith(b"\x01"):
                     if sha:
-                        yield CommitFacts(sha, subject, tuple(changes))
-                    ids, _, subj = tok[1:].decode("utf-8", errors="replace").partition("\x1f")
+                        yield CommitFacts(sha, subject, tuple(changes), promoted)
+                    ids, subj, promoted = _header(tok)
                     sha, subject, changes = ids.split(" ", 1)[0], subj, []
                 elif meta:
                     changes.append(_change(meta, tok))
@@ -127,8 +129,22 @@ class Git:
             if not chunk:
                 break
         if sha:
-            yield CommitFacts(sha, subject, tuple(changes))
+            yield CommitFacts(sha, subject, tuple(changes), promoted)
         proc.finish(p, args)
+
+    def ls_tree(self, commit: str) -> list[tuple[str, str, str]]:
+        """(mode, object id, path) of every file of a commit, one git process."""
+        raw = proc.run(["git", "ls-tree", "-r", "-z", "--full-tree", commit], cwd=self.cwd).stdout
+        out = []
+        for entry in raw.split(b"\0"):
+            if entry:
+                meta, _, path = entry.partition(b"\t")
+                mode, _, oid = meta.decode().split(" ")
+                out.append((mode, oid, path.decode("utf-8", errors="surrogateescape")))
+        return out
+
+    def message(self, commit: str) -> str:
+        return self.out("log", "-1", "--format=%B", commit)
 
     def show_file(self, rev: str, path: str) -> tuple[str, bytes] | None:
         """(blob id, content) of `rev:path`, or None when it does not exist."""
@@ -144,6 +160,12 @@ class Git:
         if self._cat is not None:
             self._cat.close()
             self._cat = None
+
+
+def _header(tok: bytes) -> tuple[str, str, str]:
+    """(ids, subject, Promoted-From value) of a log record's header token."""
+    ids, subject, trailer = [*tok[1:].decode("utf-8", errors="replace").split("\x1f"), "", ""][:3]
+    return ids, subject, trailer.split("\x1d")[-1].strip()
 
 
 def _change(meta: bytes, path: bytes) -> Change:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from branchml.ops.check import CheckResult
 from branchml.ops.merge import MergeResult
@@ -75,3 +76,35 @@ def merge_text(result: MergeResult) -> None:
     for p in r.kept_deleted:
         w(f"  . {p} stays deleted on {result.dst}\n")
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
+
+
+def releases_table(rows: list[dict[str, Any]]) -> None:
+    w = sys.stdout.write
+    if not rows:
+        w("No releases yet: cut one with `branchml tag --client ID`.\n")
+        return
+    w(f"{'tag':<20} {'date':<25} {'commit':<10} {'model':<24} metrics\n")
+    for r in rows:
+        model = f"{(r['model'] or '-')[-12:]} {(r['model_id'] or '')[:10]}"
+        metrics = ", ".join(f"{k}={v}" for k, v in list(r["metrics"].items())[:3])
+        w(f"{r['tag']:<20} {r['date']:<25} {r['commit'][:10]:<10} {model:<24} {metrics}\n")
+
+
+def manifest_text(m: dict[str, Any]) -> None:
+    w = sys.stdout.write
+    w(f"{m['tag']} ({m['client']} #{m['n']}), {m['time']} by {m['tagger']}\n")
+    w(f"  commit   {m['commit']} on {m['branch']}\n")
+    promo = m.get("promotion")
+    w(f"  code     {m['code']['files']} files, digest {m['code']['digest'][:12]}"
+      + (f", promoted from {promo['branch']} {promo['commit'][:10]}" if promo else "") + "\n")
+    for p, d in m["data"].items():
+        src = d.get("from")
+        w(f"  data     {p}/: {d['files']} files, {d['bytes']} bytes, tree {d['tree'][:10]}"
+          + (f", from {src['branch']} {src['commit'][:10]}" if src else "") + "\n")
+    for p, x in m["models"].items():
+        ident = x.get("lfs_oid") or x.get("blob") or ""
+        w(f"  model    {p}: {ident[:12]}, {x['size']} bytes\n")
+    for kind in ("params", "metrics"):
+        if m[kind]:
+            w(f"  {kind:<8} " + ", ".join(f"{k}={v}" for k, v in m[kind].items()) + "\n")
+    w(f"  config   {m['config_digest'][:12]}   snapshot {m['snapshot'][:12]}\n")

@@ -23,6 +23,7 @@ class CommitFacts:
     sha: str  # "" for staged changes that are not a commit yet
     subject: str
     changes: tuple[Change, ...]
+    promoted_from: str = ""  # the `Promoted-From: <branch> <sha>` trailer, if any
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ def class_not_allowed(branch: str, bt: BranchType, cls: PathClass, path: str) ->
     )
 
 
-def promotion_only(branch: str, cls: PathClass, path: str) -> str:
+def promotion_only(branch: str, cls: PathClass, path: str, why: str = "") -> str:
+    detail = f" ({why})" if why else ""
     return (
-        f"{cls} on {branch} changes only by promotion: change {path} on a dev/* branch "
+        f"{cls} on {branch} changes only by promotion{detail}: change {path} on a dev/* branch "
         f"and run `branchml promote dev/<name> {branch}`"
     )
 

@@ -10,6 +10,7 @@ from branchml.core.model import Op, PathClass
 from branchml.core.policy import BranchType, Policy
 
 GrowthProbe = Callable[[Change], Growth]
+PromotionCheck = Callable[[CommitFacts], str | None]  # why the commit is no valid promotion
 
 
 _OPS = {"A": Op.ADD, "D": Op.DELETE}
@@ -20,14 +21,18 @@ def op_of(change: Change) -> Op:
 
 
 def judge_change(
-    branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe
+    branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe,
+    promotion: Callable[[], str | None] = lambda: "",
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
     allowed = bt.ops_for(cls)
     if not allowed:
         return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path)
     if cls in bt.promoted and bt.kind.takes_promotions:
-        return "promotion-only", msg.promotion_only(branch, cls, change.path)
+        why = promotion()
+        if why is None:
+            return None  # a verified promotion: its code equals the promoted dev commit's
+        return "promotion-only", msg.promotion_only(branch, cls, change.path, why)
     op = op_of(change)
     if op in allowed:
         return None
@@ -48,7 +53,8 @@ def judge_commit(
 
 
 def judge_commits(
-    policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe
+    policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe,
+    promotion: PromotionCheck | None = None,
 ) -> list[Violation]:
     """Every violation in `commits` (consumed as they come: a stream from git)."""
     bt = policy.branch_type(branch)
@@ -59,8 +65,16 @@ def judge_commits(
     out: list[Violation] = []
     classify = policy.classify
     for commit in commits:
+        verdict_cache: dict[str, str | None] = {}
+
+        def promo(c: CommitFacts = commit, cache: dict[str, str | None] = verdict_cache
+                  ) -> str | None:
+            if "v" not in cache:
+                cache["v"] = promotion(c) if promotion and c.promoted_from else ""
+            return cache["v"]
+
         for change in commit.changes:
-            verdict = judge_change(branch, bt, classify(change.path), change, probe)
+            verdict = judge_change(branch, bt, classify(change.path), change, probe, promo)
             if verdict:
                 out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out

@@ -68,6 +68,30 @@ def make_probe(git: Git) -> Any:
     return probe
 
 
+def promotion_check(git: Git, policy: Any) -> Any:
+    """A commit on stable/* may change code when its Promoted-From trailer names a commit on
+    a code branch whose code is exactly the commit's code (no hand edits, no edited trailer)."""
+    from branchml.core.model import BranchKind
+    from branchml.snapshot import code_digest
+
+    def check(commit: CommitFacts) -> str | None:
+        branch, _, sha = commit.promoted_from.partition(" ")
+        bt = policy.branch_type(branch)
+        if bt is None or bt.kind is not BranchKind.CODE:
+            return f"its Promoted-From names {branch or 'nothing'}, which is not a code branch"
+        if len(sha) < 40 or not git.has_object(sha):
+            return f"its Promoted-From commit {sha[:10] or '?'} is not in this repository"
+        tips = [t for t in (git.resolve(f"refs/heads/{branch}"),) if t]
+        if not any(git.is_ancestor(sha, t) for t in tips):
+            return f"{sha[:10]} is not on {branch} here (push {branch} first)"
+        if code_digest(git, policy, commit.sha) != code_digest(git, policy, sha):
+            return (f"its code differs from the promoted commit {sha[:10]}: code was changed by "
+                    "hand or the trailer was edited")
+        return None
+
+    return check
+
+
 def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
     if new.size < old.size:
         return Growth(False, "it is shorter than before")
@@ -93,7 +117,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
         return
     split_changes: list[tuple[str, Change]] = []
     counted = _counting(commits, result, split_changes)
-    result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git)))
+    result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git),
+                                           promotion_check(git, trusted.policy)))
     for sha, change in split_changes:
         result.violations.extend(
             Violation("split-stable", f"split: {why}; an item once assigned never moves",

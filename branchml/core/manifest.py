@@ -1,0 +1,57 @@
+"""The release manifest inside an annotated tag's message: rendered, parsed, compared."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+BEGIN = "-----BEGIN BRANCHML MANIFEST-----"
+END = "-----END BRANCHML MANIFEST-----"
+SCHEMA = "branchml.manifest/1"
+VOLATILE = ("tag", "n", "tagger", "time", "message")  # not recomputed by `verify`
+
+
+def snapshot_id(m: dict[str, Any]) -> str:
+    """Content identity: the same code, data and models give the same id, whatever commit."""
+    parts = [m["code"]["digest"]] + [f"{p}:{d['tree']}" for p, d in sorted(m["data"].items())]
+    parts += [f"{p}:{x.get('lfs_oid') or x.get('blob')}" for p, x in sorted(m["models"].items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def render(summary: str, manifest: dict[str, Any]) -> str:
+    body = json.dumps(manifest, indent=2, sort_keys=True)
+    return f"{summary}\n\n{BEGIN}\n{body}\n{END}\n"
+
+
+def parse(message: str) -> dict[str, Any] | None:
+    start, end = message.find(BEGIN), message.find(END)
+    if start < 0 or end < start:
+        return None
+    try:
+        value = json.loads(message[start + len(BEGIN):end])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def differences(recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Fields of `recorded` that the recomputed manifest disagrees with."""
+    out = []
+    for key in sorted(set(recorded) | set(actual)):
+        if key in VOLATILE:
+            continue
+        if recorded.get(key) != actual.get(key):
+            out.append(key)
+    return out
+
+
+def summary(m: dict[str, Any]) -> str:
+    model = next(iter(m["models"].items()), None)
+    model_text = ""
+    if model:
+        ident = model[1].get("lfs_oid") or model[1].get("blob") or ""
+        model_text = f", model {model[0]} {ident[:10]}"
+    metrics = ", ".join(f"{k} {v}" for k, v in list(m["metrics"].items())[:3])
+    return (f"{m['tag']}: {m['branch']} at {m['commit'][:10]}{model_text}"
+            + (f" ({metrics})" if metrics else ""))

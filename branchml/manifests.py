@@ -1,0 +1,120 @@
+"""A release manifest computed from a commit (for `tag` and `verify`), from git alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from branchml import lfs, proc
+from branchml.core import manifest as core
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
+from branchml.core.model import PathClass
+from branchml.core.policy import Policy
+from branchml.errors import StateError
+from branchml.gitcli import Git
+from branchml.snapshot import digest
+
+TRACKING_FILES = {"params": "tracking/params.json", "metrics": "tracking/metrics.json"}
+
+
+def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool = False
+            ) -> dict[str, Any]:
+    """Everything but the tag's own fields (tag, client, n, tagger, time)."""
+    entries = _ls_long(git, commit)
+    code = [(m, o, p) for m, _, o, _, p in entries if policy.classify(p) is PathClass.CODE]
+    pulled = _trailer(git, commit, "Pulled-From")
+    data: dict[str, dict[str, Any]] = {}
+    models: dict[str, dict[str, Any]] = {}
+    for _mode, _kind, oid, size, path in entries:
+        cls = policy.classify(path)
+        if cls is PathClass.DATA:
+            root = path.split("/", 1)[0]
+            d = data.setdefault(root, {"tree": _tree(git, commit, root), "files": 0,
+                                       "bytes": 0, "from": pulled})
+            d["files"] += 1
+            d["bytes"] += _real_size(git, oid, size, path, check_lfs)[1]
+        elif cls is PathClass.MODELS:
+            pointer, real = _real_size(git, oid, size, path, check_lfs)
+            models[path] = ({"lfs_oid": pointer, "size": real} if pointer
+                            else {"blob": oid, "size": real})
+    cfg = git.show_file(commit, "branchml.yaml")
+    m: dict[str, Any] = {
+        "schema": core.SCHEMA, "commit": commit, "branch": branch,
+        "code": {"digest": digest(code), "files": len(code)},
+        "data": data, "models": models,
+        "params": _json_file(git, commit, TRACKING_FILES["params"]),
+        "metrics": _json_file(git, commit, TRACKING_FILES["metrics"]),
+        "config_digest": hashlib.sha256(cfg[1] if cfg else b"").hexdigest(),
+        "promotion": _trailer(git, commit, "Promoted-From"),
+        "pulled_from": pulled,
+    }
+    m["snapshot"] = core.snapshot_id(m)
+    return m
+
+
+def stamp(m: dict[str, Any], tag: str, client: str, n: int, tagger: str,
+          message: str = "") -> dict[str, Any]:
+    out = {**m, "tag": tag, "client": client, "n": n, "tagger": tagger,
+           "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    if message:
+        out["message"] = message
+    return out
+
+
+def _ls_long(git: Git, commit: str) -> list[tuple[str, str, str, int, str]]:
+    raw = proc.run(["git", "ls-tree", "-r", "-l", "-z", "--full-tree", commit],
+                   cwd=git.cwd).stdout
+    out = []
+    for entry in raw.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            mode, kind, oid, size = meta.decode().split()
+            out.append((mode, kind, oid, int(size) if size.isdigit() else 0,
+                        path.decode("utf-8", errors="surrogateescape")))
+    return out
+
+
+def _real_size(git: Git, oid: str, size: int, path: str, check_lfs: bool
+               ) -> tuple[str | None, int]:
+    """(LFS oid or None, content size): a pointer's size is its object's."""
+    if size > MAX_POINTER_SIZE:
+        return None, size
+    found = git.cat.read(oid)
+    pointer = parse_pointer(found[1]) if found else None
+    if pointer is None:
+        return None, size
+    if check_lfs and not lfs.object_file(git.layout.common_dir, pointer).is_file():
+        raise StateError(f"{path}: its git-lfs object {pointer.oid[:12]} is missing from the "
+                         "local store; run `git lfs fetch` for this release, then retry.")
+    return pointer.oid, pointer.size
+
+
+def _tree(git: Git, commit: str, root: str) -> str:
+    found = git.cat.info(f"{commit}:{root}")
+    return found[0] if found else ""
+
+
+def _json_file(git: Git, commit: str, path: str) -> dict[str, Any]:
+    found = git.show_file(commit, path)
+    if not found:
+        return {}
+    try:
+        value = json.loads(found[1])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _trailer(git: Git, commit: str, key: str) -> dict[str, str] | None:
+    """The newest `key: <branch> <sha>` trailer on the first-parent history of `commit`."""
+    out = proc.output(["git", "log", "--first-parent", "-n", "500",
+                       f"--format=%(trailers:key={key},valueonly,separator=%x1d)", commit],
+                      cwd=git.cwd)
+    for line in out.splitlines():
+        value = line.split("\x1d")[-1].strip()
+        if value:
+            branch, _, sha = value.partition(" ")
+            return {"branch": branch, "commit": sha}
+    return None

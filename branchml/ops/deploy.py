@@ -1,0 +1,105 @@
+"""`branchml deploy / rollback / deployed`: refs/deploy/<client> moves to a small commit
+holding deploy.yaml (primary, candidate, fraction); its parent is the previous deployment, so
+the history is a git log and "what ran when" is a walk back to a date."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from branchml import apply, git, proc
+from branchml.core.names import check_client_id
+from branchml.core.plan import Plan, RefUpdate
+from branchml.errors import UsageError, VerdictError
+from branchml.gitcli import Git
+from branchml.ops.release import find, tag_format, verify
+
+
+def _ref(client: str) -> str:
+    return f"refs/deploy/{check_client_id(client)}"
+
+
+def deploy(path: Path, client: str, tag: str, canary: str | None = None,
+           fraction: float | None = None, reason: str = "deploy") -> dict[str, Any]:
+    g, repo = Git(path), git.Repo(path)
+    fmt = tag_format(g)
+    if (canary is None) != (fraction is None):
+        raise UsageError("--canary and --fraction go together: name the candidate and its "
+                         "share of traffic.")
+    if fraction is not None and not 0 < fraction < 1:
+        raise UsageError(f"--fraction {fraction} must be between 0 and 1 (exclusive).")
+    for name in filter(None, (tag, canary)):
+        rel = find(g, fmt, name)
+        if rel.client != client:
+            raise UsageError(f"{name} is a release of {rel.client}, not of {client}.")
+        bad = verify(path, name)
+        if bad:
+            raise VerdictError(f"{name} does not verify ({', '.join(bad)} differ); it is not "
+                               "deployed.")
+    ref = _ref(client)
+    old = repo.pg.references.get(ref)
+    old_sha = str(old.target) if old is not None else None
+    routing = f"client: {client}\nprimary: {tag}\n"
+    if canary:
+        routing += f"candidate: {canary}\nfraction: {fraction}\n"
+    what = f"{tag}" + (f" (candidate {canary} at {fraction:g})" if canary else "")
+    message = (f"{reason} {client}: {what}\n\nDeploy-Primary: {tag}\n"
+               + (f"Deploy-Candidate: {canary} {fraction}\n" if canary else ""))
+    tree = repo.tree_from_files(None, {"deploy.yaml": routing.encode()})
+    commit = repo.commit_tree(tree, [old_sha] if old_sha else [], message)
+    apply.apply(repo, Plan(f"{reason} {client} {tag}", [RefUpdate(ref, old_sha, commit)]))
+    g.close()
+    return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
+            "commit": commit}
+
+
+def history(g: Git, client: str) -> list[dict[str, Any]]:
+    """Deployments of `client`, newest first."""
+    ref = _ref(client)
+    if g.resolve(ref) is None:
+        raise UsageError(f"{client} has never been deployed (no {ref}); run `branchml deploy "
+                         f"--client {client} TAG`.")
+    out = proc.output(["git", "log", "--first-parent", "--format=%H%x00%cI%x00"
+                       "%(trailers:key=Deploy-Primary,valueonly)%x00"
+                       "%(trailers:key=Deploy-Candidate,valueonly)%x00%s%x1e", ref], cwd=g.cwd)
+    rows = []
+    for rec in out.split("\x1e"):
+        f = rec.strip("\n").split("\0")
+        if len(f) >= 5:
+            cand = f[3].strip().split()
+            rows.append({"commit": f[0], "time": f[1], "primary": f[2].strip(),
+                         "candidate": cand[0] if cand else None,
+                         "fraction": float(cand[1]) if len(cand) > 1 else None,
+                         "what": f[4]})
+    return rows
+
+
+def rollback(path: Path, client: str, to: str | None = None) -> dict[str, Any]:
+    g = Git(path)
+    rows = history(g, client)
+    if to is None:
+        current = rows[0]["primary"]
+        previous = next((r["primary"] for r in rows[1:] if r["primary"] != current), None)
+        if previous is None:
+            raise UsageError(f"{client} has no earlier release to roll back to (only "
+                             f"{current}); name one with --to.")
+        to = previous
+    return deploy(path, client, to, reason="rollback")
+
+
+def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:
+    g = Git(path)
+    rows = history(g, client)
+    if at is None:
+        return {**rows[0], "client": client, "at": None}
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise UsageError(f"--at {at!r} is not a date and time like 2026-11-01T12:00.") from None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    for r in rows:
+        if datetime.fromisoformat(r["time"]) <= when:
+            return {**r, "client": client, "at": at}
+    raise UsageError(f"nothing of {client} was deployed at {at} (first deployment: "
+                     f"{rows[-1]['time']}).")

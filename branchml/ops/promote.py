@@ -1,0 +1,124 @@
+"""`branchml promote dev/x stable/x`: one commit on stable whose code is exactly the dev
+commit's code; stable's data, models and tracking stay as they were."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchml import apply, git, proc
+from branchml.core.model import BranchKind, PathClass
+from branchml.core.names import check_branch_name, pattern_matches
+from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.gitcli import Git
+from branchml.ops.check import check_range
+from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+
+
+@dataclass
+class PromoteReport:
+    src: str
+    dst: str
+    src_commit: str
+    commit: str = ""
+    changed: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    up_to_date: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteReport:
+    g, repo = Git(path), git.Repo(path)
+    check_branch_name(src)
+    check_branch_name(dst)
+    trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
+    cfg = trusted_config(g).get("promote") or {}
+    _check_order(trusted.policy, cfg, src, dst)
+    src_sha, dst_sha = repo.branch_target(src), repo.branch_target(dst)
+    if src_sha is None or dst_sha is None:
+        missing = src if src_sha is None else dst
+        raise UsageError(f"{missing!r} is not a branch here; see `git branch` (or fetch it).")
+    if repo.head_branch() == dst and repo.root and git.worktree_dirty(repo.root):
+        raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
+                            "them, then promote again.")
+    main = repo.branch_target(trusted_ref(g).removeprefix("refs/heads/"))
+    if main and main != src_sha:
+        verdict = check_range(g, f"{main}..{src_sha}", src)
+        if not verdict.ok:
+            raise VerdictError(f"{src} fails `branchml check`, nothing was promoted: "
+                               + "; ".join(v.message for v in verdict.violations[:5]))
+    report = PromoteReport(src, dst, src_sha, dry_run=dry_run)
+    tree, report.changed = _promoted_tree(repo, trusted.policy, src_sha, dst_sha)
+    if tree == repo.pg[dst_sha].tree.id:
+        report.up_to_date = True
+        return report
+    message = (f"branchml promote {src} into {dst}\n\n{len(report.changed)} code file(s) "
+               f"changed\n\nPromoted-From: {src} {src_sha}\n")
+    report.commit = repo.commit_tree(tree, [dst_sha], message)
+    report.gates = list(cfg.get("require") or [])
+    if report.gates and not dry_run:
+        _run_gates(repo, report.commit, report.gates)
+    if not dry_run:
+        steps: list[Step] = [RefUpdate(f"refs/heads/{dst}", dst_sha, report.commit, "(promote)")]
+        if repo.head_branch() == dst:
+            steps.append(Checkout(dst))
+        apply.apply(repo, Plan(f"promote {src} {dst}", steps))
+    g.close()
+    return report
+
+
+def _check_order(policy: Any, cfg: dict[str, Any], src: str, dst: str) -> None:
+    s, d = policy.branch_type(src), policy.branch_type(dst)
+    order: dict[str, list[str]] = cfg.get("order") or {"dev/*": ["stable/*"]}
+    allowed = any(pattern_matches(sp, src) and any(pattern_matches(dp, dst) for dp in dps)
+                  for sp, dps in order.items())
+    if s is None or d is None or d.kind is not BranchKind.STABLE or not allowed:
+        rules = "; ".join(f"{k} -> {', '.join(v)}" for k, v in order.items())
+        raise UsageError(f"promoting {src} into {dst} is not allowed by promote.order ({rules}).")
+
+
+def _promoted_tree(repo: git.Repo, policy: Any, src: str, dst: str) -> tuple[Any, list[str]]:
+    """DST's tree with its code paths replaced by exactly SRC's code paths."""
+    import pygit2
+
+    index = pygit2.Index()
+    index.read_tree(repo.pg[dst].tree)
+    before = {e.path: e.id for e in index if policy.classify(e.path) is PathClass.CODE}
+    for path in before:
+        index.remove(path)
+    src_index = pygit2.Index()
+    src_index.read_tree(repo.pg[src].tree)
+    after = {}
+    for e in src_index:
+        if policy.classify(e.path) is PathClass.CODE:
+            index.add(pygit2.IndexEntry(e.path, e.id, e.mode))
+            after[e.path] = e.id
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    return index.write_tree(repo.pg), changed
+
+
+def _run_gates(repo: git.Repo, commit: str, gates: list[str]) -> None:
+    """Each gate runs in a temporary worktree of the result (inside the git dir)."""
+    base = repo.common_dir / "branchml" / "gates"
+    base.mkdir(parents=True, exist_ok=True)
+    wt = Path(tempfile.mkdtemp(dir=base, prefix="promote-"))
+    cwd = repo.root or repo.common_dir
+    try:
+        proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
+        for gate in gates:
+            r = proc.run(shlex.split(gate), cwd=wt, check=False)
+            if r.returncode != 0:
+                said = (r.stdout + r.stderr).decode(errors="replace").strip().splitlines()
+                raise VerdictError(f"the gate `{gate}` failed (exit {r.returncode}) on the "
+                                   "promoted code, nothing was promoted"
+                                   + (f": {said[-1]}" if said else "."))
+    finally:
+        proc.run(["git", "worktree", "remove", "--force", str(wt)], cwd=cwd, check=False)
+        proc.run(["git", "worktree", "prune"], cwd=cwd, check=False)

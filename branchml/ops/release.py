@@ -1,0 +1,241 @@
+"""`branchml tag`, and the read side from tags alone: releases, show, verify, lineage, diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from branchml import git as bgit
+from branchml import manifests, proc
+from branchml.core import manifest as core
+from branchml.core.model import BranchKind
+from branchml.core.names import check_client_id
+from branchml.core.naming import DEFAULT_FORMAT, TagFormat
+from branchml.errors import ConflictError, StateError, UsageError, VerdictError
+from branchml.gitcli import Git
+from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+
+
+@dataclass
+class Release:
+    tag: str
+    client: str
+    n: int
+    commit: str
+    date: str
+    manifest: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest or {}
+        model: tuple[str | None, dict[str, Any]] = next(iter(m.get("models", {}).items()),
+                                                        (None, {}))
+        return {"tag": self.tag, "client": self.client, "n": self.n, "commit": self.commit,
+                "date": self.date, "model": model[0],
+                "model_id": (model[1].get("lfs_oid") or model[1].get("blob")) if model[0]
+                else None, "metrics": m.get("metrics", {})}
+
+
+def tag_format(g: Git) -> TagFormat:
+    return TagFormat((trusted_config(g).get("tags") or {}).get("format", DEFAULT_FORMAT))
+
+
+def read_releases(g: Git, fmt: TagFormat, client: str | None = None) -> list[Release]:
+    """Every release tag in one `git for-each-ref` pass (messages included)."""
+    pattern = fmt.glob(client) if client else "refs/tags/"
+    out = proc.run(["git", "for-each-ref", "--format=%(refname:strip=2)%00%(objecttype)%00"
+                    "%(*objectname)%00%(creatordate:iso-strict)%00%(contents)%1e", pattern],
+                   cwd=g.cwd).stdout.decode("utf-8", errors="replace")
+    releases = []
+    for record in out.split("\x1e"):
+        fields = record.lstrip("\n").split("\0")
+        if len(fields) < 5 or fields[1] != "tag":
+            continue
+        parsed = fmt.parse(fields[0])
+        if parsed is None or (client and parsed[0] != client):
+            continue
+        releases.append(Release(fields[0], parsed[0], parsed[1], fields[2], fields[3],
+                                core.parse(fields[4])))
+    releases.sort(key=lambda r: (r.client, r.n))
+    return releases
+
+
+def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool = False,
+        allow_same: bool = False, remote: str = "origin") -> dict[str, Any]:
+    check_client_id(client)
+    g, repo = Git(path), bgit.Repo(path)
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    fmt = tag_format(g)
+    commit, branch = _stable_commit(g, repo, policy, rev)
+    mine = read_releases(g, fmt, client)
+    n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
+    name = fmt.render(client, n)
+    m = manifests.compute(g, policy, commit, branch, check_lfs=True)
+    if mine and mine[-1].manifest and mine[-1].manifest.get("snapshot") == m["snapshot"] \
+            and not allow_same:
+        raise VerdictError(f"{mine[-1].tag} already releases this exact code, data and model "
+                           f"for {client}; change something, or pass --allow-same.")
+    sig = repo.signature()
+    m = manifests.stamp(m, name, client, n, f"{sig.name} <{sig.email}>", message)
+    _validate(m, name)
+    text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
+    import pygit2
+
+    try:
+        repo.pg.create_tag(name, commit, pygit2.enums.ObjectType.COMMIT, sig, text)
+    except (ValueError, pygit2.GitError):
+        raise ConflictError(f"tag {name} already exists here; run the command again.") from None
+    if push:
+        r = proc.run(["git", "push", "--atomic", "--porcelain", remote, f"refs/tags/{name}"],
+                     cwd=g.cwd, check=False)
+        if r.returncode != 0:
+            repo.pg.references.delete(f"refs/tags/{name}")
+            raise ConflictError(f"{name} could not be pushed to {remote} (someone may have "
+                                "taken it meanwhile); nothing was tagged: run the command again "
+                                "to mint the next number.")
+    g.close()
+    return m
+
+
+def _stable_commit(g: Git, repo: bgit.Repo, policy: Any, rev: str | None) -> tuple[str, str]:
+    stables = [b for b in _branches(g) if (bt := policy.branch_type(b)) is not None
+               and bt.kind is BranchKind.STABLE]
+    if rev is None:
+        head = repo.head_branch()
+        if head in stables:
+            rev = head
+        elif len(stables) == 1:
+            rev = stables[0]
+        else:
+            raise UsageError("name the release with --rev (a stable/* branch or commit): "
+                             f"there are {len(stables)} stable branches.")
+    commit = None if rev.startswith("-") else g.resolve(rev)
+    if commit is None:
+        raise UsageError(f"{rev!r} is not a commit in this repository.")
+    holders = [b for b in stables if g.is_ancestor(commit, g.resolve(f"refs/heads/{b}") or "")]
+    if not holders:
+        raise VerdictError(f"{commit[:10]} is not on a stable/* branch: releases are cut from "
+                           "stable branches (promote code and pull data there first).")
+    return commit, rev if rev in holders else holders[0]
+
+
+def _branches(g: Git) -> list[str]:
+    return g.out("for-each-ref", "--format=%(refname:strip=2)", "refs/heads/").splitlines()
+
+
+def _remote_numbers(g: Git, fmt: TagFormat, client: str, remote: str, push: bool) -> list[int]:
+    """Numbers the remote has taken, so two people never mint the same N."""
+    if not push and g.config(f"remote.{remote}.url") is None:
+        return [0]
+    r = proc.run(["git", "ls-remote", "--tags", remote, fmt.glob(client)], cwd=g.cwd,
+                 check=False)
+    if r.returncode != 0:
+        if push:
+            raise StateError(f"the remote {remote} cannot be reached; tag without --push, or "
+                             "retry when it answers.")
+        return [0]
+    numbers = [0]
+    for line in r.stdout.decode().splitlines():
+        name = line.split("\t")[-1].removeprefix("refs/tags/").removesuffix("^{}")
+        parsed = fmt.parse(name)
+        if parsed and parsed[0] == client:
+            numbers.append(parsed[1])
+    return numbers
+
+
+def _validate(m: dict[str, Any], name: str) -> None:
+    import jsonschema
+
+    from branchml.resources import schema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema("manifest")).iter_errors(m),
+                    key=str)
+    if errors:
+        raise UsageError(f"the manifest of {name} fails its schema: {errors[0].message}.")
+
+
+def find(g: Git, fmt: TagFormat, name: str) -> Release:
+    parsed = fmt.parse(name)
+    if parsed is None:
+        raise UsageError(f"{name!r} is not a release tag name (format {fmt.template}).")
+    found = [r for r in read_releases(g, fmt, parsed[0]) if r.tag == name]
+    if not found:
+        raise UsageError(f"there is no release {name} here; see `branchml releases`.")
+    if found[0].manifest is None:
+        raise UsageError(f"{name} carries no branchml manifest.")
+    return found[0]
+
+
+def verify(path: Path, name: str) -> list[str]:
+    """Fields whose recorded value differs from a recomputation (raises on missing LFS)."""
+    g = Git(path)
+    rel = find(g, tag_format(g), name)
+    assert rel.manifest is not None
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    try:
+        actual = manifests.compute(g, policy, rel.commit, rel.manifest.get("branch", ""),
+                                   check_lfs=True)
+    except StateError as e:
+        raise VerdictError(f"{name} does not verify: {e}") from None
+    actual["promotion"], actual["pulled_from"] = (rel.manifest.get("promotion"),
+                                                  rel.manifest.get("pulled_from"))
+    return core.differences(rel.manifest, {**rel.manifest, **actual})
+
+
+def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
+    g = Git(path)
+    fmt = tag_format(g)
+    releases = read_releases(g, fmt)
+    if rev is not None and fmt.parse(rev):
+        m = find(g, fmt, rev).manifest
+    else:
+        policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+        commit = g.resolve(rev or "HEAD")
+        if commit is None:
+            raise UsageError(f"{rev!r} is not a commit in this repository.")
+        m = manifests.compute(g, policy, commit, rev or "HEAD")
+    assert m is not None
+    model = m["models"].get(file)
+    if model is None:
+        raise UsageError(f"{file} is not a model file of {rev or 'HEAD'} "
+                         f"(models: {', '.join(m['models']) or 'none'}).")
+    ident = model.get("lfs_oid") or model.get("blob")
+    return {"path": file, "model": model, "commit": m["commit"], "data": m["data"],
+            "pulled_from": m.get("pulled_from"), "code": m["code"],
+            "promotion": m.get("promotion"),
+            "releases": [r.tag for r in releases if r.manifest and any(
+                (x.get("lfs_oid") or x.get("blob")) == ident
+                for x in r.manifest.get("models", {}).values())]}
+
+
+def diff(path: Path, a: str, b: str) -> dict[str, Any]:
+    g = Git(path)
+    fmt = tag_format(g)
+    ra, rb = find(g, fmt, a), find(g, fmt, b)
+    ma, mb = ra.manifest or {}, rb.manifest or {}
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    changed = g.out("diff", "--name-only", "--no-renames", ra.commit, rb.commit).splitlines()
+    from branchml.core.model import PathClass
+
+    def delta(x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for k in sorted(set(x) | set(y)):
+            if x.get(k) != y.get(k):
+                d = {"from": x.get(k), "to": y.get(k)}
+                if isinstance(x.get(k), int | float) and isinstance(y.get(k), int | float):
+                    d["delta"] = y[k] - x[k]
+                out[k] = d
+        return out
+
+    data = {p: {"files_added": mb["data"].get(p, {}).get("files", 0)
+                - ma["data"].get(p, {}).get("files", 0),
+                "bytes_added": mb["data"].get(p, {}).get("bytes", 0)
+                - ma["data"].get(p, {}).get("bytes", 0)}
+            for p in sorted(set(ma["data"]) | set(mb["data"]))}
+    return {"from": a, "to": b,
+            "code_changed": [p for p in changed if policy.classify(p) is PathClass.CODE],
+            "data": data,
+            "models_changed": sorted(p for p in set(ma["models"]) | set(mb["models"])
+                                     if ma["models"].get(p) != mb["models"].get(p)),
+            "params": delta(ma["params"], mb["params"]),
+            "metrics": delta(ma["metrics"], mb["metrics"])}
