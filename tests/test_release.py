@@ -260,5 +260,5 @@ def test_tag_format_and_parser_are_inverse(client: str, n: int, template: str) -
 @pytest.mark.parametrize("template", ["{client}", "v{n}", "{client}-{n}-{x}", "{client}..{n}",
                                       "{client} {n}"])
 def test_bad_tag_formats(template: str) -> None:
-    with pytest.raises(ConfigError, match="tags.format"):
+    with pytest.raises(ConfigError, match=r"tags\.format"):
         TagFormat(template)
