@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from branchml.ops.branch import BranchReport
-from branchml.ops.check import CheckResult
-from branchml.ops.init import InitReport
-from branchml.ops.install import InstallReport
-from branchml.ops.merge import MergeResult
-from branchml.ops.split import SplitReport
-from branchml.ops.status import StatusReport
+if TYPE_CHECKING:  # imported by each function when called: `--version`-light imports
+    from branchml.ops.branch import BranchReport
+    from branchml.ops.check import CheckResult
+    from branchml.ops.init import InitReport
+    from branchml.ops.install import InstallReport
+    from branchml.ops.merge import MergeResult
+    from branchml.ops.split import SplitReport
+    from branchml.ops.status import StatusReport
 
 __all__ = [
     "check",

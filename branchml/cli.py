@@ -241,12 +241,9 @@ def tag_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Release: an annotated tag CLIENT-vN with the model-data-code manifest."""
-    m = api.tag(client, rev, ".", message, push, allow_same)
-    if as_json:
-        return emit_json(m)
-    from branchml.core.manifest import summary
+    from branchml.render import tag_out
 
-    out(f"Tagged {summary(m)}" + (" and pushed it." if push else "."))
+    tag_out(api.tag(client, rev, ".", message, push, allow_same), push, as_json)
 
 
 @app.command()
@@ -255,12 +252,9 @@ def releases(
     as_json: JsonOpt = False,
 ) -> None:
     """Every release with its date, model and key metrics (from tags alone)."""
-    rows = api.releases(".", client)
-    if as_json:
-        return emit_json(rows)
-    from branchml.render import releases_table
+    from branchml.render import releases_out
 
-    releases_table(rows)
+    releases_out(api.releases(".", client), as_json)
 
 
 @app.command()
@@ -269,12 +263,9 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """The manifest of a release: code, data, models, params, metrics, lineage."""
-    m = api.show(tag, ".")
-    if as_json:
-        return emit_json(m)
-    from branchml.render import manifest_text
+    from branchml.render import show_out
 
-    manifest_text(m)
+    show_out(api.show(tag, "."), as_json)
 
 
 @app.command()
@@ -370,11 +361,9 @@ def deployed(
     as_json: JsonOpt = False,
 ) -> None:
     """Which release CLIENT ran (now, or at a given time)."""
-    r = api.deployed(client, at, ".")
-    if as_json:
-        return emit_json(r)
-    cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
-    out(f"{client} ran {r['primary']}{cand} (deployed {r['time']}).")
+    from branchml.render import deployed_out
+
+    deployed_out(api.deployed(client, at, "."), as_json)
 
 
 @app.command("merge-driver", hidden=True)

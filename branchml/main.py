@@ -51,6 +51,11 @@ def _dispatch(args: list[str]) -> int:
         from branchml.drivers import run as run_driver
 
         return run_driver(*args[1:])
+    from branchml.fastpath import run as fast
+
+    code = fast(args)
+    if code is not None:
+        return code
     from branchml.cli import run
 
     return run(args)

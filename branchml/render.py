@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from branchml.ops.check import CheckResult
-from branchml.ops.merge import MergeResult
-from branchml.ops.status import StatusReport
+if TYPE_CHECKING:
+    from branchml.ops.check import CheckResult
+    from branchml.ops.merge import MergeResult
+    from branchml.ops.status import StatusReport
 
 
 def ops_text(ops: list[str]) -> str:
@@ -108,3 +110,30 @@ def manifest_text(m: dict[str, Any]) -> None:
         if m[kind]:
             w(f"  {kind:<8} " + ", ".join(f"{k}={v}" for k, v in m[kind].items()) + "\n")
     w(f"  config   {m['config_digest'][:12]}   snapshot {m['snapshot'][:12]}\n")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def releases_out(rows: list[dict[str, Any]], as_json: bool) -> None:
+    emit_json(rows) if as_json else releases_table(rows)
+
+
+def show_out(m: dict[str, Any], as_json: bool) -> None:
+    emit_json(m) if as_json else manifest_text(m)
+
+
+def tag_out(m: dict[str, Any], push: bool, as_json: bool) -> None:
+    if as_json:
+        return emit_json(m)
+    from branchml.core.manifest import summary
+
+    sys.stdout.write(f"Tagged {summary(m)}" + (" and pushed it.\n" if push else ".\n"))
+
+
+def deployed_out(r: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        return emit_json(r)
+    cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
+    sys.stdout.write(f"{r['client']} ran {r['primary']}{cand} (deployed {r['time']}).\n")

@@ -262,3 +262,21 @@ def test_tag_format_and_parser_are_inverse(client: str, n: int, template: str) -
 def test_bad_tag_formats(template: str) -> None:
     with pytest.raises(ConfigError, match=r"tags\.format"):
         TagFormat(template)
+
+
+def test_fast_path_prints_what_typer_prints(stable: Path, bml, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """releases/show/deployed skip typer (its import is most of their time); same output."""
+    from branchml import cli, fastpath
+
+    bml("tag", "--client", "acme", cwd=stable)
+    bml("deploy", "acme-v1", "--client", "acme", cwd=stable)
+    monkeypatch.chdir(stable)
+    for args in (["releases"], ["releases", "--json"], ["show", "acme-v1"],
+                 ["show", "acme-v1", "--json"], ["deployed", "--client", "acme", "--json"]):
+        capsys.readouterr()
+        assert fastpath.run(list(args)) == 0
+        fast = capsys.readouterr().out
+        assert cli.run(list(args)) == 0
+        assert capsys.readouterr().out == fast, args
+    assert fastpath.run(["releases", "--help"]) is None
+    assert fastpath.run(["show"]) is None  # a usage error: typer answers it

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branchml import git as bgit
 from branchml import manifests, proc
 from branchml.core import manifest as core
 from branchml.core.model import BranchKind
@@ -63,10 +62,10 @@ def read_releases(g: Git, fmt: TagFormat, client: str | None = None) -> list[Rel
 def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool = False,
         allow_same: bool = False, remote: str = "origin") -> dict[str, Any]:
     check_client_id(client)
-    g, repo = Git(path), bgit.Repo(path)
+    g = Git(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     fmt = tag_format(g)
-    commit, branch = _stable_commit(g, repo, policy, rev)
+    commit, branch = _stable_commit(g, policy, rev)
     mine = read_releases(g, fmt, client)
     n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
     name = fmt.render(client, n)
@@ -75,21 +74,23 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
             and not allow_same:
         raise VerdictError(f"{mine[-1].tag} already releases this exact code, data and model "
                            f"for {client}; change something, or pass --allow-same.")
-    sig = repo.signature()
-    m = manifests.stamp(m, name, client, n, f"{sig.name} <{sig.email}>", message)
+    who, email = g.config("user.name"), g.config("user.email")
+    if not who or not email:
+        raise StateError("git does not know who you are: set `git config user.name` and "
+                         "`git config user.email`, then run the command again.")
+    m = manifests.stamp(m, name, client, n, f"{who} <{email}>", message)
     _validate(m, name)
     text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
-    import pygit2
-
-    try:
-        repo.pg.create_tag(name, commit, pygit2.enums.ObjectType.COMMIT, sig, text)
-    except (ValueError, pygit2.GitError):
-        raise ConflictError(f"tag {name} already exists here; run the command again.") from None
+    # `git tag` creates the tag object and the ref, refusing a name that exists (create-only)
+    made = proc.run(["git", "tag", "-a", "--cleanup=verbatim", "-F", "-", "--end-of-options",
+                     name, commit], cwd=g.cwd, stdin=text.encode(), check=False)
+    if made.returncode != 0:
+        raise ConflictError(f"tag {name} already exists here; run the command again.")
     if push:
         r = proc.run(["git", "push", "--atomic", "--porcelain", remote, f"refs/tags/{name}"],
                      cwd=g.cwd, check=False)
         if r.returncode != 0:
-            repo.pg.references.delete(f"refs/tags/{name}")
+            proc.run(["git", "tag", "-d", name], cwd=g.cwd)
             raise ConflictError(f"{name} could not be pushed to {remote} (someone may have "
                                 "taken it meanwhile); nothing was tagged: run the command again "
                                 "to mint the next number.")
@@ -97,11 +98,11 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     return m
 
 
-def _stable_commit(g: Git, repo: bgit.Repo, policy: Any, rev: str | None) -> tuple[str, str]:
+def _stable_commit(g: Git, policy: Any, rev: str | None) -> tuple[str, str]:
     stables = [b for b in _branches(g) if (bt := policy.branch_type(b)) is not None
                and bt.kind is BranchKind.STABLE]
     if rev is None:
-        head = repo.head_branch()
+        head = g.current_branch()
         if head in stables:
             rev = head
         elif len(stables) == 1:

@@ -1,0 +1,73 @@
+"""Read commands (and `tag`) without typer: typer imports pydantic, ~0.25 s that a command
+reading tags does not need. Plain invocations are parsed here with argparse; anything else
+(--help, a typo) falls through to the typer CLI, which answers it. Output comes from the same
+render functions the typer commands use, and a test asserts both paths print the same."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from branchml import api, render
+
+
+def _parser(name: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"branchml {name}", add_help=False,
+                                   exit_on_error=False)
+
+
+def _releases(args: list[str]) -> int:
+    p = _parser("releases")
+    p.add_argument("--client")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    render.releases_out(api.releases(".", ns.client), ns.json)
+    return 0
+
+
+def _show(args: list[str]) -> int:
+    p = _parser("show")
+    p.add_argument("tag")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    render.show_out(api.show(ns.tag, "."), ns.json)
+    return 0
+
+
+def _tag(args: list[str]) -> int:
+    p = _parser("tag")
+    p.add_argument("--client", required=True)
+    p.add_argument("--rev")
+    p.add_argument("-m", "--message", default="")
+    p.add_argument("--push", action="store_true")
+    p.add_argument("--allow-same", action="store_true")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    render.tag_out(api.tag(ns.client, ns.rev, ".", ns.message, ns.push, ns.allow_same),
+                   ns.push, ns.json)
+    return 0
+
+
+def _deployed(args: list[str]) -> int:
+    p = _parser("deployed")
+    p.add_argument("--client", required=True)
+    p.add_argument("--at")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    render.deployed_out(api.deployed(ns.client, ns.at, "."), ns.json)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "releases": _releases, "show": _show, "tag": _tag, "deployed": _deployed,
+}
+
+
+def run(args: list[str]) -> int | None:
+    """The exit code, or None when typer should handle this invocation."""
+    if not args or args[0] not in COMMANDS or {"-h", "--help"} & set(args):
+        return None
+    try:
+        return COMMANDS[args[0]](args[1:])
+    except (argparse.ArgumentError, SystemExit):
+        return None
