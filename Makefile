@@ -37,6 +37,7 @@ demo: venv  ## the workflow end to end on a small repository made on the spot
 bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_merge.py --big
+	$(BIN)/python bench/bench_releases.py  # gto side by side when gto is on PATH
 
 wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .

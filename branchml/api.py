@@ -32,10 +32,12 @@ __all__ = [
     "pull",
     "releases",
     "rollback",
+    "runs",
     "show",
     "split",
     "status",
     "tag",
+    "track",
     "verify",
 ]
 
@@ -187,6 +189,20 @@ def deployed(client: str, at: str | None = None, path: str | Path = ".") -> dict
     from branchml.ops import deploy as op
 
     return op.deployed(Path(path), client, at)
+
+
+def track(src: str | None = None, path: str | Path = ".", dry_run: bool = False) -> Any:
+    """Copy a stable commit's (or release's) tracking, MLflow runs included, onto main."""
+    from branchml.ops import track as op
+
+    return op.track(Path(path), src, dry_run)
+
+
+def runs(path: str | Path = ".") -> list[dict[str, Any]]:
+    """The run log on main (tracking/runs.jsonl), newest first."""
+    from branchml.ops import track as op
+
+    return op.runs(Path(path))
 
 
 def config_validate(file: str | Path) -> dict[str, Any]:

@@ -25,6 +25,9 @@ config_app = typer.Typer(help="Validate, show and describe branchml.yaml.", no_a
 branch_app = typer.Typer(help="Create branches that match a branch type.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(branch_app, name="branch")
+runs_app = typer.Typer(help="The run log on main: list, compare, plot.",
+                       invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")]
@@ -364,6 +367,110 @@ def deployed(
     from branchml.render import deployed_out
 
     deployed_out(api.deployed(client, at, "."), as_json)
+
+
+@app.command()
+def track(
+    src: Annotated[str | None, typer.Argument(
+        help="Stable branch, commit or release tag (default: the stable branch).")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a stable commit's tracking (and MLflow runs) onto main, as one commit."""
+    r = api.track(src, ".", dry_run)
+    if as_json:
+        return emit_json(r.to_dict())
+    what = r.tag or f"{r.branch} {r.commit[:10]}"
+    if r.already:
+        return out(f"Nothing to track: {what} is in main's run log already.")
+    verb = "Would track" if dry_run else "Tracked"
+    out(f"{verb} {what} onto main: {len(r.files)} file(s), "
+        f"{len(r.mlflow_runs)} MLflow run(s)"
+        + (f"; {len(r.mlflow_present)} run(s) were there already" if r.mlflow_present else "")
+        + ".")
+
+
+def _pick(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    found = [r for r in rows if r.get("tag") == key or r["commit"].startswith(key)]
+    if len(found) != 1:
+        raise UsageError(f"{key!r} names {'no' if not found else 'more than one'} run in "
+                         "main's run log; give a tag or a longer commit prefix.")
+    return found[0]
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    sort: Annotated[str | None, typer.Option(help="Sort by this metric, best (highest) "
+                                                  "first.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every tracked run, newest first (or by a metric)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = api.runs(".")
+    if sort:
+        rows.sort(key=lambda r: -float(r["metrics"].get(sort, float("-inf"))))
+    if as_json:
+        return emit_json(rows)
+    if not rows:
+        return out("No runs on main yet: `branchml track stable/NAME` adds one.")
+    names = sorted({k for r in rows for k in r["metrics"]})[:4]
+    out(f"{'run':<16} {'branch':<18} {'time':<26} " + " ".join(f"{n:>10}" for n in names))
+    for r in rows:
+        out(f"{r.get('tag') or r['commit'][:10]:<16} {r['branch']:<18} {r['time']:<26} "
+            + " ".join(f"{r['metrics'].get(n, ''):>10}" for n in names))
+
+
+@runs_app.command("compare")
+def runs_compare(
+    a: Annotated[str, typer.Argument(help="Run: a tag or a commit prefix.")],
+    b: Annotated[str, typer.Argument(help="Run: a tag or a commit prefix.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Params and metrics of two runs side by side, with deltas."""
+    rows = api.runs(".")
+    ra, rb = _pick(rows, a), _pick(rows, b)
+    table = {}
+    for kind in ("params", "metrics"):
+        for k in sorted(set(ra[kind]) | set(rb[kind])):
+            x, y = ra[kind].get(k), rb[kind].get(k)
+            d = y - x if isinstance(x, int | float) and isinstance(y, int | float) else None
+            table[f"{kind[:-1]} {k}"] = {"a": x, "b": y, "delta": d}
+    if as_json:
+        return emit_json(table)
+    out(f"{'':<24} {a:>14} {b:>14} {'delta':>10}")
+    for k, v in table.items():
+        delta = f"{v['delta']:+.4g}" if v["delta"] is not None else ""
+        out(f"{k:<24} {v['a']!s:>14} {v['b']!s:>14} {delta:>10}")
+
+
+@runs_app.command("plot")
+def runs_plot(
+    metric: Annotated[str, typer.Argument(help="Metric to draw across runs.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+) -> None:
+    """Draw a metric across runs, oldest to newest, labelled by tag (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from branchml.errors import ToolMissing
+
+        raise ToolMissing("runs plot needs matplotlib: pip install 'branchml[plot]'.") from None
+    rows = [r for r in api.runs(".")[::-1] if metric in r["metrics"]]
+    if not rows:
+        raise UsageError(f"no run on main has the metric {metric!r}.")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(range(len(rows)), [float(r["metrics"][metric]) for r in rows], marker="o")
+    ax.set_xticks(range(len(rows)), [r.get("tag") or r["commit"][:7] for r in rows],
+                  rotation=45, ha="right")
+    ax.set_ylabel(metric)
+    fig.tight_layout()
+    fig.savefig(output)
+    out(f"Wrote {output} ({len(rows)} runs).")
 
 
 @app.command("merge-driver", hidden=True)
