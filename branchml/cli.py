@@ -28,6 +28,11 @@ app.add_typer(branch_app, name="branch")
 runs_app = typer.Typer(help="The run log on main: list, compare, plot.",
                        invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
+monitor_app = typer.Typer(help="Production data on the monitoring branch, and drift checks.",
+                          no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
+analysis_app = typer.Typer(help="Analysis branches ds/CLIENT.", no_args_is_help=True)
+app.add_typer(analysis_app, name="analysis")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")]
@@ -471,6 +476,62 @@ def runs_plot(
     fig.tight_layout()
     fig.savefig(output)
     out(f"Wrote {output} ({len(rows)} runs).")
+
+
+@monitor_app.command("log")
+def monitor_log(
+    files: Annotated[list[Path], typer.Argument(help="CSV/TSV/JSONL files of inputs and "
+                                                     "predictions.")],
+    client: ClientOpt,
+    tag: Annotated[str, typer.Option("--tag", help="The release that produced them.")],
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append production files under monitoring/CLIENT/TAG/DATE/ (one commit)."""
+    from branchml.ops import monitor
+
+    r = monitor.log(Path("."), client, tag, files, dry_run)
+    if as_json:
+        return emit_json(r.to_dict())
+    out(("Would log " if dry_run else "Logged ") + ", ".join(r.files) + ".")
+
+
+@monitor_app.command("check")
+def monitor_check(
+    tag: Annotated[str, typer.Option("--tag", help="Release whose monitored data to check.")],
+    since: Annotated[str | None, typer.Option(help="Only files logged on or after this "
+                                                   "date (YYYY-MM-DD).")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Write a report: .html (a chart per feature) or .md.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Drift of monitored data against the release's training data; exit 1 on an alert."""
+    from branchml.ops import monitor
+    from branchml.render import drift_html, drift_markdown
+
+    r = monitor.check(Path("."), tag, since)
+    if report is not None:
+        report.write_text(drift_html(r) if report.suffix == ".html" else drift_markdown(r))
+    if as_json:
+        emit_json(r)
+    else:
+        out(drift_markdown(r).rstrip())
+    if r["alerts"]:
+        raise typer.Exit(1)
+
+
+@analysis_app.command("start")
+def analysis_start(
+    client: Annotated[str, typer.Argument(help="Client id: creates ds/CLIENT.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create ds/CLIENT from main with CLIENT's monitoring data, raw data and a stub."""
+    from branchml.ops import analysis
+
+    r = analysis.start(Path("."), client)
+    if as_json:
+        return emit_json(r)
+    out(f"Created ds/{client} ({r['files']} data file(s), notebook stub {r['stub']}).")
 
 
 @app.command("merge-driver", hidden=True)

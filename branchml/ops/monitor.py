@@ -1,0 +1,279 @@
+"""`branchml monitor log` (production rows onto `monitoring`, append-only, one commit built in
+memory) and `branchml monitor check` (drift of a release's monitored data against the data it
+was trained on, found through its manifest; exit 1 on an alert)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from branchml import apply, git, strategies
+from branchml.core import drift
+from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.core.rows import RowFormat, format_for
+from branchml.errors import DirtyWorktree, StateError, UsageError
+from branchml.gitcli import Git
+from branchml.ops.release import find, tag_format
+from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+
+BRANCH = "monitoring"
+CHUNK_ROWS = 50_000
+DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "outside_range": 0.05, "missing": 0.1}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: Iterator[list[str]]
+
+
+def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
+    text = io.TextIOWrapper(data, encoding="utf-8", newline="")
+    if fmt in (RowFormat.CSV, RowFormat.TSV):
+        reader = csv.reader(text, delimiter="\t" if fmt is RowFormat.TSV else ",")
+        header = next(reader, None)
+        if not header:
+            raise UsageError(f"{name} is empty; log files with a header and rows.")
+        return Table([h.lstrip("\ufeff") for h in header], reader)
+    if fmt is RowFormat.JSONL:
+        lines = (json.loads(ln) for ln in text if ln.strip())
+        first = next(lines, None)
+        if first is None:
+            raise UsageError(f"{name} is empty; log files with rows.")
+        cols = list(first)
+        return Table(cols, ([str(r.get(c, "")) for c in cols] for lines_ in ([first], lines)
+                            for r in lines_))
+    raise UsageError(f"{name}: monitored files must be CSV, TSV or JSON lines.")
+
+
+def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategies.Store,
+              formats: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+    """The rows of the release's data files (every CSV/TSV/JSONL under its data folders)."""
+    commit = manifest["commit"]
+    cols: list[str] | None = None
+    rows: list[list[str]] = []
+    for mode_oid_path in g.ls_tree(commit):
+        path = mode_oid_path[2]
+        fmt = format_for(path, formats)
+        top = path.split("/", 1)[0]
+        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
+                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+            continue
+        blob = repo.read_file(commit, path) or b""
+        table = _read_table(strategies._source(blob, store, path)(), fmt, path)
+        if cols is None:
+            cols = table.columns
+        elif table.columns != cols:
+            continue  # another table: the first one found is the training table
+        rows.extend(table.rows)
+    if cols is None:
+        raise UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
+                         f"folders ({', '.join(manifest['data']) or 'none'}).")
+    return cols, rows
+
+
+@dataclass
+class LogReport:
+    files: list[str] = field(default_factory=list)
+    commit: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False
+        ) -> LogReport:
+    g, repo = Git(path), git.Repo(path)
+    fmt_t = tag_format(g)
+    rel = find(g, fmt_t, tag)
+    if rel.client != client:
+        raise UsageError(f"{tag} is a release of {rel.client}, not of {client}.")
+    cfg = trusted_config(g)
+    mon = cfg.get("monitor") or {}
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
+    assert rel.manifest is not None
+    train_cols, _ = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    tip = repo.branch_target(BRANCH)
+    if tip is None:
+        raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    out: dict[str, bytes] = {}
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"{f}: no such file.")
+        data = f.read_bytes()
+        if not data.strip():
+            raise UsageError(f"{f} is empty; log files with a header and rows.")
+        fmt = format_for(f.name)
+        table = _read_table(io.BytesIO(data), fmt, str(f))
+        _check_columns(table.columns, train_cols, mon, str(f))
+        dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
+        old = repo.read_file(tip, dest)
+        if old is not None:
+            old_data = strategies._read(old, store, dest)
+            body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
+            data = old_data + (b"" if old_data.endswith(b"\n") else b"\n") + body
+        out[dest] = strategies.blob_for(dest, data, policy, store)
+    report = LogReport(sorted(out))
+    if repo.head_branch() == BRANCH and repo.root and git.worktree_dirty(repo.root):
+        raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
+                            "stash them first.")
+    report.commit = repo.commit_files(tip, out, f"branchml monitor log {client} {tag}: "
+                                      f"{len(out)} file(s)\n")
+    if not dry_run:
+        steps: list[Step] = [RefUpdate(f"refs/heads/{BRANCH}", tip, report.commit, "(monitor)")]
+        if repo.head_branch() == BRANCH:
+            steps.append(Checkout(BRANCH))
+        apply.apply(repo, Plan(f"monitor log {client} {tag}", steps))
+    return report
+
+
+def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name: str) -> None:
+    prediction, target = mon.get("prediction", "prediction"), mon.get("target")
+    extra = [c for c in cols if c not in train and c != prediction]
+    missing = [c for c in train if c not in cols and c != target]
+    if extra or missing:
+        parts = []
+        if extra:
+            parts.append(f"not in the training data: {', '.join(extra)}")
+        if missing:
+            parts.append(f"training columns missing: {', '.join(missing)}")
+        raise UsageError(f"{name}: its columns do not match the training data ("
+                         + "; ".join(parts) + ").")
+
+
+def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
+    g, repo = Git(path), git.Repo(path)
+    rel = find(g, tag_format(g), tag)
+    assert rel.manifest is not None
+    cfg = trusted_config(g)
+    mon = cfg.get("monitor") or {}
+    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
+    cols, train_rows = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    prediction, target = mon.get("prediction", "prediction"), mon.get("target")
+    features = [c for c in cols if c != target]
+    trackers = _trackers(features, cols, train_rows)
+    tip = repo.branch_target(BRANCH)
+    prefix = f"monitoring/{rel.client}/{tag}/"
+    paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
+                   and (since is None or p[len(prefix):len(prefix) + 10] >= since))
+    if not paths:
+        raise UsageError(f"nothing is monitored for {tag} yet (no files under {prefix} on "
+                         f"{BRANCH}); log some with `branchml monitor log`.")
+    preds: list[float] = []
+    rows_seen = 0
+    for p in paths:
+        table = _read_table(strategies._source(repo.read_file(tip, p) or b"", store, p)(),
+                            format_for(p), p)
+        index = {c: i for i, c in enumerate(table.columns)}
+        for chunk in _chunks(table.rows):
+            rows_seen += len(chunk)
+            columns = list(zip(*chunk, strict=False))
+            for name, tracker in trackers.items():
+                if name in index:
+                    tracker.add(_values(tracker, columns[index[name]], name, p))
+            if prediction in index:
+                preds.extend(_floats(columns[index[prediction]], prediction, p).tolist()
+                             [: max(0, drift.SAMPLE - len(preds))])
+    limits = {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
+    results, found = [], []
+    for name, tracker in trackers.items():
+        r = tracker.result()
+        r["alerts"] = drift.alerts(r, {**limits, **((mon.get("features") or {}).get(name) or {})})
+        found.extend(r["alerts"])
+        results.append(r)
+    found.extend(_user_checks(repo, tip, trackers))
+    import numpy as np
+
+    pred = np.asarray(preds, dtype=float)
+    return {"tag": tag, "files": paths, "rows": rows_seen, "features": results,
+            "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
+                           else None, "std": float(np.nanstd(pred)) if len(pred) else None},
+            "alerts": found}
+
+
+def _trackers(features: list[str], cols: list[str], rows: list[list[str]]) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name in features:
+        i = cols.index(name)
+        raw = [r[i] if i < len(r) else "" for r in rows]
+        try:
+            values = np.array([v if v != "" else "nan" for v in raw]).astype(float)
+            out[name] = drift.NumericFeature(name, values[~np.isnan(values)])
+        except ValueError:
+            out[name] = drift.CategoricalFeature(name, raw)
+    return out
+
+
+def _chunks(rows: Iterator[list[str]]) -> Iterator[list[list[str]]]:
+    chunk: list[list[str]] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _values(tracker: Any, column: tuple[str, ...], name: str, path: str) -> Any:
+    if isinstance(tracker, drift.CategoricalFeature):
+        return list(column)
+    return _floats(column, name, path)
+
+
+def _floats(column: tuple[str, ...], name: str, path: str) -> Any:
+    import numpy as np
+
+    arr = np.array(column)
+    arr[arr == ""] = "nan"
+    try:
+        return arr.astype(float)
+    except ValueError:
+        bad = next(v for v in column if v != "" and not _is_float(v))
+        raise UsageError(f"{path}: column {name} is numeric in the training data, but holds "
+                         f"{bad!r}; fix the logged file.") from None
+
+
+def _is_float(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _user_checks(repo: git.Repo, tip: str | None, trackers: dict[str, Any]) -> list[str]:
+    """`monitoring/checks/*.py` on the monitoring branch: each `check(train, monitored)` may
+    return alert strings; `train`/`monitored` map a feature to its samples."""
+    if tip is None:
+        return []
+    out: list[str] = []
+    import numpy as np
+
+    train = {n: t.train for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
+    seen = {n: np.concatenate(t.sample) if t.sample else np.empty(0)
+            for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
+    try:
+        folder = repo.pg[tip].tree["monitoring"]
+        checks = repo.pg[repo.pg[folder.id]["checks"].id]
+    except KeyError:
+        return []
+    for e in checks:
+        if e.name.endswith(".py"):
+            namespace: dict[str, Any] = {}
+            exec(compile(bytes(repo.pg[e.id].data), f"monitoring/checks/{e.name}", "exec"),  # noqa: S102
+                 namespace)
+            fn = namespace.get("check")
+            if callable(fn):
+                out.extend(f"{e.name}: {a}" for a in (fn(train, seen) or []))
+    return out
