@@ -38,6 +38,7 @@ bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_merge.py --big
 	$(BIN)/python bench/bench_releases.py  # gto side by side when gto is on PATH
+	$(BIN)/python bench/bench_monitor.py
 
 wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .

@@ -127,3 +127,18 @@ def test_analysis_start(released: Path, bml, tmp_path: Path) -> None:  # type: i
     assert git("rev-parse", "ds/acme^", cwd=released) == git("rev-parse", "main", cwd=released)
     r = bml("analysis", "start", "acme", cwd=released)
     assert r.code == 2 and "ds/acme exists already" in r.err
+
+
+def test_same_statistics_without_pandas(released: Path, bml, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """pandas is an optional speed-up: the csv-module path gives the same numbers."""
+    import sys
+
+    f = write(tmp_path, "p.csv", table(800, shift=0.3, seed=7, label=False))
+    bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", cwd=released)
+    with_pandas = json.loads(bml("monitor", "check", "--tag", "acme-v1", "--json",
+                                 cwd=released).out)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    without = json.loads(bml("monitor", "check", "--tag", "acme-v1", "--json",
+                             cwd=released).out)
+    assert without["features"] == with_pandas["features"]
+    assert without["alerts"] == with_pandas["alerts"]

@@ -53,11 +53,12 @@ def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
 
 
 def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategies.Store,
-              formats: dict[str, str]) -> tuple[list[str], list[list[str]]]:
-    """The rows of the release's data files (every CSV/TSV/JSONL under its data folders)."""
+              formats: dict[str, str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The release's training table (the first CSV/TSV/JSONL header found under its data
+    folders, and every file with that header), as column -> chunks of values."""
     commit = manifest["commit"]
     cols: list[str] | None = None
-    rows: list[list[str]] = []
+    data: dict[str, list[Any]] = {}
     for mode_oid_path in g.ls_tree(commit):
         path = mode_oid_path[2]
         fmt = format_for(path, formats)
@@ -65,17 +66,20 @@ def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategie
         if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
                 or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
             continue
-        blob = repo.read_file(commit, path) or b""
-        table = _read_table(strategies._source(blob, store, path)(), fmt, path)
+        source = strategies._source(repo.read_file(commit, path) or b"", store, path)
+        with source() as f:
+            header = _read_table(f, fmt, path).columns
         if cols is None:
-            cols = table.columns
-        elif table.columns != cols:
+            cols = header
+        elif header != cols:
             continue  # another table: the first one found is the training table
-        rows.extend(table.rows)
+        for chunk in _column_chunks(source, fmt, path):
+            for c in cols:
+                data.setdefault(c, []).append(chunk.get(c, ()))
     if cols is None:
         raise UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
                          f"folders ({', '.join(manifest['data']) or 'none'}).")
-    return cols, rows
+    return cols, data
 
 
 @dataclass
@@ -156,10 +160,10 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     cfg = trusted_config(g)
     mon = cfg.get("monitor") or {}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
-    cols, train_rows = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    cols, train = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
     prediction, target = mon.get("prediction", "prediction"), mon.get("target")
     features = [c for c in cols if c != target]
-    trackers = _trackers(features, cols, train_rows)
+    trackers = _trackers(features, train)
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
     paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
@@ -170,17 +174,14 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     preds: list[float] = []
     rows_seen = 0
     for p in paths:
-        table = _read_table(strategies._source(repo.read_file(tip, p) or b"", store, p)(),
-                            format_for(p), p)
-        index = {c: i for i, c in enumerate(table.columns)}
-        for chunk in _chunks(table.rows):
-            rows_seen += len(chunk)
-            columns = list(zip(*chunk, strict=False))
+        source = strategies._source(repo.read_file(tip, p) or b"", store, p)
+        for columns in _column_chunks(source, format_for(p), p):
+            rows_seen += len(next(iter(columns.values()), ()))
             for name, tracker in trackers.items():
-                if name in index:
-                    tracker.add(_values(tracker, columns[index[name]], name, p))
-            if prediction in index:
-                preds.extend(_floats(columns[index[prediction]], prediction, p).tolist()
+                if name in columns:
+                    tracker.add(_values(tracker, columns[name], name, p))
+            if prediction in columns:
+                preds.extend(_floats(columns[prediction], prediction, p).tolist()
                              [: max(0, drift.SAMPLE - len(preds))])
     limits = {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
     results, found = [], []
@@ -199,19 +200,43 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
             "alerts": found}
 
 
-def _trackers(features: list[str], cols: list[str], rows: list[list[str]]) -> dict[str, Any]:
+def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
     for name in features:
-        i = cols.index(name)
-        raw = [r[i] if i < len(r) else "" for r in rows]
+        chunks = data.get(name) or []
         try:
-            values = np.array([v if v != "" else "nan" for v in raw]).astype(float)
+            values = np.concatenate([_floats(c, name, "") for c in chunks]) if chunks \
+                else np.empty(0)
             out[name] = drift.NumericFeature(name, values[~np.isnan(values)])
-        except ValueError:
+        except UsageError:
+            raw = [v for c in chunks for v in _values(drift.CategoricalFeature, c, name, "")]
             out[name] = drift.CategoricalFeature(name, raw)
     return out
+
+
+def _column_chunks(source: Any, fmt: RowFormat | None, name: str
+                   ) -> Iterator[dict[str, Any]]:
+    """Column name -> values, CHUNK_ROWS rows at a time. With pandas installed (the `fast`
+    extra), CSV/TSV go through its C parser as strings; otherwise through the csv module."""
+    if fmt in (RowFormat.CSV, RowFormat.TSV):
+        try:
+            import pandas as pd
+        except ImportError:
+            pd = None
+        if pd is not None:
+            with source() as f:
+                reader = pd.read_csv(f, sep="\t" if fmt is RowFormat.TSV else ",",
+                                     na_values=[""], keep_default_na=False,
+                                     chunksize=CHUNK_ROWS)
+                for frame in reader:  # numbers parsed in C; other columns stay strings
+                    yield {c: frame[c].to_numpy() for c in frame.columns}
+            return
+    table = _read_table(source(), fmt, name)
+    for chunk in _chunks(table.rows):
+        columns = list(zip(*chunk, strict=False))
+        yield {c: columns[i] for i, c in enumerate(table.columns) if i < len(columns)}
 
 
 def _chunks(rows: Iterator[list[str]]) -> Iterator[list[list[str]]]:
@@ -225,16 +250,18 @@ def _chunks(rows: Iterator[list[str]]) -> Iterator[list[list[str]]]:
         yield chunk
 
 
-def _values(tracker: Any, column: tuple[str, ...], name: str, path: str) -> Any:
-    if isinstance(tracker, drift.CategoricalFeature):
-        return list(column)
+def _values(tracker: Any, column: Any, name: str, path: str) -> Any:
+    if tracker is drift.CategoricalFeature or isinstance(tracker, drift.CategoricalFeature):
+        return ["" if v is None or v != v else str(v) for v in column]  # NaN: missing
     return _floats(column, name, path)
 
 
-def _floats(column: tuple[str, ...], name: str, path: str) -> Any:
+def _floats(column: Any, name: str, path: str) -> Any:
     import numpy as np
 
-    arr = np.array(column)
+    if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
+        return column.astype(float, copy=False)
+    arr = np.array(["" if v is None or v != v else v for v in column], dtype=str)
     arr[arr == ""] = "nan"
     try:
         return arr.astype(float)
