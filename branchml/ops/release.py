@@ -39,9 +39,11 @@ def tag_format(g: Git) -> TagFormat:
     return TagFormat((trusted_config(g).get("tags") or {}).get("format", DEFAULT_FORMAT))
 
 
-def read_releases(g: Git, fmt: TagFormat, client: str | None = None) -> list[Release]:
-    """Every release tag in one `git for-each-ref` pass (messages included)."""
-    pattern = fmt.glob(client) if client else "refs/tags/"
+def read_releases(g: Git, fmt: TagFormat, client: str | None = None,
+                  exact: str | None = None) -> list[Release]:
+    """Every release tag (or one client's, or one `exact` tag) in one `git for-each-ref`
+    pass, messages included."""
+    pattern = f"refs/tags/{exact}" if exact else fmt.glob(client) if client else "refs/tags/"
     out = proc.run(["git", "for-each-ref", "--format=%(refname:strip=2)%00%(objecttype)%00"
                     "%(*objectname)%00%(creatordate:iso-strict)%00%(contents)%1e", pattern],
                    cwd=g.cwd).stdout.decode("utf-8", errors="replace")
@@ -159,7 +161,7 @@ def find(g: Git, fmt: TagFormat, name: str) -> Release:
     parsed = fmt.parse(name)
     if parsed is None:
         raise UsageError(f"{name!r} is not a release tag name (format {fmt.template}).")
-    found = [r for r in read_releases(g, fmt, parsed[0]) if r.tag == name]
+    found = [r for r in read_releases(g, fmt, parsed[0], exact=name) if r.tag == name]
     if not found:
         raise UsageError(f"there is no release {name} here; see `branchml releases`.")
     if found[0].manifest is None:
