@@ -126,11 +126,11 @@ def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False) -
 
 
 def tag(client: str, rev: str | None = None, path: str | Path = ".", message: str = "",
-        push: bool = False, allow_same: bool = False) -> dict[str, Any]:
+        push: bool = False, allow_same: bool = False, dry_run: bool = False) -> dict[str, Any]:
     """Mint `<client>-v<N>` on a stable commit with its manifest; returns the manifest."""
     from branchml.ops import release as op
 
-    return op.tag(Path(path), client, rev, message, push, allow_same)
+    return op.tag(Path(path), client, rev, message, push, allow_same, dry_run=dry_run)
 
 
 def releases(path: str | Path = ".", client: str | None = None) -> list[dict[str, Any]]:
@@ -173,16 +173,17 @@ def diff(a: str, b: str, path: str | Path = ".") -> dict[str, Any]:
 
 
 def deploy(client: str, tag: str, path: str | Path = ".", canary: str | None = None,
-           fraction: float | None = None) -> dict[str, Any]:
+           fraction: float | None = None, dry_run: bool = False) -> dict[str, Any]:
     from branchml.ops import deploy as op
 
-    return op.deploy(Path(path), client, tag, canary, fraction)
+    return op.deploy(Path(path), client, tag, canary, fraction, dry_run=dry_run)
 
 
-def rollback(client: str, to: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+def rollback(client: str, to: str | None = None, path: str | Path = ".",
+             dry_run: bool = False) -> dict[str, Any]:
     from branchml.ops import deploy as op
 
-    return op.rollback(Path(path), client, to)
+    return op.rollback(Path(path), client, to, dry_run)
 
 
 def deployed(client: str, at: str | None = None, path: str | Path = ".") -> dict[str, Any]:

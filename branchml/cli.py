@@ -246,12 +246,14 @@ def tag_cmd(
     = False,
     allow_same: Annotated[bool, typer.Option(
         "--allow-same", help="Tag even when the last release has the same content.")] = False,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Release: an annotated tag CLIENT-vN with the model-data-code manifest."""
     from branchml.render import tag_out
 
-    tag_out(api.tag(client, rev, ".", message, push, allow_same), push, as_json)
+    tag_out(api.tag(client, rev, ".", message, push, allow_same, dry_run), push, as_json,
+            dry_run)
 
 
 @app.command()
@@ -337,13 +339,15 @@ def deploy_cmd(
     canary: Annotated[str | None, typer.Option(help="Candidate release for a share of traffic.")]
     = None,
     fraction: Annotated[float | None, typer.Option(help="Candidate's share, 0 < F < 1.")] = None,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record that CLIENT runs TAG (refs/deploy/CLIENT, with history); refuses unverified tags."""
-    r = api.deploy(client, tag, ".", canary, fraction)
+    r = api.deploy(client, tag, ".", canary, fraction, dry_run)
     if as_json:
         return emit_json(r)
-    out(f"{client} now runs {tag}" + (f", candidate {canary} at {fraction:g}" if canary else "")
+    verb = "would run" if dry_run else "now runs"
+    out(f"{client} {verb} {tag}" + (f", candidate {canary} at {fraction:g}" if canary else "")
         + f" (refs/deploy/{client} {r['commit'][:10]}).")
 
 
@@ -352,13 +356,15 @@ def rollback(
     client: ClientOpt,
     to: Annotated[str | None, typer.Option(help="Release to go back to (default: previous).")]
     = None,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Move CLIENT back to the previous (or named) release."""
-    r = api.rollback(client, to, ".")
+    r = api.rollback(client, to, ".", dry_run)
     if as_json:
         return emit_json(r)
-    out(f"{client} rolled back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}).")
+    verb = "would roll" if dry_run else "rolled"
+    out(f"{client} {verb} back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}).")
 
 
 @app.command()
@@ -523,15 +529,17 @@ def monitor_check(
 @analysis_app.command("start")
 def analysis_start(
     client: Annotated[str, typer.Argument(help="Client id: creates ds/CLIENT.")],
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create ds/CLIENT from main with CLIENT's monitoring data, raw data and a stub."""
     from branchml.ops import analysis
 
-    r = analysis.start(Path("."), client)
+    r = analysis.start(Path("."), client, dry_run)
     if as_json:
         return emit_json(r)
-    out(f"Created ds/{client} ({r['files']} data file(s), notebook stub {r['stub']}).")
+    verb = "Would create" if dry_run else "Created"
+    out(f"{verb} ds/{client} ({r['files']} data file(s), notebook stub {r['stub']}).")
 
 
 @app.command("merge-driver", hidden=True)

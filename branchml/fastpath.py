@@ -41,10 +41,11 @@ def _tag(args: list[str]) -> int:
     p.add_argument("-m", "--message", default="")
     p.add_argument("--push", action="store_true")
     p.add_argument("--allow-same", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
-    render.tag_out(api.tag(ns.client, ns.rev, ".", ns.message, ns.push, ns.allow_same),
-                   ns.push, ns.json)
+    m = api.tag(ns.client, ns.rev, ".", ns.message, ns.push, ns.allow_same, ns.dry_run)
+    render.tag_out(m, ns.push, ns.json, ns.dry_run)
     return 0
 
 

@@ -124,12 +124,14 @@ def show_out(m: dict[str, Any], as_json: bool) -> None:
     emit_json(m) if as_json else manifest_text(m)
 
 
-def tag_out(m: dict[str, Any], push: bool, as_json: bool) -> None:
+def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
     if as_json:
         return emit_json(m)
     from branchml.core.manifest import summary
 
-    sys.stdout.write(f"Tagged {summary(m)}" + (" and pushed it.\n" if push else ".\n"))
+    verb = "Would tag" if dry_run else "Tagged"
+    sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
+                                               " and pushed it.\n" if push else ".\n"))
 
 
 def deployed_out(r: dict[str, Any], as_json: bool) -> None:

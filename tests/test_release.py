@@ -280,3 +280,20 @@ def test_fast_path_prints_what_typer_prints(stable: Path, bml, monkeypatch, caps
         assert capsys.readouterr().out == fast, args
     assert fastpath.run(["releases", "--help"]) is None
     assert fastpath.run(["show"]) is None  # a usage error: typer answers it
+
+
+def test_dry_runs_write_nothing(stable: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    bml("tag", "--client", "acme", cwd=stable)
+    retrain(stable, "w9", 0.99)
+    bml("tag", "--client", "acme", cwd=stable)
+    bml("deploy", "acme-v1", "--client", "acme", cwd=stable)
+    before = snapshot(stable)
+    assert bml("tag", "--client", "acme", "--allow-same", "--dry-run",
+               cwd=stable).out.startswith("Would tag acme-v3")
+    assert "would run acme-v2" in bml("deploy", "acme-v2", "--client", "acme", "--dry-run",
+                                      cwd=stable).out
+    assert "would roll back" in bml("rollback", "--client", "acme", "--to", "acme-v2",
+                                    "--dry-run", cwd=stable).out
+    assert bml("analysis", "start", "acme", "--dry-run", cwd=stable).out.startswith(
+        "Would create ds/acme")
+    assert snapshot(stable) == before

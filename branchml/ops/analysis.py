@@ -18,7 +18,7 @@ from branchml.resources import templates_dir
 from branchml.treemerge import TreeMerger
 
 
-def start(path: Path, client: str) -> dict[str, Any]:
+def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
     check_client_id(client)
     name = check_branch_name(f"ds/{client}")
     g, repo = Git(path), git.Repo(path)
@@ -52,8 +52,9 @@ def start(path: Path, client: str) -> dict[str, Any]:
     message = (f"branchml analysis start {client}\n\nfrom main, with monitoring/{client}/ and "
                "raw data (append)\n")
     commit = repo.commit_tree(tree_id, [main], message)
-    apply.apply(repo, Plan(f"analysis start {client}", [RefUpdate(f"refs/heads/{name}", None,
-                                                                   commit)]))
+    if not dry_run:
+        apply.apply(repo, Plan(f"analysis start {client}",
+                               [RefUpdate(f"refs/heads/{name}", None, commit)]))
     return {"branch": name, "commit": commit, "files": files,
             "stub": f"analysis/{client}/analysis.ipynb"}
 

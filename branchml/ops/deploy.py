@@ -21,7 +21,8 @@ def _ref(client: str) -> str:
 
 
 def deploy(path: Path, client: str, tag: str, canary: str | None = None,
-           fraction: float | None = None, reason: str = "deploy") -> dict[str, Any]:
+           fraction: float | None = None, reason: str = "deploy", dry_run: bool = False
+           ) -> dict[str, Any]:
     g, repo = Git(path), git.Repo(path)
     fmt = tag_format(g)
     if (canary is None) != (fraction is None):
@@ -48,7 +49,8 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
                + (f"Deploy-Candidate: {canary} {fraction}\n" if canary else ""))
     tree = repo.tree_from_files(None, {"deploy.yaml": routing.encode()})
     commit = repo.commit_tree(tree, [old_sha] if old_sha else [], message)
-    apply.apply(repo, Plan(f"{reason} {client} {tag}", [RefUpdate(ref, old_sha, commit)]))
+    if not dry_run:
+        apply.apply(repo, Plan(f"{reason} {client} {tag}", [RefUpdate(ref, old_sha, commit)]))
     g.close()
     return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
             "commit": commit}
@@ -75,7 +77,8 @@ def history(g: Git, client: str) -> list[dict[str, Any]]:
     return rows
 
 
-def rollback(path: Path, client: str, to: str | None = None) -> dict[str, Any]:
+def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = False
+             ) -> dict[str, Any]:
     g = Git(path)
     rows = history(g, client)
     if to is None:
@@ -85,7 +88,7 @@ def rollback(path: Path, client: str, to: str | None = None) -> dict[str, Any]:
             raise UsageError(f"{client} has no earlier release to roll back to (only "
                              f"{current}); name one with --to.")
         to = previous
-    return deploy(path, client, to, reason="rollback")
+    return deploy(path, client, to, reason="rollback", dry_run=dry_run)
 
 
 def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:

@@ -62,7 +62,8 @@ def read_releases(g: Git, fmt: TagFormat, client: str | None = None,
 
 
 def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool = False,
-        allow_same: bool = False, remote: str = "origin") -> dict[str, Any]:
+        allow_same: bool = False, remote: str = "origin", dry_run: bool = False
+        ) -> dict[str, Any]:
     check_client_id(client)
     g = Git(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
@@ -83,6 +84,8 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     m = manifests.stamp(m, name, client, n, f"{who} <{email}>", message)
     _validate(m, name)
     text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
+    if dry_run:
+        return m
     # `git tag` creates the tag object and the ref, refusing a name that exists (create-only)
     made = proc.run(["git", "tag", "-a", "--cleanup=verbatim", "-F", "-", "--end-of-options",
                      name, commit], cwd=g.cwd, stdin=text.encode(), check=False)
