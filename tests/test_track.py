@@ -103,3 +103,19 @@ def test_track_refuses_non_stable(plain_project: Path, bml) -> None:  # type: ig
 def test_runs_compare_unknown(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
     r = bml("runs", "compare", "x", "y", cwd=plain_project)
     assert r.code == 2 and "'x' names no run in main's run log" in r.err
+
+
+def test_runs_plot(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("matplotlib")
+    train(plain_project, "stable/model", "churn", "run-a", 0.1, 0.8)
+    bml("track", cwd=plain_project)
+    r = bml("runs", "plot", "accuracy", "-o", str(tmp_path / "acc.png"), cwd=plain_project)
+    assert r.code == 0 and (tmp_path / "acc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_plot_without_matplotlib(plain_project: Path, bml, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    r = bml("runs", "plot", "accuracy", "-o", str(tmp_path / "a.png"), cwd=plain_project)
+    assert (r.code, r.err) == (4, "branchml: error: runs plot needs matplotlib: pip install "
+                                  "'branchml[plot]'.\n")
