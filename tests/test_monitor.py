@@ -142,3 +142,22 @@ def test_same_statistics_without_pandas(released: Path, bml, tmp_path: Path, mon
                              cwd=released).out)
     assert without["features"] == with_pandas["features"]
     assert without["alerts"] == with_pandas["alerts"]
+
+
+def test_parquet_log_and_check(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rnd = random.Random(8)
+    n = 1000
+    cols = {"x1": [rnd.gauss(2.5, 1) for _ in range(n)], "x2": [rnd.gauss(5, 2) for _ in range(n)],
+            "cat": [rnd.choice("ab") for _ in range(n)], "prediction": [1] * n}
+    path = tmp_path / "prod.parquet"
+    pq.write_table(pa.table(cols), path)
+    r = bml("monitor", "log", str(path), "--client", "acme", "--tag", "acme-v1", cwd=released)
+    assert r.code == 0, r.err
+    r = bml("monitor", "check", "--tag", "acme-v1", "--json", cwd=released)
+    assert r.code == 1  # x1 shifted by 2.5 sigma
+    out = json.loads(r.out)
+    assert out["rows"] == n and any(a.startswith("x1: psi") for a in out["alerts"])
+    again = bml("monitor", "log", str(path), "--client", "acme", "--tag", "acme-v1", cwd=released)
+    assert again.code == 2 and "cannot grow in place" in again.err

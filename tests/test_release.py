@@ -297,3 +297,15 @@ def test_dry_runs_write_nothing(stable: Path, bml) -> None:  # type: ignore[no-u
     assert bml("analysis", "start", "acme", "--dry-run", cwd=stable).out.startswith(
         "Would create ds/acme")
     assert snapshot(stable) == before
+
+
+def test_manifest_failing_its_schema(stable: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit_sha = git("rev-parse", "stable/model", cwd=stable)
+    msg = ("acme-v1\n\n-----BEGIN BRANCHML MANIFEST-----\n"
+           '{"schema": "branchml.manifest/1", "tag": "acme-v1"}\n'
+           "-----END BRANCHML MANIFEST-----\n")
+    git("tag", "-a", "-m", msg, "acme-v1", commit_sha, cwd=stable)
+    for cmd in (["show", "acme-v1"], ["verify", "acme-v1"],
+                ["deploy", "acme-v1", "--client", "acme"]):
+        r = bml(*cmd, cwd=stable)
+        assert r.code == 2 and "the manifest of acme-v1 fails its schema" in r.err, cmd

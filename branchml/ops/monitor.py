@@ -33,7 +33,24 @@ class Table:
     rows: Iterator[list[str]]
 
 
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        from branchml.errors import ToolMissing
+
+        raise ToolMissing("Parquet files need pyarrow: pip install 'branchml[parquet]'.") \
+            from None
+    return pq
+
+
 def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
+    if fmt is RowFormat.PARQUET:
+        pq = _pyarrow_parquet()
+        parquet = pq.ParquetFile(io.BytesIO(data.read()))
+        if parquet.metadata.num_rows == 0:
+            raise UsageError(f"{name} is empty; log files with rows.")
+        return Table(list(parquet.schema_arrow.names), iter(()))
     text = io.TextIOWrapper(data, encoding="utf-8", newline="")
     if fmt in (RowFormat.CSV, RowFormat.TSV):
         reader = csv.reader(text, delimiter="\t" if fmt is RowFormat.TSV else ",")
@@ -49,7 +66,7 @@ def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
         cols = list(first)
         return Table(cols, ([str(r.get(c, "")) for c in cols] for lines_ in ([first], lines)
                             for r in lines_))
-    raise UsageError(f"{name}: monitored files must be CSV, TSV or JSON lines.")
+    raise UsageError(f"{name}: monitored files must be CSV, TSV, JSON lines or Parquet.")
 
 
 def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategies.Store,
@@ -64,7 +81,7 @@ def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategie
         fmt = format_for(path, formats)
         top = path.split("/", 1)[0]
         if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
-                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
             continue
         source = strategies._source(repo.read_file(commit, path) or b"", store, path)
         with source() as f:
@@ -120,6 +137,9 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         _check_columns(table.columns, train_cols, mon, str(f))
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
         old = repo.read_file(tip, dest)
+        if old is not None and fmt is RowFormat.PARQUET:
+            raise UsageError(f"{f.name} was logged for {tag} today already, and a Parquet file "
+                             "cannot grow in place: log it under another name.")
         if old is not None:
             old_data = strategies._read(old, store, dest)
             body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
@@ -219,7 +239,11 @@ def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]
 def _column_chunks(source: Any, fmt: RowFormat | None, name: str
                    ) -> Iterator[dict[str, Any]]:
     """Column name -> values, CHUNK_ROWS rows at a time. With pandas installed (the `fast`
-    extra), CSV/TSV go through its C parser as strings; otherwise through the csv module."""
+    extra), CSV/TSV go through its C parser; otherwise through the csv module. Parquet is read
+    in record batches by pyarrow (the `parquet` extra)."""
+    if fmt is RowFormat.PARQUET:
+        yield from _parquet_chunks(source)
+        return
     if fmt in (RowFormat.CSV, RowFormat.TSV):
         try:
             import pandas as pd
@@ -237,6 +261,22 @@ def _column_chunks(source: Any, fmt: RowFormat | None, name: str
     for chunk in _chunks(table.rows):
         columns = list(zip(*chunk, strict=False))
         yield {c: columns[i] for i, c in enumerate(table.columns) if i < len(columns)}
+
+
+def _parquet_chunks(source: Any) -> Iterator[dict[str, Any]]:
+    import pyarrow as pa
+
+    pq = _pyarrow_parquet()
+    with source() as f:
+        parquet = pq.ParquetFile(f)
+        for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
+            out: dict[str, Any] = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+                    out[name] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                else:
+                    out[name] = ["" if v is None else str(v) for v in col.to_pylist()]
+            yield out
 
 
 def _chunks(rows: Iterator[list[str]]) -> Iterator[list[list[str]]]:

@@ -169,6 +169,7 @@ def find(g: Git, fmt: TagFormat, name: str) -> Release:
         raise UsageError(f"there is no release {name} here; see `branchml releases`.")
     if found[0].manifest is None:
         raise UsageError(f"{name} carries no branchml manifest.")
+    _validate(found[0].manifest, name)
     return found[0]
 
 
