@@ -65,4 +65,49 @@ git rm -q data/2024-01.csv && git commit -q --no-verify -m "raw: delete January"
 expect_fail git push --no-verify origin raw
 git reset -q --hard HEAD~1
 
+step "data moves: raw -> clean (validated) -> stable/churn, by append"
+git checkout -q raw
+echo "c9998,3,12.5,1" >> data/2024-01.csv && git commit -qam "raw: one more row"
+git checkout -q main
+branchml pull raw clean --validate
+branchml pull clean stable/churn
+
+step "promote the code of dev/churn to stable/churn, train there, release for acme"
+git checkout -q dev/churn
+mkdir -p src && printf 'import csv\nprint("training on", sum(1 for _ in open("data/2024-01.csv")) - 1, "rows")\n' > src/train.py
+git add src && git commit -qm "dev: a training script"
+branchml promote dev/churn stable/churn
+git checkout -q stable/churn
+python3 src/train.py
+mkdir -p models tracking
+head -c 2048 /dev/urandom > models/model.bin
+echo '{"accuracy": 0.87, "auc": 0.91}' > tracking/metrics.json
+echo '{"depth": 6}' > tracking/params.json
+git add models tracking && git commit -qm "stable: trained"
+branchml tag --client acme -m "first model for acme"
+branchml show acme-v1
+branchml lineage models/model.bin --rev acme-v1
+
+step "deploy, and track the run onto main"
+branchml deploy acme-v1 --client acme
+branchml track acme-v1
+branchml runs
+
+step "production data onto monitoring, then a drift check (a shifted copy alerts: exit 1)"
+python3 - "$work/prod.csv" <<'PY'
+import csv, random, sys
+random.seed(2)
+with open(sys.argv[1], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["customer", "tenure", "spend", "prediction"])
+    for i in range(300):
+        w.writerow([f"p{i:04d}", random.randint(40, 90), round(random.uniform(60, 150), 2), random.randint(0, 1)])
+PY
+git checkout -q main
+cfg=$(git show main:branchml.yaml | sed 's/  target: null/  target: churned/')
+printf '%s\n' "$cfg" > branchml.yaml && git commit -qam "monitor: churned is the target"
+branchml monitor log "$work/prod.csv" --client acme --tag acme-v1
+expect_fail branchml monitor check --tag acme-v1 --report "$work/drift.html"
+echo "report: $work/drift.html"
+
 step "done: the demo repository is in $work/acme"
