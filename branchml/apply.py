@@ -26,7 +26,11 @@ from branchml.lock import RepoLock
 def apply(repo: git.Repo, plan: Plan) -> list[dict[str, Any]]:
     common = repo.common_dir
     with RepoLock(common, plan.command):
-        op = oplog.begin(common, plan.command)
+        _recover(repo, common)
+        refs = [s for s in plan.steps if isinstance(s, RefUpdate)]
+        intent = {"refs": [{"ref": r.ref, "old": r.old, "new": r.new} for r in refs],
+                  "checkout": [s.branch for s in plan.steps if isinstance(s, Checkout)]}
+        op = oplog.begin(common, plan.command, intent)
         done: list[dict[str, Any]] = []
         try:
             _run(repo, plan, done)
@@ -57,6 +61,40 @@ def _run(repo: git.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
         elif isinstance(step, Checkout):
             _checkout(repo, step, refs)
             done.append({"kind": "worktree", "branch": step.branch})
+
+
+def recover(repo: git.Repo) -> bool:
+    """Complete a write that was killed between its ref move and its worktree update."""
+    with RepoLock(repo.common_dir, "recover"):
+        return _recover(repo, repo.common_dir)
+
+
+def _recover(repo: git.Repo, common: Any) -> bool:
+    records = oplog.read(common)
+    if not records or records[-1].get("event") != "begin":
+        return False
+    last = records[-1]
+    intent = last.get("intent") or {}
+    done = False
+    for branch in intent.get("checkout", []):
+        move = next((r for r in intent.get("refs", []) if r["ref"] == f"refs/heads/{branch}"),
+                    None)
+        if move is None or repo.root is None or repo.head_branch() != branch:
+            continue
+        if repo.branch_target(branch) == move["new"] and _index_at(repo.root, move["old"]):
+            git.update_worktree(repo.root, move["old"], move["new"])
+            done = True
+    oplog.mark(common, last["op"], "recovered" if done else "abandoned")
+    return done
+
+
+def _index_at(root: Any, commit: str | None) -> bool:
+    """Whether the index still holds `commit`'s tree (or is empty, for None)."""
+    if commit is None:
+        return not proc.output(["git", "ls-files"], cwd=root)
+    r = proc.run(["git", "diff-index", "--cached", "--quiet", commit, "--"], cwd=root,
+                 check=False)
+    return r.returncode == 0
 
 
 def _checkout(repo: git.Repo, step: Checkout, refs: list[RefUpdate]) -> None:

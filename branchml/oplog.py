@@ -1,7 +1,9 @@
 """The operation log: every write command's moves, before and after, for `branchml undo`.
 
-Each operation writes a `begin` line before it changes anything and an `end` line with what
-it did; a `begin` without an `end` marks an operation that was killed midway.
+Each operation writes a `begin` line (with its intent: the ref moves and checkouts it plans)
+before it changes anything, and an `end` line with what it did; a `begin` without an `end`
+marks an operation that was killed midway, which the next write command completes when its
+refs had moved (`recovered`).
 Format (JSON lines in <git-common-dir>/branchml/oplog.jsonl):
   {"op": ID, "event": "begin", "time": ISO, "command": NAME, "argv": [...]}
   {"op": ID, "event": "end", "time": ISO, "changes": [ {"kind": "ref"|"config"|"hook", ...} ]}
@@ -39,11 +41,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def begin(common_dir: Path, command: str) -> str:
+def begin(common_dir: Path, command: str, intent: dict[str, Any] | None = None) -> str:
+    """`intent`: the ref moves and checkouts planned, so a killed run can be completed."""
     op = f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
     _append(common_dir, {"op": op, "event": "begin", "time": _now(), "command": command,
-                         "argv": sys.argv[1:]})
+                         "argv": sys.argv[1:], "intent": intent or {}})
     return op
+
+
+def mark(common_dir: Path, op: str, event: str) -> None:
+    _append(common_dir, {"op": op, "event": event, "time": _now()})
 
 
 def end(common_dir: Path, op: str, changes: list[dict[str, Any]], ok: bool = True) -> None:

@@ -76,3 +76,28 @@ def test_kill_during_init_leaves_before_or_after(tmp_path: Path, delay: float) -
     assert rerun.returncode == 0, rerun.stderr
     assert len(git("for-each-ref", "refs/heads", cwd=repo).splitlines()) == 7
     assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_killed_between_ref_move_and_worktree_is_completed_by_rerun(tmp_path: Path) -> None:
+    """The ref transaction is the commit point; a run killed right after it leaves a
+    `begin` in the operation log, and the next branchml write finishes the worktree."""
+    import sys
+
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit(repo, {"notes.md": "x\n"})
+    die = ("import os, sys; import branchml.apply as a; "
+           "a._checkout = lambda *args: os._exit(9); "
+           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+    p = subprocess.run([sys.executable, "-c", die, str(repo)], capture_output=True)
+    assert p.returncode == 9
+    assert len(git("for-each-ref", "refs/heads", cwd=repo).splitlines()) == 7  # refs: after
+    assert git("status", "--porcelain", cwd=repo) != ""                     # worktree: not yet
+    rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "completed an earlier run that was interrupted" in rerun.stdout
+    assert git("status", "--porcelain", cwd=repo) == ""
+    assert (repo / "docs" / "problem.md").is_file()
+    git("fsck", "--strict", cwd=repo)

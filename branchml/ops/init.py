@@ -26,10 +26,11 @@ class InitReport:
     steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    recovered: bool = False
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.steps and not self.created_repo
+        return not self.steps and not self.created_repo and not self.recovered
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "nothing_to_do": self.nothing_to_do}
@@ -117,6 +118,10 @@ def _main_files(repo: git.Repo, base: str | None, project: str, model: str,
 
 def _plan_and_apply(repo: git.Repo, report: InitReport, path: Path, model: str,
                     with_hooks: bool, use_lfs: bool) -> None:
+    if not report.dry_run and apply.recover(repo):
+        report.recovered = True
+        report.notes.append("completed an earlier run that was interrupted after its refs "
+                            "moved (the working tree is updated now)")
     head = repo.head_branch()
     old_main = repo.branch_target(MAIN)
     base = old_main or (repo.resolve("HEAD") if head is not None else None)
