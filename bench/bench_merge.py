@@ -17,16 +17,13 @@ measured when `dvc` is on PATH (install it in a separate virtualenv: it is not a
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-BML = str(BIN / "branchml")
+from benchenv import BML, isolated
+
 TIME = "/usr/bin/time"
 
 
@@ -198,14 +195,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--big", action="store_true", help="also merge a 2 GiB CSV")
     args = ap.parse_args()
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    home = Path(tempfile.mkdtemp(prefix="bml-bench-home-"))
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Bench\n\temail = b@example.com\n[init]\n\tdefaultBranch = main\n")
-    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-                      PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    root = Path(tempfile.mkdtemp(prefix="bml-bench-merge-"))
-    try:
+    with isolated("merge") as root:
         merge_table(root, args.rows)
         print("\n| memory as the file grows | time (s) | peak RSS (MiB) |\n|---|---|---|")
         half = args.rows // 2
@@ -215,9 +205,7 @@ def main() -> None:
         if args.big:
             lfs_only(root, 50_000_000, f"50,000,000 rows (~2 GiB) + {half:,} a side", half)
         many_files(root, args.files)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+
 
 
 if __name__ == "__main__":

@@ -8,18 +8,13 @@ Run: `.venv/bin/python bench/bench_monitor.py [--rows N]` (part of `make bench`)
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from benchenv import BML, isolated
 
-BIN = Path(sys.executable).parent
-BML = str(BIN / "branchml")
 FEATURES = 20
 
 
@@ -43,14 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    home = Path(tempfile.mkdtemp(prefix="bml-bench-home-"))
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Bench\n\temail = b@example.com\n[init]\n\tdefaultBranch = main\n")
-    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-                      PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    root = Path(tempfile.mkdtemp(prefix="bml-bench-mon-"))
-    try:
+    with isolated("mon") as root:
         repo = root / "p"
         sh([BML, "init", str(repo), "--no-hooks"], root)
         cfg = (repo / "branchml.yaml").read_text().replace("  target: null", "  target: label")
@@ -90,9 +78,7 @@ def main() -> None:
         print(f"| naive: np.loadtxt the whole file, then histograms | {t_naive:.2f} | "
               f"{naive.nbytes / 2**20:.0f}+ (the array alone) |")
         print(f"exit code {p.returncode} (1 = drift alert: the data was shifted by 0.1 sigma)")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+
 
 
 if __name__ == "__main__":

@@ -18,13 +18,10 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-BML = str(BIN / "branchml")
+from benchenv import BML, isolated
 
 
 def sh(args: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess[bytes]:
@@ -88,16 +85,9 @@ def main() -> None:
     ap.add_argument("--gto", default=shutil.which("gto"), help="path of the gto executable")
     ap.add_argument("--sizes", default="1000,10000")
     args = ap.parse_args()
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    home = Path(tempfile.mkdtemp(prefix="bml-bench-home-"))
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Bench\n\temail = b@example.com\n[init]\n\tdefaultBranch = main\n")
-    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-                      PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    root = Path(tempfile.mkdtemp(prefix="bml-bench-rel-"))
     print("| tags | branchml releases | branchml show | branchml tag | gto show | "
           "gto / releases | gto / show |\n|---|---|---|---|---|---|---|")
-    try:
+    with isolated("rel") as root:
         for n in map(int, args.sizes.split(",")):
             repo = build(root, n)
             t_rel = timed([BML, "releases"], repo)
@@ -112,9 +102,7 @@ def main() -> None:
                 peer = "not run | | "
             print(f"| {n:,} | {t_rel:.3f} | {t_show:.3f} | {t_tag:.3f} | {peer} |")
             shutil.rmtree(repo)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+
 
 
 if __name__ == "__main__":

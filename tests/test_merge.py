@@ -276,29 +276,30 @@ def sqlite_rows(repo: Path, tmp: Path) -> list[tuple[int, str]]:
     return rows
 
 
-def test_sqlite_tables_appended(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
-    dbs = tmp_path / "dbs"
+def sqlite_history(repo: Path, tmp: Path, clean: list[tuple[int, str]],
+                   raw: list[tuple[int, str]], clean_schema: str | None = None) -> None:
+    """raw and clean both start from [(1, 'a')]; then each side writes its own rows."""
+    dbs = tmp / "dbs"
     dbs.mkdir()
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
-    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "clean")])})
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (3, "raw")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
+    commit(repo, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+    git("merge", "-q", "--no-verify", "raw", cwd=repo)
+    schema = {"schema": clean_schema} if clean_schema else {}
+    commit(repo, {"data/t.sqlite": sqlite_db(dbs, clean, **schema)})
+    commit(repo, {"data/t.sqlite": sqlite_db(dbs, raw)}, branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+
+
+def test_sqlite_tables_appended(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    sqlite_history(plain_project, tmp_path, [(1, "a"), (2, "clean")], [(1, "a"), (3, "raw")])
     r = bml("pull", "raw", "clean", cwd=plain_project)
     assert r.code == 0, r.err
     assert sqlite_rows(plain_project, tmp_path) == [(1, "a"), (2, "clean"), (3, "raw")]
 
 
 def test_sqlite_schema_mismatch(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
-    dbs = tmp_path / "dbs"
-    dbs.mkdir()
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
-    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")], "id INTEGER PRIMARY KEY, w TEXT")})
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (3, "raw")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
+    sqlite_history(plain_project, tmp_path, [(1, "a")], [(1, "a"), (3, "raw")],
+                   "id INTEGER PRIMARY KEY, w TEXT")
     before = snapshot(plain_project)
     r = bml("pull", "raw", "clean", cwd=plain_project)
     assert r.code == 3 and "the tables or their schemas differ" in r.err
@@ -306,14 +307,7 @@ def test_sqlite_schema_mismatch(plain_project: Path, tmp_path: Path, bml) -> Non
 
 
 def test_sqlite_key_clash(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
-    dbs = tmp_path / "dbs"
-    dbs.mkdir()
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
-    git("merge", "-q", "--no-verify", "raw", cwd=plain_project)
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "clean")])})
-    commit(plain_project, {"data/t.sqlite": sqlite_db(dbs, [(1, "a"), (2, "raw")])}, branch="raw")
-    git("checkout", "-q", "clean", cwd=plain_project)
+    sqlite_history(plain_project, tmp_path, [(1, "a"), (2, "clean")], [(1, "a"), (2, "raw")])
     r = bml("pull", "raw", "clean", cwd=plain_project)
     assert r.code == 3 and "clashes with a row of ours on a key" in r.err
 
