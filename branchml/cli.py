@@ -426,11 +426,9 @@ def runs_list(
         return emit_json(rows)
     if not rows:
         return out("No runs on main yet: `branchml track stable/NAME` adds one.")
-    names = sorted({k for r in rows for k in r["metrics"]})[:4]
-    out(f"{'run':<16} {'branch':<18} {'time':<26} " + " ".join(f"{n:>10}" for n in names))
-    for r in rows:
-        out(f"{r.get('tag') or r['commit'][:10]:<16} {r['branch']:<18} {r['time']:<26} "
-            + " ".join(f"{r['metrics'].get(n, ''):>10}" for n in names))
+    from branchml.render import runs_table
+
+    runs_table(rows)
 
 
 @runs_app.command("compare")

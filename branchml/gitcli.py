@@ -87,6 +87,17 @@ class Git:
         r = proc.run(["git", "merge-base", "--is-ancestor", old, new], cwd=self.cwd, check=False)
         return r.returncode == 0
 
+    def diverged(self, branch: str, remote: str = "origin") -> str | None:
+        """`<remote>/<branch>` when the local branch and it have both moved apart (neither
+        contains the other), else None."""
+        local, theirs = self.resolve(f"refs/heads/{branch}"), \
+            self.resolve(f"refs/remotes/{remote}/{branch}")
+        if local is None or theirs is None or local == theirs:
+            return None
+        if self.is_ancestor(local, theirs) or self.is_ancestor(theirs, local):
+            return None
+        return f"{remote}/{branch}"
+
     def has_object(self, oid: str) -> bool:
         r = proc.run(["git", "cat-file", "-e", oid], cwd=self.cwd, check=False)
         return r.returncode == 0

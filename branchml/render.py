@@ -190,3 +190,17 @@ def drift_html(r: dict[str, Any]) -> str:
             "(blue) share per bin.</p><table><tr><th>feature</th><th>PSI</th><th>KS</th>"
             "<th>outside range</th><th>missing</th><th>distribution</th><th>alert</th></tr>"
             + "".join(rows) + "</table>\n")
+
+
+def runs_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = sorted({k for r in rows for k in r["metrics"]})[:6]
+    table = Table(title=f"runs on main ({len(rows)})")
+    for col in ("run", "branch", "time", *names):
+        table.add_column(col, justify="right" if col in names else "left")
+    for r in rows:
+        table.add_row(r.get("tag") or r["commit"][:10], r["branch"], r["time"],
+                      *(str(r["metrics"].get(n, "")) for n in names))
+    Console(width=max(100, 40 + 12 * len(names))).print(table)

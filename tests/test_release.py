@@ -309,3 +309,25 @@ def test_manifest_failing_its_schema(stable: Path, bml) -> None:  # type: ignore
                 ["deploy", "acme-v1", "--client", "acme"]):
         r = bml(*cmd, cwd=stable)
         assert r.code == 2 and "the manifest of acme-v1 fails its schema" in r.err, cmd
+
+
+def test_diverged_stable_refused(stable: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "origin.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    git("remote", "add", "origin", str(bare), cwd=stable)
+    git("push", "-q", "--no-verify", "origin", "--all", cwd=stable)
+    other = tmp_path / "other"
+    git("clone", "-q", str(bare), str(other), cwd=tmp_path)
+    commit(other, {"tracking/metrics.json": '{"acc": 0.5}'}, branch="stable/model")
+    git("push", "-q", "--no-verify", "origin", "stable/model", cwd=other)
+    retrain(stable, "w-local", 0.97)
+    git("fetch", "-q", "origin", cwd=stable)
+    commit(stable, {"src/train.py": "v5\n"}, branch="dev/model")
+    before = snapshot(stable)
+    r = bml("promote", "dev/model", "stable/model", cwd=stable)
+    assert (r.code, r.err) == (4, "branchml: error: stable/model has diverged from "
+                                  "origin/stable/model: merge or rebase it onto "
+                                  "origin/stable/model first, then promote.\n")
+    r = bml("tag", "--client", "acme", "--push", "--rev", "stable/model", cwd=stable)
+    assert r.code == 4 and "stable/model has diverged from origin/stable/model" in r.err
+    assert snapshot(stable) == before

@@ -13,7 +13,7 @@ from branchml import apply, git, proc
 from branchml.core.model import BranchKind, PathClass
 from branchml.core.names import check_branch_name, pattern_matches
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
-from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.errors import DirtyWorktree, StateError, UsageError, VerdictError
 from branchml.gitcli import Git
 from branchml.ops.check import check_range
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
@@ -45,6 +45,10 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
     if src_sha is None or dst_sha is None:
         missing = src if src_sha is None else dst
         raise UsageError(f"{missing!r} is not a branch here; see `git branch` (or fetch it).")
+    apart = g.diverged(dst)
+    if apart:
+        raise StateError(f"{dst} has diverged from {apart}: merge or rebase it onto {apart} "
+                         "first, then promote.")
     if repo.head_branch() == dst and repo.root and git.worktree_dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then promote again.")

@@ -69,6 +69,10 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     fmt = tag_format(g)
     commit, branch = _stable_commit(g, policy, rev)
+    apart = g.diverged(branch, remote) if push else None
+    if apart:
+        raise StateError(f"{branch} has diverged from {apart}: merge or rebase it onto {apart} "
+                         "and push it first, so the release is on the shared history.")
     mine = read_releases(g, fmt, client)
     n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
     name = fmt.render(client, n)
