@@ -82,8 +82,14 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
                                _read(ours, store, path), _read(theirs, store, path), path,
                                store.common_dir / "branchml" / "tmp")
         return FileMerge(_store(merged, _is_pointer(ours), store))
-    if fmt is None or fmt is RowFormat.PARQUET:
-        why = "it has no row format" if fmt is None else "Parquet files are not merged yet"
+    if fmt is RowFormat.PARQUET:
+        from branchml.parquet_merge import append_parquet
+
+        merged = append_parquet(None if base is None else _read(base, store, path),
+                                _read(ours, store, path), _read(theirs, store, path), path)
+        return FileMerge(_store(merged, _is_pointer(ours), store))
+    if fmt is None:
+        why = "it has no row format"
         raise ConflictError(
             f"{path}: changed on both sides and {why}; keep one side's version on one branch "
             "(or add rows in a new file), then merge again."

@@ -366,3 +366,34 @@ def test_driver_unit(tmp_path: Path, strategy: str, monkeypatch: pytest.MonkeyPa
     files["B"].write_bytes(b"h\n1\n3\n")
     assert run_driver(strategy, str(files["O"]), str(files["A"]), str(files["B"]), "d/x.csv") == 0
     assert files["A"].read_bytes() == (b"h\n1\n3\n" if strategy == "overwrite" else b"h\n1\n2\n3\n")
+
+
+def test_parquet_append_both_doors(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def parquet(ids: list[int]) -> bytes:
+        import io
+
+        out = io.BytesIO()
+        pq.write_table(pa.table({"id": ids, "v": [f"v{i}" for i in ids]}), out)
+        return out.getvalue()
+
+    commit(project, {"data/t.parquet": parquet([1, 2])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=project)
+    git("merge", "-q", "--no-verify", "raw", cwd=project)
+    commit(project, {"data/t.parquet": parquet([1, 2, 3])})
+    commit(project, {"data/t.parquet": parquet([1, 2, 4, 3])}, branch="raw")
+    git("checkout", "-q", "clean", cwd=project)
+    clone = tmp_path / "door2"
+    git("clone", "-q", "--no-local", str(project), str(clone), cwd=tmp_path)
+    bml("install", cwd=clone)
+    shutil.copytree(project / ".git" / "lfs", clone / ".git" / "lfs", dirs_exist_ok=True)
+    git("checkout", "-q", "clean", cwd=clone)
+    git("branch", "-f", "raw", "origin/raw", cwd=clone)
+    assert git_proc("merge", "--no-edit", "--no-verify", "raw", cwd=clone).returncode == 0
+    r = bml("pull", "raw", "clean", cwd=project)
+    assert r.code == 0, r.err
+    assert pq.read_table(project / "data/t.parquet").column("id").to_pylist() == [1, 2, 3, 4]
+    assert git("rev-parse", "clean^{tree}", cwd=project) == git("rev-parse", "HEAD^{tree}",
+                                                                 cwd=clone)
