@@ -1,0 +1,70 @@
+"""The typer app, its sub-apps, the shared options and output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from branchml import __version__
+from branchml.errors import UsageError
+
+app = typer.Typer(
+    name="branchml",
+    help="A Git repository as the whole home of an ML project: typed branches, policed moves.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Validate, show and describe branchml.yaml.", no_args_is_help=True)
+branch_app = typer.Typer(help="Create branches that match a branch type.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(branch_app, name="branch")
+runs_app = typer.Typer(help="The run log on main: list, compare, plot.",
+                       invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+monitor_app = typer.Typer(help="Production data on the monitoring branch, and drift checks.",
+                          no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
+analysis_app = typer.Typer(help="Analysis branches ds/CLIENT.", no_args_is_help=True)
+app.add_typer(analysis_app, name="analysis")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")]
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def emit_json(data: Any) -> None:
+    out(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out(f"branchml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    directory: Annotated[Path | None, typer.Option(
+        "-C", help="Run as if branchml was started in this folder (like git -C).")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    if directory is not None:
+        if not directory.is_dir():
+            raise UsageError(f"-C {directory}: no such folder.")
+        os.chdir(directory)
+
+
+
+ClientOpt = Annotated[str, typer.Option("--client", help="Client id: lowercase letters, "
+                                       "digits, _ and -.")]

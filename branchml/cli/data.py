@@ -1,0 +1,92 @@
+"""Commands: merge, pull, split, and the hidden merge-driver."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from branchml import api
+from branchml.cli.app import (
+    DryRunOpt,
+    JsonOpt,
+    app,
+    emit_json,
+    out,
+)
+
+
+@app.command("merge")
+def merge_cmd(
+    src: Annotated[str, typer.Argument(help="Branch to merge from.")],
+    into: Annotated[str | None, typer.Option(
+        "--into", help="Branch to merge into (default: the current branch).")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge SRC into DST by path class: data appended, models overwritten, code 3-way."""
+    result = api.merge(src, into, ".", dry_run=dry_run)
+    _render_merge(result, as_json)
+
+
+@app.command("pull")
+def pull_cmd(
+    src: Annotated[str, typer.Argument(help="Data branch to pull from (raw, clean, split...).")],
+    dst: Annotated[str, typer.Argument(help="Branch to pull into (clean, split, stable/*...).")],
+    validate: Annotated[bool, typer.Option(
+        "--validate", help="Drop bad new items (empty, unparsable, failing the config's "
+        "schema or command) and commit a report beside the data.")] = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring SRC's new data into DST (append); nothing else moves."""
+    result = api.pull(src, dst, ".", validate=validate, dry_run=dry_run)
+    _render_merge(result, as_json)
+
+
+def _render_merge(result: Any, as_json: bool) -> None:
+    if as_json:
+        return emit_json(result.to_dict())
+    from branchml.render import merge_text
+
+    merge_text(result)
+
+
+@app.command("split")
+def split_cmd(
+    seed: Annotated[int | None, typer.Option(help="Hash seed (default: the config's, 0).")]
+    = None,
+    ratios: Annotated[str | None, typer.Option(
+        help="train,val[,test] fractions adding up to 1 (default 0.8,0.1,0.1).")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Column (CSV) or field (JSONL) whose value is an item; default: each file.")]
+    = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Assign every new item on the split branch to train/val/test, stably."""
+    report = api.split(".", seed, ratios, key, dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    if not report.added:
+        return out(f"Nothing to split: all {report.total} item(s) are assigned already.")
+    counts = ", ".join(f"{n} to {k}" for k, n in sorted(report.added.items()))
+    verb = "Would assign" if dry_run else "Assigned"
+    out(f"{verb} {sum(report.added.values())} new item(s) on {report.branch}: {counts} "
+        f"(seed {report.seed}, ratios {','.join(map(str, report.ratios))}).")
+
+
+@app.command("merge-driver", hidden=True)
+def merge_driver(
+    strategy: Annotated[str, typer.Argument(help="append or overwrite.")],
+    base: Annotated[str, typer.Argument(help="%O: the ancestor's version.")],
+    ours: Annotated[str, typer.Argument(help="%A: ours; the result is written here.")],
+    theirs: Annotated[str, typer.Argument(help="%B: theirs.")],
+    path: Annotated[str, typer.Argument(help="%P: the path in the repository.")],
+) -> None:
+    """Run by git for paths with merge=branchml-* in .gitattributes."""
+    from branchml.drivers import run as run_driver
+
+    raise typer.Exit(run_driver(strategy, base, ours, theirs, path))
+
+

@@ -1,0 +1,161 @@
+"""Commands: init, install, status, check, branch create, config, hook."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from branchml import api
+from branchml.cli.app import (
+    DryRunOpt,
+    JsonOpt,
+    app,
+    branch_app,
+    config_app,
+    emit_json,
+    out,
+)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder of the repository (created if missing).")]
+    = Path("."),
+    model: Annotated[str, typer.Option(help="Model name: creates dev/NAME and stable/NAME.")]
+    = "model",
+    no_hooks: Annotated[bool, typer.Option("--no-hooks", help="Do not install git hooks.")]
+    = False,
+    no_lfs: Annotated[bool, typer.Option(
+        "--no-lfs", help="Keep data and models as plain git blobs (no git-lfs).")] = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a repository laid out for the workflow, or adopt an existing one."""
+    report = api.init(path, model, not no_hooks, not no_lfs, dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    if report.nothing_to_do:
+        return out(f"Nothing to do: {report.path} is already set up for branchml.")
+    head = "Would do" if dry_run else "Done"
+    out(f"{head} in {report.path}:")
+    for step in report.steps:
+        out(f"  - {step}")
+    if report.kept:
+        out(f"Kept existing branches: {', '.join(report.kept)}")
+    for note in report.notes:
+        out(f"Note: {note}")
+
+
+@app.command()
+def install(
+    uninstall: Annotated[bool, typer.Option(
+        "--uninstall", help="Remove branchml's hooks and put back the ones they replaced.")]
+    = False,
+    no_lfs: Annotated[bool, typer.Option("--no-lfs", help="Skip git-lfs filters and hooks.")]
+    = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set up hooks and git-lfs in a fresh clone (they do not travel with a clone)."""
+    report = api.install(".", uninstall, dry_run, no_lfs)
+    if as_json:
+        return emit_json(report.to_dict())
+    if report.nothing_to_do:
+        return out("Nothing to do: hooks and filters are already as branchml wants them.")
+    out(("Would do" if dry_run else "Done") + f" (hooks in {report.hooks_dir}):")
+    for step in report.steps:
+        out(f"  - {step}")
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Each branch with its type, head, and what may change on it."""
+    report = api.status(".")
+    if as_json:
+        return emit_json(report.to_dict())
+    from branchml.render import status_table
+
+    status_table(report)
+
+
+@app.command()
+def check(
+    staged: Annotated[bool, typer.Option(
+        "--staged", help="Judge the staged changes (what the pre-commit hook runs).")] = False,
+    range_: Annotated[str | None, typer.Option(
+        "--range", metavar="A..B", help="Judge the commits of A..B (pre-push, server, CI).")]
+    = None,
+    branch: Annotated[str | None, typer.Option(
+        help="Branch whose rules apply to --range (default: the current branch).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge changes against the policy on main. Exit 1 on a violation."""
+    result = api.check(".", staged, range_, branch)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        from branchml.render import check_text
+
+        check_text(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@branch_app.command("create")
+def branch_create(
+    name: Annotated[str, typer.Argument(help="New branch name, e.g. dev/new-approach.")],
+    from_ref: Annotated[str | None, typer.Option(
+        "--from", help="Start from this commit of the parent branch (default: its head).")]
+    = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create NAME from the parent its branch type names (dev/* from main, ...)."""
+    report = api.create_branch(name, ".", from_ref, dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    verb = "Would create" if dry_run else "Created"
+    out(f"{verb} {report.name} from {report.parent} at {report.sha[:10]}.")
+
+
+@config_app.command("validate")
+def config_validate(
+    file: Annotated[Path, typer.Argument(help="The config file to check.")] = Path(
+        "branchml.yaml"),
+) -> None:
+    """Check a branchml.yaml against the schema; exit 2 with the reason if it is invalid."""
+    api.config_validate(file)
+    out(f"{file}: valid.")
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Print the effective config (main's branchml.yaml with defaults filled in)."""
+    cfg = api.config_show(".")
+    if as_json:
+        return emit_json(cfg)
+    import yaml
+
+    out(yaml.safe_dump(cfg, sort_keys=False).rstrip())
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of branchml.yaml."""
+    emit_json(api.config_schema())
+
+
+@app.command("hook", hidden=True)
+def hook(
+    name: Annotated[str, typer.Argument(help="Hook name (git passes it).")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments git passes.")] = None,
+) -> None:
+    """Run by the installed git hooks."""
+    from branchml.ops.hook import run_hook
+
+    raise typer.Exit(run_hook(name, args or [], sys.stdin))
+
+

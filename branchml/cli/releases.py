@@ -1,0 +1,186 @@
+"""Commands: promote, tag, releases, show, verify, lineage, diff, deploy, rollback, deployed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from branchml import api
+from branchml.cli.app import (
+    ClientOpt,
+    DryRunOpt,
+    JsonOpt,
+    app,
+    emit_json,
+    out,
+)
+
+
+@app.command()
+def promote(
+    src: Annotated[str, typer.Argument(help="Code branch to promote (dev/NAME).")],
+    dst: Annotated[str, typer.Argument(help="Stable branch to promote into (stable/NAME).")],
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make DST's code exactly SRC's (one commit); DST's data, models, tracking stay."""
+    r = api.promote(src, dst, ".", dry_run)
+    if as_json:
+        return emit_json(r.to_dict())
+    if r.up_to_date:
+        return out(f"Nothing to promote: {dst} already has {src}'s code.")
+    verb = "Would promote" if dry_run else "Promoted"
+    out(f"{verb} {src} {r.src_commit[:10]} into {dst}"
+        + (f" (commit {r.commit[:10]})" if not dry_run else "") + ":")
+    for p in r.changed:
+        out(f"  ~ {p}")
+    if r.gates and not dry_run:
+        out("Gates passed: " + "; ".join(r.gates))
+
+
+@app.command("tag")
+def tag_cmd(
+    client: ClientOpt,
+    rev: Annotated[str | None, typer.Option(
+        help="Stable commit or branch to release (default: the stable branch).")] = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="Release notes.")] = "",
+    push: Annotated[bool, typer.Option(
+        "--push", help="Push the tag to origin atomically; fail cleanly if the name is taken.")]
+    = False,
+    allow_same: Annotated[bool, typer.Option(
+        "--allow-same", help="Tag even when the last release has the same content.")] = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Release: an annotated tag CLIENT-vN with the model-data-code manifest."""
+    from branchml.render import tag_out
+
+    tag_out(api.tag(client, rev, ".", message, push, allow_same, dry_run), push, as_json,
+            dry_run)
+
+
+@app.command()
+def releases(
+    client: Annotated[str | None, typer.Option(help="Only this client's releases.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every release with its date, model and key metrics (from tags alone)."""
+    from branchml.render import releases_out
+
+    releases_out(api.releases(".", client), as_json)
+
+
+@app.command()
+def show(
+    tag: Annotated[str, typer.Argument(help="Release tag, e.g. acme-v3.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The manifest of a release: code, data, models, params, metrics, lineage."""
+    from branchml.render import show_out
+
+    show_out(api.show(tag, "."), as_json)
+
+
+@app.command()
+def verify(tag: Annotated[str, typer.Argument(help="Release tag to check.")]) -> None:
+    """Recompute a release's manifest from its commit and the LFS store; exit 1 on a mismatch."""
+    bad = api.verify(tag, ".")
+    if bad:
+        out(f"{tag} does not verify: {', '.join(bad)} differ from its manifest.")
+        raise typer.Exit(1)
+    out(f"{tag} verifies: its commit and LFS objects match its manifest.")
+
+
+@app.command()
+def lineage(
+    file: Annotated[str, typer.Argument(help="Model file, e.g. models/model.pkl.")],
+    rev: Annotated[str | None, typer.Option(help="Release tag or commit (default HEAD).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What data and code produced a model, and which releases contain it."""
+    r = api.lineage(file, rev, ".")
+    if as_json:
+        return emit_json(r)
+    ident = r["model"].get("lfs_oid") or r["model"].get("blob")
+    out(f"{file} {ident[:12]} ({r['model']['size']} bytes) at {r['commit'][:10]}")
+    promo = r.get("promotion")
+    out(f"  code: {r['code']['files']} files" + (f", promoted from {promo['branch']} "
+                                                 f"{promo['commit'][:10]}" if promo else ""))
+    for p, d in r["data"].items():
+        src = d.get("from")
+        out(f"  data {p}/: {d['files']} files, {d['bytes']} bytes, tree {d['tree'][:10]}"
+            + (f", from {src['branch']} {src['commit'][:10]}" if src else ""))
+    out("  releases: " + (", ".join(r["releases"]) or "none"))
+
+
+@app.command()
+def diff(
+    tag_a: Annotated[str, typer.Argument(help="Older release tag.")],
+    tag_b: Annotated[str, typer.Argument(help="Newer release tag.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed between two releases: code, data, model, params and metrics."""
+    d = api.diff(tag_a, tag_b, ".")
+    if as_json:
+        return emit_json(d)
+    out(f"{tag_a} -> {tag_b}")
+    out(f"  code files changed: {len(d['code_changed'])}")
+    for p, x in d["data"].items():
+        out(f"  data {p}/: {x['files_added']:+} files, {x['bytes_added']:+} bytes")
+    out("  models changed: " + (", ".join(d["models_changed"]) or "none"))
+    for kind in ("params", "metrics"):
+        for k, v in d[kind].items():
+            extra = f" ({v['delta']:+g})" if "delta" in v else ""
+            out(f"  {kind[:-1]} {k}: {v['from']} -> {v['to']}{extra}")
+
+
+@app.command("deploy")
+def deploy_cmd(
+    tag: Annotated[str, typer.Argument(help="Release to run as primary.")],
+    client: ClientOpt,
+    canary: Annotated[str | None, typer.Option(help="Candidate release for a share of traffic.")]
+    = None,
+    fraction: Annotated[float | None, typer.Option(help="Candidate's share, 0 < F < 1.")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that CLIENT runs TAG (refs/deploy/CLIENT, with history); refuses unverified tags."""
+    r = api.deploy(client, tag, ".", canary, fraction, dry_run)
+    if as_json:
+        return emit_json(r)
+    verb = "would run" if dry_run else "now runs"
+    out(f"{client} {verb} {tag}" + (f", candidate {canary} at {fraction:g}" if canary else "")
+        + f" (refs/deploy/{client} {r['commit'][:10]}).")
+
+
+@app.command()
+def rollback(
+    client: ClientOpt,
+    to: Annotated[str | None, typer.Option(help="Release to go back to (default: previous).")]
+    = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move CLIENT back to the previous (or named) release."""
+    r = api.rollback(client, to, ".", dry_run)
+    if as_json:
+        return emit_json(r)
+    verb = "would roll" if dry_run else "rolled"
+    out(f"{client} {verb} back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}).")
+
+
+@app.command()
+def deployed(
+    client: ClientOpt,
+    at: Annotated[str | None, typer.Option(help="When, e.g. 2026-11-01T12:00 (default: now).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which release CLIENT ran (now, or at a given time)."""
+    from branchml.render import deployed_out
+
+    deployed_out(api.deployed(client, at, "."), as_json)
+
+
