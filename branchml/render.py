@@ -204,3 +204,7 @@ def runs_table(rows: list[dict[str, Any]]) -> None:
         table.add_row(r.get("tag") or r["commit"][:10], r["branch"], r["time"],
                       *(str(r["metrics"].get(n, "")) for n in names))
     Console(width=max(100, 40 + 12 * len(names))).print(table)
+
+
+def merge_out(result: MergeResult, as_json: bool) -> None:
+    emit_json(result.to_dict()) if as_json else merge_text(result)

@@ -278,6 +278,15 @@ def test_fast_path_prints_what_typer_prints(stable: Path, bml, monkeypatch, caps
         fast = capsys.readouterr().out
         assert cli.run(list(args)) == 0
         assert capsys.readouterr().out == fast, args
+    git("checkout", "-q", "main", cwd=stable)
+    for args in (["pull", "raw", "clean", "--dry-run"], ["pull", "raw", "clean", "--dry-run",
+                                                        "--json"],
+                 ["merge", "raw", "--into", "clean", "--dry-run", "--json"]):
+        capsys.readouterr()
+        assert fastpath.run(list(args)) == 0
+        fast = capsys.readouterr().out
+        assert cli.run(list(args)) == 0
+        assert capsys.readouterr().out == fast, args
     assert fastpath.run(["releases", "--help"]) is None
     assert fastpath.run(["show"]) is None  # a usage error: typer answers it
 

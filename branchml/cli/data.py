@@ -45,11 +45,9 @@ def pull_cmd(
 
 
 def _render_merge(result: Any, as_json: bool) -> None:
-    if as_json:
-        return emit_json(result.to_dict())
-    from branchml.render import merge_text
+    from branchml.render import merge_out
 
-    merge_text(result)
+    merge_out(result, as_json)
 
 
 @app.command("split")

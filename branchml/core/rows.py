@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from branchml.core.globs import glob_regex
 
-CHUNK = 1 << 19  # bytes read at a time: bounds every per-batch temporary
+CHUNK = 1 << 18  # bytes read at a time: bounds every per-batch temporary
 BOM = b"\xef\xbb\xbf"
 
 
