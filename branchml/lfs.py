@@ -49,11 +49,11 @@ def filters_installed(cwd: Path) -> bool:
 
 
 class ObjectWriter:
-    """Writes a new LFS object in git-lfs's own layout: a temp file under lfs/tmp, hashed and
-    counted as it is written, renamed to lfs/objects/aa/bb/<oid> when complete."""
+    """Writes a new LFS object in git-lfs's own layout: a temp file under lfs/tmp, counted as
+    it is written and hashed (SHA-256) on a worker thread meanwhile, renamed to
+    lfs/objects/aa/bb/<oid> when complete."""
 
     def __init__(self, common_dir: Path) -> None:
-        import hashlib
         import tempfile
 
         self.common_dir = common_dir
@@ -62,17 +62,17 @@ class ObjectWriter:
         fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="branchml-")
         self.tmp = Path(name)
         self.f = os.fdopen(fd, "wb")
-        self.h = hashlib.sha256()
+        self.digest = _Sha256Thread()
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        self.h.update(data)
+        self.digest.update(data)
         self.size += len(data)
         return self.f.write(data)
 
     def finish(self) -> LfsPointer:
         self.f.close()
-        pointer = LfsPointer(self.h.hexdigest(), self.size)
+        pointer = LfsPointer(self.digest.hexdigest(), self.size)
         target = object_file(self.common_dir, pointer)
         if target.is_file():
             self.tmp.unlink()
@@ -82,8 +82,50 @@ class ObjectWriter:
         return pointer
 
     def abort(self) -> None:
+        self.digest.hexdigest()
         self.f.close()
         self.tmp.unlink(missing_ok=True)
+
+
+class _Sha256Thread:
+    """SHA-256 of what is written, computed on a worker thread (hashlib releases the GIL on
+    big buffers) so hashing overlaps the merge's own work. Small writes are gathered into
+    256 KiB blocks; at most two blocks wait, so memory stays bounded."""
+
+    BLOCK = 1 << 18
+
+    def __init__(self) -> None:
+        import hashlib
+        import queue
+        import threading
+
+        self.h = hashlib.sha256()
+        self.q: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self.buf = bytearray()
+        self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (block := self.q.get()) is not None:
+            self.h.update(block)
+
+    def update(self, data: bytes) -> None:
+        if len(data) >= self.BLOCK and not self.buf:
+            self.q.put(data)
+            return
+        self.buf += data
+        if len(self.buf) >= self.BLOCK:
+            self.q.put(bytes(self.buf))
+            self.buf.clear()
+
+    def hexdigest(self) -> str:
+        if self.thread.is_alive():
+            if self.buf:
+                self.q.put(bytes(self.buf))
+                self.buf.clear()
+            self.q.put(None)
+            self.thread.join()
+        return self.h.hexdigest()
 
 
 def open_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> BinaryIO:

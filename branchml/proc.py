@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from branchml.errors import BranchmlError, ExitCode, ToolMissing
 
@@ -89,3 +90,14 @@ def finish(p: subprocess.Popen[bytes], args: Sequence[str]) -> None:
         p.stdout.close()
     if code != 0:
         raise ProcessError(args, code, b"", err)
+
+
+def spawn_to(args: Sequence[str], out: BinaryIO, cwd: str | Path | None = None
+             ) -> subprocess.Popen[bytes]:
+    """A process whose stdout goes straight into an open file (no copy through Python), run
+    beside the caller; `finish` waits for it."""
+    try:
+        return subprocess.Popen(list(args), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import strategies
+from branchml import proc, strategies
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.errors import BranchmlError, ConflictError
-from branchml.gitcli import BlobStream, BlobWriter
+from branchml.gitcli import BlobWriter
 
 KEEP = object()  # the result keeps ours' entry
 # path, blob -> (blob to keep, or None to drop; why); may also offer row_filter(path, fmt)
@@ -52,7 +52,8 @@ class TreeMerger:
         self.formats = formats
         self.validator = validator
         self.widen = widen
-        self.temp_files: list[Path] = []
+        self.scratch: Path | None = None
+        self.inflating: dict[Path, tuple[Any, list[str]]] = {}
         self.report = MergeReport()
 
     def merge(self, base: Any, ours: Any, theirs: Any) -> Any:
@@ -142,7 +143,7 @@ class TreeMerger:
         base = self._side(be) if be is not None else None
         merged = strategies.append_file(path, base, ours, theirs, self.store, self.formats,
                                         getattr(self.validator, "row_filter", None),
-                                        lambda: BlobWriter(self.store.cwd), self.widen)
+                                        self._sink, self.widen)
         if merged.rows_added:
             self.report.appended[path] = merged.rows_added
         if merged.oid is not None:
@@ -151,27 +152,65 @@ class TreeMerger:
             return KEEP
         return (self.repo.create_blob(merged.content), oe.filemode)
 
+    def _sink(self) -> strategies.BlobSink:
+        """Where a big merged plain blob goes: straight into the object store, deflated on
+        worker threads (looseobj), or through `git hash-object` where that is not exact."""
+        from branchml import looseobj  # threads and zlib: only for plain blobs
+
+        cfg = self.repo.config
+        fmt = str(cfg["extensions.objectformat"]) if "extensions.objectformat" in cfg else None
+        if not looseobj.usable(self.store.common_dir, fmt):
+            return BlobWriter(self.store.cwd)
+        level = 1  # git's default for loose objects (Z_BEST_SPEED)
+        for key in ("core.looseCompression", "core.compression"):
+            if key in cfg:
+                level = int(str(cfg[key]))
+                break
+        return looseobj.LooseBlobWriter(self.store.common_dir, max(-1, min(level, 9)))
+
     def _side(self, e: Any) -> strategies.Side:
         """Small blobs (git-lfs pointers among them) as bytes. A big plain blob is inflated
         once by `git cat-file` into a temp file under the git dir (a merge reads a side
-        several times), never held whole in memory."""
+        several times), never held whole in memory; the sides of a file inflate at the same
+        time, each in its own git process, while the merge starts."""
         _, size = self.repo.odb.read_header(e.id)
         if size <= MAX_POINTER_SIZE:
             return self._blob(e)
-        tmp = self.store.common_dir / "branchml" / "tmp" / f"blob-{e.id}"
-        if not tmp.is_file():
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            part = tmp.with_suffix(".part")
-            with BlobStream(self.store.cwd, str(e.id)) as src, part.open("wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-            part.replace(tmp)
-            self.temp_files.append(tmp)
-        return lambda: tmp.open("rb")
+        tmp = self._scratch() / f"blob-{e.id}"
+        if not tmp.is_file() and tmp not in self.inflating:
+            with tmp.with_suffix(".part").open("wb") as out:
+                args = ["git", "cat-file", "blob", str(e.id)]
+                self.inflating[tmp] = (proc.spawn_to(args, out, self.store.cwd), args)
+        return lambda: self._open(tmp)
+
+    def _scratch(self) -> Path:
+        """This merge's own folder under .git/branchml/tmp (another branchml process never
+        reads or removes it); removed by `cleanup`."""
+        if self.scratch is None:
+            import tempfile
+
+            root = self.store.common_dir / "branchml" / "tmp"
+            root.mkdir(parents=True, exist_ok=True)
+            self.scratch = Path(tempfile.mkdtemp(dir=root, prefix="merge-"))
+        return self.scratch
+
+    def _open(self, tmp: Path) -> Any:
+        if tmp in self.inflating:
+            p, args = self.inflating.pop(tmp)
+            proc.finish(p, args)
+            tmp.with_suffix(".part").replace(tmp)
+        return tmp.open("rb")
 
     def cleanup(self) -> None:
-        for path in self.temp_files:
-            path.unlink(missing_ok=True)
+        for p, _ in self.inflating.values():
+            p.kill()
+            p.wait()
+        self.inflating.clear()
+        if self.scratch is not None:
+            import shutil
+
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def _add(self, path: str, te: Any) -> Any:
         blob_id = te.id

@@ -397,3 +397,42 @@ def test_parquet_append_both_doors(project: Path, bml, tmp_path: Path) -> None: 
     assert pq.read_table(project / "data/t.parquet").column("id").to_pylist() == [1, 2, 3, 4]
     assert git("rev-parse", "clean^{tree}", cwd=project) == git("rev-parse", "HEAD^{tree}",
                                                                  cwd=clone)
+
+
+@pytest.mark.parametrize("level", [None, "0", "9"])
+def test_big_plain_blobs_both_doors(plain_project: Path, bml, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                    level: str | None) -> None:
+    """A plain blob too big to hold as bytes: sides inflated by git beside the merge, the
+    result written as a loose object by branchml itself (at core.looseCompression), read
+    by git the same as the merge driver's result."""
+    repo = plain_project
+    assert bml("install", "--no-lfs", cwd=repo).code == 0
+    if level is not None:
+        git("config", "core.looseCompression", level, cwd=repo)
+    base = "id,v\n" + "".join(f"{i},b{i % 13}\n" for i in range(60_000))
+    commit(repo, {"data/big.csv": base}, branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+    git("merge", "-q", "--no-edit", "--no-verify", "raw", cwd=repo)
+    commit(repo, {"data/big.csv": base + "".join(f"{i},c\n" for i in range(7_000))})
+    commit(repo, {"data/big.csv": base + "".join(f"{i},r\n" for i in range(3_000, 9_000))},
+           branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+    clone = tmp_path / "door2"
+    git("clone", "-q", "--no-local", str(repo), str(clone), cwd=tmp_path)
+    bml("install", "--no-lfs", cwd=clone)
+    git("checkout", "-q", "clean", cwd=clone)
+    git("branch", "-f", "raw", "origin/raw", cwd=clone)
+    assert git_proc("merge", "--no-edit", "--no-verify", "raw", cwd=clone).returncode == 0
+    git("checkout", "-q", "main", cwd=repo)
+    r = bml("pull", "raw", "clean", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["appended"] == {"data/big.csv": 6_000}
+    assert git("rev-parse", "clean^{tree}", cwd=repo) == git("rev-parse", "HEAD^{tree}", cwd=clone)
+    git("fsck", "--strict", "--no-dangling", cwd=repo)
+    objects = repo / ".git" / "objects"
+    assert not list(objects.rglob("tmp_obj_*"))
+    assert not list((repo / ".git" / "branchml" / "tmp").glob("*"))
+    blob = git("rev-parse", "clean:data/big.csv", cwd=repo)
+    stored = (objects / blob[:2] / blob[2:]).stat().st_size
+    size = int(git("cat-file", "-s", blob, cwd=repo))
+    assert (stored > size) if level == "0" else (stored < size / 2)

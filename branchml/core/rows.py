@@ -54,29 +54,72 @@ def format_for(path: str, overrides: Mapping[str, str] | None = None) -> RowForm
     return BY_EXTENSION.get(path[dot:].lower()) if dot > path.rfind("/") else None
 
 
+class Batch:
+    """A batch of records: the raw bytes they were read from (each record ended by \\n or
+    \\r\\n) when those are known, and the records themselves, split only when asked for."""
+
+    __slots__ = ("_rows", "raw")
+
+    def __init__(self, raw: bytes | None, rows: list[bytes] | None = None) -> None:
+        self.raw = raw
+        self._rows = rows
+
+    @property
+    def rows(self) -> list[bytes]:
+        if self._rows is None:
+            assert self.raw is not None
+            lines = self.raw.split(b"\n")
+            lines.pop()
+            if b"\r" in self.raw:
+                lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+            self._rows = lines
+        return self._rows
+
+    def __len__(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
+        assert self.raw is not None
+        return self.raw.count(b"\n")
+
+
 def record_batches(stream: BinaryIO, quoted: bool) -> Iterator[list[bytes]]:
     """Records of `stream` in batches, terminators (\\n or \\r\\n) removed. With `quoted`
     (CSV/TSV), a newline inside double quotes does not end a record."""
+    for batch in record_blocks(stream, quoted):
+        yield batch.rows
+
+
+def record_blocks(stream: BinaryIO, quoted: bool) -> Iterator[Batch]:
+    """Batches of records; a batch keeps its raw bytes unless a quoted record spans batches
+    (or the stream ends unterminated). Records are split only when a caller needs them."""
     rest = b""
     pending: list[bytes] = []  # the lines of a record still inside quotes
     while True:
         chunk = stream.read(CHUNK)
         buf = rest + chunk if rest else chunk
         if not chunk:
-            lines = [buf] if buf else []
-        else:
+            if buf:
+                lines = [buf[:-1] if buf.endswith(b"\r") else buf]
+                if quoted and pending:
+                    lines = _join_quoted(lines, pending)
+                if lines:
+                    yield Batch(None, lines)
+            if pending:
+                yield Batch(None, [b"\n".join(pending)])  # unterminated quote: for the parser
+            return
+        if quoted and (pending or b'"' in buf):
             lines = buf.split(b"\n")
             rest = lines.pop()
-        if quoted and (pending or b'"' in buf):
             lines = _join_quoted(lines, pending)
-        if lines:
             if b"\r" in buf:
                 lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-            yield lines
-        if not chunk:
-            if pending:
-                yield [b"\n".join(pending)]  # an unterminated quote: left for the parser
-            return
+            if lines:
+                yield Batch(None, lines)
+            continue
+        cut = buf.rfind(b"\n") + 1
+        rest = buf[cut:]
+        if cut:
+            yield Batch(buf[:cut])
 
 
 def _join_quoted(lines: list[bytes], pending: list[bytes]) -> list[bytes]:

@@ -186,3 +186,43 @@ def test_widen_when_ours_added_columns() -> None:
 def test_widen_refuses_other_changes() -> None:
     with pytest.raises(ConflictError, match="the header differs"):
         merge_widen(b"a,b\n", b"a,b\n", b"b,a\n")
+
+
+def _reference(base: list[bytes], ours: list[bytes], theirs: list[bytes]) -> list[bytes]:
+    """The append rule written plainly (rows are unique here): ours, then theirs' rows that
+    are in neither base nor ours."""
+    known = set(base) | set(ours)
+    return ours + [r for r in theirs if r not in known]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_many_batches_with_rows_added_on_both_sides(crlf: bool) -> None:
+    """Files of several read batches: the batch-level paths (raw bytes written as is, rows
+    hashed over raw bytes, rows both sides added confirmed byte for byte) give the rule."""
+    end = b"\r\n" if crlf else b"\n"
+    base = [b"%d,b%d" % (i, i % 7) for i in range(40_000)]
+    shared = [b"%d,s" % i for i in range(90_000, 90_000 + 5_000, 3)]
+    ours = base + [b"%d,o" % i for i in range(50_000, 70_000)] + shared
+    theirs = base + shared[::2] + [b"%d,t" % i for i in range(70_000, 90_000)] + shared[1::2]
+    file = (lambda rows: end.join([b"id,v", *rows]) + end)  # noqa: E731
+    out = merge(CSV, file(base), file(ours), file(theirs))
+    assert out == file(_reference(base, ours, theirs))
+    assert len(file(theirs)) > (1 << 18)  # more than one read batch
+
+
+def test_a_quoted_newline_across_a_batch_boundary() -> None:
+    base = b"id,text\n" + b"".join(b"%d,plain\n" % i for i in range(20_000))
+    pad = b"x" * ((1 << 18) - (len(base) % (1 << 18)) - 8)
+    ours = base + b'1,"' + pad + b'\nsecond line"\n'
+    theirs = base + b'2,"a\nb"\n3,c\n'
+    out = merge(CSV, base, ours, theirs)
+    assert out == ours + b'2,"a\nb"\n3,c\n'
+    rows = list(csv.reader(io.StringIO(out.decode())))
+    assert len(rows) == 1 + 20_000 + 3
+
+
+def test_theirs_rows_with_a_bad_field_count_in_a_later_batch_are_refused() -> None:
+    base = b"a,b\n1,2\n"
+    theirs = base + b"".join(b"%d,%d\n" % (i, i) for i in range(30_000)) + b"9,9,9\n"
+    with pytest.raises(UsageError, match="3 fields where the header has 2"):
+        merge(CSV, base, base, theirs)

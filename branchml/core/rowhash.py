@@ -1,0 +1,80 @@
+"""Row hashes computed over a batch's raw bytes with NumPy: no Python object per row.
+
+A row is hashed 8 bytes at a time through an unaligned uint64 view of the batch (one gather
+per word of the longest row, on the rows still that long), with a multiply-xorshift mix
+keyed by a random seed drawn once per process, so the same row hashes the same in every
+batch and side of one merge, and nobody can prepare rows that collide. About 2x faster
+than splitting a batch into bytes objects and calling hash() on each.
+
+The append strategy compares rows by these hashes; where dropping a row depends on it (a
+row both sides added) the rows are confirmed byte for byte (see `append.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_SEED = np.uint64(int.from_bytes(os.urandom(8), "little") | 1)
+_S29, _S32 = np.uint64(29), np.uint64(32)
+_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
+EMPTY = np.empty(0, dtype=np.int64)
+
+
+def hash_records(data: bytes, starts: Any, lens: Any) -> Any:
+    """int64 hash of data[s:s+n] for each (s, n) in (starts, lens)."""
+    if not len(starts):
+        return EMPTY
+    padded = data + b"\0" * 8
+    words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    h = (lens.astype(np.uint64) + _K1) * _SEED
+    idx, st, ln = np.arange(len(starts)), starts, lens
+    k = 0
+    while len(idx):
+        w = words[st + k] & _MASKS[np.minimum(ln - k, 8)]
+        x = (h[idx] ^ w) * _K1
+        x ^= x >> _S29
+        h[idx] = x
+        k += 8
+        longer = ln > k
+        if not longer.all():
+            idx, st, ln = idx[longer], st[longer], ln[longer]
+    h ^= h >> _S32
+    return h.view(np.int64)
+
+
+def hash_rows(rows: list[bytes]) -> Any:
+    """Hashes of rows given as bytes objects (same values as `hash_lines` gives)."""
+    if not rows:
+        return EMPTY
+    lens = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    starts = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    return hash_records(b"".join(rows), starts, lens)
+
+
+def hash_lines(raw: bytes) -> Any:
+    """Hashes of the records of `raw`, each ended by \\n or \\r\\n (the terminator is not
+    part of the record)."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(a == 10)
+    if not len(ends):
+        return EMPTY
+    starts = np.zeros(len(ends), dtype=np.int64)
+    starts[1:] = ends[:-1] + 1
+    lens = ends - starts
+    if b"\r" in raw:
+        lens -= (a[np.maximum(ends - 1, 0)] == 13) & (lens > 0)
+    return hash_records(raw, starts, lens)
+
+
+def member(values: Any, sorted_known: Any) -> Any:
+    """Boolean mask: which of `values` are in `sorted_known`."""
+    if not len(sorted_known) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(sorted_known, values)
+    pos[pos == len(sorted_known)] = 0
+    return sorted_known[pos] == values
