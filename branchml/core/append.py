@@ -12,12 +12,12 @@ Memory: 8 bytes per new row (row hashes in NumPy arrays), never a whole file.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from branchml.core import rowcheck
 from branchml.core.rows import BOM, CHUNK, Batch, RowFormat, line_ending, record_blocks
 from branchml.errors import ConflictError, UsageError
 
@@ -64,7 +64,7 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
         out.write(header + term)
     plain = not (both or row_filter or pad_theirs) and fmt is not RowFormat.JSONL
     for b in theirs_new():
-        if plain and b.raw is not None and _valid_as_is(fmt, b.raw, header, term):
+        if plain and b.raw is not None and rowcheck.valid_as_is(fmt, b.raw, header, term):
             if ends_open:
                 out.write(term)
                 ends_open = False
@@ -72,7 +72,8 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
             stats.rows_added += len(b)
             continue
         batch = b.rows
-        rows = _valid(fmt, batch, _first_record(head_t) if pad_theirs else header, path, b.raw)
+        columns = _first_record(head_t) if pad_theirs else header
+        rows = rowcheck.valid(fmt, batch, columns, path, b.raw)
         if both:
             valid = len(rows)
             rows = [r for r in rows if (key(r) if key else r) not in both]
@@ -86,39 +87,12 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
                 out.write(term)
                 ends_open = False
             raw = b.raw
-            as_is = raw is not None and rows is batch and _terminated_by(raw, term, len(rows))
-            out.write(raw if as_is and raw is not None else term.join(rows) + term)
+            if raw is not None and rows is batch and rowcheck.terminated_by(raw, term, len(rows)):
+                out.write(raw)
+            else:
+                out.write(term.join(rows) + term)
             stats.rows_added += len(rows)
     return stats
-
-
-def _valid_as_is(fmt: RowFormat, raw: bytes, header: bytes | None, term: bytes) -> bool:
-    """True when a batch's raw bytes can be written as they are: ours' terminators, no blank
-    line, UTF-8, every row the header's field count (no quotes to parse). False sends the
-    batch down the row-by-row path, which also says what is wrong."""
-    count = raw.count(b"\n")
-    if not _terminated_by(raw, term, count):
-        return False
-    if fmt is not RowFormat.TEXT and (raw.startswith(term) or term + term in raw):
-        return False
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    if fmt.has_header and header is not None:
-        if b'"' in raw:
-            return False
-        d = fmt.delimiter
-        n = _fields(fmt, header)
-        return raw.translate(None, _NOT_DELIMITER_OR_NEWLINE[d]) == (d * (n - 1) + b"\n") * count
-    return True
-
-
-def _terminated_by(raw: bytes, term: bytes, records: int) -> bool:
-    """True when `raw` ends each of its `records` with `term` (written as is, no join)."""
-    if term == b"\n":
-        return b"\r" not in raw
-    return raw.count(b"\r\n") == records == raw.count(b"\n") and raw.count(b"\r") == records
 
 
 def _head(src: Source) -> bytes:
@@ -348,64 +322,6 @@ def _masked(fmt: RowFormat, base: Source | None, side: Source,
             at += len(batch)
             yield Batch(None, [row for row, k in zip(batch, keep, strict=True) if k])
     return rows
-
-
-def _valid(fmt: RowFormat, batch: list[bytes], header: bytes | None, path: str,
-           raw: bytes | None = None) -> list[bytes]:
-    """Theirs' new rows, checked: UTF-8, and parsable as the format. Blank lines dropped.
-    `raw`, when given, is the batch's own bytes: checked as is, no join."""
-    if fmt is not RowFormat.TEXT and b"" in batch:
-        batch = [r for r in batch if r]
-        raw = None
-    block = raw if raw is not None else b"\n".join(batch)
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: theirs' new rows are not valid UTF-8 text; re-encode the "
-                         "file as UTF-8.") from None
-    if fmt.has_header and header is not None:
-        _check_fields(fmt, batch, block, header, path)
-    elif fmt is RowFormat.JSONL:
-        for row in batch:
-            try:
-                json.loads(row)
-            except ValueError:
-                raise UsageError(f"{path}: a new row of theirs is not valid JSON: "
-                                 f"{row[:80].decode(errors='replace')!r}.") from None
-    return batch
-
-
-def _fields(fmt: RowFormat, row: bytes) -> int:
-    d = fmt.delimiter
-    if b'"' not in row:
-        return row.count(d) + 1
-    parsed = next(csv.reader([row.decode("utf-8")], delimiter=d.decode()), [])
-    return len(parsed)
-
-
-def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: bytes,
-                  path: str) -> None:
-    """Every row has the header's field count. Without quotes in the batch: the batch's
-    delimiters and newlines only (bytes.translate) must read `n-1 delimiters, newline` per
-    row, all at C speed, no loop per row."""
-    n, d = _fields(fmt, header), fmt.delimiter
-    if b'"' not in block:
-        shape = block.translate(None, _NOT_DELIMITER_OR_NEWLINE[d])
-        if not shape.endswith(b"\n"):
-            shape += b"\n"
-        if shape == (d * (n - 1) + b"\n") * len(batch):
-            return
-    for row in batch:
-        if (b'"' in row or row.count(d) + 1 != n) and _fields(fmt, row) != n:
-            raise UsageError(
-                f"{path}: a new row of theirs has {_fields(fmt, row)} fields where the header "
-                f"has {n}: {row[:80].decode(errors='replace')!r}; fix the row on its branch."
-            )
-
-
-_NOT_DELIMITER_OR_NEWLINE = {
-    d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", b"\t")
-}
 
 
 def append_json_array(base: bytes | None, ours: bytes, theirs: bytes, path: str) -> bytes:

@@ -1,0 +1,98 @@
+"""Theirs' new rows checked before they are written: UTF-8, the format parses, every CSV/TSV
+row has the header's field count. A batch whose raw bytes pass is written as read; otherwise
+rows are checked one by one, and the first bad one is named."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from branchml.core.rows import RowFormat
+from branchml.errors import UsageError
+
+
+def valid_as_is(fmt: RowFormat, raw: bytes, header: bytes | None, term: bytes) -> bool:
+    """True when a batch's raw bytes can be written as they are: ours' terminators, no blank
+    line, UTF-8, every row the header's field count (no quotes to parse). False sends the
+    batch down the row-by-row path, which also says what is wrong."""
+    count = raw.count(b"\n")
+    if not terminated_by(raw, term, count):
+        return False
+    if fmt is not RowFormat.TEXT and (raw.startswith(term) or term + term in raw):
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if fmt.has_header and header is not None:
+        if b'"' in raw:
+            return False
+        d = fmt.delimiter
+        n = fields(fmt, header)
+        return raw.translate(None, _NOT_DELIMITER_OR_NEWLINE[d]) == (d * (n - 1) + b"\n") * count
+    return True
+
+
+def terminated_by(raw: bytes, term: bytes, records: int) -> bool:
+    """True when `raw` ends each of its `records` with `term` (written as is, no join)."""
+    if term == b"\n":
+        return b"\r" not in raw
+    return raw.count(b"\r\n") == records == raw.count(b"\n") and raw.count(b"\r") == records
+
+
+def valid(fmt: RowFormat, batch: list[bytes], header: bytes | None, path: str,
+           raw: bytes | None = None) -> list[bytes]:
+    """Theirs' new rows, checked: UTF-8, and parsable as the format. Blank lines dropped.
+    `raw`, when given, is the batch's own bytes: checked as is, no join."""
+    if fmt is not RowFormat.TEXT and b"" in batch:
+        batch = [r for r in batch if r]
+        raw = None
+    block = raw if raw is not None else b"\n".join(batch)
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: theirs' new rows are not valid UTF-8 text; re-encode the "
+                         "file as UTF-8.") from None
+    if fmt.has_header and header is not None:
+        _check_fields(fmt, batch, block, header, path)
+    elif fmt is RowFormat.JSONL:
+        for row in batch:
+            try:
+                json.loads(row)
+            except ValueError:
+                raise UsageError(f"{path}: a new row of theirs is not valid JSON: "
+                                 f"{row[:80].decode(errors='replace')!r}.") from None
+    return batch
+
+
+def fields(fmt: RowFormat, row: bytes) -> int:
+    d = fmt.delimiter
+    if b'"' not in row:
+        return row.count(d) + 1
+    parsed = next(csv.reader([row.decode("utf-8")], delimiter=d.decode()), [])
+    return len(parsed)
+
+
+def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: bytes,
+                  path: str) -> None:
+    """Every row has the header's field count. Without quotes in the batch: the batch's
+    delimiters and newlines only (bytes.translate) must read `n-1 delimiters, newline` per
+    row, all at C speed, no loop per row."""
+    n, d = fields(fmt, header), fmt.delimiter
+    if b'"' not in block:
+        shape = block.translate(None, _NOT_DELIMITER_OR_NEWLINE[d])
+        if not shape.endswith(b"\n"):
+            shape += b"\n"
+        if shape == (d * (n - 1) + b"\n") * len(batch):
+            return
+    for row in batch:
+        if (b'"' in row or row.count(d) + 1 != n) and fields(fmt, row) != n:
+            raise UsageError(
+                f"{path}: a new row of theirs has {fields(fmt, row)} fields where the header "
+                f"has {n}: {row[:80].decode(errors='replace')!r}; fix the row on its branch."
+            )
+
+
+_NOT_DELIMITER_OR_NEWLINE = {
+    d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", b"\t")
+}
