@@ -257,34 +257,6 @@ class CatFile:
             self.p.stdout.close()
 
 
-class BlobStream:
-    """A blob's content streamed by `git cat-file blob` (git inflates it as we read):
-    constant memory whatever the blob's size."""
-
-    def __init__(self, cwd: Path, oid: str) -> None:
-        self.p = proc.popen(["git", "cat-file", "blob", oid], cwd=cwd, stdin=False)
-        assert self.p.stdout is not None
-        self.f = self.p.stdout
-        self.args = ["git", "cat-file", "blob", oid]
-
-    def read(self, n: int = -1) -> bytes:
-        return self.f.read(n)
-
-    def close(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()  # a reader that stopped early (a prefix check, a header)
-        self.p.wait()
-        self.f.close()
-        if self.p.stderr:
-            self.p.stderr.close()
-
-    def __enter__(self) -> BlobStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 class BlobWriter:
     """A new blob written by `git hash-object -w --stdin`: streamed, no filters, and stored
     with git's loose-object compression (core.looseCompression, fast by default)."""

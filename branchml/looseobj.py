@@ -24,6 +24,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 BLOCK = 1 << 20
 WINDOW = 32 * 1024
@@ -160,9 +161,9 @@ class LooseBlobWriter:
             path.unlink(missing_ok=True)
 
 
-def _copy(src: object, dst: object, size: int) -> None:
+def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
     """`size` bytes of src from its start onto dst, in the kernel when it can."""
-    s, d = src.fileno(), dst.fileno()  # type: ignore[attr-defined]
+    s, d = src.fileno(), dst.fileno()
     offset = 0
     while offset < size:
         n = os.copy_file_range(s, d, size - offset, offset_src=offset)

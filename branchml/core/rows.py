@@ -70,9 +70,7 @@ class Batch:
             assert self.raw is not None
             lines = self.raw.split(b"\n")
             lines.pop()
-            if b"\r" in self.raw:
-                lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-            self._rows = lines
+            self._rows = _strip_cr(lines) if b"\r" in self.raw else lines
         return self._rows
 
     def __len__(self) -> int:
@@ -112,7 +110,7 @@ def record_blocks(stream: BinaryIO, quoted: bool) -> Iterator[Batch]:
             rest = lines.pop()
             lines = _join_quoted(lines, pending)
             if b"\r" in buf:
-                lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+                lines = _strip_cr(lines)
             if lines:
                 yield Batch(None, lines)
             continue
@@ -120,6 +118,10 @@ def record_blocks(stream: BinaryIO, quoted: bool) -> Iterator[Batch]:
         rest = buf[cut:]
         if cut:
             yield Batch(buf[:cut])
+
+
+def _strip_cr(lines: list[bytes]) -> list[bytes]:
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
 
 
 def _join_quoted(lines: list[bytes], pending: list[bytes]) -> list[bytes]:
