@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ def _now() -> str:
 
 def begin(common_dir: Path, command: str, intent: dict[str, Any] | None = None) -> str:
     """`intent`: the ref moves and checkouts planned, so a killed run can be completed."""
-    op = f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
+    op = f"{int(time.time())}-{os.urandom(4).hex()}"  # uuid would import platform
     _append(common_dir, {"op": op, "event": "begin", "time": _now(), "command": command,
                          "argv": sys.argv[1:], "intent": intent or {}})
     return op

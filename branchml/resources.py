@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 
 def templates_dir() -> Path:
     """templates/ inside an installed wheel, or beside the package in a source checkout."""
+    from importlib.resources import files  # here: a hook or a pull never pays for it
+
     shipped = Path(str(files("branchml"))) / "_templates"
     if shipped.is_dir():
         return shipped
@@ -23,6 +24,8 @@ def template_text(name: str) -> str:
 
 @cache
 def schema(name: str) -> dict[str, Any]:
+    from importlib.resources import files
+
     data: dict[str, Any] = json.loads(
         files("branchml.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
     )

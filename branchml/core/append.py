@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.core import rowcheck
+from branchml.core.background import BackgroundCopy
 from branchml.core.rows import BOM, CHUNK, Batch, RowFormat, line_ending, record_blocks
 from branchml.errors import ConflictError, UsageError
 
@@ -43,22 +44,21 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     term = line_ending(head_o) if head_o else line_ending(head_t)
     header, pad_ours, pad_theirs = _headers(fmt, head_o, head_t, path, widen)
     stats = AppendStats()
-    ours_new = _new_row_hashes(fmt, base, ours)
-    # theirs widened: its rows are matched on ours' columns (an old row that only gained a
-    # value in a new column is not a new row)
-    d, extra = fmt.delimiter, len(pad_ours)
-    key = (lambda r: r.rsplit(d, extra)[0]) if extra else None
-    theirs_new, stats.fast_path = _theirs_new(fmt, base, theirs, key)
-    # rows both sides added: found by hash, then confirmed byte for byte
-    both = _ours_rows_among(fmt, base, ours, _shared(ours_new, theirs_new(), fmt, key))
-    last = b"\n"
-    if pad_ours:
+    # NumPy first: an import running beside the copy thread makes both wait on the GIL
+    from branchml.core import rowhash  # noqa: F401
+    # ours is the result's start: written on a worker thread while the rows are compared,
+    # so the writer's work on it (SHA-256, deflate) runs on the other core
+    copy = None if pad_ours else BackgroundCopy(ours, out)
+    try:
+        theirs_new, stats.fast_path, both, key = _compare(fmt, base, ours, theirs, len(pad_ours))
+    except BaseException:
+        if copy is not None:
+            copy.cancel()
+        raise
+    if copy is None:
         last = _copy_widened(fmt, ours, out, header or b"", pad_ours, term)
     else:
-        with ours() as src:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                last = chunk[-1:]
+        last = copy.result() or b"\n"
     ends_open = bool(head_o) and last != b"\n"
     if not head_o and header is not None:
         out.write(header + term)
@@ -93,6 +93,21 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
                 out.write(term.join(rows) + term)
             stats.rows_added += len(rows)
     return stats
+
+
+def _compare(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
+             extra: int) -> tuple[Callable[[], Iterator[Batch]], bool, set[bytes],
+                                  RowKey | None]:
+    """(theirs' new rows, whether base was theirs' byte prefix, the rows ours added too,
+    what theirs' rows are compared by). With `extra` columns widened on theirs, its rows are
+    matched on ours' columns (an old row that only gained a value there is not new)."""
+    ours_new = _new_row_hashes(fmt, base, ours)
+    d = fmt.delimiter
+    key = (lambda r: r.rsplit(d, extra)[0]) if extra else None
+    theirs_new, fast = _theirs_new(fmt, base, theirs, key)
+    # rows both sides added: found by hash, then confirmed byte for byte
+    both = _ours_rows_among(fmt, base, ours, _shared(ours_new, theirs_new(), fmt, key))
+    return theirs_new, fast, both, key
 
 
 def _head(src: Source) -> bytes:
@@ -236,11 +251,12 @@ def _shared(ours_new: Any, blocks: Iterator[Batch], fmt: RowFormat,
 
     if not len(ours_new):
         return ours_new
+    known = rowhash.HashSet(ours_new)
     shared = []
     for b in blocks:
         if b.raw if b.raw is not None else b.rows:
-            found = np.sort(_batch_hashes(b, fmt, key))  # sorted probes: cache-friendly
-            hit = found[rowhash.member(found, ours_new)]
+            found = _batch_hashes(b, fmt, key)
+            hit = found[known.contains(found)]
             if len(hit):
                 shared.append(hit)
     return np.unique(np.concatenate(shared)) if shared else rowhash.EMPTY

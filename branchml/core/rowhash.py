@@ -22,6 +22,7 @@ _SEED = np.uint64(int.from_bytes(os.urandom(8), "little") | 1)
 _S29, _S32 = np.uint64(29), np.uint64(32)
 _MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
 EMPTY = np.empty(0, dtype=np.int64)
+_PART = 1 << 16  # hashes per step when a HashSet is built
 
 
 def hash_records(data: bytes, starts: Any, lens: Any) -> Any:
@@ -31,17 +32,27 @@ def hash_records(data: bytes, starts: Any, lens: Any) -> Any:
     padded = data + b"\0" * 8
     words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
     h = (lens.astype(np.uint64) + _K1) * _SEED
-    idx, st, ln = np.arange(len(starts)), starts, lens
+    idx, st, ln = None, starts, lens  # idx: the rows still being hashed (None: all)
     k = 0
-    while len(idx):
-        w = words[st + k] & _MASKS[np.minimum(ln - k, 8)]
-        x = (h[idx] ^ w) * _K1
-        x ^= x >> _S29
-        h[idx] = x
+    while True:
+        w = words[st + k]
+        if (ln - k < 8).any():
+            w &= _MASKS[np.minimum(ln - k, 8)]
+        if idx is None:  # every row still this long: in place, no gather or scatter
+            h ^= w
+            h *= _K1
+            h ^= h >> _S29
+        else:
+            x = (h[idx] ^ w) * _K1
+            x ^= x >> _S29
+            h[idx] = x
         k += 8
         longer = ln > k
+        if not longer.any():
+            break
         if not longer.all():
-            idx, st, ln = idx[longer], st[longer], ln[longer]
+            idx = np.flatnonzero(longer) if idx is None else idx[longer]
+            st, ln = st[longer], ln[longer]
     h ^= h >> _S32
     return h.view(np.int64)
 
@@ -78,3 +89,40 @@ def member(values: Any, sorted_known: Any) -> Any:
     pos = np.searchsorted(sorted_known, values)
     pos[pos == len(sorted_known)] = 0
     return sorted_known[pos] == values
+
+
+class HashSet:
+    """Sorted hashes with a bitmap of their top bits in front (16 to 32 bits per hash, so
+    at most 1 probe in 16 that is not in the set gets past it): a probe costs one lookup,
+    and only those that pass are binary-searched. Theirs' new rows are probed against
+    ours' this way, and usually none are shared."""
+
+    def __init__(self, sorted_hashes: Any) -> None:
+        self.sorted = sorted_hashes
+        bits = max(16, (16 * len(sorted_hashes) - 1).bit_length())
+        self._shift = np.int64(64 - bits)
+        self._offset = np.int64(1 << (bits - 1))
+        self._map = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        for lo in range(0, len(sorted_hashes), _PART):  # in parts: temporaries stay small
+            at = self._slots(sorted_hashes[lo:lo + _PART])  # ascending, as the hashes are
+            byte, bit = at >> 3, np.left_shift(1, at & 7).astype(np.uint8)
+            first = np.flatnonzero(np.diff(byte, prepend=np.int64(-1)))
+            self._map[byte[first]] |= np.bitwise_or.reduceat(bit, first)
+
+    def _slots(self, values: Any) -> Any:
+        return (values >> self._shift) + self._offset
+
+    def __contains__(self, value: int) -> bool:
+        return bool(self.contains(np.array([value], dtype=np.int64))[0])
+
+    def contains(self, values: Any) -> Any:
+        """Boolean mask: which of `values` are in the set."""
+        at = self._slots(values)
+        maybe = ((self._map[at >> 3] >> (at & 7).astype(np.uint8)) & 1).astype(bool)
+        found = np.zeros(len(values), dtype=bool)
+        if maybe.any():
+            at = np.flatnonzero(maybe)
+            at = at[np.argsort(values[at])]  # sorted probes: the binary searches share cache
+            found[at] = member(values[at], self.sorted)
+        return found
+

@@ -226,3 +226,24 @@ def test_theirs_rows_with_a_bad_field_count_in_a_later_batch_are_refused() -> No
     theirs = base + b"".join(b"%d,%d\n" % (i, i) for i in range(30_000)) + b"9,9,9\n"
     with pytest.raises(UsageError, match="3 fields where the header has 2"):
         merge(CSV, base, base, theirs)
+
+
+def test_a_failure_while_comparing_stops_the_copy_of_ours() -> None:
+    """Ours is copied on a worker thread while rows are compared; when the comparison
+    fails, the copy is stopped before the error reaches the caller (who then discards
+    `out`), and no thread is left writing."""
+    import threading
+
+    base = b"id\n" + b"".join(b"%d\n" % i for i in range(50_000))
+    opened = {"n": 0}
+
+    def theirs() -> io.BytesIO:
+        opened["n"] += 1
+        if opened["n"] > 1:  # the header is read; the comparison's read fails
+            raise OSError("theirs vanished")
+        return io.BytesIO(base + b"x\n")
+
+    with pytest.raises(OSError, match="theirs vanished"):
+        append_rows(CSV, lambda: io.BytesIO(base), lambda: io.BytesIO(base + b"y\n"), theirs,
+                    io.BytesIO(), "t.csv")
+    assert not [t for t in threading.enumerate() if t.name == "copy"]
