@@ -77,6 +77,30 @@ def test_dry_run_adopt_writes_nothing(tmp_path: Path, bml) -> None:  # type: ign
     assert snapshot(repo) == before
 
 
+def test_init_primes_the_config_cache(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """The first command after init reads the parsed config from the cache: the hook (and a
+    pull) never loads PyYAML or jsonschema. A dry run writes no cache."""
+    import subprocess
+    import sys
+
+    bml("init", str(tmp_path / "dry"), "--dry-run")
+    old = tmp_path / "old"
+    old.mkdir()
+    git("init", "-q", "-b", "main", cwd=old)
+    commit(old, {"notes.md": "hi\n"})
+    bml("init", str(old), "--dry-run")
+    assert not (old / ".git" / "branchml").exists()
+    repo = tmp_path / "p"
+    assert bml("init", str(repo)).code == 0
+    assert list((repo / ".git" / "branchml" / "cache").glob("config-*.json"))
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, io; sys.stdin = io.StringIO('');"
+         "from branchml.main import main; main(['hook', 'pre-commit']);"
+         "print(sorted(m for m in ('jsonschema', 'yaml') if m in sys.modules))"],
+        capture_output=True, text=True, cwd=repo)
+    assert probe.stdout.splitlines()[-1] == "[]", probe.stderr
+
+
 def test_adopt_existing_repository(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     repo = tmp_path / "old"
     repo.mkdir()

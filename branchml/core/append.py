@@ -40,12 +40,14 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
     a header that only gained columns at its end on one side is widened, and the other
     side's rows get empty fields for them."""
+    # NumPy first: it imports while the sides may still be inflating (git cat-file), and an
+    # import running beside the copy thread below would make both wait on the GIL
+    from branchml.core import rowhash  # noqa: F401
+
     head_o, head_t = _head(ours), _head(theirs)
     term = line_ending(head_o) if head_o else line_ending(head_t)
     header, pad_ours, pad_theirs = _headers(fmt, head_o, head_t, path, widen)
     stats = AppendStats()
-    # NumPy first: an import running beside the copy thread makes both wait on the GIL
-    from branchml.core import rowhash  # noqa: F401
     # ours is the result's start: written on a worker thread while the rows are compared,
     # so the writer's work on it (SHA-256, deflate) runs on the other core
     copy = None if pad_ours else BackgroundCopy(ours, out)

@@ -152,6 +152,16 @@ def _plan_and_apply(repo: git.Repo, report: InitReport, path: Path, model: str,
     report.branches = [r.ref.removeprefix("refs/heads/") for r in refs]
     if not report.dry_run and not plan.empty:
         apply.apply(repo, plan)
+    if not report.dry_run and new_main is not None:
+        _prime_config_cache(repo, new_main)
+
+
+def _prime_config_cache(repo: git.Repo, main: str) -> None:
+    """Parse main's config once now, into the cache every later command reads first, so the
+    first pull or hook after init does not load PyYAML and jsonschema (~0.15 s)."""
+    raw = repo.read_file(main, config.CONFIG_FILE)
+    if raw is not None:
+        config.load_bytes(raw, config.CONFIG_FILE, repo.common_dir / "branchml" / "cache")
 
 
 def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool) -> None:
