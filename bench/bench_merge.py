@@ -6,8 +6,10 @@ rows; the same history is built for every tool, then each merges in one run:
 - branchml pull raw clean, data as plain git blobs (`init --no-lfs`);
 - git merge with `*.csv merge=union` (plain blobs);
 - git merge through `git lfs merge-driver --program 'git merge-file --union ...'` (git-lfs).
-Time (s) and peak RSS (MiB, GNU time's %M of the process tree) are printed with the ratios.
-Then the LFS path at 10x the rows (flat memory), optionally a 2 GiB file (--big), and
+Time (s) and peak RSS (MiB, GNU time's %M of the process tree) are printed with the ratios;
+the four merges run --repeat times (default 3), interleaved, each from the same start with
+the merged file's objects deleted (git would skip compressing them): median time, top RSS.
+Then the LFS path at 10x the rows (flat memory), optionally a file over 2 GiB (--big), and
 `branchml pull` of 20,000 new small files against `git add` (and `dvc add` when installed).
 
 Run: `make bench` or `.venv/bin/python bench/bench_merge.py [--rows N] [--big]`. `dvc add` is
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -110,7 +113,31 @@ def peer_repo(root: Path, name: str, data: Path, rows: int, attrs: str,
     return repo
 
 
-def merge_table(root: Path, rows: int) -> None:
+def git_out(args: list[str], cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def reset_clean(repo: Path, start: str) -> None:
+    if git_out(["symbolic-ref", "HEAD"], repo) == "refs/heads/clean":
+        sh(["git", "reset", "-q", "--hard", start], repo)
+    else:
+        sh(["git", "update-ref", "refs/heads/clean", start], repo)
+
+
+def forget_result(repo: Path) -> None:
+    """Delete the merged file's objects, so that a repeated run writes them again (git skips
+    compressing an object it already has)."""
+    oid = git_out(["rev-parse", "clean:data/sales.csv"], repo)
+    small = int(git_out(["cat-file", "-s", oid], repo)) < 1024
+    pointer = git_out(["cat-file", "-p", oid], repo) if small else ""
+    (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink(missing_ok=True)
+    if pointer.startswith("version https://git-lfs"):
+        sha = pointer.split("oid sha256:")[1].split()[0]
+        (repo / ".git" / "lfs" / "objects" / sha[:2] / sha[2:4] / sha).unlink(missing_ok=True)
+
+
+def merge_table(root: Path, rows: int, repeat: int) -> None:
     data = make_data(root, rows)
     lfs_repo = branchml_repo(root, "bml-lfs", data, rows, True)
     plain_repo = branchml_repo(root, "bml-plain", data, rows, False)
@@ -122,14 +149,24 @@ def merge_table(root: Path, rows: int) -> None:
          "--union %%A %%O %%B >%%D'"})
     pull = [BML, "pull", "raw", "clean"]
     merge = ["git", "merge", "-q", "--no-edit", "--no-verify", "raw"]
-    results = [
-        ("branchml pull, data in git-lfs", *measured(pull, lfs_repo)),
-        ("branchml pull, plain git blobs", *measured(pull, plain_repo)),
-        ("git merge, merge=union (plain blobs)", *measured(merge, union)),
-        ("git merge, git lfs merge-driver + union", *measured(merge, lfs_union)),
-    ]
+    runs = [("branchml pull, data in git-lfs", pull, lfs_repo),
+            ("branchml pull, plain git blobs", pull, plain_repo),
+            ("git merge, merge=union (plain blobs)", merge, union),
+            ("git merge, git lfs merge-driver + union", merge, lfs_union)]
+    starts = {repo: git_out(["rev-parse", "clean"], repo) for _, _, repo in runs}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
+    for i in range(repeat):  # interleaved: the machine's speed drifts over minutes
+        for name, args, repo in runs:
+            if i:  # back to before the merge (the first run is each repository's first)
+                reset_clean(repo, starts[repo])
+            times[name].append(measured(args, repo))
+            if i < repeat - 1:
+                forget_result(repo)
+    results = [(name, statistics.median(t for t, _ in times[name]),
+                max(r for _, r in times[name])) for name, _, _ in runs]
     size = (data / "a.csv").stat().st_size * 1.5 / 2**20
-    print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB)\n")
+    print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB); "
+          f"median of {repeat} interleaved runs, highest RSS\n")
     print("| merge | time (s) | peak RSS (MiB) |\n|---|---|---|")
     for name, t, rss in results:
         print(f"| {name} | {t:.2f} | {rss:.0f} |")
@@ -154,6 +191,7 @@ def check_same(lfs_repo: Path, union: Path) -> None:
 
 def lfs_only(root: Path, rows: int, label: str, appended: int | None = None) -> None:
     data = make_data(root, rows, appended)
+    label = label.replace("{size}", f"{(data / 'base.csv').stat().st_size / 2**30:.2f} GiB")
     repo = branchml_repo(root, f"bml-lfs-{rows}-{appended}", data, rows, True)
     t, rss = measured([BML, "pull", "raw", "clean"], repo)
     print(f"| branchml pull, git-lfs, {label} | {t:.2f} | {rss:.0f} |")
@@ -193,17 +231,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=20_000)
-    ap.add_argument("--big", action="store_true", help="also merge a 2 GiB CSV")
+    ap.add_argument("--big", action="store_true", help="also merge a CSV over 2 GiB")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each merge in the main table, interleaved (median shown)")
     args = ap.parse_args()
     with isolated("merge") as root:
-        merge_table(root, args.rows)
+        merge_table(root, args.rows, args.repeat)
         print("\n| memory as the file grows | time (s) | peak RSS (MiB) |\n|---|---|---|")
         half = args.rows // 2
         lfs_only(root, args.rows, f"{args.rows:,} rows + {half:,} a side", half)
         lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half:,} a side", half)
         lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half * 10:,} a side")
         if args.big:
-            lfs_only(root, 50_000_000, f"50,000,000 rows (~2 GiB) + {half:,} a side", half)
+            lfs_only(root, 95_000_000, f"95,000,000 rows ({{size}}) + {half:,} a side", half)
         many_files(root, args.files)
 
 

@@ -47,6 +47,8 @@ def test_pull_appends_rows_and_files(fixture: str, request: pytest.FixtureReques
     assert f"Pulled-From: raw {raw_before}" in msg and "Branchml-Strategy: data=append" in msg
     assert git("rev-parse", "clean^2", cwd=repo) == raw_before
     git("fsck", "--strict", cwd=repo)
+    if fixture == "project":  # each LFS object's content hashes to its name (the pointer's oid)
+        assert "Git LFS fsck OK" in git("lfs", "fsck", "--objects", cwd=repo)
     r = bml("pull", "raw", "clean", cwd=repo)
     assert r.out == "Nothing to pull: clean already has everything raw adds.\n"
 
