@@ -121,8 +121,7 @@ class HashSet:
         maybe = ((self._map[at >> 3] >> (at & 7).astype(np.uint8)) & 1).astype(bool)
         found = np.zeros(len(values), dtype=bool)
         if maybe.any():
-            at = np.flatnonzero(maybe)
-            at = at[np.argsort(values[at])]  # sorted probes: the binary searches share cache
-            found[at] = member(values[at], self.sorted)
+            idx = np.flatnonzero(maybe)
+            idx = idx[np.argsort(values[idx])]  # sorted probes: the binary searches share cache
+            found[idx] = member(values[idx], self.sorted)
         return found
-
