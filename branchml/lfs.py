@@ -51,7 +51,8 @@ def filters_installed(cwd: Path) -> bool:
 class ObjectWriter:
     """Writes a new LFS object in git-lfs's own layout: a temp file under lfs/tmp, counted as
     it is written and hashed (SHA-256) on a worker thread meanwhile, renamed to
-    lfs/objects/aa/bb/<oid> when complete."""
+    lfs/objects/aa/bb/<oid> when complete. `mark()` / `rewind()`: drop what was written
+    after the mark (file, size and hash alike)."""
 
     def __init__(self, common_dir: Path) -> None:
         import tempfile
@@ -64,11 +65,22 @@ class ObjectWriter:
         self.f = os.fdopen(fd, "wb")
         self.digest = _Sha256Thread()
         self.size = 0
+        self._marked = 0
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
         self.size += len(data)
         return self.f.write(data)
+
+    def mark(self) -> None:
+        self.digest.mark()
+        self._marked = self.size
+
+    def rewind(self) -> None:
+        self.digest.rewind()
+        self.f.seek(self._marked)
+        self.f.truncate()
+        self.size = self._marked
 
     def finish(self) -> LfsPointer:
         self.f.close()
@@ -87,27 +99,40 @@ class ObjectWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+class _Mark:
+    """Queued by `mark()`: the hash state at that point in the stream is kept."""
+
+
 class _Sha256Thread:
     """SHA-256 of what is written, computed on a worker thread (hashlib releases the GIL on
     big buffers) so hashing overlaps the merge's own work. Small writes are gathered into
-    256 KiB blocks; at most two blocks wait, so memory stays bounded."""
+    256 KiB blocks; at most two blocks wait, so memory stays bounded. `mark()` keeps the
+    state at that point; `rewind()` goes back to it."""
 
     BLOCK = 1 << 18
 
     def __init__(self) -> None:
         import hashlib
+
+        self.h = hashlib.sha256()
+        self.saved = self.h
+        self._start()
+
+    def _start(self) -> None:
         import queue
         import threading
 
-        self.h = hashlib.sha256()
-        self.q: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self.q: queue.Queue[bytes | _Mark | None] = queue.Queue(maxsize=2)
         self.buf = bytearray()
         self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while (block := self.q.get()) is not None:
-            self.h.update(block)
+            if isinstance(block, _Mark):
+                self.saved = self.h.copy()
+            else:
+                self.h.update(block)
 
     def update(self, data: bytes) -> None:
         if len(data) >= self.BLOCK and not self.buf:
@@ -118,13 +143,30 @@ class _Sha256Thread:
             self.q.put(bytes(self.buf))
             self.buf.clear()
 
-    def hexdigest(self) -> str:
+    def mark(self) -> None:
+        self._flush()
+        self.q.put(_Mark())
+
+    def rewind(self) -> None:
+        self.buf.clear()
+        self._stop()
+        self.h = self.saved.copy()
+        self._start()
+
+    def _flush(self) -> None:
+        if self.buf:
+            self.q.put(bytes(self.buf))
+            self.buf.clear()
+
+    def _stop(self) -> None:
         if self.thread.is_alive():
-            if self.buf:
-                self.q.put(bytes(self.buf))
-                self.buf.clear()
             self.q.put(None)
             self.thread.join()
+
+    def hexdigest(self) -> str:
+        if self.thread.is_alive():
+            self._flush()
+            self._stop()
         return self.h.hexdigest()
 
 

@@ -92,3 +92,31 @@ def test_sha256_on_a_thread_matches_hashlib(sizes: list[int]) -> None:
         ref.update(chunk)
     assert h.hexdigest() == ref.hexdigest()
     assert h.hexdigest() == ref.hexdigest()  # asking twice is fine
+
+
+@given(before=st.lists(st.binary(max_size=300_000), max_size=3),
+       dropped=st.lists(st.binary(max_size=300_000), max_size=3),
+       after=st.lists(st.binary(max_size=300_000), max_size=3))
+def test_lfs_writer_rewound_to_its_mark_is_as_if_never_written(
+        tmp_path_factory: pytest.TempPathFactory, before: list[bytes], dropped: list[bytes],
+        after: list[bytes]) -> None:
+    """What the append copy writes speculatively and then drops leaves no trace: object
+    bytes, size and SHA-256 are those of what was kept."""
+    import hashlib
+
+    from branchml.lfs import ObjectWriter, object_file
+
+    common = tmp_path_factory.mktemp("git")
+    w = ObjectWriter(common)
+    for part in before:
+        w.write(part)
+    w.mark()
+    for part in dropped:
+        w.write(part)
+    w.rewind()
+    for part in after:
+        w.write(part)
+    kept = b"".join(before + after)
+    pointer = w.finish()
+    assert (pointer.oid, pointer.size) == (hashlib.sha256(kept).hexdigest(), len(kept))
+    assert object_file(common, pointer).read_bytes() == kept

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.core import rowcheck
-from branchml.core.background import BackgroundCopy
+from branchml.core.background import BackgroundCopy, Rewindable
 from branchml.core.rows import BOM, CHUNK, Batch, RowFormat, line_ending, record_blocks
 from branchml.errors import ConflictError, UsageError
 
@@ -40,19 +40,26 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
     a header that only gained columns at its end on one side is widened, and the other
     side's rows get empty fields for them."""
-    # NumPy first: it imports while the sides may still be inflating (git cat-file), and an
-    # import running beside the copy thread below would make both wait on the GIL
+    # NumPy first: it imports while the sides may still be inflating (git cat-file); beside
+    # the copy thread below, the import and the copy would share one core (measured)
     from branchml.core import rowhash  # noqa: F401
 
     head_o, head_t = _head(ours), _head(theirs)
     term = line_ending(head_o) if head_o else line_ending(head_t)
     header, pad_ours, pad_theirs = _headers(fmt, head_o, head_t, path, widen)
     stats = AppendStats()
+    d, extra = fmt.delimiter, len(pad_ours)
+    # with columns widened on theirs, its rows are matched on ours' columns (an old row
+    # that only gained a value there is not new)
+    key = (lambda r: r.rsplit(d, extra)[0]) if extra else None
     # ours is the result's start: written on a worker thread while the rows are compared,
     # so the writer's work on it (SHA-256, deflate) runs on the other core
     copy = None if pad_ours else BackgroundCopy(ours, out)
     try:
-        theirs_new, stats.fast_path, both, key = _compare(fmt, base, ours, theirs, len(pad_ours))
+        theirs_new, stats.fast_path, tail = _theirs_new(fmt, base, theirs, key)
+        if copy is not None:  # theirs' new bytes are likely the rest: copied on, then checked
+            copy.then(None if row_filter or pad_theirs or fmt is RowFormat.JSONL else tail)
+        both = _both(fmt, base, ours, theirs_new, key)
     except BaseException:
         if copy is not None:
             copy.cancel()
@@ -65,13 +72,22 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     if not head_o and header is not None:
         out.write(header + term)
     plain = not (both or row_filter or pad_theirs) and fmt is not RowFormat.JSONL
+    if copy is not None and copy.continued:
+        as_is = _rows_as_is(fmt, theirs_new(), header, term) if plain else None
+        if as_is is not None:
+            stats.rows_added = as_is
+            return stats
+        assert isinstance(out, Rewindable)  # the copy only goes on for a Rewindable
+        out.rewind()
     for b in theirs_new():
-        if plain and b.raw is not None and rowcheck.valid_as_is(fmt, b.raw, header, term):
+        raw = b.raw
+        as_is = rowcheck.rows_as_is(fmt, raw, header, term) if plain and raw else None
+        if raw and as_is is not None:
             if ends_open:
                 out.write(term)
                 ends_open = False
-            out.write(b.raw)  # checked on its bytes, never split into rows
-            stats.rows_added += len(b)
+            out.write(raw)  # checked on its bytes, never split into rows
+            stats.rows_added += as_is
             continue
         batch = b.rows
         columns = _first_record(head_t) if pad_theirs else header
@@ -88,7 +104,6 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
             if ends_open:
                 out.write(term)
                 ends_open = False
-            raw = b.raw
             if raw is not None and rows is batch and rowcheck.terminated_by(raw, term, len(rows)):
                 out.write(raw)
             else:
@@ -97,19 +112,25 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     return stats
 
 
-def _compare(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
-             extra: int) -> tuple[Callable[[], Iterator[Batch]], bool, set[bytes],
-                                  RowKey | None]:
-    """(theirs' new rows, whether base was theirs' byte prefix, the rows ours added too,
-    what theirs' rows are compared by). With `extra` columns widened on theirs, its rows are
-    matched on ours' columns (an old row that only gained a value there is not new)."""
+def _both(fmt: RowFormat, base: Source | None, ours: Source,
+          theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> set[bytes]:
+    """The rows ours added that are among theirs' new rows (compared by `key`): found by
+    hash, then confirmed byte for byte."""
     ours_new = _new_row_hashes(fmt, base, ours)
-    d = fmt.delimiter
-    key = (lambda r: r.rsplit(d, extra)[0]) if extra else None
-    theirs_new, fast = _theirs_new(fmt, base, theirs, key)
-    # rows both sides added: found by hash, then confirmed byte for byte
-    both = _ours_rows_among(fmt, base, ours, _shared(ours_new, theirs_new(), fmt, key))
-    return theirs_new, fast, both, key
+    return _ours_rows_among(fmt, base, ours, _shared(ours_new, theirs_new(), fmt, key))
+
+
+def _rows_as_is(fmt: RowFormat, batches: Iterable[Batch], header: bytes | None,
+                term: bytes) -> int | None:
+    """How many rows theirs added, when every batch of them is written as read (so the
+    result is ours then those bytes); None when one is not."""
+    rows = 0
+    for b in batches:
+        as_is = rowcheck.rows_as_is(fmt, b.raw, header, term) if b.raw else None
+        if as_is is None:
+            return None
+        rows += as_is
+    return rows
 
 
 def _head(src: Source) -> bytes:
@@ -311,17 +332,22 @@ def _new_row_hashes(fmt: RowFormat, base: Source | None, side: Source) -> Any:
 
 
 def _theirs_new(fmt: RowFormat, base: Source | None, theirs: Source,
-                key: RowKey | None = None) -> tuple[Callable[[], Iterator[Batch]], bool]:
+                key: RowKey | None = None) -> tuple[Callable[[], Iterator[Batch]], bool,
+                                                    Source | None]:
     """A way to read theirs' new rows (twice: once to find rows ours added too, once to
-    write them), and whether base was a byte prefix of theirs."""
+    write them), whether base was a byte prefix of theirs, and then theirs' bytes after base
+    (None when base is not its prefix, or is empty: the tail then holds the header)."""
     offset = _prefix_end(fmt, base, theirs)
     if offset is not None:
+        def stream() -> BinaryIO:
+            s = theirs()
+            _skip(s, offset)
+            return s
+
         def tail() -> Iterator[Batch]:
-            stream = theirs()
-            _skip(stream, offset)
-            return _blocks_after(fmt, base, stream)
-        return tail, True
-    return _masked(fmt, base, theirs, key), False
+            return _blocks_after(fmt, base, stream())
+        return tail, True, (stream if offset else None)
+    return _masked(fmt, base, theirs, key), False, None
 
 
 def _masked(fmt: RowFormat, base: Source | None, side: Source,

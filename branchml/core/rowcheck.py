@@ -11,26 +11,35 @@ from branchml.core.rows import RowFormat
 from branchml.errors import UsageError
 
 
-def valid_as_is(fmt: RowFormat, raw: bytes, header: bytes | None, term: bytes) -> bool:
-    """True when a batch's raw bytes can be written as they are: ours' terminators, no blank
-    line, UTF-8, every row the header's field count (no quotes to parse). False sends the
-    batch down the row-by-row path, which also says what is wrong."""
+def rows_as_is(fmt: RowFormat, raw: bytes, header: bytes | None, term: bytes) -> int | None:
+    """How many records a batch's raw bytes hold, when they can be written as they are:
+    ours' terminators, no blank line, UTF-8, every row the header's field count (no quotes
+    to parse). None sends the batch down the row-by-row path, which also says what is
+    wrong."""
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    n = fields(fmt, header) if fmt.has_header and header is not None else 0
+    if n > 1 and term == b"\n" and b'"' not in raw and b"\r" not in raw:
+        # one pass: kept are the delimiters and newlines, `n-1 delimiters, newline` per row
+        # (a blank line would be a bare newline)
+        shape = raw.translate(None, _NOT_DELIMITER_OR_NEWLINE[fmt.delimiter])
+        count = len(shape) // n
+        return count if shape == (fmt.delimiter * (n - 1) + b"\n") * count else None
     count = raw.count(b"\n")
     if not terminated_by(raw, term, count):
-        return False
+        return None
     if fmt is not RowFormat.TEXT and (raw.startswith(term) or term + term in raw):
-        return False
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    if fmt.has_header and header is not None:
+        return None
+    if n:
         if b'"' in raw:
-            return False
+            return None
         d = fmt.delimiter
-        n = fields(fmt, header)
-        return raw.translate(None, _NOT_DELIMITER_OR_NEWLINE[d]) == (d * (n - 1) + b"\n") * count
-    return True
+        if raw.translate(None, _NOT_DELIMITER_OR_NEWLINE[d]) != (d * (n - 1) + b"\n") * count:
+            return None
+    return count
 
 
 def terminated_by(raw: bytes, term: bytes, records: int) -> bool:

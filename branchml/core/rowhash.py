@@ -15,7 +15,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
+# NumPy loads OpenBLAS, which starts a thread per core at import; rows are hashed with
+# integer ufuncs (no BLAS), and on a 2-core machine those threads took ~0.1 s of CPU from
+# the copy and SHA-256 threads of a merge. One thread for the import; the caller's setting
+# is kept, and the environment child processes see is unchanged.
+_BLAS = "OPENBLAS_NUM_THREADS"
+_caller_blas = os.environ.get(_BLAS)
+os.environ[_BLAS] = _caller_blas or "1"
+try:
+    import numpy as np
+finally:
+    if _caller_blas is None:
+        del os.environ[_BLAS]
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _SEED = np.uint64(int.from_bytes(os.urandom(8), "little") | 1)

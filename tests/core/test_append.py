@@ -20,10 +20,39 @@ def src(data: bytes):  # type: ignore[no-untyped-def]
     return lambda: io.BytesIO(data)
 
 
-def merge(fmt: RowFormat, base: bytes | None, ours: bytes, theirs: bytes) -> bytes:
-    out = io.BytesIO()
+class Rewinding(io.BytesIO):
+    """A writer that can go back to a mark, as the LFS object writer can: the copy of ours
+    then goes on with theirs' new bytes before they are checked (kept, or rewound)."""
+
+    marks = rewinds = 0
+
+    def mark(self) -> None:
+        self.marks += 1
+        self.at = self.tell()
+
+    def rewind(self) -> None:
+        self.rewinds += 1
+        self.seek(self.at)
+        self.truncate()
+
+
+def merge_into(out: io.BytesIO, fmt: RowFormat, base: bytes | None, ours: bytes,
+               theirs: bytes) -> bytes:
     append_rows(fmt, src(base) if base is not None else None, src(ours), src(theirs), out, "d.csv")
     return out.getvalue()
+
+
+def merge(fmt: RowFormat, base: bytes | None, ours: bytes, theirs: bytes) -> bytes:
+    """The merge into a plain buffer; the same merge into a rewindable writer (where the
+    copy goes on speculatively) must give the same bytes, or fail the same way."""
+    outcomes: list[bytes | str] = []
+    for out in (io.BytesIO(), Rewinding()):
+        try:
+            outcomes.append(merge_into(out, fmt, base, ours, theirs))
+        except (ConflictError, UsageError) as e:
+            outcomes.append(f"{type(e).__name__}: {e}")
+    assert outcomes[0] == outcomes[1]
+    return merge_into(io.BytesIO(), fmt, base, ours, theirs)
 
 
 @pytest.mark.parametrize(("base", "ours", "theirs", "result"), [
@@ -247,3 +276,21 @@ def test_a_failure_while_comparing_stops_the_copy_of_ours() -> None:
         append_rows(CSV, lambda: io.BytesIO(base), lambda: io.BytesIO(base + b"y\n"), theirs,
                     io.BytesIO(), "t.csv")
     assert not [t for t in threading.enumerate() if t.name == "copy"]
+
+
+@pytest.mark.parametrize(("theirs_new", "kept"), [
+    (b"3,c\n4,d\n", True),         # appended rows, written as read: the speculative copy kept
+    (b"3,c\n\n4,d\n", False),     # a blank line is dropped: rewound, rows written one by one
+    (b"2,o\n4,d\n", False),        # a row ours added too is written once: rewound
+    (b"3,c\r\n", False),           # theirs' line ending differs from ours': rewound
+])
+def test_the_copy_goes_on_into_theirs_new_rows_and_is_rewound_when_needed(
+        theirs_new: bytes, kept: bool) -> None:
+    base = b"k,v\n1,a\n"
+    ours = base + b"2,o\n"
+    out = Rewinding()
+    merge_into(out, CSV, base, ours, base + theirs_new)
+    assert (out.marks, out.rewinds) == (1, 0 if kept else 1)
+    assert out.getvalue() == merge(CSV, base, ours, base + theirs_new)
+    if kept:
+        assert out.getvalue() == ours + theirs_new

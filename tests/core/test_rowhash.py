@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +79,24 @@ def test_hash_set_of_many_and_of_none() -> None:
     assert found.contains(many).all() and not found.contains(others).any()
     assert not rowhash.HashSet(rowhash.EMPTY).contains(others).any()
     assert len(found.contains(rowhash.EMPTY)) == 0
+
+
+@pytest.mark.parametrize("caller", [None, "3"])
+def test_numpy_is_imported_without_blas_threads_and_the_environment_is_kept(
+        caller: str | None) -> None:
+    """OpenBLAS would start a thread per core at import (rows need no BLAS); the setting
+    a caller made, or its absence, is what child processes still see."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if caller:
+        env["OPENBLAS_NUM_THREADS"] = caller
+    code = ("import os; import branchml.core.rowhash; "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == str(caller)
+    if caller is None:
+        assert out[1] == "1"  # no BLAS worker threads beside the main one
