@@ -1,3 +1,3 @@
-from branchml.main import main
+from branchml.main import entry
 
-raise SystemExit(main())
+entry()

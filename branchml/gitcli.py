@@ -9,8 +9,8 @@ one `log`, one `diff-tree --stdin`, one `cat-file --batch`, whatever the number 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from branchml import proc
 from branchml.core.changes import Change, CommitFacts
@@ -19,8 +19,7 @@ from branchml.errors import NotARepository
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     cwd: Path
     git_dir: Path
     common_dir: Path

@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from branchml import lfs
 from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
@@ -24,8 +24,7 @@ from branchml.errors import ConflictError
 APPEND, OVERWRITE, TEXT = "append", "overwrite", "text"
 
 
-@dataclass(frozen=True)
-class Store:
+class Store(NamedTuple):
     """Where LFS objects live and where git-lfs may be run to fetch missing ones."""
 
     common_dir: Path

@@ -42,6 +42,29 @@ def test_version_is_fast_path() -> None:
     assert probe.stdout.splitlines()[-1] == "[]"
 
 
+def test_console_script_leaves_with_the_code_and_everything_written(tmp_path: Path) -> None:
+    # entry() skips the interpreter's teardown: output piped, the exit code and exit handlers
+    # registered during the command (after entry's own) must all survive it
+    script = (
+        "import atexit, sys; from pathlib import Path; import branchml.main as m\n"
+        "real = m.main\n"
+        "def main():\n"
+        "    atexit.register(lambda: Path(sys.argv[2]).write_text('ran'))\n"
+        "    sys.stdout.write('x' * 100000)\n"
+        "    return real([sys.argv[1]])\n"
+        "m.main = main\n"
+        "m.entry()\n")
+    for arg, code in (("--version", 0), ("--no-such-option", 2)):
+        flag = tmp_path / f"flag{code}"
+        r = subprocess.run([sys.executable, "-c", script, arg, str(flag)], capture_output=True,
+                           text=True)
+        assert r.returncode == code, r.stderr
+        assert r.stdout.startswith("x" * 100000) and flag.read_text() == "ran"
+    version = subprocess.run([sys.executable, "-m", "branchml", "--version"],
+                             capture_output=True, text=True)
+    assert (version.returncode, version.stdout) == (0, "branchml 0.1.0\n")
+
+
 def test_hook_path_imports_no_heavy_module(plain_project: Path) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, io; sys.stdin = io.StringIO('');"

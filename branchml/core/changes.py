@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -18,24 +17,21 @@ class Change(NamedTuple):
     new_mode: str = "100644"
 
 
-@dataclass(frozen=True)
-class CommitFacts:
+class CommitFacts(NamedTuple):
     sha: str  # "" for staged changes that are not a commit yet
     subject: str
     changes: tuple[Change, ...]
     promoted_from: str = ""  # the `Promoted-From: <branch> <sha>` trailer, if any
 
 
-@dataclass(frozen=True)
-class Growth:
+class Growth(NamedTuple):
     """Whether a modified file only grew at its end; `reason` says why not or why unknown."""
 
     grows: bool
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     rule: str
     message: str
     commit: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SPEC = "https://git-lfs.github.com/spec/v1"
 MAX_POINTER_SIZE = 1024
@@ -15,8 +15,7 @@ _POINTER = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class LfsPointer:
+class LfsPointer(NamedTuple):
     oid: str
     size: int
 

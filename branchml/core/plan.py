@@ -9,10 +9,10 @@ which is what `branchml undo` reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class RefUpdate:
+class RefUpdate(NamedTuple):
     ref: str
     old: str | None  # None: the ref must not exist yet
     new: str | None  # None: delete the ref
@@ -27,8 +27,7 @@ class RefUpdate:
         return f"move {self.ref} {self.old[:10]} -> {short} {self.reason}".rstrip()
 
 
-@dataclass(frozen=True)
-class ConfigSet:
+class ConfigSet(NamedTuple):
     key: str
     value: str
     old: str | None
@@ -37,8 +36,7 @@ class ConfigSet:
         return f"git config {self.key} = {self.value}"
 
 
-@dataclass(frozen=True)
-class HookInstall:
+class HookInstall(NamedTuple):
     name: str
     path: str  # absolute path of the hook file
     content: str
@@ -49,8 +47,7 @@ class HookInstall:
         return f"install hook {self.name}{kept}"
 
 
-@dataclass(frozen=True)
-class HookRemove:
+class HookRemove(NamedTuple):
     name: str
     path: str
     restore_legacy: bool
@@ -60,14 +57,12 @@ class HookRemove:
         return f"remove hook {self.name}{back}"
 
 
-@dataclass(frozen=True)
-class LfsInstall:
+class LfsInstall(NamedTuple):
     def describe(self) -> str:
         return "git lfs install --local --skip-repo (filters in .git/config)"
 
 
-@dataclass(frozen=True)
-class Checkout:
+class Checkout(NamedTuple):
     branch: str
 
     def describe(self) -> str:

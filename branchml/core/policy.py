@@ -6,15 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml.core.globs import glob_regex
 from branchml.core.model import ALL_OPS, APPEND_OPS, BranchKind, Op, PathClass
 from branchml.core.names import pattern_matches
 
 
-@dataclass(frozen=True)
-class BranchType:
+class BranchType(NamedTuple):
     pattern: str
     kind: BranchKind
     parent: str | None

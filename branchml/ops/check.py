@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml import lfs
 from branchml.core import growth, split
@@ -183,8 +183,7 @@ def _resolve(git: Git, rev: str) -> str:
     return sha
 
 
-@dataclass(frozen=True)
-class PushedRef:
+class PushedRef(NamedTuple):
     ref: str
     old: str  # the receiving side's value (zeros: new)
     new: str  # zeros: deletion

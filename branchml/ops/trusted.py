@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml import config
 from branchml.core.policy import Policy
@@ -12,8 +11,7 @@ from branchml.gitcli import Git
 DEFAULT_TRUSTED_REF = "refs/heads/main"
 
 
-@dataclass(frozen=True)
-class TrustedPolicy:
+class TrustedPolicy(NamedTuple):
     policy: Policy
     source: str  # "<rev>:branchml.yaml" or "built-in defaults"
 
