@@ -6,9 +6,11 @@ rows; the same history is built for every tool, then each merges in one run:
 - branchml pull raw clean, data as plain git blobs (`init --no-lfs`);
 - git merge with `*.csv merge=union` (plain blobs);
 - git merge through `git lfs merge-driver --program 'git merge-file --union ...'` (git-lfs).
-Time (s) and peak RSS (MiB, GNU time's %M of the process tree) are printed with the ratios;
-the four merges run --repeat times (default 3), interleaved, each from the same start with
-the merged file's objects deleted (git would skip compressing them): median time, top RSS.
+- the two branchml merges again with the opt-in row helper (BRANCHML_ROW_HELPER=1).
+Time (s) and peak RSS (MiB) are printed with the ratios. The merges run --repeat times
+(default 3), interleaved, each from the same start with the merged file's objects deleted
+(git would skip compressing them): median time. Memory comes from one more run of each,
+summed over the command's processes (see `measured`), beside its largest process.
 Then the LFS path at 10x the rows (flat memory), optionally a file over 2 GiB (--big), and
 `branchml pull` of 20,000 new small files against `git add` (and `dvc add` when installed).
 
@@ -19,6 +21,7 @@ measured when `dvc` is on PATH (install it in a separate virtualenv: it is not a
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -34,14 +37,63 @@ def sh(args: list[str], cwd: Path, **kw: object) -> None:
     subprocess.run(args, cwd=cwd, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
-def measured(args: list[str], cwd: Path) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one run."""
+def measured(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+             sample: bool = False) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one run: GNU time's %M (its largest process). With
+    `sample`, RSS is summed over the command's processes (branchml's row helper, git's
+    children): each one's peak (VmHWM) read from /proc every 5 ms while it runs, never less
+    than %M. The sampling takes CPU, so time and summed memory come from separate runs."""
     t = time.perf_counter()
-    p = subprocess.run([TIME, "-f", "%M", *args], cwd=cwd, capture_output=True, text=True)
+    p = subprocess.Popen([TIME, "-f", "%M", *args], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=None if env is None else {**os.environ, **env})
+    peaks: dict[int, int] = {}
+    while sample and p.poll() is None:
+        for pid, parent in _descendants(p.pid):
+            if _cmdline(pid) != _cmdline(parent):  # same: forked, not exec'd yet (its parent)
+                peaks[pid] = max(peaks.get(pid, 0), _hwm(pid))
+        time.sleep(0.005)
+    out, err = p.communicate()
     took = time.perf_counter() - t
     if p.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{p.stdout}\n{p.stderr}")
-    return took, int(p.stderr.strip().splitlines()[-1]) / 1024
+        raise SystemExit(f"{' '.join(args)} failed:\n{out}\n{err}")
+    largest = int(err.strip().splitlines()[-1])
+    return took, max(sum(peaks.values()), largest) / 1024
+
+
+def _descendants(pid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of every process below `pid`."""
+    found: list[tuple[int, int]] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            kids = [int(k) for f in Path(f"/proc/{parent}/task").glob("*/children")
+                    for k in f.read_text().split()]
+        except OSError:
+            continue
+        found += [(k, parent) for k in kids]
+        todo += kids
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _hwm(pid: int) -> int:
+    """Peak RSS (KiB) of a process; 0 when it is gone or has not exec'd yet."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def write_rows(path: Path, start: int, count: int, header: bool) -> None:
@@ -149,32 +201,48 @@ def merge_table(root: Path, rows: int, repeat: int) -> None:
          "--union %%A %%O %%B >%%D'"})
     pull = [BML, "pull", "raw", "clean"]
     merge = ["git", "merge", "-q", "--no-edit", "--no-verify", "raw"]
-    runs = [("branchml pull, data in git-lfs", pull, lfs_repo),
-            ("branchml pull, plain git blobs", pull, plain_repo),
-            ("git merge, merge=union (plain blobs)", merge, union),
-            ("git merge, git lfs merge-driver + union", merge, lfs_union)]
-    starts = {repo: git_out(["rev-parse", "clean"], repo) for _, _, repo in runs}
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
-    for i in range(repeat):  # interleaved: the machine's speed drifts over minutes
-        for name, args, repo in runs:
-            if i:  # back to before the merge (the first run is each repository's first)
-                reset_clean(repo, starts[repo])
-            times[name].append(measured(args, repo))
-            if i < repeat - 1:
-                forget_result(repo)
-    results = [(name, statistics.median(t for t, _ in times[name]),
-                max(r for _, r in times[name])) for name, _, _ in runs]
+    helper = {"BRANCHML_ROW_HELPER": "1"}
+    runs: list[tuple[str, list[str], Path, dict[str, str] | None]] = [
+        ("branchml pull, data in git-lfs", pull, lfs_repo, None),
+        ("branchml pull, plain git blobs", pull, plain_repo, None),
+        ("git merge, merge=union (plain blobs)", merge, union, None),
+        ("git merge, git lfs merge-driver + union", merge, lfs_union, None),
+        ("branchml pull, git-lfs, row helper (BRANCHML_ROW_HELPER=1)", pull, lfs_repo, helper),
+        ("branchml pull, plain blobs, row helper", pull, plain_repo, helper)]
+    starts = {repo: git_out(["rev-parse", "clean"], repo) for _, _, repo, _ in runs}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in runs}
+    for _ in range(repeat):  # interleaved: the machine's speed drifts over minutes
+        for name, args, repo, env in runs:
+            reset_clean(repo, starts[repo])
+            times[name].append(measured(args, repo, env))
+            forget_result(repo)  # git and git-lfs would skip writing what they already have
+    summed = {}
+    for name, args, repo, env in runs:  # memory: one more run each, sampled (see measured)
+        reset_clean(repo, starts[repo])
+        summed[name] = measured(args, repo, env, sample=True)[1]
+        forget_result(repo)
+    results = [(name, statistics.median(t for t, _ in times[name]), summed[name],
+                max(r for _, r in times[name])) for name, *_ in runs]
     size = (data / "a.csv").stat().st_size * 1.5 / 2**20
-    print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB); "
-          f"median of {repeat} interleaved runs, highest RSS\n")
-    print("| merge | time (s) | peak RSS (MiB) |\n|---|---|---|")
-    for name, t, rss in results:
-        print(f"| {name} | {t:.2f} | {rss:.0f} |")
+    print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB); time: "
+          f"median of {repeat} interleaved runs; peak RSS: summed over the command's "
+          "processes (one sampled run), and its largest process (GNU time, highest of the "
+          "timed runs)\n")
+    print("| merge | time (s) | peak RSS, all processes (MiB) | largest process (MiB) |\n"
+          "|---|---|---|---|")
+    for name, t, rss, top in results:
+        print(f"| {name} | {t:.2f} | {rss:.0f} | {top:.0f} |")
     u_t = results[2][1]
-    print(f"\nratios: union / branchml-lfs time {u_t / results[0][1]:.1f}x, "
-          f"union / branchml-plain time {u_t / results[1][1]:.1f}x, "
+    print(f"\nratios: union / branchml-lfs time {u_t / results[0][1]:.1f}x "
+          f"(row helper {u_t / results[4][1]:.1f}x), "
+          f"union / branchml-plain time {u_t / results[1][1]:.1f}x "
+          f"(row helper {u_t / results[5][1]:.1f}x), "
           f"lfs-driver / branchml-lfs time {results[3][1] / results[0][1]:.1f}x; "
           f"branchml-plain RSS / result size {results[1][2] / size:.2f}x")
+    reset_clean(lfs_repo, starts[lfs_repo])
+    sh(pull, lfs_repo)
+    reset_clean(union, starts[union])
+    sh(merge, union)
     check_same(lfs_repo, union)
 
 
@@ -193,7 +261,11 @@ def lfs_only(root: Path, rows: int, label: str, appended: int | None = None) -> 
     data = make_data(root, rows, appended)
     label = label.replace("{size}", f"{(data / 'base.csv').stat().st_size / 2**30:.2f} GiB")
     repo = branchml_repo(root, f"bml-lfs-{rows}-{appended}", data, rows, True)
-    t, rss = measured([BML, "pull", "raw", "clean"], repo)
+    start = git_out(["rev-parse", "clean"], repo)
+    t, _ = measured([BML, "pull", "raw", "clean"], repo)
+    forget_result(repo)
+    reset_clean(repo, start)
+    _, rss = measured([BML, "pull", "raw", "clean"], repo, sample=True)
     print(f"| branchml pull, git-lfs, {label} | {t:.2f} | {rss:.0f} |")
     shutil.rmtree(data)
     shutil.rmtree(repo)
@@ -237,7 +309,8 @@ def main() -> None:
     args = ap.parse_args()
     with isolated("merge") as root:
         merge_table(root, args.rows, args.repeat)
-        print("\n| memory as the file grows | time (s) | peak RSS (MiB) |\n|---|---|---|")
+        print("\n| memory as the file grows | time (s) | peak RSS, all processes (MiB) |\n"
+              "|---|---|---|")
         half = args.rows // 2
         lfs_only(root, args.rows, f"{args.rows:,} rows + {half:,} a side", half)
         lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half:,} a side", half)

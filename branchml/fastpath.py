@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from branchml import api, render
+from branchml import api, render, rowworker
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
@@ -93,7 +93,11 @@ def run(args: list[str]) -> int | None:
     """The exit code, or None when typer should handle this invocation."""
     if not args or args[0] not in COMMANDS or {"-h", "--help"} & set(args):
         return None
+    if args[0] in ("pull", "merge"):  # NumPy imports there while this process starts up
+        rowworker.start()
     try:
         return COMMANDS[args[0]](args[1:])
     except (argparse.ArgumentError, SystemExit):
         return None
+    finally:
+        rowworker.stop()

@@ -172,6 +172,12 @@ class _Sha256Thread:
 
 def open_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> BinaryIO:
     """The content of an LFS object; fetched with git-lfs when it is not in the local store."""
+    return local_object(common_dir, cwd, pointer, path).open("rb")
+
+
+def local_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> Path:
+    """Where an LFS object's content is; fetched with git-lfs when it is not in the local
+    store."""
     obj = object_file(common_dir, pointer)
     if not obj.is_file() and available():
         proc.run(["git", "lfs", "fetch", "--include", path, "--exclude", ""], cwd=cwd,
@@ -182,4 +188,4 @@ def open_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> 
             "not be fetched; run `git lfs fetch --all` (or push it from where it was made), then "
             "run the command again."
         )
-    return obj.open("rb")
+    return obj

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
-from branchml import lfs
+from branchml import lfs, rowworker
 from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
 from branchml.core.lfs_pointer import LfsPointer, parse_pointer
 from branchml.core.policy import Policy
@@ -99,14 +99,22 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
                                    _read(ours, store, path), _read(theirs, store, path), path)
         return FileMerge(_store(merged, as_lfs, store))
     out: Any
+    # git-lfs objects are files: the rows both sides added are found by the helper process
+    # while ours is copied here (see rowworker), when the command started one
+    pending = _ask_helper(fmt, base, ours, theirs, store, path)
     writer: Any = lfs.ObjectWriter(store.common_dir) if as_lfs else (sink() if sink else None)
     out = writer if writer is not None else io.BytesIO()
     try:
         stats: AppendStats = append_rows(
             fmt, None if base is None else _source(base, store, path),
             _source(ours, store, path), _source(theirs, store, path), out, path,
-            row_filter_for(path, fmt) if row_filter_for is not None else None, widen)
+            row_filter_for(path, fmt) if row_filter_for is not None else None, widen,
+            pending.result if pending is not None else None)
+        if pending is not None:
+            pending.result()  # read, even when it was not needed (the next file's comes next)
     except BaseException:
+        if pending is not None:
+            rowworker.stop()  # its answer may be unread
         if writer is not None:
             writer.abort()
         raise
@@ -115,6 +123,28 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
     if writer is not None:
         return FileMerge(b"", stats.rows_added, stats.fast_path, oid=writer.finish())
     return FileMerge(out.getvalue(), stats.rows_added, stats.fast_path)
+
+
+def _ask_helper(fmt: RowFormat, base: Side | None, ours: Side, theirs: Side, store: Store,
+                path: str) -> rowworker.Pending | None:
+    """The helper's answer for sides that are files (git-lfs objects, big blobs inflated to
+    temp files); None when it is not running or a side is only in memory."""
+    if not rowworker.running():
+        return None
+    files = [None if s is None else _file_of(s, store, path) for s in (base, ours, theirs)]
+    b, o, t = files
+    if o is None or t is None or (base is not None and b is None):
+        return None
+    return rowworker.submit(fmt.value, b, o, t)
+
+
+def _file_of(side: Side, store: Store, path: str) -> Path | None:
+    if isinstance(side, bytes):
+        pointer = parse_pointer(side)
+        return None if pointer is None else lfs.local_object(store.common_dir, store.cwd,
+                                                             pointer, path)
+    where = getattr(side, "path", None)
+    return where() if callable(where) else None
 
 
 def _store(data: bytes, as_lfs: bool, store: Store) -> bytes:

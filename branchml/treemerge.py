@@ -181,7 +181,7 @@ class TreeMerger:
             with tmp.with_suffix(".part").open("wb") as out:
                 args = ["git", "cat-file", "blob", str(e.id)]
                 self.inflating[tmp] = (proc.spawn_to(args, out, self.store.cwd), args)
-        return lambda: self._open(tmp)
+        return _Inflated(self, tmp)
 
     def _scratch(self) -> Path:
         """This merge's own folder under .git/branchml/tmp (another branchml process never
@@ -228,6 +228,21 @@ class TreeMerger:
 
     def _blob(self, e: Any) -> bytes:
         return bytes(self.repo[e.id].data)
+
+
+class _Inflated:
+    """A big blob's content in a temp file (once `git cat-file` is done): opened by calling
+    it; `path()` for a reader in another process (the row helper)."""
+
+    def __init__(self, merger: TreeMerger, tmp: Path) -> None:
+        self._merger, self._tmp = merger, tmp
+
+    def __call__(self) -> Any:
+        return self._merger._open(self._tmp)
+
+    def path(self) -> Path:
+        self().close()
+        return self._tmp
 
 
 def _entries(tree: Any) -> dict[str, Any]:

@@ -36,13 +36,16 @@ class AppendStats:
 
 def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
                 out: BinaryIO, path: str, row_filter: RowFilter | None = None,
-                widen: bool = False) -> AppendStats:
+                widen: bool = False,
+                computed: Callable[[], set[bytes] | None] | None = None) -> AppendStats:
     """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
     a header that only gained columns at its end on one side is widened, and the other
-    side's rows get empty fields for them."""
-    # NumPy first: it imports while the sides may still be inflating (git cat-file); beside
-    # the copy thread below, the import and the copy would share one core (measured)
-    from branchml.core import rowhash  # noqa: F401
+    side's rows get empty fields for them. `computed`, when given, answers `rows_on_both`
+    for these sides (computed elsewhere meanwhile; None: not available, computed here)."""
+    if computed is None:
+        # NumPy first: it imports while the sides may still be inflating (git cat-file);
+        # beside the copy thread below, the import and the copy would share one core
+        from branchml.core import rowhash  # noqa: F401
 
     head_o, head_t = _head(ours), _head(theirs)
     term = line_ending(head_o) if head_o else line_ending(head_t)
@@ -59,7 +62,8 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
         theirs_new, stats.fast_path, tail = _theirs_new(fmt, base, theirs, key)
         if copy is not None:  # theirs' new bytes are likely the rest: copied on, then checked
             copy.then(None if row_filter or pad_theirs or fmt is RowFormat.JSONL else tail)
-        both = _both(fmt, base, ours, theirs_new, key)
+        found = computed() if computed is not None and key is None else None
+        both = found if found is not None else _both(fmt, base, ours, theirs_new, key)
     except BaseException:
         if copy is not None:
             copy.cancel()
@@ -110,6 +114,13 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
                 out.write(term.join(rows) + term)
             stats.rows_added += len(rows)
     return stats
+
+
+def rows_on_both(fmt: RowFormat, base: Source | None, ours: Source,
+                 theirs: Source) -> set[bytes]:
+    """The rows ours added that theirs added too (written once by `append_rows`), for sides
+    whose headers are the same: what a helper process computes for it (`rowworker`)."""
+    return _both(fmt, base, ours, _theirs_new(fmt, base, theirs)[0], None)
 
 
 def _both(fmt: RowFormat, base: Source | None, ours: Source,
