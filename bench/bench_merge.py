@@ -10,7 +10,7 @@ rows; the same history is built for every tool, then each merges in one run:
 Time (s) and peak RSS (MiB) are printed with the ratios. The merges run --repeat times
 (default 3), interleaved, each from the same start with the merged file's objects deleted
 (git would skip compressing them): median time. Memory comes from one more run of each,
-summed over the command's processes (see `measured`), beside its largest process.
+all the command's processes together (see `measured`), beside its largest process.
 Then the LFS path at 10x the rows (flat memory), optionally a file over 2 GiB (--big), and
 `branchml pull` of 20,000 new small files against `git add` (and `dvc add` when installed).
 
@@ -40,25 +40,26 @@ def sh(args: list[str], cwd: Path, **kw: object) -> None:
 def measured(args: list[str], cwd: Path, env: dict[str, str] | None = None,
              sample: bool = False) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of one run: GNU time's %M (its largest process). With
-    `sample`, RSS is summed over the command's processes (branchml's row helper, git's
-    children): each one's peak (VmHWM) read from /proc every 5 ms while it runs, never less
-    than %M. The sampling takes CPU, so time and summed memory come from separate runs."""
+    `sample`, the peak of the RSS of all the command's processes together (branchml's row
+    helper, git's children): their VmRSS summed every 5 ms from /proc, the highest sum
+    kept, never less than %M. The sampling takes CPU, so time and total memory come from
+    separate runs."""
     t = time.perf_counter()
     p = subprocess.Popen([TIME, "-f", "%M", *args], cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          env=None if env is None else {**os.environ, **env})
-    peaks: dict[int, int] = {}
+    total = 0
     while sample and p.poll() is None:
-        for pid, parent in _descendants(p.pid):
-            if _cmdline(pid) != _cmdline(parent):  # same: forked, not exec'd yet (its parent)
-                peaks[pid] = max(peaks.get(pid, 0), _hwm(pid))
+        total = max(total, sum(_rss(pid) for pid, parent in _descendants(p.pid)
+                               # the same: forked, not exec'd yet (its parent's memory)
+                               if _cmdline(pid) != _cmdline(parent)))
         time.sleep(0.005)
     out, err = p.communicate()
     took = time.perf_counter() - t
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{out}\n{err}")
     largest = int(err.strip().splitlines()[-1])
-    return took, max(sum(peaks.values()), largest) / 1024
+    return took, max(total, largest) / 1024
 
 
 def _descendants(pid: int) -> list[tuple[int, int]]:
@@ -84,14 +85,14 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _hwm(pid: int) -> int:
-    """Peak RSS (KiB) of a process; 0 when it is gone or has not exec'd yet."""
+def _rss(pid: int) -> int:
+    """RSS (KiB) of a process now; 0 when it is gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
 
@@ -225,9 +226,9 @@ def merge_table(root: Path, rows: int, repeat: int) -> None:
                 max(r for _, r in times[name])) for name, *_ in runs]
     size = (data / "a.csv").stat().st_size * 1.5 / 2**20
     print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB); time: "
-          f"median of {repeat} interleaved runs; peak RSS: summed over the command's "
-          "processes (one sampled run), and its largest process (GNU time, highest of the "
-          "timed runs)\n")
+          f"median of {repeat} interleaved runs; peak RSS: of all the command's processes "
+          "together (one sampled run), and of its largest process (GNU time, highest of "
+          "the timed runs)\n")
     print("| merge | time (s) | peak RSS, all processes (MiB) | largest process (MiB) |\n"
           "|---|---|---|---|")
     for name, t, rss, top in results:
