@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from branchml import lfs, rowworker
-from branchml.core.append import AppendStats, RowFilter, append_json_array, append_rows
+from branchml.core.append import AppendStats, RowFilter, append_rows
+from branchml.core.jsonarray import append_json_array
 from branchml.core.lfs_pointer import LfsPointer, parse_pointer
 from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from branchml.core.append import append_json_array, append_rows
+from branchml.core.append import append_rows
+from branchml.core.jsonarray import append_json_array
 from branchml.core.rows import RowFormat, format_for, record_batches
 from branchml.errors import ConflictError, UsageError
 

@@ -1,0 +1,47 @@
+"""The append strategy for a JSON file holding one top-level array: the same rule as rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from branchml.errors import ConflictError, UsageError
+
+
+def append_json_array(base: bytes | None, ours: bytes, theirs: bytes, path: str) -> bytes:
+    """A top-level JSON array: ours' items, then theirs' new items (same rule as rows)."""
+    def load(data: bytes, side: str) -> list[Any]:
+        try:
+            value = json.loads(data) if data.strip() else []
+        except ValueError:
+            raise UsageError(f"{path}: {side} is not valid JSON.") from None
+        if not isinstance(value, list):
+            raise ConflictError(f"{path}: {side} is not a JSON array; it cannot be appended.")
+        return value
+
+    def key(item: Any) -> str:
+        return json.dumps(item, sort_keys=True, separators=(",", ":"))
+
+    b, o, t = load(base or b"", "base"), load(ours, "ours"), load(theirs, "theirs")
+    bk, ok, tk = [key(x) for x in b], [key(x) for x in o], [key(x) for x in t]
+    o_new = {k for k, new in zip(ok, _minus(ok, bk), strict=True) if new}
+    added = [x for x, k, new in zip(t, tk, _minus(tk, bk), strict=True) if new and k not in o_new]
+    if not added:
+        return ours
+    merged = o + added
+    indent = 2 if b"\n" in ours.strip() else None
+    return (json.dumps(merged, indent=indent, ensure_ascii=False) + "\n").encode()
+
+
+def _minus(side: list[str], base: list[str]) -> list[bool]:
+    left: dict[str, int] = {}
+    for k in base:
+        left[k] = left.get(k, 0) + 1
+    out = []
+    for k in side:
+        if left.get(k, 0):
+            left[k] -= 1
+            out.append(False)
+        else:
+            out.append(True)
+    return out
