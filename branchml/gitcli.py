@@ -118,29 +118,35 @@ class Git:
                 include, "--not", *exclude, "--"]
         p = proc.popen(args, cwd=self.cwd, stdin=False)
         assert p.stdout is not None
-        sha, subject, promoted, meta = "", "", "", b""
-        changes: list[Change] = []
-        rest = b""
-        while True:
-            chunk = p.stdout.read(1 << 16)
-            tokens = (rest + chunk).split(b"\0")
-            rest = tokens.pop() if chunk else b""
-            for tok in tokens:
-                if tok.startswith(b"\x01"):
-                    if sha:
-                        yield CommitFacts(sha, subject, tuple(changes), promoted)
-                    ids, subj, promoted = _header(tok)
-                    sha, subject, changes = ids.split(" ", 1)[0], subj, []
-                elif meta:
-                    changes.append(_change(meta, tok))
-                    meta = b""
-                elif tok.lstrip(b"\n").startswith(b":"):
-                    meta = tok.lstrip(b"\n")
-            if not chunk:
-                break
-        if sha:
-            yield CommitFacts(sha, subject, tuple(changes), promoted)
-        proc.finish(p, args)
+        try:
+            sha, subject, promoted, meta = "", "", "", b""
+            changes: list[Change] = []
+            rest = b""
+            while True:
+                chunk = p.stdout.read(1 << 16)
+                tokens = (rest + chunk).split(b"\0")
+                rest = tokens.pop() if chunk else b""
+                for tok in tokens:
+                    if tok.startswith(b"\x01"):
+                        if sha:
+                            yield CommitFacts(sha, subject, tuple(changes), promoted)
+                        ids, subj, promoted = _header(tok)
+                        sha, subject, changes = ids.split(" ", 1)[0], subj, []
+                    elif meta:
+                        changes.append(_change(meta, tok))
+                        meta = b""
+                    elif tok.lstrip(b"\n").startswith(b":"):
+                        meta = tok.lstrip(b"\n")
+                if not chunk:
+                    break
+            if sha:
+                yield CommitFacts(sha, subject, tuple(changes), promoted)
+            proc.finish(p, args)
+        finally:  # a reader that stops early (a verdict found) leaves no git process behind
+            if p.returncode is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
 
     def ls_tree(self, commit: str) -> list[tuple[str, str, str]]:
         """(mode, object id, path) of every file of a commit, one git process."""

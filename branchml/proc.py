@@ -86,8 +86,9 @@ def finish(p: subprocess.Popen[bytes], args: Sequence[str]) -> None:
     """Wait for a streamed process; raise with its stderr when it failed."""
     err = p.stderr.read() if p.stderr else b""
     code = p.wait()
-    if p.stdout:
-        p.stdout.close()
+    for pipe in (p.stdout, p.stderr):
+        if pipe:
+            pipe.close()
     if code != 0:
         raise ProcessError(args, code, b"", err)
 

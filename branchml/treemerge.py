@@ -205,6 +205,8 @@ class TreeMerger:
         for p, _ in self.inflating.values():
             p.kill()
             p.wait()
+            if p.stderr:
+                p.stderr.close()
         self.inflating.clear()
         if self.scratch is not None:
             import shutil

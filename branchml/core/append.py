@@ -354,8 +354,8 @@ def _theirs_new(fmt: RowFormat, base: Source | None, theirs: Source,
             _skip(s, offset)
             return s
 
-        def tail() -> Iterator[Batch]:
-            return _blocks_after(fmt, base, stream())
+        def tail() -> Iterator[Batch]:  # opened when first read: a tail never read stays shut
+            yield from _blocks_after(fmt, base, stream())
         return tail, True, (stream if offset else None)
     return _masked(fmt, base, theirs, key), False, None
 

@@ -47,6 +47,14 @@ class MergeResult:
 def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bool = False,
           validator_factory: Any = None) -> MergeResult:
     g = Git(path)
+    try:
+        return _merge(g, path, src, dst, pull, dry_run, validator_factory)
+    finally:
+        g.close()  # its `git cat-file` process, whichever way the merge ended
+
+
+def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: bool,
+           validator_factory: Any) -> MergeResult:
     repo = git.Repo(path)
     dst = check_branch_name(dst or repo.head_branch() or "")
     check_branch_name(src)
@@ -93,7 +101,6 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
     if checked_out:
         steps.append(Checkout(dst))
     apply.apply(repo, Plan(f"{verb} {src} {dst}", steps))
-    g.close()
     return result
 
 
