@@ -75,7 +75,6 @@ class Pending:
 
 def submit(fmt: str, base: Path | None, ours: Path, theirs: Path) -> Pending:
     """Ask the helper for the rows ours and theirs both added (see module doc)."""
-    global _worker
     worker = _worker
     if worker is None or worker.stdin is None:
         return Pending(None)
