@@ -8,6 +8,9 @@ one `log`, one `diff-tree --stdin`, one `cat-file --batch`, whatever the number 
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -197,13 +200,16 @@ def _parse_raw(tokens: list[bytes]) -> Iterator[Change]:
 
 
 class CatFile:
-    """One `git cat-file --batch-command` process serving every object read of a command."""
+    """One `git cat-file --batch-command` process serving every object read of a command.
+    `close()` ends it; so does dropping the last reference (a command that never closes
+    its `Git` leaves no process or pipe behind)."""
 
     CHUNK = 1 << 20
 
     def __init__(self, cwd: Path) -> None:
         self.p = proc.popen(["git", "cat-file", "--batch-command"], cwd=cwd)
         self._pending: Iterator[bytes] | None = None
+        self.close = weakref.finalize(self, _end, self.p)
 
     def _ask(self, command: str, spec: str) -> tuple[str, int] | None:
         assert self.p.stdin is not None and self.p.stdout is not None
@@ -254,12 +260,16 @@ class CatFile:
             yield chunk
         self.p.stdout.read(1)  # the newline after each object
 
-    def close(self) -> None:
-        if self.p.stdin:
-            self.p.stdin.close()
-        self.p.wait()
-        if self.p.stdout:
-            self.p.stdout.close()
+
+
+def _end(p: subprocess.Popen[bytes]) -> None:
+    """End a cat-file process: EOF on its stdin, and its stdout closed first, so that one
+    still writing an object nobody read gets EPIPE instead of waiting forever."""
+    for pipe in (p.stdin, p.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # it is gone already
+                pipe.close()
+    p.wait()
 
 
 class BlobWriter:

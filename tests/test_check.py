@@ -186,3 +186,23 @@ class TestLfs:
         commit(project, {".gitattributes": "", "data/a.csv": "h\n1\n2\n"})
         r = bml("check", "--range", f"{base}..raw", cwd=project)
         assert r.code == 1 and "moved between git-lfs and plain git storage" in r.out
+
+
+def test_git_reader_dropped_unclosed_leaves_no_process(plain_project: Path) -> None:
+    """A `Git` nobody closed still ends its `git cat-file` when dropped, even with an
+    object half read (its stdout is closed before it is waited for)."""
+    import gc
+    import os
+
+    from branchml.gitcli import Git
+
+    commit(plain_project, {"big.txt": "x" * 3_000_000}, "big")  # more than a read and a pipe
+    g = Git(plain_project)
+    assert g.resolve("HEAD")
+    stream = g.cat.stream("HEAD:big.txt")
+    assert stream is not None and next(stream)
+    pid = g.cat.p.pid
+    del g, stream
+    gc.collect()
+    with pytest.raises(ChildProcessError):  # waited for already: no zombie, nothing running
+        os.waitpid(pid, os.WNOHANG)

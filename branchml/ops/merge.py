@@ -69,16 +69,17 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     if base_sha == theirs_sha or ours_sha == theirs_sha:
         result.up_to_date = True
         return result
-    cfg_rule = {**DEFAULT_RULE, **_merge_config(g, trusted)}
+    from branchml.ops.trusted import trusted_config
+
+    cfg = trusted_config(g)
+    g.close()  # config read: its `git cat-file` (~4 MiB) need not live through the merge
+    cfg_rule = {**DEFAULT_RULE, **dict(cfg.get("merge") or {})}
     rule = {PathClass(c): (s if not pull or c == "data" else "ours") for c, s in cfg_rule.items()}
     result.strategies = {str(c): s for c, s in rule.items() if s != "ours"}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     validator: Validator | None = validator_factory(repo, store) if validator_factory else None
-    from branchml.ops.trusted import trusted_config
-
-    widen = bool(trusted_config(g).get("widen_columns", False))
-    merger = TreeMerger(repo.pg, trusted.policy, rule, store, _formats(g, trusted), validator,
-                        widen)
+    merger = TreeMerger(repo.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
+                        validator, bool(cfg.get("widen_columns", False)))
     ours_tree = repo.pg[ours_sha].tree
     base_tree = repo.pg[base_sha].tree if base_sha else None
     try:
@@ -109,19 +110,6 @@ def _tip(repo: git.Repo, name: str, what: str) -> str:
     if sha is None:
         raise UsageError(f"{what} {name!r} is not a branch here; see `git branch` (or fetch it).")
     return sha
-
-
-def _merge_config(g: Git, trusted: Any) -> dict[str, str]:
-    from branchml.ops.trusted import trusted_config
-
-    cfg = trusted_config(g)
-    return dict(cfg.get("merge") or {})
-
-
-def _formats(g: Git, trusted: Any) -> dict[str, str]:
-    from branchml.ops.trusted import trusted_config
-
-    return dict(trusted_config(g).get("formats") or {})
 
 
 def _judge(g: Git, policy: Any, dst: str, repo: git.Repo, ours_tree: Any, tree: Any) -> None:
