@@ -234,7 +234,10 @@ def test_many_batches_with_rows_added_on_both_sides(crlf: bool) -> None:
     shared = [b"%d,s" % i for i in range(90_000, 90_000 + 5_000, 3)]
     ours = base + [b"%d,o" % i for i in range(50_000, 70_000)] + shared
     theirs = base + shared[::2] + [b"%d,t" % i for i in range(70_000, 90_000)] + shared[1::2]
-    file = (lambda rows: end.join([b"id,v", *rows]) + end)  # noqa: E731
+
+    def file(rows: list[bytes]) -> bytes:
+        return end.join([b"id,v", *rows]) + end
+
     out = merge(CSV, file(base), file(ours), file(theirs))
     assert out == file(_reference(base, ours, theirs))
     assert len(file(theirs)) > (1 << 18)  # more than one read batch
