@@ -10,7 +10,8 @@ rows; the same history is built for every tool, then each merges in one run:
 Time (s) and peak RSS (MiB) are printed with the ratios. The merges run --repeat times
 (default 3), interleaved, each from the same start with the merged file's objects deleted
 (git would skip compressing them): median time. Memory comes from one more run of each,
-all the command's processes together (see `measured`), beside its largest process.
+all the command's processes together (RSS, and PSS: see `measured`), beside its largest
+process.
 Then the LFS path at 10x the rows (flat memory), optionally a file over 2 GiB (--big), and
 `branchml pull` of 20,000 new small files against `git add` (and `dvc add` when installed).
 
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from benchenv import BML, isolated
 
@@ -37,29 +39,37 @@ def sh(args: list[str], cwd: Path, **kw: object) -> None:
     subprocess.run(args, cwd=cwd, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
+class Run(NamedTuple):
+    seconds: float
+    rss: float  # MiB
+    pss: float  # MiB; 0 when not sampled
+
+
 def measured(args: list[str], cwd: Path, env: dict[str, str] | None = None,
-             sample: bool = False) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one run: GNU time's %M (its largest process). With
-    `sample`, the peak of the RSS of all the command's processes together (branchml's row
-    helper, git's children): their VmRSS summed every 5 ms from /proc, the highest sum
-    kept, never less than %M. The sampling takes CPU, so time and total memory come from
-    separate runs."""
+             sample: bool = False) -> Run:
+    """Seconds and peak RSS (MiB) of one run: GNU time's %M (its largest process). With
+    `sample`, the peaks of all the command's processes together (branchml's row helper,
+    git's children), summed every 5 ms from /proc: their RSS (VmRSS; never less than %M),
+    and their PSS (smaps_rollup: a page several processes map, such as libpython's code, is
+    shared out among them instead of counted in each). The sampling takes CPU, so time and
+    total memory come from separate runs."""
     t = time.perf_counter()
     p = subprocess.Popen([TIME, "-f", "%M", *args], cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          env=None if env is None else {**os.environ, **env})
-    total = 0
+    total = pss = 0
     while sample and p.poll() is None:
-        total = max(total, sum(_rss(pid) for pid, parent in _descendants(p.pid)
-                               # the same: forked, not exec'd yet (its parent's memory)
-                               if _cmdline(pid) != _cmdline(parent)))
+        # the same command line: forked, not exec'd yet (its parent's memory)
+        pids = [pid for pid, parent in _descendants(p.pid) if _cmdline(pid) != _cmdline(parent)]
+        total = max(total, sum(map(_rss, pids)))
+        pss = max(pss, sum(map(_pss, pids)))
         time.sleep(0.005)
     out, err = p.communicate()
     took = time.perf_counter() - t
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{out}\n{err}")
     largest = int(err.strip().splitlines()[-1])
-    return took, max(total, largest) / 1024
+    return Run(took, max(total, largest) / 1024, pss / 1024)
 
 
 def _descendants(pid: int) -> list[tuple[int, int]]:
@@ -85,16 +95,24 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _rss(pid: int) -> int:
-    """RSS (KiB) of a process now; 0 when it is gone."""
+def _kib(pid: int, file: str, key: str) -> int:
+    """A KiB figure of a process now (`key` in /proc/PID/`file`); 0 when it is gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        text = Path(f"/proc/{pid}/{file}").read_text()
     except OSError:
         return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+    for line in text.splitlines():
+        if line.startswith(key):
             return int(line.split()[1])
     return 0
+
+
+def _rss(pid: int) -> int:
+    return _kib(pid, "status", "VmRSS:")
+
+
+def _pss(pid: int) -> int:
+    return _kib(pid, "smaps_rollup", "Pss:")
 
 
 def write_rows(path: Path, start: int, count: int, header: bool) -> None:
@@ -215,24 +233,24 @@ def merge_table(root: Path, rows: int, repeat: int) -> None:
     for _ in range(repeat):  # interleaved: the machine's speed drifts over minutes
         for name, args, repo, env in runs:
             reset_clean(repo, starts[repo])
-            times[name].append(measured(args, repo, env))
+            times[name].append(measured(args, repo, env)[:2])
             forget_result(repo)  # git and git-lfs would skip writing what they already have
     summed = {}
     for name, args, repo, env in runs:  # memory: one more run each, sampled (see measured)
         reset_clean(repo, starts[repo])
-        summed[name] = measured(args, repo, env, sample=True)[1]
+        summed[name] = measured(args, repo, env, sample=True)
         forget_result(repo)
-    results = [(name, statistics.median(t for t, _ in times[name]), summed[name],
-                max(r for _, r in times[name])) for name, *_ in runs]
+    results = [(name, statistics.median(t for t, _ in times[name]), summed[name].rss,
+                summed[name].pss, max(r for _, r in times[name])) for name, *_ in runs]
     size = (data / "a.csv").stat().st_size * 1.5 / 2**20
     print(f"\n{rows:,} rows + {rows // 2:,} on each side (result ~{size:.0f} MiB); time: "
           f"median of {repeat} interleaved runs; peak RSS: of all the command's processes "
-          "together (one sampled run), and of its largest process (GNU time, highest of "
-          "the timed runs)\n")
-    print("| merge | time (s) | peak RSS, all processes (MiB) | largest process (MiB) |\n"
-          "|---|---|---|---|")
-    for name, t, rss, top in results:
-        print(f"| {name} | {t:.2f} | {rss:.0f} | {top:.0f} |")
+          "together (one sampled run), as RSS and as PSS (shared pages shared out), and of "
+          "its largest process (GNU time, highest of the timed runs)\n")
+    print("| merge | time (s) | peak RSS, all processes (MiB) | peak PSS, all processes (MiB) "
+          "| largest process (MiB) |\n|---|---|---|---|---|")
+    for name, t, rss, pss, top in results:
+        print(f"| {name} | {t:.2f} | {rss:.0f} | {pss:.0f} | {top:.0f} |")
     u_t = results[2][1]
     print(f"\nratios: union / branchml-lfs time {u_t / results[0][1]:.1f}x "
           f"(row helper {u_t / results[4][1]:.1f}x), "
@@ -263,11 +281,11 @@ def lfs_only(root: Path, rows: int, label: str, appended: int | None = None) -> 
     label = label.replace("{size}", f"{(data / 'base.csv').stat().st_size / 2**30:.2f} GiB")
     repo = branchml_repo(root, f"bml-lfs-{rows}-{appended}", data, rows, True)
     start = git_out(["rev-parse", "clean"], repo)
-    t, _ = measured([BML, "pull", "raw", "clean"], repo)
+    t = measured([BML, "pull", "raw", "clean"], repo).seconds
     forget_result(repo)
     reset_clean(repo, start)
-    _, rss = measured([BML, "pull", "raw", "clean"], repo, sample=True)
-    print(f"| branchml pull, git-lfs, {label} | {t:.2f} | {rss:.0f} |")
+    mem = measured([BML, "pull", "raw", "clean"], repo, sample=True)
+    print(f"| branchml pull, git-lfs, {label} | {t:.2f} | {mem.rss:.0f} | {mem.pss:.0f} |")
     shutil.rmtree(data)
     shutil.rmtree(repo)
 
@@ -284,17 +302,17 @@ def many_files(root: Path, n: int) -> None:
     sh(["git", "add", "data"], repo)
     sh(["git", "commit", "-q", "--no-verify", "-m", "20k files"], repo)
     sh(["git", "checkout", "-q", "main"], repo)
-    t_pull, _ = measured([BML, "pull", "raw", "clean"], repo)
+    t_pull = measured([BML, "pull", "raw", "clean"], repo).seconds
     peer = root / "peer"
     sh(["git", "init", "-q", str(peer)], root)
     shutil.copytree(src, peer / "batch")
-    t_add, _ = measured(["git", "add", "batch"], peer)
+    t_add = measured(["git", "add", "batch"], peer).seconds
     print(f"\n| {n:,} new small files | time (s) |\n|---|---|")
     print(f"| branchml pull raw clean (blobs exist, trees built) | {t_pull:.2f} |")
     print(f"| git add of the same files (peer: ingesting them) | {t_add:.2f} |")
     if shutil.which("dvc"):
         sh(["dvc", "init", "--no-scm"], peer)
-        t_dvc, _ = measured(["dvc", "add", "batch"], peer)
+        t_dvc = measured(["dvc", "add", "batch"], peer).seconds
         print(f"| dvc add of the same files | {t_dvc:.2f} |")
     else:
         print("| dvc add | (dvc not installed in this environment) |")
@@ -310,8 +328,8 @@ def main() -> None:
     args = ap.parse_args()
     with isolated("merge") as root:
         merge_table(root, args.rows, args.repeat)
-        print("\n| memory as the file grows | time (s) | peak RSS, all processes (MiB) |\n"
-              "|---|---|---|")
+        print("\n| memory as the file grows | time (s) | peak RSS, all processes (MiB) "
+              "| peak PSS (MiB) |\n|---|---|---|---|")
         half = args.rows // 2
         lfs_only(root, args.rows, f"{args.rows:,} rows + {half:,} a side", half)
         lfs_only(root, args.rows * 10, f"{args.rows * 10:,} rows + {half:,} a side", half)
