@@ -106,7 +106,7 @@ def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
     if validate:
         from branchml.validation import Validation
 
-        factory = Validation.factory(Path(path))
+        factory = Validation  # made with the merge's trusted config
     return op.merge(Path(path), src, dst, pull=True, dry_run=dry_run, validator_factory=factory)
 
 

@@ -261,7 +261,6 @@ class CatFile:
         self.p.stdout.read(1)  # the newline after each object
 
 
-
 def _end(p: subprocess.Popen[bytes]) -> None:
     """End a cat-file process: EOF on its stdin, and its stdout closed first, so that one
     still writing an object nobody read gets EPIPE instead of waiting forever."""

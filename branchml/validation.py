@@ -23,8 +23,6 @@ from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for, line_ending, record_batches
-from branchml.gitcli import Git
-from branchml.ops.trusted import trusted_config
 
 REPORT_DIR = "data/_validation"
 
@@ -36,16 +34,6 @@ class Validation:
         self.rules: list[dict[str, Any]] = list(cfg.get("validate") or [])
         self.formats: dict[str, str] = dict(cfg.get("formats") or {})
         self.findings: dict[str, str] = {}
-
-    @classmethod
-    def factory(cls, path: Path) -> Callable[[Any, strategies.Store], Validation]:
-        def make(repo: Any, store: strategies.Store) -> Validation:
-            g = Git(path)
-            try:
-                return cls(repo, store, trusted_config(g))
-            finally:
-                g.close()
-        return make
 
     def __call__(self, path: str, blob: bytes) -> tuple[bytes | None, str]:
         """(content to keep or None to drop, why) for a new file."""

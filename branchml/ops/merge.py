@@ -7,6 +7,7 @@ only when DST is checked out (and was clean: checked before anything is built).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from branchml.gitcli import Git
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.treemerge import MergeReport, TreeMerger, Validator
+
+# (repository, LFS store, trusted config) -> a validator of new items (`pull --validate`)
+ValidatorFactory = Callable[[Any, strategies.Store, dict[str, Any]], Validator]
 
 DEFAULT_RULE = {"data": "append", "models": "overwrite", "tracking": "overwrite",
                 "code": "text", "docs": "text", "config": "text"}
@@ -45,7 +49,7 @@ class MergeResult:
 
 
 def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bool = False,
-          validator_factory: Any = None) -> MergeResult:
+          validator_factory: ValidatorFactory | None = None) -> MergeResult:
     g = Git(path)
     try:
         return _merge(g, path, src, dst, pull, dry_run, validator_factory)
@@ -54,7 +58,7 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
 
 
 def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: bool,
-           validator_factory: Any) -> MergeResult:
+           validator_factory: ValidatorFactory | None) -> MergeResult:
     repo = git.Repo(path)
     dst = check_branch_name(dst or repo.head_branch() or "")
     check_branch_name(src)
@@ -69,15 +73,13 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     if base_sha == theirs_sha or ours_sha == theirs_sha:
         result.up_to_date = True
         return result
-    from branchml.ops.trusted import trusted_config
-
-    cfg = trusted_config(g)
+    cfg = trusted.config
     g.close()  # config read: its `git cat-file` (~4 MiB) need not live through the merge
     cfg_rule = {**DEFAULT_RULE, **dict(cfg.get("merge") or {})}
     rule = {PathClass(c): (s if not pull or c == "data" else "ours") for c, s in cfg_rule.items()}
     result.strategies = {str(c): s for c, s in rule.items() if s != "ours"}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
-    validator: Validator | None = validator_factory(repo, store) if validator_factory else None
+    validator: Validator | None = validator_factory(repo, store, cfg) if validator_factory else None
     merger = TreeMerger(repo.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
                         validator, bool(cfg.get("widen_columns", False)))
     ours_tree = repo.pg[ours_sha].tree

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from branchml import config
-from branchml.core.policy import Policy
+from branchml.core.policy import Policy, policy_from_config
 from branchml.gitcli import Git
 
 DEFAULT_TRUSTED_REF = "refs/heads/main"
@@ -14,6 +14,7 @@ DEFAULT_TRUSTED_REF = "refs/heads/main"
 class TrustedPolicy(NamedTuple):
     policy: Policy
     source: str  # "<rev>:branchml.yaml" or "built-in defaults"
+    config: dict[str, Any]  # the effective config the policy was made from
 
 
 def trusted_ref(git: Git) -> str:
@@ -49,5 +50,9 @@ def load_trusted(git: Git, candidates: list[str]) -> TrustedPolicy:
         source = f"{rev}:{config.CONFIG_FILE}"
         raw = found[1] if found else None
         label = source if found else f"built-in defaults ({source} does not exist)"
-        return TrustedPolicy(config.load_policy(raw, source, cache), label)
-    return TrustedPolicy(config.load_policy(None, "", cache), "built-in defaults")
+        return _trusted(config.load_bytes(raw, source, cache), label)
+    return _trusted(config.load_bytes(None, "", cache), "built-in defaults")
+
+
+def _trusted(cfg: dict[str, Any], source: str) -> TrustedPolicy:
+    return TrustedPolicy(policy_from_config(cfg), source, cfg)
