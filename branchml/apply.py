@@ -8,6 +8,9 @@ new refs. Each step's before/after goes to the operation log.
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from branchml import git, hooks, lfs, oplog, proc
@@ -75,6 +78,7 @@ def _recover(repo: git.Repo, common: Any) -> bool:
         return False
     last = records[-1]
     intent = last.get("intent") or {}
+    _drop_stale_index_lock(Path(repo.pg.path), last)
     done = False
     for branch in intent.get("checkout", []):
         move = next((r for r in intent.get("refs", []) if r["ref"] == f"refs/heads/{branch}"),
@@ -86,6 +90,41 @@ def _recover(repo: git.Repo, common: Any) -> bool:
             done = True
     oplog.mark(common, last["op"], "recovered" if done else "abandoned")
     return done
+
+
+def _drop_stale_index_lock(git_dir: Path, begun: dict[str, Any]) -> None:
+    """A run killed while its `git read-tree` held the index leaves `index.lock` behind,
+    and every later git command that writes the index refuses to run. It is removed when it
+    was made after that run began and no process has it open (git keeps the lock open
+    while it writes); otherwise it is left for git to report."""
+    lock = git_dir / "index.lock"
+    try:
+        made = lock.stat().st_mtime
+        began = datetime.fromisoformat(str(begun.get("time"))).timestamp()
+    except (OSError, ValueError):
+        return
+    if made + 1 >= began and not _held_open(lock):
+        lock.unlink(missing_ok=True)
+
+
+def _held_open(path: Path) -> bool:
+    """Whether a process has `path` open (from /proc; True when that cannot be told)."""
+    proc_dir = Path("/proc")
+    if not (proc_dir / "self" / "fd").is_dir():
+        return True
+    target = str(path.resolve())
+    for fd_dir in proc_dir.glob("[0-9]*/fd"):
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:  # gone, or another user's (unreadable): not counted
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd_dir / fd) == target:
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def _index_at(root: Any, commit: str | None) -> bool:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from branchml import __version__
-from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import ConfigError
 from branchml.resources import schema, template_text
 
@@ -216,7 +215,3 @@ def _write_cache(path: Path, cfg: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # a cache we cannot write only costs time
-
-
-def load_policy(raw: bytes | None, source: str, cache_dir: Path | None = None) -> Policy:
-    return policy_from_config(load_bytes(raw, source, cache_dir))

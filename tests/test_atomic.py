@@ -101,3 +101,56 @@ def test_killed_between_ref_move_and_worktree_is_completed_by_rerun(tmp_path: Pa
     assert git("status", "--porcelain", cwd=repo) == ""
     assert (repo / "docs" / "problem.md").is_file()
     git("fsck", "--strict", cwd=repo)
+
+
+def _killed_in_read_tree(repo: Path) -> None:
+    """`branchml init` killed while git's `read-tree` holds the index: the refs have moved,
+    `index.lock` is left behind, the worktree is not updated."""
+    import sys
+
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit(repo, {"notes.md": "x\n"})
+    die = ("import os, sys; from pathlib import Path; import branchml.git as g; "
+           "g.update_worktree = lambda root, *a: (Path(root, '.git', 'index.lock').touch(), "
+           "os._exit(9)); "
+           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+    assert subprocess.run([sys.executable, "-c", die, str(repo)]).returncode == 9
+    assert (repo / ".git" / "index.lock").is_file()
+
+
+def test_index_lock_of_a_killed_run_is_cleared_by_the_rerun(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    _killed_in_read_tree(repo)
+    rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not (repo / ".git" / "index.lock").exists()
+    assert git("status", "--porcelain", cwd=repo) == ""
+    git("fsck", "--strict", cwd=repo)
+
+
+def test_index_lock_held_open_is_left_alone(tmp_path: Path) -> None:
+    """A lock some live process has open is git's business: kept, and the rerun fails
+    with git's own message instead of taking it."""
+    import sys
+
+    repo = tmp_path / "old"
+    _killed_in_read_tree(repo)
+    lock = repo / ".git" / "index.lock"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; f = open(sys.argv[1], 'ab'); "
+                               "print('open', flush=True); time.sleep(60)", str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                               capture_output=True, text=True)
+        assert rerun.returncode != 0
+        assert "index.lock" in rerun.stderr and "Traceback" not in rerun.stderr
+        assert lock.is_file()
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
