@@ -26,20 +26,33 @@ class RepoLock:
 
     def __enter__(self) -> RepoLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._break_stale():
-                    continue
-                raise LockHeld(
-                    f"another branchml command holds {self.path} ({self._holder()}); wait for "
-                    "it to finish, or remove the file if no branchml is running."
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {self.command}\n")
-            return self
+        self._drop_dead_drafts()
+        # written whole under a name of our own, then linked into place (link fails when the
+        # lock exists): a lock is never seen empty, so a killed holder can always be told
+        draft = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+        draft.write_text(f"{os.getpid()} {self.command}\n")
+        try:
+            for _ in range(2):
+                try:
+                    os.link(draft, self.path)
+                except FileExistsError:
+                    if self._break_stale():
+                        continue
+                    raise LockHeld(
+                        f"another branchml command holds {self.path} ({self._holder()}); wait "
+                        "for it to finish, or remove the file if no branchml is running."
+                    ) from None
+                return self
+        finally:
+            draft.unlink(missing_ok=True)
         raise LockHeld(f"could not take {self.path}; run the command again.")
+
+    def _drop_dead_drafts(self) -> None:
+        """Drafts left by a process killed between writing one and linking it."""
+        for draft in self.path.parent.glob(f"{self.path.name}.*"):
+            pid = draft.name.rsplit(".", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                draft.unlink(missing_ok=True)
 
     def _holder(self) -> str:
         try:

@@ -103,31 +103,59 @@ def test_killed_between_ref_move_and_worktree_is_completed_by_rerun(tmp_path: Pa
     git("fsck", "--strict", cwd=repo)
 
 
-def _killed_in_read_tree(repo: Path) -> None:
+def _killed_in_read_tree(repo: Path, files_written: bool = False) -> None:
     """`branchml init` killed while git's `read-tree` holds the index: the refs have moved,
-    `index.lock` is left behind, the worktree is not updated."""
+    `index.lock` is left behind, and the index still holds the old commit; with
+    `files_written`, read-tree had already written the new files (it writes the index last)."""
     import sys
 
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
     commit(repo, {"notes.md": "x\n"})
-    die = ("import os, sys; from pathlib import Path; import branchml.git as g; "
-           "g.update_worktree = lambda root, *a: (Path(root, '.git', 'index.lock').touch(), "
-           "os._exit(9)); "
+    die = ("import os, sys, subprocess; from pathlib import Path; import branchml.git as g\n"
+           "def killed(root, old, new):\n"
+           "    if sys.argv[2] == '1':\n"
+           "        subprocess.run(['git', 'read-tree', '-m', '-u', old, new], cwd=root)\n"
+           "        subprocess.run(['git', 'read-tree', old], cwd=root)  # index: still old\n"
+           "    Path(root, '.git', 'index.lock').touch()\n"
+           "    os._exit(9)\n"
+           "g.update_worktree = killed\n"
            "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
-    assert subprocess.run([sys.executable, "-c", die, str(repo)]).returncode == 9
+    r = subprocess.run([sys.executable, "-c", die, str(repo), "1" if files_written else "0"])
+    assert r.returncode == 9
     assert (repo / ".git" / "index.lock").is_file()
+    assert (repo / "docs" / "problem.md").is_file() == files_written
 
 
-def test_index_lock_of_a_killed_run_is_cleared_by_the_rerun(tmp_path: Path) -> None:
+@pytest.mark.parametrize("files", ["not written", "written", "one cut short"])
+def test_index_lock_of_a_killed_run_is_cleared_by_the_rerun(tmp_path: Path, files: str) -> None:
     repo = tmp_path / "old"
-    _killed_in_read_tree(repo)
+    _killed_in_read_tree(repo, files != "not written")
+    if files == "one cut short":  # killed while git wrote it: its first bytes only
+        cut = repo / "docs" / "problem.md"
+        cut.write_bytes(cut.read_bytes()[:40])
     rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
                            capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert not (repo / ".git" / "index.lock").exists()
     assert git("status", "--porcelain", cwd=repo) == ""
+    assert (repo / "docs" / "problem.md").is_file()
     git("fsck", "--strict", cwd=repo)
+
+
+def test_half_written_worktree_edited_since_is_left_alone(tmp_path: Path) -> None:
+    """A file of the killed update changed after the kill is someone's work: the rerun says
+    which, and changes no file."""
+    repo = tmp_path / "old"
+    _killed_in_read_tree(repo, files_written=True)
+    edited = repo / "docs" / "problem.md"
+    edited.write_text("my own notes\n")
+    rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                           capture_output=True, text=True)
+    assert rerun.returncode == 4
+    assert "killed while updating the working tree" in rerun.stderr
+    assert "docs/problem.md" in rerun.stderr and "Traceback" not in rerun.stderr
+    assert edited.read_text() == "my own notes\n"
 
 
 def test_index_lock_held_open_is_left_alone(tmp_path: Path) -> None:
@@ -154,3 +182,46 @@ def test_index_lock_held_open_is_left_alone(tmp_path: Path) -> None:
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def test_kill_inside_the_ref_transaction_is_rolled_forward(tmp_path: Path) -> None:
+    """Loose refs are renamed into place one at a time: a run killed after the first leaves
+    one ref moved and the next one's lock file. The rerun removes the stale lock, moves the
+    rest from the old values its log names, and finishes the worktree."""
+    import sys
+
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    first = commit(repo, {"notes.md": "x\n"})
+    die = ("import os, sys, subprocess; from pathlib import Path; import branchml.git as g\n"
+           "def killed(self, updates, message):\n"
+           "    first, second = updates[0], updates[1]\n"
+           "    subprocess.run(['git', 'update-ref', first.ref, first.new, first.old or ''],\n"
+           "                   cwd=sys.argv[1], check=True)\n"
+           "    Path(sys.argv[1], '.git', second.ref + '.lock').parent.mkdir(parents=True,\n"
+           "                                                               exist_ok=True)\n"
+           "    Path(sys.argv[1], '.git', second.ref + '.lock').write_text(second.new)\n"
+           "    os._exit(9)\n"
+           "g.Repo.update_refs = killed\n"
+           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+    assert subprocess.run([sys.executable, "-c", die, str(repo)]).returncode == 9
+    assert git("rev-parse", "main^", cwd=repo) == first  # main moved (first of the moves)
+    assert git("for-each-ref", "refs/heads", cwd=repo).splitlines()[1:] == []  # no other yet
+    rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(git("for-each-ref", "refs/heads", cwd=repo).splitlines()) == 7
+    assert not list((repo / ".git" / "refs").rglob("*.lock"))
+    assert git("status", "--porcelain", cwd=repo) == ""
+    git("fsck", "--strict", cwd=repo)
+
+
+def test_ref_locked_by_another_git_process(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    lock = plain_project / ".git" / "refs" / "heads" / "dev" / "x.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    r = bml("branch", "create", "dev/x", cwd=plain_project)
+    assert r.code == 4
+    assert "refs/heads/dev/x is locked by another git process" in r.err
+    assert lock.is_file()

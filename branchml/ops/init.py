@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, config, git, hooks, lfs, scaffold
+from branchml import apply, config, git, hooks, lfs, recovery, scaffold
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.policy import Policy, policy_from_config
@@ -118,7 +118,7 @@ def _main_files(repo: git.Repo, base: str | None, project: str, model: str,
 
 def _plan_and_apply(repo: git.Repo, report: InitReport, path: Path, model: str,
                     with_hooks: bool, use_lfs: bool) -> None:
-    if not report.dry_run and apply.recover(repo):
+    if not report.dry_run and recovery.recover(repo):
         report.recovered = True
         report.notes.append("completed an earlier run that was interrupted after its refs "
                             "moved (the working tree is updated now)")
