@@ -9,11 +9,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps:  ## git and git-lfs (apt-get when missing; the machines run as root)
-	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs; }
+deps:  ## git, git-lfs and a C compiler (apt-get when missing; the machines run as root)
+	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 && \
+	  { command -v cc >/dev/null 2>&1 && test -e /usr/include/string.h; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
+	    gcc libc6-dev; }
 
-$(BIN)/branchml: pyproject.toml
+# the install compiles branchml/core/_rowhash.c (hatch_build.py): redone when either changes
+$(BIN)/branchml: pyproject.toml hatch_build.py branchml/core/_rowhash.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

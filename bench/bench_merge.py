@@ -6,7 +6,9 @@ rows; the same history is built for every tool, then each merges in one run:
 - branchml pull raw clean, data as plain git blobs (`init --no-lfs`);
 - git merge with `*.csv merge=union` (plain blobs);
 - git merge through `git lfs merge-driver --program 'git merge-file --union ...'` (git-lfs).
-- the two branchml merges again with the opt-in row helper (BRANCHML_ROW_HELPER=1).
+- the two branchml merges again with NumPy's row hashes instead of the C ones
+  (BRANCHML_NATIVE=0: what runs where no C compiler built them), and the git-lfs one with
+  NumPy and the opt-in row helper (BRANCHML_ROW_HELPER=1, only used without the C hashes).
 Time (s) and peak RSS (MiB) are printed with the ratios. The merges run --repeat times
 (default 3), interleaved, each from the same start with the merged file's objects deleted
 (git would skip compressing them): median time. Memory comes from one more run of each,
@@ -220,14 +222,17 @@ def merge_table(root: Path, rows: int, repeat: int) -> None:
          "--union %%A %%O %%B >%%D'"})
     pull = [BML, "pull", "raw", "clean"]
     merge = ["git", "merge", "-q", "--no-edit", "--no-verify", "raw"]
-    helper = {"BRANCHML_ROW_HELPER": "1"}
+    numpy = {"BRANCHML_NATIVE": "0"}
+    helper = {"BRANCHML_NATIVE": "0", "BRANCHML_ROW_HELPER": "1"}
     runs: list[tuple[str, list[str], Path, dict[str, str] | None]] = [
         ("branchml pull, data in git-lfs", pull, lfs_repo, None),
         ("branchml pull, plain git blobs", pull, plain_repo, None),
         ("git merge, merge=union (plain blobs)", merge, union, None),
         ("git merge, git lfs merge-driver + union", merge, lfs_union, None),
-        ("branchml pull, git-lfs, row helper (BRANCHML_ROW_HELPER=1)", pull, lfs_repo, helper),
-        ("branchml pull, plain blobs, row helper", pull, plain_repo, helper)]
+        ("branchml pull, git-lfs, NumPy row hashes (BRANCHML_NATIVE=0)", pull, lfs_repo, numpy),
+        ("branchml pull, plain blobs, NumPy row hashes", pull, plain_repo, numpy),
+        ("branchml pull, git-lfs, NumPy + row helper (BRANCHML_ROW_HELPER=1)", pull, lfs_repo,
+         helper)]
     starts = {repo: git_out(["rev-parse", "clean"], repo) for _, _, repo, _ in runs}
     times: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in runs}
     for _ in range(repeat):  # interleaved: the machine's speed drifts over minutes
@@ -253,9 +258,9 @@ def merge_table(root: Path, rows: int, repeat: int) -> None:
         print(f"| {name} | {t:.2f} | {rss:.0f} | {pss:.0f} | {top:.0f} |")
     u_t = results[2][1]
     print(f"\nratios: union / branchml-lfs time {u_t / results[0][1]:.1f}x "
-          f"(row helper {u_t / results[4][1]:.1f}x), "
+          f"(NumPy {u_t / results[4][1]:.1f}x, NumPy + helper {u_t / results[6][1]:.1f}x), "
           f"union / branchml-plain time {u_t / results[1][1]:.1f}x "
-          f"(row helper {u_t / results[5][1]:.1f}x), "
+          f"(NumPy {u_t / results[5][1]:.1f}x), "
           f"lfs-driver / branchml-lfs time {results[3][1] / results[0][1]:.1f}x; "
           f"branchml-plain RSS / result size {results[1][2] / size:.2f}x")
     reset_clean(lfs_repo, starts[lfs_repo])

@@ -1,7 +1,9 @@
 """Rows compared in a helper process, so that NumPy imports beside branchml's own start-up.
 
-Opt-in (`BRANCHML_ROW_HELPER=1`): it makes an append merge of big row files faster and
-costs a second Python process (see docs/data-moves.md and docs/benchmarks.md).
+Opt-in (`BRANCHML_ROW_HELPER=1`), and only used where the C row hashes are not built
+(`core/native.py`): then it makes an append merge of big row files faster and costs a
+second Python process (see docs/data-moves.md and docs/benchmarks.md). With the C hashes,
+the command never imports NumPy for an append, so there is nothing left to overlap.
 
 An append merge of big row files spends its time in two places on one core: importing
 (pygit2, NumPy, branchml) and hashing rows (NumPy). With the helper, `pull` and `merge`
@@ -30,9 +32,13 @@ _worker: subprocess.Popen[bytes] | None = None
 
 
 def start() -> None:
-    """Start the helper when BRANCHML_ROW_HELPER=1 (once per process); `stop` ends it."""
+    """Start the helper when BRANCHML_ROW_HELPER=1 and the C row hashes are not built (once
+    per process); `stop` ends it."""
     global _worker
-    if _worker is None and os.environ.get("BRANCHML_ROW_HELPER") == "1":
+    from branchml.core import native
+
+    if _worker is None and os.environ.get("BRANCHML_ROW_HELPER") == "1" \
+            and not native.available():
         try:
             _worker = subprocess.Popen([sys.executable, "-m", "branchml.rowworker"],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,

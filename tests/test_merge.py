@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,22 @@ def test_pull_appends_rows_and_files(fixture: str, request: pytest.FixtureReques
         assert "Git LFS fsck OK" in git("lfs", "fsck", "--objects", cwd=repo)
     r = bml("pull", "raw", "clean", cwd=repo)
     assert r.out == "Nothing to pull: clean already has everything raw adds.\n"
+
+
+@pytest.mark.parametrize("c_hashes", ["1", "0"])
+def test_append_of_lfs_rows_imports_no_numpy_with_the_c_hashes(project: Path,
+                                                                c_hashes: str) -> None:
+    """NumPy's import was a sixth of an append merge's time: with the C row hashes built, the
+    usual append (base a prefix of both sides) never imports it; without them, the same
+    result through NumPy."""
+    appended_on_both(project)
+    code = ("import sys; from branchml.main import main; code = main(['pull', 'raw', 'clean']); "
+            "print(code, 'numpy' in sys.modules)")
+    env = {**os.environ, "BRANCHML_NATIVE": c_hashes}
+    r = subprocess.run([sys.executable, "-c", code], cwd=project, env=env,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.split()[-2:] == ["0", "False" if c_hashes == "1" else "True"], r.stderr
+    assert lfs_content(project, "clean", "data/x.csv") == b"id,v\n1,a\n2,clean\n3,raw\n"
 
 
 def test_dry_run_writes_nothing(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]

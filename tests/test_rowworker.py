@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from branchml import rowworker
+from branchml.core import native
 from branchml.core.append import rows_on_both
 from branchml.core.rows import RowFormat
 from tests.conftest import BIN, commit, git
@@ -18,6 +19,7 @@ from tests.test_merge import lfs_content
 @pytest.fixture
 def helper(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("BRANCHML_ROW_HELPER", "1")
+    monkeypatch.setattr(native, "_lib", None)  # the helper only starts without the C hashes
     rowworker.start()
     assert rowworker.running()
     yield
@@ -76,6 +78,14 @@ def test_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch, value: str | None
     assert not rowworker.running()
 
 
+def test_not_started_beside_the_c_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not native.available():
+        pytest.skip("the C row hashes are not built")
+    monkeypatch.setenv("BRANCHML_ROW_HELPER", "1")
+    rowworker.start()  # no NumPy import left to overlap: a second process would only cost
+    assert not rowworker.running()
+
+
 @pytest.mark.parametrize("helper_on", ["1", "0"])
 def test_pull_of_lfs_rows_is_the_same_with_and_without_the_helper(project: Path, helper_on: str,
                                                                   tmp_path: Path) -> None:
@@ -88,7 +98,8 @@ def test_pull_of_lfs_rows_is_the_same_with_and_without_the_helper(project: Path,
     commit(project, {"data/x.csv": head + "200,o\n300,both\n"})
     commit(project, {"data/x.csv": head + "300,both\n400,t\n"}, branch="raw")
     git("checkout", "-q", "main", cwd=project)
-    env = {"BRANCHML_ROW_HELPER": helper_on, "PATH": f"{BIN}:/usr/bin:/bin",
+    env = {"BRANCHML_ROW_HELPER": helper_on, "BRANCHML_NATIVE": "0",  # helper: only without C
+           "PATH": f"{BIN}:/usr/bin:/bin",
            "HOME": str(Path.home())}
 
     def pull() -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,8 @@
-"""An installed, non-editable branchml finds templates/ inside its wheel."""
+"""An installed, non-editable branchml finds templates/ and its C row hashes inside its wheel."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -13,10 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def test_wheel_ships_templates_and_init_works(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cc", [None, "false"])
+def test_wheel_ships_templates_and_init_works(tmp_path: Path, cc: str | None) -> None:
+    """cc=false: a machine whose C compiler fails (or is missing) still gets a working wheel,
+    pure Python, whose merges hash rows with NumPy."""
     dist = tmp_path / "dist"
+    env = {**os.environ, "CC": cc} if cc else None
     built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
-                            "--outdir", str(dist), str(ROOT)], capture_output=True, text=True)
+                            "--outdir", str(dist), str(ROOT)], capture_output=True, text=True,
+                           env=env)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     (wheel,) = dist.glob("branchml-*.whl")
     venv = tmp_path / "venv"
@@ -32,6 +38,19 @@ def test_wheel_ships_templates_and_init_works(tmp_path: Path) -> None:
                             "print(r.templates_dir())"], check=True, capture_output=True,
                            text=True, cwd=tmp_path).stdout.strip()
     assert where.startswith(site) and where.endswith("branchml/_templates")
+    # the C row hashes: compiled by the build, shipped in the wheel, tagged for the platform
+    # only (a ctypes library uses no Python ABI), loaded from the installed package
+    assert wheel.name.startswith("branchml-0.1.0-py3-none-linux_" if cc is None
+                                 else "branchml-0.1.0-py3-none-any")
+    code = ("from branchml.core import native; from branchml.core.append import rows_on_both; "
+            "from branchml.core.rows import RowFormat; import io; "
+            "s = lambda b: (lambda: io.BytesIO(b)); "
+            "print(native.available(), native.__file__, sorted(rows_on_both(RowFormat.CSV, "
+            "s(b'h\\n1\\n'), s(b'h\\n1\\n2\\n3\\n'), s(b'h\\n1\\n3\\n4\\n'))))")
+    native = subprocess.run([str(vpy), "-c", code], check=True, capture_output=True, text=True,
+                            cwd=tmp_path).stdout.split(maxsplit=2)
+    assert native[0] == str(cc is None) and native[1].startswith(site)
+    assert native[2].strip() == "[b'3']"  # the row both sides added, by either code
     repo = tmp_path / "p"
     r = subprocess.run([str(venv / "bin" / "branchml"), "init", str(repo), "--no-lfs",
                         "--no-hooks"], capture_output=True, text=True, cwd=tmp_path)

@@ -7,16 +7,19 @@ result = ours, then theirs' new rows that ours did not add too, in theirs' order
 - ours' new rows, the same way; a theirs-new row that ours also added is written once.
 - rows theirs deleted from base are not deleted from ours: append never deletes.
 Rows are compared without their terminators; theirs' rows are written with ours' terminator.
-Memory: 8 bytes per new row (row hashes in NumPy arrays), never a whole file.
+Memory: about 10 bytes per new row of ours (row hashes, in C or in NumPy: see native.py),
+never a whole file.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, BinaryIO
 
-from branchml.core import rowcheck
+from branchml.core import native, rowcheck
 from branchml.core.background import BackgroundCopy, Rewindable
 from branchml.core.rows import BOM, CHUNK, Batch, RowFormat, line_ending, record_blocks
 from branchml.errors import ConflictError
@@ -41,7 +44,7 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
     a header that only gained columns at its end on one side is widened, and the other
     side's rows get empty fields for them. `computed`, when given, answers `rows_on_both`
     for these sides (computed elsewhere meanwhile; None: not available, computed here)."""
-    if computed is None:
+    if computed is None and not native.available():
         # NumPy first: it imports while the sides may still be inflating (git cat-file);
         # beside the copy thread below, the import and the copy would share one core
         from branchml.core import rowhash  # noqa: F401
@@ -126,8 +129,33 @@ def _both(fmt: RowFormat, base: Source | None, ours: Source,
           theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> set[bytes]:
     """The rows ours added that are among theirs' new rows (compared by `key`): found by
     hash, then confirmed byte for byte."""
+    if native.available():
+        return _both_native(fmt, base, ours, theirs_new, key)
     ours_new = _new_row_hashes(fmt, base, ours)
     return _ours_rows_among(fmt, base, ours, _shared(ours_new, theirs_new(), fmt, key))
+
+
+def _both_native(fmt: RowFormat, base: Source | None, ours: Source,
+                 theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> set[bytes]:
+    """`_both` with the C row hashes (`native`): the same rows, and NumPy is not imported."""
+    ours_new = array("Q")
+    for b in _new_blocks(fmt, base, ours):
+        ours_new.extend(_native_hashes(b, None))
+    shared = native.shared(ours_new, (_native_hashes(b, key) for b in theirs_new()))
+    del ours_new
+    found: set[bytes] = set()
+    if len(shared):
+        for b in _new_blocks(fmt, base, ours):
+            hit = shared.hits(_native_hashes(b, None))
+            if hit is not None:
+                found.update(compress(b.rows, hit))
+    return found
+
+
+def _native_hashes(b: Batch, key: RowKey | None) -> array[int]:
+    if key is None and b.raw is not None:
+        return native.hash_lines(b.raw)  # raw bytes: records are exactly its lines
+    return native.hash_rows(list(map(key, b.rows)) if key else b.rows)
 
 
 def _rows_as_is(fmt: RowFormat, batches: Iterable[Batch], header: bytes | None,

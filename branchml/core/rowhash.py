@@ -1,5 +1,8 @@
 """Row hashes computed over a batch's raw bytes with NumPy: no Python object per row.
 
+The fallback of the C row hashes (`native.py`, same values) where they are not built, and
+the multiset difference of rows when base is not a byte prefix of a side.
+
 A row is hashed 8 bytes at a time through an unaligned uint64 view of the batch (one gather
 per word of the longest row, on the rows still that long), with a multiply-xorshift mix
 keyed by a random seed drawn once per process, so the same row hashes the same in every
@@ -15,6 +18,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from branchml.core import native
+
 # NumPy loads OpenBLAS, which starts a thread per core at import; rows are hashed with
 # integer ufuncs (no BLAS), and on a 2-core machine those threads took ~0.1 s of CPU from
 # the copy and SHA-256 threads of a merge. One thread for the import; the caller's setting
@@ -29,7 +34,7 @@ finally:
         del os.environ[_BLAS]
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
-_SEED = np.uint64(int.from_bytes(os.urandom(8), "little") | 1)
+_SEED = np.uint64(native.SEED)  # one key per process, whichever code hashes a row
 _S29, _S32 = np.uint64(29), np.uint64(32)
 _MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
 EMPTY = np.empty(0, dtype=np.int64)

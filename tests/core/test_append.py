@@ -9,12 +9,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from branchml.core import native
 from branchml.core.append import append_rows
 from branchml.core.jsonarray import append_json_array
 from branchml.core.rows import RowFormat, format_for, record_batches
 from branchml.errors import ConflictError, UsageError
 
 CSV = RowFormat.CSV
+
+
+@pytest.fixture(autouse=True, scope="module", params=["c", "numpy"])
+def row_hashes(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Every test here runs with the C row hashes and with NumPy's (the fallback when the
+    library is not built): both must merge alike."""
+    if request.param == "c" and not native.available():
+        pytest.skip("the C row hashes are not built (BRANCHML_NATIVE=0)")
+    with pytest.MonkeyPatch.context() as m:
+        if request.param == "numpy":
+            m.setattr(native, "_lib", None)
+        yield request.param
 
 
 def src(data: bytes):  # type: ignore[no-untyped-def]

@@ -1,0 +1,140 @@
+/* Row hashes and hash tables for the append strategy, in C (see native.py).
+
+   The hash is the one rowhash.py computes with NumPy, word for word: a row is read 8 bytes
+   at a time as little-endian words (the last one masked to the row's bytes), each word is
+   mixed in with a multiply-xorshift keyed by a per-process seed, and the length goes in
+   first. Both give the same value for the same row and seed (a test checks it), so either
+   can hash the rows of one merge.
+
+   Tables are open-addressed sets of hashes (linear probing), their memory owned by the
+   caller: 0 marks an empty slot, so a hash of 0 is stored as 1 (two rows then share a
+   slot; every row found by hash is compared byte for byte afterwards anyway).
+
+   Plain C99 and libc: no Python headers, loaded with ctypes. Little- and big-endian give
+   the same values. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define K1 0x9E3779B97F4A7C15ULL
+#define ABI 1
+
+int bm_abi(void) { return ABI; }
+
+static inline uint64_t load8(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The row p[0:len]; `limit` is the end of the buffer it is in: a last partial word is read
+   whole (and masked) when 8 bytes fit before it, else byte by byte. */
+static inline uint64_t hash1(const unsigned char *p, int64_t len, const unsigned char *limit,
+                             uint64_t seed) {
+    uint64_t h = ((uint64_t)len + K1) * seed, w;
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        h ^= load8(p + k);
+        h *= K1;
+        h ^= h >> 29;
+    }
+    if (k < len || len == 0) {
+        int64_t n = len - k;
+        if (limit - (p + k) >= 8) {
+            w = n ? load8(p + k) & (~0ULL >> (64 - 8 * n)) : 0;
+        } else {
+            w = 0;
+            for (int64_t i = 0; i < n; i++) w |= (uint64_t)p[k + i] << (8 * i);
+        }
+        h ^= w;
+        h *= K1;
+        h ^= h >> 29;
+    }
+    return h ^ (h >> 32);
+}
+
+/* Hashes of the records of data[0:len], each ended by \n or \r\n (the terminator is not
+   hashed; bytes after the last \n are not a record), at most `cap` of them. Returns how
+   many were written; *used is where the next record starts. */
+size_t bm_hash_lines(const unsigned char *data, size_t len, uint64_t seed, uint64_t *out,
+                     size_t cap, size_t *used) {
+    const unsigned char *p = data, *end = data + len, *nl;
+    size_t n = 0;
+    while (n < cap && p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        const unsigned char *e = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+        out[n++] = hash1(p, e - p, end, seed);
+        p = nl + 1;
+    }
+    *used = (size_t)(p - data);
+    return n;
+}
+
+/* Hashes of data[starts[i]:starts[i]+lens[i]] for i < n. */
+void bm_hash_records(const unsigned char *data, const int64_t *starts, const int64_t *lens,
+                     size_t n, size_t len, uint64_t seed, uint64_t *out) {
+    for (size_t i = 0; i < n; i++) out[i] = hash1(data + starts[i], lens[i], data + len, seed);
+}
+
+/* A bitmap of 2**(64-shift) bits in front of a set of hashes: bit h >> shift is set for
+   each hash h of the set. With 16 bits or more per hash, about 1 probe in 16 that is not in
+   the set passes it, and the bitmap (2 bytes a hash) stays in the cache where a table of
+   the hashes would not. */
+void bm_bits_set(unsigned char *bits, unsigned shift, const uint64_t *h, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b = h[i] >> shift;
+        bits[b >> 3] |= (unsigned char)(1u << (b & 7));
+    }
+}
+
+/* Writes to out the hashes whose bit is set, in order; returns how many. */
+size_t bm_bits_probe(const unsigned char *bits, unsigned shift, const uint64_t *h, size_t n,
+                     uint64_t *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b = h[i] >> shift;
+        if (bits[b >> 3] >> (b & 7) & 1) out[k++] = h[i];
+    }
+    return k;
+}
+
+/* Adds hashes to a table of mask+1 slots (a power of two, kept under half full by the
+   caller). Returns how many were not in it yet. */
+size_t bm_table_add(uint64_t *table, uint64_t mask, const uint64_t *h, size_t n) {
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = h[i] ? h[i] : 1, j = v & mask;
+        while (table[j] && table[j] != v) j = (j + 1) & mask;
+        if (!table[j]) {
+            table[j] = v;
+            added++;
+        }
+    }
+    return added;
+}
+
+/* Moves the hashes of an old table (n slots) into a new, larger one. */
+void bm_table_rehash(uint64_t *table, uint64_t mask, const uint64_t *old, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!old[i]) continue;
+        uint64_t j = old[i] & mask;
+        while (table[j]) j = (j + 1) & mask;
+        table[j] = old[i];
+    }
+}
+
+/* hit[i] = 1 when h[i] is in the table, else 0. Returns how many are. */
+size_t bm_table_hits(const uint64_t *table, uint64_t mask, const uint64_t *h, size_t n,
+                     unsigned char *hit) {
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = h[i] ? h[i] : 1, j = v & mask;
+        while (table[j] && table[j] != v) j = (j + 1) & mask;
+        hit[i] = table[j] != 0;
+        found += hit[i];
+    }
+    return found;
+}

@@ -1,0 +1,176 @@
+"""Row hashes and hash sets in C (`_rowhash.c`, built when branchml is installed), loaded with
+ctypes: the append strategy's fast path, without importing NumPy.
+
+The library is optional. Installing branchml compiles it when a C compiler is there (see
+hatch_build.py); without one, or when it does not load, `available()` is False and
+`append.py` uses the NumPy code in rowhash.py, which computes the same hashes. Setting
+BRANCHML_NATIVE=0 turns the library off (tests run both ways).
+
+Hashes are held in `array('Q')`s (8 bytes a row, no Python object per row); a `Table` is
+a set of them in one flat array, kept at most half full.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from array import array
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, compress
+from pathlib import Path
+
+_ABI = 1  # bm_abi() of the library this code was written for: another one is not used
+_P = ctypes.c_void_p
+_N = ctypes.c_size_t
+_U64 = ctypes.c_uint64
+
+SEED = int.from_bytes(os.urandom(8), "little") | 1  # per process: rows nobody can make collide
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get("BRANCHML_NATIVE") == "0":
+        return None
+    try:
+        lib = ctypes.CDLL(str(Path(__file__).with_name("_rowhash.so")))
+        if lib.bm_abi() != _ABI:
+            return None  # built from another version of _rowhash.c: reinstall to rebuild
+    except (OSError, AttributeError):
+        return None
+    lib.bm_hash_lines.argtypes = [_P, _N, _U64, _P, _N, _P]
+    lib.bm_hash_lines.restype = _N
+    lib.bm_hash_records.argtypes = [ctypes.c_char_p, _P, _P, _N, _N, _U64, _P]
+    lib.bm_hash_records.restype = None
+    lib.bm_table_add.argtypes = [_P, _U64, _P, _N]
+    lib.bm_table_add.restype = _N
+    lib.bm_bits_set.argtypes = [_P, ctypes.c_uint, _P, _N]
+    lib.bm_bits_set.restype = None
+    lib.bm_bits_probe.argtypes = [_P, ctypes.c_uint, _P, _N, _P]
+    lib.bm_bits_probe.restype = _N
+    lib.bm_table_rehash.argtypes = [_P, _U64, _P, _N]
+    lib.bm_table_rehash.restype = None
+    lib.bm_table_hits.argtypes = [_P, _U64, _P, _N, _P]
+    lib.bm_table_hits.restype = _N
+    return lib
+
+
+_lib = _load()
+
+
+def available() -> bool:
+    return _lib is not None
+
+
+def _zeros(n: int) -> array[int]:
+    return array("Q", _ZERO) * n
+
+
+_ZERO = (0,)
+
+
+def _baddr(b: bytes) -> int:
+    return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p).value or 0
+
+
+def _addr(a: array[int] | bytearray) -> int:
+    if isinstance(a, bytearray):
+        return ctypes.addressof((ctypes.c_char * len(a)).from_buffer(a)) if a else 0
+    return a.buffer_info()[0]
+
+
+def hash_lines(raw: bytes, seed: int = SEED) -> array[int]:
+    """Hashes of the records of `raw`, each ended by \\n or \\r\\n (the terminator is not
+    part of the record)."""
+    assert _lib is not None
+    out, n, done, used = array("Q"), 0, 0, ctypes.c_size_t()
+    while done < len(raw):  # rows of 16 bytes or more fit at once; shorter ones take more
+        out.extend(_zeros((len(raw) - done) // 16 + 16))
+        n += _lib.bm_hash_lines(_baddr(raw) + done, len(raw) - done, seed,
+                                _addr(out) + 8 * n, len(out) - n, ctypes.byref(used))
+        if not used.value:
+            break  # no \n left
+        done += used.value
+    del out[n:]
+    return out
+
+
+def hash_rows(rows: Sequence[bytes], seed: int = SEED) -> array[int]:
+    """Hashes of rows given as bytes objects (the values `hash_lines` gives)."""
+    assert _lib is not None
+    out = _zeros(len(rows))
+    if rows:
+        lens = array("q", map(len, rows))
+        starts = array("q", [0])
+        starts.extend(accumulate(lens[:-1]))
+        data = b"".join(rows)
+        _lib.bm_hash_records(data, _addr(starts), _addr(lens), len(rows), len(data), seed,
+                             _addr(out))
+    return out
+
+
+class Table:
+    """A set of row hashes."""
+
+    def __init__(self) -> None:
+        self._slots = _zeros(1024)
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def add(self, hashes: array[int]) -> None:
+        assert _lib is not None
+        need = self._len + len(hashes)
+        if 2 * need > len(self._slots):
+            self._grow(need)
+        self._len += _lib.bm_table_add(_addr(self._slots), len(self._slots) - 1,
+                                       _addr(hashes), len(hashes))
+
+    def _grow(self, need: int) -> None:
+        assert _lib is not None
+        size = len(self._slots)
+        while 2 * need > size:
+            size *= 2
+        old, self._slots = self._slots, _zeros(size)
+        _lib.bm_table_rehash(_addr(self._slots), size - 1, _addr(old), len(old))
+
+    def hits(self, hashes: array[int]) -> bytearray | None:
+        """A byte per hash, 1 where it is in the set; None when none is (the usual case)."""
+        assert _lib is not None
+        if not self._len or not hashes:
+            return None
+        hit = bytearray(len(hashes))
+        found = _lib.bm_table_hits(_addr(self._slots), len(self._slots) - 1, _addr(hashes),
+                                   len(hashes), _addr(hit))
+        return hit if found else None
+
+    def found(self, hashes: array[int]) -> array[int]:
+        """Those of `hashes` that are in the set."""
+        hit = self.hits(hashes)
+        return array("Q", compress(hashes, hit)) if hit is not None else array("Q")
+
+
+def shared(ours: array[int], theirs: Iterable[array[int]]) -> Table:
+    """The hashes in `ours` that are also in one of `theirs` (usually none), as a Table.
+
+    Theirs' hashes are probed against a bitmap of ours' (2 bytes a hash; see _rowhash.c);
+    those that pass are checked in one pass over ours, against a table of just them."""
+    assert _lib is not None
+    both = Table()
+    if not ours:
+        return both
+    bits = max(16, (16 * len(ours) - 1).bit_length())
+    shift = 64 - bits
+    bitmap = bytearray(1 << (bits - 3))
+    _lib.bm_bits_set(_addr(bitmap), shift, _addr(ours), len(ours))
+    maybe = array("Q")
+    for h in theirs:
+        if h:
+            out = _zeros(len(h))
+            k = _lib.bm_bits_probe(_addr(bitmap), shift, _addr(h), len(h), _addr(out))
+            if k:
+                maybe.extend(out[:k])
+    if maybe:
+        candidates = Table()
+        candidates.add(maybe)
+        both.add(candidates.found(ours))
+    return both
