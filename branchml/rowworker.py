@@ -10,7 +10,7 @@ An append merge of big row files spends its time in two places on one core: impo
 start it first thing (`start`); it imports NumPy on the other core while the command imports
 the rest and reads the trees. When a file's sides are files on disk (git-lfs objects, big
 blobs inflated to temp files), the append strategy asks the helper for the rows both sides
-added (`core.append.rows_on_both`: usually none) and meanwhile copies ours into the result;
+added (`core.newrows.rows_on_both`: usually none) and meanwhile copies ours into the result;
 the command itself never imports NumPy. The helper only reads the files it is given.
 Whatever goes wrong with it (it is gone, it answers nothing, the rows are malformed), the
 command computes the answer itself, so errors and results are the same either way.
@@ -110,7 +110,7 @@ def _read_answer(worker: subprocess.Popen[bytes] | None) -> set[bytes] | None:
 
 def _serve() -> None:
     from branchml.core import rowhash  # noqa: F401  # NumPy, while the caller starts up
-    from branchml.core.append import rows_on_both
+    from branchml.core.newrows import rows_on_both
     from branchml.core.rows import RowFormat
 
     def source(path: str | None) -> Any:

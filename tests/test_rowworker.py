@@ -10,7 +10,7 @@ import pytest
 
 from branchml import rowworker
 from branchml.core import native
-from branchml.core.append import rows_on_both
+from branchml.core.newrows import rows_on_both
 from branchml.core.rows import RowFormat
 from tests.conftest import BIN, commit, git
 from tests.test_merge import lfs_content

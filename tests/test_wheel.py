@@ -42,7 +42,7 @@ def test_wheel_ships_templates_and_init_works(tmp_path: Path, cc: str | None) ->
     # only (a ctypes library uses no Python ABI), loaded from the installed package
     assert wheel.name.startswith("branchml-0.1.0-py3-none-linux_" if cc is None
                                  else "branchml-0.1.0-py3-none-any")
-    code = ("from branchml.core import native; from branchml.core.append import rows_on_both; "
+    code = ("from branchml.core import native; from branchml.core.newrows import rows_on_both; "
             "from branchml.core.rows import RowFormat; import io; "
             "s = lambda b: (lambda: io.BytesIO(b)); "
             "print(native.available(), native.__file__, sorted(rows_on_both(RowFormat.CSV, "
