@@ -3,7 +3,7 @@ ctypes: the append strategy's fast path, without importing NumPy.
 
 The library is optional. Installing branchml compiles it when a C compiler is there (see
 hatch_build.py); without one, or when it does not load, `available()` is False and
-`append.py` uses the NumPy code in rowhash.py, which computes the same hashes. Setting
+`newrows.py` uses the NumPy code in rowhash.py, which computes the same hashes. Setting
 BRANCHML_NATIVE=0 turns the library off (tests run both ways).
 
 Hashes are held in `array('Q')`s (8 bytes a row, no Python object per row); a `Table` is
