@@ -1,3 +1,3 @@
-from branchml.main import entry
+from branchml.cli.main import entry
 
 entry()

@@ -77,8 +77,8 @@ def check(path: str | Path = ".", staged: bool = False, range_: str | None = Non
           branch: str | None = None) -> CheckResult:
     """Judge staged changes (`staged`) or the commits of `range_` ("A..B") on `branch`."""
     from branchml.errors import UsageError
-    from branchml.gitcli import Git
     from branchml.ops import check as op
+    from branchml.repo.reader import Git
 
     if staged == (range_ is not None):
         raise UsageError("give exactly one of --staged or --range A..B.")
@@ -104,7 +104,7 @@ def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
 
     factory = None
     if validate:
-        from branchml.validation import Validation
+        from branchml.content.validation import Validation
 
         factory = Validation  # made with the merge's trusted config
     return op.merge(Path(path), src, dst, pull=True, dry_run=dry_run, validator_factory=factory)
@@ -135,8 +135,8 @@ def tag(client: str, rev: str | None = None, path: str | Path = ".", message: st
 
 def releases(path: str | Path = ".", client: str | None = None) -> list[dict[str, Any]]:
     """Every release (or one client's), read from tags alone in one pass."""
-    from branchml.gitcli import Git
     from branchml.ops import release as op
+    from branchml.repo.reader import Git
 
     g = Git(Path(path))
     return [r.to_dict() for r in op.read_releases(g, op.tag_format(g), client)]
@@ -144,8 +144,8 @@ def releases(path: str | Path = ".", client: str | None = None) -> list[dict[str
 
 def show(name: str, path: str | Path = ".") -> dict[str, Any]:
     """The manifest of release tag `name`."""
-    from branchml.gitcli import Git
     from branchml.ops import release as op
+    from branchml.repo.reader import Git
 
     g = Git(Path(path))
     manifest = op.find(g, op.tag_format(g), name).manifest
@@ -216,8 +216,8 @@ def config_validate(file: str | Path) -> dict[str, Any]:
 def config_show(path: str | Path = ".") -> dict[str, Any]:
     """The effective config that judges this repository (main's, with defaults filled in)."""
     from branchml import config
-    from branchml.gitcli import Git
     from branchml.ops.trusted import trusted_ref
+    from branchml.repo.reader import Git
 
     g = Git(Path(path))
     try:

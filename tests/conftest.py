@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from branchml.main import main
+from branchml.cli.main import main
 
 BIN = str(Path(sys.executable).parent)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from branchml import git as bgit
 from branchml.core.plan import RefUpdate
 from branchml.errors import StaleRef
+from branchml.repo import objectstore
 from tests.conftest import BIN, commit, git, snapshot
 
 
@@ -40,7 +40,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(plain_project: Path, bml) ->
 
 
 def test_compare_and_swap_refuses_a_moved_ref(plain_project: Path) -> None:
-    repo = bgit.Repo(plain_project)
+    repo = objectstore.Repo(plain_project)
     old = git("rev-parse", "raw", cwd=plain_project)
     moved = commit(plain_project, {"data/a.csv": "a\n"}, branch="raw")
     with pytest.raises(StaleRef, match="refs/heads/raw moved while branchml was working"):
@@ -87,9 +87,9 @@ def test_killed_between_ref_move_and_worktree_is_completed_by_rerun(tmp_path: Pa
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
     commit(repo, {"notes.md": "x\n"})
-    die = ("import os, sys; import branchml.apply as a; "
+    die = ("import os, sys; import branchml.repo.apply as a; "
            "a._checkout = lambda *args: os._exit(9); "
-           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+           "from branchml.cli.main import main; main(['init', sys.argv[1], '--no-lfs'])")
     p = subprocess.run([sys.executable, "-c", die, str(repo)], capture_output=True)
     assert p.returncode == 9
     assert len(git("for-each-ref", "refs/heads", cwd=repo).splitlines()) == 7  # refs: after
@@ -112,15 +112,16 @@ def _killed_in_read_tree(repo: Path, files_written: bool = False) -> None:
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
     commit(repo, {"notes.md": "x\n"})
-    die = ("import os, sys, subprocess; from pathlib import Path; import branchml.git as g\n"
+    die = ("import os, sys, subprocess; from pathlib import Path\n"
+           "import branchml.repo.worktree as w\n"
            "def killed(root, old, new):\n"
            "    if sys.argv[2] == '1':\n"
            "        subprocess.run(['git', 'read-tree', '-m', '-u', old, new], cwd=root)\n"
            "        subprocess.run(['git', 'read-tree', old], cwd=root)  # index: still old\n"
            "    Path(root, '.git', 'index.lock').touch()\n"
            "    os._exit(9)\n"
-           "g.update_worktree = killed\n"
-           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+           "w.update = killed\n"
+           "from branchml.cli.main import main; main(['init', sys.argv[1], '--no-lfs'])")
     r = subprocess.run([sys.executable, "-c", die, str(repo), "1" if files_written else "0"])
     assert r.returncode == 9
     assert (repo / ".git" / "index.lock").is_file()
@@ -194,7 +195,8 @@ def test_kill_inside_the_ref_transaction_is_rolled_forward(tmp_path: Path) -> No
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
     first = commit(repo, {"notes.md": "x\n"})
-    die = ("import os, sys, subprocess; from pathlib import Path; import branchml.git as g\n"
+    die = ("import os, sys, subprocess; from pathlib import Path\n"
+           "import branchml.repo.objectstore as s\n"
            "def killed(self, updates, message):\n"
            "    first, second = updates[0], updates[1]\n"
            "    subprocess.run(['git', 'update-ref', first.ref, first.new, first.old or ''],\n"
@@ -203,8 +205,8 @@ def test_kill_inside_the_ref_transaction_is_rolled_forward(tmp_path: Path) -> No
            "                                                               exist_ok=True)\n"
            "    Path(sys.argv[1], '.git', second.ref + '.lock').write_text(second.new)\n"
            "    os._exit(9)\n"
-           "g.Repo.update_refs = killed\n"
-           "from branchml.main import main; main(['init', sys.argv[1], '--no-lfs'])")
+           "s.Repo.update_refs = killed\n"
+           "from branchml.cli.main import main; main(['init', sys.argv[1], '--no-lfs'])")
     assert subprocess.run([sys.executable, "-c", die, str(repo)]).returncode == 9
     assert git("rev-parse", "main^", cwd=repo) == first  # main moved (first of the moves)
     assert git("for-each-ref", "refs/heads", cwd=repo).splitlines()[1:] == []  # no other yet

@@ -194,7 +194,7 @@ def test_git_reader_dropped_unclosed_leaves_no_process(plain_project: Path) -> N
     import gc
     import os
 
-    from branchml.gitcli import Git
+    from branchml.repo.reader import Git
 
     commit(plain_project, {"big.txt": "x" * 3_000_000}, "big")  # more than a read and a pipe
     g = Git(plain_project)

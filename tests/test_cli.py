@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 
-from branchml.cli import app
+from branchml.cli.commands import app
 from tests.conftest import BIN
 
 
@@ -36,7 +37,7 @@ def test_version_is_fast_path() -> None:
     out = subprocess.run([f"{BIN}/branchml", "--version"], capture_output=True, text=True)
     assert out.stdout == "branchml 0.1.0\n"
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from branchml.main import main; main(['--version']);"
+        [sys.executable, "-c", "import sys; from branchml.cli.main import main; main(['--version']);"
          "print(sorted(m for m in ('typer','pygit2','jsonschema','yaml') if m in sys.modules))"],
         capture_output=True, text=True)
     assert probe.stdout.splitlines()[-1] == "[]"
@@ -46,7 +47,7 @@ def test_console_script_leaves_with_the_code_and_everything_written(tmp_path: Pa
     # entry() skips the interpreter's teardown: output piped, the exit code and exit handlers
     # registered during the command (after entry's own) must all survive it
     script = (
-        "import atexit, sys; from pathlib import Path; import branchml.main as m\n"
+        "import atexit, sys; from pathlib import Path; import branchml.cli.main as m\n"
         "real = m.main\n"
         "def main():\n"
         "    atexit.register(lambda: Path(sys.argv[2]).write_text('ran'))\n"
@@ -68,7 +69,7 @@ def test_console_script_leaves_with_the_code_and_everything_written(tmp_path: Pa
 def test_hook_path_imports_no_heavy_module(plain_project: Path) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, io; sys.stdin = io.StringIO('');"
-         "from branchml.main import main; main(['hook', 'pre-commit']);"
+         "from branchml.cli.main import main; main(['hook', 'pre-commit']);"
          "print(sorted(m for m in ('typer','pygit2','jsonschema','yaml','rich') "
          "if m in sys.modules))"],
         capture_output=True, text=True, cwd=plain_project)
@@ -106,3 +107,47 @@ def test_help_teaches(bml) -> None:  # type: ignore[no-untyped-def]
     for cmd in ("init", "install", "status", "check", "branch", "config"):
         assert cmd in r.out
     assert "│ hook " not in r.out
+
+
+def _argv_for(cmd: Any, only: str | None) -> list[str]:
+    """An invocation of a click command: its arguments, and every option (or only `only`)."""
+    argv = [f"arg-{p.name}" for p in cmd.params if p.param_type_name == "argument"]
+    for p in cmd.params:
+        if p.param_type_name == "option" and (only in (None, p.name) or p.required):
+            for spelling in p.opts[:1] if p.required and only != p.name else p.opts[-1:]:
+                argv += [spelling] if p.is_flag else [spelling, f"value-{p.name}"]
+    return argv
+
+
+def test_fast_path_parsers_mean_what_typer_means() -> None:
+    """The six hot commands are parsed twice (argparse in the fast path, typer otherwise):
+    every argument and option of each typer command, each spelling, alone and all together,
+    must give the fast path the same values under the same names; and the fast path must
+    know no option typer does not."""
+    import argparse
+
+    from branchml.cli import fastpath
+
+    root: Any = typer.main.get_command(app)  # typer may ship its own copy of click
+    for name, command in fastpath.COMMANDS.items():
+        cmd = root.commands[name]
+        options = [p for p in cmd.params if p.param_type_name == "option"]
+        cases = [_argv_for(cmd, None), _argv_for(cmd, "")]
+        cases += [_argv_for(cmd, p.name) for p in options]
+        for p in options:  # every spelling (-m and --message) means the same
+            for spelling in p.opts[:-1]:
+                base = _argv_for(cmd, "")
+                cases.append(base + ([spelling] if p.is_flag else [spelling, "v"]))
+        for argv in cases:
+            typer_sees = cmd.make_context(name, list(argv)).params
+            fast_sees = vars(command.parser().parse_args(list(argv)))
+            assert fast_sees == typer_sees, (name, argv)
+        typer_opts = {o for p in options for o in p.opts}
+        fast_opts = {o for a in command.parser()._actions for o in a.option_strings}
+        assert fast_opts == typer_opts, name
+        bare = [f"arg-{p.name}" for p in cmd.params if p.param_type_name == "argument"]
+        if any(p.required for p in options):  # a required option left out: both refuse
+            for parse in (lambda a: cmd.make_context(name, a),
+                          lambda a: command.parser().parse_args(a)):
+                with pytest.raises((argparse.ArgumentError, SystemExit, Exception)):
+                    parse(list(bare))

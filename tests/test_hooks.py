@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from branchml.hooks import MARKER
+from branchml.repo.hooks import MARKER
 from tests.conftest import commit, git, git_proc, snapshot, write
 
 FOREIGN = "#!/bin/sh\necho ran >> \"$(git rev-parse --git-dir)/foreign-{name}.log\"\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from branchml import oplog
-from branchml.hooks import MARKER
+from branchml.repo import oplog
+from branchml.repo.hooks import MARKER
 from tests.conftest import BIN, commit, git, snapshot, write
 
 BRANCHES = ["clean", "dev/model", "main", "monitoring", "raw", "split", "stable/model"]
@@ -95,7 +95,7 @@ def test_init_primes_the_config_cache(tmp_path: Path, bml) -> None:  # type: ign
     assert list((repo / ".git" / "branchml" / "cache").glob("config-*.json"))
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, io; sys.stdin = io.StringIO('');"
-         "from branchml.main import main; main(['hook', 'pre-commit']);"
+         "from branchml.cli.main import main; main(['hook', 'pre-commit']);"
          "print(sorted(m for m in ('jsonschema', 'yaml') if m in sys.modules))"],
         capture_output=True, text=True, cwd=repo)
     assert probe.stdout.splitlines()[-1] == "[]", probe.stderr

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from branchml import looseobj
-from branchml.lfs import _Sha256Thread
+from branchml.repo import looseobj
+from branchml.repo.lfs import _Sha256Thread
 
 
 def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
@@ -104,7 +104,7 @@ def test_lfs_writer_rewound_to_its_mark_is_as_if_never_written(
     bytes, size and SHA-256 are those of what was kept."""
     import hashlib
 
-    from branchml.lfs import ObjectWriter, object_file
+    from branchml.repo.lfs import ObjectWriter, object_file
 
     common = tmp_path_factory.mktemp("git")
     w = ObjectWriter(common)

@@ -63,7 +63,7 @@ def test_append_of_lfs_rows_imports_no_numpy_with_the_c_hashes(project: Path,
     usual append (base a prefix of both sides) never imports it; without them, the same
     result through NumPy."""
     appended_on_both(project)
-    code = ("import sys; from branchml.main import main; code = main(['pull', 'raw', 'clean']); "
+    code = ("import sys; from branchml.cli.main import main; code = main(['pull', 'raw', 'clean']); "
             "print(code, 'numpy' in sys.modules)")
     env = {**os.environ, "BRANCHML_NATIVE": c_hashes}
     r = subprocess.run([sys.executable, "-c", code], cwd=project, env=env,
@@ -228,7 +228,7 @@ class TestValidate:
 
 
 class TestDrivers:
-    """Door 2: a plain `git merge` runs the same strategies through the merge drivers."""
+    """Door 2: a plain `git merge` runs the same strategies through the merge merge_driver."""
 
     @pytest.mark.parametrize("fixture", ["project", "plain_project"])
     def test_git_merge_equals_branchml_merge(self, fixture: str, request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
@@ -375,7 +375,7 @@ def test_overwrite_theirs_wins_both_doors(project: Path, bml, tmp_path: Path) ->
 
 @pytest.mark.parametrize("strategy", ["overwrite", "append"])
 def test_driver_unit(tmp_path: Path, strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from branchml.drivers import run as run_driver
+    from branchml.ops.merge_driver import run as run_driver
 
     repo = tmp_path / "r"
     repo.mkdir()

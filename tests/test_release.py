@@ -271,7 +271,8 @@ def unstamped(out: str) -> str:
 
 def test_fast_path_prints_what_typer_prints(stable: Path, bml, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """releases/show/deployed skip typer (its import is most of their time); same output."""
-    from branchml import cli, fastpath
+    from branchml.cli import commands as cli
+    from branchml.cli import fastpath
 
     bml("tag", "--client", "acme", cwd=stable)
     bml("deploy", "acme-v1", "--client", "acme", cwd=stable)

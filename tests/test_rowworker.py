@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from branchml import rowworker
+from branchml.content import rowworker
 from branchml.core import native
 from branchml.core.newrows import rows_on_both
 from branchml.core.rows import RowFormat

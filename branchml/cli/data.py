@@ -45,7 +45,7 @@ def pull_cmd(
 
 
 def _render_merge(result: Any, as_json: bool) -> None:
-    from branchml.render import merge_out
+    from branchml.cli.render import merge_out
 
     merge_out(result, as_json)
 
@@ -83,7 +83,7 @@ def merge_driver(
     path: Annotated[str, typer.Argument(help="%P: the path in the repository.")],
 ) -> None:
     """Run by git for paths with merge=branchml-* in .gitattributes."""
-    from branchml.drivers import run as run_driver
+    from branchml.ops.merge_driver import run as run_driver
 
     raise typer.Exit(run_driver(strategy, base, ours, theirs, path))
 

@@ -76,7 +76,7 @@ def status(as_json: JsonOpt = False) -> None:
     report = api.status(".")
     if as_json:
         return emit_json(report.to_dict())
-    from branchml.render import status_table
+    from branchml.cli.render import status_table
 
     status_table(report)
 
@@ -97,7 +97,7 @@ def check(
     if as_json:
         emit_json(result.to_dict())
     else:
-        from branchml.render import check_text
+        from branchml.cli.render import check_text
 
         check_text(result)
     if not result.ok:

@@ -54,7 +54,7 @@ def tag_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Release: an annotated tag CLIENT-vN with the model-data-code manifest."""
-    from branchml.render import tag_out
+    from branchml.cli.render import tag_out
 
     tag_out(api.tag(client, rev, ".", message, push, allow_same, dry_run), push, as_json,
             dry_run)
@@ -66,7 +66,7 @@ def releases(
     as_json: JsonOpt = False,
 ) -> None:
     """Every release with its date, model and key metrics (from tags alone)."""
-    from branchml.render import releases_out
+    from branchml.cli.render import releases_out
 
     releases_out(api.releases(".", client), as_json)
 
@@ -77,7 +77,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """The manifest of a release: code, data, models, params, metrics, lineage."""
-    from branchml.render import show_out
+    from branchml.cli.render import show_out
 
     show_out(api.show(tag, "."), as_json)
 
@@ -179,7 +179,7 @@ def deployed(
     as_json: JsonOpt = False,
 ) -> None:
     """Which release CLIENT ran (now, or at a given time)."""
-    from branchml.render import deployed_out
+    from branchml.cli.render import deployed_out
 
     deployed_out(api.deployed(client, at, "."), as_json)
 

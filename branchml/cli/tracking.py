@@ -68,7 +68,7 @@ def runs_list(
         return emit_json(rows)
     if not rows:
         return out("No runs on main yet: `branchml track stable/NAME` adds one.")
-    from branchml.render import runs_table
+    from branchml.cli.render import runs_table
 
     runs_table(rows)
 
@@ -152,8 +152,8 @@ def monitor_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift of monitored data against the release's training data; exit 1 on an alert."""
+    from branchml.cli.render import drift_html, drift_markdown
     from branchml.ops import monitor
-    from branchml.render import drift_html, drift_markdown
 
     r = monitor.check(Path("."), tag, since)
     if report is not None:

@@ -7,21 +7,22 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from branchml import apply, git, strategies
+from branchml.content import strategies
+from branchml.content.treemerge import TreeMerger
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name, check_client_id
 from branchml.core.plan import Plan, RefUpdate
 from branchml.errors import StateError, UsageError
-from branchml.gitcli import Git
 from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import apply, objectstore
+from branchml.repo.reader import Git
 from branchml.resources import templates_dir
-from branchml.treemerge import TreeMerger
 
 
 def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
     check_client_id(client)
     name = check_branch_name(f"ds/{client}")
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     if repo.branch_target(name) is not None:
         raise UsageError(f"{name} exists already; check it out, or pull new data into it with "
@@ -59,7 +60,7 @@ def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
             "stub": f"analysis/{client}/analysis.ipynb"}
 
 
-def _only(repo: git.Repo, tree: Any, folder: str) -> Any:
+def _only(repo: objectstore.Repo, tree: Any, folder: str) -> Any:
     """`tree` reduced to one folder (the client's monitoring data)."""
     import pygit2
 
@@ -71,7 +72,7 @@ def _only(repo: git.Repo, tree: Any, folder: str) -> Any:
     return repo.pg[index.write_tree(repo.pg)]
 
 
-def _with(repo: git.Repo, tree: Any, files: dict[str, bytes]) -> Any:
+def _with(repo: objectstore.Repo, tree: Any, files: dict[str, bytes]) -> Any:
     import pygit2
 
     index = pygit2.Index()

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Plan, RefUpdate
 from branchml.errors import StateError, UsageError
-from branchml.gitcli import Git
 from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import apply, objectstore
+from branchml.repo.reader import Git
 
 
 @dataclass
@@ -57,5 +57,5 @@ def create(path: Path, name: str, from_ref: str | None = None,
     report = BranchReport(name, parent, start, dry_run)
     if not dry_run:
         plan = Plan(f"branch create {name}", [RefUpdate(f"refs/heads/{name}", None, start)])
-        apply.apply(git.Repo(path), plan)
+        apply.apply(objectstore.Repo(path), plan)
     return report

@@ -6,15 +6,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from branchml import lfs
 from branchml.core import growth, split
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name
 from branchml.core.rules import judge_commits, judge_ref_update, unknown_branch
 from branchml.errors import UsageError
-from branchml.gitcli import Git
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
+from branchml.repo import lfs
+from branchml.repo.reader import Git
 
 ZERO = "0" * 40
 
@@ -71,8 +71,8 @@ def make_probe(git: Git) -> Any:
 def promotion_check(git: Git, policy: Any) -> Any:
     """A commit on stable/* may change code when its Promoted-From trailer names a commit on
     a code branch whose code is exactly the commit's code (no hand edits, no edited trailer)."""
+    from branchml.content.snapshot import code_digest
     from branchml.core.model import BranchKind
-    from branchml.snapshot import code_digest
 
     def check(commit: CommitFacts) -> str | None:
         branch, _, sha = commit.promoted_from.partition(" ")

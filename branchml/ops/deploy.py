@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, proc
 from branchml.core.names import check_client_id
 from branchml.core.plan import Plan, RefUpdate
 from branchml.errors import UsageError, VerdictError
-from branchml.gitcli import Git
 from branchml.ops.release import find, tag_format, verify
+from branchml.repo import apply, objectstore, proc
+from branchml.repo.reader import Git
 
 
 def _ref(client: str) -> str:
@@ -23,7 +23,7 @@ def _ref(client: str) -> str:
 def deploy(path: Path, client: str, tag: str, canary: str | None = None,
            fraction: float | None = None, reason: str = "deploy", dry_run: bool = False
            ) -> dict[str, Any]:
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     fmt = tag_format(g)
     if (canary is None) != (fraction is None):
         raise UsageError("--canary and --fraction go together: name the candidate and its "

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TextIO
 
 from branchml.errors import UsageError
-from branchml.gitcli import Git
 from branchml.ops.check import CheckResult, PushedRef, check_push, check_staged
 from branchml.ops.trusted import main_branch_name, trusted_ref
+from branchml.repo.reader import Git
 
 HOOKS = ("pre-commit", "pre-push", "pre-receive")
 

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, config, git, hooks, lfs, recovery, scaffold
+from branchml import config
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import DirtyWorktree, NotARepository, UsageError
+from branchml.ops import scaffold
 from branchml.ops.install import installer_steps
+from branchml.repo import apply, hooks, lfs, objectstore, recovery, worktree
 
 MAIN = "main"
 
@@ -55,19 +57,19 @@ def init(path: Path, model: str = "model", with_hooks: bool = True, use_lfs: boo
             return _describe_new(report, path, model, with_hooks, use_lfs)
         _refuse_files_in_the_way(path, model, use_lfs)
         path.mkdir(parents=True, exist_ok=True)
-        existing = git.Repo.create(path)
+        existing = objectstore.Repo.create(path)
         report.created_repo = True
     _plan_and_apply(existing, report, path, model, with_hooks, use_lfs)
     return report
 
 
-def _find_repo(path: Path) -> git.Repo | None:
+def _find_repo(path: Path) -> objectstore.Repo | None:
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path} is a file; give a folder for the repository.")
     if not path.exists():
         return None
     try:
-        repo = git.Repo(path)
+        repo = objectstore.Repo(path)
     except NotARepository:
         return None
     if repo.root is None:
@@ -97,7 +99,7 @@ def _describe_new(report: InitReport, path: Path, model: str, with_hooks: bool,
     return report
 
 
-def _main_files(repo: git.Repo, base: str | None, project: str, model: str,
+def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: str,
                 use_lfs: bool) -> tuple[dict[str, bytes], Policy]:
     """Files to write on main: scaffold files main lacks, and extended dotfiles."""
     out = {p: data for p, data in scaffold.scaffold_files(project, model, use_lfs).items()
@@ -116,7 +118,7 @@ def _main_files(repo: git.Repo, base: str | None, project: str, model: str,
     return out, policy
 
 
-def _plan_and_apply(repo: git.Repo, report: InitReport, path: Path, model: str,
+def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, model: str,
                     with_hooks: bool, use_lfs: bool) -> None:
     if not report.dry_run and recovery.recover(repo):
         report.recovered = True
@@ -156,7 +158,7 @@ def _plan_and_apply(repo: git.Repo, report: InitReport, path: Path, model: str,
         _prime_config_cache(repo, new_main)
 
 
-def _prime_config_cache(repo: git.Repo, main: str) -> None:
+def _prime_config_cache(repo: objectstore.Repo, main: str) -> None:
     """Parse main's config once now, into the cache every later command reads first, so the
     first pull or hook after init does not load PyYAML and jsonschema (~0.15 s)."""
     raw = repo.read_file(main, config.CONFIG_FILE)
@@ -168,7 +170,7 @@ def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool) -> None:
     if not path.exists():
         return
     names = [*scaffold.scaffold_files(path.name, model, use_lfs), ".gitattributes", ".gitignore"]
-    in_way = git.untracked_in_the_way(path, names)
+    in_way = worktree.untracked_in_the_way(path, names)
     if in_way:
         raise DirtyWorktree(
             f"{path} already holds {', '.join(in_way[:5])}, which init would overwrite: move "
@@ -176,11 +178,11 @@ def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool) -> None:
         )
 
 
-def _refuse_dirty(repo: git.Repo, base: str | None, files: dict[str, bytes]) -> None:
+def _refuse_dirty(repo: objectstore.Repo, base: str | None, files: dict[str, bytes]) -> None:
     assert repo.root is not None
-    dirty = git.worktree_dirty(repo.root) if base else []
+    dirty = worktree.dirty(repo.root) if base else []
     new_paths = [p for p in files if repo.read_file(base, p) is None]
-    in_way = git.untracked_in_the_way(repo.root, new_paths)
+    in_way = worktree.untracked_in_the_way(repo.root, new_paths)
     if dirty or in_way:
         what = ", ".join((dirty + in_way)[:5])
         raise DirtyWorktree(
@@ -189,7 +191,7 @@ def _refuse_dirty(repo: git.Repo, base: str | None, files: dict[str, bytes]) -> 
         )
 
 
-def _branch_refs(repo: git.Repo, policy: Policy, model: str, main_sha: str,
+def _branch_refs(repo: objectstore.Repo, policy: Policy, model: str, main_sha: str,
                  report: InitReport) -> list[RefUpdate]:
     planned: dict[str, str] = {MAIN: main_sha}
     refs: list[RefUpdate] = []

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, drivers, git, hooks, lfs
 from branchml.core.plan import LfsInstall, Plan, Step
-from branchml.gitcli import Git
+from branchml.ops import merge_driver
 from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import apply, hooks, lfs, objectstore
+from branchml.repo.reader import Git
 
 
 @dataclass
@@ -36,7 +37,7 @@ def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
             steps.append(LfsInstall())
     hdir = hooks.hooks_dir(cwd, root)
     if not bare:
-        steps.extend(drivers.config_steps(Git(cwd)))
+        steps.extend(merge_driver.config_steps(Git(cwd)))
     if with_hooks:
         steps.extend(hooks.plan_install(hdir, bare, use_lfs and not bare))
     return steps, hdir
@@ -58,5 +59,5 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
     plan = Plan("install --uninstall" if uninstall else "install", steps)
     report = InstallReport(plan.describe(), dry_run, str(hdir))
     if not dry_run and not plan.empty:
-        apply.apply(git.Repo(path), plan)
+        apply.apply(objectstore.Repo(path), plan)
     return report

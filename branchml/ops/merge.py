@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, strategies
+from branchml.content import strategies
+from branchml.content.treemerge import MergeReport, TreeMerger, Validator
 from branchml.core.changes import Change, CommitFacts
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rules import judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
-from branchml.gitcli import Git
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, trusted_ref
-from branchml.treemerge import MergeReport, TreeMerger, Validator
+from branchml.repo import apply, objectstore, worktree
+from branchml.repo.reader import Git
 
 # (repository, LFS store, trusted config) -> a validator of new items (`pull --validate`)
 ValidatorFactory = Callable[[Any, strategies.Store, dict[str, Any]], Validator]
@@ -59,13 +60,13 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
 
 def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: bool,
            validator_factory: ValidatorFactory | None) -> MergeResult:
-    repo = git.Repo(path)
+    repo = objectstore.Repo(path)
     dst = check_branch_name(dst or repo.head_branch() or "")
     check_branch_name(src)
     ours_sha, theirs_sha = _tip(repo, dst, "DST" if pull else "--into"), _tip(repo, src, "SRC")
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     checked_out = repo.head_branch() == dst and repo.root is not None
-    if checked_out and repo.root is not None and git.worktree_dirty(repo.root):
+    if checked_out and repo.root is not None and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")
     result = MergeResult(src, dst, pull, dry_run)
@@ -107,14 +108,15 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     return result
 
 
-def _tip(repo: git.Repo, name: str, what: str) -> str:
+def _tip(repo: objectstore.Repo, name: str, what: str) -> str:
     sha = repo.branch_target(name)
     if sha is None:
         raise UsageError(f"{what} {name!r} is not a branch here; see `git branch` (or fetch it).")
     return sha
 
 
-def _judge(g: Git, policy: Any, dst: str, repo: git.Repo, ours_tree: Any, tree: Any) -> None:
+def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any,
+           tree: Any) -> None:
     diff = ours_tree.diff_to_tree(repo.pg[tree])
     changes = tuple(
         Change(d.status_char() if d.status_char() in "AMDT" else "M",

@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from branchml import apply, git, strategies
+from branchml.content import strategies
 from branchml.core import drift
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
-from branchml.gitcli import Git
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.repo import apply, objectstore, worktree
+from branchml.repo.reader import Git
 
 BRANCH = "monitoring"
 CHUNK_ROWS = 50_000
@@ -69,7 +70,7 @@ def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
     raise UsageError(f"{name}: monitored files must be CSV, TSV, JSON lines or Parquet.")
 
 
-def _training(g: Git, repo: git.Repo, manifest: dict[str, Any], store: strategies.Store,
+def _training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: strategies.Store,
               formats: dict[str, str]) -> tuple[list[str], dict[str, list[Any]]]:
     """The release's training table (the first CSV/TSV/JSONL header found under its data
     folders, and every file with that header), as column -> chunks of values."""
@@ -110,7 +111,7 @@ class LogReport:
 
 def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False
         ) -> LogReport:
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     fmt_t = tag_format(g)
     rel = find(g, fmt_t, tag)
     if rel.client != client:
@@ -146,7 +147,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             data = old_data + (b"" if old_data.endswith(b"\n") else b"\n") + body
         out[dest] = strategies.blob_for(dest, data, policy, store)
     report = LogReport(sorted(out))
-    if repo.head_branch() == BRANCH and repo.root and git.worktree_dirty(repo.root):
+    if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
                             "stash them first.")
     report.commit = repo.commit_files(tip, out, f"branchml monitor log {client} {tag}: "
@@ -174,7 +175,7 @@ def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name:
 
 
 def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     rel = find(g, tag_format(g), tag)
     assert rel.manifest is not None
     cfg = trusted_config(g)
@@ -319,7 +320,7 @@ def _is_float(v: str) -> bool:
     return True
 
 
-def _user_checks(repo: git.Repo, tip: str | None, trackers: dict[str, Any]) -> list[str]:
+def _user_checks(repo: objectstore.Repo, tip: str | None, trackers: dict[str, Any]) -> list[str]:
     """`monitoring/checks/*.py` on the monitoring branch: each `check(train, monitored)` may
     return alert strings; `train`/`monitored` map a feature to its samples."""
     if tip is None:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, proc
 from branchml.core.model import BranchKind, PathClass
 from branchml.core.names import check_branch_name, pattern_matches
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.errors import DirtyWorktree, StateError, UsageError, VerdictError
-from branchml.gitcli import Git
 from branchml.ops.check import check_range
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.repo import apply, objectstore, proc, worktree
+from branchml.repo.reader import Git
 
 
 @dataclass
@@ -35,7 +35,7 @@ class PromoteReport:
 
 
 def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteReport:
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     check_branch_name(src)
     check_branch_name(dst)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
@@ -49,7 +49,7 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
     if apart:
         raise StateError(f"{dst} has diverged from {apart}: merge or rebase it onto {apart} "
                          "first, then promote.")
-    if repo.head_branch() == dst and repo.root and git.worktree_dirty(repo.root):
+    if repo.head_branch() == dst and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then promote again.")
     main = repo.branch_target(trusted_ref(g).removeprefix("refs/heads/"))
@@ -88,7 +88,8 @@ def _check_order(policy: Any, cfg: dict[str, Any], src: str, dst: str) -> None:
         raise UsageError(f"promoting {src} into {dst} is not allowed by promote.order ({rules}).")
 
 
-def _promoted_tree(repo: git.Repo, policy: Any, src: str, dst: str) -> tuple[Any, list[str]]:
+def _promoted_tree(repo: objectstore.Repo, policy: Any, src: str,
+                   dst: str) -> tuple[Any, list[str]]:
     """DST's tree with its code paths replaced by exactly SRC's code paths."""
     import pygit2
 
@@ -108,7 +109,7 @@ def _promoted_tree(repo: git.Repo, policy: Any, src: str, dst: str) -> tuple[Any
     return index.write_tree(repo.pg), changed
 
 
-def _run_gates(repo: git.Repo, commit: str, gates: list[str]) -> None:
+def _run_gates(repo: objectstore.Repo, commit: str, gates: list[str]) -> None:
     """Each gate runs in a temporary worktree of the result (inside the git dir)."""
     base = repo.common_dir / "branchml" / "gates"
     base.mkdir(parents=True, exist_ok=True)

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branchml import manifests, proc
+from branchml.content import manifests
 from branchml.core import manifest as core
 from branchml.core.model import BranchKind
 from branchml.core.names import check_client_id
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.errors import ConflictError, StateError, UsageError, VerdictError
-from branchml.gitcli import Git
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.repo import proc
+from branchml.repo.reader import Git
 
 
 @dataclass

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, strategies
+from branchml.content import strategies
 from branchml.core import split as core
 from branchml.core.globs import glob_regex
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
-from branchml.gitcli import Git
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.repo import apply, objectstore, worktree
+from branchml.repo.reader import Git
 
 BRANCH = "split"
 SKIP = ("data/split/", "data/_validation/")
@@ -41,7 +42,7 @@ class SplitReport:
 def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
           dry_run: bool = False) -> SplitReport:
     g = Git(path)
-    repo = git.Repo(path)
+    repo = objectstore.Repo(path)
     cfg = trusted_config(g).get("split") or {}
     seed = cfg.get("seed", 0) if seed is None else seed
     ratio_t = core.parse_ratios(ratios) if ratios else tuple(cfg.get("ratios", (0.8, 0.1, 0.1)))
@@ -50,7 +51,7 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch: create it with `branchml branch create "
                          f"{BRANCH}` (it starts from clean).")
-    if repo.head_branch() == BRANCH and repo.root and git.worktree_dirty(repo.root):
+    if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
@@ -85,7 +86,7 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     return report
 
 
-def _items(repo: git.Repo, tip: str, store: strategies.Store, source: str, key: str | None,
+def _items(repo: objectstore.Repo, tip: str, store: strategies.Store, source: str, key: str | None,
            cfg: dict[str, Any]) -> Iterator[str]:
     """Keys in a stable order: file paths, or the key column's values of the row files."""
     rx = glob_regex(source)

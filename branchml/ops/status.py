@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import proc
-from branchml.gitcli import Git
 from branchml.ops.check import check_staged
 from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import proc
+from branchml.repo.reader import Git
 
 
 @dataclass

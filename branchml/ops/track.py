@@ -10,14 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from branchml import apply, git, manifests
+from branchml.content import manifests
 from branchml.core import mlruns
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.errors import DirtyWorktree, StateError
-from branchml.gitcli import Git
 from branchml.ops.merge import _judge
 from branchml.ops.release import _stable_commit, find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import apply, objectstore, worktree
+from branchml.repo.reader import Git
 
 RUN_LOG = "tracking/runs.jsonl"
 RUN_DIR = "tracking/runs"
@@ -40,7 +41,7 @@ class TrackReport:
 
 
 def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
-    g, repo = Git(path), git.Repo(path)
+    g, repo = Git(path), objectstore.Repo(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     fmt = tag_format(g)
     tag = src if src and fmt.parse(src) else None
@@ -82,7 +83,7 @@ def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     if dry_run:
         return report
     checked_out = repo.head_branch() == main_name
-    if checked_out and repo.root and git.worktree_dirty(repo.root):
+    if checked_out and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{main_name} is checked out with uncommitted changes: commit or "
                             "stash them, then track again.")
     steps: list[Step] = [RefUpdate(f"refs/heads/{main_name}", main, report.main_commit,
@@ -94,7 +95,7 @@ def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     return report
 
 
-def _files(repo: git.Repo, commit: str, folder: str) -> dict[str, bytes]:
+def _files(repo: objectstore.Repo, commit: str, folder: str) -> dict[str, bytes]:
     """path (relative to `folder`) -> content, for every file under `folder` at `commit`."""
     try:
         tree = repo.pg[commit].tree[folder]

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from branchml import config
 from branchml.core.policy import Policy, policy_from_config
-from branchml.gitcli import Git
+from branchml.repo.reader import Git
 
 DEFAULT_TRUSTED_REF = "refs/heads/main"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from branchml.core.plan import ConfigSet, Step
 from branchml.errors import BranchmlError
-from branchml.gitcli import Git
+from branchml.repo.reader import Git
 
 DRIVERS = {
     "append": "branchml append: ours, then theirs' new rows or files",
@@ -34,7 +34,7 @@ def config_steps(git: Git) -> list[Step]:
 
 
 def run(strategy: str, base: str, ours: str, theirs: str, path: str) -> int:
-    from branchml import strategies
+    from branchml.content import strategies
     from branchml.ops.trusted import trusted_config
 
     try:

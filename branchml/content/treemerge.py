@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml import proc, strategies
+from branchml.content import strategies
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.errors import BranchmlError, ConflictError
-from branchml.gitcli import BlobWriter
+from branchml.repo import proc
+from branchml.repo.reader import BlobWriter
 
 KEEP = object()  # the result keeps ours' entry
 # path, blob -> (blob to keep, or None to drop; why); may also offer row_filter(path, fmt)
@@ -155,7 +156,7 @@ class TreeMerger:
     def _sink(self) -> strategies.BlobSink:
         """Where a big merged plain blob goes: straight into the object store, deflated on
         worker threads (looseobj), or through `git hash-object` where that is not exact."""
-        from branchml import looseobj  # threads and zlib: only for plain blobs
+        from branchml.repo import looseobj  # threads and zlib: only for plain blobs
 
         cfg = self.repo.config
         fmt = str(cfg["extensions.objectformat"]) if "extensions.objectformat" in cfg else None

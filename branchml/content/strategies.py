@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
-from branchml import lfs, rowworker
+from branchml.content import rowworker
 from branchml.core.append import AppendStats, RowFilter, append_rows
 from branchml.core.jsonarray import append_json_array
 from branchml.core.lfs_pointer import LfsPointer, parse_pointer
 from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import ConflictError
+from branchml.repo import lfs
 
 APPEND, OVERWRITE, TEXT = "append", "overwrite", "text"
 
@@ -76,14 +77,14 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
     """Append-merge one file changed on both sides (base None: added on both)."""
     fmt = format_for(path, formats)
     if fmt is RowFormat.SQLITE:
-        from branchml.sqlite_merge import append_sqlite
+        from branchml.content.sqlite_merge import append_sqlite
 
         merged = append_sqlite(None if base is None else _read(base, store, path),
                                _read(ours, store, path), _read(theirs, store, path), path,
                                store.common_dir / "branchml" / "tmp")
         return FileMerge(_store(merged, _is_pointer(ours), store))
     if fmt is RowFormat.PARQUET:
-        from branchml.parquet_merge import append_parquet
+        from branchml.content.parquet_merge import append_parquet
 
         merged = append_parquet(None if base is None else _read(base, store, path),
                                 _read(ours, store, path), _read(theirs, store, path), path)

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from branchml import proc, strategies
+from branchml.content import strategies
 from branchml.core.append import RowFilter
 from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for, line_ending, record_batches
+from branchml.repo import proc
 
 REPORT_DIR = "data/_validation"
 

@@ -74,21 +74,21 @@ def _dispatch(args: list[str]) -> int:
             raise UsageError("usage: branchml hook NAME [ARGS...] (git runs this itself).")
         return run_hook(args[1], args[2:], sys.stdin)
     if args and args[0] == "merge-driver" and len(args) == 6:
-        from branchml.drivers import run as run_driver
+        from branchml.ops.merge_driver import run as run_driver
 
         return run_driver(*args[1:])
-    from branchml.fastpath import run as fast
+    from branchml.cli.fastpath import run as fast
 
     code = fast(args)
     if code is not None:
         return code
-    from branchml.cli import run
+    from branchml.cli.commands import run
 
     return run(args)
 
 
 def _crash_log(trace: str) -> Path | None:
-    from branchml import proc
+    from branchml.repo import proc
 
     try:
         common = proc.output(["git", "rev-parse", "--path-format=absolute",

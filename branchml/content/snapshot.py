@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
-from branchml.gitcli import Git
+from branchml.repo.reader import Git
 
 Entry = tuple[str, str, str]  # mode, object id, path
 

@@ -7,14 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from branchml import lfs, proc
+from branchml.content.snapshot import digest
 from branchml.core import manifest as core
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.errors import StateError
-from branchml.gitcli import Git
-from branchml.snapshot import digest
+from branchml.repo import lfs, proc
+from branchml.repo.reader import Git
 
 TRACKING_FILES = {"params": "tracking/params.json", "metrics": "tracking/metrics.json"}
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from branchml import proc
 from branchml.core.changes import Change, CommitFacts
 from branchml.errors import NotARepository
+from branchml.repo import proc
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 

@@ -40,7 +40,7 @@ def start() -> None:
     if _worker is None and os.environ.get("BRANCHML_ROW_HELPER") == "1" \
             and not native.available():
         try:
-            _worker = subprocess.Popen([sys.executable, "-m", "branchml.rowworker"],
+            _worker = subprocess.Popen([sys.executable, "-m", "branchml.content.rowworker"],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.DEVNULL)
         except OSError:

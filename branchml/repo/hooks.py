@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from branchml import proc
 from branchml.core.plan import HookInstall, HookRemove, Step
 from branchml.errors import StateError
+from branchml.repo import proc
 from branchml.resources import template_text
 
 MARKER = "# branchml-managed-hook v1"

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from branchml import proc
 from branchml.core.lfs_pointer import LfsPointer
 from branchml.errors import StateError, ToolMissing
+from branchml.repo import proc
 
 CHUNK = 1 << 20
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from branchml import git, hooks, lfs, oplog, proc, recovery
 from branchml.core.plan import (
     Checkout,
     ConfigSet,
@@ -22,10 +21,11 @@ from branchml.core.plan import (
     Plan,
     RefUpdate,
 )
-from branchml.lock import RepoLock
+from branchml.repo import hooks, lfs, objectstore, oplog, proc, recovery, worktree
+from branchml.repo.lock import RepoLock
 
 
-def apply(repo: git.Repo, plan: Plan) -> list[dict[str, Any]]:
+def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
     common = repo.common_dir
     with RepoLock(common, plan.command):
         recovery.complete(repo)
@@ -43,7 +43,7 @@ def apply(repo: git.Repo, plan: Plan) -> list[dict[str, Any]]:
         return done
 
 
-def _run(repo: git.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
+def _run(repo: objectstore.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
     refs = [s for s in plan.steps if isinstance(s, RefUpdate)]
     for step in plan.steps:
         if isinstance(step, HookInstall):
@@ -65,8 +65,8 @@ def _run(repo: git.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
             done.append({"kind": "worktree", "branch": step.branch})
 
 
-def _checkout(repo: git.Repo, step: Checkout, refs: list[RefUpdate]) -> None:
+def _checkout(repo: objectstore.Repo, step: Checkout, refs: list[RefUpdate]) -> None:
     moved = next((r for r in refs if r.ref == f"refs/heads/{step.branch}"), None)
     if moved is None or moved.new is None or repo.root is None:
         return
-    git.update_worktree(repo.root, moved.old, moved.new)
+    worktree.update(repo.root, moved.old, moved.new)

@@ -10,7 +10,7 @@ repository lock, first:
    rename one lock file at a time, so a kill in between leaves some refs moved and others
    not; the others are moved with compare-and-swap from the old value the intent names;
 3. finishes the worktree update of a checked-out branch whose ref moved (see
-   `git.finish_worktree`).
+   `worktree.finish`).
 The `begin` is then marked `recovered` (something was finished) or `abandoned`.
 """
 
@@ -21,18 +21,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from branchml import git, oplog, proc
 from branchml.core.plan import RefUpdate
-from branchml.lock import RepoLock
+from branchml.repo import objectstore, oplog, proc, worktree
+from branchml.repo.lock import RepoLock
 
 
-def recover(repo: git.Repo) -> bool:
+def recover(repo: objectstore.Repo) -> bool:
     """Complete a killed write, taking the repository lock (see the module docstring)."""
     with RepoLock(repo.common_dir, "recover"):
         return complete(repo)
 
 
-def complete(repo: git.Repo) -> bool:
+def complete(repo: objectstore.Repo) -> bool:
     """Complete a killed write; the caller holds the repository lock."""
     common = repo.common_dir
     records = oplog.read(common)
@@ -50,13 +50,13 @@ def complete(repo: git.Repo) -> bool:
         if move is None or repo.root is None or repo.head_branch() != branch:
             continue
         if repo.branch_target(branch) == move["new"] and _index_at(repo.root, move["old"]):
-            git.finish_worktree(repo.root, move["old"], move["new"])
+            worktree.finish(repo.root, move["old"], move["new"])
             done = True
     oplog.mark(common, last["op"], "recovered" if done else "abandoned")
     return done
 
 
-def _roll_refs_forward(repo: git.Repo, moves: list[dict[str, Any]], command: str) -> bool:
+def _roll_refs_forward(repo: objectstore.Repo, moves: list[dict[str, Any]], command: str) -> bool:
     """Move the refs a killed transaction left behind, when it moved some of the others and
     the rest are still where it found them."""
     now = {m["ref"]: _target(repo, m["ref"]) for m in moves}
@@ -70,7 +70,7 @@ def _roll_refs_forward(repo: git.Repo, moves: list[dict[str, Any]], command: str
     return True
 
 
-def _target(repo: git.Repo, ref: str) -> str | None:
+def _target(repo: objectstore.Repo, ref: str) -> str | None:
     found = repo.pg.references.get(ref)
     return str(found.target) if found is not None else None
 
