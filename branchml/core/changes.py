@@ -22,6 +22,7 @@ class CommitFacts(NamedTuple):
     subject: str
     changes: tuple[Change, ...]
     promoted_from: str = ""  # the `Promoted-From: <branch> <sha>` trailer, if any
+    parent: str = ""  # the first parent ("" for a root commit or staged changes)
 
 
 class Growth(NamedTuple):

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from branchml.core import growth, split
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
-from branchml.core.names import check_branch_name
-from branchml.core.rules import judge_commits, judge_ref_update, unknown_branch
+from branchml.core.names import check_branch_name, pattern_matches
+from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
-
-ZERO = "0" * 40
 
 
 @dataclass
@@ -68,25 +66,44 @@ def make_probe(git: Git) -> Any:
     return probe
 
 
-def promotion_check(git: Git, policy: Any) -> Any:
+BranchTips = Callable[[str], str | None]  # branch name -> its tip (after the push), or None
+PromotionCheck = Callable[[CommitFacts], str | None]
+
+
+def promotion_check(git: Git, trusted: TrustedPolicy, into: str, tips: BranchTips | None = None,
+                    verified: list[str] | None = None) -> PromotionCheck:
     """A commit on stable/* may change code when its Promoted-From trailer names a commit on
-    a code branch whose code is exactly the commit's code (no hand edits, no edited trailer)."""
+    a code branch whose code is exactly the commit's code (no hand edits, no edited trailer),
+    and promote.order lets that branch promote into `into`. `tips` gives each branch's tip
+    as it will be after the whole push (so a first push of a whole repository is judged
+    against itself); commits found valid are appended to `verified`."""
     from branchml.content.snapshot import code_digest
     from branchml.core.model import BranchKind
+
+    policy = trusted.policy
+    order = (trusted.config.get("promote") or {}).get("order") or {"dev/*": ["stable/*"]}
+
+    def tip(branch: str) -> str | None:
+        return tips(branch) if tips else git.resolve(f"refs/heads/{branch}")
 
     def check(commit: CommitFacts) -> str | None:
         branch, _, sha = commit.promoted_from.partition(" ")
         bt = policy.branch_type(branch)
         if bt is None or bt.kind is not BranchKind.CODE:
             return f"its Promoted-From names {branch or 'nothing'}, which is not a code branch"
+        if not any(pattern_matches(s, branch) and any(pattern_matches(d, into) for d in ds)
+                   for s, ds in order.items()):
+            return f"promote.order does not let {branch} promote into {into}"
         if len(sha) < 40 or not git.has_object(sha):
             return f"its Promoted-From commit {sha[:10] or '?'} is not in this repository"
-        tips = [t for t in (git.resolve(f"refs/heads/{branch}"),) if t]
-        if not any(git.is_ancestor(sha, t) for t in tips):
+        at = tip(branch)
+        if at is None or not git.is_ancestor(sha, at):
             return f"{sha[:10]} is not on {branch} here (push {branch} first)"
         if code_digest(git, policy, commit.sha) != code_digest(git, policy, sha):
             return (f"its code differs from the promoted commit {sha[:10]}: code was changed by "
                     "hand or the trailer was edited")
+        if verified is not None:
+            verified.append(commit.sha)
         return None
 
     return check
@@ -109,7 +126,7 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
 
 
 def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
-           result: CheckResult) -> None:
+           result: CheckResult, promotion: PromotionCheck | None = None) -> None:
     result.policy_source = trusted.source
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
@@ -117,14 +134,62 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
         return
     split_changes: list[tuple[str, Change]] = []
     counted = _counting(commits, result, split_changes)
+    promotion = promotion or promotion_check(git, trusted, branch)
     result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git),
-                                           promotion_check(git, trusted.policy)))
+                                           promotion))
     for sha, change in split_changes:
         result.violations.extend(
             Violation("split-stable", f"split: {why}; an item once assigned never moves",
                       sha, change.path, branch)
             for why in split.problems(_content(git, change.old_oid),
                                       _content(git, change.new_oid) or b""))
+
+
+def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPolicy,
+                 result: CheckResult, tips: BranchTips | None = None) -> None:
+    """An update of `branch` from `old` to `new`: each commit `new` gained along first
+    parents, and, unless that walk ends on `old` itself, the net change `old` -> `new` too.
+    A walk that ends elsewhere (a merge whose first parent is a new root, a rewind) never
+    compares `old` with `new`; a walk that ends on `old` composes exactly into the net
+    change, and every rule (classes, operations, growth, split stability) that holds for
+    each step holds for the whole, so the net change is only read when needed."""
+    walked: list[CommitFacts] = []
+    verified: list[str] = []
+    start = len(result.violations)
+    _judge(git, branch, _oldest(git.range_facts(new, [old]), walked), trusted, result,
+           promotion_check(git, trusted, branch, tips, verified))
+    if len(result.violations) > start or trusted.policy.branch_type(branch) is None:
+        return  # already refused: the net change would only say it again
+    if walked and walked[0].parent == old:
+        return
+    net = git.tree_changes(old, new)
+    if net.changes:
+        _judge(git, branch, [net._replace(promoted_from="(net)")], trusted, result,
+               _net_promotion(git, trusted, new, verified))
+        result.commits -= 1  # the net change is not a commit
+
+
+def _net_promotion(git: Git, trusted: TrustedPolicy, new: str,
+                   verified: list[str]) -> PromotionCheck:
+    """Code in the net change is valid when the code at `new` is the code of a commit of
+    the walk whose promotion was verified."""
+    from branchml.content.snapshot import code_digest
+
+    def check(_: CommitFacts) -> str | None:
+        promoted = {code_digest(git, trusted.policy, sha) for sha in verified}
+        if promoted and code_digest(git, trusted.policy, new) in promoted:
+            return None
+        return (f"the code at {new[:10]} is not the code of a verified promotion among the "
+                "new commits (the net change of this update changes code)")
+
+    return check
+
+
+def _oldest(commits: Iterable[CommitFacts], into: list[CommitFacts]) -> Iterator[CommitFacts]:
+    for c in commits:
+        if not into:
+            into.append(c)  # the oldest (the walk runs oldest first): where it ended
+        yield c
 
 
 def _counting(commits: Iterable[CommitFacts], result: CheckResult,
@@ -169,10 +234,9 @@ def check_range(git: Git, spec: str, branch: str | None) -> CheckResult:
     _ = git.layout
     old, new = _resolve(git, start), _resolve(git, end)
     branch = check_branch_name(branch or git.current_branch() or "")
-    commits = git.range_facts(new, [old])
     candidates = [old] if branch == main_branch_name(git) else [trusted_ref(git)]
     result = CheckResult(branch)
-    _judge(git, branch, commits, load_trusted(git, candidates), result)
+    judge_update(git, branch, old, new, load_trusted(git, candidates), result)
     return result
 
 
@@ -181,36 +245,3 @@ def _resolve(git: Git, rev: str) -> str:
     if sha is None:
         raise UsageError(f"{rev!r} is not a commit in this repository; check the --range.")
     return sha
-
-
-class PushedRef(NamedTuple):
-    ref: str
-    old: str  # the receiving side's value (zeros: new)
-    new: str  # zeros: deletion
-
-
-def check_push(git: Git, updates: list[PushedRef], exclude_new: list[str],
-               main_candidates: list[str]) -> CheckResult:
-    """Judge each branch update of a push; `exclude_new` bounds the commits of a new branch
-    (pre-push: the remote's tracking refs; pre-receive: every ref already received)."""
-    total = CheckResult("(push)")
-    main = main_branch_name(git)
-    for u in updates:
-        if not u.ref.startswith("refs/heads/"):
-            continue
-        branch = u.ref.removeprefix("refs/heads/")
-        deleting, creating = set(u.new) == {"0"}, set(u.old) == {"0"}
-        known_old = not creating and git.has_object(u.old)
-        ff = creating or (known_old and git.is_ancestor(u.old, u.new))
-        cands = [u.old] if branch == main and not creating else main_candidates
-        trusted = load_trusted(git, cands)
-        total.policy_source = trusted.source
-        verdict = judge_ref_update(trusted.policy, branch, deleting, ff)
-        if verdict:
-            total.violations.append(verdict)
-        if deleting:
-            continue
-        exclude = [u.old] if known_old else exclude_new
-        commits = git.range_facts(u.new, exclude)
-        _judge(git, branch, commits, trusted, total)
-    return total

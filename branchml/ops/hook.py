@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from branchml.errors import UsageError
-from branchml.ops.check import CheckResult, PushedRef, check_push, check_staged
+from branchml.ops.check import CheckResult, check_staged
+from branchml.ops.push_check import PushedRef, RefView, check_push
 from branchml.ops.trusted import main_branch_name, trusted_ref
 from branchml.repo.reader import Git
 
@@ -26,14 +27,24 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
             remote = args[0] if args else "origin"
             updates = [PushedRef(r, old, new) for _, new, r, old in _lines(stdin, 4)]
             main = main_branch_name(g)
-            result = check_push(g, updates, [f"--remotes={remote}"],
+            result = check_push(g, updates, RefView(_remote_view(g, remote), updates),
                                 [f"refs/remotes/{remote}/{main}", trusted_ref(g)])
         else:
             updates = [PushedRef(r, old, new) for old, new, r in _lines(stdin, 3)]
-            result = check_push(g, updates, ["--all"], [trusted_ref(g)])
+            result = check_push(g, updates, RefView(g.refs("refs/"), updates),
+                                [trusted_ref(g)])
     finally:
         g.close()
     return report(result, name)
+
+
+def _remote_view(g: Git, remote: str) -> dict[str, str]:
+    """The remote's refs as this clone last saw them: its branches from the tracking refs;
+    tags and deploy refs from the local ones (what a fetch brought)."""
+    prefix = f"refs/remotes/{remote}/"
+    view = {f"refs/heads/{r.removeprefix(prefix)}": s for r, s in g.refs(prefix).items()
+            if r != f"{prefix}HEAD"}
+    return {**g.refs("refs/tags/"), **g.refs("refs/deploy/"), **view}
 
 
 def _lines(stdin: TextIO, width: int) -> list[list[str]]:

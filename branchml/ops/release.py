@@ -66,6 +66,10 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
         allow_same: bool = False, remote: str = "origin", dry_run: bool = False
         ) -> dict[str, Any]:
     check_client_id(client)
+    if core.BEGIN in message or core.END in message:
+        raise UsageError("the release notes (-m) contain the manifest marker "
+                         f"{core.BEGIN!r} or {core.END!r}: remove it (it would make the "
+                         "release unreadable).")
     g = Git(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     fmt = tag_format(g)

@@ -122,7 +122,7 @@ class Git:
         p = proc.popen(args, cwd=self.cwd, stdin=False)
         assert p.stdout is not None
         try:
-            sha, subject, promoted, meta = "", "", "", b""
+            sha, subject, promoted, parent, meta = "", "", "", "", b""
             changes: list[Change] = []
             rest = b""
             while True:
@@ -132,9 +132,10 @@ class Git:
                 for tok in tokens:
                     if tok.startswith(b"\x01"):
                         if sha:
-                            yield CommitFacts(sha, subject, tuple(changes), promoted)
-                        ids, subj, promoted = _header(tok)
-                        sha, subject, changes = ids.split(" ", 1)[0], subj, []
+                            yield CommitFacts(sha, subject, tuple(changes), promoted, parent)
+                        ids, subject, promoted = _header(tok)
+                        sha, _, parents = ids.partition(" ")
+                        parent, changes = parents.partition(" ")[0], []
                     elif meta:
                         changes.append(_change(meta, tok))
                         meta = b""
@@ -143,13 +144,31 @@ class Git:
                 if not chunk:
                     break
             if sha:
-                yield CommitFacts(sha, subject, tuple(changes), promoted)
+                yield CommitFacts(sha, subject, tuple(changes), promoted, parent)
             proc.finish(p, args)
         finally:  # a reader that stops early (a verdict found) leaves no git process behind
             if p.returncode is None:
                 p.kill()
                 p.wait()
             p.stdout.close()
+
+    def tree_changes(self, old: str, new: str) -> CommitFacts:
+        """The net change from commit `old` to commit `new`, whatever lies between."""
+        raw = proc.run(["git", "diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", old, new],
+                       cwd=self.cwd).stdout
+        return CommitFacts(new, f"(net change {old[:10]}..{new[:10]})",
+                           tuple(_parse_raw(raw.split(b"\0"))), "", old)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """{refname: object id} of every ref under `prefix` (tags: the tag object's id)."""
+        out = self.out("for-each-ref", "--format=%(objectname) %(refname)", prefix)
+        return {ref: oid for oid, _, ref in (line.partition(" ") for line in out.splitlines())}
+
+    def object_type(self, oid: str) -> str | None:
+        """"commit", "tag", "tree" or "blob"; None when the object is not here."""
+        r = proc.run(["git", "cat-file", "-t", "--end-of-options", oid], cwd=self.cwd,
+                     check=False)
+        return r.stdout.decode().strip() if r.returncode == 0 else None
 
     def ls_tree(self, commit: str) -> list[tuple[str, str, str]]:
         """(mode, object id, path) of every file of a commit, one git process."""

@@ -1,0 +1,132 @@
+"""A push judged as a whole: every ref it moves, against the refs as they will be after it.
+
+Branches get their type's rules (ops/check.py); a new branch is judged from where it leaves
+its parent or a branch of its own type, never from "whatever some other ref reaches". Release
+tags are created once and never moved or deleted, and must carry a manifest that verifies
+against their commit on a stable branch; deploy refs only move forward through commits that
+name existing releases; any other ref is refused unless branchml.yaml's `refs.allow` names its
+namespace. The server runs no code of the repository for any of this.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from branchml.core.changes import CommitFacts, Violation
+from branchml.core.globs import glob_match
+from branchml.core.naming import DEFAULT_FORMAT, TagFormat
+from branchml.core.rules import judge_ref_update
+from branchml.ops.check import CheckResult, _judge, _oldest, judge_update, promotion_check
+from branchml.ops.push_refs import check_deploy_ref, check_release_tag
+from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name
+from branchml.repo.reader import Git
+
+
+class PushedRef(NamedTuple):
+    ref: str
+    old: str  # the receiving side's value (zeros: new)
+    new: str  # zeros: deletion
+
+
+def _zero(oid: str) -> bool:
+    return set(oid) == {"0"}
+
+
+class RefView:
+    """The receiving side's refs before the push (`before`, full ref names) and after it
+    (`after`: every update of the push applied), so that each ref is judged against the
+    others as they will be once the whole push is in."""
+
+    def __init__(self, before: dict[str, str], updates: list[PushedRef]) -> None:
+        self.before = before
+        self.after = dict(before)
+        for u in updates:
+            if _zero(u.new):
+                self.after.pop(u.ref, None)
+            else:
+                self.after[u.ref] = u.new
+
+    def tip(self, branch: str) -> str | None:
+        return self.after.get(f"refs/heads/{branch}")
+
+    def branches(self, after: bool = True) -> dict[str, str]:
+        refs = self.after if after else self.before
+        return {r.removeprefix("refs/heads/"): s for r, s in refs.items()
+                if r.startswith("refs/heads/")}
+
+
+def check_push(git: Git, updates: list[PushedRef], view: RefView,
+               main_candidates: list[str]) -> CheckResult:
+    """Judge every ref update of a push; the push is refused when any is."""
+    total = CheckResult("(push)")
+    main = main_branch_name(git)
+    main_trusted = load_trusted(git, main_candidates)
+    total.policy_source = main_trusted.source
+    fmt = TagFormat((main_trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
+    allowed = [str(g) for g in (main_trusted.config.get("refs") or {}).get("allow") or []]
+    for u in updates:
+        if u.ref.startswith("refs/heads/"):
+            branch = u.ref.removeprefix("refs/heads/")
+            creating = _zero(u.old)
+            trusted = (load_trusted(git, [u.old]) if branch == main and not creating
+                       else main_trusted)
+            _branch_update(git, u, branch, trusted, view, total)
+        elif u.ref.startswith("refs/tags/") and fmt.parse(u.ref[len("refs/tags/"):]):
+            total.violations.extend(check_release_tag(git, u.ref, u.old, u.new, view.after,
+                                                      main_trusted))
+        elif u.ref.startswith("refs/deploy/"):
+            total.violations.extend(check_deploy_ref(git, u.ref, u.old, u.new, view.after, fmt))
+        elif not any(glob_match(g, u.ref) for g in allowed):
+            total.violations.append(Violation(
+                "ref-namespace", f"{u.ref} is outside the refs branchml accepts (branches, "
+                f"release tags of the form {fmt.template}, refs/deploy/*): add a glob for it "
+                "to refs.allow in branchml.yaml on main to accept it", branch=u.ref))
+    return total
+
+
+def _branch_update(git: Git, u: PushedRef, branch: str, trusted: TrustedPolicy, view: RefView,
+                   total: CheckResult) -> None:
+    total.policy_source = trusted.source
+    deleting, creating = _zero(u.new), _zero(u.old)
+    known_old = not creating and git.has_object(u.old)
+    ff = creating or (known_old and git.is_ancestor(u.old, u.new))
+    verdict = judge_ref_update(trusted.policy, branch, deleting, ff)
+    if verdict:
+        total.violations.append(verdict)
+    if deleting:
+        return
+    if known_old:
+        judge_update(git, branch, u.old, u.new, trusted, total, view.tip)
+    else:  # new here, or its old tip unknown (pre-push before a fetch): judged as new
+        _new_branch(git, branch, u.new, trusted, view, total)
+
+
+def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: RefView,
+                total: CheckResult) -> None:
+    """A new typed branch: the commits it holds that its parent and the existing branches
+    of its own type do not hold are judged by its type's rules, and its history must leave
+    one of those (a branch of a type with a parent never starts from a root commit of its
+    own). A commit reachable from a tag or any other ref counts for nothing here."""
+    policy = trusted.policy
+    bt = policy.branch_type(branch)
+    if bt is None:
+        _judge(git, branch, [], trusted, total)
+        return
+    parent = policy.parent_branch(branch)
+    covered = [s for b, s in view.branches(after=False).items()
+               if b != branch and policy.branch_type(b) == bt]
+    parent_tip = view.tip(parent) if parent and parent != branch else None
+    covered += [parent_tip] if parent_tip else []
+    if parent and not covered:
+        total.violations.append(Violation(
+            "new-branch-base", f"{branch} is new and its parent {parent} is not on the "
+            f"receiving side: push {parent} first, or in the same push", branch=branch))
+        return
+    walked: list[CommitFacts] = []
+    _judge(git, branch, _oldest(git.range_facts(new, covered), walked), trusted, total,
+           promotion_check(git, trusted, branch, view.tip))
+    if parent and walked and not walked[0].parent:
+        total.violations.append(Violation(
+            "new-branch-base", f"{branch} is new but its history starts at its own root "
+            f"commit {walked[0].sha[:10]}, not on {parent}: create it from {parent} "
+            f"(`branchml branch {branch}`)", walked[0].sha, branch=branch))

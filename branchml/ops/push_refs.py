@@ -1,0 +1,119 @@
+"""The refs of a push that are not branches: release tags and deploy history.
+
+Both are records a team relies on after the fact ("what was released", "what ran when"), so
+the receiving side keeps them append-only whatever the pusher's hooks did: a release tag is
+created once, annotated, with a manifest that verifies against its commit on a stable branch;
+`refs/deploy/<client>` only moves forward, one parent per commit, and every deployment names
+a release that exists.
+"""
+
+from __future__ import annotations
+
+from branchml.content import manifests
+from branchml.core import manifest as core
+from branchml.core.changes import Violation
+from branchml.core.model import BranchKind
+from branchml.core.naming import TagFormat
+from branchml.errors import StateError
+from branchml.ops.trusted import TrustedPolicy
+from branchml.repo.reader import Git
+
+
+def _zero(oid: str) -> bool:
+    return set(oid) == {"0"}
+
+
+def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, str],
+                      trusted: TrustedPolicy) -> list[Violation]:
+    name = ref.removeprefix("refs/tags/")
+
+    def refuse(why: str) -> list[Violation]:
+        return [Violation("release-tag", f"release tag {name}: {why}", branch=ref)]
+
+    if _zero(new):
+        return refuse("release tags are never deleted (make a new release instead)")
+    if not _zero(old) and old != new:
+        return refuse("release tags are never moved (make a new release instead)")
+    if not _zero(old):
+        return []  # unchanged
+    if git.object_type(new) != "tag":
+        return refuse("it is not an annotated tag: make releases with `branchml tag`")
+    body = git.out("cat-file", "tag", new)
+    recorded = core.parse(body.partition("\n\n")[2])
+    if recorded is None:
+        return refuse("it carries no branchml manifest: make releases with `branchml tag`")
+    if recorded.get("tag") != name:
+        return refuse(f"its manifest names {recorded.get('tag')!r}, not {name}")
+    commit = git.resolve(f"{new}^{{commit}}")
+    if commit is None or commit != recorded.get("commit"):
+        return refuse("it does not point at the commit its manifest names")
+    branches = {r.removeprefix("refs/heads/"): s for r, s in after.items()
+                if r.startswith("refs/heads/")}
+    if _stable_holding(git, trusted, branches, commit) is None:
+        return refuse(f"its commit {commit[:10]} is on no stable branch: releases are cut "
+                      "from stable branches (promote code and pull data there first)")
+    bad = _differences(git, trusted, commit, recorded)
+    if bad:
+        return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
+                      "differ)")
+    return []
+
+
+def _differences(git: Git, trusted: TrustedPolicy, commit: str,
+                 recorded: dict[str, object]) -> list[str]:
+    """The manifest recomputed from the commit; LFS objects are checked when they are here
+    (git-lfs uploads them before the refs of a push move), the rest always."""
+    branch = str(recorded.get("branch", ""))
+    try:
+        actual = manifests.compute(git, trusted.policy, commit, branch, check_lfs=True)
+    except StateError:
+        actual = manifests.compute(git, trusted.policy, commit, branch, check_lfs=False)
+    actual["promotion"], actual["pulled_from"] = (recorded.get("promotion"),
+                                                  recorded.get("pulled_from"))
+    return core.differences(dict(recorded), {**recorded, **actual})
+
+
+def _stable_holding(git: Git, trusted: TrustedPolicy, branches: dict[str, str],
+                    commit: str) -> str | None:
+    for name, tip in sorted(branches.items()):
+        bt = trusted.policy.branch_type(name)
+        if bt is not None and bt.kind is BranchKind.STABLE and git.is_ancestor(commit, tip):
+            return name
+    return None
+
+
+def check_deploy_ref(git: Git, ref: str, old: str, new: str, after: dict[str, str],
+                     fmt: TagFormat) -> list[Violation]:
+    client = ref.removeprefix("refs/deploy/")
+
+    def refuse(why: str, sha: str = "") -> list[Violation]:
+        return [Violation("deploy-history", f"{ref}: {why}", sha, branch=ref)]
+
+    if _zero(new):
+        return refuse("deployment history is never deleted")
+    if not _zero(old) and not (git.has_object(old) and git.is_ancestor(old, new)):
+        return refuse("it does not move forward from its current value (history is never "
+                      "rewritten); fetch it, then deploy with `branchml deploy`")
+    args = ["log", "--format=%H %P%x00%(trailers:key=Deploy-Primary,valueonly)%x00"
+            "%(trailers:key=Deploy-Candidate,valueonly)%x1e", new]
+    records = git.out(*args, *(["--not", old] if not _zero(old) else []), "--")
+    commits = [r.lstrip("\n").split("\0") for r in records.split("\x1e") if r.strip()]
+    shas = {c[0].split(" ")[0] for c in commits}
+    for fields in commits:
+        sha, *parents = fields[0].split()
+        if len(parents) > 1:
+            return refuse("a deployment commit has more than one parent; deploy with "
+                          "`branchml deploy`", sha)
+        outside = [p for p in parents if p not in shas]
+        if (outside and outside != [old]) or (not parents and not _zero(old)):
+            return refuse("it does not move forward from its current value (history is "
+                          "never rewritten); deploy with `branchml deploy`", sha)
+        for tag in (fields[1].strip(), fields[2].strip().split(" ")[0]):
+            parsed = fmt.parse(tag) if tag else None
+            if tag and (parsed is None or parsed[0] != client
+                        or f"refs/tags/{tag}" not in after):
+                return refuse(f"a deployment names {tag!r}, which is not a release of "
+                              f"{client} here: push the release tag first", sha)
+        if not fields[1].strip():
+            return refuse("a deployment commit names no release (Deploy-Primary)", sha)
+    return []
