@@ -6,6 +6,8 @@
    10,000-commit repository and in a repository of only 100 commits.
 3. The pre-commit hook's added time on a one-file commit, against the same commit with no hook.
 4. `branchml --version`.
+5. The server's pre-receive hook on a push of 1,000 commits / 100,000 paths (one branch moved
+   from OLD to NEW), against `check --range OLD..NEW` of the same commits.
 
 Run: `make bench` (or `.venv/bin/python bench/bench_check.py [--commits N]`).
 """
@@ -36,6 +38,17 @@ def timed(args: list[str], cwd: Path, repeat: int = 5) -> float:
         t = time.perf_counter()
         subprocess.run(args, cwd=cwd, check=False, capture_output=True)
         best.append(time.perf_counter() - t)
+    return statistics.median(best)
+
+
+def timed_input(args: list[str], cwd: Path, data: bytes, repeat: int = 5) -> float:
+    best = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        done = subprocess.run(args, cwd=cwd, check=False, capture_output=True, input=data)
+        best.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode()}")
     return statistics.median(best)
 
 
@@ -116,6 +129,13 @@ def main() -> None:
         last = [BML, "check", "--range", "dev/model~100..dev/model", "--branch", "dev/model"]
         t_big_last, t_small_last = timed(last, big), timed(
             [BML, "check", "--range", "main..dev/model", "--branch", "dev/model"], small)
+        pushed = make_repo(root, "pushed", 1000, 100)
+        old, new = (run(["git", "rev-parse", r], pushed).stdout.decode().strip()
+                    for r in ("main", "dev/model"))
+        receive = f"{old} {new} refs/heads/dev/model\n".encode()
+        t_receive = timed_input([BML, "hook", "pre-receive"], pushed, receive, 3)
+        t_range = timed([BML, "check", "--range", f"{old}..{new}", "--branch", "dev/model"],
+                        pushed, 3)
         with_hook, without = hook_cost(root)
         t_version = timed([BML, "--version"], root, 10)
         rows = [
@@ -128,6 +148,9 @@ def main() -> None:
              f"same commit, no hook {without:.3f} s", with_hook / without,
              f"adds {1000 * (with_hook - without):.0f} ms (< 200 ms)"),
             ("branchml --version", t_version, "", 0.0, "< 150 ms"),
+            ("pre-receive, a push of 1,000 commits / 100,000 paths", t_receive,
+             f"check --range of the same commits {t_range:.3f} s", t_receive / t_range,
+             "< 1.2x"),
         ]
         print("| measure | branchml (s) | side by side | ratio | target |\n|---|---|---|---|---|")
         for name, ours, peer, ratio, target in rows:
