@@ -51,11 +51,12 @@ def init(path: str | Path = ".", model: str = "model", hooks: bool = True, lfs: 
 
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,
-            no_lfs: bool = False) -> InstallReport:
-    """Install (or remove) branchml's hooks and git-lfs's filters in a clone."""
+            no_lfs: bool = False, lfs_storage: str | None = None) -> InstallReport:
+    """Install (or remove) branchml's hooks and git-lfs's filters in a clone; in a bare
+    repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage)."""
     from branchml.ops import install as op
 
-    return op.install(Path(path), uninstall, dry_run, no_lfs)
+    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage)
 
 
 def create_branch(name: str, path: str | Path = ".", from_ref: str | None = None,

@@ -87,7 +87,8 @@ def _real_size(git: Git, oid: str, size: int, path: str, check_lfs: bool
         return None, size
     if check_lfs and not lfs.object_file(git.layout.common_dir, pointer).is_file():
         raise StateError(f"{path}: its git-lfs object {pointer.oid[:12]} is missing from the "
-                         "local store; run `git lfs fetch` for this release, then retry.")
+                         f"local store {lfs.store(git.layout.common_dir).describe()}; run "
+                         "`git lfs fetch` for this release, then retry.")
     return pointer.oid, pointer.size
 
 

@@ -1,0 +1,140 @@
+"""Issue 15, item 9: LFS objects read where git-lfs keeps them (lfs.storage), and releases
+whose bytes are verified by `verify` and `deploy`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from branchml.repo import lfs
+from tests.conftest import commit, git, git_proc
+
+
+def _media_dir(repo: Path) -> Path:
+    """git-lfs's own answer: LocalMediaDir of `git lfs env`."""
+    for line in git("lfs", "env", cwd=repo).splitlines():
+        if line.startswith("LocalMediaDir="):
+            return Path(line.split("=", 1)[1])
+    raise AssertionError("git lfs env names no LocalMediaDir")
+
+
+def _common(repo: Path) -> Path:
+    return Path(git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=repo))
+
+
+# --- where the objects are: lfs.storage, as git-lfs resolves it ---------------------------
+
+@pytest.mark.parametrize("setting", [None, "store-inside", "../outside", "ABSOLUTE"])
+def test_store_is_where_git_lfs_keeps_objects(tmp_path: Path, setting: str | None) -> None:
+    repo = tmp_path / "r"
+    git("init", "-q", str(repo), cwd=tmp_path)
+    if setting is not None:
+        value = str(tmp_path / "abs-store") if setting == "ABSOLUTE" else setting
+        git("config", "lfs.storage", value, cwd=repo)
+    assert lfs.store(_common(repo)).objects == _media_dir(repo)
+
+
+def test_store_of_a_linked_worktree_is_the_common_one(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    git("init", "-q", str(repo), cwd=tmp_path)
+    git("config", "lfs.storage", "rel", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "x", cwd=repo)
+    git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
+    assert lfs.store(_common(tmp_path / "wt")).objects == _media_dir(tmp_path / "wt")
+
+
+def test_committed_lfsconfig_cannot_move_the_store(tmp_path: Path) -> None:
+    """Attack: a pushed `.lfsconfig` names another store (one the attacker filled). git-lfs
+    ignores lfs.storage there, and so does branchml: the store stays the repository's."""
+    repo = tmp_path / "r"
+    git("init", "-q", str(repo), cwd=tmp_path)
+    (repo / ".lfsconfig").write_text("[lfs]\n\tstorage = /tmp/attacker-store\n")
+    git("add", ".lfsconfig", cwd=repo)
+    git("commit", "-q", "-m", "lfsconfig", cwd=repo)
+    found = lfs.store(_common(repo))
+    assert found.objects == _common(repo) / "lfs" / "objects" == _media_dir(repo)
+    assert found.setting is None
+
+
+def test_store_follows_a_changed_setting(tmp_path: Path) -> None:
+    """A long-lived caller is not served the store it read before lfs.storage changed."""
+    repo = tmp_path / "r"
+    git("init", "-q", str(repo), cwd=tmp_path)
+    assert lfs.store(_common(repo)).setting is None
+    git("config", "lfs.storage", str(tmp_path / "elsewhere"), cwd=repo)
+    assert lfs.store(_common(repo)).root == tmp_path / "elsewhere"
+
+
+# --- a server whose LFS objects live elsewhere ----------------------------------------------
+
+@pytest.fixture
+def store_server(project: Path, tmp_path: Path, bml) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """A bare repository installed with `branchml install --lfs-storage STORE`."""
+    bare, store = tmp_path / "server.git", tmp_path / "lfs-store"
+    store.mkdir()
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    git("remote", "add", "origin", str(bare), cwd=project)
+    git("push", "-q", "origin", "--all", cwd=project)
+    r = bml("install", "--lfs-storage", str(store), cwd=bare)
+    assert r.code == 0, r.err
+    assert "git config lfs.storage = " + str(store) in r.out
+    assert (bare / "hooks" / "pre-receive").is_file()
+    return bare, store
+
+
+@pytest.mark.slow
+def test_server_with_lfs_storage_accepts_an_append_on_raw(project: Path,
+                                                          store_server: tuple[Path, Path]) -> None:
+    bare, store = store_server
+    commit(project, {"data/a.csv": "h\n1\n"}, branch="raw")
+    assert git_proc("push", "origin", "raw", cwd=project).returncode == 0
+    commit(project, {"data/a.csv": "h\n1\n2\n"})
+    p = git_proc("push", "origin", "raw", cwd=project)  # git-lfs uploads first, then the check
+    assert p.returncode == 0, p.stderr
+    assert git("rev-parse", "raw", cwd=bare) == git("rev-parse", "raw", cwd=project)
+    oid = git("lfs", "ls-files", "-l", cwd=project).split()[0]
+    assert (store / "objects" / oid[:2] / oid[2:4] / oid).is_file()
+    assert not (bare / "lfs" / "objects").exists()  # nothing where branchml used to look
+
+
+@pytest.mark.slow
+def test_server_with_lfs_storage_refuses_an_unreadable_object(
+        project: Path, store_server: tuple[Path, Path]) -> None:
+    """--no-verify skips git-lfs's upload: the grown object is not in the server's store (it
+    is only in the default place, which the server must not read), so its growth cannot be
+    judged: refused, naming the object and the setting; the server's raw does not move."""
+    bare, store = store_server
+    commit(project, {"data/a.csv": "h\n1\n"}, branch="raw")
+    assert git_proc("push", "origin", "raw", cwd=project).returncode == 0
+    before = git("rev-parse", "raw", cwd=bare)
+    commit(project, {"data/a.csv": "h\n1\n2\n"})
+    oid = git("lfs", "ls-files", "-l", "-I", "data/a.csv", cwd=project).split()[0]
+    decoy = bare / "lfs" / "objects" / oid[:2] / oid[2:4]
+    decoy.mkdir(parents=True)
+    shutil.copy(_common(project) / "lfs" / "objects" / oid[:2] / oid[2:4] / oid, decoy)
+    p = git_proc("push", "--no-verify", "origin", "raw", cwd=project)
+    assert p.returncode != 0
+    assert f"its git-lfs object {oid[:12]} is not in this repository's LFS store" in p.stderr
+    assert f"the store read is {store}/objects (git config lfs.storage = {store})" in p.stderr
+    assert git("rev-parse", "raw", cwd=bare) == before
+
+
+@pytest.mark.parametrize(("where", "args", "message"), [
+    ("clone", ["--lfs-storage", "STORE"], "--lfs-storage is for a bare repository"),
+    ("bare", ["--lfs-storage", "NOWHERE"], "no such folder"),
+    ("bare", ["--uninstall", "--lfs-storage", "STORE"], "not with --uninstall"),
+])
+def test_install_lfs_storage_bad_input(project: Path, tmp_path: Path, bml, where: str,  # type: ignore[no-untyped-def]
+                                       args: list[str], message: str) -> None:
+    bare = tmp_path / "b.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    (tmp_path / "store").mkdir()
+    args = [str(tmp_path / "store") if a == "STORE" else str(tmp_path / "nope")
+            if a == "NOWHERE" else a for a in args]
+    cwd = project if where == "clone" else bare
+    before = git("config", "--list", "--local", cwd=cwd)
+    r = bml("install", *args, cwd=cwd)
+    assert r.code == 2 and message in r.err
+    assert git("config", "--list", "--local", cwd=cwd) == before
