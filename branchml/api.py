@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
+    from branchml.ops.release import Verification
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
 
@@ -154,8 +155,9 @@ def show(name: str, path: str | Path = ".") -> dict[str, Any]:
     return manifest
 
 
-def verify(name: str, path: str | Path = ".") -> list[str]:
-    """Manifest fields that differ from a recomputation (empty: verified)."""
+def verify(name: str, path: str | Path = ".") -> Verification:
+    """Recompute release `name`'s manifest and the size and SHA-256 of every LFS object it
+    names; `.ok` is False when a field or an object differs (`.problems()` says which)."""
     from branchml.ops import release as op
 
     return op.verify(Path(path), name)

@@ -3,13 +3,14 @@ whose bytes are verified by `verify` and `deploy`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from branchml.repo import lfs
-from tests.conftest import commit, git, git_proc
+from tests.conftest import commit, git, git_proc, snapshot
 
 
 def _media_dir(repo: Path) -> Path:
@@ -138,3 +139,125 @@ def test_install_lfs_storage_bad_input(project: Path, tmp_path: Path, bml, where
     r = bml("install", *args, cwd=cwd)
     assert r.code == 2 and message in r.err
     assert git("config", "--list", "--local", cwd=cwd) == before
+
+
+# --- releases that verify their bytes -------------------------------------------------------
+
+@pytest.fixture
+def release(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """acme-v1: promoted code, raw data pulled (an LFS file), a model (an LFS file)."""
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    commit(project, {"data/d.csv": "a\n1\n"}, branch="raw")
+    assert bml("pull", "raw", "stable/model", cwd=project).code == 0
+    commit(project, {"models/model.pkl": "w1", "tracking/metrics.json": '{"acc": 0.9}'},
+           branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=project).code == 0
+    git("checkout", "-q", "main", cwd=project)  # no smudged copy of the objects in the way
+    return project
+
+
+def _object(repo: Path, rev: str, path: str) -> Path:
+    pointer = git("cat-file", "blob", f"{rev}:{path}", cwd=repo)
+    oid = pointer.split("oid sha256:")[1].split()[0]
+    return lfs.store(_common(repo)).objects / oid[:2] / oid[2:4] / oid
+
+
+def _overwrite(obj: Path, content: bytes) -> None:
+    """Garbage in place of an object; a new file renamed over it, so no hard-linked copy of
+    the object elsewhere (git-lfs links them) is changed along with it."""
+    tmp = obj.with_name("garbage")
+    tmp.write_bytes(content)
+    tmp.replace(obj)
+
+
+def test_untouched_release_verifies_and_deploys(release: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 0, r.err
+    assert r.out == ("acme-v1 verifies: its commit and its 2 LFS object(s) (6 bytes, size "
+                     "and SHA-256 recomputed) match its manifest.\n")
+    r = bml("verify", "acme-v1", "--json", cwd=release)
+    v = json.loads(r.out)
+    assert (r.code, v["ok"], v["objects_checked"], v["bytes_checked"], v["objects"],
+            v["fields"]) == (0, True, 2, 6, [], [])
+    assert bml("deploy", "acme-v1", "--client", "acme", cwd=release).code == 0
+
+
+@pytest.mark.parametrize(("rev_path", "garbage", "problem", "says"), [
+    ("models/model.pkl", b"xx", "content", "does not hash to its id"),
+    ("models/model.pkl", b"garbage!", "size", "holds 8 bytes in the LFS store, not the 2"),
+    ("data/d.csv", b"a\n2\n", "content", "its bytes were overwritten"),
+])
+def test_overwritten_object_does_not_verify_nor_deploy(  # type: ignore[no-untyped-def]
+        release: Path, bml, rev_path: str, garbage: bytes, problem: str, says: str) -> None:
+    """Attack: a model's or a data file's LFS object overwritten with garbage (same size or
+    not) after the release; its pointer, tree and manifest are untouched. `git lfs fsck`
+    flags it; so must `verify`, and `deploy` must not ship it."""
+    obj = _object(release, "acme-v1", rev_path)
+    _overwrite(obj, garbage)
+    fsck = git_proc("lfs", "fsck", "--objects", "--dry-run", "acme-v1", cwd=release)
+    assert fsck.returncode != 0 and "corrupt" in fsck.stdout.lower()  # git-lfs agrees
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 1
+    assert r.err.startswith(f"branchml: error: acme-v1 does not verify: {rev_path}: its "
+                            f"git-lfs object {obj.name[:12]} ")
+    assert says in r.err and r.out.startswith(f"acme-v1: {rev_path}: ")
+    r = bml("verify", "acme-v1", "--json", cwd=release)
+    v = json.loads(r.out)
+    assert r.code == 1 and v["ok"] is False and v["fields"] == []
+    assert [(o["paths"], o["oid"], o["problem"]) for o in v["objects"]] == \
+        [([rev_path], obj.name, problem)]
+    assert v["objects"][0]["actual_size"] == len(garbage)
+    before = snapshot(release)
+    r = bml("deploy", "acme-v1", "--client", "acme", cwd=release)
+    assert r.code == 1 and "acme-v1 does not verify: " in r.err and says in r.err
+    assert r.err.rstrip().endswith("it is not deployed.")
+    assert snapshot(release) == before  # no refs/deploy/acme
+
+
+def test_rollback_and_canary_refuse_a_release_that_does_not_verify(release: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    assert bml("deploy", "acme-v1", "--client", "acme", cwd=release).code == 0
+    commit(release, {"models/model.pkl": "w2"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=release).code == 0
+    git("checkout", "-q", "main", cwd=release)
+    assert bml("deploy", "acme-v2", "--client", "acme", cwd=release).code == 0
+    _overwrite(_object(release, "acme-v1", "models/model.pkl"), b"xx")
+    before = git("rev-parse", "refs/deploy/acme", cwd=release)
+    r = bml("rollback", "--client", "acme", cwd=release)
+    assert r.code == 1 and "acme-v1 does not verify: models/model.pkl" in r.err
+    r = bml("deploy", "acme-v2", "--client", "acme", "--canary", "acme-v1", "--fraction",
+            "0.1", cwd=release)
+    assert r.code == 1 and "acme-v1 does not verify" in r.err
+    assert git("rev-parse", "refs/deploy/acme", cwd=release) == before
+    # the twin: the release whose bytes are intact still rolls forward
+    assert bml("deploy", "acme-v2", "--client", "acme", cwd=release).code == 0
+
+
+def test_missing_objects_are_all_named_with_the_store(release: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    objects = lfs.store(_common(release)).objects
+    shutil.move(str(objects), str(tmp_path / "saved"))
+    r = bml("verify", "acme-v1", "--json", cwd=release)
+    v = json.loads(r.out)
+    assert r.code == 1
+    assert sorted(o["paths"][0] for o in v["objects"]) == ["data/d.csv", "models/model.pkl"]
+    assert {o["problem"] for o in v["objects"]} == {"missing"}
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 1 and "is missing from the local store" in r.err
+    assert f"{objects} (lfs.storage is not set)" in r.err and "(and 1 more, listed above)" in r.err
+
+
+def test_release_verifies_from_a_store_named_by_lfs_storage(release: Path, bml,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
+    """The legitimate twin of a moved store: objects moved to where lfs.storage points are
+    read there (and, overwritten there, refused naming that setting)."""
+    store = tmp_path / "shared-store"
+    shutil.move(str(_common(release) / "lfs"), str(store))
+    git("config", "lfs.storage", str(store), cwd=release)
+    assert bml("verify", "acme-v1", cwd=release).code == 0
+    _overwrite(_object(release, "acme-v1", "models/model.pkl"), b"xx")
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 1 and "does not hash to its id" in r.err
+    shutil.rmtree(store / "objects")
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 1
+    assert f"the local store {store}/objects (git config lfs.storage = {store})" in r.err
