@@ -261,3 +261,35 @@ def test_release_verifies_from_a_store_named_by_lfs_storage(release: Path, bml, 
     r = bml("verify", "acme-v1", cwd=release)
     assert r.code == 1
     assert f"the local store {store}/objects (git config lfs.storage = {store})" in r.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_object_replaced_by_a_non_file_is_refused_without_hanging(release: Path, bml,  # type: ignore[no-untyped-def]
+                                                                  kind: str) -> None:
+    """Attack: a FIFO (whose open would wait for a writer forever) or a folder in a model
+    object's place: `verify` answers at once, naming the object, and `deploy` refuses."""
+    import os
+
+    obj = _object(release, "acme-v1", "models/model.pkl")
+    obj.unlink()
+    os.mkfifo(obj) if kind == "fifo" else obj.mkdir()
+    r = bml("verify", "acme-v1", cwd=release)
+    assert r.code == 1
+    assert f"models/model.pkl: its git-lfs object {obj.name[:12]} cannot be read as a file " \
+           "in the LFS store" in r.err
+    r = bml("deploy", "acme-v1", "--client", "acme", cwd=release)
+    assert r.code == 1 and "cannot be read as a file" in r.err
+    assert git_proc("rev-parse", "--verify", "refs/deploy/acme", cwd=release).returncode != 0
+
+
+def test_install_lfs_storage_relative_is_made_absolute(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A relative --lfs-storage means a folder from where the command was typed, not one
+    inside the git dir (where git-lfs would take a relative lfs.storage)."""
+    bare = tmp_path / "b.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    (tmp_path / "objs").mkdir()
+    r = bml("install", "--lfs-storage", "../objs", cwd=bare)
+    assert r.code == 0, r.err
+    assert git("config", "lfs.storage", cwd=bare) == str(tmp_path / "objs")
+    assert lfs.store(bare).objects == tmp_path / "objs" / "objects" == _media_dir(bare)
+    assert "Nothing to do" in bml("install", "--lfs-storage", "../objs", cwd=bare).out

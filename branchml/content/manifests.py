@@ -141,6 +141,7 @@ def check_objects(git: Git, objects: list[LfsObject]) -> tuple[list[dict[str, An
     from concurrent.futures import ThreadPoolExecutor
 
     common = git.layout.common_dir
+    lfs.store(common)  # read once here, not by each thread at once
     paths: dict[LfsPointer, list[str]] = {}
     for obj in objects:
         paths.setdefault(obj.pointer, []).append(obj.path)
@@ -164,7 +165,7 @@ def _mismatch(git: Git, pointer: LfsPointer, names: list[str], state: lfs.Object
     message = {
         "missing": f"{head} is missing from the local store {store}; run `git lfs fetch` "
                    "for this release, then verify again",
-        "unreadable": f"{head} cannot be read in the LFS store {store}",
+        "unreadable": f"{head} cannot be read as a file in the LFS store {store}",
         "size": f"{head} holds {state.size} bytes in the LFS store, not the {pointer.size} "
                 "its manifest names: it was overwritten",
         "content": f"{head} does not hash to its id (its SHA-256 is now "

@@ -249,15 +249,20 @@ def object_state(common_dir: Path, pointer: LfsPointer) -> ObjectState:
     1 MiB buffer (bounded memory whatever the size); hashlib releases the GIL meanwhile, so
     several objects can be hashed on threads at once."""
     import hashlib
+    import stat
 
-    try:
-        f = object_file(common_dir, pointer).open("rb")
+    try:  # O_NONBLOCK: a FIFO put in an object's place must not hang the reader
+        fd = os.open(object_file(common_dir, pointer), os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return ObjectState("missing", None, None)
     except OSError:
         return ObjectState("unreadable", None, None)
-    with f:
-        size = os.fstat(f.fileno()).st_size
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # a directory, a FIFO, a device
+        os.close(fd)
+        return ObjectState("unreadable", None, None)
+    with os.fdopen(fd, "rb") as f:
+        size = info.st_size
         if size != pointer.size:  # no need to read the bytes: they cannot be the pointer's
             return ObjectState("size", size, None)
         h, buf = hashlib.sha256(), bytearray(CHUNK)
