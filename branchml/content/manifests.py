@@ -167,7 +167,7 @@ def _mismatch(git: Git, pointer: LfsPointer, names: list[str], state: lfs.Object
                    "for this release, then verify again",
         "unreadable": f"{head} cannot be read as a file in the LFS store {store}",
         "size": f"{head} holds {state.size} bytes in the LFS store, not the {pointer.size} "
-                "its manifest names: it was overwritten",
+                "its pointer names: it was overwritten",
         "content": f"{head} does not hash to its id (its SHA-256 is now "
                    f"{(state.sha256 or '')[:12]}): its bytes were overwritten",
     }[state.problem or "content"]
