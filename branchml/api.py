@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
+    from branchml.ops.release import Verification
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
 
@@ -51,11 +52,12 @@ def init(path: str | Path = ".", model: str = "model", hooks: bool = True, lfs: 
 
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,
-            no_lfs: bool = False) -> InstallReport:
-    """Install (or remove) branchml's hooks and git-lfs's filters in a clone."""
+            no_lfs: bool = False, lfs_storage: str | None = None) -> InstallReport:
+    """Install (or remove) branchml's hooks and git-lfs's filters in a clone; in a bare
+    repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage)."""
     from branchml.ops import install as op
 
-    return op.install(Path(path), uninstall, dry_run, no_lfs)
+    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage)
 
 
 def create_branch(name: str, path: str | Path = ".", from_ref: str | None = None,
@@ -153,8 +155,9 @@ def show(name: str, path: str | Path = ".") -> dict[str, Any]:
     return manifest
 
 
-def verify(name: str, path: str | Path = ".") -> list[str]:
-    """Manifest fields that differ from a recomputation (empty: verified)."""
+def verify(name: str, path: str | Path = ".") -> Verification:
+    """Recompute release `name`'s manifest and the size and SHA-256 of every LFS object it
+    names; `.ok` is False when a field or an object differs (`.problems()` says which)."""
     from branchml.ops import release as op
 
     return op.verify(Path(path), name)

@@ -56,11 +56,15 @@ def install(
     = False,
     no_lfs: Annotated[bool, typer.Option("--no-lfs", help="Skip git-lfs filters and hooks.")]
     = False,
+    lfs_storage: Annotated[str | None, typer.Option(
+        "--lfs-storage", metavar="PATH",
+        help="In a bare repository: the folder holding its git-lfs objects/ (written as "
+             "lfs.storage), so the server's checks read them there.")] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Set up hooks and git-lfs in a fresh clone (they do not travel with a clone)."""
-    report = api.install(".", uninstall, dry_run, no_lfs)
+    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:

@@ -83,13 +83,16 @@ def show(
 
 
 @app.command()
-def verify(tag: Annotated[str, typer.Argument(help="Release tag to check.")]) -> None:
-    """Recompute a release's manifest from its commit and the LFS store; exit 1 on a mismatch."""
-    bad = api.verify(tag, ".")
-    if bad:
-        out(f"{tag} does not verify: {', '.join(bad)} differ from its manifest.")
+def verify(
+    tag: Annotated[str, typer.Argument(help="Release tag to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute a release's manifest from its commit, and the size and SHA-256 of every LFS
+    object it names from the LFS store; exit 1 naming what differs."""
+    from branchml.cli.render import verify_out
+
+    if not verify_out(api.verify(tag, "."), as_json):
         raise typer.Exit(1)
-    out(f"{tag} verifies: its commit and LFS objects match its manifest.")
 
 
 @app.command()

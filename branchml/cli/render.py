@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from branchml.ops.check import CheckResult
     from branchml.ops.merge import MergeResult
+    from branchml.ops.release import Verification
     from branchml.ops.status import StatusReport
 
 
@@ -132,6 +133,25 @@ def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False)
     verb = "Would tag" if dry_run else "Tagged"
     sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
                                                " and pushed it.\n" if push else ".\n"))
+
+
+def verify_out(v: Verification, as_json: bool) -> bool:
+    """`verify`'s answer; True when the release verifies. A release that does not verify
+    is listed object by object on stdout, and the verdict is an error (exit 1)."""
+    if as_json:
+        emit_json(v.to_dict())
+        return v.ok
+    if v.ok:
+        sys.stdout.write(f"{v.tag} verifies: its commit and its {v.checked} LFS object(s) "
+                         f"({v.bytes} bytes, size and SHA-256 recomputed) match its manifest.\n")
+        return True
+    from branchml.errors import VerdictError
+
+    problems = v.problems()
+    for p in problems:
+        sys.stdout.write(f"{v.tag}: {p}\n")
+    more = f" (and {len(problems) - 1} more, listed above)" if len(problems) > 1 else ""
+    raise VerdictError(f"{v.tag} does not verify: {problems[0]}{more}; do not deploy it.")
 
 
 def deployed_out(r: dict[str, Any], as_json: bool) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml.content.snapshot import digest
 from branchml.core import manifest as core
-from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.errors import StateError
@@ -19,9 +20,17 @@ from branchml.repo.reader import Git
 TRACKING_FILES = {"params": "tracking/params.json", "metrics": "tracking/metrics.json"}
 
 
-def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool = False
-            ) -> dict[str, Any]:
-    """Everything but the tag's own fields (tag, client, n, tagger, time)."""
+class LfsObject(NamedTuple):
+    """A git-lfs object a manifest names: a model's, or one under a data folder's tree."""
+
+    path: str
+    pointer: LfsPointer
+
+
+def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool = False,
+            objects: list[LfsObject] | None = None) -> dict[str, Any]:
+    """Everything but the tag's own fields (tag, client, n, tagger, time). `objects`, when
+    given, receives every LFS object of the data and model paths (for `verify`)."""
     entries = _ls_long(git, commit)
     code = [(m, o, p) for m, _, o, _, p in entries if policy.classify(p) is PathClass.CODE]
     pulled = _trailer(git, commit, "Pulled-From")
@@ -29,15 +38,19 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
     models: dict[str, dict[str, Any]] = {}
     for _mode, _kind, oid, size, path in entries:
         cls = policy.classify(path)
+        if cls not in (PathClass.DATA, PathClass.MODELS):
+            continue
+        pointer, real = _real_size(git, oid, size, path, check_lfs)
+        if pointer is not None and objects is not None:
+            objects.append(LfsObject(path, pointer))
         if cls is PathClass.DATA:
             root = path.split("/", 1)[0]
             d = data.setdefault(root, {"tree": _tree(git, commit, root), "files": 0,
                                        "bytes": 0, "from": pulled})
             d["files"] += 1
-            d["bytes"] += _real_size(git, oid, size, path, check_lfs)[1]
-        elif cls is PathClass.MODELS:
-            pointer, real = _real_size(git, oid, size, path, check_lfs)
-            models[path] = ({"lfs_oid": pointer, "size": real} if pointer
+            d["bytes"] += real
+        else:
+            models[path] = ({"lfs_oid": pointer.oid, "size": real} if pointer
                             else {"blob": oid, "size": real})
     cfg = git.show_file(commit, "branchml.yaml")
     m: dict[str, Any] = {
@@ -77,8 +90,8 @@ def _ls_long(git: Git, commit: str) -> list[tuple[str, str, str, int, str]]:
 
 
 def _real_size(git: Git, oid: str, size: int, path: str, check_lfs: bool
-               ) -> tuple[str | None, int]:
-    """(LFS oid or None, content size): a pointer's size is its object's."""
+               ) -> tuple[LfsPointer | None, int]:
+    """(LFS pointer or None, content size): a pointer's size is its object's."""
     if size > MAX_POINTER_SIZE:
         return None, size
     found = git.cat.read(oid)
@@ -87,8 +100,9 @@ def _real_size(git: Git, oid: str, size: int, path: str, check_lfs: bool
         return None, size
     if check_lfs and not lfs.object_file(git.layout.common_dir, pointer).is_file():
         raise StateError(f"{path}: its git-lfs object {pointer.oid[:12]} is missing from the "
-                         "local store; run `git lfs fetch` for this release, then retry.")
-    return pointer.oid, pointer.size
+                         f"local store {lfs.store(git.layout.common_dir).describe()}; run "
+                         "`git lfs fetch` for this release, then retry.")
+    return pointer, pointer.size
 
 
 def _tree(git: Git, commit: str, root: str) -> str:
@@ -118,3 +132,45 @@ def _trailer(git: Git, commit: str, key: str) -> dict[str, str] | None:
             branch, _, sha = value.partition(" ")
             return {"branch": branch, "commit": sha}
     return None
+
+
+def check_objects(git: Git, objects: list[LfsObject]) -> tuple[list[dict[str, Any]], int, int]:
+    """Each distinct object's size and SHA-256 recomputed from the LFS store: (the objects
+    whose bytes are not their pointer's, how many objects, how many bytes were checked).
+    Objects are hashed on a few threads (hashlib releases the GIL), each streamed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    common = git.layout.common_dir
+    lfs.store(common)  # read once here, not by each thread at once
+    paths: dict[LfsPointer, list[str]] = {}
+    for obj in objects:
+        paths.setdefault(obj.pointer, []).append(obj.path)
+    workers = min(4, os.cpu_count() or 1, len(paths))
+    if workers <= 1:
+        states = [lfs.object_state(common, p) for p in paths]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="verify") as pool:
+            states = list(pool.map(lambda p: lfs.object_state(common, p), paths))
+    bad = [_mismatch(git, pointer, names, state)
+           for (pointer, names), state in zip(paths.items(), states, strict=True)
+           if state.problem is not None]
+    return bad, len(paths), sum(p.size for p in paths)
+
+
+def _mismatch(git: Git, pointer: LfsPointer, names: list[str], state: lfs.ObjectState
+              ) -> dict[str, Any]:
+    where = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    head = f"{where}: its git-lfs object {pointer.oid[:12]}"
+    store = lfs.store(git.layout.common_dir).describe()
+    message = {
+        "missing": f"{head} is missing from the local store {store}; run `git lfs fetch` "
+                   "for this release, then verify again",
+        "unreadable": f"{head} cannot be read as a file in the LFS store {store}",
+        "size": f"{head} holds {state.size} bytes in the LFS store, not the {pointer.size} "
+                "its pointer names: it was overwritten",
+        "content": f"{head} does not hash to its id (its SHA-256 is now "
+                   f"{(state.sha256 or '')[:12]}): its bytes were overwritten",
+    }[state.problem or "content"]
+    return {"paths": names, "oid": pointer.oid, "size": pointer.size,
+            "problem": state.problem, "actual_size": state.size,
+            "actual_sha256": state.sha256, "message": message}

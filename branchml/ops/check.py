@@ -118,7 +118,8 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
             False,
             f"its git-lfs object {new.oid[:12]} is not in this repository's LFS store, so its "
             "growth cannot be verified: fetch it (`git lfs fetch`), or on a push, let git-lfs "
-            "upload it first (push without --no-verify)",
+            "upload it first (push without --no-verify); the store read is "
+            f"{lfs.store(git.layout.common_dir).describe()}",
         )
     if growth.lfs_prefix_matches(old.oid, old.size, lfs.read_chunks(path)):
         return Growth(True)

@@ -34,9 +34,12 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
         rel = find(g, fmt, name)
         if rel.client != client:
             raise UsageError(f"{name} is a release of {rel.client}, not of {client}.")
-        bad = verify(path, name)
-        if bad:
-            raise VerdictError(f"{name} does not verify ({', '.join(bad)} differ); it is not "
+        checked = verify(path, name)
+        if not checked.ok:
+            problems = checked.problems()
+            more = f" (and {len(problems) - 1} more: see `branchml verify {name}`)" \
+                if len(problems) > 1 else ""
+            raise VerdictError(f"{name} does not verify: {problems[0]}{more}; it is not "
                                "deployed.")
     ref = _ref(client)
     old = repo.pg.references.get(ref)
