@@ -14,7 +14,6 @@ from branchml.core import manifest as core
 from branchml.core.changes import Violation
 from branchml.core.model import BranchKind
 from branchml.core.naming import TagFormat
-from branchml.errors import StateError
 from branchml.ops.trusted import TrustedPolicy
 from branchml.repo.reader import Git
 
@@ -61,16 +60,18 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
 
 def _differences(git: Git, trusted: TrustedPolicy, commit: str,
                  recorded: dict[str, object]) -> list[str]:
-    """The manifest recomputed from the commit; LFS objects are checked when they are here
-    (git-lfs uploads them before the refs of a push move), the rest always."""
-    branch = str(recorded.get("branch", ""))
-    try:
-        actual = manifests.compute(git, trusted.policy, commit, branch, check_lfs=True)
-    except StateError:
-        actual = manifests.compute(git, trusted.policy, commit, branch, check_lfs=False)
+    """The manifest recomputed from the commit, and the bytes of every LFS object it names
+    that the receiving side has (git-lfs uploads them before the refs of a push move; one
+    it lacks cannot be read, and is judged by its pointer alone)."""
+    objects: list[manifests.LfsObject] = []
+    actual = manifests.compute(git, trusted.policy, commit, str(recorded.get("branch", "")),
+                               objects=objects)
     actual["promotion"], actual["pulled_from"] = (recorded.get("promotion"),
                                                   recorded.get("pulled_from"))
-    return core.differences(dict(recorded), {**recorded, **actual})
+    fields = core.differences(dict(recorded), {**recorded, **actual})
+    bad, _, _ = manifests.check_objects(git, objects)
+    return fields + [f"the bytes of {', '.join(b['paths'][:3])}" for b in bad
+                     if b["problem"] != "missing"]
 
 
 def _stable_holding(git: Git, trusted: TrustedPolicy, branches: dict[str, str],
