@@ -103,6 +103,10 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
             "growth cannot be verified: fetch it (`git lfs fetch`), or on a push, let git-lfs "
             "upload it first (push without --no-verify)",
         )
+    real = path.stat().st_size
+    if real != new.size:  # git-lfs refuses to check out a pointer whose size lies
+        return Growth(False, f"its git-lfs pointer says {new.size} bytes, but its object "
+                             f"{new.oid[:12]} holds {real}")
     if growth.lfs_prefix_matches(old.oid, old.size, lfs.read_chunks(path)):
         return Growth(True)
     return Growth(False, "its old bytes changed")
