@@ -26,7 +26,8 @@ def judge_change(
     promotion: Callable[[], str | None] = lambda: "", trees: TreeRules = DEFAULT_TREES,
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
-    bad = tree_verdict(change, cls, bt.is_append_only(cls), trees)
+    modes_differ = change.status in "MT" and change.old_mode != change.new_mode  # rare
+    bad = tree_verdict(change, cls, modes_differ and bt.is_append_only(cls), trees)
     if bad is not None:  # before the class rules: a poisoned entry is refused on any branch
         return bad[0], msg.tree_entry(bad[0], branch, cls, change.path, bad[1],
                                       (change.old_mode, change.new_mode))
