@@ -252,9 +252,9 @@ def test_install_in_bare_turns_on_fsck_and_refuses_dotgit(project: Path, tmp_pat
 
 
 @pytest.mark.slow
-def test_pre_receive_refuses_data_symlink_without_fsck(project: Path, tmp_path: Path,
+def test_pre_push_and_pre_receive_refuse_data_symlink(project: Path, tmp_path: Path,
                                                        bml) -> None:  # type: ignore[no-untyped-def]
-    """fsck has no opinion on symlinks: branchml's own pre-receive refuses them."""
+    """fsck has no opinion on symlinks: branchml's own pre-push and pre-receive refuse them."""
     bare = tmp_path / "server.git"
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
     git("remote", "add", "origin", str(bare), cwd=project)
@@ -262,6 +262,9 @@ def test_pre_receive_refuses_data_symlink_without_fsck(project: Path, tmp_path: 
     assert bml("install", cwd=bare).code == 0
     before = git("rev-parse", "raw", cwd=bare)
     forge(project, "raw", {"data/p.csv": ("120000", blob(project, "/etc/passwd"))})
+    p = git_proc("push", "origin", "raw", cwd=project)  # the client's pre-push refuses first
+    assert p.returncode != 0
+    assert "data/p.csv is a symbolic link, which data on raw may not hold" in p.stderr
     p = git_proc("push", "--no-verify", "origin", "raw", cwd=project)
     assert p.returncode != 0
     assert "data/p.csv is a symbolic link, which data on raw may not hold" in p.stderr
