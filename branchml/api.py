@@ -107,8 +107,15 @@ def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
     factory = None
     if validate:
         from branchml.content.validation import Validation
+        from branchml.ops.trusted import trusted_ref
+        from branchml.repo.reader import Git
 
-        factory = Validation  # made with the merge's trusted config
+        git = Git(path)
+        trusted = git.resolve(trusted_ref(git))  # validators run among main's files only
+        git.close()
+
+        def factory(repo: Any, store: Any, cfg: dict[str, Any]) -> Validation:
+            return Validation(repo, store, cfg, trusted)  # with the merge's trusted config
     return op.merge(Path(path), src, dst, pull=True, dry_run=dry_run, validator_factory=factory)
 
 

@@ -77,7 +77,7 @@ def test_user_check_raises_an_alert(released: Path, bml, tmp_path: Path) -> None
     commit(released, {"monitoring/checks/mean.py":
                       "def check(train, monitored):\n"
                       "    return ['x2 mean above 4'] if monitored['x2'].mean() > 4 else []\n"},
-           branch="monitoring")
+           branch="main")  # user checks are main's (tests/test_trust_code.py)
     f = write(tmp_path, "p.csv", table(500, seed=5, label=False))
     bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", cwd=released)
     r = bml("monitor", "check", "--tag", "acme-v1", "--json", cwd=released)

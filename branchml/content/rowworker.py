@@ -40,7 +40,9 @@ def start() -> None:
     if _worker is None and os.environ.get("BRANCHML_ROW_HELPER") == "1" \
             and not native.available():
         try:
-            _worker = subprocess.Popen([sys.executable, "-m", "branchml.content.rowworker"],
+            # -I: nothing of the current folder (a checked-out branch may hold a package named
+            # branchml), PYTHONPATH or the user's site folder is importable: only the install
+            _worker = subprocess.Popen([sys.executable, "-I", "-m", "branchml.content.rowworker"],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.DEVNULL)
         except OSError:

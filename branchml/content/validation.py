@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.content.trustedfiles import TrustedFiles
 from branchml.core.append import RowFilter
 from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
@@ -29,9 +30,13 @@ REPORT_DIR = "data/_validation"
 
 
 class Validation:
-    def __init__(self, repo: Any, store: strategies.Store, cfg: dict[str, Any]) -> None:
+    def __init__(self, repo: Any, store: strategies.Store, cfg: dict[str, Any],
+                 trusted: str | None = None) -> None:
+        """`trusted`: main's commit at the trusted ref, whose files the commands run among
+        (None: an empty folder, so only commands found on PATH can run)."""
         self.repo = repo
         self.store = store
+        self.trusted = TrustedFiles(repo.pg, trusted, store.common_dir / "branchml" / "tmp")
         self.rules: list[dict[str, Any]] = list(cfg.get("validate") or [])
         self.formats: dict[str, str] = dict(cfg.get("formats") or {})
         self.findings: dict[str, str] = {}
@@ -81,7 +86,8 @@ class Validation:
             with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=Path(path).suffix) as f:
                 f.write(data)
                 f.flush()
-                r = proc.run([*rule["command"], f.name], cwd=self.store.cwd, check=False)
+                # run among main's files, never the working tree's (any branch may be out)
+                r = proc.run([*rule["command"], f.name], cwd=self.trusted.path, check=False)
             if r.returncode != 0:
                 said = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
                 return (f"`{' '.join(rule['command'])}` exited {r.returncode}"
@@ -105,6 +111,7 @@ class Validation:
         """The merged tree with the report added, so it is committed beside the data."""
         import pygit2
 
+        self.trusted.cleanup()
         report = {"pulled": theirs, "dropped": self.findings,
                   "rules": [r.get("glob") for r in self.rules]}
         path = f"{REPORT_DIR}/pull-{theirs[:10]}.json"

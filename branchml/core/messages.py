@@ -73,3 +73,17 @@ def protected_force(branch: str) -> str:
         f"{branch} is protected: a force-push (non-fast-forward) is refused; "
         f"fetch, merge or rebase onto the remote {branch}, and push again"
     )
+
+
+def tree_entry(rule: str, branch: str, cls: PathClass, path: str, detail: str,
+               modes: tuple[str, str]) -> str:
+    """An entry git refuses to check out, a link the config does not allow, a mode change."""
+    if rule == "bad-path":
+        return (f"{path} cannot be checked out: git refuses a path with the part {detail!r}; "
+                "remove it from the commit")
+    if rule in ("symlink", "gitlink"):
+        what = "a symbolic link" if rule == "symlink" else "a gitlink (submodule)"
+        return (f"{path} is {what}, which {cls} on {branch} may not hold: commit the file "
+                f"itself, or allow it under trees.{rule}s in branchml.yaml on main")
+    return (f"{cls} on {branch} is append-only: {path} changed its mode from {modes[0]} to "
+            f"{modes[1]}; keep its mode, or set trees.mode_changes: true on main")

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from branchml.core.globs import glob_regex
 from branchml.core.model import ALL_OPS, APPEND_OPS, BranchKind, Op, PathClass
 from branchml.core.names import pattern_matches
+from branchml.core.paths import DEFAULT_TREES, TreeRules, tree_rules
 
 
 class BranchType(NamedTuple):
@@ -50,6 +51,7 @@ class Policy:
     lfs_classes: frozenset[PathClass]
     unknown_branches: str  # "reject" | "allow"
     _cache: dict[str, PathClass] = field(default_factory=dict, compare=False, repr=False)
+    trees: TreeRules = DEFAULT_TREES  # symlinks, gitlinks and mode changes (core/paths.py)
 
     def classify(self, path: str) -> PathClass:
         """The first class (in config order) with a glob matching `path`: one match of one
@@ -121,4 +123,5 @@ def policy_from_config(cfg: Mapping[str, Any]) -> Policy:
         branch_types=types,
         lfs_classes=frozenset(PathClass(c) for c in cfg.get("lfs", [])),
         unknown_branches=cfg.get("unknown_branches", "reject"),
+        trees=tree_rules(cfg.get("trees")),
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from branchml.core import messages as msg
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.model import Op, PathClass
+from branchml.core.paths import DEFAULT_TREES, TreeRules, tree_verdict
 from branchml.core.policy import BranchType, Policy
 
 GrowthProbe = Callable[[Change], Growth]
@@ -22,9 +23,14 @@ def op_of(change: Change) -> Op:
 
 def judge_change(
     branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe,
-    promotion: Callable[[], str | None] = lambda: "",
+    promotion: Callable[[], str | None] = lambda: "", trees: TreeRules = DEFAULT_TREES,
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
+    modes_differ = change.status in "MT" and change.old_mode != change.new_mode  # rare
+    bad = tree_verdict(change, cls, modes_differ and bt.is_append_only(cls), trees)
+    if bad is not None:  # before the class rules: a poisoned entry is refused on any branch
+        return bad[0], msg.tree_entry(bad[0], branch, cls, change.path, bad[1],
+                                      (change.old_mode, change.new_mode))
     allowed = bt.ops_for(cls)
     if not allowed:
         return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path)
@@ -63,7 +69,7 @@ def judge_commits(
             return []
         return [unknown_branch(policy, branch, next(iter(commits), CommitFacts("", "", ())).sha)]
     out: list[Violation] = []
-    classify = policy.classify
+    classify, trees = policy.classify, policy.trees
     for commit in commits:
         verdict_cache: dict[str, str | None] = {}
 
@@ -74,7 +80,8 @@ def judge_commits(
             return cache["v"]
 
         for change in commit.changes:
-            verdict = judge_change(branch, bt, classify(change.path), change, probe, promo)
+            verdict = judge_change(branch, bt, classify(change.path), change, probe, promo,
+                                   trees)
             if verdict:
                 out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out

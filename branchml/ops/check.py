@@ -121,6 +121,10 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
             "upload it first (push without --no-verify); the store read is "
             f"{lfs.store(git.layout.common_dir).describe()}",
         )
+    real = path.stat().st_size
+    if real != new.size:  # git-lfs refuses to check out a pointer whose size lies
+        return Growth(False, f"its git-lfs pointer says {new.size} bytes, but its object "
+                             f"{new.oid[:12]} holds {real}")
     if growth.lfs_prefix_matches(old.oid, old.size, lfs.read_chunks(path)):
         return Growth(True)
     return Growth(False, "its old bytes changed")

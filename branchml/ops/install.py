@@ -40,9 +40,19 @@ def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
     hdir = hooks.hooks_dir(cwd, root)
     if not bare:
         steps.extend(merge_driver.config_steps(Git(cwd)))
+    else:
+        steps.extend(server_config_steps(Git(cwd)))
     if with_hooks:
         steps.extend(hooks.plan_install(hdir, bare, use_lfs and not bare))
     return steps, hdir
+
+
+def server_config_steps(git: Git) -> list[Step]:
+    """A bare repository checks every object it receives (`git fsck` rules, warnings as
+    errors): a tree entry `..` or `.git`, which would break every checkout of the branch it
+    lands on, is refused by git itself before any hook runs."""
+    now = git.config("receive.fsckObjects")
+    return [] if now == "true" else [ConfigSet("receive.fsckObjects", "true", now)]
 
 
 def install(path: Path, uninstall: bool = False, dry_run: bool = False,

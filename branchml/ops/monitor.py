@@ -20,6 +20,7 @@ from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.ops.userchecks import user_checks
 from branchml.repo import apply, objectstore, worktree
 from branchml.repo.reader import Git
 
@@ -211,7 +212,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
         r["alerts"] = drift.alerts(r, {**limits, **((mon.get("features") or {}).get(name) or {})})
         found.extend(r["alerts"])
         results.append(r)
-    found.extend(_user_checks(repo, tip, trackers))
+    found.extend(user_checks(g, trackers))
     import numpy as np
 
     pred = np.asarray(preds, dtype=float)
@@ -318,30 +319,3 @@ def _is_float(v: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _user_checks(repo: objectstore.Repo, tip: str | None, trackers: dict[str, Any]) -> list[str]:
-    """`monitoring/checks/*.py` on the monitoring branch: each `check(train, monitored)` may
-    return alert strings; `train`/`monitored` map a feature to its samples."""
-    if tip is None:
-        return []
-    out: list[str] = []
-    import numpy as np
-
-    train = {n: t.train for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
-    seen = {n: np.concatenate(t.sample) if t.sample else np.empty(0)
-            for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
-    try:
-        folder = repo.pg[tip].tree["monitoring"]
-        checks = repo.pg[repo.pg[folder.id]["checks"].id]
-    except KeyError:
-        return []
-    for e in checks:
-        if e.name.endswith(".py"):
-            namespace: dict[str, Any] = {}
-            exec(compile(bytes(repo.pg[e.id].data), f"monitoring/checks/{e.name}", "exec"),  # noqa: S102
-                 namespace)
-            fn = namespace.get("check")
-            if callable(fn):
-                out.extend(f"{e.name}: {a}" for a in (fn(train, seen) or []))
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from string import Template
 
+from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.resources import template_text, templates_dir
 
@@ -39,7 +40,27 @@ def attribute_lines(policy: Policy, merge: Mapping[str, str]) -> list[str]:
         attrs = " ".join(a for a in ("filter=lfs diff=lfs" if lfs else "", driver,
                                       "-text" if lfs else "") if a)
         lines += [f"{g} {attrs}" for g in globs]
-    return lines
+    return lines + _overrides(policy, merge)
+
+
+def _overrides(policy: Policy, merge: Mapping[str, str]) -> list[str]:
+    """The first class whose glob matches owns a path, but git takes a path's attributes from
+    the last matching line: where a glob of a class with neither git-lfs nor a merge driver
+    lies inside the folder (`x/**`) of a later class with them, a line after theirs undoes
+    them (`monitoring/checks/**`, config, inside `monitoring/**`, data)."""
+    def special(cls: PathClass) -> bool:
+        return cls in policy.lfs_classes or merge.get(str(cls)) in ("append", "overwrite")
+
+    classes = list(policy.path_classes)
+    out = []
+    for i, (cls, globs) in enumerate(classes):
+        if special(cls):
+            continue
+        folders = [g[:-2] for c, gs in classes[i + 1:] if special(c) for g in gs
+                   if g.endswith("/**")]
+        out += [f"{g} !filter !diff !merge !text" for g in globs
+                if any(g.startswith(f) for f in folders)]
+    return out
 
 
 def ignore_lines() -> list[str]:
