@@ -17,18 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(project: Path, tmp_path: Path) -> Path:
-    """A bare server made the documented way: `git init --bare`, `branchml install` in it,
-    then the whole project pushed (its first push, judged like any other)."""
-    bare = tmp_path / "server.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    done = subprocess.run([f"{BIN}/branchml", "install"], cwd=bare, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
-    git("remote", "add", "origin", str(bare), cwd=project)
-    p = git_proc("push", "origin", "--all", cwd=project)
-    assert p.returncode == 0, p.stderr
-    return bare
+def server(installed_server: Path) -> Path:
+    return installed_server
 
 
 def refs(bare: Path) -> str:

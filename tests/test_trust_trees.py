@@ -230,13 +230,9 @@ def test_lfs_pointer_with_a_larger_size_is_not_growth(project: Path, bml) -> Non
 # --- the server: receive.fsckObjects and pre-receive -----------------------------------------
 
 @pytest.mark.slow
-def test_install_in_bare_turns_on_fsck_and_refuses_dotgit(project: Path, tmp_path: Path,
-                                                          bml) -> None:  # type: ignore[no-untyped-def]
-    bare = tmp_path / "server.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    git("remote", "add", "origin", str(bare), cwd=project)
-    git("push", "-q", "origin", "--all", cwd=project)
-    assert bml("install", cwd=bare).code == 0
+def test_install_in_bare_turns_on_fsck_and_refuses_dotgit(project: Path,
+                                                          installed_server: Path) -> None:
+    bare = installed_server
     assert git("config", "receive.fsckObjects", cwd=bare) == "true"
     before = git("rev-parse", "raw", cwd=bare)
     forge(project, "raw", {"data/.git/hooks/post-checkout": ("100755", blob(project, "#!/bin/sh\n"))})
@@ -252,14 +248,10 @@ def test_install_in_bare_turns_on_fsck_and_refuses_dotgit(project: Path, tmp_pat
 
 
 @pytest.mark.slow
-def test_pre_push_and_pre_receive_refuse_data_symlink(project: Path, tmp_path: Path,
-                                                       bml) -> None:  # type: ignore[no-untyped-def]
+def test_pre_push_and_pre_receive_refuse_data_symlink(project: Path,
+                                                       installed_server: Path) -> None:
     """fsck has no opinion on symlinks: branchml's own pre-push and pre-receive refuse them."""
-    bare = tmp_path / "server.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    git("remote", "add", "origin", str(bare), cwd=project)
-    git("push", "-q", "origin", "--all", cwd=project)
-    assert bml("install", cwd=bare).code == 0
+    bare = installed_server
     before = git("rev-parse", "raw", cwd=bare)
     forge(project, "raw", {"data/p.csv": ("120000", blob(project, "/etc/passwd"))})
     p = git_proc("push", "origin", "raw", cwd=project)  # the client's pre-push refuses first
