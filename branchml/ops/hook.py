@@ -12,7 +12,9 @@ from branchml.ops.check import CheckResult, PushedRef, check_push, check_staged
 from branchml.ops.trusted import main_branch_name, trusted_ref
 from branchml.repo.reader import Git
 
-HOOKS = ("pre-commit", "pre-push", "pre-receive")
+# pre-merge-commit: git runs it once a merge is staged and before the merge commit is written,
+# so the staged changes are the merge's net change to the branch, judged like a commit's.
+HOOKS = ("pre-commit", "pre-merge-commit", "pre-push", "pre-receive")
 
 
 def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".")) -> int:
@@ -20,7 +22,7 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
         raise UsageError(f"unknown hook {name!r}; branchml runs {', '.join(HOOKS)}.")
     g = Git(path)
     try:
-        if name == "pre-commit":
+        if name in ("pre-commit", "pre-merge-commit"):
             result = check_staged(g)
         elif name == "pre-push":
             remote = args[0] if args else "origin"
@@ -47,7 +49,7 @@ def _lines(stdin: TextIO, width: int) -> list[list[str]]:
 def report(result: CheckResult, hook: str) -> int:
     if result.ok:
         return 0
-    what = "commit" if hook == "pre-commit" else "push"
+    what = {"pre-commit": "commit", "pre-merge-commit": "merge"}.get(hook, "push")
     err = sys.stderr
     n = len(result.violations)
     err.write(f"branchml: {what} rejected: {n} violation{'s' * (n != 1)} of the policy "
