@@ -308,3 +308,52 @@ def test_lefthook_style_hooks_path_chained(plain_project: Path, bml) -> None:  #
     stage(plain_project, {"docs/a.md": "a\n"})
     assert hooked("commit", "-m", "docs", cwd=plain_project).returncode == 0
     assert (plain_project / ".git" / "lefthook.log").read_text() == "run pre-commit\n"
+
+
+def branchml_as_framework_repo(tmp_path: Path) -> tuple[Path, str]:
+    """A repository holding this checkout's .pre-commit-hooks.yaml, as a team's config would
+    name branchml's: the framework clones it from a local path (offline)."""
+    tool = tmp_path / "branchml-hooks"
+    tool.mkdir()
+    git("init", "-q", "-b", "main", cwd=tool)
+    write(tool, ".pre-commit-hooks.yaml", (ROOT / ".pre-commit-hooks.yaml").read_text())
+    git("add", ".", cwd=tool)
+    git("commit", "-q", "-m", "hooks", cwd=tool)
+    return tool, git("rev-parse", "HEAD", cwd=tool)
+
+
+@pytest.mark.slow
+def test_pre_commit_hooks_yaml_through_the_framework(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    tool, rev = branchml_as_framework_repo(tmp_path)
+    repo = tmp_path / "team"
+    assert bml("init", str(repo), "--no-hooks").code == 0
+    write(repo, ".pre-commit-config.yaml",
+          f"repos:\n- repo: {tool}\n  rev: {rev}\n  hooks:\n  - id: branchml-check\n"
+          "  - id: branchml-pre-push\n")
+    framework("install", "-t", "pre-commit", "-t", "pre-merge-commit", "-t", "pre-push",
+              cwd=repo)
+    hooks = repo / ".git" / "hooks"
+    assert not any(MARKER in p.read_text() for p in hooks.iterdir() if p.is_file())
+    stage(repo, {"train.py": "print(1)\n"})
+    p = hooked("commit", "-m", "code", cwd=repo)
+    assert p.returncode == 1 and REJECTED in p.stdout + p.stderr
+    git("rm", "-q", "--cached", "train.py", cwd=repo)
+    (repo / "train.py").unlink()
+    main_before = diverged_main(repo)
+    p = hooked("merge", "--no-edit", "dev/model", cwd=repo)
+    assert p.returncode == 1 and REJECTED in p.stdout + p.stderr
+    git("merge", "--abort", cwd=repo)
+    # pushes: a code commit slipped onto main with --no-verify is stopped before it leaves
+    bare = tmp_path / "remote.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    git("remote", "add", "origin", str(bare), cwd=repo)
+    assert hooked("push", "-q", "origin", "main", cwd=repo).returncode == 0
+    commit(repo, {"train.py": "print(2)\n"}, branch="main")
+    p = hooked("push", "origin", "main", cwd=repo)
+    assert p.returncode == 1 and REJECTED in p.stdout + p.stderr
+    assert git("rev-parse", "main", cwd=bare) == main_before
+    # its legitimate twin
+    git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
+    docs = commit(repo, {"docs/more.md": "more\n"}, branch="main")
+    assert hooked("push", "-q", "origin", "main", cwd=repo).returncode == 0
+    assert git("rev-parse", "main", cwd=bare) == docs
