@@ -206,6 +206,35 @@ def test_local_merge_of_docs_into_main_accepted(project: Path) -> None:
     assert parents[0] == main_before and len(parents) == 2
 
 
+def test_fast_forward_merge_of_dev_into_main_refused(project: Path) -> None:
+    """main has not moved since dev/model branched: `git merge` fast-forwards, and git runs
+    no commit or merge hook for that; the branch move itself is judged."""
+    main_before = git("rev-parse", "main", cwd=project)
+    commit(project, {"train.py": "print(1)\n"}, branch="dev/model")
+    git("checkout", "-q", "main", cwd=project)
+    write(project, "docs/draft.md", "mine\n")  # a local change the way back must keep
+    p = hooked("merge", "dev/model", cwd=project)
+    assert p.returncode != 0
+    assert "branchml: merge rejected: 1 violation of the policy (" in p.stderr
+    assert f"  main: commit {git('rev-parse', 'dev/model', cwd=project)[:10]}: {REJECTED}" \
+        in p.stderr
+    assert "`git reset --merge` puts them back" in p.stderr
+    assert git("rev-parse", "main", cwd=project) == main_before
+    git("reset", "-q", "--merge", cwd=project)
+    assert git("status", "--porcelain", cwd=project) == "?? docs/draft.md"
+    # --no-verify skips it, as it skips pre-merge-commit (the server still judges the push)
+    assert hooked("merge", "-q", "--no-verify", "dev/model", cwd=project).returncode == 0
+
+
+def test_fast_forward_merge_of_docs_into_main_accepted(project: Path) -> None:
+    git("branch", "notes", "main", cwd=project)
+    notes = commit(project, {"docs/notes.md": "notes\n"}, branch="notes")
+    git("checkout", "-q", "main", cwd=project)
+    p = hooked("merge", "notes", cwd=project)
+    assert p.returncode == 0, p.stderr
+    assert git("rev-parse", "main", cwd=project) == notes
+
+
 def test_merge_hook_beside_the_framework(project: Path) -> None:
     write(project, ".pre-commit-config.yaml", FRAMEWORK_CONFIG)
     framework("install", "-t", "pre-merge-commit", cwd=project)

@@ -6,10 +6,27 @@
 HOOK=@@HOOK@@
 RUN_BRANCHML=@@RUN_BRANCHML@@
 RUN_LFS=@@RUN_LFS@@
-here=$(dirname "$0")
+case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
+legacy="$here/@@SELF@@.legacy"
+if [ "$HOOK" = reference-transaction ]; then
+  # git runs it for every ref update: branchml judges only a branch moved by `git merge` (a
+  # fast-forward gets no other hook), before the move, unless the merge said --no-verify.
+  # Everything else leaves at once, without a single fork.
+  case "$1:$GIT_REFLOG_ACTION" in
+    "prepared:merge "*) ;;
+    *) RUN_BRANCHML=0; [ -e "$legacy" ] || exit 0 ;;
+  esac
+fi
 input=
-case "$HOOK" in pre-push|pre-receive) input=$(cat) ;; esac
+case "$HOOK" in pre-push|pre-receive|reference-transaction) input=$(cat) ;; esac
 feed() { if [ -n "$input" ]; then printf '%s\n' "$input"; fi; }
+if [ "$HOOK" = reference-transaction ] && [ "$RUN_BRANCHML" = 1 ]; then
+  case "$input" in *" refs/heads/"*) ;; *) RUN_BRANCHML=0 ;; esac
+  if [ "$RUN_BRANCHML" = 1 ] && [ -r "/proc/$PPID/cmdline" ] &&
+     tr '\0' '\n' < "/proc/$PPID/cmdline" | grep -qx -e --no-verify; then
+    RUN_BRANCHML=0
+  fi
+fi
 
 if [ "$RUN_BRANCHML" = 1 ]; then
   if ! command -v branchml >/dev/null 2>&1; then
@@ -27,7 +44,6 @@ if [ "$RUN_LFS" = 1 ]; then
 fi
 # The hook this one displaced. Never a copy of branchml's own hook, nor this very file: a hook
 # manager that renamed this file to @@SELF@@.legacy would otherwise make it run itself forever.
-legacy="$here/@@SELF@@.legacy"
 if [ -x "$legacy" ] && ! [ "$legacy" -ef "$0" ] && ! grep -q '^# branchml-managed-hook' "$legacy"; then
   # The pre-commit framework's (or prek's) script refuses to run as another hook's legacy
   # hook (it would find itself as its own legacy hook): say how to put it back, never skip it.
