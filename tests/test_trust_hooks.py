@@ -386,3 +386,22 @@ def test_pre_commit_hooks_yaml_through_the_framework(tmp_path: Path, bml) -> Non
     docs = commit(repo, {"docs/more.md": "more\n"}, branch="main")
     assert hooked("push", "-q", "origin", "main", cwd=repo).returncode == 0
     assert git("rev-parse", "main", cwd=bare) == docs
+
+
+def test_unknown_tool_in_front_of_our_legacy_copy(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Some tool moved branchml's hook to pre-commit.legacy and may never run it: branchml goes
+    back in front and runs that tool's hook after its check (our stale copy is dropped)."""
+    bml("install", cwd=plain_project)
+    hooks = plain_project / ".git" / "hooks"
+    os.replace(hooks / "pre-commit", hooks / "pre-commit.legacy")
+    other = "#!/bin/sh\necho ran >> \"$(git rev-parse --git-dir)/other.log\"\n"
+    (hooks / "pre-commit").write_text(other)
+    (hooks / "pre-commit").chmod(0o755)
+    r = bml("install", cwd=plain_project)
+    assert r.code == 0 and "install hook pre-commit (existing hook kept as pre-commit.legacy)" \
+        in r.out
+    assert MARKER in (hooks / "pre-commit").read_text()
+    assert (hooks / "pre-commit.legacy").read_text() == other
+    stage(plain_project, {"train.py": "print(1)\n"})
+    p = hooked("commit", "-m", "code", cwd=plain_project)
+    assert p.returncode == 1 and REJECTED in p.stderr

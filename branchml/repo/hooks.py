@@ -72,12 +72,11 @@ def wanted(bare: bool, use_lfs: bool) -> dict[str, tuple[bool, bool]]:
 
 
 def slot(hdir: Path, name: str) -> Path:
-    """The file branchml's hook for `name` lives in: `name` itself, or `name.legacy` when a
-    manager that runs its legacy hook holds `name` (or some tool moved ours there)."""
-    path, legacy = hdir / name, hdir / f"{name}.legacy"
-    if path.exists() and not is_ours(path) and (is_manager(path) or is_ours(legacy)):
-        return legacy
-    return path
+    """The file branchml's hook for `name` lives in: `name.legacy` when a manager known to run
+    its legacy hook holds `name`, else `name` itself. Beside any other tool ours goes in front
+    (a stale copy of ours at `name.legacy` is replaced), so that the check surely runs."""
+    path = hdir / name
+    return hdir / f"{name}.legacy" if is_manager(path) else path
 
 
 def plan_install(hdir: Path, bare: bool, use_lfs: bool) -> list[Step]:
