@@ -86,7 +86,8 @@ def test_usage_error_exit_2(bml) -> None:  # type: ignore[no-untyped-def]
 def test_unknown_hook(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
     r = bml("hook", "post-nothing", cwd=plain_project)
     assert (r.code, r.err) == (2, "branchml: error: unknown hook 'post-nothing'; branchml runs "
-                                  "pre-commit, pre-push, pre-receive.\n")
+                                  "pre-commit, pre-merge-commit, pre-push, pre-receive, "
+                                  "reference-transaction.\n")
 
 
 def test_bug_goes_to_log_not_screen(plain_project: Path, bml, monkeypatch) -> None:  # type: ignore[no-untyped-def]

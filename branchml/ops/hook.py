@@ -13,7 +13,13 @@ from branchml.ops.push_check import PushedRef, RefView, check_push
 from branchml.ops.trusted import main_branch_name, trusted_ref
 from branchml.repo.reader import Git
 
-HOOKS = ("pre-commit", "pre-push", "pre-receive")
+# pre-merge-commit: git runs it once a merge is staged and before the merge commit is written,
+# so the staged changes are the merge's net change to the branch, judged like a commit's.
+# reference-transaction: the only hook git runs for a fast-forward `git merge` (the template
+# calls branchml for a merge's branch update only, in the `prepared` state, before the move).
+HOOKS = ("pre-commit", "pre-merge-commit", "pre-push", "pre-receive", "reference-transaction")
+RESET_HINT = ("  git has already updated the working tree and index: `git reset --merge` puts "
+              "them back (local changes are kept).\n")
 
 
 def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".")) -> int:
@@ -21,7 +27,7 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
         raise UsageError(f"unknown hook {name!r}; branchml runs {', '.join(HOOKS)}.")
     g = Git(path)
     try:
-        if name == "pre-commit":
+        if name in ("pre-commit", "pre-merge-commit"):
             result = check_staged(g)
         elif name == "pre-push":
             remote = args[0] if args else "origin"
@@ -29,9 +35,15 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
             main = main_branch_name(g)
             result = check_push(g, updates, RefView(_remote_view(g, remote), updates),
                                 [f"refs/remotes/{remote}/{main}", trusted_ref(g)])
-        else:
+        elif name == "pre-receive":
             updates = [PushedRef(r, old, new) for old, new, r in _lines(stdin, 3)]
             result = check_push(g, updates, RefView(g.refs("refs/"), updates),
+                                [trusted_ref(g)])
+        else:
+            if list(args[:1]) != ["prepared"]:
+                return 0
+            moves = _fast_forwards(g, _lines(stdin, 3))
+            result = check_push(g, moves, RefView(g.refs("refs/heads/"), moves),
                                 [trusted_ref(g)])
     finally:
         g.close()
@@ -47,6 +59,18 @@ def _remote_view(g: Git, remote: str) -> dict[str, str]:
     return {**g.refs("refs/tags/"), **g.refs("refs/deploy/"), **view}
 
 
+def _fast_forwards(g: Git, rows: list[list[str]]) -> list[PushedRef]:
+    """The branch moves of a `git merge` not already judged: a merge commit went through
+    pre-merge-commit (or was skipped with --no-verify), so only a fast-forward is left."""
+    moves = []
+    for old, new, ref in rows:
+        if not ref.startswith("refs/heads/") or old == new or {"0"} in (set(old), set(new)):
+            continue
+        if g.resolve(f"{new}^2") is None:
+            moves.append(PushedRef(ref, old, new))
+    return moves
+
+
 def _lines(stdin: TextIO, width: int) -> list[list[str]]:
     rows = [line.split() for line in stdin.read().splitlines() if line.strip()]
     bad = [r for r in rows if len(r) != width]
@@ -58,7 +82,8 @@ def _lines(stdin: TextIO, width: int) -> list[list[str]]:
 def report(result: CheckResult, hook: str) -> int:
     if result.ok:
         return 0
-    what = "commit" if hook == "pre-commit" else "push"
+    what = {"pre-commit": "commit", "pre-merge-commit": "merge",
+            "reference-transaction": "merge"}.get(hook, "push")
     err = sys.stderr
     n = len(result.violations)
     err.write(f"branchml: {what} rejected: {n} violation{'s' * (n != 1)} of the policy "
@@ -66,4 +91,6 @@ def report(result: CheckResult, hook: str) -> int:
     for v in result.violations:
         where = f"commit {v.commit[:10]}: " if v.commit else ""
         err.write(f"  {v.branch}: {where}{v.message}\n")
+    if hook == "reference-transaction":
+        err.write(RESET_HINT)
     return 1
