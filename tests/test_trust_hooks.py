@@ -255,7 +255,7 @@ def test_git_lfs_install_after_branchml_keeps_branchml_hooks(project: Path, tmp_
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
     git("remote", "add", "origin", str(bare), cwd=project)
     commit(project, {"data/big.csv": "h\n" + "1\n" * 300}, branch="raw")
-    assert hooked("push", "-q", "origin", "raw", cwd=project).returncode == 0
+    assert hooked("push", "-q", "origin", "main", "raw", cwd=project).returncode == 0
     oid = git("lfs", "ls-files", "-l", cwd=project).split()[0]
     assert (bare / "lfs" / "objects" / oid[:2] / oid[2:4] / oid).is_file()
 
