@@ -67,8 +67,9 @@ def _events(text: str, source: str) -> list[Any]:
     if fast is not None:
         try:
             return yamlbounds.checked_events(yaml.parse(text, Loader=fast), source)
-        except yaml.YAMLError:
-            pass
+        except yaml.YAMLError as e:  # libyaml stops at 1,000 levels; the other parser is slow
+            if "maximum nesting depth" in str(getattr(e, "problem", "")):  # to get there
+                yamlbounds.too_deep(e.problem_mark.line + 1, source)  # type: ignore[attr-defined]
     return yamlbounds.checked_events(yaml.parse(text, Loader=yaml.SafeLoader), source)
 
 

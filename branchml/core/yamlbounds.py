@@ -11,7 +11,7 @@ anything is built or cached.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from branchml.errors import ConfigError
 
@@ -64,8 +64,7 @@ def checked_events(events: Iterable[Any], source: str) -> list[Any]:
                                   f"{_kind(isinstance(event, ev.MappingStartEvent))} is used as "
                                   "a key; keys must be plain text.")
             if len(stack) >= MAX_DEPTH:
-                raise ConfigError(f"{source}: line {line}: nested more than {MAX_DEPTH} levels "
-                                  "deep; flatten it.")
+                too_deep(line, source)
             stack.append(_Open(isinstance(event, ev.MappingStartEvent), event.anchor))
         elif isinstance(event, ev.CollectionEndEvent):
             done = stack.pop()
@@ -74,6 +73,11 @@ def checked_events(events: Iterable[Any], source: str) -> list[Any]:
                 anchors[done.anchor] = (weight, height, False)
             _add(stack, weight, height, source, line)
     return seen
+
+
+def too_deep(line: int, source: str) -> NoReturn:
+    raise ConfigError(f"{source}: line {line}: nested more than {MAX_DEPTH} levels deep; "
+                      "flatten it.")
 
 
 def _alias(stack: list[_Open], anchors: dict[str, tuple[int, int, bool]], name: str,

@@ -9,12 +9,13 @@ from typing import TextIO
 
 from branchml.errors import UsageError
 from branchml.ops.check import CheckResult, PushedRef, check_push, check_staged
-from branchml.ops.trusted import main_branch_name, trusted_ref
+from branchml.ops.trusted import judging, main_branch_name, trusted_ref
 from branchml.repo.reader import Git
 
 HOOKS = ("pre-commit", "pre-push", "pre-receive")
 
 
+@judging()  # an invalid trusted config gets the repair policy here, not an error
 def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".")) -> int:
     if name not in HOOKS:
         raise UsageError(f"unknown hook {name!r}; branchml runs {', '.join(HOOKS)}.")
