@@ -47,12 +47,14 @@ LIMITS = [
     ("nested through aliases", "version: 1\nd: &d " + "[" * 40 + "]" * 40 + "\ne: "
      + "[" * 30 + "*d" + "]" * 30 + "\n",
      "line 3: aliases nest it more than 64 levels deep; flatten it."),
-    ("too big", "version: 1\n# " + "x" * 270_000 + "\n",
-     "270,014 bytes is over the limit of 262,144 bytes (256 KiB); keep the config small."),
+    ("too big", "version: 1\n# " + "x" * 70_000 + "\n",
+     "70,014 bytes is over the limit of 65,536 bytes (64 KiB); keep the config small."),
     ("huge number", "version: 1\nsplit: {seed: " + "9" * 5000 + "}\n",
      "line 2: the number 99999999999999999999... is too large; use at most 63 bits."),
     ("a date", "version: 1\nvalidate: [{glob: 'data/**', schema: {x: 2001-01-01}}]\n",
      "validate[0].schema.x: a date value is not supported; quote it to make it text."),
+    ("a set", "version: 1\nvalidate: [{glob: 'data/**', schema: {x: !!set {a, b}}}]\n",
+     "validate[0].schema.x: a set value is not supported; quote it to make it text."),
 ]
 
 
