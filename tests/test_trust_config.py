@@ -4,6 +4,7 @@ trusted config, and the trusted ref in CI (the remote's main, else fail closed).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -284,6 +285,11 @@ def test_ci_without_any_main_fails_closed(ci: tuple[Path, str, str], bml) -> Non
     assert r.err == (f"branchml: error: the trusted {F} is not here: refs/heads/main does not "
                      "exist and origin's main was not fetched; fetch it (`git fetch origin "
                      "main:main`, in CI before `branchml check`) and run again.\n")
+    git("remote", "add", "mirror", "/nowhere", cwd=checkout)  # two remotes, neither is chosen
+    git("remote", "rename", "origin", "upstream", cwd=checkout)
+    r = bml("check", "--range", f"{base}..{tip}", "--branch", "dev/model", cwd=checkout)
+    assert r.code == 4 and "refs/heads/main does not exist and no remote is named origin" in r.err
+    git("remote", "rename", "upstream", "origin", cwd=checkout)
     git("fetch", "-q", "origin", "main:main", cwd=checkout)  # what the message says to do
     r = bml("check", "--range", f"{base}..{tip}", "--branch", "dev/model", cwd=checkout)
     assert r.code == 1 and f"(refs/heads/main:{F})" in r.out
@@ -298,3 +304,19 @@ def test_before_init_the_built_in_defaults_apply(tmp_path: Path, bml) -> None:  
     r = bml("check", "--range", f"{base}..{tip}", "--branch", "dev/x", cwd=repo)
     assert (r.code, r.out) == (0, "ok: dev/x: 1 commit(s) follow the policy (built-in "
                                   "defaults).\n")
+
+
+def test_check_range_on_main_under_repair(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """CI judging main after an invalid config landed: the repair alone passes, more fails."""
+    broken = commit(plain_project, {F: BOGUS}, branch="main")
+    fixed = commit(plain_project, {F: GOOD})
+    r = bml("check", "--range", f"{broken}..{fixed}", "--branch", "main", cwd=plain_project)
+    assert (r.code, r.out) == (0, f"ok: main: 1 commit(s) follow the policy ({broken}:{F}, "
+                                  "invalid: repair only).\n")
+    git("reset", "-q", "--hard", broken, cwd=plain_project)
+    both = commit(plain_project, {F: GOOD, "data/a.csv": "a\n"})
+    r = bml("check", "--range", f"{broken}..{both}", "--branch", "main", "--json",
+            cwd=plain_project)
+    assert r.code == 1
+    rules = [v["rule"] for v in json.loads(r.out)["violations"]]
+    assert rules == ["config-repair-only", "class-not-allowed"]

@@ -140,7 +140,8 @@ def _config_anywhere(git: Git) -> bool:
 
 def _fetch_hint(git: Git) -> str:
     ref, main, remote = trusted_ref(git), main_branch_name(git), _remote(git)
-    why = f"{remote}'s {main} was not fetched" if remote else "no remote is set"
+    why = (f"{remote}'s {main} was not fetched" if remote
+           else "no remote is set" if not git.out("remote") else "no remote is named origin")
     return (f"the trusted {config.CONFIG_FILE} is not here: {ref} does not exist and {why}; "
             f"fetch it (`git fetch {remote or 'origin'} {main}:{main}`, in CI before "
             "`branchml check`) and run again.")
