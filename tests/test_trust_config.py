@@ -164,6 +164,37 @@ def test_check_range_on_main_validates_each_new_config(plain_project: Path, bml)
     assert (r.code, r.out) == (0, f"ok: main: 1 commit(s) follow the policy ({base}:{F}).\n")
 
 
+def handmade_main(project: Path, entry: str) -> str:
+    """main + one commit whose tree has `entry` (an ls-tree line) for branchml.yaml, made by
+    hand the way an attacker would (no hook runs), and main moved onto it."""
+    lines = [line for line in git("ls-tree", "main", cwd=project).splitlines()
+             if not line.endswith("\t" + F)]
+    tree = git("mktree", cwd=project, input="\n".join([*lines, entry]) + "\n")
+    sha = git("commit-tree", tree, "-p", "main", "-m", "config by hand", cwd=project)
+    git("update-ref", "refs/heads/main", sha, cwd=project)
+    return sha
+
+
+@pytest.mark.slow
+def test_pre_receive_refuses_a_config_that_is_not_a_file(project: Path, server: Path) -> None:
+    before = head(server, "main")
+    git("checkout", "-q", "raw", cwd=project)
+    blob = git("hash-object", "-w", "--stdin", cwd=project, input="templates/x.yaml")
+    oversized = git("hash-object", "-w", "--stdin", cwd=project, input=GOOD + "#" * 70_000)
+    for entry, why in [
+        (f"120000 blob {blob}\t{F}", f"{F} must be a regular file, not a symbolic link"),
+        (f"160000 commit {before}\t{F}", f"{F} must be a regular file, not a submodule"),
+        (f"100644 blob {oversized}\t{F}", f"{F} is not a valid config: "
+         f"{len(GOOD) + 70_000:,} bytes is over the limit of 65,536 bytes"),
+    ]:
+        sha = handmade_main(project, entry)
+        p = git_proc("push", "--no-verify", "origin", "main", cwd=project)
+        assert p.returncode != 0
+        assert f"remote:   main: commit {sha[:10]}: {why}" in p.stderr
+        assert head(server, "main") == before
+        git("update-ref", "refs/heads/main", before, cwd=project)
+
+
 @pytest.mark.slow
 def test_pre_receive_refuses_an_invalid_config_on_main(project: Path, server: Path) -> None:
     before = head(server, "main")

@@ -19,6 +19,8 @@ from branchml.ops.trusted import TrustedPolicy, main_branch_name, repair_hint
 from branchml.repo.reader import Git
 
 F = config.CONFIG_FILE
+_FILE_MODES = ("100644", "100755")
+_KINDS = {"120000": "symbolic link", "160000": "submodule", "040000": "folder"}
 
 
 def judged_config(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
@@ -54,6 +56,9 @@ def _new_config_problem(git: Git, change: Change, verdicts: dict[str, str | None
                         ) -> str | None:
     if change.path != F or change.status == "D":
         return None
+    if change.new_mode not in _FILE_MODES:  # a symlink's target or a submodule's commit
+        kind = _KINDS.get(change.new_mode, f"mode {change.new_mode} entry")
+        return f"{F} must be a regular file, not a {kind}"
     if change.new_oid not in verdicts:
         verdicts[change.new_oid] = validate_blob(git, change.new_oid)
     return verdicts[change.new_oid]
