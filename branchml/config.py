@@ -31,33 +31,48 @@ def default_config_text() -> str:
 
 
 def parse_yaml(text: bytes, source: str) -> Any:
+    """YAML -> plain data (safe_load meaning), within the limits of core/yamlbounds.py: the
+    parse events are judged first and only then composed and constructed, so a bomb or a
+    recursive alias is refused before anything is expanded."""
     import yaml
 
-    class _StrictLoader(yaml.SafeLoader):
-        """safe_load that refuses duplicate keys instead of keeping the last one silently."""
+    from branchml.core import yamlbounds, yamlload
 
-    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-        keys: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node)
-            if key in keys:
-                line = key_node.start_mark.line + 1
-                raise ConfigError(f"{source}: line {line}: key {key!r} appears twice; keep one.")
-            keys.add(key)
-        return loader.construct_mapping(node)
-
-    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    yamlbounds.check_size(len(text), source)
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not valid UTF-8 text; save it as UTF-8.") from None
     try:
-        return yaml.load(decoded, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yamlload.load(decoded, source)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}: {where}{problem}; fix the YAML syntax.") from None
+    _check_plain(data, [], source)
+    return data
+
+
+_PLAIN = (str, bool, int, float, type(None))
+
+
+def _check_plain(data: Any, path: list[Any], source: str) -> None:
+    """Only what JSON can hold (the cache is JSON): a date, bytes or a set is refused with
+    its key path instead of failing later in json.dumps."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, _PLAIN):
+                raise ConfigError(f"{source}: {key_path(path) or 'top level'}: key {key!r} is "
+                                  "not plain text; quote it.")
+            _check_plain(value, [*path, key], source)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_plain(value, [*path, i], source)
+    elif not isinstance(data, _PLAIN):
+        where = key_path(path) or "the document"
+        raise ConfigError(f"{source}: {where}: a {type(data).__name__} value is not supported; "
+                          "quote it to make it text.")
 
 
 def key_path(parts: list[Any]) -> str:

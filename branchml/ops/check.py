@@ -12,6 +12,7 @@ from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name, pattern_matches
 from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
+from branchml.ops.configcheck import judged_config
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
@@ -133,6 +134,7 @@ def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
 def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
            result: CheckResult, promotion: PromotionCheck | None = None) -> None:
     result.policy_source = trusted.source
+    commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))

@@ -10,7 +10,7 @@ from typing import TextIO
 from branchml.errors import UsageError
 from branchml.ops.check import CheckResult, check_staged
 from branchml.ops.push_check import PushedRef, RefView, check_push
-from branchml.ops.trusted import main_branch_name, trusted_ref
+from branchml.ops.trusted import judging, main_branch_name, trusted_ref
 from branchml.repo.reader import Git
 
 # pre-merge-commit: git runs it once a merge is staged and before the merge commit is written,
@@ -22,6 +22,7 @@ RESET_HINT = ("  git has already updated the working tree and index: `git reset 
               "them back (local changes are kept).\n")
 
 
+@judging()  # an invalid trusted config gets the repair policy here, not an error
 def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".")) -> int:
     if name not in HOOKS:
         raise UsageError(f"unknown hook {name!r}; branchml runs {', '.join(HOOKS)}.")
