@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -69,6 +70,10 @@ def _check_plain(data: Any, path: list[Any], source: str) -> None:
     elif isinstance(data, list):
         for i, value in enumerate(data):
             _check_plain(value, [*path, i], source)
+    elif isinstance(data, float) and not math.isfinite(data):
+        # `.nan` compares false with every threshold, so an alert would silently never fire
+        raise ConfigError(f"{source}: {key_path(path) or 'the document'}: {data!r} is not a "
+                          "finite number; write a number.")
     elif not isinstance(data, _PLAIN):
         where = key_path(path) or "the document"
         raise ConfigError(f"{source}: {where}: a {type(data).__name__} value is not supported; "
@@ -137,7 +142,17 @@ def validate(data: Any, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: {where + ': ' if where else ''}{_describe(error)}.")
     effective = effective_config(data)
     _check_references(effective, source)
+    _check_split_ratios(effective, source)
     return effective
+
+
+def _check_split_ratios(cfg: dict[str, Any], source: str) -> None:
+    """JSON Schema cannot add numbers up; ratios off 1 would be locked into every split's
+    params.json (1.4 leaves the test bucket empty for good)."""
+    ratios = (cfg.get("split") or {}).get("ratios")
+    if ratios is not None and abs(math.fsum(ratios) - 1) > 1e-9:
+        raise ConfigError(f"{source}: split.ratios: {ratios} add up to {math.fsum(ratios):g}, "
+                          "not 1; give shares that add up to 1.")
 
 
 def effective_config(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def parse_ratios(text: str) -> tuple[float, ...]:
         ratios = tuple(float(x) for x in text.split(","))
     except ValueError:
         ratios = ()
-    if len(ratios) not in NAMES or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-9:
+    if len(ratios) not in NAMES or not all(r > 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-9:
         raise UsageError(f"--ratios {text!r} must be two or three positive numbers that add up "
                          "to 1, like 0.8,0.1,0.1.")
     return ratios
