@@ -65,10 +65,11 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
         return report
     message = (f"branchml promote {src} into {dst}\n\n{len(report.changed)} code file(s) "
                f"changed\n\nPromoted-From: {src} {src_sha}\n")
-    report.commit = repo.commit_tree(tree, [dst_sha], message)
     report.gates = list(cfg.get("require") or [])
-    if report.gates and not dry_run:
-        _run_gates(repo, report.commit, report.gates)
+    argvs = [gate_argv(gate) for gate in report.gates]  # refused before anything is written
+    report.commit = repo.commit_tree(tree, [dst_sha], message)
+    if argvs and not dry_run:
+        _run_gates(repo, report.commit, list(zip(report.gates, argvs, strict=True)))
     if not dry_run:
         steps: list[Step] = [RefUpdate(f"refs/heads/{dst}", dst_sha, report.commit, "(promote)")]
         if repo.head_branch() == dst:
@@ -109,7 +110,20 @@ def _promoted_tree(repo: objectstore.Repo, policy: Any, src: str,
     return index.write_tree(repo.pg), changed
 
 
-def _run_gates(repo: objectstore.Repo, commit: str, gates: list[str]) -> None:
+def gate_argv(gate: str) -> list[str]:
+    """A `promote.require` entry as an argument list (shell words, never a shell)."""
+    try:
+        argv = shlex.split(gate)
+    except ValueError as e:  # an unclosed quote or a trailing backslash
+        raise UsageError(f"promote.require: the gate {gate!r} cannot be read ({e}); fix its "
+                         "quoting in branchml.yaml on main.") from None
+    if not argv:
+        raise UsageError(f"promote.require: the gate {gate!r} is blank; give a command or "
+                         "remove it from branchml.yaml on main.")
+    return argv
+
+
+def _run_gates(repo: objectstore.Repo, commit: str, gates: list[tuple[str, list[str]]]) -> None:
     """Each gate runs in a temporary worktree of the result (inside the git dir)."""
     base = repo.common_dir / "branchml" / "gates"
     base.mkdir(parents=True, exist_ok=True)
@@ -117,8 +131,12 @@ def _run_gates(repo: objectstore.Repo, commit: str, gates: list[str]) -> None:
     cwd = repo.root or repo.common_dir
     try:
         proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
-        for gate in gates:
-            r = proc.run(shlex.split(gate), cwd=wt, check=False)
+        for gate, argv in gates:
+            try:
+                r = proc.run(argv, cwd=wt, check=False)
+            except OSError as e:  # a folder, a file that is not executable
+                raise UsageError(f"the gate `{gate}` cannot be run ({e.strerror}), nothing was "
+                                 "promoted; name a program in promote.require.") from None
             if r.returncode != 0:
                 said = (r.stdout + r.stderr).decode(errors="replace").strip().splitlines()
                 raise VerdictError(f"the gate `{gate}` failed (exit {r.returncode}) on the "
