@@ -19,7 +19,7 @@ from branchml.cli.app import (
     out,
     runs_app,
 )
-from branchml.errors import UsageError
+from branchml.errors import StateError, UsageError
 
 
 @app.command()
@@ -155,15 +155,40 @@ def monitor_check(
     from branchml.cli.render import drift_html, drift_markdown
     from branchml.ops import monitor
 
+    if report is not None:
+        _check_report_path(report)  # before the work, so a bad name costs nothing
     r = monitor.check(Path("."), tag, since)
     if report is not None:
-        report.write_text(drift_html(r) if report.suffix == ".html" else drift_markdown(r))
+        _write_report(report, drift_html(r) if report.suffix == ".html" else drift_markdown(r))
     if as_json:
         emit_json(r)
     else:
         out(drift_markdown(r).rstrip())
     if r["alerts"]:
         raise typer.Exit(1)
+
+
+REPORT_SUFFIXES = (".html", ".md")
+
+
+def _check_report_path(report: Path) -> None:
+    if report.is_dir():
+        raise UsageError(f"--report {report} is a folder; give a file name ending in .html "
+                         "or .md.")
+    if report.suffix not in REPORT_SUFFIXES:
+        raise UsageError(f"--report {report}: a report is written as .html or .md, not "
+                         f"{report.suffix or 'a file without an extension'}; rename it.")
+    if not report.parent.is_dir():
+        raise UsageError(f"--report {report}: the folder {report.parent} does not exist; "
+                         "create it first.")
+
+
+def _write_report(report: Path, text: str) -> None:
+    try:
+        report.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise StateError(f"--report {report} cannot be written ({e.strerror}); give a file "
+                         "you can write.") from None
 
 
 @analysis_app.command("start")

@@ -9,12 +9,13 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
 from branchml.core import drift
+from branchml.core.logcheck import check_logged
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
@@ -135,6 +136,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         if not data.strip():
             raise UsageError(f"{f} is empty; log files with a header and rows.")
         fmt = format_for(f.name)
+        check_logged(data, fmt, str(f))  # every row, before anything is written
         table = _read_table(io.BytesIO(data), fmt, str(f))
         _check_columns(table.columns, train_cols, mon, str(f))
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
@@ -176,6 +178,7 @@ def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name:
 
 
 def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
+    since = check_since(since)
     g, repo = Git(path), objectstore.Repo(path)
     rel = find(g, tag_format(g), tag)
     assert rel.manifest is not None
@@ -197,7 +200,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     rows_seen = 0
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
-        for columns in _column_chunks(source, format_for(p), p):
+        for columns in _readable(_column_chunks(source, format_for(p), p), p):
             rows_seen += len(next(iter(columns.values()), ()))
             for name, tracker in trackers.items():
                 if name in columns:
@@ -220,6 +223,31 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
             "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
                            else None, "std": float(np.nanstd(pred)) if len(pred) else None},
             "alerts": found}
+
+
+def check_since(since: str | None) -> str | None:
+    """--since as YYYY-MM-DD (compared as text with the day folders, so it must be one)."""
+    if since is None:
+        return None
+    try:
+        day: date | None = date.fromisoformat(since)
+    except ValueError:
+        day = None
+    if day is None or len(since) != 10:
+        raise UsageError(f"--since {since!r} is not a date; give it as YYYY-MM-DD.")
+    return day.isoformat()
+
+
+def _readable(chunks: Iterator[dict[str, Any]], path: str) -> Iterator[dict[str, Any]]:
+    """A logged file that cannot be read (committed before `monitor log` checked rows, or by
+    hand) is one sentence, not a traceback; the append-only branch keeps it, so say how to
+    check around it."""
+    try:
+        yield from chunks
+    except (ValueError, csv.Error, AttributeError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise StateError(f"{path} on {BRANCH} cannot be read ({reason}); check only the days "
+                         "after it with --since YYYY-MM-DD.") from None
 
 
 def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:

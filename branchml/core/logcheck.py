@@ -1,0 +1,91 @@
+"""A file given to `monitor log` checked whole before anything is written: the monitoring
+branch is append-only, so a row that cannot be read stays there for good and breaks every
+later `monitor check` of its release. Each refusal names the file and the line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from branchml.core.rows import RowFormat
+from branchml.errors import UsageError
+
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_KEEP = {d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", b"\t")}
+
+
+def check_logged(data: bytes, fmt: RowFormat | None, name: str) -> None:
+    """UsageError (with the line number) unless every row of `data` reads as `fmt`:
+    UTF-8 text, no NUL byte, no byte-order mark past the start, no bare carriage return,
+    CSV/TSV rows with the header's field count and balanced quotes, JSON lines that are
+    objects. Formats other than CSV, TSV and JSON lines are left to their readers."""
+    if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+        return
+    text = _text(data, name)
+    if fmt is RowFormat.JSONL:
+        _check_json_lines(text, name)
+    else:
+        _check_table(data, text, fmt, name)
+
+
+def _line(data: bytes, at: int) -> int:
+    return data.count(b"\n", 0, at) + 1
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{name}: line {_line(data, e.start)} is not valid UTF-8 text; "
+                         "re-encode the file as UTF-8 and log it again.") from None
+    problems = [(data.find(b"\0"), "holds a NUL byte"),
+                (data.find(b"\xef\xbb\xbf", 1), "holds a byte-order mark (U+FEFF)"),
+                (next((m.start() for m in _BARE_CR.finditer(data)), -1),
+                 "holds a bare carriage return")]
+    found = [(at, what) for at, what in problems if at >= 0]
+    if found:
+        at, what = min(found)
+        raise UsageError(f"{name}: line {_line(data, at)} {what}; remove it and log the file "
+                         "again.")
+    return text
+
+
+def _check_json_lines(text: str, name: str) -> None:
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise UsageError(f"{name}: line {number} is not valid JSON; fix it and log the "
+                             "file again.") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"{name}: line {number} is a JSON {type(row).__name__}, not an "
+                             "object of column values; fix it and log the file again.")
+
+
+def _check_table(data: bytes, text: str, fmt: RowFormat, name: str) -> None:
+    d = fmt.delimiter
+    header = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if b'"' not in data:
+        # no quotes: the delimiters and newlines alone say every row's field count (C speed)
+        n = header.count(d) + 1
+        body = data if data.endswith(b"\n") else data + b"\n"
+        shape = body.translate(None, _KEEP[d])
+        if shape == (d * (n - 1) + b"\n") * (len(shape) // n):
+            return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=d.decode(), strict=True)
+    n = -1
+    try:
+        for row in reader:
+            if n < 0:
+                n = len(row)
+            elif len(row) != n:
+                raise UsageError(f"{name}: line {reader.line_num} has {len(row)} field(s) where "
+                                 f"the header has {n}; fix the row and log the file again.")
+    except csv.Error as e:
+        raise UsageError(f"{name}: line {reader.line_num} cannot be read as "
+                         f"{fmt.value.upper()} ({e}); check its quotes and log the file "
+                         "again.") from None
