@@ -115,6 +115,8 @@ def _describe(error: Any) -> str:
         return f"expected {error.validator_value}, got {type(inst).__name__} {inst!r}"
     if v == "pattern" or v == "maxLength":
         return f"{inst!r} is not a valid {noun or 'value'}"
+    if v == "minItems" and error.validator_value > 1:
+        return f"needs at least {error.validator_value} items"
     if v == "minItems" or v == "minProperties" or v == "minLength":
         return "must not be empty"
     if v == "uniqueItems":
@@ -143,7 +145,21 @@ def validate(data: Any, source: str) -> dict[str, Any]:
     effective = effective_config(data)
     _check_references(effective, source)
     _check_split_ratios(effective, source)
+    _check_gates(effective, source)
     return effective
+
+
+def _check_gates(cfg: dict[str, Any], source: str) -> None:
+    """A gate is split into shell words when `promote` runs it: an unclosed quote is a
+    config error now rather than a failed promotion later."""
+    import shlex
+
+    for i, gate in enumerate((cfg.get("promote") or {}).get("require") or []):
+        try:
+            shlex.split(gate)
+        except ValueError as e:
+            raise ConfigError(f"{source}: promote.require[{i}]: {gate!r} cannot be split into "
+                              f"words ({e}); fix its quoting.") from None
 
 
 def _check_split_ratios(cfg: dict[str, Any], source: str) -> None:

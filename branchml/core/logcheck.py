@@ -1,6 +1,7 @@
 """A file given to `monitor log` checked whole before anything is written: the monitoring
 branch is append-only, so a row that cannot be read stays there for good and breaks every
-later `monitor check` of its release. Each refusal names the file and the line."""
+later `monitor check` of its release. Each refusal names the file and the line. Also the
+other inputs of the monitor commands: `--since`, and a logged file that cannot be read."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
 
 from branchml.core.rows import RowFormat
-from branchml.errors import UsageError
+from branchml.errors import StateError, UsageError
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _KEEP = {d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", b"\t")}
@@ -89,3 +93,29 @@ def _check_table(data: bytes, text: str, fmt: RowFormat, name: str) -> None:
         raise UsageError(f"{name}: line {reader.line_num} cannot be read as "
                          f"{fmt.value.upper()} ({e}); check its quotes and log the file "
                          "again.") from None
+
+
+def check_since(since: str | None) -> str | None:
+    """--since as YYYY-MM-DD (compared as text with the day folders, so it must be one)."""
+    if since is None:
+        return None
+    try:
+        day: date | None = date.fromisoformat(since)
+    except ValueError:
+        day = None
+    if day is None or len(since) != 10:
+        raise UsageError(f"--since {since!r} is not a date; give it as YYYY-MM-DD.")
+    return day.isoformat()
+
+
+def readable(chunks: Iterator[dict[str, Any]], path: str, branch: str
+             ) -> Iterator[dict[str, Any]]:
+    """A logged file that cannot be read (committed before `monitor log` checked rows, or by
+    hand) is one sentence, not a traceback; the append-only branch keeps it, so say how to
+    check around it."""
+    try:
+        yield from chunks
+    except (ValueError, csv.Error, AttributeError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise StateError(f"{path} on {branch} cannot be read ({reason}); check only the days "
+                         "after it with --since YYYY-MM-DD.") from None

@@ -9,13 +9,13 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
 from branchml.core import drift
-from branchml.core.logcheck import check_logged
+from branchml.core.logcheck import check_logged, check_since, readable
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
@@ -50,7 +50,11 @@ def _pyarrow_parquet() -> Any:
 def _read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
     if fmt is RowFormat.PARQUET:
         pq = _pyarrow_parquet()
-        parquet = pq.ParquetFile(io.BytesIO(data.read()))
+        try:
+            parquet = pq.ParquetFile(io.BytesIO(data.read()))
+        except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise UsageError(f"{name} is not a Parquet file pyarrow can read "
+                             f"({str(e).splitlines()[0][:120]}); log the file it meant.") from None
         if parquet.metadata.num_rows == 0:
             raise UsageError(f"{name} is empty; log files with rows.")
         return Table(list(parquet.schema_arrow.names), iter(()))
@@ -200,7 +204,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     rows_seen = 0
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
-        for columns in _readable(_column_chunks(source, format_for(p), p), p):
+        for columns in readable(_column_chunks(source, format_for(p), p), p, BRANCH):
             rows_seen += len(next(iter(columns.values()), ()))
             for name, tracker in trackers.items():
                 if name in columns:
@@ -223,31 +227,6 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
             "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
                            else None, "std": float(np.nanstd(pred)) if len(pred) else None},
             "alerts": found}
-
-
-def check_since(since: str | None) -> str | None:
-    """--since as YYYY-MM-DD (compared as text with the day folders, so it must be one)."""
-    if since is None:
-        return None
-    try:
-        day: date | None = date.fromisoformat(since)
-    except ValueError:
-        day = None
-    if day is None or len(since) != 10:
-        raise UsageError(f"--since {since!r} is not a date; give it as YYYY-MM-DD.")
-    return day.isoformat()
-
-
-def _readable(chunks: Iterator[dict[str, Any]], path: str) -> Iterator[dict[str, Any]]:
-    """A logged file that cannot be read (committed before `monitor log` checked rows, or by
-    hand) is one sentence, not a traceback; the append-only branch keeps it, so say how to
-    check around it."""
-    try:
-        yield from chunks
-    except (ValueError, csv.Error, AttributeError, TypeError) as e:
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise StateError(f"{path} on {BRANCH} cannot be read ({reason}); check only the days "
-                         "after it with --since YYYY-MM-DD.") from None
 
 
 def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:

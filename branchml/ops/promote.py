@@ -41,6 +41,8 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     cfg = trusted_config(g).get("promote") or {}
     _check_order(trusted.policy, cfg, src, dst)
+    gates = list(cfg.get("require") or [])
+    argvs = [gate_argv(gate) for gate in gates]  # refused before anything is read or written
     src_sha, dst_sha = repo.branch_target(src), repo.branch_target(dst)
     if src_sha is None or dst_sha is None:
         missing = src if src_sha is None else dst
@@ -58,15 +60,13 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
         if not verdict.ok:
             raise VerdictError(f"{src} fails `branchml check`, nothing was promoted: "
                                + "; ".join(v.message for v in verdict.violations[:5]))
-    report = PromoteReport(src, dst, src_sha, dry_run=dry_run)
+    report = PromoteReport(src, dst, src_sha, gates=gates, dry_run=dry_run)
     tree, report.changed = _promoted_tree(repo, trusted.policy, src_sha, dst_sha)
     if tree == repo.pg[dst_sha].tree.id:
         report.up_to_date = True
         return report
     message = (f"branchml promote {src} into {dst}\n\n{len(report.changed)} code file(s) "
                f"changed\n\nPromoted-From: {src} {src_sha}\n")
-    report.gates = list(cfg.get("require") or [])
-    argvs = [gate_argv(gate) for gate in report.gates]  # refused before anything is written
     report.commit = repo.commit_tree(tree, [dst_sha], message)
     if argvs and not dry_run:
         _run_gates(repo, report.commit, list(zip(report.gates, argvs, strict=True)))
