@@ -15,58 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, commit, git, snapshot, write
-from tests.corpus.runner import Case, Run, argv, load_cases, prepare
+from tests.corpus.runner import Case, Run, argv, build_templates, env_for, load_cases, prepare
 
 CASES = load_cases()
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
-               PATH=BIN + os.pathsep + os.environ["PATH"])
-    return env
-
-
-def _table(rows: int, label: str = "label") -> str:
-    lines = [f"x1,x2,cat,{label}"]
-    lines += [f"{i % 7}.5,{(i * 3) % 11},{'ab'[i % 2]},{i % 2}" for i in range(rows)]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory, home: Path) -> dict[str, Path]:
     """Made once per worker, copied per case: `project` and `released`."""
-    return build_templates(tmp_path_factory.mktemp("corpus-templates"), _env(home))
-
-
-def build_templates(base: Path, env: dict[str, str]) -> dict[str, Path]:
-
-    def bml(*args: str, cwd: Path) -> None:
-        done = subprocess.run([f"{BIN}/branchml", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-
-    def g(*args: str, cwd: Path) -> None:
-        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-    bml("init", str(base / "project"), cwd=base)
-    released = base / "released"
-    shutil.copytree(base / "project", released, symlinks=True)
-    cfg = (released / "branchml.yaml").read_text().replace("  target: null", "  target: label")
-    (released / "branchml.yaml").write_text(cfg)
-    g("commit", "-qam", "target", "--no-verify", cwd=released)
-    g("checkout", "-q", "raw", cwd=released)
-    write(released, "data/train.csv", _table(200))
-    g("add", "data/train.csv", cwd=released)
-    g("commit", "-qm", "train", "--no-verify", cwd=released)
-    bml("pull", "raw", "stable/model", cwd=released)
-    g("checkout", "-q", "stable/model", cwd=released)
-    write(released, "models/m.pkl", "weights\n")
-    g("add", "models/m.pkl", cwd=released)
-    g("commit", "-qm", "model", "--no-verify", cwd=released)
-    bml("tag", "--client", "acme", cwd=released)
-    g("checkout", "-q", "main", cwd=released)
-    return {"project": base / "project", "released": released}
+    return build_templates(tmp_path_factory.mktemp("corpus-templates"), env_for(home))
 
 
 def state(repo: Path) -> dict[str, str]:
@@ -84,7 +41,7 @@ def _run(case: Case, templates: dict[str, Path], tmp_path: Path, home: Path) -> 
     if case.repo != "none":
         repo = tmp_path / "repo"
         shutil.copytree(templates[case.repo], repo, symlinks=True)
-    run = Run(cwd=repo or scratch, repo=repo, tmp=scratch, env=_env(home))
+    run = Run(cwd=repo or scratch, repo=repo, tmp=scratch, env=env_for(home))
     prepare(case, run)
     return run
 
@@ -123,7 +80,8 @@ def test_corpus_is_large_and_each_input_is_used() -> None:
     here = Path(__file__).parent / "corpus"
     used = {c.input for c in CASES}
     files = {str(p.relative_to(here)) for p in here.rglob("*") if p.is_file()
-             and p.suffix not in (".py", ".tsv", ".pyc") and "__pycache__" not in p.parts}
+             and p.suffix not in (".py", ".tsv", ".pyc") and p.name != ".gitattributes"
+             and "__pycache__" not in p.parts}
     assert files <= used, sorted(files - used)
 
 

@@ -20,11 +20,13 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).parent
+BIN = str(Path(sys.executable).parent)
 
 
 @dataclass
@@ -231,3 +233,50 @@ def argv(case: Case, run: Run) -> list[str]:
         w = w.replace("{long}", "a" * 300).replace("{corpus}", str(HERE))
         out.append(re.sub(r"<0x([0-9a-f]{2})>", lambda m: chr(int(m[1], 16)), w))
     return out
+
+
+def env_for(home: Path) -> dict[str, str]:
+    """The environment of a branchml run: this HOME, no system git config, no GIT_* leak."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
+               PATH=BIN + os.pathsep + os.environ["PATH"])
+    return env
+
+
+def _table(rows: int, label: str = "label") -> str:
+    lines = [f"x1,x2,cat,{label}"]
+    lines += [f"{i % 7}.5,{(i * 3) % 11},{'ab'[i % 2]},{i % 2}" for i in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def build_templates(base: Path, env: dict[str, str]) -> dict[str, Path]:
+    """`project` (branchml init) and `released` (acme-v1 of stable/model, monitor.target set)."""
+
+    def bml(*args: str, cwd: Path) -> None:
+        done = subprocess.run([f"{BIN}/branchml", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    def g(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    bml("init", str(base / "project"), cwd=base)
+    released = base / "released"
+    shutil.copytree(base / "project", released, symlinks=True)
+    cfg = (released / "branchml.yaml").read_text().replace("  target: null", "  target: label")
+    (released / "branchml.yaml").write_text(cfg)
+    g("commit", "-qam", "target", "--no-verify", cwd=released)
+    g("checkout", "-q", "raw", cwd=released)
+    (released / "data").mkdir(exist_ok=True)
+    (released / "data/train.csv").write_text(_table(200))
+    g("add", "data/train.csv", cwd=released)
+    g("commit", "-qm", "train", "--no-verify", cwd=released)
+    bml("pull", "raw", "stable/model", cwd=released)
+    g("checkout", "-q", "stable/model", cwd=released)
+    (released / "models").mkdir(exist_ok=True)
+    (released / "models/m.pkl").write_text("weights\n")
+    g("add", "models/m.pkl", cwd=released)
+    g("commit", "-qm", "model", "--no-verify", cwd=released)
+    bml("tag", "--client", "acme", cwd=released)
+    g("checkout", "-q", "main", cwd=released)
+    return {"project": base / "project", "released": released}
