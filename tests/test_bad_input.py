@@ -174,3 +174,67 @@ def test_promote_gate_parsing(project: Path, bml, gate: str, code: int, said: st
     assert said in r.err
     moved = git("rev-parse", "stable/model", cwd=project) != before
     assert moved is (code == 0)
+
+
+@pytest.mark.parametrize("name,data,said", [
+    ("a.csv", b"a,b\n1,2\n3,4\n", None),
+    ("a.csv", b"\xef\xbb\xbfa,b\r\n1,2\r\n", None),  # a BOM at the start and CRLF: fine
+    ("a.csv", b'a,b\n"1,5",2\n"x ""y""",3\n', None),  # quoted delimiters and quotes
+    ("a.csv", b"a,b\n1,2", None),  # no newline at the end
+    ("a.tsv", b"a\tb\n1\t2\n", None),
+    ("a.jsonl", b'{"a": 1}\n\n{"a": 2}\n', None),  # blank lines are skipped by the reader
+    ("a.txt", b"\xff\x00", None),  # not a row format: its reader refuses it
+    ("a.csv", b"a,b\n1,2\n3\n", "line 3 has 1 field(s) where the header has 2"),
+    ("a.csv", b"a,b\n1,2\n\n3,4\n", "line 3 has 0 field(s)"),
+    ("a.csv", b'a,b\n"1,2\n', "line 2 cannot be read as CSV"),
+    ("a.csv", b'a,b\n"1\n2",3\n4,5,6\n', "line 4 has 3 field(s)"),  # line 2's field spans 3
+    ("a.csv", b"a,b\n1,\xe9\n", "line 2 is not valid UTF-8 text"),
+    ("a.csv", b"a,b\n1,2\x00\n", "line 2 holds a NUL byte"),
+    ("a.csv", b"a,b\n1,\xef\xbb\xbf2\n", "line 2 holds a byte-order mark"),
+    ("a.csv", b"a,b\n1,2\r3,4\n", "line 2 holds a bare carriage return"),
+    ("a.jsonl", b'{"a": 1}\n{"a": \n', "line 2 is not valid JSON"),
+    ("a.jsonl", b'{"a": 1}\n3\n', "line 2 is a JSON int, not an object"),
+])
+def test_check_logged(name: str, data: bytes, said: str | None) -> None:
+    from branchml.core.logcheck import check_logged
+    from branchml.core.rows import format_for
+    from branchml.errors import UsageError
+
+    if said is None:
+        check_logged(data, format_for(name), name)
+        return
+    with pytest.raises(UsageError) as e:
+        check_logged(data, format_for(name), name)
+    assert said in str(e.value) and str(e.value).startswith(name + ": ")
+
+
+@pytest.mark.parametrize("since,ok", [
+    (None, True), ("2026-11-30", True), ("2024-02-29", True), ("notadate", False),
+    ("2026-13-01", False), ("2026-1-5", False), ("20261130", False), ("2023-02-29", False),
+    ("", False), ("2026-11-30T00:00", False),
+])
+def test_check_since(since: str | None, ok: bool) -> None:
+    from branchml.core.logcheck import check_since
+    from branchml.errors import UsageError
+
+    if ok:
+        assert check_since(since) == since
+    else:
+        with pytest.raises(UsageError, match="is not a date; give it as YYYY-MM-DD"):
+            check_since(since)
+
+
+def test_numbers_checked_when_logged_empty_values_pass(tmp_path: Path, templates,  # type: ignore[no-untyped-def]
+                                                       bml) -> None:
+    repo = tmp_path / "r"
+    shutil.copytree(templates["released"], repo, symlinks=True)
+    before = state(repo)
+    word = write(tmp_path, "day.csv", "x1,x2,cat,prediction\n1.5,2,a,0\nhigh,2,a,1\n")
+    r = bml("monitor", "log", str(word), "--client", "acme", "--tag", "acme-v1", cwd=repo)
+    assert r.code == 2 and "column x1 is numeric in the training data, but holds 'high'" in r.err
+    assert state(repo) == before
+    gap = write(tmp_path, "day.csv", "x1,x2,cat,prediction\n1.5,2,a,0\n,2,b,1\n")
+    assert bml("monitor", "log", str(gap), "--client", "acme", "--tag", "acme-v1",
+               cwd=repo).code == 0  # an empty value is a missing one, not a word
+    r = bml("monitor", "check", "--tag", "acme-v1", "--json", cwd=repo)
+    assert r.code in (0, 1) and json.loads(r.out)["rows"] == 2

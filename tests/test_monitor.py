@@ -99,10 +99,9 @@ def test_log_bad_files(released: Path, bml, tmp_path: Path, content: str, messag
 
 
 def test_check_non_numeric_value(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # refused when logged (issue 16): once on the append-only branch it would stop every check
     f = write(tmp_path, "nan.csv", "x1,x2,cat,prediction\n1.0,abc,a,0\n")
-    assert bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1",
-               cwd=released).code == 0
-    r = bml("monitor", "check", "--tag", "acme-v1", cwd=released)
+    r = bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", cwd=released)
     assert r.code == 2 and "column x2 is numeric in the training data, but holds 'abc'" in r.err
 
 

@@ -81,16 +81,17 @@ def _check_table(data: bytes, text: str, fmt: RowFormat, name: str) -> None:
         if shape == (d * (n - 1) + b"\n") * (len(shape) // n):
             return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=d.decode(), strict=True)
-    n = -1
+    n, start = -1, 1  # start: the line a record begins on (a quoted field may span lines)
     try:
         for row in reader:
             if n < 0:
                 n = len(row)
             elif len(row) != n:
-                raise UsageError(f"{name}: line {reader.line_num} has {len(row)} field(s) where "
+                raise UsageError(f"{name}: line {start} has {len(row)} field(s) where "
                                  f"the header has {n}; fix the row and log the file again.")
+            start = reader.line_num + 1
     except csv.Error as e:
-        raise UsageError(f"{name}: line {reader.line_num} cannot be read as "
+        raise UsageError(f"{name}: line {start} cannot be read as "
                          f"{fmt.value.upper()} ({e}); check its quotes and log the file "
                          "again.") from None
 

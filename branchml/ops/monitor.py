@@ -27,6 +27,7 @@ from branchml.repo.reader import Git
 
 BRANCH = "monitoring"
 CHUNK_ROWS = 50_000
+FIX = "; fix the file and log it again."
 DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "outside_range": 0.05, "missing": 0.1}
 
 
@@ -127,7 +128,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     assert rel.manifest is not None
-    train_cols, _ = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    train_cols, train = _training(g, repo, rel.manifest, store, cfg.get("formats") or {})
     tip = repo.branch_target(BRANCH)
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
@@ -143,6 +144,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         check_logged(data, fmt, str(f))  # every row, before anything is written
         table = _read_table(io.BytesIO(data), fmt, str(f))
         _check_columns(table.columns, train_cols, mon, str(f))
+        _check_numbers(data, fmt, str(f), train, mon)
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
         old = repo.read_file(tip, dest)
         if old is not None and fmt is RowFormat.PARQUET:
@@ -181,6 +183,26 @@ def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name:
                          + "; ".join(parts) + ").")
 
 
+def _check_numbers(data: bytes, fmt: RowFormat | None, name: str, train: dict[str, list[Any]],
+                   mon: dict[str, Any]) -> None:
+    """Every value of a column that is numeric in the training data (and of the prediction)
+    reads as a number: `monitor check` compares them as numbers, so one word there, once on
+    the append-only branch, would stop every later check of the release."""
+    if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+        return
+    numeric = {mon.get("prediction", "prediction")}
+    for column, chunks in train.items():
+        try:
+            for chunk in chunks:
+                _floats(chunk, column, "")
+        except UsageError:
+            continue  # categorical
+        numeric.add(column)
+    for columns in _column_chunks(lambda: io.BytesIO(data), fmt, name):
+        for column in numeric & set(columns):
+            _floats(columns[column], column, name)
+
+
 def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     since = check_since(since)
     g, repo = Git(path), objectstore.Repo(path)
@@ -204,14 +226,18 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     rows_seen = 0
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
-        for columns in readable(_column_chunks(source, format_for(p), p), p, BRANCH):
-            rows_seen += len(next(iter(columns.values()), ()))
-            for name, tracker in trackers.items():
-                if name in columns:
-                    tracker.add(_values(tracker, columns[name], name, p))
-            if prediction in columns:
-                preds.extend(_floats(columns[prediction], prediction, p).tolist()
-                             [: max(0, drift.SAMPLE - len(preds))])
+        try:
+            for columns in readable(_column_chunks(source, format_for(p), p), p, BRANCH):
+                rows_seen += len(next(iter(columns.values()), ()))
+                for name, tracker in trackers.items():
+                    if name in columns:
+                        tracker.add(_values(tracker, columns[name], name, p))
+                if prediction in columns:
+                    preds.extend(_floats(columns[prediction], prediction, p).tolist()
+                                 [: max(0, drift.SAMPLE - len(preds))])
+        except UsageError as e:  # a word in a numeric column, logged before values were checked
+            raise StateError(str(e).removesuffix(FIX) + f" on {BRANCH}; check only the days "
+                             "after it with --since YYYY-MM-DD.") from None
     limits = {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
     results, found = [], []
     for name, tracker in trackers.items():
@@ -317,7 +343,7 @@ def _floats(column: Any, name: str, path: str) -> Any:
     except ValueError:
         bad = next(v for v in column if v != "" and not _is_float(v))
         raise UsageError(f"{path}: column {name} is numeric in the training data, but holds "
-                         f"{bad!r}; fix the logged file.") from None
+                         f"{bad!r}" + FIX) from None
 
 
 def _is_float(v: str) -> bool:
