@@ -5,8 +5,10 @@ The app is in `app.py`; each area module registers its commands on it when impor
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from branchml.cli.app import app
+from branchml.errors import UsageError
 
 # Each area registers its commands on `app`; --help lists them in this (workflow) order.
 for _area in ("foundation", "data", "releases", "tracking"):
@@ -16,8 +18,35 @@ __all__ = ["app", "run"]
 
 
 def run(args: list[str]) -> int:
+    """Run the typer app; a usage error (an unknown option, a missing argument) is one
+    sentence through the one error handler (exit 2), not click's usage block."""
+    import typer
+
+    exc = _click_exceptions()
     try:
-        app(args=args, prog_name="branchml", standalone_mode=True)
-    except SystemExit as e:
+        code = app(args=args, prog_name="branchml", standalone_mode=False)
+    except exc.UsageError as e:
+        if not e.format_message():  # `branchml` alone: the help, as click would show it
+            e.show()
+            return int(e.exit_code)
+        where = e.ctx.command_path if e.ctx is not None else "branchml"
+        raise UsageError(f"{e.format_message().rstrip('.')}; see `{where} --help`.") from None
+    except exc.ClickException as e:
+        raise UsageError(e.format_message()) from None
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    except SystemExit as e:  # rich leaves this way when its reader closed the pipe
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _click_exceptions() -> Any:
+    """click's exceptions as typer raises them (recent typer ships its own copy of click)."""
+    try:
+        import typer._click.exceptions as vendored
+
+        return vendored
+    except ImportError:  # a typer that uses the click package
+        import click.exceptions
+
+        return click.exceptions

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from branchml import api
 from branchml.cli import render
 from branchml.content import rowworker
 
 
+class _Parser(argparse.ArgumentParser):
+    """Says nothing on a bad invocation: typer, which the caller falls through to, answers
+    it in one sentence (argparse prints its usage even with exit_on_error=False)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
 def _parser(name: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=f"branchml {name}", add_help=False,
-                                   exit_on_error=False)
+    return _Parser(prog=f"branchml {name}", add_help=False, exit_on_error=False)
 
 
 def _flag(p: argparse.ArgumentParser, *names: str, dest: str) -> None:
