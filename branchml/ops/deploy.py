@@ -24,6 +24,8 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
            fraction: float | None = None, reason: str = "deploy", dry_run: bool = False
            ) -> dict[str, Any]:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)
     fmt = tag_format(g)
     if (canary is None) != (fraction is None):
         raise UsageError("--canary and --fraction go together: name the candidate and its "

@@ -61,6 +61,8 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
 def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: bool,
            validator_factory: ValidatorFactory | None) -> MergeResult:
     repo = objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     dst = check_branch_name(dst or repo.head_branch() or "")
     check_branch_name(src)
     ours_sha, theirs_sha = _tip(repo, dst, "DST" if pull else "--into"), _tip(repo, src, "SRC")

@@ -105,6 +105,7 @@ def _training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: s
 class LogReport:
     files: list[str] = field(default_factory=list)
     commit: str = ""
+    already: list[str] = field(default_factory=list)  # given files logged before: skipped
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -113,6 +114,8 @@ class LogReport:
 def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False
         ) -> LogReport:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     fmt_t = tag_format(g)
     rel = find(g, fmt_t, tag)
     if rel.client != client:
@@ -128,6 +131,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     out: dict[str, bytes] = {}
+    already: list[str] = []
     for f in files:
         if not f.is_file():
             raise UsageError(f"{f}: no such file.")
@@ -138,6 +142,9 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         table = _read_table(io.BytesIO(data), fmt, str(f))
         _check_columns(table.columns, train_cols, mon, str(f))
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
+        if _logged_before(repo, tip, dest, data, fmt, store):
+            already.append(str(f))
+            continue
         old = repo.read_file(tip, dest)
         if old is not None and fmt is RowFormat.PARQUET:
             raise UsageError(f"{f.name} was logged for {tag} today already, and a Parquet file "
@@ -147,7 +154,9 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
             data = old_data + (b"" if old_data.endswith(b"\n") else b"\n") + body
         out[dest] = strategies.blob_for(dest, data, policy, store)
-    report = LogReport(sorted(out))
+    report = LogReport(sorted(out), already=already)
+    if not out:
+        return report
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
                             "stash them first.")
@@ -159,6 +168,38 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             steps.append(Checkout(BRANCH))
         apply.apply(repo, Plan(f"monitor log {client} {tag}", steps))
     return report
+
+
+def _logged_before(repo: objectstore.Repo, tip: str, dest: str, data: bytes,
+                   fmt: RowFormat | None, store: strategies.Store) -> bool:
+    """Whether these rows were logged under this file name for this release already, on any
+    day: logging is idempotent by content, so a rerun after a kill (or the same file given
+    twice) adds nothing. Rows count as logged when they sit, as one block of whole lines, in
+    a logged file of that name (a Parquet file: when it is byte for byte that file)."""
+    folder, name = dest.rsplit("/", 2)[0], dest.rsplit("/", 1)[1]
+    rows = data if fmt in (RowFormat.JSONL, RowFormat.PARQUET) else data.partition(b"\n")[2]
+    if not rows.strip():
+        return False
+    rows = rows if rows.endswith(b"\n") or fmt is RowFormat.PARQUET else rows + b"\n"
+    try:
+        days = repo.pg[repo.pg[tip].tree[folder].id]
+    except KeyError:
+        return False
+    for day in days:
+        try:
+            entry = repo.pg[day.id][name] if day.type_str == "tree" else None
+        except KeyError:
+            continue
+        if entry is None or entry.type_str != "blob":
+            continue
+        old = strategies._read(bytes(repo.pg[entry.id].data), store,
+                               f"{folder}/{day.name}/{name}")
+        if fmt is RowFormat.PARQUET:
+            if old == data:
+                return True
+        elif (b"\n" + old + (b"" if old.endswith(b"\n") else b"\n")).find(b"\n" + rows) >= 0:
+            return True
+    return False
 
 
 def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name: str) -> None:

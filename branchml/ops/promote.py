@@ -36,6 +36,8 @@ class PromoteReport:
 
 def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteReport:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     check_branch_name(src)
     check_branch_name(dst)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from branchml.ops.check import check_staged
 from branchml.ops.trusted import load_trusted, trusted_ref
-from branchml.repo import proc
+from branchml.repo import objectstore, proc, recovery
 from branchml.repo.reader import Git
 
 
@@ -29,6 +29,7 @@ class StatusReport:
     branches: list[BranchStatus] = field(default_factory=list)
     next_commit: dict[str, list[str]] = field(default_factory=dict)
     staged_violations: list[dict[str, Any]] = field(default_factory=list)
+    recovered: str | None = None  # what finishing a killed write did, in one sentence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,14 +38,18 @@ class StatusReport:
             "branches": [b.__dict__ for b in self.branches],
             "next_commit": self.next_commit,
             "staged_violations": self.staged_violations,
+            "recovered": self.recovered,
         }
 
 
 def status(path: Path) -> StatusReport:
+    # a write killed midway is finished first (the CLI has done it already, and said so)
+    recovered = (recovery.finish_pending(objectstore.Repo(path)) if recovery.pending(path)
+                 else None)
     g = Git(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     current = g.current_branch()
-    report = StatusReport(trusted.source, current)
+    report = StatusReport(trusted.source, current, recovered=recovered)
     lines = proc.output(["git", "for-each-ref", "--format=%(refname:short) %(objectname)",
                          "refs/heads/"], cwd=path)
     for line in lines.splitlines():
