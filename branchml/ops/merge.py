@@ -68,6 +68,7 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     ours_sha, theirs_sha = _tip(repo, dst, "DST" if pull else "--into"), _tip(repo, src, "SRC")
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     checked_out = repo.head_branch() == dst and repo.root is not None
+    apply.not_busy(repo, dst)
     if checked_out and repo.root is not None and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")

@@ -157,6 +157,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     report = LogReport(sorted(out), already=already)
     if not out:
         return report
+    apply.not_busy(repo, BRANCH)
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
                             "stash them first.")

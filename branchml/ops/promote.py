@@ -51,6 +51,7 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
     if apart:
         raise StateError(f"{dst} has diverged from {apart}: merge or rebase it onto {apart} "
                          "first, then promote.")
+    apply.not_busy(repo, dst)
     if repo.head_branch() == dst and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then promote again.")

@@ -53,6 +53,7 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch: create it with `branchml branch create "
                          f"{BRANCH}` (it starts from clean).")
+    apply.not_busy(repo, BRANCH)
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")

@@ -85,6 +85,7 @@ def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     if dry_run:
         return report
     checked_out = repo.head_branch() == main_name
+    apply.not_busy(repo, main_name)
     if checked_out and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{main_name} is checked out with uncommitted changes: commit or "
                             "stash them, then track again.")

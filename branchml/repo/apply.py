@@ -37,6 +37,12 @@ def prepare(repo: objectstore.Repo) -> str | None:
     return recovery.finish_pending(repo)
 
 
+def not_busy(repo: objectstore.Repo, branch: str) -> None:
+    """Refuse early, before a command builds anything, to move a branch that a rebase, merge,
+    cherry-pick, revert or bisect is working on (`apply` checks it again under the lock)."""
+    guards.not_in_progress(repo.git_dir, repo.common_dir, [f"refs/heads/{branch}"])
+
+
 def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
     common = repo.common_dir
     with RepoLock(common, plan.command):
