@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from branchml.repo import proc
+from branchml.repo import faults, proc
 
 
 def dirty(root: Path) -> list[str]:
@@ -19,10 +19,21 @@ def dirty(root: Path) -> list[str]:
 
 def update(root: Path, old: str | None, new: str) -> None:
     """Bring index and files from `old` to `new` the way `git merge --ff` would."""
+    faults.point("worktree-inside", lambda: _files_only(root, old, new))
     if old is None:
         proc.run(["git", "read-tree", "-m", "-u", new], cwd=root)
     else:
         proc.run(["git", "read-tree", "-m", "-u", old, new], cwd=root)
+
+
+def _files_only(root: Path, old: str | None, new: str) -> None:
+    """The files of the update written, the index left as it is: where a kill inside git's
+    read-tree leaves a repository (fault injection only)."""
+    scratch = Path(proc.output(["git", "rev-parse", "--absolute-git-dir"], cwd=root)) / \
+        "branchml" / "fault-index"
+    proc.run(["git", "read-tree", f"--index-output={scratch}", "-m", "-u",
+              *([old] if old else []), new], cwd=root)
+    scratch.unlink(missing_ok=True)
 
 
 def finish(root: Path, old: str | None, new: str) -> list[str]:
