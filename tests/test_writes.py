@@ -285,3 +285,28 @@ def test_read_only_git_dir_exits_4_and_changes_nothing(pulling: Path, args: tupl
     one_sentence(r.stderr)
     assert "cannot be written" in r.stderr and "nothing was changed" in r.stderr
     assert snapshot(pulling) == before
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_full_disk_exits_4_and_changes_nothing(pulling: Path, tmp_path: Path) -> None:
+    """The repository copied onto a small tmpfs (in a namespace of its own), the disk filled,
+    then a pull: one sentence, exit 4, refs and files as they were."""
+    out = tmp_path / "out"
+    out.mkdir()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (
+        'mount -t tmpfs -o size=8m tmpfs "$1" && cp -a "$2" "$1/r" && cd "$1/r" || exit 99\n'
+        'git for-each-ref > "$3/before"; git status --porcelain >> "$3/before"\n'
+        'dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null\n'
+        '"$4" pull raw clean > "$3/stdout" 2> "$3/stderr"; echo $? > "$3/rc"\n'
+        'git for-each-ref > "$3/after"; git status --porcelain >> "$3/after"\n')
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", str(mnt), str(pulling),
+                        str(out), f"{BIN}/branchml"], capture_output=True, text=True)
+    if r.returncode == 99 or not (out / "rc").exists():
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    err = (out / "stderr").read_text()
+    assert (out / "rc").read_text().strip() == "4", err
+    one_sentence(err)
+    assert "No space left on device" in err and "nothing was changed" in err
+    assert (out / "after").read_text() == (out / "before").read_text()

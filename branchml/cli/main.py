@@ -93,11 +93,11 @@ def _finish_killed_run(args: list[str]) -> None:
     `begin` has no `end`) is finished now, so no command ever mistakes its half-updated
     files for the user's changes. Hooks run inside git (which holds the index): there a
     pending run only stops a commit, which would otherwise record the half-updated files."""
-    from branchml.repo import recovery
+    from branchml.repo import pending
 
     start = Path(args[1]) if args[:1] == ["-C"] and len(args) > 1 else Path.cwd()
     # init finishes the repository it is given itself (`init PATH`, not the current folder)
-    if args[:1] in (["merge-driver"], ["init"]) or not recovery.pending(start):
+    if args[:1] in (["merge-driver"], ["init"]) or not pending.pending(start):
         return
     if args[:1] == ["hook"]:
         if args[1:2] == ["pre-commit"]:
@@ -107,7 +107,7 @@ def _finish_killed_run(args: list[str]) -> None:
                              "are not all in place: run `branchml status` to finish it, then "
                              "commit.")
         return
-    from branchml.repo import objectstore
+    from branchml.repo import objectstore, recovery
 
     try:
         said = recovery.finish_pending(objectstore.Repo(start))

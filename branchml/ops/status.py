@@ -8,7 +8,7 @@ from typing import Any
 
 from branchml.ops.check import check_staged
 from branchml.ops.trusted import load_trusted, trusted_ref
-from branchml.repo import objectstore, proc, recovery
+from branchml.repo import objectstore, pending, proc, recovery
 from branchml.repo.reader import Git
 
 
@@ -44,7 +44,7 @@ class StatusReport:
 
 def status(path: Path) -> StatusReport:
     # a write killed midway is finished first (the CLI has done it already, and said so)
-    recovered = (recovery.finish_pending(objectstore.Repo(path)) if recovery.pending(path)
+    recovered = (recovery.finish_pending(objectstore.Repo(path)) if pending.pending(path)
                  else None)
     g = Git(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])

@@ -16,7 +16,7 @@ the update would write were changed since the kill, nothing of them is touched: 
 refs are moved back by compare-and-swap (`rolled-back`), so those changes stay as
 uncommitted changes on the commit the files belong to, and the command can be run again.
 
-`pending` is the cheap look every branchml command takes first (`cli/main.py`), so the next
+`pending.py` is the cheap look every branchml command takes first (`cli/main.py`), so the next
 command of any kind, read-only ones included, finishes a killed run before anything else.
 """
 
@@ -31,34 +31,6 @@ from branchml.core.plan import RefUpdate
 from branchml.errors import StateError
 from branchml.repo import objectstore, oplog, proc, worktree
 from branchml.repo.lock import RepoLock
-
-
-def pending(start: Path) -> bool:
-    """Whether the repository around `start` has a write that was killed midway: a cheap
-    look (a few stats and the log's last line, no subprocess), made before every command."""
-    common = _common_dir(start.absolute())
-    if common is None:
-        return False
-    last = oplog.last(common)
-    return last is not None and last.get("event") == "begin"
-
-
-def _common_dir(start: Path) -> Path | None:
-    env = os.environ.get("GIT_DIR")
-    for d in ([Path(env)] if env else [start, *start.parents]):
-        dot = d / ".git" if not env else d
-        if dot.is_file():  # a linked worktree: "gitdir: X", and X/commondir
-            try:
-                gitdir = Path(dot.read_text().split("gitdir:", 1)[1].strip())
-                gitdir = gitdir if gitdir.is_absolute() else d / gitdir
-                return (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
-            except (OSError, IndexError):
-                return None
-        if dot.is_dir():
-            return dot
-        if (d / "HEAD").is_file() and (d / "objects").is_dir():  # a bare repository
-            return d
-    return None
 
 
 def finish_pending(repo: objectstore.Repo) -> str | None:

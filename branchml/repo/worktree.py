@@ -13,7 +13,9 @@ from branchml.repo import faults, proc
 
 def dirty(root: Path) -> list[str]:
     """Tracked paths with uncommitted changes (git's own view, LFS filters included)."""
-    out = proc.run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=root)
+    # --no-optional-locks: a look that writes nothing (no index refresh, no index.lock)
+    out = proc.run(["git", "--no-optional-locks", "status", "--porcelain", "-z",
+                    "--untracked-files=no"], cwd=root)
     return [e[3:] for e in out.stdout.decode(errors="replace").split("\0") if len(e) > 3]
 
 
