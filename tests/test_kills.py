@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import BIN, commit, git
 
-TRACKING = {"tracking/runs.jsonl"}  # holds the time of the run: compared by its paths only
+TRACKING = {"tracking/runs.jsonl"}  # holds the time of the run: compared by its line count
 
 
 def branchml(repo: Path, *args: str, env: dict[str, str] | None = None
@@ -180,16 +180,22 @@ SCENARIOS = [
 
 def state(repo: Path, volatile: set[str]) -> dict[str, object]:
     """Every ref by what it holds (the tree of its commit, path by path), not by commit id:
-    commits made by two runs differ in their time. Paths in `volatile` count by name."""
+    commits made by two runs differ in their time. Paths in `volatile` (which hold a time)
+    count by their number of lines."""
     out: dict[str, object] = {}
     listed = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=repo, check=False)
     for line in listed.splitlines():
         ref, sha = line.split(" ")
         tree = git("ls-tree", "-r", f"{sha}^{{commit}}", cwd=repo, check=False)
-        out[ref] = sorted(
-            (e.split("\t")[1], "" if e.split("\t")[1] in volatile else e.split(" ")[2][:40])
-            for e in tree.splitlines())
+        entries = [(e.split("\t")[1], e.split(" ")[2][:40]) for e in tree.splitlines()]
+        out[ref] = sorted((path, _lines(repo, blob) if path in volatile else blob)
+                          for path, blob in entries)
     return out
+
+
+def _lines(repo: Path, blob: str) -> str:
+    """A volatile file by its number of lines: a row doubled or lost still shows."""
+    return f"{len(git('cat-file', 'blob', blob, cwd=repo).splitlines())} lines"
 
 
 def clean(repo: Path) -> None:

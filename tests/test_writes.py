@@ -310,3 +310,19 @@ def test_full_disk_exits_4_and_changes_nothing(pulling: Path, tmp_path: Path) ->
     one_sentence(err)
     assert "No space left on device" in err and "nothing was changed" in err
     assert (out / "after").read_text() == (out / "before").read_text()
+
+
+def test_a_live_write_is_not_taken_for_a_killed_one(pulling: Path) -> None:
+    """While another branchml command writes, its `begin` has no `end` yet: a read-only
+    command says nothing about it, and a write is refused with the lock message (exit 4)."""
+    common = pulling / ".git"
+    op = oplog.begin(common, "pull raw clean", {"refs": [], "checkout": []})
+    lock = common / "branchml" / "lock"
+    lock.write_text(f"{os.getpid()} pull raw clean\n")  # a live process: this one
+    quiet = bml_proc(pulling, "status")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    refused = bml_proc(pulling, "pull", "raw", "clean")
+    assert refused.returncode == 4 and "another branchml command holds" in refused.stderr
+    lock.unlink()
+    oplog.end(common, op, [])
+    assert bml_proc(pulling, "pull", "raw", "clean").returncode == 0

@@ -107,10 +107,13 @@ def _finish_killed_run(args: list[str]) -> None:
                              "are not all in place: run `branchml status` to finish it, then "
                              "commit.")
         return
+    from branchml.errors import LockHeld
     from branchml.repo import objectstore, recovery
 
     try:
         said = recovery.finish_pending(objectstore.Repo(start))
+    except LockHeld:  # a live command is writing: its `begin` is not a killed run's
+        return
     except BranchmlError as e:  # the command itself says it again if it writes
         sys.stderr.write(f"branchml: warning: {e}\n")
         return

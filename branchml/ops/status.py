@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from branchml.errors import LockHeld
 from branchml.ops.check import check_staged
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import objectstore, pending, proc, recovery
@@ -42,10 +43,19 @@ class StatusReport:
         }
 
 
+def _finish_killed_run(path: Path) -> str | None:
+    """A write killed midway is finished first (through the CLI, main.py has done it already
+    and said so); a live one (it holds the lock) is left to finish."""
+    if not pending.pending(path):
+        return None
+    try:
+        return recovery.finish_pending(objectstore.Repo(path))
+    except LockHeld:
+        return None
+
+
 def status(path: Path) -> StatusReport:
-    # a write killed midway is finished first (the CLI has done it already, and said so)
-    recovered = (recovery.finish_pending(objectstore.Repo(path)) if pending.pending(path)
-                 else None)
+    recovered = _finish_killed_run(path)
     g = Git(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     current = g.current_branch()
