@@ -62,8 +62,9 @@ def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
                 "is lost: fix that, then run `branchml status` to finish the update."
             ) from None
         except BaseException:
-            oplog.end(common, op, done, ok=False)
-            raise
+            if not any(d["kind"] == "ref" for d in done):  # before the commit point
+                oplog.end(common, op, done, ok=False)
+            raise  # after it (Ctrl-C, say), the open `begin` gets the run finished
         oplog.end(common, op, done)
         return done
 
