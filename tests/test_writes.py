@@ -326,3 +326,18 @@ def test_a_live_write_is_not_taken_for_a_killed_one(pulling: Path) -> None:
     lock.unlink()
     oplog.end(common, op, [])
     assert bml_proc(pulling, "pull", "raw", "clean").returncode == 0
+
+
+def test_deploy_of_the_routing_in_place_records_nothing(pulling: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A rerun of `deploy` after a kill that had moved refs/deploy/acme added a second,
+    identical deployment to the history; now the routing in place is left as it is."""
+    _releasable(pulling, bml)
+    assert bml("tag", "--client", "acme", cwd=pulling).code == 0
+    assert bml_proc(pulling, "deploy", "acme-v1", "--client", "acme",
+                    fault="refs-after").returncode == -9
+    assert bml_proc(pulling, "deploy", "acme-v1", "--client", "acme").returncode == 0
+    assert git("rev-list", "--count", "refs/deploy/acme", cwd=pulling) == "1"
+    canary = bml_proc(pulling, "deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1",
+                      "--fraction", "0.5")  # twin: a new routing is recorded
+    assert canary.returncode == 0
+    assert git("rev-list", "--count", "refs/deploy/acme", cwd=pulling) == "2"
