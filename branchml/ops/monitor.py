@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
+from branchml.content.logged import logged_before
 from branchml.core import drift
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
@@ -142,7 +143,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         table = _read_table(io.BytesIO(data), fmt, str(f))
         _check_columns(table.columns, train_cols, mon, str(f))
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
-        if _logged_before(repo, tip, dest, data, fmt, store):
+        if logged_before(repo, tip, dest, data, fmt, store):
             already.append(str(f))
             continue
         old = repo.read_file(tip, dest)
@@ -169,38 +170,6 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             steps.append(Checkout(BRANCH))
         apply.apply(repo, Plan(f"monitor log {client} {tag}", steps))
     return report
-
-
-def _logged_before(repo: objectstore.Repo, tip: str, dest: str, data: bytes,
-                   fmt: RowFormat | None, store: strategies.Store) -> bool:
-    """Whether these rows were logged under this file name for this release already, on any
-    day: logging is idempotent by content, so a rerun after a kill (or the same file given
-    twice) adds nothing. Rows count as logged when they sit, as one block of whole lines, in
-    a logged file of that name (a Parquet file: when it is byte for byte that file)."""
-    folder, name = dest.rsplit("/", 2)[0], dest.rsplit("/", 1)[1]
-    rows = data if fmt in (RowFormat.JSONL, RowFormat.PARQUET) else data.partition(b"\n")[2]
-    if not rows.strip():
-        return False
-    rows = rows if rows.endswith(b"\n") or fmt is RowFormat.PARQUET else rows + b"\n"
-    try:
-        days = repo.pg[repo.pg[tip].tree[folder].id]
-    except KeyError:
-        return False
-    for day in days:
-        try:
-            entry = repo.pg[day.id][name] if day.type_str == "tree" else None
-        except KeyError:
-            continue
-        if entry is None or entry.type_str != "blob":
-            continue
-        old = strategies._read(bytes(repo.pg[entry.id].data), store,
-                               f"{folder}/{day.name}/{name}")
-        if fmt is RowFormat.PARQUET:
-            if old == data:
-                return True
-        elif (b"\n" + old + (b"" if old.endswith(b"\n") else b"\n")).find(b"\n" + rows) >= 0:
-            return True
-    return False
 
 
 def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name: str) -> None:

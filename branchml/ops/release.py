@@ -99,8 +99,16 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
     if repo is None:
         return m
-    # the tag object first (inert), then its ref created under the lock and the operation
-    # log like every write: compare-and-swap from "absent", so an existing name is refused
+    _create(repo, commit, name, text, remote if push else None, g.cwd)
+    g.close()
+    return m
+
+
+def _create(repo: objectstore.Repo, commit: str, name: str, text: str, remote: str | None,
+            cwd: Path) -> None:
+    """The tag object first (inert), then its ref created under the lock and the operation
+    log like every write: compare-and-swap from "absent", so a name taken meanwhile is
+    refused; with `remote`, pushed, and deleted again when the push fails."""
     tag_id = repo.write_tag(commit, name, text)
     ref = f"refs/tags/{name}"
     try:
@@ -108,16 +116,14 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     except StaleRef:
         raise ConflictError(f"tag {name} was made meanwhile by another command; nothing was "
                             "tagged: run the command again to mint the next number.") from None
-    if push:
-        r = proc.run(["git", "push", "--atomic", "--porcelain", remote, ref],
-                     cwd=g.cwd, check=False)
-        if r.returncode != 0:
-            apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
-            raise ConflictError(f"{name} could not be pushed to {remote} (someone may have "
-                                "taken it meanwhile); nothing was tagged: run the command again "
-                                "to mint the next number.")
-    g.close()
-    return m
+    if remote is None:
+        return
+    r = proc.run(["git", "push", "--atomic", "--porcelain", remote, ref], cwd=cwd, check=False)
+    if r.returncode != 0:
+        apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
+        raise ConflictError(f"{name} could not be pushed to {remote} (someone may have taken it "
+                            "meanwhile); nothing was tagged: run the command again to mint the "
+                            "next number.")
 
 
 def _stable_commit(g: Git, policy: Any, rev: str | None) -> tuple[str, str]:
