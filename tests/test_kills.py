@@ -296,3 +296,23 @@ def test_every_kill_point(scenario: Scenario, tmp_path: Path) -> None:
                                 "clean": len(case.points),
                                 "kinds": {k: case.points.count(k)
                                           for k in dict.fromkeys(case.points)}}) + "\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first", "second"), [("worktree-before", "worktree-inside"),
+                                               ("worktree-inside", "worktree-finish")])
+def test_recovery_killed_too(tmp_path: Path, first: str, second: str) -> None:
+    """The command killed before or inside git's read-tree, then the command that finishes
+    it (`status`) killed as well, inside its own read-tree or before its `read-tree --reset`:
+    the one after that still finishes it."""
+    case = prepare(SCENARIOS[3], tmp_path)  # pull raw clean, clean checked out
+    repo = _copy(case.seed, tmp_path / "twice")
+    assert branchml(repo, *case.scenario.args, env={"BRANCHML_FAULT": first}).returncode == -9
+    again = branchml(repo, "status", env={"BRANCHML_FAULT": second})
+    assert again.returncode == -9, again.stderr
+    clean(repo)
+    done = branchml(repo, "status")
+    assert done.returncode == 0 and "finished `branchml pull raw clean`" in done.stderr
+    tree_matches_head(repo)
+    assert state(repo, set()) == case.after
+    clean(repo)

@@ -341,3 +341,26 @@ def test_deploy_of_the_routing_in_place_records_nothing(pulling: Path, bml) -> N
                       "--fraction", "0.5")  # twin: a new routing is recorded
     assert canary.returncode == 0
     assert git("rev-list", "--count", "refs/deploy/acme", cwd=pulling) == "2"
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_worktree_update_failing_after_the_ref_moved_is_finished_next(pulling: Path) -> None:
+    """git fails while it writes the files (here: a read-only folder, which no pre-check
+    sees; a full disk is the same): the ref has moved, the message says how to finish, and
+    the next command, once the folder is writable, finishes the files."""
+    assert bml_proc(pulling, "pull", "raw", "clean").returncode == 0
+    commit(pulling, {"data/b.csv": "x,y\n5,6\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=pulling)
+    script = 'mount --bind data data && mount -o remount,bind,ro data && exec "$@"'
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", f"{BIN}/branchml",
+                        "pull", "raw", "clean"], cwd=pulling, capture_output=True, text=True)
+    if "mount" in r.stderr and "branchml" not in r.stderr:
+        pytest.skip(f"cannot mount read-only here: {r.stderr.strip()}")
+    assert r.returncode == 4, r.stderr
+    one_sentence(r.stderr)
+    assert "clean moved, but git could not update its files" in r.stderr
+    assert "run `branchml status` to finish the update" in r.stderr
+    done = bml_proc(pulling, "status")
+    assert done.returncode == 0 and "finished `branchml pull raw clean`" in done.stderr
+    assert git("status", "--porcelain", cwd=pulling) == ""
+    assert (pulling / "data" / "b.csv").read_text() == "x,y\n5,6\n"

@@ -5,10 +5,12 @@ Points are reached only in the apply layer, the object store and the worktree up
 `object` (after each object written), `install` (after each installer), `refs-before`,
 `refs-locked` (inside the ref transaction: locks taken, nothing renamed), `refs-after`,
 `worktree-before`, `worktree-inside` (git's read-tree has written the new files but not the
-index: it writes the files first), `worktree-after`. The variable holds either N (die at the
-N-th point reached, counting from 1) or a point's name (die at its first occurrence;
-`name:K` at its K-th). `BRANCHML_FAULT_TRACE=FILE` appends each point reached to FILE, so a
-harness learns how many points a command has. Unset, each point costs two lookups.
+index: it writes the files first), `worktree-after`; and, only while a killed update is
+being finished, `worktree-finish` (before its `read-tree --reset`). The variable holds
+either N (die at the N-th point reached, counting from 1) or a point's name (die at its
+first occurrence; `name:K` at its K-th). `BRANCHML_FAULT_TRACE=FILE` appends each point
+reached to FILE, so a harness learns how many points a command has. Unset, each point costs
+two lookups.
 """
 
 from __future__ import annotations

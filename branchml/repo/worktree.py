@@ -64,6 +64,7 @@ def finish(root: Path, old: str | None, new: str) -> list[str]:
     if foreign:
         _put_back(root, sorted(changed - set(foreign)), states)
         return foreign
+    faults.point("worktree-finish")  # reached only when finishing a killed update
     proc.run(["git", "read-tree", "--reset", "-u", new], cwd=root)
     return []
 
