@@ -364,3 +364,22 @@ def test_worktree_update_failing_after_the_ref_moved_is_finished_next(pulling: P
     assert done.returncode == 0 and "finished `branchml pull raw clean`" in done.stderr
     assert git("status", "--porcelain", cwd=pulling) == ""
     assert (pulling / "data" / "b.csv").read_text() == "x,y\n5,6\n"
+
+
+def test_branch_checked_out_in_another_worktree_is_not_moved(pulling: Path, tmp_path: Path
+                                                             ) -> None:
+    """Moving a branch another worktree has checked out left that worktree's files and
+    index at the old commit: a `git commit -a` there reverted the pull."""
+    git("checkout", "-q", "main", cwd=pulling)
+    other = tmp_path / "other"
+    git("worktree", "add", "-q", str(other), "clean", cwd=pulling)
+    refs = heads(pulling)
+    r = bml_proc(pulling, "pull", "raw", "clean")
+    assert r.returncode == 4
+    one_sentence(r.stderr)
+    assert f"clean is checked out in the worktree {other}; run the command there" in r.stderr
+    assert heads(pulling) == refs
+    there = bml_proc(other, "pull", "raw", "clean")  # twin: where it is checked out
+    assert there.returncode == 0, there.stderr
+    assert git("status", "--porcelain", cwd=other) == ""
+    assert (other / "data" / "a.csv").is_file()

@@ -40,7 +40,9 @@ def prepare(repo: objectstore.Repo) -> str | None:
 def not_busy(repo: objectstore.Repo, branch: str) -> None:
     """Refuse early, before a command builds anything, to move a branch that a rebase, merge,
     cherry-pick, revert or bisect is working on (`apply` checks it again under the lock)."""
-    guards.not_in_progress(repo.git_dir, repo.common_dir, [f"refs/heads/{branch}"])
+    moved = [f"refs/heads/{branch}"]
+    guards.not_in_progress(repo.git_dir, repo.common_dir, moved)
+    guards.not_checked_out_elsewhere(repo.git_dir, repo.common_dir, moved)
 
 
 def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
@@ -78,6 +80,7 @@ class _WorktreeFailed(Exception):
 def _precheck(repo: objectstore.Repo, plan: Plan, refs: list[RefUpdate]) -> None:
     """Everything that would stop this plan after its ref moved, checked before it moves."""
     guards.not_in_progress(repo.git_dir, repo.common_dir, (r.ref for r in refs))
+    guards.not_checked_out_elsewhere(repo.git_dir, repo.common_dir, (r.ref for r in refs))
     for step in plan.steps:
         if isinstance(step, Checkout) and repo.root is not None:
             moved = _moved(step, refs)

@@ -53,6 +53,44 @@ def not_in_progress(gitdir: Path, common: Path, refs: Iterable[str]) -> None:
                                  f"(`{how}`), then run the command again.")
 
 
+def not_checked_out_elsewhere(gitdir: Path, common: Path, refs: Iterable[str]) -> None:
+    """Refuse to move a branch another worktree has checked out (as `git branch -f` does):
+    its files and index would stay at the old commit, and a `git commit -a` there would
+    revert the move."""
+    moved = {r.removeprefix("refs/heads/") for r in refs if r.startswith("refs/heads/")}
+    for d in sorted({common, *(common / "worktrees").glob("*")}):
+        if d.resolve() == gitdir.resolve() or not moved:
+            continue
+        try:
+            head = (d / "HEAD").read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        branch = head.removeprefix("ref: refs/heads/")
+        where = _worktree_of(d, common)
+        if branch in moved and head.startswith("ref: ") and _has_worktree(d, common) \
+                and Path(where).is_dir():  # a worktree deleted by hand is git's to prune
+            raise StateError(f"{branch} is checked out in the worktree {where}; run the "
+                             "command there, or check out another branch there first.")
+
+
+def _has_worktree(d: Path, common: Path) -> bool:
+    """A linked worktree's git dir always has one; the common dir only when not bare."""
+    if d != common:
+        return True
+    try:
+        bare = (common / "config").read_text()
+    except OSError:
+        return False
+    return "bare = true" not in bare
+
+
+def _worktree_of(d: Path, common: Path) -> str:
+    try:
+        return str(Path((d / "gitdir").read_text().strip()).parent)
+    except OSError:
+        return str(common.parent)
+
+
 def _branches_of(gitdir: Path) -> set[str]:
     """The branch a worktree has checked out, and the one a rebase or bisect started from."""
     names = set()
