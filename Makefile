@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv lint test test-fast demo bench wheel clean
+.PHONY: help deps venv lint test test-fast test-faults demo bench wheel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,6 +30,20 @@ lint: venv  ## ruff + mypy (strict)
 
 test: lint  ## lint, then every test (slow end-to-end ones included), on all cores
 	$(BIN)/pytest -q -n auto -p no:cacheprovider
+
+KILLS := bench/.work/kills.jsonl
+
+# every fault point of every write command (tests/test_kills.py; `make test` runs a sample):
+# the figures printed at the end are the ones in docs/reliability.md, section "Kills"
+test-faults: venv  ## the full kill matrix (SIGKILL at each fault point), then its figures
+	mkdir -p bench/.work && rm -f $(KILLS)
+	BRANCHML_FULL_KILLS=1 BRANCHML_KILLS_REPORT=$(CURDIR)/$(KILLS) \
+	  $(BIN)/pytest -q -p no:cacheprovider -n 2 -m faults tests/test_kills.py
+	$(BIN)/python -c "import json; rows = [json.loads(l) for l in open('$(KILLS)')]; \
+	  [print(f\"| {r['command']} | {r['points']} | {r['clean']} | {r['kinds']} |\") \
+	   for r in sorted(rows, key=lambda r: r['command'])]; \
+	  print('total', sum(r['points'] for r in rows), 'kill points,', \
+	        sum(r['clean'] for r in rows), 'clean')"
 
 test-fast: venv  ## the tests without the slow end-to-end ones
 	$(BIN)/pytest -q -n auto -m "not slow"

@@ -145,18 +145,28 @@ def test_index_lock_of_a_killed_run_is_cleared_by_the_rerun(tmp_path: Path, file
 
 
 def test_half_written_worktree_edited_since_is_left_alone(tmp_path: Path) -> None:
-    """A file of the killed update changed after the kill is someone's work: the rerun says
-    which, and changes no file."""
+    """A file of the killed update changed after the kill is someone's work: the rerun
+    keeps it, moves the killed run's refs back by compare-and-swap (so the tree is the old
+    commit plus that change), says which file, and a rerun once it is moved away works."""
     repo = tmp_path / "old"
     _killed_in_read_tree(repo, files_written=True)
+    first = git("rev-parse", "main@{1}", cwd=repo)
     edited = repo / "docs" / "problem.md"
     edited.write_text("my own notes\n")
     rerun = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
                            capture_output=True, text=True)
     assert rerun.returncode == 4
-    assert "killed while updating the working tree" in rerun.stderr
+    assert "rolled back `branchml init`" in rerun.stderr
     assert "docs/problem.md" in rerun.stderr and "Traceback" not in rerun.stderr
     assert edited.read_text() == "my own notes\n"
+    assert git("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads",
+               cwd=repo) == f"refs/heads/main {first}"
+    assert git("status", "--porcelain", cwd=repo) == "?? docs/"  # only the user's file
+    edited.rename(tmp_path / "mine.md")
+    again = subprocess.run([f"{BIN}/branchml", "init", str(repo), "--no-lfs"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert git("status", "--porcelain", cwd=repo) == ""
 
 
 def test_index_lock_held_open_is_left_alone(tmp_path: Path) -> None:

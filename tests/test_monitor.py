@@ -66,6 +66,7 @@ def test_log_appends_the_same_file_the_same_day(released: Path, bml, tmp_path: P
     f = write(tmp_path, "day.csv", table(10, seed=4, label=False))
     bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", cwd=released)
     base = git("rev-parse", "monitoring", cwd=released)
+    f = write(tmp_path, "day.csv", table(10, seed=9, label=False))  # new rows, same name
     bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", cwd=released)
     assert bml("check", "--range", f"{base}..monitoring", "--branch", "monitoring",
                cwd=released).code == 0  # grew at its end: append-only holds
@@ -158,5 +159,9 @@ def test_parquet_log_and_check(released: Path, bml, tmp_path: Path) -> None:  # 
     assert r.code == 1  # x1 shifted by 2.5 sigma
     out = json.loads(r.out)
     assert out["rows"] == n and any(a.startswith("x1: psi") for a in out["alerts"])
+    same = bml("monitor", "log", str(path), "--client", "acme", "--tag", "acme-v1", cwd=released)
+    assert same.code == 0 and "Already logged" in same.out  # idempotent by content
+    cols["prediction"] = [0] * n
+    pq.write_table(pa.table(cols), path)
     again = bml("monitor", "log", str(path), "--client", "acme", "--tag", "acme-v1", cwd=released)
     assert again.code == 2 and "cannot grow in place" in again.err

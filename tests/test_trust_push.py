@@ -228,7 +228,9 @@ def test_deploy_history_only_moves_forward(released: Path, server: Path, bml) ->
     assert bml("deploy", "acme-v1", "--client", "acme", cwd=released).code == 0
     p = push(released, "refs/deploy/acme", verify=True)
     assert p.returncode == 0, p.stderr  # the legitimate twin
-    assert bml("deploy", "acme-v1", "--client", "acme", cwd=released).code == 0
+    # a second deployment (the same routing again records nothing: deploy is idempotent)
+    assert bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1", "--fraction",
+               "0.1", cwd=released).code == 0
     assert push(released, "refs/deploy/acme", verify=True).returncode == 0
     before = refs(server)
     refused(push(released, ":refs/deploy/acme"), "deployment history is never deleted")

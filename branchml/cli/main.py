@@ -65,6 +65,7 @@ def _dispatch(args: list[str]) -> int:
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"branchml {__version__}\n")
         return 0
+    _finish_killed_run(args)
     if args and args[0] == "hook":
         from branchml.ops.hook import run_hook
 
@@ -85,6 +86,39 @@ def _dispatch(args: list[str]) -> int:
     from branchml.cli.commands import run
 
     return run(args)
+
+
+def _finish_killed_run(args: list[str]) -> None:
+    """Before any command looks at the repository: a branchml write killed midway (its
+    `begin` has no `end`) is finished now, so no command ever mistakes its half-updated
+    files for the user's changes. Hooks run inside git (which holds the index): there a
+    pending run only stops a commit, which would otherwise record the half-updated files."""
+    from branchml.repo import pending
+
+    start = Path(args[1]) if args[:1] == ["-C"] and len(args) > 1 else Path.cwd()
+    # init finishes the repository it is given itself (`init PATH`, not the current folder)
+    if args[:1] in (["merge-driver"], ["init"]) or not pending.pending(start):
+        return
+    if args[:1] == ["hook"]:
+        if args[1:2] == ["pre-commit"]:
+            from branchml.errors import StateError
+
+            raise StateError("an earlier branchml command was killed midway and its files "
+                             "are not all in place: run `branchml status` to finish it, then "
+                             "commit.")
+        return
+    from branchml.errors import LockHeld
+    from branchml.repo import objectstore, recovery
+
+    try:
+        said = recovery.finish_pending(objectstore.Repo(start))
+    except LockHeld:  # a live command is writing: its `begin` is not a killed run's
+        return
+    except BranchmlError as e:  # the command itself says it again if it writes
+        sys.stderr.write(f"branchml: warning: {e}\n")
+        return
+    if said:
+        sys.stderr.write(f"branchml: {said}\n")
 
 
 def _crash_log(trace: str) -> Path | None:

@@ -139,7 +139,10 @@ def monitor_log(
     r = monitor.log(Path("."), client, tag, files, dry_run)
     if as_json:
         return emit_json(r.to_dict())
-    out(("Would log " if dry_run else "Logged ") + ", ".join(r.files) + ".")
+    if r.already:
+        out(f"Already logged (same rows, nothing added): {', '.join(r.already)}.")
+    if r.files:
+        out(("Would log " if dry_run else "Logged ") + ", ".join(r.files) + ".")
 
 
 @monitor_app.command("check")

@@ -23,6 +23,8 @@ def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
     check_client_id(client)
     name = check_branch_name(f"ds/{client}")
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     if repo.branch_target(name) is not None:
         raise UsageError(f"{name} exists already; check it out, or pull new data into it with "

@@ -28,6 +28,8 @@ class BranchReport:
 def create(path: Path, name: str, from_ref: str | None = None,
            dry_run: bool = False) -> BranchReport:
     check_branch_name(name)
+    if not dry_run:
+        apply.prepare(objectstore.Repo(path))
     g = Git(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     bt = policy.branch_type(name)

@@ -24,6 +24,8 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
            fraction: float | None = None, reason: str = "deploy", dry_run: bool = False
            ) -> dict[str, Any]:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)
     fmt = tag_format(g)
     if (canary is None) != (fraction is None):
         raise UsageError("--canary and --fraction go together: name the candidate and its "
@@ -50,6 +52,11 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
     what = f"{tag}" + (f" (candidate {canary} at {fraction:g})" if canary else "")
     message = (f"{reason} {client}: {what}\n\nDeploy-Primary: {tag}\n"
                + (f"Deploy-Candidate: {canary} {fraction}\n" if canary else ""))
+    if old_sha is not None and repo.read_file(old_sha, "deploy.yaml") == routing.encode():
+        # already so (a rerun after a kill, or twice the same command): no second record
+        g.close()
+        return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
+                "commit": old_sha, "already": True}
     tree = repo.tree_from_files(None, {"deploy.yaml": routing.encode()})
     commit = repo.commit_tree(tree, [old_sha] if old_sha else [], message)
     if not dry_run:

@@ -13,7 +13,7 @@ from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import DirtyWorktree, NotARepository, UsageError
 from branchml.ops import scaffold
 from branchml.ops.install import installer_steps
-from branchml.repo import apply, hooks, lfs, objectstore, recovery, worktree
+from branchml.repo import apply, hooks, lfs, objectstore, worktree
 
 MAIN = "main"
 
@@ -120,10 +120,11 @@ def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: s
 
 def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, model: str,
                     with_hooks: bool, use_lfs: bool) -> None:
-    if not report.dry_run and recovery.recover(repo):
+    said = None if report.dry_run else apply.prepare(repo)
+    if said:
         report.recovered = True
         report.notes.append("completed an earlier run that was interrupted after its refs "
-                            "moved (the working tree is updated now)")
+                            f"moved ({said})")
     head = repo.head_branch()
     old_main = repo.branch_target(MAIN)
     base = old_main or (repo.resolve("HEAD") if head is not None else None)

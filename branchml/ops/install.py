@@ -57,6 +57,8 @@ def server_config_steps(git: Git) -> list[Step]:
 
 def install(path: Path, uninstall: bool = False, dry_run: bool = False,
             no_lfs: bool = False, lfs_storage: str | None = None) -> InstallReport:
+    if not dry_run:
+        apply.prepare(objectstore.Repo(path))
     g = Git(path)
     layout = g.layout
     root = layout.toplevel or layout.common_dir

@@ -61,11 +61,14 @@ def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bo
 def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: bool,
            validator_factory: ValidatorFactory | None) -> MergeResult:
     repo = objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     dst = check_branch_name(dst or repo.head_branch() or "")
     check_branch_name(src)
     ours_sha, theirs_sha = _tip(repo, dst, "DST" if pull else "--into"), _tip(repo, src, "SRC")
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     checked_out = repo.head_branch() == dst and repo.root is not None
+    apply.not_busy(repo, dst)
     if checked_out and repo.root is not None and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
+from branchml.content.logged import logged_before
 from branchml.core import drift
 from branchml.core.logcheck import check_logged, check_since, readable
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
@@ -111,6 +112,7 @@ def _training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: s
 class LogReport:
     files: list[str] = field(default_factory=list)
     commit: str = ""
+    already: list[str] = field(default_factory=list)  # given files logged before: skipped
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,6 +121,8 @@ class LogReport:
 def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False
         ) -> LogReport:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     fmt_t = tag_format(g)
     rel = find(g, fmt_t, tag)
     if rel.client != client:
@@ -134,6 +138,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     out: dict[str, bytes] = {}
+    already: list[str] = []
     for f in files:
         if not f.is_file():
             raise UsageError(f"{f}: no such file.")
@@ -146,6 +151,9 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         _check_columns(table.columns, train_cols, mon, str(f))
         _check_numbers(data, fmt, str(f), train, mon)
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
+        if logged_before(repo, tip, dest, data, fmt, store):
+            already.append(str(f))
+            continue
         old = repo.read_file(tip, dest)
         if old is not None and fmt is RowFormat.PARQUET:
             raise UsageError(f"{f.name} was logged for {tag} today already, and a Parquet file "
@@ -155,7 +163,10 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
             data = old_data + (b"" if old_data.endswith(b"\n") else b"\n") + body
         out[dest] = strategies.blob_for(dest, data, policy, store)
-    report = LogReport(sorted(out))
+    report = LogReport(sorted(out), already=already)
+    if not out:
+        return report
+    apply.not_busy(repo, BRANCH)
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
                             "stash them first.")

@@ -36,6 +36,8 @@ class PromoteReport:
 
 def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteReport:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     check_branch_name(src)
     check_branch_name(dst)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
@@ -51,6 +53,7 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
     if apart:
         raise StateError(f"{dst} has diverged from {apart}: merge or rebase it onto {apart} "
                          "first, then promote.")
+    apply.not_busy(repo, dst)
     if repo.head_branch() == dst and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then promote again.")

@@ -11,9 +11,10 @@ from branchml.core import manifest as core
 from branchml.core.model import BranchKind
 from branchml.core.names import check_client_id
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
-from branchml.errors import ConflictError, StateError, UsageError, VerdictError
+from branchml.core.plan import Plan, RefUpdate
+from branchml.errors import ConflictError, StaleRef, StateError, UsageError, VerdictError
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
-from branchml.repo import proc
+from branchml.repo import apply, objectstore, proc
 from branchml.repo.reader import Git
 
 
@@ -70,6 +71,9 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
         raise UsageError("the release notes (-m) contain the manifest marker "
                          f"{core.BEGIN!r} or {core.END!r}: remove it (it would make the "
                          "release unreadable).")
+    repo = None if dry_run else objectstore.Repo(path)
+    if repo is not None:
+        apply.prepare(repo)  # a tag left half made by a kill is finished or dropped first
     g = Git(path)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     fmt = tag_format(g)
@@ -93,23 +97,33 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     m = manifests.stamp(m, name, client, n, f"{who} <{email}>", message)
     _validate(m, name)
     text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
-    if dry_run:
+    if repo is None:
         return m
-    # `git tag` creates the tag object and the ref, refusing a name that exists (create-only)
-    made = proc.run(["git", "tag", "-a", "--cleanup=verbatim", "-F", "-", "--end-of-options",
-                     name, commit], cwd=g.cwd, stdin=text.encode(), check=False)
-    if made.returncode != 0:
-        raise ConflictError(f"tag {name} already exists here; run the command again.")
-    if push:
-        r = proc.run(["git", "push", "--atomic", "--porcelain", remote, f"refs/tags/{name}"],
-                     cwd=g.cwd, check=False)
-        if r.returncode != 0:
-            proc.run(["git", "tag", "-d", name], cwd=g.cwd)
-            raise ConflictError(f"{name} could not be pushed to {remote} (someone may have "
-                                "taken it meanwhile); nothing was tagged: run the command again "
-                                "to mint the next number.")
+    _create(repo, commit, name, text, remote if push else None, g.cwd)
     g.close()
     return m
+
+
+def _create(repo: objectstore.Repo, commit: str, name: str, text: str, remote: str | None,
+            cwd: Path) -> None:
+    """The tag object first (inert), then its ref created under the lock and the operation
+    log like every write: compare-and-swap from "absent", so a name taken meanwhile is
+    refused; with `remote`, pushed, and deleted again when the push fails."""
+    tag_id = repo.write_tag(commit, name, text)
+    ref = f"refs/tags/{name}"
+    try:
+        apply.apply(repo, Plan(f"tag {name}", [RefUpdate(ref, None, tag_id, "(release)")]))
+    except StaleRef:
+        raise ConflictError(f"tag {name} was made meanwhile by another command; nothing was "
+                            "tagged: run the command again to mint the next number.") from None
+    if remote is None:
+        return
+    r = proc.run(["git", "push", "--atomic", "--porcelain", remote, ref], cwd=cwd, check=False)
+    if r.returncode != 0:
+        apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
+        raise ConflictError(f"{name} could not be pushed to {remote} (someone may have taken it "
+                            "meanwhile); nothing was tagged: run the command again to mint the "
+                            "next number.")
 
 
 def _stable_commit(g: Git, policy: Any, rev: str | None) -> tuple[str, str]:

@@ -43,6 +43,8 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
           dry_run: bool = False) -> SplitReport:
     g = Git(path)
     repo = objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     cfg = trusted_config(g).get("split") or {}
     seed = cfg.get("seed", 0) if seed is None else seed
     ratio_t = core.parse_ratios(ratios) if ratios else tuple(cfg.get("ratios", (0.8, 0.1, 0.1)))
@@ -51,6 +53,7 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch: create it with `branchml branch create "
                          f"{BRANCH}` (it starts from clean).")
+    apply.not_busy(repo, BRANCH)
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or stash "
                             "them, then run the command again.")

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from branchml.errors import LockHeld
 from branchml.ops.check import check_staged
 from branchml.ops.trusted import load_trusted, trusted_ref
-from branchml.repo import proc
+from branchml.repo import objectstore, pending, proc, recovery
 from branchml.repo.reader import Git
 
 
@@ -29,6 +30,7 @@ class StatusReport:
     branches: list[BranchStatus] = field(default_factory=list)
     next_commit: dict[str, list[str]] = field(default_factory=dict)
     staged_violations: list[dict[str, Any]] = field(default_factory=list)
+    recovered: str | None = None  # what finishing a killed write did, in one sentence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,14 +39,27 @@ class StatusReport:
             "branches": [b.__dict__ for b in self.branches],
             "next_commit": self.next_commit,
             "staged_violations": self.staged_violations,
+            "recovered": self.recovered,
         }
 
 
+def _finish_killed_run(path: Path) -> str | None:
+    """A write killed midway is finished first (through the CLI, main.py has done it already
+    and said so); a live one (it holds the lock) is left to finish."""
+    if not pending.pending(path):
+        return None
+    try:
+        return recovery.finish_pending(objectstore.Repo(path))
+    except LockHeld:
+        return None
+
+
 def status(path: Path) -> StatusReport:
+    recovered = _finish_killed_run(path)
     g = Git(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     current = g.current_branch()
-    report = StatusReport(trusted.source, current)
+    report = StatusReport(trusted.source, current, recovered=recovered)
     lines = proc.output(["git", "for-each-ref", "--format=%(refname:short) %(objectname)",
                          "refs/heads/"], cwd=path)
     for line in lines.splitlines():

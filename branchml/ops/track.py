@@ -42,6 +42,8 @@ class TrackReport:
 
 def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     g, repo = Git(path), objectstore.Repo(path)
+    if not dry_run:
+        apply.prepare(repo)  # a killed run's files are finished before the dirty check
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     fmt = tag_format(g)
     tag = src if src and fmt.parse(src) else None
@@ -83,6 +85,7 @@ def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     if dry_run:
         return report
     checked_out = repo.head_branch() == main_name
+    apply.not_busy(repo, main_name)
     if checked_out and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{main_name} is checked out with uncommitted changes: commit or "
                             "stash them, then track again.")

@@ -1,11 +1,15 @@
 """The one apply layer every write command goes through.
 
-Order: installers (hooks, git config), then all ref moves in one compare-and-swap
-transaction, then the working tree. The ref transaction is the commit point: a kill before it
-leaves every ref as it was (installers are idempotent and re-run), a kill after it leaves the
-new refs, and a kill inside it (loose refs are renamed into place one at a time) is rolled
-forward by the next write, as is a worktree update left half done (`recovery.py`). Each
-step's before/after goes to the operation log.
+`prepare` runs first, before a command reads its facts: it refuses a git dir that cannot be
+written and finishes a write an earlier run left half done (`recovery.py`), so no later check
+mistakes that run's files for the user's changes. `apply` then, under the repository lock:
+checks everything that could stop the worktree update once the ref moved (`guards.py`: held
+index lock, untracked files in the way, uncommitted changes, a rebase or merge in progress),
+writes the `begin` line, runs installers (hooks, git config), moves all refs in one
+compare-and-swap transaction, and updates the working tree. The ref transaction is the
+commit point: a kill before it leaves every ref as it was (installers are idempotent and
+re-run), a kill after it leaves the new refs and a `begin` without `end`, which the next
+branchml command of any kind finishes. Each step's before/after goes to the operation log.
 """
 
 from __future__ import annotations
@@ -21,8 +25,24 @@ from branchml.core.plan import (
     Plan,
     RefUpdate,
 )
-from branchml.repo import hooks, lfs, objectstore, oplog, proc, recovery, worktree
+from branchml.errors import StateError
+from branchml.repo import faults, guards, hooks, lfs, objectstore, oplog, proc, recovery, worktree
 from branchml.repo.lock import RepoLock
+
+
+def prepare(repo: objectstore.Repo) -> str | None:
+    """Before a write command gathers facts: refuse an unwritable git dir, and finish a run
+    that was killed midway. Returns what was finished (a sentence), if anything."""
+    guards.writable(repo.common_dir, repo.root)
+    return recovery.finish_pending(repo)
+
+
+def not_busy(repo: objectstore.Repo, branch: str) -> None:
+    """Refuse early, before a command builds anything, to move a branch that a rebase, merge,
+    cherry-pick, revert or bisect is working on (`apply` checks it again under the lock)."""
+    moved = [f"refs/heads/{branch}"]
+    guards.not_in_progress(repo.git_dir, repo.common_dir, moved)
+    guards.not_checked_out_elsewhere(repo.git_dir, repo.common_dir, moved)
 
 
 def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
@@ -30,17 +50,47 @@ def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
     with RepoLock(common, plan.command):
         recovery.complete(repo)
         refs = [s for s in plan.steps if isinstance(s, RefUpdate)]
+        _precheck(repo, plan, refs)
         intent = {"refs": [{"ref": r.ref, "old": r.old, "new": r.new} for r in refs],
                   "checkout": [s.branch for s in plan.steps if isinstance(s, Checkout)]}
         op = oplog.begin(common, plan.command, intent)
         done: list[dict[str, Any]] = []
         try:
             _run(repo, plan, done)
+        except _WorktreeFailed as e:
+            # the refs moved: the `begin` stays open, so the next command finishes the files
+            raise StateError(
+                f"{e.branch} moved, but git could not update its files ({e.said}); nothing "
+                "is lost: fix that, then run `branchml status` to finish the update."
+            ) from None
         except BaseException:
-            oplog.end(common, op, done, ok=False)
-            raise
+            if not any(d["kind"] == "ref" for d in done):  # before the commit point
+                oplog.end(common, op, done, ok=False)
+            raise  # after it (Ctrl-C, say), the open `begin` gets the run finished
         oplog.end(common, op, done)
         return done
+
+
+class _WorktreeFailed(Exception):
+    def __init__(self, branch: str, said: str) -> None:
+        super().__init__(branch)
+        self.branch, self.said = branch, said
+
+
+def _precheck(repo: objectstore.Repo, plan: Plan, refs: list[RefUpdate]) -> None:
+    """Everything that would stop this plan after its ref moved, checked before it moves."""
+    guards.not_in_progress(repo.git_dir, repo.common_dir, (r.ref for r in refs))
+    guards.not_checked_out_elsewhere(repo.git_dir, repo.common_dir, (r.ref for r in refs))
+    for step in plan.steps:
+        if isinstance(step, Checkout) and repo.root is not None:
+            moved = _moved(step, refs)
+            if moved is not None and moved.new is not None:
+                guards.worktree_ready(repo.root, repo.git_dir, step.branch, moved.old,
+                                      moved.new)
+
+
+def _moved(step: Checkout, refs: list[RefUpdate]) -> RefUpdate | None:
+    return next((r for r in refs if r.ref == f"refs/heads/{step.branch}"), None)
 
 
 def _run(repo: objectstore.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
@@ -58,15 +108,24 @@ def _run(repo: objectstore.Repo, plan: Plan, done: list[dict[str, Any]]) -> None
             lfs.install_filters(repo.root)
             done.append({"kind": "lfs", "action": "install-filters"})
         elif isinstance(step, RefUpdate) and step is refs[0]:
+            faults.point("refs-before")
             repo.update_refs(refs, f"branchml: {plan.command}")
+            faults.point("refs-after")
             done.extend({"kind": "ref", "ref": r.ref, "old": r.old, "new": r.new} for r in refs)
         elif isinstance(step, Checkout):
             _checkout(repo, step, refs)
             done.append({"kind": "worktree", "branch": step.branch})
+        if not isinstance(step, RefUpdate | Checkout):
+            faults.point("install")
 
 
 def _checkout(repo: objectstore.Repo, step: Checkout, refs: list[RefUpdate]) -> None:
-    moved = next((r for r in refs if r.ref == f"refs/heads/{step.branch}"), None)
+    moved = _moved(step, refs)
     if moved is None or moved.new is None or repo.root is None:
         return
-    worktree.update(repo.root, moved.old, moved.new)
+    faults.point("worktree-before")
+    try:
+        worktree.update(repo.root, moved.old, moved.new)
+    except proc.ProcessError as e:
+        raise _WorktreeFailed(step.branch, str(e).splitlines()[-1] if str(e) else "") from None
+    faults.point("worktree-after")

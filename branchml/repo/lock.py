@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from branchml.errors import LockHeld
+from branchml.errors import LockHeld, StateError
 
 
 def _alive(pid: int) -> bool:
@@ -25,6 +25,14 @@ class RepoLock:
         self.command = command
 
     def __enter__(self) -> RepoLock:
+        try:
+            return self._take()
+        except OSError as e:  # a read-only git dir, a full disk: nothing was changed yet
+            raise StateError(f"could not write {self.path} ({e.strerror or e}); nothing was "
+                             "changed: free space or make it writable, then run the command "
+                             "again.") from None
+
+    def _take(self) -> RepoLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._drop_dead_drafts()
         # written whole under a name of our own, then linked into place (link fails when the

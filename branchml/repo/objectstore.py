@@ -3,13 +3,15 @@ refs move by compare-and-swap; the working tree is git's job (`worktree.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from branchml.core.plan import RefUpdate
-from branchml.errors import NotARepository, StaleRef, StateError
-from branchml.repo import proc
+from branchml.errors import BranchmlError, NotARepository, StaleRef, StateError
+from branchml.repo import faults, proc
 
 
 def _pygit2() -> Any:
@@ -39,6 +41,11 @@ class Repo:
         return Path(self.pg.workdir) if self.pg.workdir else None
 
     @property
+    def git_dir(self) -> Path:
+        """This worktree's own git dir (HEAD, index, rebase state)."""
+        return Path(self.pg.path)
+
+    @cached_property
     def common_dir(self) -> Path:
         common = proc.output(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
                              cwd=self.pg.path)
@@ -88,10 +95,14 @@ class Repo:
         index = pygit2.Index()
         if base is not None:
             index.read_tree(self.pg[base].tree)
-        for path, data in files.items():
-            blob = self.pg.create_blob(data)
-            index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
-        return index.write_tree(self.pg)
+        with writing(self.pg.path):
+            for path, data in files.items():
+                blob = self.pg.create_blob(data)
+                faults.point("object")
+                index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
+            tree = index.write_tree(self.pg)
+        faults.point("object")
+        return tree
 
     def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str) -> str:
         """A commit of `base`'s tree with `files` written over it, built in memory."""
@@ -104,12 +115,27 @@ class Repo:
 
     def commit_tree(self, tree: Any, parents: Sequence[str], message: str) -> str:
         sig = self.signature()
-        return str(self.pg.create_commit(None, sig, sig, message, tree, list(parents)))
+        with writing(self.pg.path):
+            made = str(self.pg.create_commit(None, sig, sig, message, tree, list(parents)))
+        faults.point("object")
+        return made
+
+    def write_tag(self, commit: str, name: str, message: str) -> str:
+        """An annotated tag object for `commit`, byte for byte what `git tag -a
+        --cleanup=verbatim -F -` writes (tagger from git's own ident, so GIT_COMMITTER_*
+        apply); no ref points at it yet: the apply layer creates the ref."""
+        tagger = proc.output(["git", "var", "GIT_COMMITTER_IDENT"], cwd=self.pg.path)
+        body = (f"object {commit}\ntype commit\ntag {name}\ntagger {tagger}\n\n{message}"
+                .encode())
+        with writing(self.pg.path):
+            made = str(self.pg.odb.write(_pygit2().enums.ObjectType.TAG, body))
+        faults.point("object")
+        return made
 
     def update_refs(self, updates: Sequence[RefUpdate], message: str) -> None:
         """All-or-nothing, each ref checked against its expected old value under its lock."""
         self.signature()  # fail early, with a plain sentence, when no identity is set
-        with self.pg.transaction() as tx:
+        with writing(self.pg.path), self.pg.transaction() as tx:
             for u in updates:
                 _lock(tx, u.ref, self.common_dir)
             for u in updates:
@@ -126,6 +152,7 @@ class Repo:
                     tx.remove(u.ref)
                 else:
                     tx.set_target(u.ref, u.new, message=message)
+            faults.point("refs-locked")
 
     def config_get(self, key: str) -> str | None:
         cfg = self.pg.config
@@ -143,3 +170,24 @@ def _lock(tx: Any, ref: str, common_dir: Path) -> None:
             "for it to finish, or remove that file if no git command is running, then run "
             "the command again."
         ) from None
+
+
+@contextlib.contextmanager
+def writing(where: str | Path) -> Iterator[None]:
+    """A write into the git dir that the system refuses (read-only, disk full, quota) is one
+    sentence with exit 4; the objects already written are unreferenced, so nothing changed."""
+    try:
+        yield
+    except OSError as e:
+        raise StateError(f"could not write in {where} ({e.strerror or e}); nothing was "
+                         "changed: free space or make it writable, then run the command "
+                         "again.") from None
+    except BranchmlError:
+        raise
+    except Exception as e:
+        said = str(e)
+        if not any(w in said for w in ("No space", "Read-only", "ermission denied", "quota")):
+            raise
+        raise StateError(f"could not write in {where} ({said.splitlines()[0]}); nothing was "
+                         "changed: free space or make it writable, then run the command "
+                         "again.") from None

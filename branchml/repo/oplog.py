@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from branchml.errors import StateError
+
 
 def log_path(common_dir: Path) -> Path:
     return common_dir / "branchml" / "oplog.jsonl"
@@ -26,14 +28,32 @@ def log_path(common_dir: Path) -> Path:
 
 def _append(common_dir: Path, record: dict[str, Any]) -> None:
     path = log_path(common_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _cut_torn_tail(fd)
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise StateError(f"could not write the operation log {path} ({e.strerror or e}); "
+                         "free space or make it writable, then run the command again.") from None
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """A process killed while it wrote its line leaves the log without its final newline:
+    the torn line is cut off (it described nothing that happened: every line is written
+    before the step it announces, or after the steps it lists, which are all done)."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = max(0, size - (1 << 16))
+    tail = os.pread(fd, size - start, start)
+    cut = tail.rfind(b"\n")
+    os.ftruncate(fd, start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
 
 
 def _now() -> str:
@@ -61,4 +81,32 @@ def read(common_dir: Path) -> list[dict[str, Any]]:
     path = log_path(common_dir)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line torn by a kill (cut off by the next write)
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def last(common_dir: Path) -> dict[str, Any] | None:
+    """The last whole record, from the end of the file (the log only grows)."""
+    path = log_path(common_dir)
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - (1 << 16)))
+            tail = f.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None

@@ -11,7 +11,13 @@ repository lock, first:
    not; the others are moved with compare-and-swap from the old value the intent names;
 3. finishes the worktree update of a checked-out branch whose ref moved (see
    `worktree.finish`).
-The `begin` is then marked `recovered` (something was finished) or `abandoned`.
+The `begin` is then marked `recovered` (something was finished) or `abandoned`. When files
+the update would write were changed since the kill, nothing of them is touched: the run's
+refs are moved back by compare-and-swap (`rolled-back`), so those changes stay as
+uncommitted changes on the commit the files belong to, and the command can be run again.
+
+`pending.py` is the cheap look every branchml command takes first (`cli/main.py`), so the next
+command of any kind, read-only ones included, finishes a killed run before anything else.
 """
 
 from __future__ import annotations
@@ -22,38 +28,71 @@ from pathlib import Path
 from typing import Any
 
 from branchml.core.plan import RefUpdate
+from branchml.errors import StateError
 from branchml.repo import objectstore, oplog, proc, worktree
 from branchml.repo.lock import RepoLock
 
 
-def recover(repo: objectstore.Repo) -> bool:
+def finish_pending(repo: objectstore.Repo) -> str | None:
+    """Finish a killed write when there is one, under the lock; what was done, in words."""
+    last = oplog.last(repo.common_dir)
+    if last is None or last.get("event") != "begin":
+        return None
+    return recover(repo)
+
+
+def recover(repo: objectstore.Repo) -> str | None:
     """Complete a killed write, taking the repository lock (see the module docstring)."""
     with RepoLock(repo.common_dir, "recover"):
         return complete(repo)
 
 
-def complete(repo: objectstore.Repo) -> bool:
-    """Complete a killed write; the caller holds the repository lock."""
+def complete(repo: objectstore.Repo) -> str | None:
+    """Complete a killed write; the caller holds the repository lock. Returns a sentence
+    saying what was finished (None: nothing was pending, or nothing needed finishing);
+    raises StateError, with that sentence, when it had to roll the run back."""
     common = repo.common_dir
     records = oplog.read(common)
     if not records or records[-1].get("event") != "begin":
-        return False
+        return None
     last = records[-1]
     intent = last.get("intent") or {}
     moves = list(intent.get("refs", []))
-    _drop_stale_locks([Path(repo.pg.path) / "index.lock", common / "config.lock",
+    command = str(last.get("command", ""))
+    _drop_stale_locks([repo.git_dir / "index.lock", common / "config.lock",
                        common / "packed-refs.lock"]
                       + [common / f"{m['ref']}.lock" for m in moves], last)
-    done = _roll_refs_forward(repo, moves, str(last.get("command", "")))
+    done = []
+    if _roll_refs_forward(repo, moves, command):
+        done.append("moved the refs it had not moved yet")
     for branch in intent.get("checkout", []):
         move = next((m for m in moves if m["ref"] == f"refs/heads/{branch}"), None)
         if move is None or repo.root is None or repo.head_branch() != branch:
             continue
         if repo.branch_target(branch) == move["new"] and _index_at(repo.root, move["old"]):
-            worktree.finish(repo.root, move["old"], move["new"])
-            done = True
+            kept = worktree.finish(repo.root, move["old"], move["new"])
+            if kept:
+                oplog.mark(common, last["op"], _roll_back(repo, moves, command))
+                raise StateError(
+                    f"rolled back `branchml {command}`, which was killed while it updated the "
+                    f"files of {branch}: files changed since then ({', '.join(kept[:5])}) are "
+                    "kept as uncommitted changes; commit or stash them, then run the command "
+                    "again.")
+            done.append(f"updated the files of {branch}")
     oplog.mark(common, last["op"], "recovered" if done else "abandoned")
-    return done
+    if not done:
+        return None
+    return f"finished `branchml {command}`, which was killed midway: {'; '.join(done)}."
+
+
+def _roll_back(repo: objectstore.Repo, moves: list[dict[str, Any]], command: str) -> str:
+    """Every ref of the killed run back to its old value, by compare-and-swap from the new
+    one (a ref someone moved since is left alone)."""
+    back = [RefUpdate(m["ref"], m["new"], m["old"]) for m in moves
+            if _target(repo, m["ref"]) == m["new"] and m["new"] != m["old"]]
+    if back:
+        repo.update_refs(back, f"branchml: {command} (rolled back after a kill)")
+    return "rolled-back"
 
 
 def _roll_refs_forward(repo: objectstore.Repo, moves: list[dict[str, Any]], command: str) -> bool:

@@ -8,34 +8,48 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from branchml.errors import StateError
-from branchml.repo import proc
+from branchml.repo import faults, proc
 
 
 def dirty(root: Path) -> list[str]:
     """Tracked paths with uncommitted changes (git's own view, LFS filters included)."""
-    out = proc.run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=root)
+    # --no-optional-locks: a look that writes nothing (no index refresh, no index.lock)
+    out = proc.run(["git", "--no-optional-locks", "status", "--porcelain", "-z",
+                    "--untracked-files=no"], cwd=root)
     return [e[3:] for e in out.stdout.decode(errors="replace").split("\0") if len(e) > 3]
 
 
 def update(root: Path, old: str | None, new: str) -> None:
     """Bring index and files from `old` to `new` the way `git merge --ff` would."""
+    faults.point("worktree-inside", lambda: _files_only(root, old, new))
     if old is None:
         proc.run(["git", "read-tree", "-m", "-u", new], cwd=root)
     else:
         proc.run(["git", "read-tree", "-m", "-u", old, new], cwd=root)
 
 
-def finish(root: Path, old: str | None, new: str) -> None:
+def _files_only(root: Path, old: str | None, new: str) -> None:
+    """The files of the update written, the index left as it is: where a kill inside git's
+    read-tree leaves a repository (fault injection only)."""
+    scratch = Path(proc.output(["git", "rev-parse", "--absolute-git-dir"], cwd=root)) / \
+        "branchml" / "fault-index"
+    proc.run(["git", "read-tree", f"--index-output={scratch}", "-m", "-u",
+              *([old] if old else []), new], cwd=root)
+    scratch.unlink(missing_ok=True)
+
+
+def finish(root: Path, old: str | None, new: str) -> list[str]:
     """Complete an update from `old` to `new` that a killed run began: the index still holds
     `old`, and git's `read-tree` may have written some of `new`'s files before it died (it
     writes the files, then the index). When every path that differs from `old` is one of
     the update's paths, in its old or its new state (or cut short while being written),
-    those files are ours and the update is finished with `read-tree --reset`; anything else
-    is someone's change: nothing is touched."""
+    those files are ours and the update is finished with `read-tree --reset`. Otherwise the
+    paths changed since are someone's: they are returned, untouched, and the update's own
+    files are put back to `old` (the caller moves the refs back), so the tree is `old` plus
+    those changes."""
     try:
         update(root, old, new)
-        return
+        return []
     except proc.ProcessError:
         if old is None:
             raise
@@ -44,23 +58,38 @@ def finish(root: Path, old: str | None, new: str) -> None:
     changed = set(proc.run(["git", "diff-index", "-z", "--name-only", old], cwd=root)
                   .stdout.decode("utf-8", "surrogateescape").split("\0")) - {""}
     changed |= {p for p, (o, _) in states.items() if o is None and os.path.lexists(root / p)}
-    present = sorted(p for p in changed if p in states and (root / p).is_file()
-                     and not (root / p).is_symlink())
-    hashes = proc.run(["git", "hash-object", "--stdin-paths"], cwd=root,
-                      stdin="".join(f"{p}\n" for p in present).encode()).stdout.split()
-    now: dict[str, str | None] = dict(zip(present, (h.decode() for h in hashes), strict=True))
-    for p in changed - now.keys():  # gone: None; a symlink or a directory: never ours
-        now[p] = "?" if os.path.lexists(root / p) else None
+    now = _hashes(root, sorted(p for p in changed if p in states))
     foreign = sorted(p for p in changed if p not in states or (
         now[p] not in states[p] and not _cut_short(root, p, states[p][1])))
     if foreign:
-        listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        raise StateError(
-            f"an earlier branchml run was killed while updating the working tree, and files "
-            f"changed since then ({listed}); commit or remove those changes, then run "
-            f"`git read-tree -m -u {old[:12]} {new[:12]}` or the command again."
-        )
+        _put_back(root, sorted(changed - set(foreign)), states)
+        return foreign
+    faults.point("worktree-finish")  # reached only when finishing a killed update
     proc.run(["git", "read-tree", "--reset", "-u", new], cwd=root)
+    return []
+
+
+def _hashes(root: Path, paths: list[str]) -> dict[str, str | None]:
+    """Blob id of each file now (None: gone; "?": a symlink or a directory, never ours)."""
+    present = [p for p in paths if (root / p).is_file() and not (root / p).is_symlink()]
+    hashes = proc.run(["git", "hash-object", "--stdin-paths"], cwd=root,
+                      stdin="".join(f"{p}\n" for p in present).encode()).stdout.split()
+    now: dict[str, str | None] = dict(zip(present, (h.decode() for h in hashes), strict=True))
+    for p in set(paths) - now.keys():
+        now[p] = "?" if os.path.lexists(root / p) else None
+    return now
+
+
+def _put_back(root: Path, ours: list[str], states: dict[str, tuple[str | None, str | None]]
+              ) -> None:
+    """The files a killed update wrote, back to their old state (the index holds it)."""
+    added = [p for p in ours if states[p][0] is None]
+    for p in added:
+        (root / p).unlink(missing_ok=True)
+    kept = [p for p in ours if states[p][0] is not None]
+    if kept:
+        proc.run(["git", "checkout-index", "-f", "-z", "--stdin"], cwd=root,
+                 stdin="".join(f"{p}\0" for p in kept).encode())
 
 
 def _cut_short(root: Path, path: str, blob: str | None) -> bool:
