@@ -159,9 +159,7 @@ def show(name: str, path: str | Path = ".") -> dict[str, Any]:
     from branchml.repo.reader import Git
 
     g = Git(Path(path))
-    manifest = op.find(g, op.tag_format(g), name).manifest
-    assert manifest is not None
-    return manifest
+    return op.own_manifest(op.find(g, op.tag_format(g), name))
 
 
 def verify(name: str, path: str | Path = ".") -> Verification:

@@ -126,9 +126,6 @@ def test_soak_tags_get_distinct_numbers(soak: Soak) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="pending: write path (issue 16 item 1): `tag` does not take the "
-                   "repository lock yet, so a lost race is exit 3 'already exists here'",
-                   strict=False)
 def test_soak_every_refusal_is_the_lock_message(soak: Soak) -> None:
     for o in soak.outcomes:
         if o.code != 0:

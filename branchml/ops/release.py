@@ -82,48 +82,64 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     if apart:
         raise StateError(f"{branch} has diverged from {apart}: merge or rebase it onto {apart} "
                          "and push it first, so the release is on the shared history.")
-    mine = read_releases(g, fmt, client)
-    n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
-    name = fmt.render(client, n)
-    m = manifests.compute(g, policy, commit, branch, check_lfs=True)
-    if mine and mine[-1].manifest and mine[-1].manifest.get("snapshot") == m["snapshot"] \
-            and not allow_same:
-        raise VerdictError(f"{mine[-1].tag} already releases this exact code, data and model "
-                           f"for {client}; change something, or pass --allow-same.")
+    base = manifests.compute(g, policy, commit, branch, check_lfs=True)
     who, email = g.config("user.name"), g.config("user.email")
     if not who or not email:
         raise StateError("git does not know who you are: set `git config user.name` and "
                          "`git config user.email`, then run the command again.")
-    m = manifests.stamp(m, name, client, n, f"{who} <{email}>", message)
+    for _ in range(_TRIES):  # a number another command took meanwhile: take the next one
+        m, name, text = _minted(g, fmt, client, base, f"{who} <{email}>", message, remote,
+                                push, allow_same)
+        if repo is None:
+            return m
+        if _create(repo, commit, name, text, remote if push else None, g.cwd):
+            g.close()
+            return m
+    raise ConflictError(f"{client}'s next release number was taken {_TRIES} times in a row by "
+                        "other commands; nothing was tagged: run the command again.")
+
+
+_TRIES = 5
+
+
+def _minted(g: Git, fmt: TagFormat, client: str, base: dict[str, Any], tagger: str,
+            message: str, remote: str, push: bool, allow_same: bool
+            ) -> tuple[dict[str, Any], str, str]:
+    """The manifest, name and tag message of `client`'s next release, from the tags as
+    they are now."""
+    mine = read_releases(g, fmt, client)
+    if mine and mine[-1].manifest and mine[-1].manifest.get("snapshot") == base["snapshot"] \
+            and not allow_same:
+        raise VerdictError(f"{mine[-1].tag} already releases this exact code, data and model "
+                           f"for {client}; change something, or pass --allow-same.")
+    n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
+    name = fmt.render(client, n)
+    m = manifests.stamp(base, name, client, n, tagger, message)
     _validate(m, name)
-    text = core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
-    if repo is None:
-        return m
-    _create(repo, commit, name, text, remote if push else None, g.cwd)
-    g.close()
-    return m
+    return m, name, core.render(core.summary(m) + (f"\n\n{message}" if message else ""), m)
 
 
 def _create(repo: objectstore.Repo, commit: str, name: str, text: str, remote: str | None,
-            cwd: Path) -> None:
+            cwd: Path) -> bool:
     """The tag object first (inert), then its ref created under the lock and the operation
     log like every write: compare-and-swap from "absent", so a name taken meanwhile is
-    refused; with `remote`, pushed, and deleted again when the push fails."""
+    not taken twice (False: mint the next number); with `remote`, pushed, and deleted again
+    when the push fails."""
     tag_id = repo.write_tag(commit, name, text)
     ref = f"refs/tags/{name}"
     try:
         apply.apply(repo, Plan(f"tag {name}", [RefUpdate(ref, None, tag_id, "(release)")]))
     except StaleRef:
-        raise ConflictError(f"tag {name} was made meanwhile by another command; nothing was "
-                            "tagged: run the command again to mint the next number.") from None
+        return False
     if remote is None:
-        return
+        return True
     r = proc.run(["git", "push", "--atomic", "--porcelain", remote, ref], cwd=cwd, check=False)
     if r.returncode != 0:
         apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
         raise ConflictError(f"{name} could not be pushed to {remote} (someone may have taken it "
                             "meanwhile); nothing was tagged: run the command again to mint the "
                             "next number.")
+    return True
 
 
 def _stable_commit(g: Git, policy: Any, rev: str | None) -> tuple[str, str]:
@@ -190,10 +206,23 @@ def find(g: Git, fmt: TagFormat, name: str) -> Release:
     found = [r for r in read_releases(g, fmt, parsed[0], exact=name) if r.tag == name]
     if not found:
         raise UsageError(f"there is no release {name} here; see `branchml releases`.")
-    if found[0].manifest is None:
+    rel = found[0]
+    if rel.manifest is None:
         raise UsageError(f"{name} carries no branchml manifest.")
-    _validate(found[0].manifest, name)
-    return found[0]
+    _validate(rel.manifest, name)
+    return rel
+
+
+def own_manifest(rel: Release) -> dict[str, Any]:
+    """The manifest of `rel`, refused when it names another tag or commit (a tag made by
+    hand, or a manifest copied from another release): what `show` prints must be this
+    release's; `verify` says which fields differ."""
+    m = rel.manifest or {}
+    if m.get("tag") != rel.tag or m.get("commit") != rel.commit:
+        raise VerdictError(f"{rel.tag} carries the manifest of {m.get('tag')!r} at "
+                           f"{str(m.get('commit'))[:10]}, not its own (made by hand or "
+                           "copied): do not use it; `branchml verify` says what differs.")
+    return m
 
 
 @dataclass

@@ -55,8 +55,9 @@ def _finish_killed_run(path: Path) -> str | None:
 
 
 def status(path: Path) -> StatusReport:
-    recovered = _finish_killed_run(path)
     g = Git(path)
+    _ = g.layout  # "not a repository" in one sentence, before any git command speaks
+    recovered = _finish_killed_run(path)
     trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
     current = g.current_branch()
     report = StatusReport(trusted.source, current, recovered=recovered)

@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from branchml.errors import DirtyWorktree, StateError
-from branchml.repo import proc, worktree
+from branchml.errors import DirtyWorktree, StateError, ToolMissing
+from branchml.repo import lfs, proc, worktree
 
 # file or folder in a worktree's git dir -> (what is in progress, how to finish or abort it)
 IN_PROGRESS = (
@@ -103,6 +103,13 @@ def _branches_of(gitdir: Path) -> set[str]:
     return names
 
 
+def _uses_lfs_filter(root: Path) -> bool:
+    """Whether checkouts here run git-lfs's filter (asked only when git-lfs is missing)."""
+    found = proc.run(["git", "config", "--get-regexp", r"^filter\.lfs\."], cwd=root,
+                     check=False)
+    return found.returncode == 0 and bool(found.stdout.strip())
+
+
 def worktree_ready(root: Path, gitdir: Path, branch: str, old: str | None, new: str) -> None:
     """Refuse before the ref moves when git could not bring the files from `old` to `new`."""
     lock = gitdir / "index.lock"
@@ -110,6 +117,10 @@ def worktree_ready(root: Path, gitdir: Path, branch: str, old: str | None, new: 
         raise StateError(f"git holds {lock} (another git command is running here); wait for "
                          "it to finish, or remove that file if no git command is running, "
                          "then run the command again.")
+    if not lfs.available() and _uses_lfs_filter(root):
+        raise ToolMissing("this repository keeps files in git-lfs, but git-lfs is not on "
+                          "PATH, so git could not write them: install it (apt-get install -y "
+                          "git-lfs); nothing was changed.")
     changed = worktree.dirty(root) if old is not None else []
     if changed:
         listed = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
