@@ -1,8 +1,11 @@
 """The append strategy for row files, on byte streams.
 
 result = ours, then theirs' new rows that ours did not add too, in theirs' order.
-- theirs' new rows, and those ours added too (written once), come from `newrows.py`: O(new
-  rows) when base is a byte prefix of a side; about 10 bytes of memory per new row of ours.
+- theirs' new rows, and those ours added too, come from `newrows.py`: O(new rows) when base
+  is a byte prefix of a side; about 10 bytes of memory per new row of ours.
+- repeated rows are a multiset: a row ours added k times and theirs n times is in the result
+  max(k, n) times on top of base (theirs' first k copies are left out, the rest written), so
+  a second identical event on either side is never lost.
 - rows theirs deleted from base are not deleted from ours: append never deletes.
 Rows are compared without their terminators; theirs' rows are written with ours' terminator.
 Ours is copied into the result on a worker thread while the rows are compared. Never a whole
@@ -11,6 +14,7 @@ file in memory.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -27,14 +31,14 @@ RowFilter = Callable[[list[bytes], bytes | None], list[bytes]]  # (new rows, hea
 @dataclass
 class AppendStats:
     rows_added: int = 0
-    rows_on_both: int = 0  # theirs' new rows ours had added too (written once)
+    rows_on_both: int = 0  # theirs' new rows left out: ours had added them as often
     fast_path: bool = False
 
 
 def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
                 out: BinaryIO, path: str, row_filter: RowFilter | None = None,
                 widen: bool = False,
-                computed: Callable[[], set[bytes] | None] | None = None) -> AppendStats:
+                computed: Callable[[], Counter[bytes] | None] | None = None) -> AppendStats:
     """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
     a header that only gained columns at its end on one side is widened, and the other
     side's rows get empty fields for them. `computed`, when given, answers `rows_on_both`
@@ -95,7 +99,7 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
         rows = rowcheck.valid(fmt, batch, columns, path, b.raw)
         if both:
             valid = len(rows)
-            rows = [r for r in rows if (key(r) if key else r) not in both]
+            rows = _left_out(rows, both, key)
             stats.rows_on_both += valid - len(rows)
         if row_filter is not None and rows:
             rows = row_filter(rows, header)
@@ -111,6 +115,20 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
                 out.write(term.join(rows) + term)
             stats.rows_added += len(rows)
     return stats
+
+
+def _left_out(rows: list[bytes], both: Counter[bytes], key: Callable[[bytes], bytes] | None,
+              ) -> list[bytes]:
+    """Theirs' rows without the copies ours added too: each row in `both` is left out as many
+    times as ours added it (counted down across batches), later copies are written."""
+    kept = []
+    for r in rows:
+        k = key(r) if key else r
+        if both.get(k):
+            both[k] -= 1
+        else:
+            kept.append(r)
+    return kept
 
 
 def _rows_as_is(fmt: RowFormat, batches: Iterable[Batch], header: bytes | None,

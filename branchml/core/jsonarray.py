@@ -1,8 +1,11 @@
-"""The append strategy for a JSON file holding one top-level array: the same rule as rows."""
+"""The append strategy for a JSON file holding one top-level array: the same rule as rows
+(repeated items a multiset: an item ours added k times and theirs n times is there max(k, n)
+times on top of base)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from branchml.errors import ConflictError, UsageError
@@ -24,8 +27,14 @@ def append_json_array(base: bytes | None, ours: bytes, theirs: bytes, path: str)
 
     b, o, t = load(base or b"", "base"), load(ours, "ours"), load(theirs, "theirs")
     bk, ok, tk = [key(x) for x in b], [key(x) for x in o], [key(x) for x in t]
-    o_new = {k for k, new in zip(ok, _minus(ok, bk), strict=True) if new}
-    added = [x for x, k, new in zip(t, tk, _minus(tk, bk), strict=True) if new and k not in o_new]
+    # a multiset, as for rows: an item ours added k times covers k of theirs' new copies
+    o_new = Counter(k for k, new in zip(ok, _minus(ok, bk), strict=True) if new)
+    added = []
+    for x, k, new in zip(t, tk, _minus(tk, bk), strict=True):
+        if new and o_new[k]:
+            o_new[k] -= 1
+        elif new:
+            added.append(x)
     if not added:
         return ours
     merged = o + added
