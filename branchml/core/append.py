@@ -23,7 +23,7 @@ from branchml.core import native, newrows, rowcheck
 from branchml.core.background import BackgroundCopy, Rewindable
 from branchml.core.newrows import Source
 from branchml.core.rows import BOM, Batch, RowFormat, line_ending
-from branchml.errors import ConflictError
+from branchml.errors import ConflictError, UsageError
 
 RowFilter = Callable[[list[bytes], bytes | None], list[bytes]]  # (new rows, header) -> kept
 
@@ -173,7 +173,11 @@ def _headers(fmt: RowFormat, head_o: bytes, head_t: bytes, path: str,
             f"theirs ({ht.decode(errors='replace')}); make the columns equal on both "
             f"branches{hint}, then merge again."
         )
-    return ho or ht, b"", b""
+    header = ho or ht
+    if rowcheck.fields(fmt, header) < 0:
+        raise UsageError(f"{path}: the header {header[:80].decode(errors='replace')!r} is not "
+                         f"valid {fmt.value.upper()}; fix it on its branch, then merge again.")
+    return header, b"", b""
 
 
 def _copy_widened(fmt: RowFormat, ours: Source, out: BinaryIO, header: bytes, pad: bytes,
