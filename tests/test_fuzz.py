@@ -43,16 +43,24 @@ from branchml.core.rows import RowFormat
 from branchml.errors import ConfigError, ConflictError, UsageError
 from tests.conftest import BIN
 
-# Budgets: max_examples and the deadline of one example. The parsers are microseconds an
+# Budgets: max_examples and the deadline of one example. The parsers take microseconds an
 # example; the config loader runs jsonschema (a few ms); a merge through both doors runs
-# `branchml pull` and `git merge` (two processes, ~0.4 s together). Sum: ~35 s of CPU.
-POINTER_BUDGET = settings(max_examples=500, deadline=timedelta(milliseconds=500), database=None)
-MANIFEST_BUDGET = settings(max_examples=300, deadline=timedelta(milliseconds=500), database=None)
-CONFIG_BUDGET = settings(max_examples=150, deadline=timedelta(seconds=2), database=None,
-                         suppress_health_check=[HealthCheck.too_slow])
-MERGE_BUDGET = settings(max_examples=300, deadline=timedelta(seconds=2), database=None)
-DOORS_BUDGET = {"plain": 30, "lfs": 16}  # max_examples of the end-to-end merges, by layout
-DOORS_DEADLINE = timedelta(seconds=20)  # two processes and a dozen git plumbing calls
+# `branchml pull` and `git merge` (two processes and a dozen git plumbing calls, ~0.3 s).
+# BRANCHML_FUZZ_SCALE=N multiplies every max_examples (a longer run by hand; CI uses 1).
+SCALE = max(float(os.environ.get("BRANCHML_FUZZ_SCALE", "1")), 0.01)
+
+
+def _budget(examples: int, deadline: timedelta) -> settings:
+    return settings(max_examples=max(1, int(examples * SCALE)), deadline=deadline,
+                    database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+POINTER_BUDGET = _budget(500, timedelta(milliseconds=500))
+MANIFEST_BUDGET = _budget(300, timedelta(milliseconds=500))
+CONFIG_BUDGET = _budget(150, timedelta(seconds=2))
+MERGE_BUDGET = _budget(300, timedelta(seconds=2))
+DOORS_BUDGET = {"plain": 24, "lfs": 12}  # max_examples of the end-to-end merges, by layout
+DOORS_DEADLINE = timedelta(seconds=20)  # generous: two processes on a loaded CI machine
 
 DEEP = "[" * 100_000  # past Python's recursion limit in json's parser
 
@@ -447,8 +455,7 @@ def test_doors_differ_when_one_side_kept_the_file(plain_doors: Doors,
 
 def _doors_budget(layout: str) -> settings:
     """Half the layout's examples to each of its two tests."""
-    return settings(max_examples=DOORS_BUDGET[layout] // 2, deadline=DOORS_DEADLINE,
-                    database=None, suppress_health_check=[HealthCheck.too_slow])
+    return _budget(DOORS_BUDGET[layout] // 2, DOORS_DEADLINE)
 
 
 @_doors_budget("plain")
