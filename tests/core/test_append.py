@@ -282,6 +282,13 @@ def test_widen_when_ours_added_columns() -> None:
         b"a,b,c\n1,2,x\n5,6,\n"
 
 
+def test_widen_with_repeated_rows() -> None:
+    """Rows compared on ours' columns count as a multiset too: ours added 3,4 once, theirs
+    twice (with values in the new column): theirs' second copy is appended."""
+    assert merge_widen(b"a,b\n1,2\n", b"a,b\n1,2\n3,4\n", b"a,b,c\n1,2,x\n3,4,\n3,4,y\n") == \
+        b"a,b,c\n1,2,\n3,4,\n3,4,y\n"
+
+
 def test_widen_refuses_other_changes() -> None:
     with pytest.raises(ConflictError, match="the header differs"):
         merge_widen(b"a,b\n", b"a,b\n", b"b,a\n")
