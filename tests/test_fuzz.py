@@ -41,7 +41,10 @@ from branchml.core.lfs_pointer import LfsPointer, parse_pointer
 from branchml.core.policy import policy_from_config
 from branchml.core.rows import RowFormat
 from branchml.errors import ConfigError, ConflictError, UsageError
-from tests.conftest import BIN
+from tests.conftest import BIN, commit, git
+
+# the release fixtures of the trust tests (a server with `branchml install`, acme-v1 pushed)
+from tests.test_trust_push import push, refs, refused, released, server  # noqa: F401
 
 # Budgets: max_examples and the deadline of one example. The parsers take microseconds an
 # example; the config loader runs jsonschema (a few ms); a merge through both doors runs
@@ -413,6 +416,22 @@ def test_doors_agree_on_repeated_rows(layout: str, request: pytest.FixtureReques
     assert got == b"k,v\n1,a\n2,b\n2,b\n"
 
 
+@pytest.mark.parametrize(("name", "sides", "said"), [
+    ("x.jsonl", (b'{"a":1}\n', b'{"a":1}\n{"a":2}\n', b'{"a":1}\n' + DEEP.encode() + b"\n"),
+     "data/x.jsonl: a new row of theirs is not valid JSON"),
+    ("x.csv", (None, b"k\n1\n", b'\r"\n2\n'), "data/x.csv: the header"),
+    ("x.csv", (b'k,"v"\n', b'k,"v"\n1,a\n', b'k,"v"\n2,"x"\ry\n'),
+     "data/x.csv: a new row of theirs is not valid CSV"),
+])
+def test_doors_refuse_what_the_fuzzer_found(plain_doors: Doors, name: str,
+                                            sides: tuple[bytes | None, bytes, bytes],
+                                            said: str) -> None:
+    """Inputs that were tracebacks (RecursionError, csv.Error) in `pull` and in the driver:
+    now one sentence from both, exit 2, no ref moved (asserted by `Doors.merge`)."""
+    got = plain_doors.merge(name, *sides)
+    assert isinstance(got, str) and said in got, got
+
+
 def _follows_the_rule(doors: Doors, case: tuple[str, list[Any], list[Any], list[Any], bool]
                       ) -> None:
     name, base, ours, theirs, crlf = case
@@ -481,3 +500,33 @@ def test_plain_doors_agree_on_any_bytes(plain_doors: Doors, name: str, sides: An
 @given(name=st.sampled_from(["x.csv", "x.jsonl"]), sides=_sides())
 def test_lfs_doors_agree_on_any_bytes(lfs_doors: Doors, name: str, sides: Any) -> None:
     _agree(lfs_doors, name, sides)
+
+
+# -- what the fuzzer found, tried the way an attacker would ----------------------------------
+
+
+@pytest.mark.slow
+def test_a_manifest_nested_past_the_recursion_limit_is_refused_by_the_server(
+        request: pytest.FixtureRequest, bml) -> None:  # type: ignore[no-untyped-def]
+    """A hand-made release tag whose manifest is 100,000 nested `[`, pushed with --no-verify:
+    the server's pre-receive hook refuses it in one line (it was a RecursionError traceback)
+    and no ref moves; `verify` says one sentence. The twin, a real release made by
+    `branchml tag --push`, is accepted."""
+    repo, bare = request.getfixturevalue("released"), request.getfixturevalue("server")
+    sha = git("rev-parse", "acme-v1^{commit}", cwd=repo)
+    msg = f"acme-v2\n\n{manifest.BEGIN}\n{DEEP}\n{manifest.END}\n"
+    git("tag", "-a", "--cleanup=verbatim", "-F", "-", "acme-v2", sha, cwd=repo, input=msg)
+    before = refs(bare)
+    p = push(repo, "refs/tags/acme-v2")
+    refused(p, "it carries no branchml manifest")
+    assert "Traceback" not in p.stderr and "RecursionError" not in p.stderr
+    assert refs(bare) == before
+    r = bml("verify", "acme-v2", cwd=repo)
+    assert (r.code, r.err) == (2, "branchml: error: acme-v2 carries no branchml manifest.\n")
+    git("tag", "-d", "acme-v2", cwd=repo)
+    commit(repo, {"models/model.pkl": "w2", "tracking/metrics.json": '{"acc": 0.95}'},
+           branch="stable/model")
+    assert push(repo, "stable/model", verify=True).returncode == 0
+    r = bml("tag", "--client", "acme", "--push", cwd=repo)
+    assert r.code == 0, r.err
+    assert git("rev-parse", "acme-v2", cwd=bare)
