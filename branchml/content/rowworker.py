@@ -16,7 +16,8 @@ Whatever goes wrong with it (it is gone, it answers nothing, the rows are malfor
 command computes the answer itself, so errors and results are the same either way.
 
 Protocol: one JSON line per request on stdin ({"fmt", "base", "ours", "theirs"}: paths), one
-JSON line per answer on stdout ({"both": [rows as latin-1 text]}, or {"error": ...})."""
+JSON line per answer on stdout ({"both": [rows as latin-1 text, a row once per copy ours
+added]}, or {"error": ...})."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +74,9 @@ class Pending:
     def __init__(self, worker: subprocess.Popen[bytes] | None) -> None:
         self._worker = worker
         self._done = worker is None
-        self._value: set[bytes] | None = None
+        self._value: Counter[bytes] | None = None
 
-    def result(self) -> set[bytes] | None:
+    def result(self) -> Counter[bytes] | None:
         if not self._done:
             self._done = True
             self._value = _read_answer(self._worker)
@@ -97,7 +99,7 @@ def submit(fmt: str, base: Path | None, ours: Path, theirs: Path) -> Pending:
     return Pending(worker)
 
 
-def _read_answer(worker: subprocess.Popen[bytes] | None) -> set[bytes] | None:
+def _read_answer(worker: subprocess.Popen[bytes] | None) -> Counter[bytes] | None:
     if worker is None or worker.stdout is None:
         return None
     try:
@@ -107,7 +109,7 @@ def _read_answer(worker: subprocess.Popen[bytes] | None) -> set[bytes] | None:
     if "both" not in answer:
         stop()  # gone, or it could not compare: the caller does it
         return None
-    return {row.encode("latin-1") for row in answer["both"]}
+    return Counter(row.encode("latin-1") for row in answer["both"])  # a row once per copy
 
 
 def _serve() -> None:
@@ -123,7 +125,8 @@ def _serve() -> None:
             r = json.loads(line)
             both = rows_on_both(RowFormat(r["fmt"]), source(r["base"]), source(r["ours"]),
                                 source(r["theirs"]))
-            answer: dict[str, Any] = {"both": sorted(row.decode("latin-1") for row in both)}
+            answer: dict[str, Any] = {"both": sorted(row.decode("latin-1")
+                                                  for row in both.elements())}
         except Exception as e:  # the caller computes it again and reports the error itself
             answer = {"error": type(e).__name__}
         sys.stdout.write(json.dumps(answer) + "\n")

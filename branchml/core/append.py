@@ -1,8 +1,11 @@
 """The append strategy for row files, on byte streams.
 
 result = ours, then theirs' new rows that ours did not add too, in theirs' order.
-- theirs' new rows, and those ours added too (written once), come from `newrows.py`: O(new
-  rows) when base is a byte prefix of a side; about 10 bytes of memory per new row of ours.
+- theirs' new rows, and those ours added too, come from `newrows.py`: O(new rows) when base
+  is a byte prefix of a side; about 10 bytes of memory per new row of ours.
+- repeated rows are a multiset: a row ours added k times and theirs n times is in the result
+  max(k, n) times on top of base (theirs' first k copies are left out, the rest written), so
+  a second identical event on either side is never lost.
 - rows theirs deleted from base are not deleted from ours: append never deletes.
 Rows are compared without their terminators; theirs' rows are written with ours' terminator.
 Ours is copied into the result on a worker thread while the rows are compared. Never a whole
@@ -11,6 +14,7 @@ file in memory.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,7 +23,7 @@ from branchml.core import native, newrows, rowcheck
 from branchml.core.background import BackgroundCopy, Rewindable
 from branchml.core.newrows import Source
 from branchml.core.rows import BOM, Batch, RowFormat, line_ending
-from branchml.errors import ConflictError
+from branchml.errors import ConflictError, UsageError
 
 RowFilter = Callable[[list[bytes], bytes | None], list[bytes]]  # (new rows, header) -> kept
 
@@ -27,14 +31,14 @@ RowFilter = Callable[[list[bytes], bytes | None], list[bytes]]  # (new rows, hea
 @dataclass
 class AppendStats:
     rows_added: int = 0
-    rows_on_both: int = 0  # theirs' new rows ours had added too (written once)
+    rows_on_both: int = 0  # theirs' new rows left out: ours had added them as often
     fast_path: bool = False
 
 
 def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Source,
                 out: BinaryIO, path: str, row_filter: RowFilter | None = None,
                 widen: bool = False,
-                computed: Callable[[], set[bytes] | None] | None = None) -> AppendStats:
+                computed: Callable[[], Counter[bytes] | None] | None = None) -> AppendStats:
     """Write the append merge of a row file to `out` (the caller stores it). With `widen`,
     a header that only gained columns at its end on one side is widened, and the other
     side's rows get empty fields for them. `computed`, when given, answers `rows_on_both`
@@ -95,7 +99,7 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
         rows = rowcheck.valid(fmt, batch, columns, path, b.raw)
         if both:
             valid = len(rows)
-            rows = [r for r in rows if (key(r) if key else r) not in both]
+            rows = _left_out(rows, both, key)
             stats.rows_on_both += valid - len(rows)
         if row_filter is not None and rows:
             rows = row_filter(rows, header)
@@ -111,6 +115,29 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
                 out.write(term.join(rows) + term)
             stats.rows_added += len(rows)
     return stats
+
+
+def _left_out(rows: list[bytes], both: Counter[bytes], key: Callable[[bytes], bytes] | None,
+              ) -> list[bytes]:
+    """Theirs' rows without the copies ours added too: each row in `both` is left out as many
+    times as ours added it (counted down across batches, gone at zero), later copies are
+    written. Batches hold ~10,000 rows and rows on both sides are few: the rows are scanned
+    in C (isdisjoint, a comprehension) and the batch is cut around the rows left out."""
+    keys = rows if key is None else [key(r) for r in rows]
+    if both.keys().isdisjoint(keys):
+        return rows
+    kept: list[bytes] = []
+    at = 0
+    for i in [i for i, k in enumerate(keys) if k in both]:
+        k = keys[i]
+        if k not in both:  # its count reached zero earlier in this batch
+            continue
+        both[k] -= 1
+        if not both[k]:
+            del both[k]
+        kept += rows[at:i]
+        at = i + 1
+    return kept + rows[at:]
 
 
 def _rows_as_is(fmt: RowFormat, batches: Iterable[Batch], header: bytes | None,
@@ -155,7 +182,11 @@ def _headers(fmt: RowFormat, head_o: bytes, head_t: bytes, path: str,
             f"theirs ({ht.decode(errors='replace')}); make the columns equal on both "
             f"branches{hint}, then merge again."
         )
-    return ho or ht, b"", b""
+    header = ho or ht
+    if rowcheck.fields(fmt, header) < 0:
+        raise UsageError(f"{path}: the header {header[:80].decode(errors='replace')!r} is not "
+                         f"valid {fmt.value.upper()}; fix it on its branch, then merge again.")
+    return header, b"", b""
 
 
 def _copy_widened(fmt: RowFormat, ours: Source, out: BinaryIO, header: bytes, pad: bytes,

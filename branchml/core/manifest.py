@@ -30,7 +30,7 @@ def parse(message: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(message[start + len(BEGIN):end])
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep a nesting is no manifest either
         return None
     return value if isinstance(value, dict) else None
 

@@ -6,13 +6,15 @@ row comparison behind the append strategy (`append.py`).
   rows minus base's rows, as a multiset (a row the side has one more time than base is new).
 - rows on both sides: ours' new rows are hashed (`native`, in C; NumPy's `rowhash` where
   the C library is not built, with the same values), theirs' new rows are probed against
-  them, and a row whose hash is shared is confirmed byte for byte before it counts.
+  them, and a row whose hash is shared is confirmed byte for byte before it counts. They
+  are counted (a multiset): ours adding a row twice covers two of theirs' copies of it.
 Memory: about 10 bytes per new row of ours, never a whole file.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import compress
 from typing import Any, BinaryIO
@@ -25,16 +27,17 @@ RowKey = Callable[[bytes], bytes]  # what a row is compared by
 
 
 def rows_on_both(fmt: RowFormat, base: Source | None, ours: Source,
-                 theirs: Source) -> set[bytes]:
-    """The rows ours added that theirs added too (written once by `append_rows`), for sides
-    whose headers are the same: what a helper process computes for it (`rowworker`)."""
+                 theirs: Source) -> Counter[bytes]:
+    """The rows ours added that theirs added too, with how many times ours added each (so
+    many of theirs' copies are left out by `append_rows`), for sides whose headers are the
+    same: what a helper process computes for it (`rowworker`)."""
     return both(fmt, base, ours, theirs_new(fmt, base, theirs)[0], None)
 
 
 def both(fmt: RowFormat, base: Source | None, ours: Source,
-         theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> set[bytes]:
-    """The rows ours added that are among theirs' new rows (compared by `key`): found by
-    hash, then confirmed byte for byte."""
+         theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> Counter[bytes]:
+    """The rows ours added that are among theirs' new rows (compared by `key`), each with
+    the number of times ours added it: found by hash, then confirmed byte for byte."""
     if native.available():
         return _both_native(fmt, base, ours, theirs_new, key)
     ours_new = _new_row_hashes(fmt, base, ours)
@@ -42,14 +45,14 @@ def both(fmt: RowFormat, base: Source | None, ours: Source,
 
 
 def _both_native(fmt: RowFormat, base: Source | None, ours: Source,
-                 theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> set[bytes]:
+                 theirs_new: Callable[[], Iterator[Batch]], key: RowKey | None) -> Counter[bytes]:
     """`both` with the C row hashes (`native`): the same rows, and NumPy is not imported."""
     ours_new = array("Q")
     for b in _new_blocks(fmt, base, ours):
         ours_new.extend(_native_hashes(b, None))
     shared = native.shared(ours_new, (_native_hashes(b, key) for b in theirs_new()))
     del ours_new
-    found: set[bytes] = set()
+    found: Counter[bytes] = Counter()
     if len(shared):
         for b in _new_blocks(fmt, base, ours):
             hit = shared.hits(_native_hashes(b, None))
@@ -167,14 +170,14 @@ def _shared(ours_new: Any, blocks: Iterator[Batch], fmt: RowFormat,
 
 
 def _ours_rows_among(fmt: RowFormat, base: Source | None, ours: Source,
-                     hashes: Any) -> set[bytes]:
-    """Ours' new rows whose hash is in `hashes` (sorted), as bytes: the exact check of rows
-    both sides added. Empty, and nothing read, when no hash is shared."""
+                     hashes: Any) -> Counter[bytes]:
+    """Ours' new rows whose hash is in `hashes` (sorted), as bytes with their counts: the
+    exact check of rows both sides added. Empty, and nothing read, when no hash is shared."""
     from branchml.core import rowhash
 
     if not len(hashes):
-        return set()
-    found: set[bytes] = set()
+        return Counter()
+    found: Counter[bytes] = Counter()
     for b in _new_blocks(fmt, base, ours):
         hit = rowhash.member(_batch_hashes(b, fmt, None), hashes)
         if hit.any():

@@ -68,18 +68,24 @@ def valid(fmt: RowFormat, batch: list[bytes], header: bytes | None, path: str,
         for row in batch:
             try:
                 json.loads(row)
-            except ValueError:
+            except (ValueError, RecursionError):  # too deep a nesting is refused alike
                 raise UsageError(f"{path}: a new row of theirs is not valid JSON: "
                                  f"{row[:80].decode(errors='replace')!r}.") from None
     return batch
 
 
 def fields(fmt: RowFormat, row: bytes) -> int:
+    """The row's field count; -1 when it is not CSV at all (a bare CR out of quotes)."""
     d = fmt.delimiter
     if b'"' not in row:
         return row.count(d) + 1
-    parsed = next(csv.reader([row.decode("utf-8")], delimiter=d.decode()), [])
-    return len(parsed)
+    # surrogateescape: a header is not checked as UTF-8 (theirs' new rows are), and its
+    # bytes that are not count as text all the same
+    text = row.decode("utf-8", "surrogateescape")
+    try:
+        return len(next(csv.reader([text], delimiter=d.decode()), []))
+    except csv.Error:
+        return -1
 
 
 def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: bytes,
@@ -95,11 +101,11 @@ def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: byte
         if shape == (d * (n - 1) + b"\n") * len(batch):
             return
     for row in batch:
-        if (b'"' in row or row.count(d) + 1 != n) and fields(fmt, row) != n:
-            raise UsageError(
-                f"{path}: a new row of theirs has {fields(fmt, row)} fields where the header "
-                f"has {n}: {row[:80].decode(errors='replace')!r}; fix the row on its branch."
-            )
+        if (b'"' in row or row.count(d) + 1 != n) and (found := fields(fmt, row)) != n:
+            what = (f"is not valid {fmt.value.upper()}" if found < 0
+                    else f"has {found} fields where the header has {n}")
+            raise UsageError(f"{path}: a new row of theirs {what}: "
+                             f"{row[:80].decode(errors='replace')!r}; fix the row on its branch.")
 
 
 _NOT_DELIMITER_OR_NEWLINE = {

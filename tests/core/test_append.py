@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -92,6 +95,16 @@ def merge(fmt: RowFormat, base: bytes | None, ours: bytes, theirs: bytes) -> byt
     (b"\xef\xbb\xbfh\n1\n", b"\xef\xbb\xbfh\n1\n", b"h\n1\n2\n", b"\xef\xbb\xbfh\n1\n2\n"),
     # nothing new
     (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n", b"h\n1\n2\n"),
+    # repeated rows are a multiset: theirs added 2 twice, ours once: twice in the result
+    (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n2\n2\n", b"h\n1\n2\n2\n"),
+    # ours added 2 twice, theirs once: ours already holds the larger count
+    (b"h\n1\n", b"h\n1\n2\n2\n", b"h\n1\n2\n", b"h\n1\n2\n2\n"),
+    # theirs' first copies are the ones ours covers; its later ones follow in its order
+    (b"h\n1\n", b"h\n1\n2\n", b"h\n1\n2\n3\n2\n2\n", b"h\n1\n2\n3\n2\n2\n"),
+    # a row base holds once, added again on both sides: base's copy, then max(1, 2) more
+    (b"h\n1\n", b"h\n1\n1\n", b"h\n1\n1\n1\n", b"h\n1\n1\n1\n"),
+    # ours cleaned base's row away and added it once; theirs added it twice (not a prefix)
+    (b"h\n1\n", b"h\n2\n", b"h\n1\n2\n2\n", b"h\n2\n2\n"),
 ])
 def test_csv_cases(base: bytes | None, ours: bytes, theirs: bytes, result: bytes) -> None:
     assert merge(CSV, base, ours, theirs) == result
@@ -177,27 +190,70 @@ def parse(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode(), newline="")))
 
 
+def multiset_model(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[Any]:
+    """The append rule with repeated rows, written plainly: ours, then theirs' rows that are
+    neither base's copies (theirs' first ones) nor covered by ours' new copies (the next
+    ones), in theirs' order. A row ours added k times and theirs n times is then in the
+    result max(k, n) times on top of base."""
+    left, ours_new = Counter(base), Counter(ours) - Counter(base)
+    out = list(ours)
+    for r in theirs:
+        if left[r]:
+            left[r] -= 1
+        elif ours_new[r]:
+            ours_new[r] -= 1
+        else:
+            out.append(r)
+    return out
+
+
+few_rows = st.sampled_from([("a", "b"), ("1", "x"), ("a", ""), ("b,", "\"\n")]) | row
+
+
 @settings(max_examples=150, deadline=None)
-@given(base=st.lists(row, max_size=6, unique=True),
-       ours_add=st.lists(row, max_size=5, unique=True),
-       theirs_add=st.lists(row, max_size=5, unique=True),
-       cleaned=st.sets(st.integers(0, 5)), crlf=st.booleans())
-def test_append_properties(base, ours_add, theirs_add, cleaned, crlf) -> None:  # type: ignore[no-untyped-def]
+@given(base=st.lists(few_rows, max_size=6), ours_add=st.lists(few_rows, max_size=5),
+       theirs_add=st.lists(few_rows, max_size=5), cleaned=st.sets(st.integers(0, 5)),
+       theirs_cleaned=st.sets(st.integers(0, 5)), crlf=st.booleans())
+def test_append_properties(base, ours_add, theirs_add, cleaned, theirs_cleaned, crlf) -> None:  # type: ignore[no-untyped-def]
+    """Random tables with repeated rows (drawn from a few), random appends on each side,
+    random cleaning on ours (ours no longer extends base) and on theirs (nor does theirs)."""
     header = ["k", "v"]
-    base_rows = list(base)
-    kept = [r for i, r in enumerate(base_rows) if i not in cleaned]
-    ours_add = [r for r in ours_add if r not in base_rows]
-    theirs_add = [r for r in theirs_add if r not in base_rows]
+    kept = [r for i, r in enumerate(base) if i not in cleaned]
+    theirs_kept = [r for i, r in enumerate(base) if i not in theirs_cleaned]
     ours = render(header, kept + ours_add, crlf)
-    theirs = render(header, base_rows + theirs_add)
-    result = merge(CSV, render(header, base_rows), ours, theirs)
+    theirs = render(header, theirs_kept + theirs_add)
+    result = merge(CSV, render(header, base), ours, theirs)
     assert result.startswith(ours)                      # ours first, untouched
     got = [tuple(r) for r in parse(result)]
     assert got[0] == tuple(header)                      # header once
-    assert got.count(tuple(header)) == 1 or tuple(header) in kept + ours_add + theirs_add
-    expected_new = [r for r in theirs_add if r not in ours_add]
-    assert got[1:] == kept + ours_add + expected_new    # nothing lost, none duplicated
-    assert merge(CSV, render(header, base_rows), ours, theirs) == result  # deterministic
+    assert got[1:] == multiset_model(base, kept + ours_add, theirs_kept + theirs_add)
+    if not cleaned and not theirs_cleaned:              # the rule as the docs state it
+        counts, o, t = Counter(got[1:]), Counter(ours_add), Counter(theirs_add)
+        for r in set(base) | set(o) | set(t):
+            assert counts[r] == base.count(r) + max(o[r], t[r])
+    assert merge(CSV, render(header, base), ours, theirs) == result  # deterministic
+
+
+json_item = st.sampled_from(['{"a":1}', '{"a":2}', '{"b":[1,"x"]}', '"s"', "3"])  # canonical
+
+
+@settings(max_examples=80, deadline=None)
+@given(base=st.lists(json_item, max_size=5), ours_add=st.lists(json_item, max_size=4),
+       theirs_add=st.lists(json_item, max_size=4))
+def test_jsonl_and_json_array_repeated_items(base, ours_add, theirs_add) -> None:  # type: ignore[no-untyped-def]
+    """JSON lines and a JSON array follow the same multiset rule as CSV rows."""
+    def lines(items: list[str]) -> bytes:
+        return "".join(x + "\n" for x in items).encode()
+
+    def array(items: list[str]) -> bytes:
+        return ("[" + ",".join(items) + "]").encode()
+
+    expected = multiset_model(base, base + ours_add, base + theirs_add)
+    got = merge(RowFormat.JSONL, lines(base), lines(base + ours_add), lines(base + theirs_add))
+    assert got == lines(expected)
+    arr = append_json_array(array(base), array(base + ours_add), array(base + theirs_add),
+                            "a.json")
+    assert json.loads(arr) == json.loads(array(expected))
 
 
 @settings(max_examples=60, deadline=None)
@@ -224,6 +280,13 @@ def test_widen_when_theirs_added_columns() -> None:
 def test_widen_when_ours_added_columns() -> None:
     assert merge_widen(b"a,b\n1,2\n", b"a,b,c\n1,2,x\n", b"a,b\n1,2\n5,6\n") == \
         b"a,b,c\n1,2,x\n5,6,\n"
+
+
+def test_widen_with_repeated_rows() -> None:
+    """Rows compared on ours' columns count as a multiset too: ours added 3,4 once, theirs
+    twice (with values in the new column): theirs' second copy is appended."""
+    assert merge_widen(b"a,b\n1,2\n", b"a,b\n1,2\n3,4\n", b"a,b,c\n1,2,x\n3,4,\n3,4,y\n") == \
+        b"a,b,c\n1,2,\n3,4,\n3,4,y\n"
 
 
 def test_widen_refuses_other_changes() -> None:
