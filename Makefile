@@ -35,7 +35,7 @@ KILLS := bench/.work/kills.jsonl
 
 # every fault point of every write command (tests/test_kills.py; `make test` runs a sample):
 # the figures printed at the end are the ones in docs/reliability.md, section "Kills"
-test-faults: venv  ## the full kill matrix (SIGKILL at each fault point), then its figures
+test-faults: venv  ## the full kill matrix, the 30 s soak and the corpus, then their figures
 	mkdir -p bench/.work && rm -f $(KILLS)
 	BRANCHML_FULL_KILLS=1 BRANCHML_KILLS_REPORT=$(CURDIR)/$(KILLS) \
 	  $(BIN)/pytest -q -p no:cacheprovider -n 2 -m faults tests/test_kills.py
@@ -44,6 +44,10 @@ test-faults: venv  ## the full kill matrix (SIGKILL at each fault point), then i
 	   for r in sorted(rows, key=lambda r: r['command'])]; \
 	  print('total', sum(r['points'] for r in rows), 'kill points,', \
 	        sum(r['clean'] for r in rows), 'clean')"
+	BRANCHML_SOAK_SECONDS=30 $(BIN)/pytest -q -p no:cacheprovider -s tests/test_soak.py \
+	  > bench/.work/soak.log; code=$$?; grep -E '^soak:|passed|failed' bench/.work/soak.log; \
+	  exit $$code
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 tests/test_bad_input.py
 
 test-fast: venv  ## the tests without the slow end-to-end ones
 	$(BIN)/pytest -q -n auto -m "not slow"
