@@ -23,7 +23,6 @@ import io
 import json
 import os
 import subprocess
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from branchml.core.policy import policy_from_config
 from branchml.core.rows import RowFormat
 from branchml.errors import ConfigError, ConflictError, UsageError
 from tests.conftest import BIN, commit, git
+from tests.core.test_append import multiset_model
 
 # the release fixtures of the trust tests (a server with `branchml install`, acme-v1 pushed)
 from tests.test_trust_push import push, refs, refused, released, server  # noqa: F401
@@ -288,20 +288,6 @@ def test_json_array_merge_of_any_text(base: str | None, ours: str, theirs: str) 
 
 # -- the append merge through both doors, on real repositories -------------------------------
 
-def _multiset(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[Any]:
-    """docs/data-moves.md's rule: ours, then theirs' rows that are neither base's copies nor
-    covered by ours' new copies, in theirs' order."""
-    left, ours_new = Counter(base), Counter(ours) - Counter(base)
-    out = list(ours)
-    for r in theirs:
-        if left[r]:
-            left[r] -= 1
-        elif ours_new[r]:
-            ours_new[r] -= 1
-        else:
-            out.append(r)
-    return out
-
 
 class Doors:
     """One repository made by `branchml init`, with a second worktree where `git merge` runs;
@@ -448,7 +434,7 @@ def _follows_the_rule(doors: Doors, case: tuple[str, list[Any], list[Any], list[
                       _render(name, theirs, False))
     assert isinstance(got, bytes), got
     assert got.startswith(_render(name, ours, crlf))
-    assert _rows(name, got) == _multiset(base, ours, theirs)
+    assert _rows(name, got) == multiset_model(base, ours, theirs)
 
 
 def _both_changed(base: bytes | None, ours: bytes, theirs: bytes) -> bool:
