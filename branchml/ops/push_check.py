@@ -17,7 +17,7 @@ from branchml.core.globs import glob_match
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.rules import judge_ref_update
 from branchml.ops.check import CheckResult, _judge, _oldest, judge_update, promotion_check
-from branchml.ops.push_refs import check_deploy_ref, check_release_tag
+from branchml.ops.push_refs import check_deploy_ref, check_release_tag, zero
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name
 from branchml.repo.reader import Git
 
@@ -26,10 +26,6 @@ class PushedRef(NamedTuple):
     ref: str
     old: str  # the receiving side's value (zeros: new)
     new: str  # zeros: deletion
-
-
-def _zero(oid: str) -> bool:
-    return set(oid) == {"0"}
 
 
 class RefView:
@@ -41,7 +37,7 @@ class RefView:
         self.before = before
         self.after = dict(before)
         for u in updates:
-            if _zero(u.new):
+            if zero(u.new):
                 self.after.pop(u.ref, None)
             else:
                 self.after[u.ref] = u.new
@@ -67,7 +63,7 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
     for u in updates:
         if u.ref.startswith("refs/heads/"):
             branch = u.ref.removeprefix("refs/heads/")
-            creating = _zero(u.old)
+            creating = zero(u.old)
             trusted = (load_trusted(git, [u.old]) if branch == main and not creating
                        else main_trusted)
             _branch_update(git, u, branch, trusted, view, total)
@@ -87,7 +83,7 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
 def _branch_update(git: Git, u: PushedRef, branch: str, trusted: TrustedPolicy, view: RefView,
                    total: CheckResult) -> None:
     total.policy_source = trusted.source
-    deleting, creating = _zero(u.new), _zero(u.old)
+    deleting, creating = zero(u.new), zero(u.old)
     known_old = not creating and git.has_object(u.old)
     ff = creating or (known_old and git.is_ancestor(u.old, u.new))
     verdict = judge_ref_update(trusted.policy, branch, deleting, ff)

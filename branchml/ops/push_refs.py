@@ -18,7 +18,8 @@ from branchml.ops.trusted import TrustedPolicy
 from branchml.repo.reader import Git
 
 
-def _zero(oid: str) -> bool:
+def zero(oid: str) -> bool:
+    """git's all-zeros object id: "no ref" on one side of an update."""
     return set(oid) == {"0"}
 
 
@@ -29,11 +30,11 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     def refuse(why: str) -> list[Violation]:
         return [Violation("release-tag", f"release tag {name}: {why}", branch=ref)]
 
-    if _zero(new):
+    if zero(new):
         return refuse("release tags are never deleted (make a new release instead)")
-    if not _zero(old) and old != new:
+    if not zero(old) and old != new:
         return refuse("release tags are never moved (make a new release instead)")
-    if not _zero(old):
+    if not zero(old):
         return []  # unchanged
     if git.object_type(new) != "tag":
         return refuse("it is not an annotated tag: make releases with `branchml tag`")
@@ -90,14 +91,14 @@ def check_deploy_ref(git: Git, ref: str, old: str, new: str, after: dict[str, st
     def refuse(why: str, sha: str = "") -> list[Violation]:
         return [Violation("deploy-history", f"{ref}: {why}", sha, branch=ref)]
 
-    if _zero(new):
+    if zero(new):
         return refuse("deployment history is never deleted")
-    if not _zero(old) and not (git.has_object(old) and git.is_ancestor(old, new)):
+    if not zero(old) and not (git.has_object(old) and git.is_ancestor(old, new)):
         return refuse("it does not move forward from its current value (history is never "
                       "rewritten); fetch it, then deploy with `branchml deploy`")
     args = ["log", "--format=%H %P%x00%(trailers:key=Deploy-Primary,valueonly)%x00"
             "%(trailers:key=Deploy-Candidate,valueonly)%x1e", new]
-    records = git.out(*args, *(["--not", old] if not _zero(old) else []), "--")
+    records = git.out(*args, *(["--not", old] if not zero(old) else []), "--")
     commits = [r.lstrip("\n").split("\0") for r in records.split("\x1e") if r.strip()]
     shas = {c[0].split(" ")[0] for c in commits}
     for fields in commits:
@@ -106,7 +107,7 @@ def check_deploy_ref(git: Git, ref: str, old: str, new: str, after: dict[str, st
             return refuse("a deployment commit has more than one parent; deploy with "
                           "`branchml deploy`", sha)
         outside = [p for p in parents if p not in shas]
-        if (outside and outside != [old]) or (not parents and not _zero(old)):
+        if (outside and outside != [old]) or (not parents and not zero(old)):
             return refuse("it does not move forward from its current value (history is "
                           "never rewritten); deploy with `branchml deploy`", sha)
         for tag in (fields[1].strip(), fields[2].strip().split(" ")[0]):

@@ -36,9 +36,10 @@ class TrustedPolicy(NamedTuple):
 
 
 @contextmanager
-def judging() -> Iterator[None]:
-    """The checker's doors: an invalid trusted config gives the repair policy, not an error."""
-    token = _JUDGING.set(True)
+def judging(value: bool = True) -> Iterator[None]:
+    """The checker's doors: an invalid trusted config gives the repair policy, not an error
+    (`judging(False)`: not here, even inside a door)."""
+    token = _JUDGING.set(value)
     try:
         yield
     finally:
@@ -56,7 +57,7 @@ def main_branch_name(git: Git) -> str:
 
 def trusted_config(git: Git) -> dict[str, Any]:
     """The effective trusted config as a mapping (for keys the Policy does not model)."""
-    with _not_judging():
+    with judging(False):
         return load_trusted(git, [trusted_ref(git), "HEAD"]).config
 
 
@@ -145,15 +146,6 @@ def _fetch_hint(git: Git) -> str:
     return (f"the trusted {config.CONFIG_FILE} is not here: {ref} does not exist and {why}; "
             f"fetch it (`git fetch {remote or 'origin'} {main}:{main}`, in CI before "
             "`branchml check`) and run again.")
-
-
-@contextmanager
-def _not_judging() -> Iterator[None]:
-    token = _JUDGING.set(False)
-    try:
-        yield
-    finally:
-        _JUDGING.reset(token)
 
 
 def _cache(git: Git) -> Path:
