@@ -286,3 +286,70 @@ def test_promotion_outside_promote_order_is_refused(project: Path, server: Path)
     refused(push(project, f"{evil}:refs/heads/stable/model"),
             "promote.order does not let exp/x promote into stable/model")
     assert refs(server) == before
+
+
+# --- found by a hostile review: second parents vouch for nothing ----------------------------
+
+def evil_dev(project: Path) -> str:
+    """An unpromoted commit with code and a model, child of main, on no pushed branch."""
+    main = git("rev-parse", "main", cwd=project)
+    tree = tree_with(project, main, {"src/evil.py": blob(project, b"import os\n"),
+                                     "models/backdoor.pkl": blob(project, b"bad weights")})
+    return commit_tree(project, tree, [main], "evil")
+
+
+def noop_merge(project: Path, branch: str, second: str) -> str:
+    """A merge on `branch` that keeps its tree and brings `second` in as second parent: its
+    diff against its first parent is empty, so it is accepted, and `second` becomes
+    reachable from `branch` without ever having been judged as `branch`'s."""
+    tip = git("rev-parse", branch, cwd=project)
+    return commit_tree(project, git("rev-parse", f"{tip}^{{tree}}", cwd=project), [tip, second],
+                       "merge")
+
+
+def test_a_merge_on_main_does_not_vouch_for_its_second_parent(project: Path,
+                                                                server: Path) -> None:
+    evil = evil_dev(project)
+    merge = noop_merge(project, "main", evil)
+    before = refs(server)
+    refused(push(project, f"{merge}:refs/heads/main", f"{evil}:refs/heads/stable/evil"),
+            "code on stable/evil changes only by promotion")
+    assert refs(server) == before
+    assert push(project, f"{merge}:refs/heads/main").returncode == 0  # the merge itself is fine
+    refused(push(project, f"{evil}:refs/heads/stable/evil"), "changes only by promotion")
+
+
+def test_a_merge_on_stable_does_not_vouch_for_its_second_parent(project: Path,
+                                                                  server: Path) -> None:
+    evil = evil_dev(project)
+    assert push(project, f"{noop_merge(project, 'stable/model', evil)}:refs/heads/stable/model"
+                ).returncode == 0
+    before = refs(server)
+    refused(push(project, f"{evil}:refs/heads/stable/evil"), "changes only by promotion")
+    assert refs(server) == before
+
+
+def test_a_data_branch_recreated_from_a_second_parent(project: Path, server: Path) -> None:
+    raw = git("rev-parse", "raw", cwd=project)
+    code = commit_tree(project, tree_with(project, raw, {"src/evil.py": blob(project, b"x\n")}),
+                       [raw], "code")
+    merge = noop_merge(project, "raw", code)
+    assert push(project, f"{merge}:refs/heads/raw", ":refs/heads/clean").returncode == 0
+    before = refs(server)
+    refused(push(project, f"{code}:refs/heads/clean"), "code does not belong on clean")
+    assert refs(server) == before
+    assert push(project, f"{merge}:refs/heads/clean").returncode == 0  # twin: from raw's own
+
+
+def test_release_tag_of_a_tag_is_refused(released: Path, server: Path) -> None:
+    body = git("cat-file", "tag", "acme-v1", cwd=released).partition("\n\n")[2]
+    commit_sha = git("rev-parse", "acme-v1^{commit}", cwd=released)
+    inner = git("mktag", cwd=released, input=f"object {commit_sha}\ntype commit\ntag inner\n"
+                "tagger T <t@example.com> 0 +0000\n\ninner\n")
+    outer = git("mktag", cwd=released, input=f"object {inner}\ntype tag\ntag acme-v2\n"
+                f"tagger T <t@example.com> 0 +0000\n\n"
+                f"{body.replace('acme-v1', 'acme-v2')}\n")
+    before = refs(server)
+    refused(push(released, f"{outer}:refs/tags/acme-v2"), "point at a commit (not at another "
+            "tag)")
+    assert refs(server) == before

@@ -99,10 +99,12 @@ def _branch_update(git: Git, u: PushedRef, branch: str, trusted: TrustedPolicy, 
 
 def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: RefView,
                 total: CheckResult) -> None:
-    """A new typed branch: the commits it holds that its parent and the existing branches
-    of its own type do not hold are judged by its type's rules, and its history must leave
-    one of those (a branch of a type with a parent never starts from a root commit of its
-    own). A commit reachable from a tag or any other ref counts for nothing here."""
+    """A new typed branch leaves the own history (the first-parent chain) of its parent or
+    of an existing branch of its own type at a fork point F; it is judged as an update from
+    F to its tip. Only first-parent history counts: a commit that some branch reaches
+    through a merge's second parent was judged only as part of that merge's diff, so it
+    vouches for nothing, and neither does a tag or any other ref. A branch whose type has a
+    parent never starts from a root commit of its own."""
     policy = trusted.policy
     bt = policy.branch_type(branch)
     if bt is None:
@@ -118,11 +120,27 @@ def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: R
             "new-branch-base", f"{branch} is new and its parent {parent} is not on the "
             f"receiving side: push {parent} first, or in the same push", branch=branch))
         return
-    walked: list[CommitFacts] = []
-    _judge(git, branch, _oldest(git.range_facts(new, covered), walked), trusted, total,
+    fork = _fork_point(git, new, covered)
+    if fork is not None:
+        judge_update(git, branch, fork, new, trusted, total, view.tip)
+        return
+    walked: list[CommitFacts] = []  # no fork point: the whole first-parent history is new
+    _judge(git, branch, _oldest(git.range_facts(new, []), walked), trusted, total,
            promotion_check(git, trusted, branch, view.tip))
-    if parent and walked and not walked[0].parent:
+    if parent and walked:
         total.violations.append(Violation(
             "new-branch-base", f"{branch} is new but its history starts at its own root "
             f"commit {walked[0].sha[:10]}, not on {parent}: create it from {parent} "
             f"(`branchml branch {branch}`)", walked[0].sha, branch=branch))
+
+
+def _fork_point(git: Git, new: str, covered: list[str]) -> str | None:
+    """The newest commit of `new`'s first-parent chain that is on the first-parent chain of
+    one of `covered` (None: they share no such commit)."""
+    if not covered:
+        return None
+    own = set(git.out("rev-list", "--first-parent", *covered, "--").split())
+    for sha in git.out("rev-list", "--first-parent", new, "--").split():
+        if sha in own:
+            return sha
+    return None

@@ -39,6 +39,10 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     if git.object_type(new) != "tag":
         return refuse("it is not an annotated tag: make releases with `branchml tag`")
     body = git.out("cat-file", "tag", new)
+    header = body.partition("\n\n")[0].splitlines()
+    if "type commit" not in header or f"tag {name}" not in header:
+        return refuse("its tag object must name this tag and point at a commit (not at "
+                      "another tag): make releases with `branchml tag`")
     recorded = core.parse(body.partition("\n\n")[2])
     if recorded is None:
         return refuse("it carries no branchml manifest: make releases with `branchml tag`")
@@ -77,9 +81,13 @@ def _differences(git: Git, trusted: TrustedPolicy, commit: str,
 
 def _stable_holding(git: Git, trusted: TrustedPolicy, branches: dict[str, str],
                     commit: str) -> str | None:
+    """A stable branch whose own (first-parent) history holds `commit`: a commit a merge
+    brought in through its second parent was never judged as stable's."""
     for name, tip in sorted(branches.items()):
         bt = trusted.policy.branch_type(name)
-        if bt is not None and bt.kind is BranchKind.STABLE and git.is_ancestor(commit, tip):
+        if bt is None or bt.kind is not BranchKind.STABLE or not git.is_ancestor(commit, tip):
+            continue
+        if commit in git.out("rev-list", "--first-parent", tip, "--").split():
             return name
     return None
 
