@@ -56,3 +56,14 @@ def check_client_id(client: str) -> str:
             "starting with a letter or digit (at most 64 characters)."
         )
     return client
+
+
+REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+def check_remote_name(remote: str) -> str:
+    """A remote's name (origin, upstream): never an option, a URL or a path here."""
+    if not REMOTE_NAME.match(remote) or len(remote) > 100 or remote.endswith(".lock"):
+        raise InvalidName(f"{remote!r} is not a remote name: use the name `git remote` lists "
+                          "(letters, digits, . _ -).")
+    return remote

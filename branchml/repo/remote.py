@@ -1,0 +1,121 @@
+"""The door to remotes: list, fetch and push (all refs or none) through the git CLI, never
+asking at a prompt, with every failure turned into one sentence and exit 4.
+
+git itself must run here (transports, credentials, the pre-push hook and git-lfs's upload),
+so this is the one module that starts `git ls-remote`, `git fetch` and `git push`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from branchml.core.names import check_remote_name
+from branchml.errors import StateError
+from branchml.repo import proc
+
+# Never wait for a person: no terminal prompt, no askpass program, no credential manager UI.
+# A transfer that stalls below 1 KB/s for 60 s is given up rather than left hanging.
+ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "echo", "SSH_ASKPASS": "echo",
+       "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+OPTS = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60")
+
+
+class RemoteError(StateError):
+    """The remote could not be reached, refused us, or is not what branchml needs."""
+
+
+def git(cwd: str | Path | None, *args: str,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """`git ARGS` for a transport command: non-interactive, not checked (see `explain`)."""
+    return proc.run(["git", *OPTS, *args], cwd=cwd, env=ENV, stdin=stdin, check=False)
+
+
+# What git prints -> what happened. The first match wins; order matters (a 403 mentions the URL).
+_CAUSES: tuple[tuple[str, str], ...] = (
+    (r"\b(401|403)\b|Authentication failed|could not read Username|Permission denied"
+     r"|terminal prompts disabled|access denied|not authorized|Unauthorized|Forbidden",
+     "refused our credentials: check that you may access it (a token, an SSH key or "
+     "`git config credential.helper`), then run the command again"),
+    (r"does not appear to be a git repository|repository .* not found|not found|\b404\b"
+     r"|No such file or directory|does not exist",
+     "has no repository at that address: check the URL (`git remote -v`)"),
+    (r"Could not resolve host|Connection refused|Failed to connect|Connection timed out"
+     r"|Operation timed out|Network is unreachable|Couldn't connect|Empty reply|Connection reset"
+     r"|unexpected disconnect|the remote end hung up|RPC failed|early EOF|transfer closed"
+     r"|Operation too slow|LFS: .*(dial|connection|EOF)",
+     "cannot be reached: check the address and your network, then run the command again"),
+)
+
+
+def explain(what: str, where: str, stderr: bytes) -> RemoteError:
+    """One sentence for a failed transport command `what` against `where`."""
+    text = stderr.decode("utf-8", errors="replace")
+    for pattern, cause in _CAUSES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return RemoteError(f"{what} failed: {where} {cause}.")
+    last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no message")
+    return RemoteError(f"{what} failed against {where} (git said: {last[:300]}); nothing was "
+                       "changed here: fix that and run the command again.")
+
+
+def url_of(cwd: str | Path, remote: str) -> str:
+    """The URL of a configured remote (a name that is not one: exit 4 with what to do)."""
+    check_remote_name(remote)
+    r = proc.run(["git", "config", "--get", f"remote.{remote}.url"], cwd=cwd, check=False)
+    url = r.stdout.decode("utf-8", errors="replace").strip()
+    if r.returncode != 0 or not url:
+        raise RemoteError(f"there is no remote named {remote!r} here: add it with "
+                          f"`git remote add {remote} URL`, or name another with --remote.")
+    return url
+
+
+def ls_remote(cwd: str | Path | None, remote: str, *patterns: str) -> dict[str, str]:
+    """The remote's refs now (full names -> ids; peeled `^{}` lines left out)."""
+    r = git(cwd, "ls-remote", "--", remote, *patterns)
+    if r.returncode != 0:
+        raise explain("listing the refs of the remote", remote, r.stderr)
+    refs = {}
+    for line in r.stdout.decode("utf-8", errors="replace").splitlines():
+        sha, _, name = line.partition("\t")
+        if name and not name.endswith("^{}"):
+            refs[name] = sha
+    return refs
+
+
+def fetch(cwd: str | Path, remote: str, refspecs: Sequence[str], prune: bool = False) -> None:
+    """`git fetch` of exactly `refspecs` (no tags but those asked for)."""
+    r = git(cwd, "fetch", "--no-tags", "--no-write-fetch-head", *(["--prune"] if prune else []),
+            "--", remote, *refspecs)
+    if r.returncode != 0:
+        raise explain("fetching from the remote", remote, r.stderr)
+
+
+@dataclass
+class PushOutcome:
+    """What `git push --porcelain --atomic` said, ref by ref."""
+
+    ok: bool
+    refs: dict[str, str] = field(default_factory=dict)  # remote ref -> flag+summary
+    rejected: dict[str, str] = field(default_factory=dict)  # remote ref -> git's reason
+    stderr: str = ""
+
+
+def push_atomic(cwd: str | Path, remote: str, refspecs: Sequence[str],
+                verify: bool = True) -> PushOutcome:
+    """Push every refspec in one `git push --atomic`: the remote takes all of them or none.
+    `verify` keeps the pre-push hook (branchml's check and git-lfs's upload) on."""
+    r = git(cwd, "push", "--atomic", "--porcelain", *([] if verify else ["--no-verify"]),
+            "--", remote, *refspecs)
+    out = PushOutcome(r.returncode == 0, stderr=r.stderr.decode("utf-8", errors="replace"))
+    for line in r.stdout.decode("utf-8", errors="replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or len(parts[0]) != 1:
+            continue
+        flag, spec, summary = parts[0], parts[1], parts[2]
+        ref = spec.split(":", 1)[-1]
+        (out.rejected if flag == "!" else out.refs)[ref] = summary
+    return out
