@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
+    from branchml.ops.push import PushReport
     from branchml.ops.release import Verification
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
@@ -31,6 +33,7 @@ __all__ = [
     "merge",
     "promote",
     "pull",
+    "push",
     "releases",
     "rollback",
     "runs",
@@ -183,17 +186,20 @@ def diff(a: str, b: str, path: str | Path = ".") -> dict[str, Any]:
 
 
 def deploy(client: str, tag: str, path: str | Path = ".", canary: str | None = None,
-           fraction: float | None = None, dry_run: bool = False) -> dict[str, Any]:
+           fraction: float | None = None, dry_run: bool = False, push: bool = False
+           ) -> dict[str, Any]:
+    """Record that `client` runs `tag`; with `push`, the deploy ref goes to origin in the
+    same atomic push as `branchml push` (a failed push moves the local ref back)."""
     from branchml.ops import deploy as op
 
-    return op.deploy(Path(path), client, tag, canary, fraction, dry_run=dry_run)
+    return op.deploy(Path(path), client, tag, canary, fraction, dry_run=dry_run, push=push)
 
 
 def rollback(client: str, to: str | None = None, path: str | Path = ".",
-             dry_run: bool = False) -> dict[str, Any]:
+             dry_run: bool = False, push: bool = False) -> dict[str, Any]:
     from branchml.ops import deploy as op
 
-    return op.rollback(Path(path), client, to, dry_run)
+    return op.rollback(Path(path), client, to, dry_run, push)
 
 
 def deployed(client: str, at: str | None = None, path: str | Path = ".") -> dict[str, Any]:
@@ -245,3 +251,14 @@ def config_schema() -> dict[str, Any]:
 
     copied: dict[str, Any] = json.loads(json.dumps(schema("config")))
     return copied
+
+
+def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
+         progress: Callable[[int, int, str], None] | None = None) -> PushReport:
+    """Judge, then push every typed branch, release tag and deploy ref that changed to
+    `remote` in one atomic push, LFS objects first. A verdict that refuses it comes back as
+    a report with `ok` False (nothing pushed); a rejected push raises. `progress` is told
+    (objects done, objects in all, bytes) while LFS objects upload."""
+    from branchml.ops import push as op
+
+    return op.push(Path(path), remote, dry_run, progress)

@@ -139,6 +139,17 @@ def diff(
             out(f"  {kind[:-1]} {k}: {v['from']} -> {v['to']}{extra}")
 
 
+PushOpt = Annotated[bool, typer.Option(
+    "--push", help="Push refs/deploy/CLIENT to origin (judged, atomic); a failed push moves "
+    "the local ref back.")]
+
+
+def _pushed(r: dict[str, object]) -> str:
+    pushed = r.get("pushed")
+    return ", pushed to origin" if pushed is True else \
+        ", origin already had it" if pushed is False else ""
+
+
 @app.command("deploy")
 def deploy_cmd(
     tag: Annotated[str, typer.Argument(help="Release to run as primary.")],
@@ -146,16 +157,18 @@ def deploy_cmd(
     canary: Annotated[str | None, typer.Option(help="Candidate release for a share of traffic.")]
     = None,
     fraction: Annotated[float | None, typer.Option(help="Candidate's share, 0 < F < 1.")] = None,
+    push: PushOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record that CLIENT runs TAG (refs/deploy/CLIENT, with history); refuses unverified tags."""
-    r = api.deploy(client, tag, ".", canary, fraction, dry_run)
+    r = api.deploy(client, tag, ".", canary, fraction, dry_run, push)
     if as_json:
         return emit_json(r)
     verb = "would run" if dry_run else "now runs"
     out(f"{client} {verb} {tag}" + (f", candidate {canary} at {fraction:g}" if canary else "")
-        + f" (refs/deploy/{client} {r['commit'][:10]}).")
+        + f" (refs/deploy/{client} {r['commit'][:10]}{_pushed(r)}).")
+
 
 
 @app.command()
@@ -163,15 +176,17 @@ def rollback(
     client: ClientOpt,
     to: Annotated[str | None, typer.Option(help="Release to go back to (default: previous).")]
     = None,
+    push: PushOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Move CLIENT back to the previous (or named) release."""
-    r = api.rollback(client, to, ".", dry_run)
+    r = api.rollback(client, to, ".", dry_run, push)
     if as_json:
         return emit_json(r)
     verb = "would roll" if dry_run else "rolled"
-    out(f"{client} {verb} back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}).")
+    out(f"{client} {verb} back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}"
+        f"{_pushed(r)}).")
 
 
 @app.command()

@@ -1,3 +1,94 @@
 """Commands: clone, push, sync (a team's shared repository on a Git host with LFS storage)."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from branchml import api
+from branchml.cli.app import DryRunOpt, JsonOpt, app, emit_json, out
+
+# --- push (the clone/sync commands go above this line) -------------------------------------
+
+if TYPE_CHECKING:
+    from branchml.ops.push import PushReport
+
+RemoteOpt = Annotated[str, typer.Option(
+    "--remote", help="The remote to push to (a name `git remote` lists).")]
+
+
+@app.command()
+def push(
+    remote: RemoteOpt = "origin",
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge, then push every typed branch, release tag and deploy ref that changed, in one
+    atomic push (all refs or none), LFS objects first."""
+    with _lfs_progress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        r = api.push(".", remote, dry_run, progress)
+    if as_json:
+        emit_json(r.to_dict())
+    else:
+        push_text(r)
+    if not r.ok:
+        raise typer.Exit(1)
+
+
+def push_text(r: PushReport) -> None:
+    """What went (or would go), what was left behind, or why nothing went."""
+    if not r.ok:
+        v = r.verdict.violations
+        sys.stderr.write(f"branchml: push refused here: {len(v)} violation"
+                         f"{'s' * (len(v) != 1)} of the policy ({r.verdict.policy_source}); "
+                         "nothing was pushed.\n")
+        for x in v[:20]:
+            where = f"commit {x.commit[:10]}: " if x.commit else ""
+            sys.stderr.write(f"  {x.branch}: {where}{x.message}\n")
+        if len(v) > 20:
+            sys.stderr.write(f"  ... and {len(v) - 20} more (--json lists them all)\n")
+        return
+    if not r.moves:
+        out(f"Nothing to push: {r.remote} has every typed branch, release tag and deploy "
+            "ref as they are here.")
+    else:
+        verb = "Would push" if r.dry_run else "Pushed"
+        out(f"{verb} {len(r.moves)} ref{'s' * (len(r.moves) != 1)} to {r.remote} in one "
+            f"atomic push (judged: ok, {r.verdict.policy_source}):")
+        for m in r.moves:
+            was = "new" if set(m.old) == {"0"} else m.old[:10]
+            out(f"  {m.ref}  {was} -> {m.new[:10]}")
+        if r.lfs_objects:
+            verb = "would go" if r.dry_run else "went"
+            out(f"  {len(r.lfs_objects)} LFS object(s) {verb} first.")
+    for ref in r.behind:
+        out(f"Not pushed: {ref} is behind {r.remote}'s: run `branchml sync`.")
+
+
+@contextmanager
+def _lfs_progress(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A rich progress bar on stderr for the LFS upload, on a terminal only."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("Uploading LFS objects"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[size]}"), console=Console(stderr=True),
+                   transient=True)
+    task = bar.add_task("lfs", total=None, size="")
+
+    def progress(done: int, total: int, size: str) -> None:
+        if not bar.live.is_started:  # shown once an upload starts, not for a push without
+            bar.start()
+        bar.update(task, completed=done, total=total, size=size)
+
+    try:
+        yield progress
+    finally:
+        bar.stop()

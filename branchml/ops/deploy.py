@@ -21,8 +21,8 @@ def _ref(client: str) -> str:
 
 
 def deploy(path: Path, client: str, tag: str, canary: str | None = None,
-           fraction: float | None = None, reason: str = "deploy", dry_run: bool = False
-           ) -> dict[str, Any]:
+           fraction: float | None = None, reason: str = "deploy", dry_run: bool = False,
+           push: bool = False, remote: str = "origin") -> dict[str, Any]:
     g, repo = Git(path), objectstore.Repo(path)
     if not dry_run:
         apply.prepare(repo)
@@ -53,17 +53,35 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
     message = (f"{reason} {client}: {what}\n\nDeploy-Primary: {tag}\n"
                + (f"Deploy-Candidate: {canary} {fraction}\n" if canary else ""))
     if old_sha is not None and repo.read_file(old_sha, "deploy.yaml") == routing.encode():
-        # already so (a rerun after a kill, or twice the same command): no second record
+        # already so (a rerun after a kill, or twice the same command): no second record;
+        # with --push, a deployment recorded here but not pushed yet goes now
         g.close()
+        pushed = _push(path, remote, ref) if push and not dry_run else None
         return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
-                "commit": old_sha, "already": True}
+                "commit": old_sha, "already": True, "pushed": pushed}
     tree = repo.tree_from_files(None, {"deploy.yaml": routing.encode()})
     commit = repo.commit_tree(tree, [old_sha] if old_sha else [], message)
+    g.close()
+    pushed = None
     if not dry_run:
         apply.apply(repo, Plan(f"{reason} {client} {tag}", [RefUpdate(ref, old_sha, commit)]))
-    g.close()
+        if push:
+            try:
+                pushed = _push(path, remote, ref)
+            except BaseException:  # not on the remote: the local record is taken back too
+                apply.apply(repo, Plan(f"undo {reason} {client} {tag} (push failed)",
+                                       [RefUpdate(ref, commit, old_sha)]))
+                raise
     return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
-            "commit": commit}
+            "commit": commit, "pushed": pushed}
+
+
+def _push(path: Path, remote: str, ref: str) -> bool:
+    """The deploy ref to `remote` through `branchml push`'s atomic push (True: it moved
+    there; False: the remote already had it)."""
+    from branchml.ops.push import push_refs
+
+    return bool(push_refs(path, remote, [ref]).moves)
 
 
 def history(g: Git, client: str) -> list[dict[str, Any]]:
@@ -87,8 +105,8 @@ def history(g: Git, client: str) -> list[dict[str, Any]]:
     return rows
 
 
-def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = False
-             ) -> dict[str, Any]:
+def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = False,
+             push: bool = False) -> dict[str, Any]:
     g = Git(path)
     rows = history(g, client)
     if to is None:
@@ -98,7 +116,7 @@ def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = Fal
             raise UsageError(f"{client} has no earlier release to roll back to (only "
                              f"{current}); name one with --to.")
         to = previous
-    return deploy(path, client, to, reason="rollback", dry_run=dry_run)
+    return deploy(path, client, to, reason="rollback", dry_run=dry_run, push=push)
 
 
 def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:

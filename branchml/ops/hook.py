@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +35,8 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
         elif name == "pre-push":
             remote = args[0] if args else "origin"
             updates = [PushedRef(r, old, new) for _, new, r, old in _lines(stdin, 4)]
+            if _judged_already(remote, updates):
+                return 0
             main = main_branch_name(g)
             result = check_push(g, updates, RefView(_remote_view(g, remote), updates),
                                 [f"refs/remotes/{remote}/{main}", trusted_ref(g)])
@@ -49,6 +53,18 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
     finally:
         g.close()
     return report(result, name)
+
+
+def _judged_already(remote: str, updates: list[PushedRef]) -> bool:
+    """`branchml push` judged exactly these updates (same remote, refs, old and new values)
+    with the remote's live refs a moment ago, then started this `git push`: judging them
+    again would change nothing. Only the same updates are skipped; the server judges all."""
+    digest = os.environ.get("BRANCHML_PUSH_JUDGED")
+    if not digest:
+        return False
+    from branchml.ops.push import judged_digest
+
+    return hmac.compare_digest(digest, judged_digest(remote, updates))
 
 
 def _remote_view(g: Git, remote: str) -> dict[str, str]:

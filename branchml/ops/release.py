@@ -12,7 +12,14 @@ from branchml.core.model import BranchKind
 from branchml.core.names import check_client_id
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.plan import Plan, RefUpdate
-from branchml.errors import ConflictError, StaleRef, StateError, UsageError, VerdictError
+from branchml.errors import (
+    BranchmlError,
+    ConflictError,
+    StaleRef,
+    StateError,
+    UsageError,
+    VerdictError,
+)
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, objectstore, proc
 from branchml.repo.reader import Git
@@ -133,13 +140,33 @@ def _create(repo: objectstore.Repo, commit: str, name: str, text: str, remote: s
         return False
     if remote is None:
         return True
-    r = proc.run(["git", "push", "--atomic", "--porcelain", remote, ref], cwd=cwd, check=False)
-    if r.returncode != 0:
+    from branchml.ops.push import push_refs
+
+    try:  # the push `branchml push` makes: judged here, LFS objects first, atomic
+        push_refs(cwd, remote, [ref, *_unpushed_stable(cwd, remote, commit)])
+    except BranchmlError as e:
         apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
-        raise ConflictError(f"{name} could not be pushed to {remote} (someone may have taken it "
-                            "meanwhile); nothing was tagged: run the command again to mint the "
-                            "next number.")
+        if isinstance(e, ConflictError):
+            raise ConflictError(f"{name} could not be pushed to {remote} (someone took it "
+                                "meanwhile); nothing was tagged: run the command again to "
+                                "mint the next number.") from None
+        if type(e).__init__ is not BranchmlError.__init__:  # not built from one sentence
+            raise
+        raise type(e)(f"{name} was not tagged, since it could not be pushed: {e}") from None
     return True
+
+
+def _unpushed_stable(cwd: Path, remote: str, commit: str) -> list[str]:
+    """The local stable branches holding `commit`: the release and the branch it is cut
+    from go in one push (one already there as it is here is left out by the push)."""
+    g = Git(cwd)
+    try:
+        policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+        return [f"refs/heads/{b}" for b in _branches(g)
+                if (bt := policy.branch_type(b)) is not None and bt.kind is BranchKind.STABLE
+                and g.is_ancestor(commit, g.resolve(f"refs/heads/{b}") or "")]
+    finally:
+        g.close()
 
 
 def _stable_commit(g: Git, policy: Any, rev: str | None) -> tuple[str, str]:

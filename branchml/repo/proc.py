@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -102,3 +103,49 @@ def spawn_to(args: Sequence[str], out: BinaryIO, cwd: str | Path | None = None
                                 stderr=subprocess.PIPE)
     except FileNotFoundError:
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+
+
+class StderrStream:
+    """A process fed `stdin` (on a thread, so a large input never blocks against its output)
+    whose stderr is read as it comes (progress), stdout discarded."""
+
+    def __init__(self, args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
+                 stdin: bytes) -> None:
+        self.args = list(args)
+        try:
+            self.p = subprocess.Popen(self.args, cwd=cwd, env={**os.environ, **env},
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+        self.feeder = threading.Thread(target=self._feed, args=(stdin,), daemon=True)
+        self.feeder.start()
+        self.returncode: int | None = None
+
+    def _feed(self, data: bytes) -> None:
+        assert self.p.stdin is not None
+        try:
+            self.p.stdin.write(data)
+            self.p.stdin.close()
+        except OSError:  # the process ended early: its exit code says why
+            pass
+
+    def chunks(self) -> Iterator[bytes]:
+        assert self.p.stderr is not None
+        yield from iter(lambda: self.p.stderr.read1(4096), b"")  # type: ignore[attr-defined,union-attr]
+
+    def __enter__(self) -> StderrStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:  # Ctrl-C or a bug while reading: do not leave it running
+            self.p.kill()
+        self.returncode = self.p.wait()
+        self.feeder.join()
+        if self.p.stderr:
+            self.p.stderr.close()
+
+
+def stderr_stream(args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
+                  stdin: bytes) -> StderrStream:
+    return StderrStream(args, cwd, env, stdin)
