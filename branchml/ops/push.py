@@ -143,8 +143,9 @@ def _trusted_candidates(g: Git, remote: str, before: Mapping[str, str]) -> list[
         mine = g.resolve(trusted_ref(g))
         adopting = (mine is not None and g.cat.info(f"{mine}:branchml.yaml") is not None
                     and g.is_ancestor(theirs, mine))
-        if has_config or adopting:
-            return [theirs]
+        if has_config or adopting:  # named by its tracking ref when that is where it is
+            tracking = f"refs/remotes/{remote}/{main}"
+            return [tracking if g.refs(tracking).get(tracking) == theirs else theirs]
     elif not any(r.startswith("refs/heads/") for r in before):
         return [trusted_ref(g)]
     raise door.RemoteError(
