@@ -230,7 +230,7 @@ def test_a_branch_that_loosens_branchml_yaml_still_fails(hosted: tuple[str, Path
 
 @pytest.mark.slow
 def test_new_stable_branch_at_unpromoted_code_fails_new_dev_branch_passes(
-        hosted: tuple[str, Path, Path], tmp_path: Path) -> None:
+        hosted: tuple[str, Path, Path], tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     """A new branch arrives with `before` all zeros: judged from where it leaves its parent's
     history, so a stable/evil created at a dev commit (code that was never promoted) fails,
     and a new dev/x with code passes."""
@@ -248,6 +248,12 @@ def test_new_stable_branch_at_unpromoted_code_fails_new_dev_branch_passes(
     job = check_job(host, remote, "dev/x", ZERO, new, tmp_path / "run2")
     assert job.returncode == 0, job.stdout + job.stderr
     assert "ok: dev/x: 1 commit(s)" in job.stdout
+    # a promotion offered as a new stable branch (the source of a request into stable/model)
+    assert bml("promote", "dev/model", "stable/model", cwd=repo).code == 0
+    assert git_proc("push", "origin", "stable/model:stable/model-next", cwd=repo).returncode == 0
+    promoted = git("rev-parse", "stable/model", cwd=repo)
+    job = check_job(host, remote, "stable/model-next", ZERO, promoted, tmp_path / "run3")
+    assert job.returncode == 0, job.stdout + job.stderr
 
 
 @pytest.mark.slow
