@@ -8,6 +8,7 @@ must pass, and the policy must come from origin's main, never from the pushed br
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -210,6 +211,21 @@ def test_code_on_raw_fails_the_job_and_data_passes(hosted: tuple[str, Path, Path
 
 
 @pytest.mark.slow
+def test_data_pushed_without_its_lfs_object_fails_the_job(hosted: tuple[str, Path, Path],
+                                                          tmp_path: Path) -> None:
+    """--no-verify skips git-lfs's upload too: the remote holds a pointer to nothing. The job
+    fetches the range's LFS objects, so it fails instead of passing a broken upload (the
+    twin, pushed with the hooks, passes in the test above)."""
+    host, repo, remote = hosted
+    before = git("rev-parse", "raw", cwd=repo)
+    bad = commit(repo, {"data/x.csv": "a\n1\n"}, branch="raw")
+    push(repo, "raw")
+    job = check_job(host, remote, "raw", before, bad, tmp_path / "run")
+    assert job.returncode != 0
+    assert "remote missing object" in job.stderr
+
+
+@pytest.mark.slow
 def test_a_branch_that_loosens_branchml_yaml_still_fails(hosted: tuple[str, Path, Path],
                                                          tmp_path: Path) -> None:
     """raw may change config, so an attacker's raw commit rewrites branchml.yaml to let code
@@ -349,6 +365,12 @@ def test_init_ci_adds_the_file_in_the_init_commit(host: str, tmp_path: Path, bml
     assert bml("check", "--staged", cwd=repo).code == 0
 
 
+def test_init_ci_dry_run_lists_the_file(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    r = bml("init", str(tmp_path / "p"), "--ci", "github", "--dry-run", "--json")
+    assert r.code == 0 and TARGET["github"] in json.loads(r.out)["files"]
+    assert not (tmp_path / "p").exists()
+
+
 def test_init_ci_bad_value_is_one_sentence_and_creates_nothing(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     r = bml("init", str(tmp_path / "p"), "--ci", "bitbucket")
     assert r.code == 2
@@ -375,6 +397,14 @@ def test_install_ci_writes_says_and_refuses_to_overwrite(project: Path, bml) -> 
     assert target.read_text() == "test:\n  script: [make]\n"
     r = bml("install", "--ci", "jenkins", cwd=project)
     assert r.code == 2 and "give github or gitlab" in r.err
+
+
+def test_install_ci_in_a_bare_repository_is_refused(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "srv.git"
+    git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    r = bml("install", "--ci", "github", cwd=bare)
+    assert r.code == 2 and "run it in a clone, not in a bare repository" in r.err
+    assert not (bare / "hooks" / "pre-receive").exists()  # refused before anything
 
 
 def test_check_gates_without_gates_and_with_another_mode(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
