@@ -80,8 +80,9 @@ def status(path: str | Path = ".") -> StatusReport:
 
 
 def check(path: str | Path = ".", staged: bool = False, range_: str | None = None,
-          branch: str | None = None) -> CheckResult:
-    """Judge staged changes (`staged`) or the commits of `range_` ("A..B") on `branch`."""
+          branch: str | None = None, ref: str | None = None) -> CheckResult:
+    """Judge staged changes (`staged`) or the commits of `range_` ("A..B") on `branch`; with
+    `ref` (a full ref name, e.g. a pushed tag), the push of `ref` from A to B."""
     from branchml.errors import UsageError
     from branchml.ops import check as op
     from branchml.ops.trusted import judging
@@ -95,6 +96,12 @@ def check(path: str | Path = ".", staged: bool = False, range_: str | None = Non
         with judging():  # an invalid trusted config: the repair policy, not an error
             if staged:
                 return op.check_staged(g)
+            if ref is not None:
+                from branchml.ops.ci import check_ref
+
+                if not (start and end) or branch is not None:
+                    raise UsageError("--ref goes with --range OLD..NEW and without --branch.")
+                return check_ref(g, ref, start, end)
             if sep and start and set(start) == {"0"}:  # CI's "before" of a new branch
                 from branchml.ops.ci import check_new_branch
 

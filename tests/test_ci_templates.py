@@ -289,6 +289,45 @@ def test_request_into_raw_is_judged_by_what_it_brings(hosted: tuple[str, Path, P
     assert job.returncode == 0, job.stdout + job.stderr
 
 
+def tag_job(host: str, remote: Path, tag: str, before: str, commit_sha: str,
+            where: Path) -> subprocess.CompletedProcess[str]:
+    """The check job for a push of the tag `tag` (GitLab gives no before for a tag)."""
+    if host == "github":
+        ctx = {"github.event_name": "push", "github.event.before": before,
+               "github.sha": commit_sha, "github.ref_name": tag, "github.ref": f"refs/tags/{tag}"}
+        return run_job(host, "check", remote, commit_sha, {}, where, ctx)
+    event = {"CI_COMMIT_SHA": commit_sha, "CI_COMMIT_BEFORE_SHA": ZERO, "CI_COMMIT_TAG": tag,
+             "CI_PIPELINE_SOURCE": "push"}
+    return run_job(host, "branchml-check", remote, commit_sha, event, where)
+
+
+@pytest.mark.slow
+def test_release_tags_are_judged_as_the_server_would(hosted: tuple[str, Path, Path],
+                                                     tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A tag made with `branchml tag` passes; a hand-made annotated tag without a manifest,
+    pushed with --no-verify, fails; on GitHub (which says where a tag was before) so does a
+    release tag moved by force."""
+    host, repo, remote = hosted
+    stable = commit(repo, {"models/m.bin": "w"}, branch="stable/model", verify=True)
+    assert git_proc("push", "origin", "stable/model", cwd=repo).returncode == 0
+    assert bml("tag", "--client", "acme", "--push", cwd=repo).code == 0
+    job = tag_job(host, remote, "acme-v1", ZERO, stable, tmp_path / "run1")
+    assert job.returncode == 0, job.stdout + job.stderr
+    dev = commit(repo, {"src/m.py": "x\n"}, branch="dev/model", verify=True)
+    git("tag", "-a", "acme-v2", "-m", "trust me", dev, cwd=repo)
+    push(repo, "refs/tags/acme-v2")
+    job = tag_job(host, remote, "acme-v2", ZERO, dev, tmp_path / "run2")
+    assert job.returncode == 1, job.stdout + job.stderr
+    assert "release tag acme-v2: it carries no branchml manifest" in job.stdout
+    if host == "github":
+        old = git("rev-parse", "refs/tags/acme-v1", cwd=repo)
+        git("tag", "-f", "-a", "acme-v1", "-m", "moved", dev, cwd=repo)
+        git_proc("push", "--force", "--no-verify", "origin", "refs/tags/acme-v1", cwd=repo)
+        job = tag_job(host, remote, "acme-v1", old, dev, tmp_path / "run3")
+        assert job.returncode == 1, job.stdout + job.stderr
+        assert "release tags are never moved" in job.stdout
+
+
 # --- the gates job --------------------------------------------------------------------------
 
 GATE = "grep -qx good src/quality.txt"

@@ -101,6 +101,9 @@ def check(
     = None,
     branch: Annotated[str | None, typer.Option(
         help="Branch whose rules apply to --range (default: the current branch).")] = None,
+    ref: Annotated[str | None, typer.Option(
+        metavar="REF", help="With --range OLD..NEW: judge the push that moved this full ref "
+        "name (CI on a tag push: refs/tags/NAME) as the server would.")] = None,
     gates: Annotated[bool, typer.Option(
         "--gates", help="Run main's promote.require gates on HEAD's code (CI, stable "
         "branches); this runs the repository's code.")] = False,
@@ -109,7 +112,7 @@ def check(
     """Judge changes against the policy on main. Exit 1 on a violation."""
     if gates:
         return _gates(staged or range_ is not None, as_json)
-    result = api.check(".", staged, range_, branch)
+    result = api.check(".", staged, range_, branch, ref)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -6,7 +6,8 @@ remote-tracking refs, and nothing else. Two things it needs that a hook does not
 - a new branch (the event's `before` is git's all-zeros id) judged as the server's
   pre-receive judges one: from where it leaves its parent's, or its own type's, first-parent
   history, with the remote's branches standing for the server's; never "whatever the pushed
-  commit shares with some branch" (a dev commit is not a stable commit);
+  commit shares with some branch" (a dev commit is not a stable commit); and a pushed tag
+  judged as the server judges it (`--ref`);
 - the `promote.require` gates of the trusted main, run on a commit's code (the stable
   branch's job). They run repository code by design, like `branchml promote`, so only on a
   runner, never in a hook or on a server.
@@ -14,6 +15,7 @@ remote-tracking refs, and nothing else. Two things it needs that a hook does not
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,20 +36,41 @@ def check_new_branch(git: Git, tip: str, branch: str | None) -> CheckResult:
     """`check --range 0000..B --branch X`: X is new on the remote with tip B; judged against
     the other branches as the remote (then the local repository) has them."""
     _ = git.layout  # "not a repository" first
-    new = git.resolve(tip) if not tip.startswith("-") else None
-    if new is None:
-        raise UsageError(f"{tip!r} is not a commit in this repository; check the --range.")
     name = check_branch_name(branch or git.current_branch() or "")
-    update = PushedRef(f"refs/heads/{name}", ZERO, new)
-    result = check_push(git, [update], RefView(_branches_before(git, name), [update]),
-                        [trusted_ref(git)])
+    result = check_ref(git, f"refs/heads/{name}", ZERO, tip)
     result.branch = name
     return result
 
 
-def _branches_before(git: Git, branch: str) -> dict[str, str]:
-    """Every branch but the new one: the remote's (origin, or the only remote), then the
-    local ones over them (a CI checkout has none)."""
+def check_ref(git: Git, ref: str, old: str, new: str) -> CheckResult:
+    """`check --range OLD..NEW --ref REF`: the push that moved REF from OLD to NEW, judged as
+    the server's pre-receive judges it (a release tag: created once, its manifest verified
+    against a commit in a stable branch's own history; any other ref: refs.allow), with the
+    remote's branches and the local tags as the server's refs before the push."""
+    if not ref.startswith("refs/") or ".." in ref:
+        raise UsageError(f"--ref {ref!r} is not a full ref name; give e.g. refs/tags/acme-v1.")
+    update = PushedRef(ref, _object(git, old, known=False), _object(git, new, known=True))
+    before = _refs_before(git, ref)
+    return check_push(git, [update], RefView(before, [update]), [trusted_ref(git)])
+
+
+def _object(git: Git, rev: str, known: bool) -> str:
+    """The object `rev` names, not peeled (a tag push moves a ref to a tag object). An old
+    side may be an id this clone never got (a moved tag's old object): kept as given."""
+    if set(rev) == {"0"}:
+        return ZERO
+    found = None if rev.startswith("-") else git.cat.info(rev)
+    if found is not None:
+        return found[0]
+    if not known and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", rev):
+        return rev
+    raise UsageError(f"{rev!r} is not a commit in this repository; check the --range.")
+
+
+def _refs_before(git: Git, ref: str) -> dict[str, str]:
+    """The server's refs before the push, as a CI clone knows them: the remote's branches
+    (origin, or the only remote), local branches over them (a CI checkout has none), the
+    tags and deploy refs fetched; `ref` itself left out."""
     names = git.out("remote").split()
     remote = "origin" if "origin" in names else names[0] if len(names) == 1 else None
     view: dict[str, str] = {}
@@ -55,8 +78,9 @@ def _branches_before(git: Git, branch: str) -> dict[str, str]:
         prefix = f"refs/remotes/{remote}/"
         view = {f"refs/heads/{r.removeprefix(prefix)}": s for r, s in git.refs(prefix).items()
                 if r != f"{prefix}HEAD"}
-    view.update(git.refs("refs/heads/"))
-    view.pop(f"refs/heads/{branch}", None)
+    view.update({**git.refs("refs/heads/"), **git.refs("refs/tags/"),
+                 **git.refs("refs/deploy/")})
+    view.pop(ref, None)
     return view
 
 
