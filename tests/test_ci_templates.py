@@ -410,6 +410,23 @@ def test_init_ci_dry_run_lists_the_file(tmp_path: Path, bml) -> None:  # type: i
     assert not (tmp_path / "p").exists()
 
 
+def test_init_ci_keeps_the_teams_own_file(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Adopting a repository whose main has its own .gitlab-ci.yml: kept, and said; a new
+    repository in a folder with an untracked one: refused before anything is created."""
+    repo = tmp_path / "old"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp_path)
+    commit(repo, {".gitlab-ci.yml": "test:\n  script: [make]\n"})
+    r = bml("init", str(repo), "--ci", "gitlab", "--no-lfs")
+    assert r.code == 0, r.err
+    assert "kept .gitlab-ci.yml as main has it" in r.out
+    assert git("show", "main:.gitlab-ci.yml", cwd=repo) == "test:\n  script: [make]"
+    fresh = tmp_path / "fresh"
+    write(fresh, ".gitlab-ci.yml", "mine\n")
+    r = bml("init", str(fresh), "--ci", "gitlab")
+    assert r.code == 4 and ".gitlab-ci.yml" in r.err
+    assert not (fresh / ".git").exists() and (fresh / ".gitlab-ci.yml").read_text() == "mine\n"
+
+
 def test_init_ci_bad_value_is_one_sentence_and_creates_nothing(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     r = bml("init", str(tmp_path / "p"), "--ci", "bitbucket")
     assert r.code == 2

@@ -56,7 +56,7 @@ def init(path: Path, model: str = "model", with_hooks: bool = True, use_lfs: boo
     if existing is None:
         if dry_run:
             return _describe_new(report, path, model, with_hooks, use_lfs, ci_file)
-        _refuse_files_in_the_way(path, model, use_lfs)
+        _refuse_files_in_the_way(path, model, use_lfs, [ci_file[0]] if ci_file else [])
         path.mkdir(parents=True, exist_ok=True)
         existing = objectstore.Repo.create(path)
         report.created_repo = True
@@ -133,8 +133,12 @@ def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, mode
     old_main = repo.branch_target(MAIN)
     base = old_main or (repo.resolve("HEAD") if head is not None else None)
     files, policy = _main_files(repo, base, path.name, model, use_lfs)
-    if ci_file and repo.read_file(base, ci_file[0]) is None:  # a CI file main has is kept
+    have_ci = repo.read_file(base, ci_file[0]) if ci_file else None
+    if ci_file and have_ci is None:
         files[ci_file[0]] = ci_file[1]
+    elif ci_file and have_ci != ci_file[1]:  # the team's own CI file: kept, never replaced
+        report.notes.append(f"kept {ci_file[0]} as main has it, which is not branchml's "
+                            "CI template: merge the two by hand (docs/hosts.md)")
     on_main = head == MAIN
     if files and on_main:
         _refuse_dirty(repo, base, files)
@@ -173,10 +177,12 @@ def _prime_config_cache(repo: objectstore.Repo, main: str) -> None:
         config.load_bytes(raw, config.CONFIG_FILE, repo.common_dir / "branchml" / "cache")
 
 
-def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool) -> None:
+def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool,
+                             extra: list[str]) -> None:
     if not path.exists():
         return
-    names = [*scaffold.scaffold_files(path.name, model, use_lfs), ".gitattributes", ".gitignore"]
+    names = [*scaffold.scaffold_files(path.name, model, use_lfs), ".gitattributes", ".gitignore",
+             *extra]
     in_way = worktree.untracked_in_the_way(path, names)
     if in_way:
         raise DirtyWorktree(
