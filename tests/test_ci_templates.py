@@ -211,6 +211,28 @@ def test_code_on_raw_fails_the_job_and_data_passes(hosted: tuple[str, Path, Path
 
 
 @pytest.mark.slow
+def test_force_push_dropping_raw_data_fails_closed(hosted: tuple[str, Path, Path],
+                                                    tmp_path: Path) -> None:
+    """A force-push rewrites raw without its data. Where the host still serves the old tip by
+    its id, the job fetches it and the net change refuses the deletion; once the host has
+    pruned it, the job cannot resolve BASE and fails (closed) instead of judging nothing."""
+    host, repo, remote = hosted
+    base = git("rev-parse", "raw", cwd=repo)
+    old = commit(repo, {"data/a.csv": "a\n1\n"}, branch="raw", verify=True)
+    assert git_proc("push", "origin", "raw", cwd=repo).returncode == 0
+    new = forge(repo, base, {"data/b.csv": "b\n2\n"}, "refs/heads/raw")
+    p = git_proc("push", "--force", "--no-verify", "origin", "raw", cwd=repo)
+    assert p.returncode == 0, p.stderr
+    job = check_job(host, remote, "raw", old, new, tmp_path / "run1")
+    assert job.returncode == 1, job.stdout + job.stderr
+    assert "data on raw is append-only: data/a.csv was deleted or renamed" in job.stdout
+    git("gc", "-q", "--prune=now", cwd=remote)
+    job = check_job(host, remote, "raw", old, new, tmp_path / "run2")
+    assert job.returncode == 2, job.stdout + job.stderr
+    assert f"'{old}' is not a commit in this repository; check the --range." in job.stderr
+
+
+@pytest.mark.slow
 def test_data_pushed_without_its_lfs_object_fails_the_job(hosted: tuple[str, Path, Path],
                                                           tmp_path: Path) -> None:
     """--no-verify skips git-lfs's upload too: the remote holds a pointer to nothing. The job
