@@ -367,3 +367,27 @@ def test_lfs_server_refusing_auth_fails_plain_git_push(fresh_team: Team, mode: s
     assert p.returncode == 0, p.stderr
     assert fresh_team.server.lfs_objects(fresh_team.name) == \
         [lfs_oid(fresh_team.a, "models/model.bin")]
+
+
+@pytest.mark.parametrize(("mode", "says"), [
+    ("upload-401", "LFS: Git credentials for {url} not found"),
+    ("upload-403", "LFS: 403 Forbidden: You are not authorized to perform this action"),
+])
+def test_lfs_server_refusing_the_upload_fails_plain_git_push(fresh_team: Team, mode: str,
+                                                             says: str) -> None:
+    """The batch request is let through and the object's upload (the PUT) refused with 401
+    or 403: git-lfs retries it for about 36 s before plain `git push` fails (recorded in
+    docs/teams.md; `branchml push` must answer within seconds). No ref moves, nothing is
+    stored."""
+    commit(fresh_team.a, {"models/model.bin": os.urandom(500_000), "tracking/m.json": "{}"},
+           msg="model", branch="stable/model")
+    before = fresh_team.refs()
+    fresh_team.server.set_auth(mode)
+    started = time.monotonic()
+    p = git_proc("push", "origin", "stable/model", cwd=fresh_team.a)
+    took = time.monotonic() - started
+    print(f"LFS {mode}: git push exit {p.returncode} after {took:.1f} s:\n{p.stderr}")
+    assert p.returncode != 0 and took < 120
+    assert says.format(url=fresh_team.url) in p.stderr
+    assert fresh_team.refs() == before
+    assert fresh_team.server.lfs_objects(fresh_team.name) == []
