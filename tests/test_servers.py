@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,3 +393,56 @@ def test_lfs_server_refusing_the_upload_fails_plain_git_push(fresh_team: Team, m
     assert says.format(url=fresh_team.url) in p.stderr
     assert fresh_team.refs() == before
     assert fresh_team.server.lfs_objects(fresh_team.name) == []
+
+
+# -- what a real LFS server lets through (giftless checks sizes, never SHA-256) ----------------
+def pointer(oid: str, size: int) -> str:
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
+
+
+def checkout_fails(team: Team, tmp_path: Path) -> str:
+    """What a new clone of raw says; '' when its checkout works."""
+    p = git_proc("clone", "-q", "-b", "raw", *LFS_CLONE, team.url, str(tmp_path / "new"),
+                 cwd=tmp_path)
+    return "" if p.returncode == 0 else p.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="product gap (reported by issue 17's servers part): "
+                   "the pre-receive hook hashes only the old-size prefix of a grown LFS "
+                   "object, never the whole object against its pointer's oid")
+def test_grown_lfs_pointer_whose_stored_bytes_are_not_its_oid_is_refused(
+        team: Team, tmp_path: Path) -> None:
+    """An attacker with write access to the LFS server stores bytes of their choosing under
+    the oid of a legitimate append (giftless checks only the size), then pushes that append.
+    The server accepts it and every clone's checkout of raw fails from then on (git-lfs
+    verifies what it downloads), while raw is append-only: the file cannot be removed."""
+    old = b"id,x\n1,1\n"
+    commit(team.a, {"data/d.csv": old.decode()}, msg="data", branch="raw")
+    assert git_proc("push", "origin", "raw", cwd=team.a).returncode == 0
+    real, forged = old + b"2,4\n", old + b"9,9\n"  # same size, old bytes kept
+    oid = hashlib.sha256(real).hexdigest()
+    put = urllib.request.Request(
+        f"{team.server.url}/srv/{team.name}.git/info/lfs/objects/storage/{oid}", data=forged,
+        method="PUT", headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(put) as answer:
+        assert answer.status == 200
+    before = team.refs()
+    evil = handmade(team.a, "raw", "data/d.csv", pointer(oid, len(real)))
+    p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
+    assert p.returncode != 0 and team.refs() == before
+    assert checkout_fails(team, tmp_path) == ""
+
+
+@pytest.mark.xfail(strict=True, reason="product gap (reported by issue 17's servers part): "
+                   "an added LFS pointer is not checked against the server's store "
+                   "(docs/security.md, 'Not covered yet')")
+def test_added_lfs_pointer_whose_object_is_nowhere_is_refused_on_raw(
+        team: Team, tmp_path: Path) -> None:
+    """A pointer to an object nobody has, added on raw with --no-verify: accepted, and raw
+    can no longer be checked out anywhere; append-only, it cannot be deleted either."""
+    before = team.refs()
+    ghost = hashlib.sha256(b"nobody has this").hexdigest()
+    evil = handmade(team.a, "raw", "data/ghost.csv", pointer(ghost, 1234))
+    p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
+    assert p.returncode != 0 and team.refs() == before
+    assert checkout_fails(team, tmp_path) == ""
