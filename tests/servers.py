@@ -110,6 +110,18 @@ def missing() -> str | None:
     return f"the HTTP servers need {', '.join(lacking)}: run `make servers` to install them"
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] not in "ZX":
+                found.append(int(stat.parent.name))
+    return found
+
+
 def _listener(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,6 +176,9 @@ class HttpGitServer:
         self.start()
 
     def stop(self) -> None:
+        """SIGTERM to each group, SIGKILL to what is left after 3 s; returns once no process
+        of any group is alive (nginx's worker and fcgiwrap's children outlive their leader
+        by a moment)."""
         for name in list(self.procs):
             self._signal(name, signal.SIGTERM)
         deadline = time.monotonic() + 3
@@ -173,7 +188,7 @@ class HttpGitServer:
             except subprocess.TimeoutExpired:
                 self._signal(name, signal.SIGKILL)
                 p.wait()
-            del self.procs[name]
+            self._kill(name)
 
     def kill_web(self) -> None:
         """SIGKILL nginx and fcgiwrap with everything they started (git receive-pack, hooks):
@@ -188,9 +203,15 @@ class HttpGitServer:
         return {n for n, p in self.procs.items() if p.poll() is None}
 
     def _kill(self, name: str) -> None:
-        if name in self.procs:
-            self._signal(name, signal.SIGKILL)
-            self.procs.pop(name).wait()
+        if name not in self.procs:
+            return
+        proc = self.procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _signal(self, name: str, sig: int) -> None:
         # each was started as the leader of its own process group (start_new_session)

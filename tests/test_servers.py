@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, commit, git, git_proc
-from tests.servers import HttpGitServer
+from tests.servers import HttpGitServer, group_members
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,30 @@ def test_smoke_lfs_push_and_clone_over_http(http_server: HttpGitServer, tmp_path
     p = git_proc("clone", "-q", *LFS_CLONE, url, str(dest), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (dest / "model.bin").read_bytes() == payload
+
+
+def test_servers_restart_on_their_ports_and_stop_whole(fresh_http_server: HttpGitServer,
+                                                      tmp_path: Path) -> None:
+    """What the kill tests rely on: a killed server is really gone (connection refused, not a
+    hang), `start()` brings back what is down on the same ports within 2 s, and `stop()`
+    leaves no process of any of the three groups behind."""
+    server = fresh_http_server
+    _, url = server.bare("life")
+    ports = (server.port, server.fcgi_port, server.lfs_port)
+    server.kill_web()
+    server.kill_lfs()
+    assert server.alive() == set()
+    p = git_proc("ls-remote", url, cwd=tmp_path)
+    assert p.returncode != 0 and "Failed to connect" in p.stderr
+    started = time.monotonic()
+    server.start()
+    assert time.monotonic() - started < 2
+    assert (server.port, server.fcgi_port, server.lfs_port) == ports
+    assert server.alive() == {"web", "fcgi", "lfs"}
+    assert git_proc("ls-remote", url, cwd=tmp_path).returncode == 0
+    groups = [proc.pid for proc in server.procs.values()]
+    server.stop()
+    assert [group_members(pgid) for pgid in groups] == [[], [], []]
 
 
 def test_two_users_share_data_and_models_through_lfs(team: Team) -> None:
