@@ -147,7 +147,11 @@ def _http_server(base: Path):  # type: ignore[no-untyped-def]
     if reason is not None:
         pytest.skip(reason)  # never silent: the reason says what is missing and `make servers`
     server = HttpGitServer(base)
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.stop()  # what did start is not left running until the session ends
+        raise
     return server
 
 

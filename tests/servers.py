@@ -8,8 +8,8 @@ git-lfs finds the LFS endpoint from it by itself. Every config, temp, pid and lo
 under the server's own folder. `make servers` installs what this needs; `python
 tests/servers.py` serves one until Ctrl-C.
 
-This module imports nothing outside the standard library at the top: `.venv-lfs/bin/python
-tests/servers.py --lfs ...` runs giftless from here too (see `_serve_lfs`).
+giftless's side (the auth modes, the storage layout) is tests/lfs_app.py, run by
+`.venv-lfs/bin/python`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LFS_PYTHON = Path(os.environ.get("BRANCHML_LFS_PYTHON", ROOT / ".venv-lfs" / "bin" / "python"))
+LFS_APP = Path(__file__).with_name("lfs_app.py")  # giftless's side, run by LFS_PYTHON
 HTTP_BACKEND = Path("/usr/lib/git-core/git-http-backend")
-AUTH_MODES = ("ok", "401", "403")
+# tests/lfs_app.py says what each means
+AUTH_MODES = ("ok", "401", "403", "upload-401", "upload-403")
 # giftless routes `<org>/<repo>.git/info/lfs/...`: the remote URL has no org, nginx adds this one
 ORG = "srv"
 
@@ -108,6 +110,18 @@ def missing() -> str | None:
     return f"the HTTP servers need {', '.join(lacking)}: run `make servers` to install them"
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] not in "ZX":
+                found.append(int(stat.parent.name))
+    return found
+
+
 def _listener(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -162,6 +176,9 @@ class HttpGitServer:
         self.start()
 
     def stop(self) -> None:
+        """SIGTERM to each group, SIGKILL to what is left after 3 s; returns once no process
+        of any group is alive (nginx's worker and fcgiwrap's children outlive their leader
+        by a moment)."""
         for name in list(self.procs):
             self._signal(name, signal.SIGTERM)
         deadline = time.monotonic() + 3
@@ -171,7 +188,7 @@ class HttpGitServer:
             except subprocess.TimeoutExpired:
                 self._signal(name, signal.SIGKILL)
                 p.wait()
-            del self.procs[name]
+            self._kill(name)
 
     def kill_web(self) -> None:
         """SIGKILL nginx and fcgiwrap with everything they started (git receive-pack, hooks):
@@ -186,9 +203,15 @@ class HttpGitServer:
         return {n for n, p in self.procs.items() if p.poll() is None}
 
     def _kill(self, name: str) -> None:
-        if name in self.procs:
-            self._signal(name, signal.SIGKILL)
-            self.procs.pop(name).wait()
+        if name not in self.procs:
+            return
+        proc = self.procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _signal(self, name: str, sig: int) -> None:
         # each was started as the leader of its own process group (start_new_session)
@@ -216,7 +239,7 @@ class HttpGitServer:
         env = {**self.env(), "SERVERS_AUTH_MODE": str(self.mode_file),
                "SERVERS_REPOS": str(self.repos), "SERVERS_LFS_ROOT": str(self.lfs_root)}
         with sock:
-            self._spawn("lfs", [str(LFS_PYTHON), __file__, "--lfs", str(sock.fileno())],
+            self._spawn("lfs", [str(LFS_PYTHON), str(LFS_APP), str(sock.fileno())],
                         env=env, pass_fds=(sock.fileno(),))
 
     def _start_web(self) -> None:
@@ -282,8 +305,9 @@ class HttpGitServer:
         return path, f"{self.url}/{name}.git"
 
     def set_auth(self, mode: str) -> None:
-        """What the LFS server answers from now on: `ok`, `401` (no identity), `403` (an
-        identity with no permission). Read on every request: no restart."""
+        """What the LFS server answers from now on: `ok`; `401` (no identity) or `403` (an
+        identity with no permission) to the batch request; `upload-401`, `upload-403` to the
+        object's upload only. Read on every request: no restart."""
         if mode not in AUTH_MODES:
             raise ValueError(f"auth mode must be one of {AUTH_MODES}, not {mode!r}")
         self.mode_file.write_text(mode)
@@ -301,63 +325,7 @@ class HttpGitServer:
         self.stop()
 
 
-# -- the LFS server process (runs in .venv-lfs) --------------------------------------------------
-def authenticate(request: Any) -> Any:
-    """giftless AUTH_PROVIDERS entry: the mode file says who the caller is. `401`: nobody
-    (giftless answers 401); `403`: someone allowed nothing; `ok`: someone allowed everything."""
-    from giftless.auth.identity import Identity
-
-    mode = Path(os.environ["SERVERS_AUTH_MODE"]).read_text().strip()
-    if mode == "401":
-        return None
-
-    class TestIdentity(Identity):
-        def is_authorized(self, organization: str, repo: str, permission: Any,
-                          oid: str | None = None) -> bool:
-            return Path(os.environ["SERVERS_AUTH_MODE"]).read_text().strip() == "ok"
-
-    return TestIdentity(name="tester", id="tester")
-
-
-def git_layout_storage(**options: Any) -> Any:
-    """giftless's LocalStorage, with each object at NAME.git/lfs/objects/aa/bb/<oid>: where
-    git-lfs keeps it and where the pre-receive hook's checker reads it (docs/releases.md)."""
-    from giftless.storage.local_storage import LocalStorage
-
-    repos = Path(options.pop("repos"))
-
-    class GitLayoutStorage(LocalStorage):  # type: ignore[misc]
-        def _get_path(self, prefix: str, oid: str) -> Path:
-            repo = prefix.rsplit("/", 1)[-1]
-            return repos / f"{repo}.git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
-
-    return GitLayoutStorage(**options)
-
-
-def _serve_lfs(fd: int) -> None:
-    from giftless.app import init_app
-    from waitress import serve
-
-    adapter = {"factory": "giftless.transfer.basic_streaming:factory",
-               "options": {"storage_class": "__main__:git_layout_storage",
-                           "storage_options": {"path": os.environ["SERVERS_LFS_ROOT"],
-                                               "repos": os.environ["SERVERS_REPOS"]},
-                           "action_lifetime": 900}}
-    app = init_app(additional_config={
-        "AUTH_PROVIDERS": ["__main__:authenticate"],
-        "PRE_AUTHORIZED_ACTION_PROVIDER": None,
-        "LEGACY_ENDPOINTS": False,
-        "TRANSFER_ADAPTERS": {"basic": adapter},
-    })
-    sock = socket.socket(fileno=fd)
-    serve(app, sockets=[sock], threads=8, max_request_body_size=1 << 40,
-          channel_timeout=600, _quiet=True)
-
-
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--lfs"]:
-        _serve_lfs(int(argv[1]))
-        return 0
     parser = argparse.ArgumentParser(description="Serve git + LFS over HTTP until Ctrl-C.")
     parser.add_argument("names", nargs="*", default=["demo"], help="bare repositories to create")
     parser.add_argument("--dir", type=Path, help="the server's folder (default: a new tmp one)")
