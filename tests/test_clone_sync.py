@@ -75,3 +75,308 @@ def test_clone_is_ready_to_work(shared: Path, project: Path, tmp_path: Path, bml
     commit(c, {"data/b.csv": "y\n2\n"}, branch="raw")
     r = bml("pull", "raw", "clean", cwd=c)
     assert r.code == 0, r.err
+    model = oid_of(c, "stable/model", "models/model.pkl")
+    assert model not in lfs_objects(c)  # checking out raw fetched raw's, not stable's
+
+
+def test_commands_fetch_other_branches_lfs_objects_on_demand(shared: Path, project: Path,
+                                                            cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    c = cloned
+    model = oid_of(c, "acme-v1", "models/model.pkl")
+    r = bml("verify", "acme-v1", cwd=c)  # stable/model's model object is not here
+    assert r.code == 0, r.out + r.err
+    assert model in lfs_objects(c)
+    # raw grows on the remote; clean grows here: the append merge reads both sides' bytes
+    commit(project, {"data/a.csv": "x\n1\n2\n"}, branch="raw")
+    push_all(project)
+    assert bml("sync", cwd=c).code == 0
+    commit(c, {"data/a.csv": "x\n1\n3\n"}, branch="clean")
+    grown = oid_of(c, "raw", "data/a.csv")
+    assert grown not in lfs_objects(c)
+    r = bml("pull", "raw", "clean", cwd=c)
+    assert r.code == 0, r.err
+    assert grown in lfs_objects(c)
+    assert (c / "data" / "a.csv").read_text() == "x\n1\n3\n2\n"
+
+
+def test_lfs_object_missing_everywhere_is_one_sentence(shared: Path, project: Path,
+                                                       cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(project, {"data/a.csv": "x\n1\n2\n"}, branch="raw")
+    push_all(project)
+    assert bml("sync", cwd=cloned).code == 0
+    commit(cloned, {"data/a.csv": "x\n1\n3\n"}, branch="clean")
+    for store in (shared / "lfs" / "objects", project / ".git" / "lfs" / "objects"):
+        for obj in store.rglob(oid_of(cloned, "raw", "data/a.csv")):
+            obj.unlink()  # gone from the remote too (hard links: every copy)
+    before = git("rev-parse", "clean", cwd=cloned)
+    r = bml("pull", "raw", "clean", cwd=cloned)
+    assert r.code == 4 and len(r.err.strip().splitlines()) == 1
+    assert "git lfs fetch origin BRANCH" in r.err
+    assert git("rev-parse", "clean", cwd=cloned) == before
+
+
+def test_sync_brings_what_another_clone_pushed(shared: Path, project: Path, cloned: Path,
+                                               bml) -> None:  # type: ignore[no-untyped-def]
+    c = cloned
+    commit(project, {"src/exp.py": "x = 1\n"}, branch="dev/model")
+    git("checkout", "-q", "-b", "dev/gone", cwd=project)
+    git("checkout", "-q", "-b", "dev/keep", cwd=project)
+    push_all(project)
+    first = json.loads(bml("sync", "--json", cwd=c).out)
+    assert {b["branch"]: b["action"] for b in first["branches"]} == {
+        "dev/gone": "created", "dev/keep": "created", "dev/model": "fast-forwarded"}
+    assert first["since"] is not None  # the clone recorded the remote it saw
+    commit(c, {"src/mine.py": "y = 2\n"}, branch="dev/keep")  # never pushed
+    git("checkout", "-q", "main", cwd=c)
+    commit(project, {"data/b.csv": "y\n1\n"}, branch="raw")
+    commit(project, {"models/model.pkl": "w2"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=project).code == 0
+    assert bml("deploy", "acme-v2", "--client", "acme", cwd=project).code == 0
+    push_all(project)
+    for gone in ("dev/gone", "dev/keep"):
+        git("push", "-q", "origin", "--delete", gone, cwd=project)
+    r = bml("sync", "--json", cwd=c)
+    assert r.code == 0, r.err
+    rep = json.loads(r.out)
+    acts = {b["branch"]: b for b in rep["branches"]}
+    assert acts["raw"]["action"] == acts["stable/model"]["action"] == "fast-forwarded"
+    assert acts["dev/gone"]["action"] == "deleted"
+    assert acts["dev/keep"]["action"] == "kept" and "never pushed" in acts["dev/keep"]["why"]
+    assert rep["changes"]["releases"] == ["acme-v2"]
+    assert rep["changes"]["data"]["raw"] == [{"status": "A", "path": "data/b.csv"}]
+    assert rep["changes"]["branches_deleted"] == ["dev/gone", "dev/keep"]
+    assert [(d["client"], d["action"], d["primary"]) for d in rep["deploys"]] == [
+        ("acme", "moved", "acme-v2")]
+    assert git("rev-parse", "raw", cwd=c) == git("rev-parse", "raw", cwd=project)
+    assert git_proc("rev-parse", "--verify", "-q", "refs/heads/dev/gone", cwd=c).returncode
+    assert git("rev-parse", "dev/keep", cwd=c)
+    assert git_proc("rev-parse", "--verify", "-q", "origin/dev/keep", cwd=c).returncode
+    assert json.loads(bml("deployed", "--client", "acme", "--json", cwd=c).out)[
+        "primary"] == "acme-v2"
+    text = bml("sync", cwd=c)
+    assert text.code == 0 and "Nothing new on origin since the last sync" in text.out
+    log = (c / ".git" / "branchml" / "oplog.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["event"] == "end"  # every move went through the apply layer
+
+
+def test_diverged_protected_branch_reported_never_rewritten(shared: Path, project: Path,
+                                                            cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    c = cloned
+    mine = commit(c, {"data/mine.csv": "m\n1\n"}, branch="raw")
+    commit(project, {"data/theirs.csv": "t\n1\n"}, branch="raw")
+    push_all(project)
+    r = bml("sync", cwd=c)
+    assert r.code == 0, r.err
+    assert "raw: diverged" in r.out
+    assert "resolve with: git switch raw && git merge origin/raw && branchml push" in r.out
+    assert git("rev-parse", "raw", cwd=c) == mine
+    assert git("rev-parse", "origin/raw", cwd=c) == git("rev-parse", "raw", cwd=project)
+    # the command it names resolves it: both sides' files, and the push is accepted
+    assert git_proc("merge", "-q", "--no-edit", "origin/raw", cwd=c).returncode == 0
+    assert (c / "data" / "theirs.csv").exists() and (c / "data" / "mine.csv").exists()
+    assert git_proc("push", "-q", "origin", "raw", cwd=c).returncode == 0
+
+
+def test_dirty_checked_out_branch_not_moved(shared: Path, project: Path, cloned: Path,
+                                            bml) -> None:  # type: ignore[no-untyped-def]
+    c = cloned
+    git("checkout", "-q", "raw", cwd=c)
+    before = git("rev-parse", "raw", cwd=c)
+    (c / "data" / "a.csv").write_text("x\n1\nlocal\n")
+    commit(project, {"data/b.csv": "y\n1\n"}, branch="raw")
+    push_all(project)
+    rep = json.loads(bml("sync", "--json", cwd=c).out)
+    raw = next(b for b in rep["branches"] if b["branch"] == "raw")
+    assert raw["action"] == "not-moved" and "uncommitted changes" in raw["why"]
+    assert git("rev-parse", "raw", cwd=c) == before
+    assert (c / "data" / "a.csv").read_text() == "x\n1\nlocal\n"
+    git("checkout", "-q", "--", "data/a.csv", cwd=c)
+    r = bml("sync", cwd=c)
+    assert r.code == 0 and "raw: fast-forwarded" in r.out
+    assert (c / "data" / "b.csv").read_text() == "y\n1\n"  # the files followed the branch
+
+
+def test_clean_checked_out_branch_fast_forwarded_with_its_files(shared: Path, project: Path,
+                                                                cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    git("checkout", "-q", "raw", cwd=cloned)
+    commit(project, {"data/b.csv": "y\n1\n"}, branch="raw")
+    push_all(project)
+    dry = bml("sync", "--dry-run", cwd=cloned)
+    assert dry.code == 0 and "raw: would be fast-forwarded" in dry.out
+    assert not (cloned / "data" / "b.csv").exists()
+    assert bml("sync", cwd=cloned).code == 0
+    assert (cloned / "data" / "b.csv").read_text() == "y\n1\n"
+    assert git("status", "--porcelain", cwd=cloned) == ""
+
+
+# --- attacks from the remote -------------------------------------------------------------
+
+def test_moved_release_tag_on_remote_is_kept_here_and_reported(shared: Path, cloned: Path,
+                                                               bml) -> None:  # type: ignore[no-untyped-def]
+    ours = git("rev-parse", "refs/tags/acme-v1", cwd=cloned)
+    git("tag", "-f", "-a", "-m", "rewritten", "acme-v1", "main", cwd=shared)  # by hand
+    r = bml("sync", "--json", cwd=cloned)
+    assert r.code == 0, r.err
+    tag = json.loads(r.out)["tags"][0]
+    assert tag["action"] == "moved-on-remote" and "kept" in tag["why"]
+    assert json.loads(r.out)["attention"] is True
+    assert git("rev-parse", "refs/tags/acme-v1", cwd=cloned) == ours
+    # a plain `git fetch` in the clone does not clobber it either (git refuses)
+    git_proc("fetch", "origin", cwd=cloned)
+    assert git("rev-parse", "refs/tags/acme-v1", cwd=cloned) == ours
+
+
+def test_rewritten_deploy_ref_on_remote_is_kept_here(shared: Path, cloned: Path,
+                                                     bml) -> None:  # type: ignore[no-untyped-def]
+    ours = git("rev-parse", "refs/deploy/acme", cwd=cloned)
+    tree = git("rev-parse", "refs/deploy/acme^{tree}", cwd=cloned)
+    forged = git("commit-tree", tree, "-m", "forged history", cwd=shared)
+    git("update-ref", "refs/deploy/acme", forged, cwd=shared)
+    rep = json.loads(bml("sync", "--json", cwd=cloned).out)
+    assert [d["action"] for d in rep["deploys"]] == ["rewritten-on-remote"]
+    assert git("rev-parse", "refs/deploy/acme", cwd=cloned) == ours
+    git_proc("fetch", "origin", cwd=cloned)  # the configured refspec has no `+`
+    assert git("rev-parse", "refs/deploy/acme", cwd=cloned) == ours
+
+
+ODD = ("refs/heads/-x", "refs/heads/--upload-pack=touch-pwned", "refs/heads/dev/--exec=id",
+       "refs/heads/dev/x;touch${IFS}pwned", "refs/heads/unknown-type")
+
+
+def test_odd_remote_names_and_foreign_refs_never_reach_git(shared: Path, tmp_path: Path,
+                                                           cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    tree = git("rev-parse", "main^{tree}", cwd=shared)
+    foreign = git("commit-tree", tree, "-m", "outside the namespaces", cwd=shared)
+    git("update-ref", "refs/foo/x", foreign, cwd=shared)
+    main = git("rev-parse", "main", cwd=shared)
+    for ref in ODD:
+        git("update-ref", ref, main, cwd=shared)
+    for where, r in (("sync", bml("sync", "--json", cwd=cloned)),
+                     ("clone", bml("clone", shared.as_uri(), str(tmp_path / "c2"), "--json"))):
+        assert r.code == 0, (where, r.err)
+        skipped = {s["ref"]: s["why"] for s in json.loads(r.out)["skipped"]}
+        assert skipped["refs/foo/x"] == "outside refs/heads, release tags and refs/deploy"
+        assert skipped["refs/heads/unknown-type"] == "matches no branch type"
+        for ref in ODD[:4]:
+            assert skipped[ref] == "not a valid branch name", ref
+    for c in (cloned, tmp_path / "c2"):
+        refs = git("for-each-ref", "--format=%(refname)", cwd=c)
+        assert "-x" not in refs and "upload-pack" not in refs and "exec" not in refs
+        assert "foo" not in refs and "touch" not in refs
+        assert git_proc("cat-file", "-e", foreign, cwd=c).returncode != 0  # not fetched
+    assert not list(tmp_path.rglob("pwned"))  # no shell ever saw a name
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_clone_bad_remotes_leave_nothing(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    plain = tmp_path / "plain.git"
+    git("init", "-q", "--bare", "-b", "main", str(plain), cwd=tmp_path)
+    empty = tmp_path / "empty.git"
+    git("init", "-q", "--bare", "-b", "main", str(empty), cwd=tmp_path)
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "trunk", str(work), cwd=tmp_path)
+    commit(work, {"README.md": "hi\n"})
+    git("push", "-q", str(plain), "trunk", cwd=work)
+    other = tmp_path / "other.git"
+    git("init", "-q", "--bare", "-b", "main", str(other), cwd=tmp_path)
+    git("push", "-q", str(other), "trunk:main", cwd=work)
+    cases = [
+        ("http://127.0.0.1:9/nothing.git", "cannot be reached"),
+        (str(tmp_path / "no-such-repo"), "is a path that does not exist"),
+        ((tmp_path / "no-such-repo.git").as_uri(), "has no repository at that address"),
+        (plain.as_uri(), "has no main branch, so it is not a branchml repository: clone it "
+                         "with git clone; adopt it with branchml init ."),
+        (empty.as_uri(), "has no main branch"),
+        (other.as_uri(), "main has no branchml.yaml, so it is not a branchml repository: "
+                         "clone it with git clone; adopt it with branchml init ."),
+    ]
+    for url, said in cases:
+        r = bml("clone", url, str(tmp_path / "dest"))
+        assert r.code == 4, (url, r.err)
+        assert said in one_line(r.err), (url, r.err)
+        assert not (tmp_path / "dest").exists(), url
+
+
+def test_clone_auth_refused_is_one_sentence(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/team/project.git"
+        r = bml("clone", url, str(tmp_path / "dest"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.code == 4 and "refused our credentials" in one_line(r.err)
+    assert not (tmp_path / "dest").exists()
+
+
+def test_clone_into_a_folder_that_is_not_empty(shared: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "mine.txt").write_text("keep me")
+    r = bml("clone", shared.as_uri(), str(dest))
+    assert r.code == 4 and "already exists and is not an empty folder" in one_line(r.err)
+    assert [p.name for p in dest.iterdir()] == ["mine.txt"]
+    assert (dest / "mine.txt").read_text() == "keep me"
+
+
+def test_clone_failing_midway_empties_an_empty_folder_again(shared: Path, tmp_path: Path,
+                                                            bml) -> None:  # type: ignore[no-untyped-def]
+    # the remote's LFS store lost raw's objects: the checkout of raw cannot be made
+    for obj in list((shared / "lfs" / "objects").rglob("*")):
+        if obj.is_file():
+            obj.unlink()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    r = bml("clone", shared.as_uri(), str(dest), "--branch", "raw")
+    assert r.code == 4, r.err
+    assert "fetching the git-lfs objects of raw from origin failed" in one_line(r.err)
+    assert dest.is_dir() and list(dest.iterdir()) == []
+    r = bml("clone", shared.as_uri(), str(tmp_path / "new" / "deeper"), "--branch", "raw")
+    assert r.code == 4 and not (tmp_path / "new").exists()
+
+
+def test_clone_bad_arguments(shared: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    r = bml("clone", "--", "-uhoh", str(tmp_path / "d"))
+    assert r.code == 2 and "is not a repository URL" in one_line(r.err)
+    r = bml("clone", shared.as_uri(), str(tmp_path / "d"), "--branch", "nope")
+    assert r.code == 2 and "has no typed branch 'nope'" in one_line(r.err)
+    assert not (tmp_path / "d").exists()
+
+
+def test_sync_bad_input_changes_nothing(shared: Path, cloned: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import snapshot
+
+    before = snapshot(cloned)
+    r = bml("sync", "--remote", "upstream", cwd=cloned)
+    assert r.code == 4 and "there is no remote named 'upstream'" in one_line(r.err)
+    r = bml("sync", "--remote", "--evil", cwd=cloned)
+    assert r.code == 2 and one_line(r.err)
+    git("config", "remote.origin.url", (tmp_path / "moved.git").as_uri(), cwd=cloned)
+    r = bml("sync", cwd=cloned)
+    assert r.code == 4 and "has no repository at that address" in one_line(r.err)
+    git("config", "remote.origin.url", "http://127.0.0.1:9/x.git", cwd=cloned)
+    r = bml("sync", cwd=cloned)
+    assert r.code == 4 and "cannot be reached" in one_line(r.err)
+    git("config", "remote.origin.url", shared.as_uri(), cwd=cloned)
+    assert snapshot(cloned) == before

@@ -122,7 +122,7 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str]) -> CloneRe
     proc.run(["git", "config", "remote.origin.url", url], cwd=root)
     for spec in FETCH:
         proc.run(["git", "config", "--add", "remote.origin.fetch", spec], cwd=root)
-    remote.fetch(root, ORIGIN, ["refs/heads/main"])
+    remote.fetch(root, ORIGIN, ["refs/heads/main"], objects_only=True)
     cfg = _trusted_config(root, listed["refs/heads/main"], url)
     policy, fmt = policy_from_config(cfg), remoterefs.tag_format_of(cfg)
     view = remoterefs.classify(listed, policy, fmt)

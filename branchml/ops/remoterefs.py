@@ -95,7 +95,7 @@ def fetch_objects(cwd: Path, name: str, view: RemoteRefs) -> dict[str, str]:
     types = object_types(cwd, wanted.values())
     needed = sorted(ref for ref, sha in wanted.items() if types[sha] == "missing")
     if needed:
-        remote.fetch(cwd, name, needed)
+        remote.fetch(cwd, name, needed, objects_only=True)
         types = object_types(cwd, wanted.values())
     return types
 

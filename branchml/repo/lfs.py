@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -224,9 +224,7 @@ def local_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) ->
     """Where an LFS object's content is; fetched from the remote when it is not in the local
     store (a clone holds only its checked-out branch's objects)."""
     obj = object_file(common_dir, pointer)
-    if not obj.is_file() and available():
-        fetch_object(cwd, pointer, path)
-    if not obj.is_file():
+    if not ensure_local(common_dir, cwd, pointer, path):
         raise StateError(
             f"{path}: its git-lfs object {pointer.oid[:12]} is not in the local store and could "
             f"not be fetched (the store read is {store(common_dir).describe()}); run `git lfs "
@@ -234,6 +232,27 @@ def local_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) ->
             "made), then run the command again."
         )
     return obj
+
+
+def ensure_local(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> bool:
+    """Whether the object is in the local store, fetched from the remote when it was not."""
+    obj = object_file(common_dir, pointer)
+    if not obj.is_file() and available():
+        fetch_object(cwd, pointer, path)
+    return obj.is_file()
+
+
+def fetch_missing(common_dir: Path, cwd: Path, commit: str,
+                  pointers: Iterable[LfsPointer]) -> None:
+    """Best effort, for a command about one commit (`verify`): when any of its objects is not
+    here, that commit's objects in one `git lfs fetch` from the default remote (origin, else
+    the only one); the caller still reports what remains missing."""
+    if not available() or all(object_file(common_dir, p).is_file() for p in pointers):
+        return
+    names = proc.run(["git", "remote"], cwd=cwd, check=False).stdout.decode().split()
+    name = "origin" if "origin" in names else names[0] if len(names) == 1 else None
+    if name is not None:
+        fetch_commit(cwd, name, commit)
 
 
 def fetch_object(cwd: Path, pointer: LfsPointer, path: str) -> bool:
