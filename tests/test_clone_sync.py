@@ -380,3 +380,99 @@ def test_sync_bad_input_changes_nothing(shared: Path, cloned: Path, tmp_path: Pa
     assert r.code == 4 and "cannot be reached" in one_line(r.err)
     git("config", "remote.origin.url", shared.as_uri(), cwd=cloned)
     assert snapshot(cloned) == before
+
+
+def test_sync_in_a_plain_git_clone_makes_it_ready(shared: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """The issue's first try: `git clone` has only main, no deploy refs; sync fixes both."""
+    c = tmp_path / "plain"
+    git("clone", "-q", shared.as_uri(), str(c), cwd=tmp_path)
+    assert bml("pull", "raw", "clean", cwd=c).code == 2  # "DST 'clean' is not a branch here"
+    r = bml("sync", "--json", cwd=c)
+    assert r.code == 0, r.err
+    assert {"raw", "clean", "stable/model"} <= {
+        b["branch"] for b in json.loads(r.out)["branches"] if b["action"] == "created"}
+    assert json.loads(bml("deployed", "--client", "acme", "--json", cwd=c).out)[
+        "primary"] == "acme-v1"
+    assert bml("pull", "raw", "clean", cwd=c).code == 0
+
+
+def test_clone_checks_out_the_branch_asked_with_its_lfs_objects_only(
+        shared: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    r = bml("clone", shared.as_uri(), str(tmp_path / "c3"), "--branch", "raw")
+    assert r.code == 0, r.err
+    c = tmp_path / "c3"
+    assert git("symbolic-ref", "HEAD", cwd=c) == "refs/heads/raw"
+    assert (c / "data" / "a.csv").read_text() == "x\n1\n"  # smudged, not a pointer
+    assert oid_of(c, "raw", "data/a.csv") in lfs_objects(c)
+    assert oid_of(c, "stable/model", "models/model.pkl") not in lfs_objects(c)
+    assert git("status", "--porcelain", cwd=c) == ""
+
+
+@pytest.mark.parametrize("point", ["refs-before", "refs-locked", "refs-after",
+                                   "worktree-before", "worktree-inside"])
+def test_sync_killed_leaves_before_or_after(shared: Path, project: Path, cloned: Path,
+                                            point: str) -> None:
+    import subprocess
+
+    from tests.conftest import BIN
+
+    git("checkout", "-q", "raw", cwd=cloned)
+    old = {b: git("rev-parse", b, cwd=cloned) for b in ("raw", "stable/model")}
+    commit(project, {"data/b.csv": "y\n1\n"}, branch="raw")
+    commit(project, {"models/model.pkl": "w2"}, branch="stable/model")
+    push_all(project)
+    new = {b: git("rev-parse", b, cwd=project) for b in old}
+    env = {**__import__("os").environ, "BRANCHML_FAULT": point}
+    killed = subprocess.run([f"{BIN}/branchml", "sync"], cwd=cloned, env=env,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    done = subprocess.run([f"{BIN}/branchml", "status"], cwd=cloned, capture_output=True,
+                          text=True)  # any command finishes a killed run first
+    assert done.returncode == 0, done.stderr
+    now = {b: git("rev-parse", b, cwd=cloned) for b in old}
+    assert now in (old, new), point
+    assert git("status", "--porcelain", cwd=cloned) == ""
+    assert (cloned / "data" / "b.csv").exists() == (now == new)
+    again = subprocess.run([f"{BIN}/branchml", "sync"], cwd=cloned, capture_output=True,
+                           text=True)
+    assert again.returncode == 0, again.stderr
+    assert {b: git("rev-parse", b, cwd=cloned) for b in old} == new
+
+
+SHA = "a" * 40
+
+
+@pytest.mark.parametrize(("ref", "kind", "why"), [
+    ("refs/heads/raw", "heads", ""),
+    ("refs/heads/stable/model", "heads", ""),
+    ("refs/heads/dev/x", "heads", ""),
+    ("refs/heads/-x", None, "not a valid branch name"),
+    ("refs/heads/--upload-pack=sh", None, "not a valid branch name"),
+    ("refs/heads/dev/a;b", None, "not a valid branch name"),
+    ("refs/heads/dev/_x", None, "not a valid branch name"),
+    ("refs/heads/feature", None, "matches no branch type"),
+    ("refs/tags/acme-v1", "tags", ""),
+    ("refs/tags/acme-v0", None, "not a release tag"),
+    ("refs/tags/v1.0", None, "not a release tag"),
+    ("refs/tags/-acme-v1", None, "not a release tag"),
+    ("refs/deploy/acme", "deploys", ""),
+    ("refs/deploy/Acme", None, "outside refs/heads, release tags and refs/deploy"),
+    ("refs/deploy/a/b", None, "outside refs/heads, release tags and refs/deploy"),
+    ("refs/foo/x", None, "outside refs/heads, release tags and refs/deploy"),
+    ("refs/foo/refs/heads/raw", None, "outside refs/heads, release tags and refs/deploy"),
+    ("refs/pull/1/head", None, "outside refs/heads, release tags and refs/deploy"),
+    ("refs/remotes/origin/raw", None, "outside refs/heads, release tags and refs/deploy"),
+])
+def test_remote_refs_sorted_before_any_reaches_git(ref: str, kind: str | None, why: str) -> None:
+    from branchml import config
+    from branchml.core.naming import TagFormat
+    from branchml.core.policy import policy_from_config
+    from branchml.ops.remoterefs import classify
+
+    view = classify({ref: SHA, "HEAD": SHA}, policy_from_config(config.load_bytes(None, "")),
+                    TagFormat())
+    taken = {"heads": view.heads, "tags": view.tags, "deploys": view.deploys}
+    assert [k for k, v in taken.items() if v] == ([kind] if kind else [])
+    assert view.skipped == ([{"ref": ref, "why": why}] if why else [])
+    assert classify({ref: "not-an-id"}, policy_from_config(config.load_bytes(None, "")),
+                    TagFormat()).skipped == [{"ref": ref, "why": "not an object id"}]
