@@ -162,19 +162,38 @@ def test_sync_brings_what_another_clone_pushed(shared: Path, project: Path, clon
 def test_diverged_protected_branch_reported_never_rewritten(shared: Path, project: Path,
                                                             cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
     c = cloned
-    mine = commit(c, {"data/mine.csv": "m\n1\n"}, branch="raw")
-    commit(project, {"data/theirs.csv": "t\n1\n"}, branch="raw")
+    mine = commit(c, {"data/a.csv": "x\n1\nmine\n"}, branch="raw")  # both grow one file
+    commit(project, {"data/a.csv": "x\n1\ntheirs\n"}, branch="raw")
     push_all(project)
+    git("checkout", "-q", "main", cwd=c)
     r = bml("sync", cwd=c)
     assert r.code == 0, r.err
     assert "raw: diverged" in r.out
-    assert "resolve with: git switch raw && git merge origin/raw && branchml push" in r.out
+    command = ("git switch --detach origin/raw && git merge --no-edit raw && "
+               "git switch -C raw && branchml push")
+    assert f"resolve with: {command}" in r.out
     assert git("rev-parse", "raw", cwd=c) == mine
     assert git("rev-parse", "origin/raw", cwd=c) == git("rev-parse", "raw", cwd=project)
-    # the command it names resolves it: both sides' files, and the push is accepted
-    assert git_proc("merge", "-q", "--no-edit", "origin/raw", cwd=c).returncode == 0
-    assert (c / "data" / "theirs.csv").exists() and (c / "data" / "mine.csv").exists()
-    assert git_proc("push", "-q", "origin", "raw", cwd=c).returncode == 0
+    # the command it names resolves it: nothing rewritten, the remote's rows first, and the
+    # push is accepted (git push here: `branchml push` is another engineer's)
+    for step in command.removesuffix(" && branchml push").split(" && "):
+        assert git_proc(*step.split()[1:], cwd=c).returncode == 0, step
+    assert (c / "data" / "a.csv").read_text() == "x\n1\ntheirs\nmine\n"
+    assert git_proc("merge-base", "--is-ancestor", mine, "raw", cwd=c).returncode == 0
+    pushed = git_proc("push", "origin", "raw", cwd=c)
+    assert pushed.returncode == 0, pushed.stderr
+
+
+def test_diverged_code_branch_gets_a_rebase(shared: Path, project: Path, cloned: Path,
+                                            bml) -> None:  # type: ignore[no-untyped-def]
+    commit(cloned, {"src/mine.py": "a = 1\n"}, branch="dev/model")
+    commit(project, {"src/theirs.py": "b = 2\n"}, branch="dev/model")
+    push_all(project)
+    rep = json.loads(bml("sync", "--json", cwd=cloned).out)
+    dev = next(b for b in rep["branches"] if b["branch"] == "dev/model")
+    assert (dev["action"], dev["ahead"], dev["behind"]) == ("diverged", 1, 1)
+    assert dev["command"] == ("git switch dev/model && git rebase origin/dev/model && "
+                              "branchml push")
 
 
 def test_dirty_checked_out_branch_not_moved(shared: Path, project: Path, cloned: Path,

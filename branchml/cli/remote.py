@@ -53,14 +53,17 @@ def sync(
 
 def sync_lines(r: dict[str, Any]) -> list[str]:
     """The text report: what moved here, then what the remote gained, then what needs you."""
-    would = "would be " if r["dry_run"] else ""
-    lines = [f"  {b['branch']}: {would}{b['action']}" + (f" ({b['why']})" if b.get("why")
+    def would(action: str) -> str:
+        moves = ("created", "fast-forwarded", "deleted", "moved", "new")
+        return f"would be {action}" if r["dry_run"] and action in moves else action
+
+    lines = [f"  {b['branch']}: {would(b['action'])}" + (f" ({b['why']})" if b.get("why")
                                                         else "")
              + (f"\n    resolve with: {b['command']}" if b.get("command") else "")
              for b in r["branches"]]
     lines += [f"  tag {t['tag']}: {t['action']}" + (f" ({t['why']})" if t.get("why") else "")
               for t in r["tags"] if t["action"] != "new"]
-    lines += [f"  deploy {d['client']}: {would}{d['action']}"
+    lines += [f"  deploy {d['client']}: {would(d['action'])}"
               + (f" -> {d['primary']}" if d.get("primary") else "")
               + (f" ({d['why']})" if d.get("why") else "") for d in r["deploys"]]
     c = r["changes"]

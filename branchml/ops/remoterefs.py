@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from branchml.core.model import BranchKind
 from branchml.core.names import CLIENT_ID, check_branch_name, ref_name_problem
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.policy import Policy
@@ -148,3 +149,43 @@ def save_state(common: Path, name: str, url: str, refs: Mapping[str, str]) -> No
     tmp.write_text(json.dumps({"time": datetime.now(UTC).isoformat(timespec="seconds"),
                                "url": url, "refs": dict(sorted(refs.items()))}, indent=1))
     os.replace(tmp, path)
+
+
+def primary_tag(g: Git, commit: str) -> str:
+    """The release a deployment commit routes to (its Deploy-Primary trailer)."""
+    return g.out("log", "-1", "--format=%(trailers:key=Deploy-Primary,valueonly)",
+                 commit).strip()
+
+
+def changes_since(g: Git, policy: Policy, view: RemoteRefs, before: dict[str, str]
+                  ) -> dict[str, Any]:
+    """What the remote gained since the last sync: branches made and deleted, new releases,
+    deployments moved, and the paths added or changed on each data branch."""
+    gone = sorted(r.removeprefix("refs/heads/") for r in before
+                  if r.startswith("refs/heads/") and r not in view.listed)
+    data: dict[str, list[dict[str, str]]] = {}
+    for branch, sha in view.heads.items():
+        old = before.get(f"refs/heads/{branch}")
+        bt = policy.branch_type(branch)
+        if old != sha and bt is not None and bt.kind is BranchKind.DATA:
+            data[branch] = changed_paths(g, old, sha)
+    return {
+        "branches_created": sorted(b for b in view.heads if f"refs/heads/{b}" not in before),
+        "branches_deleted": gone,
+        "releases": sorted(t for t in view.tags if f"refs/tags/{t}" not in before),
+        "deployments": [{"client": c, "old": before.get(f"refs/deploy/{c}"), "new": s,
+                         "primary": primary_tag(g, s)} for c, s in view.deploys.items()
+                        if before.get(f"refs/deploy/{c}") != s],
+        "data": data,
+    }
+
+
+def changed_paths(g: Git, old: str | None, new: str) -> list[dict[str, str]]:
+    """Every path added, changed or deleted from `old` to `new` (all of `new` when `old` is
+    unknown or no longer here)."""
+    if old is None or not g.has_object(old):
+        return [{"status": "A", "path": p} for _, _, p in g.ls_tree(new)]
+    raw = g.out("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new)
+    tokens = raw.split("\0")
+    return [{"status": s, "path": p} for s, p in zip(tokens[0::2], tokens[1::2], strict=False)
+            if s]

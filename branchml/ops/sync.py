@@ -20,7 +20,7 @@ from branchml.core.plan import Checkout, ConfigSet, Plan, RefUpdate, Step
 from branchml.core.policy import Policy
 from branchml.errors import StateError
 from branchml.ops import remoterefs
-from branchml.ops.remoterefs import RemoteRefs
+from branchml.ops.remoterefs import RemoteRefs, changes_since, primary_tag
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, guards, objectstore, remote, worktree
 from branchml.repo.reader import Git
@@ -192,9 +192,12 @@ class Planner:
                                                                BranchKind.ANALYSIS):
             # unpushed work on a branch of one's own: replay it on the shared history
             return f"git switch {branch} && git rebase {theirs} && branchml push"
-        # protected or data: history stays; git merge runs branchml's merge drivers by path
-        # class (data appended, models taken) and the pre-merge-commit hook judges the result
-        return f"git switch {branch} && git merge {theirs} && branchml push"
+        # everything else keeps its history: a merge whose first parent is the remote's tip,
+        # so the remote's bytes stay a prefix of every append-only file (a merge on top of
+        # the local tip would put the local rows first, and the push would be refused);
+        # git runs branchml's merge drivers by path class, and the local tip stays inside
+        return (f"git switch --detach {theirs} && git merge --no-edit {branch} && "
+                f"git switch -C {branch} && branchml push")
 
     def _count(self, a: str, b: str) -> int:
         return int(self.g.out("rev-list", "--count", f"{a}..{b}") or 0)
@@ -276,43 +279,3 @@ class Planner:
             if f"refs/deploy/{client}" not in self.view.listed:
                 self.report.deploys.append({"client": client, "old": here[client],
                                             "new": here[client], "action": "not-on-remote"})
-
-
-def primary_tag(g: Git, commit: str) -> str:
-    """The release a deployment commit routes to (its Deploy-Primary trailer)."""
-    return g.out("log", "-1", "--format=%(trailers:key=Deploy-Primary,valueonly)",
-                 commit).strip()
-
-
-def changes_since(g: Git, policy: Policy, view: RemoteRefs, before: dict[str, str]
-                  ) -> dict[str, Any]:
-    """What the remote gained since the last sync: branches made and deleted, new releases,
-    deployments moved, and the paths added or changed on each data branch."""
-    gone = sorted(r.removeprefix("refs/heads/") for r in before
-                  if r.startswith("refs/heads/") and r not in view.listed)
-    data: dict[str, list[dict[str, str]]] = {}
-    for branch, sha in view.heads.items():
-        old = before.get(f"refs/heads/{branch}")
-        bt = policy.branch_type(branch)
-        if old != sha and bt is not None and bt.kind is BranchKind.DATA:
-            data[branch] = changed_paths(g, old, sha)
-    return {
-        "branches_created": sorted(b for b in view.heads if f"refs/heads/{b}" not in before),
-        "branches_deleted": gone,
-        "releases": sorted(t for t in view.tags if f"refs/tags/{t}" not in before),
-        "deployments": [{"client": c, "old": before.get(f"refs/deploy/{c}"), "new": s,
-                         "primary": primary_tag(g, s)} for c, s in view.deploys.items()
-                        if before.get(f"refs/deploy/{c}") != s],
-        "data": data,
-    }
-
-
-def changed_paths(g: Git, old: str | None, new: str) -> list[dict[str, str]]:
-    """Every path added, changed or deleted from `old` to `new` (all of `new` when `old` is
-    unknown or no longer here)."""
-    if old is None or not g.has_object(old):
-        return [{"status": "A", "path": p} for _, _, p in g.ls_tree(new)]
-    raw = g.out("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new)
-    tokens = raw.split("\0")
-    return [{"status": s, "path": p} for s, p in zip(tokens[0::2], tokens[1::2], strict=False)
-            if s]
