@@ -258,6 +258,21 @@ def test_rewritten_deploy_ref_on_remote_is_kept_here(shared: Path, cloned: Path,
     assert git("rev-parse", "refs/deploy/acme", cwd=cloned) == ours
 
 
+def test_remote_deleting_or_rewinding_protected_branches_changes_nothing_here(
+        shared: Path, cloned: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A bare remote without the pre-receive hook lets anyone delete raw or rewind
+    stable/model: the clone keeps both, and says so."""
+    raw, stable = (git("rev-parse", b, cwd=cloned) for b in ("raw", "stable/model"))
+    git("update-ref", "-d", "refs/heads/raw", cwd=shared)
+    git("update-ref", "refs/heads/stable/model", "stable/model~1", cwd=shared)
+    rep = json.loads(bml("sync", "--json", cwd=cloned).out)
+    acts = {b["branch"]: b for b in rep["branches"]}
+    assert acts["raw"]["action"] == "kept" and "protected" in acts["raw"]["why"]
+    assert acts["stable/model"]["action"] == "ahead"
+    assert (git("rev-parse", "raw", cwd=cloned), git("rev-parse", "stable/model", cwd=cloned)
+            ) == (raw, stable)
+
+
 ODD = ("refs/heads/-x", "refs/heads/--upload-pack=touch-pwned", "refs/heads/dev/--exec=id",
        "refs/heads/dev/x;touch${IFS}pwned", "refs/heads/unknown-type")
 
