@@ -10,15 +10,18 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.branch import BranchReport
     from branchml.ops.check import CheckResult
     from branchml.ops.ci import GatesReport
+    from branchml.ops.clone import CloneReport
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
     from branchml.ops.release import Verification
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
+    from branchml.ops.sync import SyncReport
 
 __all__ = [
     "check",
+    "clone",
     "config_schema",
     "config_show",
     "config_validate",
@@ -38,6 +41,7 @@ __all__ = [
     "show",
     "split",
     "status",
+    "sync",
     "tag",
     "track",
     "verify",
@@ -271,3 +275,20 @@ def config_schema() -> dict[str, Any]:
 
     copied: dict[str, Any] = json.loads(json.dumps(schema("config")))
     return copied
+
+
+def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+    """Clone a branchml repository ready to work: a local tracking branch per typed branch,
+    release tags, deploy refs, hooks, merge drivers and LFS filters; only `branch`'s LFS
+    objects. Any failure leaves nothing behind."""
+    from branchml.ops import clone as op
+
+    return op.clone(url, directory, branch)
+
+
+def sync(path: str | Path = ".", remote: str = "origin", dry_run: bool = False) -> SyncReport:
+    """Bring the remote's typed branches, release tags and deploy refs here (fast-forwards
+    only), prune branches it deleted that hold nothing unpushed, and report what changed."""
+    from branchml.ops import sync as op
+
+    return op.sync(Path(path), remote, dry_run)

@@ -14,7 +14,7 @@ from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.plan import Plan, RefUpdate
 from branchml.errors import ConflictError, StaleRef, StateError, UsageError, VerdictError
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
-from branchml.repo import apply, objectstore, proc
+from branchml.repo import apply, lfs, objectstore, proc
 from branchml.repo.reader import Git
 
 
@@ -266,6 +266,8 @@ def verify(path: Path, name: str) -> Verification:
     actual["promotion"], actual["pulled_from"] = (rel.manifest.get("promotion"),
                                                   rel.manifest.get("pulled_from"))
     fields = core.differences(rel.manifest, {**rel.manifest, **actual})
+    # a clone holds only its checked-out branch's objects: the release's are fetched first
+    lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit, (o.pointer for o in objects))
     bad, checked, size = manifests.check_objects(g, objects)
     g.close()
     return Verification(name, rel.commit, fields, bad, checked, size)

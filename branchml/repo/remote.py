@@ -86,10 +86,13 @@ def ls_remote(cwd: str | Path | None, remote: str, *patterns: str) -> dict[str, 
     return refs
 
 
-def fetch(cwd: str | Path, remote: str, refspecs: Sequence[str], prune: bool = False) -> None:
-    """`git fetch` of exactly `refspecs` (no tags but those asked for)."""
+def fetch(cwd: str | Path, remote: str, refspecs: Sequence[str], prune: bool = False,
+          objects_only: bool = False) -> None:
+    """`git fetch` of exactly `refspecs` (no tags but those asked for). `objects_only`: no
+    ref is written at all, not even the remote-tracking refs git would otherwise update
+    from `remote.<name>.fetch` (`--refmap=`), so the caller moves every ref itself."""
     r = git(cwd, "fetch", "--no-tags", "--no-write-fetch-head", *(["--prune"] if prune else []),
-            "--", remote, *refspecs)
+            *(["--refmap="] if objects_only else []), "--", remote, *refspecs)
     if r.returncode != 0:
         raise explain("fetching from the remote", remote, r.stderr)
 
