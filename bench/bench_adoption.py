@@ -5,7 +5,8 @@ with data files mixed in), adopts it (`branchml init .`), and pushes every branc
 `git push --all` to a bare repository where `branchml install` wrote the pre-receive hook.
 Prints the time of `init`, and the first push's outcome and time: once as a user pushes
 (the local pre-push hook, then the server's pre-receive) and once with `--no-verify` into a
-second server (its pre-receive alone).
+second server (its pre-receive alone), beside the same push into a bare repository without
+any hook (git's own cost).
 
 Run: `.venv/bin/python bench/bench_adoption.py [--commits N] [--files N]`.
 """
@@ -76,19 +77,37 @@ def main() -> None:
         took, done = timed([BML, "init", "."], repo)
         print(f"branchml init .: {took:.2f} s (exit {done.returncode})")
         hook_alone(repo, root / "empty.git")
-        for name, extra in (("server", []), ("server-no-verify", ["--no-verify"])):
+        for name, extra in (("server", []), ("server-no-verify", ["--no-verify"]),
+                            ("plain", ["--no-verify"])):
             first_push(repo, root / f"{name}.git", name, extra)
+        receive_alone(repo, root / "plain.git")
+
+
+def heads(repo: Path) -> list[tuple[str, str]]:
+    out = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)",
+                          "refs/heads"], cwd=repo, check=True, capture_output=True, text=True)
+    return [(ref, sha) for ref, _, sha in (ln.partition(" ") for ln in out.stdout.splitlines())]
+
+
+def receive_alone(repo: Path, plain: Path) -> None:
+    """branchml's pre-receive check of the first push by itself: the plain server holds the
+    objects; its branches are deleted, and the hook is given the push's lines."""
+    pushed = heads(plain)
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=plain, check=True, text=True,
+                   input="".join(f"delete {ref}\n" for ref, _ in pushed))
+    rows = "".join(f"{'0' * 40} {sha} {ref}\n" for ref, sha in pushed)
+    t = time.perf_counter()
+    done = subprocess.run([BML, "hook", "pre-receive"], cwd=plain, input=rows,
+                          capture_output=True, text=True)
+    verdict = "accepted" if done.returncode == 0 else "refused"
+    print(f"branchml hook pre-receive alone: {time.perf_counter() - t:.2f} s, {verdict}")
 
 
 def hook_alone(repo: Path, empty: Path) -> None:
     """branchml's own pre-push check of the first push, without git-lfs's pre-push (which
     scans the whole history for pointers, and runs in the same hook)."""
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(empty)], check=True)
-    heads = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)",
-                            "refs/heads"], cwd=repo, check=True, capture_output=True,
-                           text=True).stdout.split("\n")
-    rows = "".join(f"{ref} {sha} {ref} {'0' * 40}\n" for ref, _, sha in
-                   (line.partition(" ") for line in heads if line))
+    rows = "".join(f"{ref} {sha} {ref} {'0' * 40}\n" for ref, sha in heads(repo))
     t = time.perf_counter()
     done = subprocess.run([BML, "hook", "pre-push", "empty", str(empty)], cwd=repo, input=rows,
                           capture_output=True, text=True)
@@ -100,11 +119,15 @@ def hook_alone(repo: Path, empty: Path) -> None:
 def first_push(repo: Path, server: Path, name: str, extra: list[str]) -> None:
     """`git push --all` into a new bare repository with branchml's pre-receive hook."""
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(server)], check=True)
-    subprocess.run([BML, "install"], cwd=server, check=True, capture_output=True)
+    if name != "plain":
+        subprocess.run([BML, "install"], cwd=server, check=True, capture_output=True)
+    else:  # the floor: git alone, with the fsck of received objects that install turns on
+        subprocess.run(["git", "config", "receive.fsckObjects", "true"], cwd=server, check=True)
     subprocess.run(["git", "remote", "add", name, str(server)], cwd=repo, check=True)
     took, done = timed(["git", "push", *extra, "--all", name], repo)
     lines = done.stderr.splitlines()
-    hooks = "pre-receive" if extra else "pre-push + pre-receive"
+    hooks = ("no hook" if name == "plain" else "pre-receive" if extra
+             else "pre-push + pre-receive")
     verdict = "accepted" if done.returncode == 0 else "refused"
     print(f"first push ({' '.join(['--all', *extra])}, {hooks}): {took:.2f} s, {verdict}, "
           f"{len(lines)} lines on stderr")

@@ -19,6 +19,7 @@ main's history without a branchml.yaml, i.e. history from before any policy exis
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from branchml import config
 from branchml.core.changes import Change, CommitFacts, Violation
@@ -42,7 +43,7 @@ def cutoff(git: Git, trusted: TrustedPolicy) -> str | None:
     """The trusted cut-off when it names a commit that is here (None: nothing is left out; a
     CI clone without the old history has nothing of it to judge anyway)."""
     before = recorded(trusted.config)
-    return before if before and git.object_type(before) == "commit" else None
+    return before if before and _is_commit(git, before) else None
 
 
 def excluded(git: Git, trusted: TrustedPolicy) -> list[str]:
@@ -63,11 +64,11 @@ def first_push(git: Git, trusted: TrustedPolicy, new_main: str | None,
     if found is None:
         return trusted
     try:
-        cfg = config.load_bytes((git.cat.read(found[0]) or ("", b""))[1], F)
+        cfg = config.load_bytes((git.cat.read(found[0]) or ("", b""))[1], F, _cache(git))
     except ConfigError:
         return trusted  # refused as config-invalid when main is judged
     before = recorded(cfg)
-    if (before is None or git.object_type(before) != "commit"
+    if (before is None or not _is_commit(git, before)
             or not git.is_ancestor(before, new_main) or git.cat.info(f"{before}:{F}")):
         return trusted
     return trusted._replace(config={**trusted.config, KEY: {"before": before}},
@@ -109,7 +110,7 @@ def _new_cutoff(git: Git, change: Change) -> tuple[bool, str | None]:
     if raw is None:
         return False, None
     try:  # parsed (and cached) already by the validity check, so this is a cache read
-        cfg = config.load_bytes(raw[1], F, git.layout.common_dir / "branchml" / "cache")
+        cfg = config.load_bytes(raw[1], F, _cache(git))
     except ConfigError:
         return False, None
     return True, recorded(cfg)
@@ -122,8 +123,19 @@ def _problem(git: Git, commit: CommitFacts, current: str | None, new: str | None
                 f"recorded, and this {F} {now}: put back `{KEY}: {{before: {current}}}`")
     if current is None and new is not None:
         base = commit.parent if commit.sha else "HEAD"  # staged: the commit to be made's parent
-        if (not base or git.object_type(new) != "commit"
+        if (not base or not _is_commit(git, new)
                 or not git.is_ancestor(new, base)):
             return (f"the adoption cut-off {new[:10]} ({KEY}.before) is not a commit of main's "
                     f"history: name the commit main pointed at when the repository was adopted")
     return None
+
+
+def _cache(git: Git) -> Path:
+    return git.layout.common_dir / "branchml" / "cache"
+
+
+def _is_commit(git: Git, sha: str) -> bool:
+    """Whether `sha` is a commit here, asked of the cat-file process already running (the
+    checker asks this once per branch of a push; a `git cat-file -t` each would fork)."""
+    found = git.cat.info(f"{sha}^{{commit}}")
+    return found is not None and found[0] == sha
