@@ -302,3 +302,26 @@ def test_new_branch_forked_before_the_cutoff_judged_from_it(pushed: tuple[Path, 
     git("branch", "dev/old", forge_old_commit(repo, old, {"src/fix.py": "x = 1\n"}), cwd=repo)
     done = push(repo, server, "--no-verify", "dev/old")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_cutoff_added_after_an_older_adoption_accepted(adopted: tuple[Path, str],
+                                                       tmp_path: Path) -> None:
+    """A repository adopted before init recorded the cut-off (its adoption commit's config
+    has none) adds it later on main, as docs/enforcement.md says; its first push into an
+    empty server is accepted, through both hooks and through the server alone."""
+    repo, before = adopted
+    git("checkout", "-q", "main", cwd=repo)
+    set_cutoff(repo, None)  # the adoption commit as an older branchml wrote it
+    git("commit", "-q", "--amend", "--no-verify", "-a", "-m", "branchml init", cwd=repo)
+    for b in ("raw", "clean", "split", "monitoring", "dev/model", "stable/model"):
+        git("branch", "-f", b, "main", cwd=repo)
+    found = git("log", "--diff-filter=A", "--format=%P", "-1", "--", "branchml.yaml", cwd=repo)
+    assert found == before
+    set_cutoff(repo, found)
+    commit(repo, {"branchml.yaml": (repo / "branchml.yaml").read_text()})
+    done = push(repo, bare_server(tmp_path / "server.git"), "--all")
+    assert done.returncode == 0, done.stderr
+    git("remote", "remove", "origin", cwd=repo)
+    done = push(repo, bare_server(tmp_path / "server2.git"), "--no-verify", "--all")
+    assert done.returncode == 0, done.stderr

@@ -7,7 +7,7 @@ it, and leaves out of every walk the commits that are ancestors of it (`git log 
 CUTOFF`, so git itself prunes the walk). A commit that merely claims to be old (old dates, a
 copied message) is not an ancestor of the cut-off, and is judged like any other.
 
-A change of branchml.yaml on main is judged by main's config before it (ops/configcheck.py
+A change of branchml.yaml on main is judged against the config before it (ops/configcheck.py
 judges its validity; `watched` here its cut-off): once recorded, the cut-off never changes or
 goes away, and one added later must name a commit of main's history.
 
@@ -22,12 +22,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from branchml import config
-from branchml.core.changes import Change, CommitFacts, Violation
+from branchml.core.changes import CommitFacts, Violation
 from branchml.errors import ConfigError
 from branchml.ops.trusted import TrustedPolicy, main_branch_name
 from branchml.repo.reader import Git
 
 KEY = "adopted"
+# where first_push puts the pushed main's cut-off, beside the trusted config's own key: it
+# was recorded by the push, not by the trusted side
+PUSHED = "_adopted_in_first_push"
 F = config.CONFIG_FILE
 RULE = "adoption-cutoff"
 
@@ -42,8 +45,8 @@ def recorded(cfg: dict[str, object]) -> str | None:
 def cutoff(git: Git, trusted: TrustedPolicy) -> str | None:
     """The trusted cut-off when it names a commit that is here (None: nothing is left out; a
     CI clone without the old history has nothing of it to judge anyway)."""
-    before = recorded(trusted.config)
-    return before if before and _is_commit(git, before) else None
+    before = recorded(trusted.config) or trusted.config.get(PUSHED)
+    return before if isinstance(before, str) and _is_commit(git, before) else None
 
 
 def excluded(git: Git, trusted: TrustedPolicy) -> list[str]:
@@ -71,62 +74,64 @@ def first_push(git: Git, trusted: TrustedPolicy, new_main: str | None,
     if (before is None or not _is_commit(git, before)
             or not git.is_ancestor(before, new_main) or git.cat.info(f"{before}:{F}")):
         return trusted
-    return trusted._replace(config={**trusted.config, KEY: {"before": before}},
+    return trusted._replace(config={**trusted.config, PUSHED: before},
                             source=f"{trusted.source}, adopted before {before[:10]}")
 
 
-def watched(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
+def watched(git: Git, branch: str, commits: Iterable[CommitFacts],
             violations: list[Violation]) -> Iterable[CommitFacts]:
-    """`commits`, watched: on main, a branchml.yaml that changes, removes or adds a cut-off
-    not in main's history adds a violation."""
+    """`commits`, watched: on main, a branchml.yaml that changes or removes the cut-off its
+    commit's first parent recorded, or adds one that is not in main's history, adds a
+    violation. Each commit is compared with its own first parent, so a walk that does not
+    start at main's old tip compares nothing with what it left out: that is the net change
+    from the old tip, which the checker judges in that case (ops/check.py)."""
     if branch != main_branch_name(git):
         return commits
-    return _watch(git, branch, commits, recorded(trusted.config), violations)
+    return _watch(git, branch, commits, violations)
 
 
-def _watch(git: Git, main: str, commits: Iterable[CommitFacts], current: str | None,
-           violations: list[Violation]) -> Iterator[CommitFacts]:
+def _watch(git: Git, main: str, commits: Iterable[CommitFacts], violations: list[Violation]
+           ) -> Iterator[CommitFacts]:
     for commit in commits:
         for change in commit.changes:
             if change.path != F:
                 continue
-            valid, new = _new_cutoff(git, change)
+            valid, new = (True, None) if change.status == "D" else _in_blob(git, change.new_oid)
             if not valid:
                 continue  # config-invalid says why
-            why = _problem(git, commit, current, new)
+            base = commit.parent if commit.sha else "HEAD"  # staged: the next commit's parent
+            why = _problem(git, base, _at(git, base), new)
             if why:
                 violations.append(Violation(RULE, why, commit.sha, F, main))
-            else:
-                current = new
         yield commit
 
 
-def _new_cutoff(git: Git, change: Change) -> tuple[bool, str | None]:
-    """Whether the changed branchml.yaml is a valid config, and the cut-off it records (None:
-    none, or the file was deleted)."""
-    if change.status == "D":
-        return True, None
-    raw = git.cat.read(change.new_oid)
+def _in_blob(git: Git, oid: str) -> tuple[bool, str | None]:
+    """Whether the blob is a valid config, and the cut-off it records."""
+    raw = git.cat.read(oid)
     if raw is None:
         return False, None
     try:  # parsed (and cached) already by the validity check, so this is a cache read
-        cfg = config.load_bytes(raw[1], F, _cache(git))
+        return True, recorded(config.load_bytes(raw[1], F, _cache(git)))
     except ConfigError:
         return False, None
-    return True, recorded(cfg)
 
 
-def _problem(git: Git, commit: CommitFacts, current: str | None, new: str | None) -> str | None:
-    if current is not None and new != current:
+def _at(git: Git, rev: str) -> str | None:
+    """The cut-off branchml.yaml records at `rev` (None: none, no file, not a valid config)."""
+    found = git.cat.info(f"{rev}:{F}") if rev else None
+    return _in_blob(git, found[0])[1] if found else None
+
+
+def _problem(git: Git, base: str, before: str | None, new: str | None) -> str | None:
+    if before is not None and new != before:
         now = f"names {new[:10]}" if new else "removes it"
-        return (f"the adoption cut-off ({KEY}.before: {current[:10]}) may not change once "
-                f"recorded, and this {F} {now}: put back `{KEY}: {{before: {current}}}`")
-    if current is None and new is not None:
-        base = commit.parent if commit.sha else "HEAD"  # staged: the commit to be made's parent
-        if (not base or not _is_commit(git, new)
-                or not git.is_ancestor(new, base)):
-            return (f"the adoption cut-off {new[:10]} ({KEY}.before) is not a commit of main's "
-                    f"history: name the commit main pointed at when the repository was adopted")
+        return (f"the adoption cut-off ({KEY}.before: {before[:10]}) may not change once "
+                f"recorded, and this {F} {now}: put back `{KEY}: {{before: {before}}}`")
+    if before is None and new is not None and (
+            not base or not _is_commit(git, new) or not git.is_ancestor(new, base)):
+        return (f"the adoption cut-off {new[:10]} ({KEY}.before) is not a commit of main's "
+                f"history: name the commit main pointed at when the repository was adopted")
     return None
 
 

@@ -136,7 +136,7 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
            result: CheckResult, promotion: PromotionCheck | None = None) -> None:
     result.policy_source = trusted.source
     commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
-    commits = adoption.watched(git, branch, commits, trusted, result.violations)
+    commits = adoption.watched(git, branch, commits, result.violations)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))
