@@ -107,6 +107,8 @@ def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: s
     """Files to write on main: scaffold files main lacks, and extended dotfiles."""
     out = {p: data for p, data in scaffold.scaffold_files(project, model, use_lfs).items()
            if repo.read_file(base, p) is None}
+    if base is not None and config.CONFIG_FILE in out:  # adopting a repository with history
+        out[config.CONFIG_FILE] += _cutoff_block(base)
     cfg_bytes = repo.read_file(base, config.CONFIG_FILE) or out[config.CONFIG_FILE]
     cfg = config.load_bytes(cfg_bytes, config.CONFIG_FILE)
     policy = policy_from_config(cfg)
@@ -119,6 +121,13 @@ def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: s
         if data is not None:
             out[name] = data
     return out, policy
+
+
+def _cutoff_block(base: str) -> bytes:
+    """The adoption cut-off (ops/adoption.py): history up to `base` is not judged."""
+    return (f"\n# This repository was adopted by `branchml init`: its commits up to this one are "
+            f"history from\n# before the policy and are not judged. Never change it "
+            f"(docs/enforcement.md).\nadopted:\n  before: {base}\n").encode()
 
 
 def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, model: str,
