@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv lint test test-fast test-faults demo bench wheel clean
+.PHONY: help deps servers venv lint test test-fast test-faults demo bench wheel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -15,6 +15,27 @@ deps:  ## git, git-lfs and a C compiler (apt-get when missing; the machines run 
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
 	    gcc libc6-dev; }
 
+# The real servers of tests/servers.py (docs/teams.md): nginx-light + fcgiwrap from Debian, and
+# giftless in its own virtualenv, so that flask & co never reach branchml's. giftless's wheel
+# declares no dependencies: these pins are the set checked to work (shared/notes/servers.md;
+# marshmallow 4 breaks its import). Reinstalled only when the pins change.
+LFS_VENV ?= .venv-lfs
+LFS_PINS := giftless==0.6.2 flask~=2.3 flask-marshmallow~=0.15 marshmallow<4 werkzeug~=3.0 \
+  webargs~=8.4 figcan==0.0.* flask-classful~=0.16 pyyaml~=6.0 PyJWT~=2.8 python-dotenv~=1.0 \
+  python-dateutil cachetools importlib-metadata typing-extensions waitress~=3.0
+
+servers:  ## nginx-light, fcgiwrap (apt-get when missing) and giftless in .venv-lfs
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 && \
+	  { command -v fcgiwrap || test -x /usr/sbin/fcgiwrap; } >/dev/null 2>&1 || \
+	  { apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq nginx-light fcgiwrap >/dev/null; }
+	@# RUNLEVEL=1: the packages' scripts must not start a system nginx on port 80
+	@test "$$(cat $(LFS_VENV)/.pins 2>/dev/null)" = "$(LFS_PINS)" || { \
+	  rm -rf $(LFS_VENV) && $(PY) -m venv $(LFS_VENV) && \
+	  $(LFS_VENV)/bin/pip install -q $(foreach p,$(LFS_PINS),'$(p)') \
+	    >$(LFS_VENV)/install.log 2>&1 || { cat $(LFS_VENV)/install.log; exit 1; }; \
+	  echo "$(LFS_PINS)" > $(LFS_VENV)/.pins; echo "giftless installed in $(LFS_VENV)"; }
+
 # the install compiles branchml/core/_rowhash.c (hatch_build.py): redone when either changes
 $(BIN)/branchml: pyproject.toml hatch_build.py branchml/core/_rowhash.c
 	$(PY) -m venv $(VENV)
@@ -22,13 +43,13 @@ $(BIN)/branchml: pyproject.toml hatch_build.py branchml/core/_rowhash.c
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-venv: deps $(BIN)/branchml  ## the virtualenv with branchml (editable) and the dev tools
+venv: deps servers $(BIN)/branchml  ## the virtualenv with branchml (editable) and the dev tools
 
 lint: venv  ## ruff + mypy (strict)
 	$(BIN)/ruff check branchml tests bench
 	$(BIN)/mypy
 
-test: lint  ## lint, then every test (slow end-to-end ones included), on all cores
+test: lint servers  ## lint, then every test (slow end-to-end ones included), on all cores
 	$(BIN)/pytest -q -n auto -p no:cacheprovider
 
 KILLS := bench/.work/kills.jsonl
@@ -65,4 +86,4 @@ wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) dist build .mypy_cache .ruff_cache bench/.work
+	rm -rf $(VENV) $(LFS_VENV) dist build .mypy_cache .ruff_cache bench/.work

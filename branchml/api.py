@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported by each function when called: `--version`-light imports
     from branchml.ops.branch import BranchReport
     from branchml.ops.check import CheckResult
+    from branchml.ops.ci import GatesReport
+    from branchml.ops.clone import CloneReport
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
@@ -17,9 +19,11 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.release import Verification
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
+    from branchml.ops.sync import SyncReport
 
 __all__ = [
     "check",
+    "clone",
     "config_schema",
     "config_show",
     "config_validate",
@@ -40,6 +44,7 @@ __all__ = [
     "show",
     "split",
     "status",
+    "sync",
     "tag",
     "track",
     "verify",
@@ -47,20 +52,23 @@ __all__ = [
 
 
 def init(path: str | Path = ".", model: str = "model", hooks: bool = True, lfs: bool = True,
-         dry_run: bool = False) -> InitReport:
-    """Create (or adopt) a repository laid out for the branchml workflow."""
+         dry_run: bool = False, ci: str | None = None) -> InitReport:
+    """Create (or adopt) a repository laid out for the branchml workflow; `ci` ("github",
+    "gitlab") adds that host's CI file to the init commit on main."""
     from branchml.ops import init as op
 
-    return op.init(Path(path), model, hooks, lfs, dry_run)
+    return op.init(Path(path), model, hooks, lfs, dry_run, ci)
 
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,
-            no_lfs: bool = False, lfs_storage: str | None = None) -> InstallReport:
+            no_lfs: bool = False, lfs_storage: str | None = None,
+            ci: str | None = None) -> InstallReport:
     """Install (or remove) branchml's hooks and git-lfs's filters in a clone; in a bare
-    repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage)."""
+    repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage);
+    `ci` ("github", "gitlab") writes that host's CI file into the working tree."""
     from branchml.ops import install as op
 
-    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage)
+    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage, ci)
 
 
 def create_branch(name: str, path: str | Path = ".", from_ref: str | None = None,
@@ -79,21 +87,43 @@ def status(path: str | Path = ".") -> StatusReport:
 
 
 def check(path: str | Path = ".", staged: bool = False, range_: str | None = None,
-          branch: str | None = None) -> CheckResult:
-    """Judge staged changes (`staged`) or the commits of `range_` ("A..B") on `branch`."""
+          branch: str | None = None, ref: str | None = None) -> CheckResult:
+    """Judge staged changes (`staged`) or the commits of `range_` ("A..B") on `branch`; with
+    `ref` (a full ref name, e.g. a pushed tag), the push of `ref` from A to B."""
     from branchml.errors import UsageError
     from branchml.ops import check as op
     from branchml.ops.trusted import judging
     from branchml.repo.reader import Git
 
     if staged == (range_ is not None):
-        raise UsageError("give exactly one of --staged or --range A..B.")
+        raise UsageError("give exactly one of --staged, --range A..B or --gates.")
+    start, sep, end = (range_ or "").partition("..")
     g = Git(Path(path))
     try:
         with judging():  # an invalid trusted config: the repair policy, not an error
-            return op.check_staged(g) if staged else op.check_range(g, range_ or "", branch)
+            if staged:
+                return op.check_staged(g)
+            if ref is not None:
+                from branchml.ops.ci import check_ref
+
+                if not (start and end) or branch is not None:
+                    raise UsageError("--ref goes with --range OLD..NEW and without --branch.")
+                return check_ref(g, ref, start, end)
+            if sep and start and set(start) == {"0"}:  # CI's "before" of a new branch
+                from branchml.ops.ci import check_new_branch
+
+                return check_new_branch(g, end, branch)
+            return op.check_range(g, range_ or "", branch)
     finally:
         g.close()
+
+
+def check_gates(path: str | Path = ".", rev: str = "HEAD") -> GatesReport:
+    """Run the trusted main's `promote.require` gates on `rev`'s code (what CI runs on a
+    stable branch); a failing gate raises VerdictError."""
+    from branchml.ops import ci as op
+
+    return op.run_gates(Path(path), rev)
 
 
 def merge(src: str, into: str | None = None, path: str | Path = ".",
@@ -251,6 +281,23 @@ def config_schema() -> dict[str, Any]:
 
     copied: dict[str, Any] = json.loads(json.dumps(schema("config")))
     return copied
+
+
+def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+    """Clone a branchml repository ready to work: a local tracking branch per typed branch,
+    release tags, deploy refs, hooks, merge drivers and LFS filters; only `branch`'s LFS
+    objects. Any failure leaves nothing behind."""
+    from branchml.ops import clone as op
+
+    return op.clone(url, directory, branch)
+
+
+def sync(path: str | Path = ".", remote: str = "origin", dry_run: bool = False) -> SyncReport:
+    """Bring the remote's typed branches, release tags and deploy refs here (fast-forwards
+    only), prune branches it deleted that hold nothing unpushed, and report what changed."""
+    from branchml.ops import sync as op
+
+    return op.sync(Path(path), remote, dry_run)
 
 
 def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,

@@ -137,3 +137,37 @@ def commit(repo: Path, files: dict[str, str | bytes | None], msg: str = "change"
             git("add", rel, cwd=repo)
     git("commit", "-q", "-m", msg, *([] if verify else ["--no-verify"]), cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo)
+
+
+# -- real git + LFS servers over HTTP on 127.0.0.1 (tests/servers.py, docs/teams.md) -------------
+def _http_server(base: Path):  # type: ignore[no-untyped-def]
+    from tests.servers import HttpGitServer, missing
+
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)  # never silent: the reason says what is missing and `make servers`
+    server = HttpGitServer(base)
+    try:
+        server.start()
+    except BaseException:
+        server.stop()  # what did start is not left running until the session ends
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """nginx + git http-backend + giftless for the whole session (one per xdist worker).
+    `server.bare(name)` gives a new repository and its URL; tests that change the auth mode
+    or kill a server take `fresh_http_server`."""
+    server = _http_server(tmp_path_factory.mktemp("http-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_http_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A server of this test's own, to kill, restart or refuse LFS requests."""
+    server = _http_server(tmp_path / "http-server")
+    yield server
+    server.stop()

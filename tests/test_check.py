@@ -127,7 +127,7 @@ def test_bad_ranges(plain_project: Path, bml, spec: str, message: str) -> None: 
 @pytest.mark.parametrize("args", [[], ["--staged", "--range", "a..b"]])
 def test_staged_xor_range(plain_project: Path, bml, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     r = bml("check", *args, cwd=plain_project)
-    assert (r.code, r.err) == (2, "branchml: error: give exactly one of --staged or --range A..B.\n")
+    assert (r.code, r.err) == (2, "branchml: error: give exactly one of --staged, --range A..B or --gates.\n")
 
 
 def test_bad_branch_option(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]

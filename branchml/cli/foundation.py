@@ -30,11 +30,14 @@ def init(
     = False,
     no_lfs: Annotated[bool, typer.Option(
         "--no-lfs", help="Keep data and models as plain git blobs (no git-lfs).")] = False,
+    ci: Annotated[str | None, typer.Option(
+        "--ci", metavar="HOST", help="Add the CI file of HOST (github or gitlab) to the init "
+        "commit on main: the policy gate where the host runs no server hooks.")] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a repository laid out for the workflow, or adopt an existing one."""
-    report = api.init(path, model, not no_hooks, not no_lfs, dry_run)
+    report = api.init(path, model, not no_hooks, not no_lfs, dry_run, ci)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:
@@ -60,11 +63,15 @@ def install(
         "--lfs-storage", metavar="PATH",
         help="In a bare repository: the folder holding its git-lfs objects/ (written as "
              "lfs.storage), so the server's checks read them there.")] = None,
+    ci: Annotated[str | None, typer.Option(
+        "--ci", metavar="HOST", help="Also write the CI file of HOST (github or gitlab) into "
+        "the working tree, to commit on main; an existing different file is refused.")]
+    = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Set up hooks and git-lfs in a fresh clone (they do not travel with a clone)."""
-    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage)
+    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage, ci)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:
@@ -94,10 +101,18 @@ def check(
     = None,
     branch: Annotated[str | None, typer.Option(
         help="Branch whose rules apply to --range (default: the current branch).")] = None,
+    ref: Annotated[str | None, typer.Option(
+        metavar="REF", help="With --range OLD..NEW: judge the push that moved this full ref "
+        "name (CI on a tag push: refs/tags/NAME) as the server would.")] = None,
+    gates: Annotated[bool, typer.Option(
+        "--gates", help="Run main's promote.require gates on HEAD's code (CI, stable "
+        "branches); this runs the repository's code.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Judge changes against the policy on main. Exit 1 on a violation."""
-    result = api.check(".", staged, range_, branch)
+    if gates:
+        return _gates(staged or range_ is not None, as_json)
+    result = api.check(".", staged, range_, branch, ref)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -106,6 +121,20 @@ def check(
         check_text(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _gates(other: bool, as_json: bool) -> None:
+    if other:
+        from branchml.errors import UsageError
+
+        raise UsageError("give exactly one of --staged, --range A..B or --gates.")
+    report = api.check_gates(".")
+    if as_json:
+        return emit_json(report.to_dict())
+    if not report.gates:
+        return out(f"ok: no gates to run: promote.require is empty ({report.policy}).")
+    out(f"ok: {len(report.gates)} gate(s) passed on {report.commit[:10]} ({report.policy}): "
+        + ", ".join(f"`{g}`" for g in report.gates))
 
 
 @branch_app.command("create")

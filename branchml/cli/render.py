@@ -49,9 +49,10 @@ def check_text(result: CheckResult) -> None:
         for note in result.notes:
             sys.stdout.write(f"note: {note}\n")
         return
-    for v in result.violations:
-        where = f"commit {v.commit[:10]}: " if v.commit else ""
-        sys.stdout.write(f"{v.branch}: {where}{v.message}\n")
+    from branchml.core.tally import tally_lines
+
+    for line in tally_lines(result.violations, " (--json lists them all)"):
+        sys.stdout.write(line + "\n")
     n = len(result.violations)
     sys.stdout.write(f"{n} violation{'s' * (n != 1)} of the policy ({result.policy_source}).\n")
 

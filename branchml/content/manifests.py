@@ -98,10 +98,12 @@ def _real_size(git: Git, oid: str, size: int, path: str, check_lfs: bool
     pointer = parse_pointer(found[1]) if found else None
     if pointer is None:
         return None, size
-    if check_lfs and not lfs.object_file(git.layout.common_dir, pointer).is_file():
+    # a clone holds only its checked-out branch's objects: the missing one is fetched first
+    if check_lfs and not lfs.ensure_local(git.layout.common_dir, git.cwd, pointer, path):
         raise StateError(f"{path}: its git-lfs object {pointer.oid[:12]} is missing from the "
-                         f"local store {lfs.store(git.layout.common_dir).describe()}; run "
-                         "`git lfs fetch` for this release, then retry.")
+                         f"local store {lfs.store(git.layout.common_dir).describe()} and could "
+                         "not be fetched; run `git lfs fetch origin BRANCH` for the branch of "
+                         "this release, then retry.")
     return pointer, pointer.size
 
 

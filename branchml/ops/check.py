@@ -12,6 +12,7 @@ from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name, pattern_matches
 from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
+from branchml.ops import adoption
 from branchml.ops.configcheck import judged_config
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
@@ -135,6 +136,7 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
            result: CheckResult, promotion: PromotionCheck | None = None) -> None:
     result.policy_source = trusted.source
     commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
+    commits = adoption.watched(git, branch, commits, result.violations)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))
@@ -159,16 +161,20 @@ def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPoli
     A walk that ends elsewhere (a merge whose first parent is a new root, a rewind) never
     compares `old` with `new`; a walk that ends on `old` composes exactly into the net
     change, and every rule (classes, operations, growth, split stability) that holds for
-    each step holds for the whole, so the net change is only read when needed."""
+    each step holds for the whole, so the net change is only read when needed. Commits
+    from before the adoption cut-off (ops/adoption.py) are left out of the walk."""
     walked: list[CommitFacts] = []
     verified: list[str] = []
     start = len(result.violations)
-    _judge(git, branch, _oldest(git.range_facts(new, [old]), walked), trusted, result,
+    cut = adoption.cutoff(git, trusted)
+    commits = git.range_facts(new, [old, cut] if cut else [old])
+    _judge(git, branch, _oldest(commits, walked), trusted, result,
            promotion_check(git, trusted, branch, tips, verified))
     if len(result.violations) > start or trusted.policy.branch_type(branch) is None:
         return  # already refused: the net change would only say it again
-    if walked and walked[0].parent == old:
-        return
+    end = walked[0].parent if walked else new
+    if end == old or (end == cut and git.is_ancestor(old, end)):
+        return  # (from an `old` before the cut-off, `old` -> cut is history, not judged)
     net = git.tree_changes(old, new)
     if net.changes:
         _judge(git, branch, [net._replace(promoted_from="(net)")], trusted, result,

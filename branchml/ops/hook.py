@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from branchml.core.tally import tally_lines
 from branchml.errors import UsageError
 from branchml.ops.check import CheckResult, check_staged
 from branchml.ops.push_check import PushedRef, RefView, check_push
@@ -20,6 +21,10 @@ from branchml.repo.reader import Git
 # reference-transaction: the only hook git runs for a fast-forward `git merge` (the template
 # calls branchml for a merge's branch update only, in the `prepared` state, before the move).
 HOOKS = ("pre-commit", "pre-merge-commit", "pre-push", "pre-receive", "reference-transaction")
+# where a refusal too long to print is seen whole (the hooks have no --json)
+_RANGE = " (`branchml check --range OLD..NEW --branch NAME --json` lists them all)"
+MORE_HINT = {"pre-commit": " (`branchml check --staged --json` lists them all)",
+             "pre-push": _RANGE, "pre-receive": _RANGE}
 RESET_HINT = ("  git has already updated the working tree and index: `git reset --merge` puts "
               "them back (local changes are kept).\n")
 
@@ -105,9 +110,8 @@ def report(result: CheckResult, hook: str) -> int:
     n = len(result.violations)
     err.write(f"branchml: {what} rejected: {n} violation{'s' * (n != 1)} of the policy "
               f"({result.policy_source})\n")
-    for v in result.violations:
-        where = f"commit {v.commit[:10]}: " if v.commit else ""
-        err.write(f"  {v.branch}: {where}{v.message}\n")
+    for line in tally_lines(result.violations, MORE_HINT.get(hook, "")):
+        err.write(f"  {line}\n")
     if hook == "reference-transaction":
         err.write(RESET_HINT)
     return 1

@@ -12,7 +12,7 @@ from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import DirtyWorktree, NotARepository, UsageError
 from branchml.ops import scaffold
-from branchml.ops.install import installer_steps
+from branchml.ops.install import ci_template, installer_steps
 from branchml.repo import apply, hooks, lfs, objectstore, worktree
 
 MAIN = "main"
@@ -43,7 +43,8 @@ def workflow_branches(model: str) -> list[str]:
 
 
 def init(path: Path, model: str = "model", with_hooks: bool = True, use_lfs: bool = True,
-         dry_run: bool = False) -> InitReport:
+         dry_run: bool = False, ci: str | None = None) -> InitReport:
+    ci_file = ci_template(ci) if ci is not None else None  # a bad value before anything
     if "/" in model:
         raise UsageError(f"--model {model!r} must be one name part, without '/'.")
     check_branch_name(f"dev/{model}")
@@ -54,12 +55,12 @@ def init(path: Path, model: str = "model", with_hooks: bool = True, use_lfs: boo
     existing = _find_repo(path)
     if existing is None:
         if dry_run:
-            return _describe_new(report, path, model, with_hooks, use_lfs)
-        _refuse_files_in_the_way(path, model, use_lfs)
+            return _describe_new(report, path, model, with_hooks, use_lfs, ci_file)
+        _refuse_files_in_the_way(path, model, use_lfs, [ci_file[0]] if ci_file else [])
         path.mkdir(parents=True, exist_ok=True)
         existing = objectstore.Repo.create(path)
         report.created_repo = True
-    _plan_and_apply(existing, report, path, model, with_hooks, use_lfs)
+    _plan_and_apply(existing, report, path, model, with_hooks, use_lfs, ci_file)
     return report
 
 
@@ -85,8 +86,10 @@ def _find_repo(path: Path) -> objectstore.Repo | None:
 
 
 def _describe_new(report: InitReport, path: Path, model: str, with_hooks: bool,
-                  use_lfs: bool) -> InitReport:
+                  use_lfs: bool, ci_file: tuple[str, bytes] | None) -> InitReport:
     files = scaffold.scaffold_files(path.name, model, use_lfs)
+    if ci_file:
+        files[ci_file[0]] = ci_file[1]
     report.files = sorted([*files, ".gitattributes", ".gitignore"] if use_lfs
                           else [*files, ".gitignore"])
     report.branches = [MAIN, *workflow_branches(model)]
@@ -104,6 +107,8 @@ def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: s
     """Files to write on main: scaffold files main lacks, and extended dotfiles."""
     out = {p: data for p, data in scaffold.scaffold_files(project, model, use_lfs).items()
            if repo.read_file(base, p) is None}
+    if base is not None and config.CONFIG_FILE in out:  # adopting a repository with history
+        out[config.CONFIG_FILE] += _cutoff_block(base)
     cfg_bytes = repo.read_file(base, config.CONFIG_FILE) or out[config.CONFIG_FILE]
     cfg = config.load_bytes(cfg_bytes, config.CONFIG_FILE)
     policy = policy_from_config(cfg)
@@ -118,8 +123,16 @@ def _main_files(repo: objectstore.Repo, base: str | None, project: str, model: s
     return out, policy
 
 
+def _cutoff_block(base: str) -> bytes:
+    """The adoption cut-off (ops/adoption.py): history up to `base` is not judged."""
+    return (f"\n# This repository was adopted by `branchml init`: its commits up to this one are "
+            f"history from\n# before the policy and are not judged. Never change it "
+            f"(docs/enforcement.md).\nadopted:\n  before: {base}\n").encode()
+
+
 def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, model: str,
-                    with_hooks: bool, use_lfs: bool) -> None:
+                    with_hooks: bool, use_lfs: bool,
+                    ci_file: tuple[str, bytes] | None = None) -> None:
     said = None if report.dry_run else apply.prepare(repo)
     if said:
         report.recovered = True
@@ -129,6 +142,12 @@ def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, mode
     old_main = repo.branch_target(MAIN)
     base = old_main or (repo.resolve("HEAD") if head is not None else None)
     files, policy = _main_files(repo, base, path.name, model, use_lfs)
+    have_ci = repo.read_file(base, ci_file[0]) if ci_file else None
+    if ci_file and have_ci is None:
+        files[ci_file[0]] = ci_file[1]
+    elif ci_file and have_ci != ci_file[1]:  # the team's own CI file: kept, never replaced
+        report.notes.append(f"kept {ci_file[0]} as main has it, which is not branchml's "
+                            "CI template: merge the two by hand (docs/hosts.md)")
     on_main = head == MAIN
     if files and on_main:
         _refuse_dirty(repo, base, files)
@@ -167,10 +186,12 @@ def _prime_config_cache(repo: objectstore.Repo, main: str) -> None:
         config.load_bytes(raw, config.CONFIG_FILE, repo.common_dir / "branchml" / "cache")
 
 
-def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool) -> None:
+def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool,
+                             extra: list[str]) -> None:
     if not path.exists():
         return
-    names = [*scaffold.scaffold_files(path.name, model, use_lfs), ".gitattributes", ".gitignore"]
+    names = [*scaffold.scaffold_files(path.name, model, use_lfs), ".gitattributes", ".gitignore",
+             *extra]
     in_way = worktree.untracked_in_the_way(path, names)
     if in_way:
         raise DirtyWorktree(

@@ -8,11 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from branchml.core.plan import ConfigSet, LfsInstall, Plan, Step
-from branchml.errors import UsageError
+from branchml.errors import StateError, UsageError
 from branchml.ops import merge_driver
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, hooks, lfs, objectstore
 from branchml.repo.reader import Git
+from branchml.resources import templates_dir
+
+# --ci HOST -> (template under templates/ci/, where the host reads it in the repository)
+CI_FILES = {"github": ("github/branchml.yml", ".github/workflows/branchml.yml"),
+            "gitlab": ("gitlab/gitlab-ci.yml", ".gitlab-ci.yml")}
 
 
 @dataclass
@@ -20,6 +25,7 @@ class InstallReport:
     steps: list[str] = field(default_factory=list)
     dry_run: bool = False
     hooks_dir: str = ""
+    ci_file: str = ""
 
     @property
     def nothing_to_do(self) -> bool:
@@ -27,7 +33,7 @@ class InstallReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "dry_run": self.dry_run, "hooks_dir": self.hooks_dir,
-                "changed": bool(self.steps) and not self.dry_run}
+                "ci_file": self.ci_file, "changed": bool(self.steps) and not self.dry_run}
 
 
 def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
@@ -55,8 +61,21 @@ def server_config_steps(git: Git) -> list[Step]:
     return [] if now == "true" else [ConfigSet("receive.fsckObjects", "true", now)]
 
 
+def ci_template(host: str) -> tuple[str, bytes]:
+    """(path in the repository, content) of the CI file for `host` (github, gitlab)."""
+    if host not in CI_FILES:
+        raise UsageError(f"--ci {host!r} is not a host branchml has a CI file for; give "
+                         f"{' or '.join(CI_FILES)}.")
+    source, target = CI_FILES[host]
+    return target, (templates_dir() / "ci" / source).read_bytes()
+
+
 def install(path: Path, uninstall: bool = False, dry_run: bool = False,
-            no_lfs: bool = False, lfs_storage: str | None = None) -> InstallReport:
+            no_lfs: bool = False, lfs_storage: str | None = None,
+            ci: str | None = None) -> InstallReport:
+    ci_file = ci_template(ci) if ci is not None else None  # a bad value before anything
+    if ci_file and uninstall:
+        raise UsageError("--ci goes with an install, not with --uninstall.")
     if not dry_run:
         apply.prepare(objectstore.Repo(path))
     g = Git(path)
@@ -76,9 +95,35 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
     g.close()
     plan = Plan("install --uninstall" if uninstall else "install", steps)
     report = InstallReport(plan.describe(), dry_run, str(hdir))
+    write = _ci_step(layout.toplevel, ci_file, report)  # refused before anything moves
     if not dry_run and not plan.empty:
         apply.apply(objectstore.Repo(path), plan)
+    if write is not None and not dry_run:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_bytes(ci_file[1] if ci_file else b"")
     return report
+
+
+def _ci_step(root: Path | None, ci_file: tuple[str, bytes] | None,
+             report: InstallReport) -> Path | None:
+    """Where the CI file goes in the working tree (None: nothing to write). A file already
+    there with other content is someone's CI: refused, never overwritten."""
+    if ci_file is None:
+        return None
+    rel, data = ci_file
+    if root is None:
+        raise UsageError("--ci writes a file into a working tree; run it in a clone, not in a "
+                         "bare repository.")
+    target = root / rel
+    report.ci_file = rel
+    if target.is_file() and target.read_bytes() == data:
+        return None
+    if target.exists() or target.is_symlink():
+        raise StateError(f"{rel} already exists and is not branchml's template: move it away "
+                         "(or merge it by hand), then run `branchml install --ci` again.")
+    report.steps.append(f"write {rel} (commit it on main, then merge main into every branch: "
+                        "the host reads it from the pushed commit)")
+    return target
 
 
 def _storage_step(g: Git, bare: bool, location: str) -> list[Step]:

@@ -126,7 +126,7 @@ def _remote_refs(g: Git, remote: str) -> dict[str, str]:
                if ref.startswith(("refs/heads/", "refs/tags/", "refs/deploy/"))
                and not g.has_object(sha)]
     if missing:
-        door.fetch(g.cwd, remote, missing, track=False)
+        door.fetch(g.cwd, remote, missing, objects_only=True)
     if any(not g.has_object(before[ref]) for ref in missing):
         raise ConflictError(f"the refs of {remote} moved while they were read (someone is "
                             "pushing): run the command again; nothing was pushed.")

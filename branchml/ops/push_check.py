@@ -16,6 +16,7 @@ from branchml.core.changes import CommitFacts, Violation
 from branchml.core.globs import glob_match
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.rules import judge_ref_update
+from branchml.ops import adoption
 from branchml.ops.check import CheckResult, _judge, _oldest, judge_update, promotion_check
 from branchml.ops.push_refs import check_deploy_ref, check_release_tag, zero
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name
@@ -56,7 +57,10 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
     """Judge every ref update of a push; the push is refused when any is."""
     total = CheckResult("(push)")
     main = main_branch_name(git)
-    main_trusted = load_trusted(git, main_candidates)
+    created = [u.new for u in updates if u.ref == f"refs/heads/{main}" and zero(u.old)]
+    main_trusted = adoption.first_push(git, load_trusted(git, main_candidates),
+                                       created[0] if created and not zero(created[0]) else None,
+                                       bool(view.branches(after=False)))
     total.policy_source = main_trusted.source
     fmt = TagFormat((main_trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
     allowed = [str(g) for g in (main_trusted.config.get("refs") or {}).get("allow") or []]
@@ -120,18 +124,33 @@ def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: R
             "new-branch-base", f"{branch} is new and its parent {parent} is not on the "
             f"receiving side: push {parent} first, or in the same push", branch=branch))
         return
-    fork = _fork_point(git, new, covered)
+    fork = _from_cutoff(git, _fork_point(git, new, covered), parent, trusted)
     if fork is not None:
         judge_update(git, branch, fork, new, trusted, total, view.tip)
         return
     walked: list[CommitFacts] = []  # no fork point: the whole first-parent history is new
-    _judge(git, branch, _oldest(git.range_facts(new, []), walked), trusted, total,
+    commits = git.range_facts(new, adoption.excluded(git, trusted))
+    _judge(git, branch, _oldest(commits, walked), trusted, total,
            promotion_check(git, trusted, branch, view.tip))
-    if parent and walked:
+    if parent:
+        root = walked[0].sha if walked else new
         total.violations.append(Violation(
             "new-branch-base", f"{branch} is new but its history starts at its own root "
-            f"commit {walked[0].sha[:10]}, not on {parent}: create it from {parent} "
-            f"(`branchml branch {branch}`)", walked[0].sha, branch=branch))
+            f"commit {root[:10]}, not on {parent}: create it from {parent} "
+            f"(`branchml branch {branch}`)", root, branch=branch))
+
+
+def _from_cutoff(git: Git, fork: str | None, parent: str | None, trusted: TrustedPolicy
+                 ) -> str | None:
+    """Where a new branch is judged from: its fork point, unless that lies before the
+    adoption cut-off (or, for a branch without a parent, does not exist): then the cut-off,
+    as everything before it is history from before the adoption."""
+    cut = adoption.cutoff(git, trusted)
+    if cut is None or fork == cut:
+        return fork
+    if fork is None:
+        return cut if parent is None else None
+    return cut if git.is_ancestor(fork, cut) else fork
 
 
 def _fork_point(git: Git, new: str, covered: list[str]) -> str | None:

@@ -21,7 +21,7 @@ from branchml.errors import (
     VerdictError,
 )
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
-from branchml.repo import apply, objectstore, proc
+from branchml.repo import apply, lfs, objectstore, proc
 from branchml.repo.reader import Git
 
 
@@ -293,6 +293,8 @@ def verify(path: Path, name: str) -> Verification:
     actual["promotion"], actual["pulled_from"] = (rel.manifest.get("promotion"),
                                                   rel.manifest.get("pulled_from"))
     fields = core.differences(rel.manifest, {**rel.manifest, **actual})
+    # a clone holds only its checked-out branch's objects: the release's are fetched first
+    lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit, (o.pointer for o in objects))
     bad, checked, size = manifests.check_objects(g, objects)
     g.close()
     return Verification(name, rel.commit, fields, bad, checked, size)

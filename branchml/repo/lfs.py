@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -221,19 +221,61 @@ def open_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> 
 
 
 def local_object(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> Path:
-    """Where an LFS object's content is; fetched with git-lfs when it is not in the local
-    store."""
+    """Where an LFS object's content is; fetched from the remote when it is not in the local
+    store (a clone holds only its checked-out branch's objects)."""
     obj = object_file(common_dir, pointer)
-    if not obj.is_file() and available():
-        proc.run(["git", "lfs", "fetch", "--include", path, "--exclude", ""], cwd=cwd,
-                 check=False)
-    if not obj.is_file():
+    if not ensure_local(common_dir, cwd, pointer, path):
         raise StateError(
             f"{path}: its git-lfs object {pointer.oid[:12]} is not in the local store and could "
             f"not be fetched (the store read is {store(common_dir).describe()}); run `git lfs "
-            "fetch --all` (or push it from where it was made), then run the command again."
+            "fetch origin BRANCH` for the branch that holds it (or push it from where it was "
+            "made), then run the command again."
         )
     return obj
+
+
+def ensure_local(common_dir: Path, cwd: Path, pointer: LfsPointer, path: str) -> bool:
+    """Whether the object is in the local store, fetched from the remote when it was not."""
+    obj = object_file(common_dir, pointer)
+    if not obj.is_file() and available():
+        fetch_object(cwd, pointer, path)
+    return obj.is_file()
+
+
+def fetch_missing(common_dir: Path, cwd: Path, commit: str,
+                  pointers: Iterable[LfsPointer]) -> None:
+    """Best effort, for a command about one commit (`verify`): when any of its objects is not
+    here, that commit's objects in one `git lfs fetch` from the default remote (origin, else
+    the only one); the caller still reports what remains missing."""
+    if not available() or all(object_file(common_dir, p).is_file() for p in pointers):
+        return
+    names = proc.run(["git", "remote"], cwd=cwd, check=False).stdout.decode().split()
+    name = "origin" if "origin" in names else names[0] if len(names) == 1 else None
+    if name is not None:
+        fetch_commit(cwd, name, commit)
+
+
+def fetch_object(cwd: Path, pointer: LfsPointer, path: str) -> bool:
+    """Exactly one object from the remote git-lfs uses here: `git lfs smudge` downloads it into
+    the local store (checking its SHA-256) and its copy on stdout is dropped. `git lfs fetch
+    --include PATH` would look for PATH in HEAD's tree, not in the branch being merged."""
+    from branchml.repo.remote import ENV
+
+    r = proc.run(["git", "lfs", "smudge", "--", path], cwd=cwd, env=ENV,
+                 stdin=pointer.render(), check=False, discard_stdout=True)
+    return r.returncode == 0
+
+
+def fetch_commit(cwd: Path, remote: str, commit: str) -> tuple[bool, str]:
+    """Every LFS object of one commit's tree (no history) from `remote`, in one batch: what a
+    command about that commit (a release's `verify`, a clone's checkout) needs.
+    Returns (done, git-lfs's last line of complaint)."""
+    from branchml.repo.remote import ENV
+
+    r = proc.run(["git", "lfs", "fetch", "--", remote, commit], cwd=cwd, env=ENV, check=False)
+    text = r.stderr.decode("utf-8", errors="replace")
+    said = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
+    return r.returncode == 0, said
 
 
 class ObjectState(NamedTuple):

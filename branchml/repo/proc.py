@@ -38,13 +38,17 @@ def run(
     stdin: bytes | None = None,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    discard_stdout: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
+    """`discard_stdout`: what the process prints goes to /dev/null, not into memory (a
+    fetched git-lfs object's content, say)."""
     try:
         proc = subprocess.run(
             list(args),
             cwd=cwd,
             input=stdin,
-            capture_output=True,
+            stdout=subprocess.DEVNULL if discard_stdout else subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**os.environ, **env} if env else None,
             check=False,
         )

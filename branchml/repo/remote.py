@@ -106,12 +106,12 @@ def ls_remote(cwd: str | Path | None, remote: str, *patterns: str) -> dict[str, 
 
 
 def fetch(cwd: str | Path, remote: str, refspecs: Sequence[str], prune: bool = False,
-          track: bool = True) -> None:
-    """`git fetch` of exactly `refspecs` (no tags but those asked for). `track=False`: a
-    refspec without a destination brings objects only (git would otherwise update the
-    remote-tracking ref the remote's configured fetch refspec maps it to)."""
+          objects_only: bool = False) -> None:
+    """`git fetch` of exactly `refspecs` (no tags but those asked for). `objects_only`: no
+    ref is written at all, not even the remote-tracking refs git would otherwise update
+    from `remote.<name>.fetch` (`--refmap=`), so the caller moves every ref itself."""
     r = git(cwd, "fetch", "--no-tags", "--no-write-fetch-head", *(["--prune"] if prune else []),
-            *([] if track else ["--refmap="]), "--", remote, *refspecs)
+            *(["--refmap="] if objects_only else []), "--", remote, *refspecs)
     if r.returncode != 0:
         raise explain("fetching from the remote", remote, r.stderr)
 
