@@ -7,13 +7,19 @@ from __future__ import annotations
 from branchml.errors import BranchmlError, ConflictError, VerdictError
 from branchml.repo.remote import PushOutcome, explain
 
-_RACE = ("stale info", "non-fast-forward", "fetch first", "already exists")
-_COLLATERAL = "atomic"  # "(atomic push failed)": refused only because another ref was
+_RACE = ("stale info", "non-fast-forward", "fetch first", "already exists",
+         "failed to update ref", "failed to lock", "cannot lock ref")
+# "(atomic push failed)": refused only because another ref was. "(atomic transaction
+# failed)" on every ref and nothing else: the server could not apply the update it had
+# accepted, which with branchml's leases means another push took one of the refs meanwhile.
+_COLLATERAL = "atomic"
 
 
 def refusal(outcome: PushOutcome, remote: str) -> BranchmlError:
     causes = {ref: why for ref, why in outcome.rejected.items() if _COLLATERAL not in why}
     raced = sorted(ref for ref, why in causes.items() if any(r in why for r in _RACE))
+    if not causes and outcome.rejected:
+        raced = sorted(outcome.rejected, key=lambda r: not r.startswith("refs/tags/"))
     if raced:
         return ConflictError(_raced(raced[0], remote))
     if causes:
