@@ -22,6 +22,7 @@ from branchml.errors import (
 )
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, lfs, objectstore, proc
+from branchml.repo import remote as door
 from branchml.repo.reader import Git
 
 
@@ -196,20 +197,19 @@ def _branches(g: Git) -> list[str]:
 
 
 def _remote_numbers(g: Git, fmt: TagFormat, client: str, remote: str, push: bool) -> list[int]:
-    """Numbers the remote has taken, so two people never mint the same N."""
+    """Numbers the remote has taken, so two people never mint the same N (read through the
+    remote door: never a prompt, one sentence when it cannot answer)."""
     if not push and g.config(f"remote.{remote}.url") is None:
         return [0]
-    r = proc.run(["git", "ls-remote", "--tags", remote, fmt.glob(client)], cwd=g.cwd,
-                 check=False)
-    if r.returncode != 0:
+    try:
+        taken = door.ls_remote(g.cwd, remote, fmt.glob(client))
+    except door.RemoteError as e:
         if push:
-            raise StateError(f"the remote {remote} cannot be reached; tag without --push, or "
-                             "retry when it answers.")
+            raise door.RemoteError(f"{e} Or tag without --push.") from None
         return [0]
     numbers = [0]
-    for line in r.stdout.decode().splitlines():
-        name = line.split("\t")[-1].removeprefix("refs/tags/").removesuffix("^{}")
-        parsed = fmt.parse(name)
+    for ref in taken:
+        parsed = fmt.parse(ref.removeprefix("refs/tags/"))
         if parsed and parsed[0] == client:
             numbers.append(parsed[1])
     return numbers
