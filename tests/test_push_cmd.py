@@ -177,6 +177,16 @@ for line in sys.stdin.read().splitlines():
 '''
 
 
+def test_lfs_upload_progress_is_reported(pushed: Path, server: Path) -> None:
+    """What the CLI's progress bar (on a terminal) is fed: git-lfs's own counts."""
+    from branchml import api
+
+    commit(pushed, {"data/a.csv": "x\n1\n", "data/b.csv": "y\n2\n"}, branch="raw")
+    seen: list[tuple[int, int]] = []
+    report = api.push(pushed, progress=lambda done, total, _size: seen.append((done, total)))
+    assert report.pushed and seen and seen[-1] == (2, 2)
+
+
 def test_dry_run_changes_nothing(pushed: Path, server: Path, bml) -> None:  # type: ignore[no-untyped-def]
     commit(pushed, {"data/a.csv": "x\n1\n"}, branch="raw")
     mine, theirs, lfs_before = snapshot(pushed), refs(server), store(server)

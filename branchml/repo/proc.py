@@ -109,17 +109,18 @@ def spawn_to(args: Sequence[str], out: BinaryIO, cwd: str | Path | None = None
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
 
 
-class StderrStream:
+class OutputStream:
     """A process fed `stdin` (on a thread, so a large input never blocks against its output)
-    whose stderr is read as it comes (progress), stdout discarded."""
+    whose stdout and stderr are read together as they come (git-lfs writes its progress to
+    stdout and its errors to stderr)."""
 
     def __init__(self, args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
                  stdin: bytes) -> None:
         self.args = list(args)
         try:
             self.p = subprocess.Popen(self.args, cwd=cwd, env={**os.environ, **env},
-                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT)
         except FileNotFoundError:
             raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
         self.feeder = threading.Thread(target=self._feed, args=(stdin,), daemon=True)
@@ -135,10 +136,10 @@ class StderrStream:
             pass
 
     def chunks(self) -> Iterator[bytes]:
-        assert self.p.stderr is not None
-        yield from iter(lambda: self.p.stderr.read1(4096), b"")  # type: ignore[attr-defined,union-attr]
+        assert self.p.stdout is not None
+        yield from iter(lambda: self.p.stdout.read1(4096), b"")  # type: ignore[attr-defined,union-attr]
 
-    def __enter__(self) -> StderrStream:
+    def __enter__(self) -> OutputStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,10 +147,10 @@ class StderrStream:
             self.p.kill()
         self.returncode = self.p.wait()
         self.feeder.join()
-        if self.p.stderr:
-            self.p.stderr.close()
+        if self.p.stdout:
+            self.p.stdout.close()
 
 
-def stderr_stream(args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
-                  stdin: bytes) -> StderrStream:
-    return StderrStream(args, cwd, env, stdin)
+def output_stream(args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
+                  stdin: bytes) -> OutputStream:
+    return OutputStream(args, cwd, env, stdin)

@@ -178,7 +178,7 @@ def lfs_upload(cwd: str | Path, remote: str, oids: Sequence[str],
     args = ["git", *OPTS, "lfs", "push", "--object-id", remote, "--stdin"]
     env = {**ENV, "GIT_LFS_FORCE_PROGRESS": "1" if progress else "0"}
     said = bytearray()
-    with proc.stderr_stream(args, cwd, env, "".join(f"{o}\n" for o in oids).encode()) as p:
+    with proc.output_stream(args, cwd, env, "".join(f"{o}\n" for o in oids).encode()) as p:
         for chunk in p.chunks():
             said += chunk
             if progress:
