@@ -158,6 +158,15 @@ def _fork_point(git: Git, new: str, covered: list[str]) -> str | None:
     one of `covered` (None: they share no such commit)."""
     if not covered:
         return None
+    # Cheap first: the newest commit of new's chain that git's walk finds reachable from
+    # `covered`, taken only when it is on one of their first-parent chains (read as a stream
+    # that stops there: a branch made at its parent's tip costs a line). A walk misled by
+    # skewed dates can only list commits it should not, so this candidate is never newer
+    # than the true fork point: judging from it judges as much or more.
+    listed = git.out("rev-list", "--first-parent", new, "--not", *covered, "--").split()
+    first = git.resolve(f"{listed[-1]}^") if listed else new
+    if first and any(git.on_first_parent_chain(c, first) for c in covered):
+        return first
     own = set(git.out("rev-list", "--first-parent", *covered, "--").split())
     for sha in git.out("rev-list", "--first-parent", new, "--").split():
         if sha in own:

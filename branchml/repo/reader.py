@@ -100,6 +100,17 @@ class Git:
             return None
         return f"{remote}/{branch}"
 
+    def on_first_parent_chain(self, tip: str, sha: str) -> bool:
+        """Whether `sha` is on `tip`'s first-parent chain: the chain is read as a stream and
+        the read stops at `sha`, so a commit near the tip costs a few lines, not the history."""
+        p = proc.popen(["git", "rev-list", "--first-parent", tip, "--"], cwd=self.cwd,
+                       stdin=False)
+        try:
+            assert p.stdout is not None
+            return any(line.strip().decode() == sha for line in p.stdout)
+        finally:
+            _end(p)
+
     def has_object(self, oid: str) -> bool:
         r = proc.run(["git", "cat-file", "-e", oid], cwd=self.cwd, check=False)
         return r.returncode == 0
