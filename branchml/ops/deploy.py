@@ -10,7 +10,7 @@ from typing import Any
 
 from branchml.core.names import check_client_id
 from branchml.core.plan import Plan, RefUpdate
-from branchml.errors import UsageError, VerdictError
+from branchml.errors import BranchmlError, UsageError, VerdictError
 from branchml.ops.release import find, tag_format, verify
 from branchml.repo import apply, objectstore, proc
 from branchml.repo.reader import Git
@@ -68,7 +68,8 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
         if push:
             try:
                 pushed = _push(path, remote, ref)
-            except BaseException:  # not on the remote: the local record is taken back too
+            except BranchmlError:  # refused or unreachable: the local record is taken back
+                # (Ctrl-C keeps it: the push may have landed; `branchml push` sends it later)
                 apply.apply(repo, Plan(f"undo {reason} {client} {tag} (push failed)",
                                        [RefUpdate(ref, commit, old_sha)]))
                 raise
