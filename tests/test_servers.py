@@ -195,8 +195,10 @@ def test_a_200_mb_model_pushed_by_one_user_and_pulled_by_the_other(team: Team) -
 
 def test_concurrent_tag_push_from_two_users_mints_two_numbers(team: Team) -> None:
     """Both users run `branchml tag --client acme --push` at once on the same stable commit:
-    one gets acme-v1; the other acme-v2, or a clean refusal that a rerun turns into acme-v2.
-    The server holds both tags, each pointing at the commit, each made by its own user."""
+    one gets acme-v1; the other a clean refusal: the lost race (exit 3), or, when it read the
+    remote after the winner pushed, that acme-v1 already releases this snapshot (exit 1). Its
+    rerun says the latter (never a second release of the same snapshot by accident); with
+    --allow-same it gets acme-v2. The server holds both tags, each made by its own user."""
     commit(team.a, {"models/model.bin": os.urandom(100_000), "tracking/metrics.json": "{}"},
            msg="model", branch="stable/model")
     assert git_proc("push", "origin", "stable/model", cwd=team.a).returncode == 0
@@ -209,9 +211,12 @@ def test_concurrent_tag_push_from_two_users_mints_two_numbers(team: Team) -> Non
     print("concurrent tag --push:", [(code, err.strip()) for code, _, err in results])
     for (code, _, err), user in zip(results, (team.a, team.b), strict=True):
         if code != 0:
-            assert code == 3 and "could not be pushed" in err, err
+            assert (code == 3 and "could not be pushed" in err) or \
+                (code == 1 and "acme-v1 already releases this exact" in err), err
             assert "Traceback" not in err and git("tag", cwd=user) == ""
             again = branchml("tag", "--client", "acme", "--push", cwd=user)
+            assert again.returncode == 1 and "acme-v1 already releases" in again.stderr
+            again = branchml("tag", "--client", "acme", "--push", "--allow-same", cwd=user)
             assert again.returncode == 0, again.stderr
     assert git("tag", cwd=team.bare).splitlines() == ["acme-v1", "acme-v2"]
     stable = git("rev-parse", "stable/model", cwd=team.bare)

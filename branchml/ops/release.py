@@ -116,11 +116,16 @@ def _minted(g: Git, fmt: TagFormat, client: str, base: dict[str, Any], tagger: s
     """The manifest, name and tag message of `client`'s next release, from the tags as
     they are now."""
     mine = read_releases(g, fmt, client)
-    if mine and mine[-1].manifest and mine[-1].manifest.get("snapshot") == base["snapshot"] \
-            and not allow_same:
-        raise VerdictError(f"{mine[-1].tag} already releases this exact code, data and model "
+    taken = _remote_numbers(g, fmt, client, remote, push)
+    last = max(taken, key=lambda t: t[0])
+    latest = (last[1], _remote_manifest(g, remote, last[1])) \
+        if push and last[0] > max([r.n for r in mine], default=0) \
+        else (mine[-1].tag, mine[-1].manifest) if mine else None
+    if latest and latest[1] and latest[1].get("snapshot") == base["snapshot"] \
+            and not allow_same:  # the remote's newest one too: a lost race is not retagged
+        raise VerdictError(f"{latest[0]} already releases this exact code, data and model "
                            f"for {client}; change something, or pass --allow-same.")
-    n = 1 + max([r.n for r in mine] + _remote_numbers(g, fmt, client, remote, push))
+    n = 1 + max([r.n for r in mine] + [t[0] for t in taken])
     name = fmt.render(client, n)
     m = manifests.stamp(base, name, client, n, tagger, message)
     _validate(m, name)
@@ -196,22 +201,36 @@ def _branches(g: Git) -> list[str]:
     return g.out("for-each-ref", "--format=%(refname:strip=2)", "refs/heads/").splitlines()
 
 
-def _remote_numbers(g: Git, fmt: TagFormat, client: str, remote: str, push: bool) -> list[int]:
+def _remote_manifest(g: Git, remote: str, name: str) -> dict[str, Any] | None:
+    """The manifest of the remote's release `name`: its tag object fetched (no ref is
+    written) and read; None when it cannot be had."""
+    try:
+        door.fetch(g.cwd, remote, [f"refs/tags/{name}"], objects_only=True)
+    except door.RemoteError:
+        return None
+    sha = door.ls_remote(g.cwd, remote, f"refs/tags/{name}").get(f"refs/tags/{name}")
+    found = g.cat.read(f"{sha}^{{tag}}") if sha else None  # (an annotated tag only)
+    return core.parse(found[1].decode("utf-8", errors="replace")) if found else None
+
+
+def _remote_numbers(g: Git, fmt: TagFormat, client: str, remote: str, push: bool
+                    ) -> list[tuple[int, str]]:
     """Numbers the remote has taken, so two people never mint the same N (read through the
     remote door: never a prompt, one sentence when it cannot answer)."""
     if not push and g.config(f"remote.{remote}.url") is None:
-        return [0]
+        return [(0, "")]
     try:
         taken = door.ls_remote(g.cwd, remote, fmt.glob(client))
     except door.RemoteError as e:
         if push:
             raise door.RemoteError(f"{e} Or tag without --push.") from None
-        return [0]
-    numbers = [0]
+        return [(0, "")]
+    numbers = [(0, "")]
     for ref in taken:
-        parsed = fmt.parse(ref.removeprefix("refs/tags/"))
+        name = ref.removeprefix("refs/tags/")
+        parsed = fmt.parse(name)
         if parsed and parsed[0] == client:
-            numbers.append(parsed[1])
+            numbers.append((parsed[1], name))
     return numbers
 
 
