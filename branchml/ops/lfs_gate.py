@@ -1,0 +1,94 @@
+"""Every git-lfs pointer a judged update adds or changes, against the object it names.
+
+On a server (a bare repository: the pre-receive hook, or `check --range` run there) the
+object must be in the server's LFS store with the pointer's size and a SHA-256 over its
+whole content equal to the oid; each object is hashed once, then known by its record
+(repo/lfsstore.py). On a clone (pre-push, `check --range`, a push judged locally) the
+object must be in the local store with the pointer's size, unless the pointer is already
+under a ref of the receiving side (a clone fetches only some objects: a branch it pushes
+may carry pointers the remote has had all along).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from branchml.core import messages as msg
+from branchml.core.changes import CommitFacts, Violation
+from branchml.core.lfs_pointer import LfsPointer
+from branchml.repo import lfs, lfsstore
+from branchml.repo.lfs import ObjectState
+from branchml.repo.reader import Git
+
+_FILE_MODES = ("100644", "100755")
+
+
+class LfsGate:
+    """Collects the pointers of judged changes (`note`), then says which ones are refused
+    (`violations`), in one pass over all of them."""
+
+    def __init__(self, git: Git, new_tips: Iterable[str] = (),
+                 receiving: Iterable[str] = ()) -> None:
+        self.git = git
+        self.server = git.layout.bare
+        self.new_tips = [t for t in new_tips if t and set(t) != {"0"}]
+        self.receiving = list(receiving)  # the receiving side's ref tips (a clone's view)
+        self.blobs: dict[str, tuple[str, str, str]] = {}  # blob -> (commit, path, branch)
+        self.hashed: dict[str, ObjectState] = {}  # oid -> what was found
+        self.said: set[str] = set()  # oids whose problem a growth check already reported
+
+    def note(self, commit: CommitFacts, branch: str) -> None:
+        for c in commit.changes:
+            if c.status != "D" and c.new_mode in _FILE_MODES and c.new_oid not in self.blobs:
+                self.blobs[c.new_oid] = (commit.sha, c.path, branch)
+
+    def noted(self, commits: Iterable[CommitFacts], branch: str) -> Iterable[CommitFacts]:
+        for commit in commits:
+            self.note(commit, branch)
+            yield commit
+
+    def grown(self, pointer: LfsPointer, hashed: lfsstore.Hashed) -> None:
+        """A growth check read this object whole: the server keeps its record, and nobody
+        reads it a second time."""
+        common = self.git.layout.common_dir
+        self.hashed[pointer.oid] = (lfsstore.remember(common, pointer, hashed) if self.server
+                                    else hashed.state)
+        if hashed.state.problem not in (None, "content"):
+            self.said.add(pointer.oid)  # refused by the growth check, in its own words
+
+    def violations(self) -> list[Violation]:
+        common = self.git.layout.common_dir
+        pointers = lfsstore.pointers_among(self.git.cwd, self.blobs)
+        problems: dict[str, ObjectState] = {}
+        for blob, pointer in pointers.items():
+            state = self.hashed.get(pointer.oid) or self._judge(pointer)
+            self.hashed[pointer.oid] = state
+            if state.problem is not None and pointer.oid not in self.said:
+                problems[blob] = state
+        missing = {b for b, s in problems.items() if s.problem == "missing"}
+        if missing and not self.server:
+            for blob in lfsstore.reachable(self.git.cwd, self._before(), missing):
+                del problems[blob]
+        where = lfs.store(common).describe()
+        out = []
+        for blob, state in problems.items():
+            sha, path, branch = self.blobs[blob]
+            pointer = pointers[blob]
+            out.append(Violation("lfs-object", msg.lfs_object(
+                path, pointer.oid, state.problem or "", self.server, where, state.size,
+                pointer.size), sha, path, branch))
+        return out
+
+    def _judge(self, pointer: LfsPointer) -> ObjectState:
+        common = self.git.layout.common_dir
+        if self.server:
+            return lfsstore.verified(common, pointer)
+        return lfsstore.present(common, pointer)
+
+    def _before(self) -> list[str]:
+        """The receiving side's refs as this clone knows them (the view given, and every
+        remote-tracking ref), leaving out any that already hold a judged tip: a pointer
+        counts as the remote's only if it was there before this push."""
+        refs = self.receiving + list(self.git.refs("refs/remotes/").values())
+        return [r for r in dict.fromkeys(refs)
+                if not any(r == t or self.git.is_ancestor(t, r) for t in self.new_tips)]
