@@ -451,6 +451,9 @@ def test_grown_lfs_pointer_whose_stored_bytes_are_not_its_oid_is_refused(
     evil = handmade(team.a, "raw", "data/d.csv", pointer(oid, len(real)))
     p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
     assert p.returncode != 0 and team.refs() == before
+    assert f"data/d.csv: the server's LFS store ({team.bare}/lfs/objects" in p.stderr
+    assert f"holds the git-lfs object {oid}, but its bytes there do not hash to that oid" \
+        in p.stderr
     assert checkout_fails(team, tmp_path) == ""
 
 
@@ -463,4 +466,6 @@ def test_added_lfs_pointer_whose_object_is_nowhere_is_refused_on_raw(
     evil = handmade(team.a, "raw", "data/ghost.csv", pointer(ghost, 1234))
     p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
     assert p.returncode != 0 and team.refs() == before
+    assert f"data/ghost.csv: the git-lfs object {ghost} is not in the server's LFS store" \
+        in p.stderr
     assert checkout_fails(team, tmp_path) == ""
