@@ -67,11 +67,11 @@ def test_server_refuses_an_added_pointer_to_an_object_nobody_has(
     assert f"`git lfs push --object-id REMOTE {ghost}`" in p.stderr
     assert "Traceback" not in p.stderr
     # the legitimate twin: the same kind of file, committed and pushed the ordinary way
-    commit(project, {"data/real.csv": "id\n1\n"}, branch="raw")
+    real = b"id\n" + b"1\n" * (lfsstore.RECORD_MIN // 2)
+    commit(project, {"data/real.csv": real}, branch="raw")
     p = git_proc("push", "origin", "raw", cwd=project)
     assert p.returncode == 0, p.stderr
-    real = oid_of(b"id\n1\n")
-    assert record(installed_server, real).is_file()
+    assert record(installed_server, oid_of(real)).is_file()  # hashed whole, recorded
 
 
 def test_server_refuses_forged_bytes_under_a_legitimate_appends_oid(
@@ -80,10 +80,11 @@ def test_server_refuses_forged_bytes_under_a_legitimate_appends_oid(
     passed) and have the right size, but are not the oid's: refused until the store holds
     the real object."""
     old, new = append_on_raw(project, installed_server)
+    new += b"3,9\n" * (lfsstore.RECORD_MIN // 4)  # big enough to be recorded
     commit(project, {"data/d.csv": new}, msg="append")
     oid = oid_of(new)
     git("lfs", "push", "--object-id", "origin", oid, cwd=project)  # the real object, uploaded
-    forge(obj(installed_server, oid), old + b"9,9\n")  # then replaced on the server
+    forge(obj(installed_server, oid), old + b"9,9\n")  # then rewritten on the server
     before = refs(installed_server)
     p = git_proc("push", "--no-verify", "origin", "raw", cwd=project)
     assert p.returncode != 0 and refs(installed_server) == before
@@ -112,9 +113,10 @@ def test_server_refuses_an_added_pointer_whose_size_lies(
 
 def test_a_verified_object_is_not_hashed_again_until_its_file_changes(
         project: Path, installed_server: Path) -> None:
-    """Each object is hashed once: the record stays as it was when another pointer names it.
-    A file rewritten in place afterwards (its mtime even put back) is hashed again."""
-    data = b"id\n" + b"1\n" * 1000
+    """Each object (of RECORD_MIN bytes or more) is hashed once: the record stays as it was
+    when another pointer names it. A file rewritten in place afterwards (its mtime even put
+    back) is hashed again."""
+    data = b"id\n" + b"1\n" * (lfsstore.RECORD_MIN // 2)
     oid = oid_of(data)
     commit(project, {"data/a.csv": data}, branch="raw")
     assert git_proc("push", "origin", "raw", cwd=project).returncode == 0
@@ -144,7 +146,7 @@ def test_server_with_lfs_storage_reads_and_records_there(
     assert done.returncode == 0, done.stderr
     git("remote", "add", "origin", str(bare), cwd=project)
     assert git_proc("push", "origin", "--all", cwd=project).returncode == 0
-    data = b"id\n7\n"
+    data = b"id\n" + b"7\n" * (lfsstore.RECORD_MIN // 2)
     commit(project, {"data/s.csv": data}, branch="raw")
     p = git_proc("push", "origin", "raw", cwd=project)  # git-lfs stores into lfs.storage
     assert p.returncode == 0, p.stderr
@@ -240,6 +242,11 @@ def test_one_pass_gives_the_prefix_and_the_whole_digest(tmp_path: Path, prefix: 
     assert hashed.prefix_sha256 == oid_of(data[:prefix])
     assert lfsstore.verified(tmp_path, ptr).problem is None
     assert record(tmp_path, ptr.oid).read_text().split()[1] == str(where.stat().st_ino)
+    small = LfsPointer(oid_of(b"tiny"), 4)
+    (tmp_path / "lfs" / "objects" / small.object_path).parent.mkdir(parents=True)
+    (tmp_path / "lfs" / "objects" / small.object_path).write_bytes(b"tiny")
+    assert lfsstore.verified(tmp_path, small).problem is None
+    assert not record(tmp_path, small.oid).exists()  # hashed each time: cheaper than a record
 
 
 def test_pointers_among_reads_only_small_blobs(project: Path) -> None:
@@ -258,7 +265,7 @@ def test_correct_append_over_http_is_accepted_and_hashed_once(team: Team, tmp_pa
     old = b"id,x\n1,1\n"
     commit(team.a, {"data/d.csv": old}, msg="data", branch="raw")
     assert git_proc("push", "origin", "raw", cwd=team.a).returncode == 0
-    new = old + b"2,4\n"
+    new = old + b"2,4\n" * (lfsstore.RECORD_MIN // 4)
     commit(team.a, {"data/d.csv": new}, msg="append")
     p = git_proc("push", "origin", "raw", cwd=team.a)
     assert p.returncode == 0, p.stderr

@@ -86,9 +86,11 @@ class LfsGate:
         return lfsstore.present(common, pointer)
 
     def _before(self) -> list[str]:
-        """The receiving side's refs as this clone knows them (the view given, and every
-        remote-tracking ref), leaving out any that already hold a judged tip: a pointer
-        counts as the remote's only if it was there before this push."""
-        refs = self.receiving + list(self.git.refs("refs/remotes/").values())
-        return [r for r in dict.fromkeys(refs)
-                if not any(r == t or self.git.is_ancestor(t, r) for t in self.new_tips)]
+        """The receiving side's refs as this clone knows them: the view given (the refs as
+        they were before the push), and the remote-tracking refs that do not already hold a
+        judged tip (a CI clone has the pushed branch as one: what it holds is not yet the
+        remote's before the push)."""
+        tracking = [r for r in dict.fromkeys(self.git.refs("refs/remotes/").values())
+                    if r not in self.receiving
+                    and not any(r == t or self.git.is_ancestor(t, r) for t in self.new_tips)]
+        return [*self.receiving, *tracking]

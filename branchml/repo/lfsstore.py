@@ -1,8 +1,9 @@
 """LFS objects judged against their pointers: which blobs are pointers, whether a store holds
 each pointer's object byte for byte, and a server's record of the objects it has verified.
 
-A record `<common git dir>/branchml/lfs-verified/aa/<oid>` holds the identity of the object
-file whose whole content was hashed to `<oid>`: device, inode, size, mtime and ctime (ns).
+A record `<common git dir>/branchml/lfs-verified/aa/<oid>` (for objects of 1 MiB and more)
+holds the identity of the object file whose whole content was hashed to `<oid>`: device,
+inode, size, mtime and ctime (ns).
 A later push that names the same oid skips the hash while the file still has that identity.
 Any rewrite in place (giftless writes objects in place) changes mtime and ctime, a
 replacement by rename changes the inode, and ctime cannot be set by a user, so a replaced
@@ -25,6 +26,10 @@ from branchml.repo import lfs, proc
 from branchml.repo.lfs import ObjectState
 
 RECORDS = Path("branchml") / "lfs-verified"
+# Below this size an object is hashed on every push that names it: that costs less than
+# keeping its record (measured here: 20,000 records written in 3.5 s, 20,000 small objects
+# hashed in 0.35 s).
+RECORD_MIN = 1 << 20
 Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
 
@@ -108,6 +113,8 @@ def _record(common_dir: Path, oid: str) -> Path:
 def verified(common_dir: Path, pointer: LfsPointer) -> ObjectState:
     """A server's judgement of the object: by its record when the file is the very file
     hashed before, else hashed whole (and the record written, or removed when it fails)."""
+    if pointer.size < RECORD_MIN:
+        return hash_object(common_dir, pointer).state
     try:
         info = os.stat(lfs.object_file(common_dir, pointer))
         known = _record(common_dir, pointer.oid).read_text().split()
@@ -123,6 +130,8 @@ def verified(common_dir: Path, pointer: LfsPointer) -> ObjectState:
 def remember(common_dir: Path, pointer: LfsPointer, hashed: Hashed) -> ObjectState:
     """Keep (or drop) the record of an object just hashed; best effort: a server whose git
     dir is read-only only hashes again next time."""
+    if pointer.size < RECORD_MIN:
+        return hashed.state
     record = _record(common_dir, pointer.oid)
     try:
         if hashed.state.problem is not None or hashed.identity is None:
