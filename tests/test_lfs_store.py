@@ -275,3 +275,11 @@ def test_correct_append_over_http_is_accepted_and_hashed_once(team: Team, tmp_pa
     commit(team.a, {"data/again.csv": new}, msg="the same bytes again")
     assert git_proc("push", "origin", "raw", cwd=team.a).returncode == 0
     assert record(team.bare, oid_of(new)).stat().st_mtime_ns == first.st_mtime_ns
+
+
+def test_reachable_skips_a_tip_this_clone_never_fetched(project: Path) -> None:
+    blob = git("hash-object", "-w", "--stdin", cwd=project, input="kept\n")
+    tip = handmade(project, "main", "notes.txt", "kept\n")
+    unknown = "1" * 40  # a remote tip whose commit never reached this clone
+    assert lfsstore.reachable(project, [unknown, tip], {blob, "2" * 40}) == {blob}
+    assert lfsstore.reachable(project, [unknown], {blob}) == set()

@@ -183,7 +183,8 @@ def reachable(cwd: Path, tips: Iterable[str], wanted: set[str]) -> set[str]:
     tips = list(dict.fromkeys(tips))
     if not tips or not wanted:
         return set()
-    args = ["git", "rev-list", "--objects", "--no-object-names", *tips, "--"]
+    args = ["git", "rev-list", "--objects", "--no-object-names", "--ignore-missing", *tips,
+            "--"]  # (a tip of the remote this clone never fetched is skipped)
     p = proc.popen(args, cwd=cwd, stdin=False)
     assert p.stdout is not None
     found: set[str] = set()
