@@ -74,6 +74,23 @@ def test_server_refuses_an_added_pointer_to_an_object_nobody_has(
     assert record(installed_server, oid_of(real)).is_file()  # hashed whole, recorded
 
 
+def test_file_url_remote_behaves_the_same(project: Path, installed_server: Path) -> None:
+    """The same server named by a file:// URL (git-lfs's standalone file transfer, not the
+    plain-path copy): a pointer to nothing refused, an ordinary data file accepted."""
+    git("remote", "set-url", "origin", f"file://{installed_server}", cwd=project)
+    before = refs(installed_server)
+    evil = handmade(project, "raw", "data/ghost.csv", pointer(oid_of(b"ghost"), 5))
+    p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=project)
+    assert p.returncode != 0 and refs(installed_server) == before
+    assert "data/ghost.csv: the git-lfs object" in p.stderr
+    real = b"id\n" + b"2\n" * (lfsstore.RECORD_MIN // 2)
+    commit(project, {"data/real.csv": real}, branch="raw")
+    p = git_proc("push", "origin", "raw", cwd=project)
+    assert p.returncode == 0, p.stderr
+    assert obj(installed_server, oid_of(real)).is_file()
+    assert record(installed_server, oid_of(real)).is_file()
+
+
 def test_server_refuses_forged_bytes_under_a_legitimate_appends_oid(
         project: Path, installed_server: Path) -> None:
     """The bytes under the append's oid keep the old prefix (so the growth check alone
