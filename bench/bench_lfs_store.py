@@ -38,10 +38,11 @@ def sh(args: list[str], cwd: Path, stdin: str | None = None) -> str:
 
 
 def timed(args: list[str], cwd: Path, stdin: str) -> tuple[float, float, int]:
-    """(wall s, user + sys CPU s, peak RSS KiB) of one run."""
+    """(wall s, user + sys CPU s, peak RSS KiB) of one run. The peak RSS is GNU time's: the
+    rusage of a child forked from this Python process counts this process's pages first."""
     t = time.perf_counter()
-    p = subprocess.Popen(args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", *args], cwd=cwd, stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert p.stdin is not None and p.stderr is not None
     p.stdin.write(stdin.encode())
     p.stdin.close()
@@ -51,7 +52,7 @@ def timed(args: list[str], cwd: Path, stdin: str) -> tuple[float, float, int]:
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(args)} failed: {err[-800:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    return wall, usage.ru_utime + usage.ru_stime, int(err.split()[-1])
 
 
 def median(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
