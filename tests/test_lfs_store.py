@@ -122,10 +122,14 @@ def test_server_refuses_an_added_pointer_whose_size_lies(
     assert git_proc("push", "origin", "raw", cwd=project).returncode == 0
     oid = oid_of(b"id\n1\n")
     before = refs(installed_server)
-    evil = handmade(project, "raw", "data/b.csv", pointer(oid, 99))
+    # the true pointer first, in the same push: the lying one must not ride on its verdict
+    true = handmade(project, "raw", "data/c.csv", pointer(oid, 5))
+    evil = handmade(project, true, "data/b.csv", pointer(oid, 99))
     p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=project)
     assert p.returncode != 0 and refs(installed_server) == before
+    assert "data/b.csv: the server's LFS store" in p.stderr
     assert "its file there holds 5 bytes, not the 99 the pointer states" in p.stderr
+    assert "data/c.csv" not in p.stderr
 
 
 def test_a_verified_object_is_not_hashed_again_until_its_file_changes(

@@ -11,6 +11,7 @@ may carry pointers the remote has had all along).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from branchml.core import messages as msg
@@ -34,8 +35,9 @@ class LfsGate:
         self.new_tips = [t for t in new_tips if t and set(t) != {"0"}]
         self.receiving = list(receiving)  # the receiving side's ref tips (a clone's view)
         self.blobs: dict[str, tuple[str, str, str]] = {}  # blob -> (commit, path, branch)
-        self.hashed: dict[str, ObjectState] = {}  # oid -> what was found
-        self.said: set[str] = set()  # oids whose problem a growth check already reported
+        # by pointer, not oid: two pointers to one oid may state different sizes
+        self.hashed: dict[LfsPointer, ObjectState] = {}
+        self.said: set[LfsPointer] = set()  # problems a growth check already reported
 
     def note(self, commit: CommitFacts, branch: str) -> None:
         for c in commit.changes:
@@ -51,20 +53,17 @@ class LfsGate:
         """A growth check read this object whole: the server keeps its record, and nobody
         reads it a second time."""
         common = self.git.layout.common_dir
-        self.hashed[pointer.oid] = (lfsstore.remember(common, pointer, hashed) if self.server
-                                    else hashed.state)
+        self.hashed[pointer] = (lfsstore.remember(common, pointer, hashed) if self.server
+                                else hashed.state)
         if hashed.state.problem not in (None, "content"):
-            self.said.add(pointer.oid)  # refused by the growth check, in its own words
+            self.said.add(pointer)  # refused by the growth check, in its own words
 
     def violations(self) -> list[Violation]:
         common = self.git.layout.common_dir
         pointers = lfsstore.pointers_among(self.git.cwd, self.blobs)
-        problems: dict[str, ObjectState] = {}
-        for blob, pointer in pointers.items():
-            state = self.hashed.get(pointer.oid) or self._judge(pointer)
-            self.hashed[pointer.oid] = state
-            if state.problem is not None and pointer.oid not in self.said:
-                problems[blob] = state
+        self._judge_all([p for p in dict.fromkeys(pointers.values()) if p not in self.hashed])
+        problems = {blob: self.hashed[p] for blob, p in pointers.items()
+                    if self.hashed[p].problem is not None and p not in self.said}
         missing = {b for b, s in problems.items() if s.problem == "missing"}
         if missing and not self.server:
             for blob in lfsstore.reachable(self.git.cwd, self._before(), missing):
@@ -79,11 +78,24 @@ class LfsGate:
                 pointer.size), sha, path, branch))
         return out
 
-    def _judge(self, pointer: LfsPointer) -> ObjectState:
+    def _judge_all(self, pointers: list[LfsPointer]) -> None:
+        """Each object's state; a server hashes the big ones on a few threads (hashlib
+        releases the GIL on big buffers: several models take about the time of the largest),
+        the small ones inline (a thread per 1 KiB object would cost more than its hash)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         common = self.git.layout.common_dir
-        if self.server:
-            return lfsstore.verified(common, pointer)
-        return lfsstore.present(common, pointer)
+        lfs.store(common)  # read once here, not by each thread at once
+        judge = lfsstore.verified if self.server else lfsstore.present
+        big = [p for p in pointers if self.server and p.size >= lfsstore.RECORD_MIN]
+        workers = min(4, os.cpu_count() or 1, len(big))
+        if workers > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix="lfs-gate") as pool:
+                self.hashed.update(zip(big, pool.map(lambda p: judge(common, p), big),
+                                       strict=True))
+        for p in pointers:
+            if p not in self.hashed:
+                self.hashed[p] = judge(common, p)
 
     def _before(self) -> list[str]:
         """The receiving side's refs as this clone knows them: the view given (the refs as
