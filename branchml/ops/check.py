@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from branchml.core import growth, split
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
@@ -14,12 +14,10 @@ from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
 from branchml.ops import adoption
 from branchml.ops.configcheck import judged_config
+from branchml.ops.lfs_gate import LfsGate
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
-
-if TYPE_CHECKING:
-    from branchml.ops.lfs_gate import LfsGate
 
 
 @dataclass
@@ -274,8 +272,6 @@ def check_range(git: Git, spec: str, branch: str | None) -> CheckResult:
     branch = check_branch_name(branch or git.current_branch() or "")
     candidates = [old] if branch == main_branch_name(git) else [trusted_ref(git)]
     result = CheckResult(branch)
-    from branchml.ops.lfs_gate import LfsGate
-
     gate = LfsGate(git, [new])
     judge_update(git, branch, old, new, load_trusted(git, candidates), result, gate=gate)
     result.violations.extend(gate.violations())
