@@ -107,6 +107,7 @@ def main() -> None:
         raise SystemExit(f"the servers are not installed ({why}): run `make servers`.")
     with isolated("remote") as root, HttpGitServer(root / "server") as server:
         env = server.env()
+        sh(["git", "lfs", "install", "--skip-repo"], root)  # plain git's side: LFS filters on
         t = time.perf_counter()
         src = project(root, args.files, args.model_mib)
         print(f"project made in {time.perf_counter() - t:.1f} s "

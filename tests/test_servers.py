@@ -436,9 +436,6 @@ def checkout_fails(team: Team, tmp_path: Path) -> str:
     return "" if p.returncode == 0 else p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="product gap (reported by issue 17's servers part): "
-                   "the pre-receive hook hashes only the old-size prefix of a grown LFS "
-                   "object, never the whole object against its pointer's oid")
 def test_grown_lfs_pointer_whose_stored_bytes_are_not_its_oid_is_refused(
         team: Team, tmp_path: Path) -> None:
     """An attacker with write access to the LFS server stores bytes of their choosing under
@@ -459,12 +456,12 @@ def test_grown_lfs_pointer_whose_stored_bytes_are_not_its_oid_is_refused(
     evil = handmade(team.a, "raw", "data/d.csv", pointer(oid, len(real)))
     p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
     assert p.returncode != 0 and team.refs() == before
+    assert f"data/d.csv: the server's LFS store ({team.bare}/lfs/objects" in p.stderr
+    assert f"holds the git-lfs object {oid}, but its bytes there do not hash to that oid" \
+        in p.stderr
     assert checkout_fails(team, tmp_path) == ""
 
 
-@pytest.mark.xfail(strict=True, reason="product gap (reported by issue 17's servers part): "
-                   "an added LFS pointer is not checked against the server's store "
-                   "(docs/security.md, 'Not covered yet')")
 def test_added_lfs_pointer_whose_object_is_nowhere_is_refused_on_raw(
         team: Team, tmp_path: Path) -> None:
     """A pointer to an object nobody has, added on raw with --no-verify: accepted, and raw
@@ -474,4 +471,6 @@ def test_added_lfs_pointer_whose_object_is_nowhere_is_refused_on_raw(
     evil = handmade(team.a, "raw", "data/ghost.csv", pointer(ghost, 1234))
     p = git_proc("push", "--no-verify", "origin", f"{evil}:refs/heads/raw", cwd=team.a)
     assert p.returncode != 0 and team.refs() == before
+    assert f"data/ghost.csv: the git-lfs object {ghost} is not in the server's LFS store" \
+        in p.stderr
     assert checkout_fails(team, tmp_path) == ""

@@ -256,7 +256,10 @@ def test_invalid_trusted_config_accepts_only_its_repair(project: Path,
     p = git_proc("push", "--no-verify", "origin", "main", cwd=project)
     assert p.returncode == 0, p.stderr
     assert head(broken_server, "main") == head(project, "main")
-    p = git_proc("push", "--no-verify", "origin", "raw", cwd=project)  # and the rest works again
+    # and the rest works again (its LFS object uploaded first: --no-verify skips git-lfs's
+    # pre-push, and the server refuses a pointer whose object it does not hold)
+    git("lfs", "push", "origin", "raw", cwd=project)
+    p = git_proc("push", "--no-verify", "origin", "raw", cwd=project)
     assert p.returncode == 0, p.stderr
 
 
@@ -287,10 +290,12 @@ def ci(project: Path, remote: Path, tmp_path: Path) -> tuple[Path, str, str]:
     commit(project, {F: STRICT_DEV}, branch="main")
     base = head(project, "dev/model")
     tip = commit(project, {"data/x.csv": "x\n"}, branch="dev/model")
+    git("lfs", "push", "origin", "dev/model", cwd=project)  # what --no-verify skips
     git("push", "-q", "--no-verify", "origin", "main", "dev/model", cwd=project)
     checkout = tmp_path / "ci"
     git("clone", "-q", str(remote), str(checkout), cwd=tmp_path)
     git("checkout", "-q", "--detach", tip, cwd=checkout)
+    git("lfs", "fetch", "origin", tip, cwd=checkout)  # as the CI templates do
     git("branch", "-q", "-D", "main", cwd=checkout)
     return checkout, base, tip
 

@@ -87,3 +87,34 @@ def tree_entry(rule: str, branch: str, cls: PathClass, path: str, detail: str,
                 f"itself, or allow it under trees.{rule}s in branchml.yaml on main")
     return (f"{cls} on {branch} is append-only: {path} changed its mode from {modes[0]} to "
             f"{modes[1]}; keep its mode, or set trees.mode_changes: true on main")
+
+
+_OBJECT_PROBLEM = {
+    "size": "its file there holds {size} bytes, not the {want} the pointer states",
+    "content": "its bytes there do not hash to that oid",
+    "unreadable": "its file there cannot be read as a regular file",
+    "changed": "its file there changed while it was being read",
+}
+
+
+def lfs_object(path: str, oid: str, problem: str, server: bool, where: str,
+               size: int | None = None, want: int = 0) -> str:
+    """A pointer whose object the receiving side (server) or this clone does not hold, byte
+    for byte; `where` names the store that was read."""
+    if server and problem == "missing":
+        return (f"{path}: the git-lfs object {oid} is not in the server's LFS store "
+                f"({where}): upload it first (`git lfs push --object-id REMOTE {oid}` from a "
+                "clone that has it, or push without --no-verify), then push again")
+    if server:
+        why = _OBJECT_PROBLEM[problem].format(size=size, want=want)
+        return (f"{path}: the server's LFS store ({where}) holds the git-lfs object {oid}, but "
+                f"{why}: have the server's administrator delete that file, upload the object "
+                f"again (`git lfs push --object-id REMOTE {oid}`), then push again")
+    if problem == "missing":
+        return (f"{path}: the git-lfs object {oid} is neither in this clone's LFS store "
+                f"({where}) nor under a pointer the remote already has: the object was never "
+                "made or fetched here; add the file again (`git add`), or `git lfs fetch` it "
+                "from where it is, then push")
+    why = _OBJECT_PROBLEM[problem].format(size=size, want=want)
+    return (f"{path}: this clone's LFS store ({where}) holds the git-lfs object {oid}, but "
+            f"{why}: restore it (`git lfs fetch`, or add the file again), then push")

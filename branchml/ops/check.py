@@ -14,6 +14,7 @@ from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
 from branchml.ops import adoption
 from branchml.ops.configcheck import judged_config
+from branchml.ops.lfs_gate import LfsGate
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
@@ -42,8 +43,9 @@ class CheckResult:
         }
 
 
-def make_probe(git: Git) -> Any:
-    """Growth of a modified file, through its object ids (plain blobs) or LFS objects."""
+def make_probe(git: Git, gate: LfsGate | None = None) -> Any:
+    """Growth of a modified file, through its object ids (plain blobs) or LFS objects (read
+    whole once: what the read finds is handed to `gate`)."""
     algo = git.layout.object_format
 
     def probe(change: Change) -> Growth:
@@ -55,7 +57,7 @@ def make_probe(git: Git) -> Any:
             old_ptr = parse_pointer((cat.read(change.old_oid) or ("", b""))[1])
             new_ptr = parse_pointer((cat.read(change.new_oid) or ("", b""))[1])
             if old_ptr and new_ptr:
-                return _lfs_growth(git, old_ptr, new_ptr)
+                return _lfs_growth(git, old_ptr, new_ptr, gate)
             if bool(old_ptr) != bool(new_ptr):
                 return Growth(False, "it moved between git-lfs and plain git storage")
         if new_size < old_size:
@@ -111,41 +113,60 @@ def promotion_check(git: Git, trusted: TrustedPolicy, into: str, tips: BranchTip
     return check
 
 
-def _lfs_growth(git: Git, old: Any, new: Any) -> Growth:
+def _lfs_growth(git: Git, old: Any, new: Any, gate: LfsGate | None = None) -> Growth:
+    """The old object is a prefix of the new one, read in the same pass that hashes the new
+    object whole (so a pointer whose stored bytes keep the old prefix but are not its oid is
+    caught: by `gate` when there is one, else here)."""
+    from branchml.repo import lfsstore
+
     if new.size < old.size:
         return Growth(False, "it is shorter than before")
-    path = lfs.object_file(git.layout.common_dir, new)
-    if not path.is_file():
+    common = git.layout.common_dir
+    hashed = lfsstore.hash_object(common, new, prefix=old.size)
+    problem = hashed.state.problem
+    if gate is not None:
+        gate.grown(new, hashed)
+    if problem == "missing":
         return Growth(
             False,
             f"its git-lfs object {new.oid[:12]} is not in this repository's LFS store, so its "
             "growth cannot be verified: fetch it (`git lfs fetch`), or on a push, let git-lfs "
             "upload it first (push without --no-verify); the store read is "
-            f"{lfs.store(git.layout.common_dir).describe()}",
+            f"{lfs.store(common).describe()}",
         )
-    real = path.stat().st_size
-    if real != new.size:  # git-lfs refuses to check out a pointer whose size lies
+    if problem == "size":  # git-lfs refuses to check out a pointer whose size lies
         return Growth(False, f"its git-lfs pointer says {new.size} bytes, but its object "
-                             f"{new.oid[:12]} holds {real}")
-    if growth.lfs_prefix_matches(old.oid, old.size, lfs.read_chunks(path)):
+                             f"{new.oid[:12]} holds {hashed.state.size}")
+    if problem in ("unreadable", "changed"):
+        return Growth(False, f"its git-lfs object {new.oid[:12]} cannot be read whole "
+                             f"({problem}); the store read is {lfs.store(common).describe()}")
+    if problem == "content" and gate is None:
+        return Growth(False, f"its git-lfs object {new.oid[:12]} does not hash to its oid")
+    if hashed.prefix_sha256 == old.oid:
         return Growth(True)
     return Growth(False, "its old bytes changed")
 
 
 def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
-           result: CheckResult, promotion: PromotionCheck | None = None) -> None:
+           result: CheckResult, promotion: PromotionCheck | None = None,
+           gate: LfsGate | None = None) -> None:
     result.policy_source = trusted.source
     commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
     commits = adoption.watched(git, branch, commits, result.violations)
+    if gate is not None:
+        commits = gate.noted(commits, branch)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
             result.violations.append(unknown_branch(trusted.policy, branch))
+        elif gate is not None:  # let through untyped, but its pointers still need objects
+            for _ in commits:
+                pass
         return
     split_changes: list[tuple[str, Change]] = []
     counted = _counting(commits, result, split_changes)
     promotion = promotion or promotion_check(git, trusted, branch)
-    result.violations.extend(judge_commits(trusted.policy, branch, counted, make_probe(git),
-                                           promotion))
+    result.violations.extend(judge_commits(trusted.policy, branch, counted,
+                                           make_probe(git, gate), promotion))
     for sha, change in split_changes:
         result.violations.extend(
             Violation("split-stable", f"split: {why}; an item once assigned never moves",
@@ -155,21 +176,23 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
 
 
 def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPolicy,
-                 result: CheckResult, tips: BranchTips | None = None) -> None:
+                 result: CheckResult, tips: BranchTips | None = None,
+                 gate: LfsGate | None = None) -> None:
     """An update of `branch` from `old` to `new`: each commit `new` gained along first
     parents, and, unless that walk ends on `old` itself, the net change `old` -> `new` too.
     A walk that ends elsewhere (a merge whose first parent is a new root, a rewind) never
     compares `old` with `new`; a walk that ends on `old` composes exactly into the net
     change, and every rule (classes, operations, growth, split stability) that holds for
     each step holds for the whole, so the net change is only read when needed. Commits
-    from before the adoption cut-off (ops/adoption.py) are left out of the walk."""
+    from before the adoption cut-off (ops/adoption.py) are left out of the walk. `gate`
+    collects the LFS pointers of what is judged (ops/lfs_gate.py)."""
     walked: list[CommitFacts] = []
     verified: list[str] = []
     start = len(result.violations)
     cut = adoption.cutoff(git, trusted)
     commits = git.range_facts(new, [old, cut] if cut else [old])
     _judge(git, branch, _oldest(commits, walked), trusted, result,
-           promotion_check(git, trusted, branch, tips, verified))
+           promotion_check(git, trusted, branch, tips, verified), gate)
     if len(result.violations) > start or trusted.policy.branch_type(branch) is None:
         return  # already refused: the net change would only say it again
     end = walked[0].parent if walked else new
@@ -178,7 +201,7 @@ def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPoli
     net = git.tree_changes(old, new)
     if net.changes:
         _judge(git, branch, [net._replace(promoted_from="(net)")], trusted, result,
-               _net_promotion(git, trusted, new, verified))
+               _net_promotion(git, trusted, new, verified), gate)
         result.commits -= 1  # the net change is not a commit
 
 
@@ -249,7 +272,9 @@ def check_range(git: Git, spec: str, branch: str | None) -> CheckResult:
     branch = check_branch_name(branch or git.current_branch() or "")
     candidates = [old] if branch == main_branch_name(git) else [trusted_ref(git)]
     result = CheckResult(branch)
-    judge_update(git, branch, old, new, load_trusted(git, candidates), result)
+    gate = LfsGate(git, [new])
+    judge_update(git, branch, old, new, load_trusted(git, candidates), result, gate=gate)
+    result.violations.extend(gate.violations())
     return result
 
 

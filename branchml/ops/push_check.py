@@ -18,6 +18,7 @@ from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.core.rules import judge_ref_update
 from branchml.ops import adoption
 from branchml.ops.check import CheckResult, _judge, _oldest, judge_update, promotion_check
+from branchml.ops.lfs_gate import LfsGate
 from branchml.ops.push_refs import check_deploy_ref, check_release_tag, zero
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name
 from branchml.repo.reader import Git
@@ -64,13 +65,14 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
     total.policy_source = main_trusted.source
     fmt = TagFormat((main_trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
     allowed = [str(g) for g in (main_trusted.config.get("refs") or {}).get("allow") or []]
+    gate = LfsGate(git, [u.new for u in updates], view.branches(after=False).values())
     for u in updates:
         if u.ref.startswith("refs/heads/"):
             branch = u.ref.removeprefix("refs/heads/")
             creating = zero(u.old)
             trusted = (load_trusted(git, [u.old]) if branch == main and not creating
                        else main_trusted)
-            _branch_update(git, u, branch, trusted, view, total)
+            _branch_update(git, u, branch, trusted, view, total, gate)
         elif u.ref.startswith("refs/tags/") and fmt.parse(u.ref[len("refs/tags/"):]):
             total.violations.extend(check_release_tag(git, u.ref, u.old, u.new, view.after,
                                                       main_trusted))
@@ -81,11 +83,12 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
                 "ref-namespace", f"{u.ref} is outside the refs branchml accepts (branches, "
                 f"release tags of the form {fmt.template}, refs/deploy/*): add a glob for it "
                 "to refs.allow in branchml.yaml on main to accept it", branch=u.ref))
+    total.violations.extend(gate.violations())
     return total
 
 
 def _branch_update(git: Git, u: PushedRef, branch: str, trusted: TrustedPolicy, view: RefView,
-                   total: CheckResult) -> None:
+                   total: CheckResult, gate: LfsGate) -> None:
     total.policy_source = trusted.source
     deleting, creating = zero(u.new), zero(u.old)
     known_old = not creating and git.has_object(u.old)
@@ -96,13 +99,13 @@ def _branch_update(git: Git, u: PushedRef, branch: str, trusted: TrustedPolicy, 
     if deleting:
         return
     if known_old:
-        judge_update(git, branch, u.old, u.new, trusted, total, view.tip)
+        judge_update(git, branch, u.old, u.new, trusted, total, view.tip, gate)
     else:  # new here, or its old tip unknown (pre-push before a fetch): judged as new
-        _new_branch(git, branch, u.new, trusted, view, total)
+        _new_branch(git, branch, u.new, trusted, view, total, gate)
 
 
 def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: RefView,
-                total: CheckResult) -> None:
+                total: CheckResult, gate: LfsGate | None = None) -> None:
     """A new typed branch leaves the own history (the first-parent chain) of its parent or
     of an existing branch of its own type at a fork point F; it is judged as an update from
     F to its tip. Only first-parent history counts: a commit that some branch reaches
@@ -111,8 +114,9 @@ def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: R
     parent never starts from a root commit of its own."""
     policy = trusted.policy
     bt = policy.branch_type(branch)
-    if bt is None:
-        _judge(git, branch, [], trusted, total)
+    if bt is None:  # not judged (unknown_branches: allow), but the LFS pointers it brings are
+        have = list(view.branches(after=False).values())
+        _judge(git, branch, git.range_facts(new, have), trusted, total, gate=gate)
         return
     parent = policy.parent_branch(branch)
     covered = [s for b, s in view.branches(after=False).items()
@@ -126,12 +130,12 @@ def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: R
         return
     fork = _from_cutoff(git, _fork_point(git, new, covered), parent, trusted)
     if fork is not None:
-        judge_update(git, branch, fork, new, trusted, total, view.tip)
+        judge_update(git, branch, fork, new, trusted, total, view.tip, gate)
         return
     walked: list[CommitFacts] = []  # no fork point: the whole first-parent history is new
     commits = git.range_facts(new, adoption.excluded(git, trusted))
     _judge(git, branch, _oldest(commits, walked), trusted, total,
-           promotion_check(git, trusted, branch, view.tip))
+           promotion_check(git, trusted, branch, view.tip), gate)
     if parent:
         root = walked[0].sha if walked else new
         total.violations.append(Violation(
