@@ -249,6 +249,28 @@ def test_clone_without_the_objects_pushes_pointers_the_remote_already_has(
     assert p.returncode != 0 and "is neither in this clone's LFS store" in p.stderr
 
 
+def test_local_fast_forward_does_not_ask_for_intermediate_objects(
+        project: Path, installed_server: Path, tmp_path: Path) -> None:
+    """`git merge --ff-only origin/raw` in a clone that fetched only the new tip's objects
+    (git-lfs smudges the tip): a file added then appended on raw left an intermediate object
+    the clone never needs. The reference-transaction hook judges the move by the policy,
+    not by the LFS objects (that is a push's rule), so the fast-forward goes through."""
+    b = tmp_path / "b"
+    p = subprocess.run(["git", "clone", "-q", "-b", "raw", str(installed_server), str(b)],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert subprocess.run([f"{BIN}/branchml", "install"], cwd=b,
+                          capture_output=True).returncode == 0
+    commit(project, {"data/t.csv": "x\n1\n"}, msg="add", branch="raw")
+    commit(project, {"data/t.csv": "x\n1\n2\n"}, msg="append", branch="raw")
+    assert git_proc("push", "origin", "raw", cwd=project).returncode == 0
+    git("fetch", "-q", "origin", cwd=b)
+    p = git_proc("merge", "--ff-only", "origin/raw", cwd=b)
+    assert p.returncode == 0, p.stderr
+    assert (b / "data" / "t.csv").read_text() == "x\n1\n2\n"
+    assert not obj(b / ".git", oid_of(b"x\n1\n")).exists()
+
+
 # -- the store reader itself ---------------------------------------------------------------
 @pytest.mark.parametrize("prefix", [0, 1, lfs.CHUNK - 1, lfs.CHUNK, lfs.CHUNK + 1,
                                     2 * lfs.CHUNK + 17])

@@ -54,7 +54,7 @@ def run_hook(name: str, args: Sequence[str], stdin: TextIO, path: Path = Path(".
                 return 0
             moves = _fast_forwards(g, _lines(stdin, 3))
             result = check_push(g, moves, RefView(g.refs("refs/heads/"), moves),
-                                [trusted_ref(g)])
+                                [trusted_ref(g)], lfs_objects=False)
     finally:
         g.close()
     return report(result, name)
