@@ -139,9 +139,18 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str]) -> CloneRe
     finally:
         g.close()
     if policy.lfs_classes:
-        _lfs_prefetch(root, branch, view.heads[branch])
+        lfs.require()
     plan: list[Step] = [*hooks_etc, *steps]
-    apply.apply(repo, Plan(f"clone {url}", plan))
+    try:  # the checkout's smudge downloads the branch's LFS objects, in git-lfs's batches
+        apply.apply(repo, Plan(f"clone {url}", plan))
+    except StateError as e:
+        if not policy.lfs_classes or "smudge filter lfs failed" not in str(e):
+            raise
+        raise remote.RemoteError(
+            f"fetching the git-lfs objects of {branch} from {ORIGIN} failed: the remote's "
+            "LFS store may lack them or refuse us (`git lfs fetch origin "
+            f"{branch}` says why); nothing was left here: fix that and clone again."
+        ) from None
     remoterefs.save_state(repo.common_dir, ORIGIN, url, view.flat())
     return CloneReport(url, str(root), branch, sorted(view.heads), sorted(view.tags),
                        sorted(view.deploys), view.skipped,
@@ -160,15 +169,3 @@ def _trusted_config(root: Path, main: str, url: str) -> dict[str, Any]:
         raise remote.RemoteError(f"{url}'s main has no {config.CONFIG_FILE}, so it is not a "
                                  f"branchml repository: {NOT_BRANCHML}.")
     return config.load_bytes(found[1], f"{url} main:{config.CONFIG_FILE}")
-
-
-def _lfs_prefetch(root: Path, branch: str, commit: str) -> None:
-    """The checked-out branch's LFS objects in one batch (its tree only, no history), so
-    the checkout's smudge filter finds them here; no other branch's."""
-    lfs.require()
-    done, said = lfs.fetch_commit(root, ORIGIN, commit)
-    if not done:
-        raise remote.RemoteError(
-            f"fetching the git-lfs objects of {branch} from {ORIGIN} failed (git-lfs said: "
-            f"{said[:300] or 'no message'}): the remote's LFS store may lack them or refuse "
-            "us; nothing was left here: fix that and clone again.")
