@@ -14,6 +14,9 @@ from branchml.errors import BranchmlError, ExitCode
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # git must judge the objects as they are: a refs/replace/* ref (pushed, fetched or made
+    # by hand) would otherwise make every git branchml runs see other commits and trees
+    os.environ["GIT_NO_REPLACE_OBJECTS"] = "1"
     try:
         return _dispatch(args)
     except BranchmlError as e:

@@ -81,6 +81,11 @@ def check_push(git: Git, updates: list[PushedRef], view: RefView,
                                                       main_trusted))
         elif u.ref.startswith("refs/deploy/"):
             total.violations.extend(check_deploy_ref(git, u.ref, u.old, u.new, view.after, fmt))
+        elif u.ref.startswith("refs/replace/"):  # refs.allow cannot let these in
+            total.violations.append(Violation(
+                "ref-namespace", f"{u.ref} is a replace ref: it would make git show other "
+                "objects in place of the ones judged; branchml never accepts refs/replace/*",
+                branch=u.ref))
         elif not any(glob_match(g, u.ref) for g in allowed):
             total.violations.append(Violation(
                 "ref-namespace", f"{u.ref} is outside the refs branchml accepts (branches, "

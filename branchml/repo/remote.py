@@ -7,6 +7,7 @@ so this is the one module that starts `git ls-remote`, `git fetch` and `git push
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -25,10 +26,22 @@ from branchml.repo import proc
 # with -c, the settings reach the git-lfs that git's hooks and filters start.
 # The askpass programs fail (`false`), not answer (`echo` made git-lfs send its own prompt
 # text as a password and retry a 401 forever), so a missing credential fails at once.
+# A transfer stalled below 1 KB/s for 60 s (a silent server included) is given up: exit 4.
 ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "false", "SSH_ASKPASS": "false",
-       "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+       "GCM_INTERACTIVE": "never"}
 OPTS = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60",
         "-c", "lfs.transfer.maxretries=3", "-c", "lfs.transfer.maxretrydelay=1")
+# ssh the same way (no prompt; a dead link dropped after ~60 s of silence), unless the user
+# chose their own ssh command (a key, a jump host): that one is left as it is.
+SSH = ("ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 "
+       "-o ServerAliveCountMax=4")
+
+
+def _ssh_env(cwd: str | Path | None) -> dict[str, str]:
+    if "GIT_SSH_COMMAND" in os.environ or "GIT_SSH" in os.environ:
+        return {}
+    mine = proc.run(["git", "config", "--get", "core.sshCommand"], cwd=cwd, check=False)
+    return {} if mine.stdout.strip() else {"GIT_SSH_COMMAND": SSH}
 
 
 class RemoteError(StateError):
@@ -38,8 +51,8 @@ class RemoteError(StateError):
 def git(cwd: str | Path | None, *args: str, stdin: bytes | None = None,
         env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """`git ARGS` for a transport command: non-interactive, not checked (see `explain`)."""
-    return proc.run(["git", *OPTS, *args], cwd=cwd, env={**ENV, **(env or {})}, stdin=stdin,
-                    check=False)
+    return proc.run(["git", *OPTS, *args], cwd=cwd,
+                    env={**ENV, **_ssh_env(cwd), **(env or {})}, stdin=stdin, check=False)
 
 
 # What git prints -> what happened. The first match wins; order matters (a 403 mentions the URL).
@@ -176,7 +189,7 @@ def lfs_upload(cwd: str | Path, remote: str, oids: Sequence[str],
     if not oids:
         return
     args = ["git", *OPTS, "lfs", "push", "--object-id", remote, "--stdin"]
-    env = {**ENV, "GIT_LFS_FORCE_PROGRESS": "1" if progress else "0"}
+    env = {**ENV, **_ssh_env(cwd), "GIT_LFS_FORCE_PROGRESS": "1" if progress else "0"}
     said = bytearray()
     with proc.output_stream(args, cwd, env, "".join(f"{o}\n" for o in oids).encode()) as p:
         for chunk in p.chunks():
