@@ -105,6 +105,21 @@ def test_range_facts_is_the_same_as_the_reference_parse(tmp_path: Path) -> None:
     assert any(ch.new_mode == "100755" for c in got for ch in c.changes)
 
 
+def test_thousands_of_empty_commits_in_one_read_are_all_sized(tmp_path: Path) -> None:
+    """~780 records per 64 KiB read: sizes are asked and read in groups, a group ahead,
+    without either pipe filling up (no hang), and every commit comes out once, in order."""
+    repo = tmp_path / "e"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp_path)
+    stream = "".join(f"commit refs/heads/main\ncommitter A <a@b> {1700000000 + i} +0000\n"
+                     "data 0\n\n" for i in range(3000))  # each on the last (fast-import)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, check=True,
+                   input=stream.encode())
+    want = git("rev-list", "--reverse", "main", cwd=repo).split()
+    reader = Git(repo)
+    got = [c.sha for c in reader.range_facts("main", [want[0]])]
+    assert got == want[1:] and not reader.long_messages
+
+
 def test_a_long_body_is_refused_by_check_range(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     msg = tmp_path / "msg"
     msg.write_bytes(b"a short subject\n\n" + b"body line\n" * 200_000)  # 2,000,000 bytes

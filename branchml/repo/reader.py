@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -136,9 +136,7 @@ class Git:
         p = proc.popen(args, cwd=self.cwd, stdin=False)
         assert p.stdout is not None
         try:
-            for batch in logstream.records(logstream.tokens(p.stdout)):
-                self._find_long_messages([c.sha for c in batch])
-                yield from batch
+            yield from self._sized(logstream.records(logstream.tokens(p.stdout)))
             proc.finish(p, args)
         finally:  # a reader that stops early (a verdict found) leaves no git process behind
             if p.returncode is None:
@@ -146,15 +144,34 @@ class Git:
                 p.wait()
             p.stdout.close()
 
-    def _find_long_messages(self, shas: list[str]) -> None:
-        """Note in `long_messages` each of `shas` whose message is over MESSAGE_LIMIT. The
-        sizes of the commit objects are asked in batches; only an object over the limit is
-        read (streamed) to measure its message without its headers."""
-        for sha, size in zip(shas, self.cat.sizes(shas), strict=True):
+    def _sized(self, batches: Iterable[list[CommitFacts]]) -> Iterator[CommitFacts]:
+        """The commits of `batches`, each yielded once its message size is known. The sizes
+        of the commit objects come from a `cat-file` of their own, asked a group ahead: git
+        answers while the log is read and parsed, and its answers never mix with the reads
+        of whoever consumes the commits (those use `self.cat`)."""
+        sizer = CatFile(self.cwd)
+        try:
+            late: list[CommitFacts] = []
+            for batch in batches:
+                for i in range(0, len(batch), CatFile.BATCH):
+                    group = batch[i:i + CatFile.BATCH]
+                    sizer.ask_sizes([c.sha for c in group])
+                    yield from self._noted(late, sizer.sizes_asked(len(late)))
+                    late = group
+            yield from self._noted(late, sizer.sizes_asked(len(late)))
+        finally:
+            sizer.close()
+
+    def _noted(self, commits: list[CommitFacts], sizes: list[int | None]
+               ) -> list[CommitFacts]:
+        """`commits`, once each whose message is over MESSAGE_LIMIT is in `long_messages`:
+        only a commit object over the limit is read (streamed) to measure its message."""
+        for commit, size in zip(commits, sizes, strict=True):
             if size is not None and size > logstream.MESSAGE_LIMIT:
-                found = logstream.message_size(self.cat.stream(sha) or iter(()))
+                found = logstream.message_size(self.cat.stream(commit.sha) or iter(()))
                 if found > logstream.MESSAGE_LIMIT:
-                    self.long_messages[sha] = found
+                    self.long_messages[commit.sha] = found
+        return commits
 
     def tree_changes(self, old: str, new: str) -> CommitFacts:
         """The net change from commit `old` to commit `new`, whatever lies between."""
@@ -249,23 +266,25 @@ class CatFile:
         found = self._ask("info", spec)
         return None if found is None else found[1]
 
-    def sizes(self, oids: list[str]) -> list[int | None]:
-        """The size of each object id of `oids` (None: not here), asked BATCH at a time:
-        one write and one flush per batch, not a round trip per object. A batch's requests
-        and answers each fit in a pipe's buffer, so neither side waits on the other."""
-        assert self.p.stdin is not None and self.p.stdout is not None
+    def ask_sizes(self, oids: list[str]) -> None:
+        """Ask the size of each object id of `oids` in one write; `sizes_asked` reads the
+        answers. At most two batches of BATCH answers wait in the pipe (well under its 64 KiB),
+        so git never blocks writing them and always reads what is asked next."""
+        assert self.p.stdin is not None
         self._drain()
-        found: dict[str, int] = {}
-        asked = [oid for oid in oids if oid.isalnum()]  # an id, never a command
-        for i in range(0, len(asked), self.BATCH):
-            batch = asked[i:i + self.BATCH]
-            self.p.stdin.write("".join(f"info {oid}\n" for oid in batch).encode())
-            self.p.stdin.flush()
-            for oid in batch:
-                header = self.p.stdout.readline().split()
-                if len(header) == 3:
-                    found[oid] = int(header[2])
-        return [found.get(oid) for oid in oids]
+        # an id, never a command: anything else is asked as "0", which git says is missing
+        self.p.stdin.write("".join(f"info {oid if oid.isalnum() else 0}\n"
+                                   for oid in oids).encode())
+        self.p.stdin.flush()
+
+    def sizes_asked(self, n: int) -> list[int | None]:
+        """The next `n` answers to `ask_sizes` (None: no such object)."""
+        assert self.p.stdout is not None
+        out: list[int | None] = []
+        for _ in range(n):
+            header = self.p.stdout.readline().split()
+            out.append(int(header[2]) if len(header) == 3 else None)
+        return out
 
     def read(self, spec: str) -> tuple[str, bytes] | None:
         found = self._ask("contents", spec)
