@@ -118,3 +118,10 @@ def lfs_object(path: str, oid: str, problem: str, server: bool, where: str,
     why = _OBJECT_PROBLEM[problem].format(size=size, want=want)
     return (f"{path}: this clone's LFS store ({where}) holds the git-lfs object {oid}, but "
             f"{why}: restore it (`git lfs fetch`, or add the file again), then push")
+
+
+def long_message(size: int, limit: int) -> str:
+    """A commit whose message is over the checker's limit (it would make every door read it)."""
+    shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
+    return (f"its message is {size:,} bytes; the limit is {shown}: keep long text in a file "
+            "of the commit and rewrite the commit with a short message, then push again")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from branchml.core import growth, split
+from branchml.core import growth, messages, split
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name, pattern_matches
@@ -17,6 +17,7 @@ from branchml.ops.configcheck import judged_config
 from branchml.ops.lfs_gate import LfsGate
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
 from branchml.repo import lfs
+from branchml.repo.logstream import MESSAGE_LIMIT
 from branchml.repo.reader import Git
 
 
@@ -151,6 +152,7 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
            result: CheckResult, promotion: PromotionCheck | None = None,
            gate: LfsGate | None = None) -> None:
     result.policy_source = trusted.source
+    commits = _bounded(git, branch, commits, result.violations)
     commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
     commits = adoption.watched(git, branch, commits, result.violations)
     if gate is not None:
@@ -219,6 +221,18 @@ def _net_promotion(git: Git, trusted: TrustedPolicy, new: str,
                 "new commits (the net change of this update changes code)")
 
     return check
+
+
+def _bounded(git: Git, branch: str, commits: Iterable[CommitFacts],
+             violations: list[Violation]) -> Iterator[CommitFacts]:
+    """A commit whose message the reader found over the limit is refused (its changes are
+    still judged); taken from `long_messages`, so the net change never says it again."""
+    for commit in commits:
+        size = git.long_messages.pop(commit.sha, None)
+        if size is not None:
+            violations.append(Violation("message-size", messages.long_message(
+                size, MESSAGE_LIMIT), commit.sha, branch=branch))
+        yield commit
 
 
 def _oldest(commits: Iterable[CommitFacts], into: list[CommitFacts]) -> Iterator[CommitFacts]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from branchml.core.changes import Change, CommitFacts
 from branchml.errors import NotARepository
-from branchml.repo import proc
+from branchml.repo import logstream, proc
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -44,6 +44,9 @@ class Git:
         self._layout: Layout | None = None
         self._resolved: dict[str, str | None] = {}
         self._config: dict[str, str | None] = {}
+        # commit -> the size of its message, for the commits range_facts found over
+        # logstream.MESSAGE_LIMIT (the checker turns each into a violation)
+        self.long_messages: dict[str, int] = {}
 
     def out(self, *args: str, check: bool = True) -> str:
         return proc.output(["git", *args], cwd=self.cwd, check=check)
@@ -124,44 +127,51 @@ class Git:
     def range_facts(self, include: str, exclude: list[str]) -> Iterator[CommitFacts]:
         """The commits of `include` not reachable from `exclude`, oldest first, along first
         parents (what a branch's own history gained), each with its changes against its
-        first parent. One `git log` process, parsed while git is still diffing."""
+        first parent. One `git log` process, parsed while git is still diffing, in one pass
+        (logstream.py). Each commit whose message is over MESSAGE_LIMIT is in
+        `long_messages` by the time it is yielded."""
         args = ["git", "log", "-z", "--first-parent", "--reverse", "--no-renames", "--raw",
-                "--no-abbrev", "--diff-merges=first-parent",
-                "--format=%x01%H %P%x1f%s%x1f"
-                "%(trailers:key=Promoted-From,valueonly,separator=%x1d)",
+                "--no-abbrev", "--diff-merges=first-parent", logstream.LOG_FORMAT,
                 include, "--not", *exclude, "--"]
         p = proc.popen(args, cwd=self.cwd, stdin=False)
         assert p.stdout is not None
         try:
-            sha, subject, promoted, parent, meta = "", "", "", "", b""
-            changes: list[Change] = []
-            rest = b""
-            while True:
-                chunk = p.stdout.read(1 << 16)
-                tokens = (rest + chunk).split(b"\0")
-                rest = tokens.pop() if chunk else b""
-                for tok in tokens:
-                    if tok.startswith(b"\x01"):
-                        if sha:
-                            yield CommitFacts(sha, subject, tuple(changes), promoted, parent)
-                        ids, subject, promoted = _header(tok)
-                        sha, _, parents = ids.partition(" ")
-                        parent, changes = parents.partition(" ")[0], []
-                    elif meta:
-                        changes.append(_change(meta, tok))
-                        meta = b""
-                    elif tok.lstrip(b"\n").startswith(b":"):
-                        meta = tok.lstrip(b"\n")
-                if not chunk:
-                    break
-            if sha:
-                yield CommitFacts(sha, subject, tuple(changes), promoted, parent)
+            yield from self._sized(logstream.records(logstream.tokens(p.stdout)))
             proc.finish(p, args)
         finally:  # a reader that stops early (a verdict found) leaves no git process behind
             if p.returncode is None:
                 p.kill()
                 p.wait()
             p.stdout.close()
+
+    def _sized(self, batches: Iterable[list[CommitFacts]]) -> Iterator[CommitFacts]:
+        """The commits of `batches`, each yielded once its message size is known. The sizes
+        of the commit objects come from a `cat-file` of their own, asked a group ahead: git
+        answers while the log is read and parsed, and its answers never mix with the reads
+        of whoever consumes the commits (those use `self.cat`)."""
+        sizer = CatFile(self.cwd)
+        try:
+            late: list[CommitFacts] = []
+            for batch in batches:
+                for i in range(0, len(batch), CatFile.BATCH):
+                    group = batch[i:i + CatFile.BATCH]
+                    sizer.ask_sizes([c.sha for c in group])
+                    yield from self._noted(late, sizer.sizes_asked(len(late)))
+                    late = group
+            yield from self._noted(late, sizer.sizes_asked(len(late)))
+        finally:
+            sizer.close()
+
+    def _noted(self, commits: list[CommitFacts], sizes: list[int | None]
+               ) -> list[CommitFacts]:
+        """`commits`, once each whose message is over MESSAGE_LIMIT is in `long_messages`:
+        only a commit object over the limit is read (streamed) to measure its message."""
+        for commit, size in zip(commits, sizes, strict=True):
+            if size is not None and size > logstream.MESSAGE_LIMIT:
+                found = logstream.message_size(self.cat.stream(commit.sha) or iter(()))
+                if found > logstream.MESSAGE_LIMIT:
+                    self.long_messages[commit.sha] = found
+        return commits
 
     def tree_changes(self, old: str, new: str) -> CommitFacts:
         """The net change from commit `old` to commit `new`, whatever lies between."""
@@ -211,22 +221,10 @@ class Git:
             self._cat = None
 
 
-def _header(tok: bytes) -> tuple[str, str, str]:
-    """(ids, subject, Promoted-From value) of a log record's header token."""
-    ids, subject, trailer = [*tok[1:].decode("utf-8", errors="replace").split("\x1f"), "", ""][:3]
-    return ids, subject, trailer.split("\x1d")[-1].strip()
-
-
-def _change(meta: bytes, path: bytes) -> Change:
-    old_mode, new_mode, old, new, status = meta[1:].decode().split(" ")
-    return Change(status[0], path.decode("utf-8", errors="surrogateescape"), old, new,
-                  old_mode, new_mode)
-
-
 def _parse_raw(tokens: list[bytes]) -> Iterator[Change]:
     for i in range(0, len(tokens) - 1, 2):
         if tokens[i].startswith(b":"):
-            yield _change(tokens[i], tokens[i + 1])
+            yield logstream.change(tokens[i], tokens[i + 1])
 
 
 class CatFile:
@@ -235,18 +233,22 @@ class CatFile:
     its `Git` leaves no process or pipe behind)."""
 
     CHUNK = 1 << 20
+    BATCH = 256
 
     def __init__(self, cwd: Path) -> None:
         self.p = proc.popen(["git", "cat-file", "--batch-command"], cwd=cwd)
         self._pending: Iterator[bytes] | None = None
         self.close = weakref.finalize(self, _end, self.p)
 
-    def _ask(self, command: str, spec: str) -> tuple[str, int] | None:
-        assert self.p.stdin is not None and self.p.stdout is not None
+    def _drain(self) -> None:
         if self._pending is not None:
             for _ in self._pending:  # keep the stream in step if a reader stopped early
                 pass
             self._pending = None
+
+    def _ask(self, command: str, spec: str) -> tuple[str, int] | None:
+        assert self.p.stdin is not None and self.p.stdout is not None
+        self._drain()
         if "\n" in spec:
             return None
         self.p.stdin.write(f"{command} {spec}\n".encode("utf-8", errors="surrogateescape"))
@@ -263,6 +265,26 @@ class CatFile:
     def size(self, spec: str) -> int | None:
         found = self._ask("info", spec)
         return None if found is None else found[1]
+
+    def ask_sizes(self, oids: list[str]) -> None:
+        """Ask the size of each object id of `oids` in one write; `sizes_asked` reads the
+        answers. At most two batches of BATCH answers wait in the pipe (well under its 64 KiB),
+        so git never blocks writing them and always reads what is asked next."""
+        assert self.p.stdin is not None
+        self._drain()
+        # an id, never a command: anything else is asked as "0", which git says is missing
+        self.p.stdin.write("".join(f"info {oid if oid.isalnum() else 0}\n"
+                                   for oid in oids).encode())
+        self.p.stdin.flush()
+
+    def sizes_asked(self, n: int) -> list[int | None]:
+        """The next `n` answers to `ask_sizes` (None: no such object)."""
+        assert self.p.stdout is not None
+        out: list[int | None] = []
+        for _ in range(n):
+            header = self.p.stdout.readline().split()
+            out.append(int(header[2]) if len(header) == 3 else None)
+        return out
 
     def read(self, spec: str) -> tuple[str, bytes] | None:
         found = self._ask("contents", spec)
