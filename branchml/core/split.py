@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from branchml.errors import UsageError
@@ -96,12 +96,52 @@ def check_params(recorded: dict[str, Any], seed: int, ratios: tuple[float, ...],
 
 def problems(old: bytes | None, new: bytes) -> list[str]:
     """Why a change to the assignment breaks stability: an item moved or in two splits."""
-    out: list[str] = []
+    return streamed_problems(None if old is None else [old], [new])
+
+
+def streamed_problems(old: Iterable[bytes] | None, new: Iterable[bytes],
+                      max_line: int = 1 << 20) -> list[str]:
+    """`problems` over the two files' byte chunks, `old` read to its end before `new` is
+    begun (both may come from one reader): each row is parsed as it arrives, so memory holds
+    the keys, never the file; a row longer than `max_line` bytes is refused unread."""
     try:
-        before = dict(read_assignment(old or b""))
-        after = read_assignment(new)
-    except (UsageError, UnicodeDecodeError) as e:
+        before = dict(_rows(old or (), max_line))
+        return _compare(before, _rows(new, max_line))
+    except (UsageError, UnicodeDecodeError, csv.Error) as e:
         return [f"{ASSIGNMENT} does not parse: {e}"]
+
+
+def _rows(chunks: Iterable[bytes], max_line: int) -> Iterator[tuple[str, str]]:
+    """(key, split) of each row after the key,split header; split names shared, not copied."""
+    names: dict[str, str] = {}
+    rows = csv.reader(_lines(chunks, max_line))
+    header = next(rows, None)
+    if header is None:
+        return
+    if header != ["key", "split"]:
+        raise UsageError(f"{ASSIGNMENT}: the header must be key,split.")
+    for r in rows:
+        if len(r) == 1:
+            raise UsageError(f"the row {r[0][:80]!r} names no split")
+        if r:
+            yield r[0], names.setdefault(r[1], r[1])
+
+
+def _lines(chunks: Iterable[bytes], max_line: int) -> Iterator[str]:
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        if len(rest) > max_line:
+            raise UsageError(f"a row is longer than {max_line:,} bytes")
+        for part in parts:
+            yield part.decode("utf-8") + "\n"
+    if rest:
+        yield rest.decode("utf-8")
+
+
+def _compare(before: dict[str, str], after: Iterable[tuple[str, str]]) -> list[str]:
+    out: list[str] = []
     seen: dict[str, str] = {}
     for key, name in after:
         if key in seen:
