@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from branchml.core import bounds, split
+from branchml.core import bounds, split, splitcheck
 from tests.conftest import BIN, commit, git, git_proc
 
 MIB = 1 << 20
@@ -94,7 +95,7 @@ def test_huge_split_assignment_on_a_dev_branch_is_refused_unread(
     oid = git("rev-parse", f"HEAD:{split.ASSIGNMENT}", cwd=project)
     assert (f"split: {split.ASSIGNMENT} ({oid[:10]}) "
             f"holds {size:,} bytes, over the limit of {bounds.SPLIT_ASSIGNMENT:,} bytes "
-            "(128 MiB) branchml reads of it; it was not read; split the items over fewer, "
+            "(256 MiB) branchml reads of it; it was not read; split the items over fewer, "
             "shorter keys") in done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert server_refs(installed_server) == before
@@ -154,27 +155,54 @@ def _blob(repo: Path, data: bytes) -> str:
     ([b"key,split\na,train\n"], [b"key,split\n"], ["item 'a' was removed from the split (it "
                                                    "was in train)"]),
     (None, [b"key,split\na,train\na,test"], ["item 'a' is in two splits (train, test)"]),
-    (None, [b"k,s\n"], [f"{split.ASSIGNMENT} does not parse: {split.ASSIGNMENT}: the header "
-                        "must be key,split."]),
+    ([b"key,split\r\n\"a,b\",train\r\n"], [b"key,split\n\"a,b\",train\nc,val\n"], []),
+    (None, [b"k,s\n"], [f"{split.ASSIGNMENT} does not parse: the header must be key,split"]),
     (None, [b"key,split\n", b"x" * 40], [f"{split.ASSIGNMENT} does not parse: a row is longer "
                                         "than 32 bytes"]),
     (None, [b"key,split\nlonely\n"], [f"{split.ASSIGNMENT} does not parse: the row 'lonely' "
                                       "names no split"]),
+    (None, [b"key,split\n\"a,train\n"], [f"{split.ASSIGNMENT} does not parse: unexpected end "
+                                          "of data"]),
     (None, [b"key,split\n\xff,train\n"], [f"{split.ASSIGNMENT} does not parse: 'utf-8' codec "
-                                          "can't decode byte 0xff in position 0: invalid "
+                                          "can't decode byte 0xff in position 10: invalid "
                                           "start byte"]),
 ])
 def test_streamed_problems_table(old: list[bytes] | None, new: list[bytes],
                                  want: list[str]) -> None:
-    assert split.streamed_problems(old, new, max_line=32) == want
+    assert splitcheck.problems(None if old is None else lambda: old, lambda: new, 32) == want
+
+
+def test_streamed_problems_name_a_hundred_and_count_the_rest() -> None:
+    old = b"key,split\n" + b"".join(b"k%d,train\n" % i for i in range(500))
+    new = b"key,split\n" + b"".join(b"k%d,test\n" % i for i in range(400))
+    said = split.problems(old, new)
+    assert len(said) == splitcheck.MAX_SAID + 1
+    assert said[0] in {f"item 'k{i}' moved from train to test" for i in range(400)} | {
+        f"item 'k{i}' was removed from the split (it was in train)" for i in range(400, 500)}
+    assert said[-1] == "400 more items moved, removed or in two splits"
+
+
+def test_streamed_problems_stop_reading_past_the_row_limit() -> None:
+    read: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        yield b"key,split\n"
+        for i in range(1000):
+            read.append(i)
+            yield b"".join(b"k%d-%d,train\n" % (i, j) for j in range(100))
+
+    assert splitcheck.problems(None, endless, 64, max_rows=250) == [
+        f"{split.ASSIGNMENT} holds more than 250 items, over the limit branchml judges (it was "
+        "not read further)"]
+    assert len(read) == 3
 
 
 def test_streamed_problems_agree_with_the_whole_file_reading() -> None:
     old = b"key,split\na,train\nb,val\n"
     new = b"key,split\na,train\nb,test\nc,val\n\"d,e\",train\n"
     chunks = [new[i:i + 3] for i in range(0, len(new), 3)]
-    assert split.streamed_problems([old], chunks) == split.problems(old, new) == [
-        "item 'b' moved from val to test"]
+    assert splitcheck.problems(lambda: [old], lambda: chunks, 64) == split.problems(old, new) \
+        == ["item 'b' moved from val to test"]
 
 
 # -- release tags (findings 01, 01b) -----------------------------------------------------------

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from branchml.errors import UsageError
@@ -94,62 +94,9 @@ def check_params(recorded: dict[str, Any], seed: int, ratios: tuple[float, ...],
         )
 
 
-def problems(old: bytes | None, new: bytes) -> list[str]:
-    """Why a change to the assignment breaks stability: an item moved or in two splits."""
-    return streamed_problems(None if old is None else [old], [new])
+def problems(old: bytes | None, new: bytes, max_line: int = 1 << 20) -> list[str]:
+    """Why a change to the assignment breaks stability: an item moved or in two splits (the
+    checker streams both files through core/splitcheck.py; this is the same on bytes)."""
+    from branchml.core import splitcheck
 
-
-def streamed_problems(old: Iterable[bytes] | None, new: Iterable[bytes],
-                      max_line: int = 1 << 20) -> list[str]:
-    """`problems` over the two files' byte chunks, `old` read to its end before `new` is
-    begun (both may come from one reader): each row is parsed as it arrives, so memory holds
-    the keys, never the file; a row longer than `max_line` bytes is refused unread."""
-    try:
-        before = dict(_rows(old or (), max_line))
-        return _compare(before, _rows(new, max_line))
-    except (UsageError, UnicodeDecodeError, csv.Error) as e:
-        return [f"{ASSIGNMENT} does not parse: {e}"]
-
-
-def _rows(chunks: Iterable[bytes], max_line: int) -> Iterator[tuple[str, str]]:
-    """(key, split) of each row after the key,split header; split names shared, not copied."""
-    names: dict[str, str] = {}
-    rows = csv.reader(_lines(chunks, max_line))
-    header = next(rows, None)
-    if header is None:
-        return
-    if header != ["key", "split"]:
-        raise UsageError(f"{ASSIGNMENT}: the header must be key,split.")
-    for r in rows:
-        if len(r) == 1:
-            raise UsageError(f"the row {r[0][:80]!r} names no split")
-        if r:
-            yield r[0], names.setdefault(r[1], r[1])
-
-
-def _lines(chunks: Iterable[bytes], max_line: int) -> Iterator[str]:
-    rest = b""
-    for chunk in chunks:
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        if len(rest) > max_line:
-            raise UsageError(f"a row is longer than {max_line:,} bytes")
-        for part in parts:
-            yield part.decode("utf-8") + "\n"
-    if rest:
-        yield rest.decode("utf-8")
-
-
-def _compare(before: dict[str, str], after: Iterable[tuple[str, str]]) -> list[str]:
-    out: list[str] = []
-    seen: dict[str, str] = {}
-    for key, name in after:
-        if key in seen:
-            out.append(f"item {key!r} is in two splits ({seen[key]}, {name})")
-        seen.setdefault(key, name)
-    for key, name in before.items():
-        if key not in seen:
-            out.append(f"item {key!r} was removed from the split (it was in {name})")
-        elif seen[key] != name:
-            out.append(f"item {key!r} moved from {name} to {seen[key]}")
-    return out
+    return splitcheck.problems(None if old is None else lambda: [old], lambda: [new], max_line)

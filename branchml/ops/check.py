@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from branchml.core import bounds, growth, split
+from branchml.core import bounds, growth, split, splitcheck
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name, pattern_matches
@@ -244,12 +244,14 @@ def _split_violations(git: Git, sha: str, change: Change, branch: str) -> list[V
                           "fewer, shorter keys", sha, change.path, branch)]
     return [Violation("split-stable", f"split: {why}; an item once assigned never moves",
                       sha, change.path, branch)
-            for why in split.streamed_problems(old, new or (), bounds.SPLIT_LINE)]
+            for why in splitcheck.problems(old, new or (lambda: ()), bounds.SPLIT_LINE,
+                                          bounds.SPLIT_ROWS)]
 
 
-def _assignment(git: Git, oid: str) -> Iterable[bytes] | None:
-    """A blob's content as lazy chunks (through the LFS store when it is a pointer; None: not
-    there); bounds.TooLarge when it is over bounds.SPLIT_ASSIGNMENT, before it is read."""
+def _assignment(git: Git, oid: str) -> splitcheck.Chunks | None:
+    """A blob's content as a stream to be opened (through the LFS store when it is a pointer;
+    None: not there); bounds.TooLarge when it is over bounds.SPLIT_ASSIGNMENT, before it is
+    read."""
     found = None if set(oid) == {"0"} else git.cat.info(oid)
     if found is None:
         return None
@@ -261,11 +263,9 @@ def _assignment(git: Git, oid: str) -> Iterable[bytes] | None:
     size = path.stat().st_size if path is not None else found[1]
     if size > bounds.SPLIT_ASSIGNMENT:
         raise bounds.TooLarge(f"{split.ASSIGNMENT} ({oid[:10]})", size, bounds.SPLIT_ASSIGNMENT)
-    return _file_chunks(path, size) if path is not None else _blob_chunks(git, oid)
-
-
-def _blob_chunks(git: Git, oid: str) -> Iterator[bytes]:
-    yield from git.cat.stream(oid) or ()  # begun only when read: after the other file
+    if path is not None:
+        return lambda: _file_chunks(path, size)
+    return lambda: git.cat.stream(oid) or ()  # one stream at a time: the passes take turns
 
 
 def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
