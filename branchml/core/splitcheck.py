@@ -1,4 +1,4 @@
-"""Split stability judged in memory that grows by 9 bytes a row, never with the file.
+"""Split stability judged in memory that grows with the rows (~70 bytes each), not the file.
 
 The assignment (`key,split` rows) may hold millions of items and comes from a pusher, so it is
 read as a stream of chunks, twice: the first pass keeps, per row, a 64-bit hash of its key and
