@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from branchml.content.snapshot import digest
+from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from branchml.core.model import PathClass
@@ -52,14 +53,13 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
         else:
             models[path] = ({"lfs_oid": pointer.oid, "size": real} if pointer
                             else {"blob": oid, "size": real})
-    cfg = git.show_file(commit, "branchml.yaml")
     m: dict[str, Any] = {
         "schema": core.SCHEMA, "commit": commit, "branch": branch,
         "code": {"digest": digest(code), "files": len(code)},
         "data": data, "models": models,
         "params": _json_file(git, commit, TRACKING_FILES["params"]),
         "metrics": _json_file(git, commit, TRACKING_FILES["metrics"]),
-        "config_digest": hashlib.sha256(cfg[1] if cfg else b"").hexdigest(),
+        "config_digest": _streamed_sha256(git, f"{commit}:branchml.yaml"),
         "promotion": _trailer(git, commit, "Promoted-From"),
         "pulled_from": pulled,
     }
@@ -112,8 +112,19 @@ def _tree(git: Git, commit: str, root: str) -> str:
     return found[0] if found else ""
 
 
+def _streamed_sha256(git: Git, spec: str) -> str:
+    """SHA-256 of an object (of nothing when absent), read in chunks: the digest of a config
+    the release does not load needs none of it in memory at once."""
+    h = hashlib.sha256()
+    for chunk in git.cat.stream(spec) or ():
+        h.update(chunk)
+    return h.hexdigest()
+
+
 def _json_file(git: Git, commit: str, path: str) -> dict[str, Any]:
-    found = git.show_file(commit, path)
+    """The JSON object at `commit:path` ({} when absent or not an object); bounds.TooLarge
+    when it is over bounds.TRACKING_JSON (its size is asked first, nothing is read)."""
+    found = git.read_bounded(f"{commit}:{path}", bounds.TRACKING_JSON, f"{commit[:10]}:{path}")
     if not found:
         return {}
     try:

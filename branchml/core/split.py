@@ -94,22 +94,9 @@ def check_params(recorded: dict[str, Any], seed: int, ratios: tuple[float, ...],
         )
 
 
-def problems(old: bytes | None, new: bytes) -> list[str]:
-    """Why a change to the assignment breaks stability: an item moved or in two splits."""
-    out: list[str] = []
-    try:
-        before = dict(read_assignment(old or b""))
-        after = read_assignment(new)
-    except (UsageError, UnicodeDecodeError) as e:
-        return [f"{ASSIGNMENT} does not parse: {e}"]
-    seen: dict[str, str] = {}
-    for key, name in after:
-        if key in seen:
-            out.append(f"item {key!r} is in two splits ({seen[key]}, {name})")
-        seen.setdefault(key, name)
-    for key, name in before.items():
-        if key not in seen:
-            out.append(f"item {key!r} was removed from the split (it was in {name})")
-        elif seen[key] != name:
-            out.append(f"item {key!r} moved from {name} to {seen[key]}")
-    return out
+def problems(old: bytes | None, new: bytes, max_line: int = 1 << 20) -> list[str]:
+    """Why a change to the assignment breaks stability: an item moved or in two splits (the
+    checker streams both files through core/splitcheck.py; this is the same on bytes)."""
+    from branchml.core import splitcheck
+
+    return splitcheck.problems(None if old is None else lambda: [old], lambda: [new], max_line)

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from branchml import config
+from branchml.core import bounds
 from branchml.core.changes import CommitFacts, Violation
 from branchml.errors import ConfigError
 from branchml.ops.trusted import TrustedPolicy, main_branch_name
@@ -63,12 +64,12 @@ def first_push(git: Git, trusted: TrustedPolicy, new_main: str | None,
     if (new_main is None or had_branches or recorded(trusted.config)
             or not trusted.source.startswith("built-in defaults")):
         return trusted
-    found = git.cat.info(f"{new_main}:{F}")
-    if found is None:
-        return trusted
-    try:
-        cfg = config.load_bytes((git.cat.read(found[0]) or ("", b""))[1], F, _cache(git))
-    except ConfigError:
+    try:  # its size first: one over the limit is never read
+        found = git.read_bounded(f"{new_main}:{F}", bounds.CONFIG, F)
+        if found is None:
+            return trusted
+        cfg = config.load_bytes(found[1], F, _cache(git))
+    except (ConfigError, bounds.TooLarge):
         return trusted  # refused as config-invalid when main is judged
     before = recorded(cfg)
     if (before is None or not _is_commit(git, before)
@@ -108,12 +109,12 @@ def _watch(git: Git, main: str, commits: Iterable[CommitFacts], violations: list
 
 def _in_blob(git: Git, oid: str) -> tuple[bool, str | None]:
     """Whether the blob is a valid config, and the cut-off it records."""
-    raw = git.cat.read(oid)
-    if raw is None:
-        return False, None
-    try:  # parsed (and cached) already by the validity check, so this is a cache read
+    try:  # parsed (and cached) already by the validity check, so this is a cache read;
+        raw = git.read_bounded(oid, bounds.CONFIG, F)  # one over the limit is never read
+        if raw is None:
+            return False, None
         return True, recorded(config.load_bytes(raw[1], F, _cache(git)))
-    except ConfigError:
+    except (ConfigError, bounds.TooLarge):
         return False, None
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from branchml.core import growth, messages, split
+from branchml.core import bounds, growth, messages, split, splitcheck
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.names import check_branch_name, pattern_matches
@@ -170,11 +171,7 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
     result.violations.extend(judge_commits(trusted.policy, branch, counted,
                                            make_probe(git, gate), promotion))
     for sha, change in split_changes:
-        result.violations.extend(
-            Violation("split-stable", f"split: {why}; an item once assigned never moves",
-                      sha, change.path, branch)
-            for why in split.problems(_content(git, change.old_oid),
-                                      _content(git, change.new_oid) or b""))
+        result.violations.extend(_split_violations(git, sha, change, branch))
 
 
 def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPolicy,
@@ -251,18 +248,45 @@ def _counting(commits: Iterable[CommitFacts], result: CheckResult,
         yield commit
 
 
-def _content(git: Git, oid: str) -> bytes | None:
-    """A blob's content, through the LFS store when it is a pointer (None: not there)."""
-    if set(oid) == {"0"}:
-        return None
-    found = git.cat.read(oid)
+def _split_violations(git: Git, sha: str, change: Change, branch: str) -> list[Violation]:
+    """Split stability of one assignment change, both files streamed (their sizes bounded
+    first: a pusher's few KiB of zeros would otherwise be read as hundreds of MiB)."""
+    try:
+        old, new = _assignment(git, change.old_oid), _assignment(git, change.new_oid)
+    except bounds.TooLarge as e:
+        return [Violation("too-large", f"split: {str(e).rstrip('.')}; split the items over "
+                          "fewer, shorter keys", sha, change.path, branch)]
+    return [Violation("split-stable", f"split: {why}; an item once assigned never moves",
+                      sha, change.path, branch)
+            for why in splitcheck.problems(old, new or (lambda: ()), bounds.SPLIT_LINE,
+                                          bounds.SPLIT_ROWS)]
+
+
+def _assignment(git: Git, oid: str) -> splitcheck.Chunks | None:
+    """A blob's content as a stream to be opened (through the LFS store when it is a pointer;
+    None: not there); bounds.TooLarge when it is over bounds.SPLIT_ASSIGNMENT, before it is
+    read."""
+    found = None if set(oid) == {"0"} else git.cat.info(oid)
     if found is None:
         return None
-    pointer = parse_pointer(found[1])
-    if pointer is None:
-        return found[1]
-    path = lfs.object_file(git.layout.common_dir, pointer)
-    return path.read_bytes() if path.is_file() else None
+    pointer = (parse_pointer((git.cat.read(oid) or ("", b""))[1])
+               if found[1] <= MAX_POINTER_SIZE else None)
+    path = lfs.object_file(git.layout.common_dir, pointer) if pointer else None
+    if path is not None and not path.is_file():
+        return None
+    size = path.stat().st_size if path is not None else found[1]
+    if size > bounds.SPLIT_ASSIGNMENT:
+        raise bounds.TooLarge(f"{split.ASSIGNMENT} ({oid[:10]})", size, bounds.SPLIT_ASSIGNMENT)
+    if path is not None:
+        return lambda: _file_chunks(path, size)
+    return lambda: git.cat.stream(oid) or ()  # one stream at a time: the passes take turns
+
+
+def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
+    with path.open("rb") as f:  # at most the size judged, even if the file grew since
+        while size > 0 and (chunk := f.read(min(1 << 20, size))):
+            size -= len(chunk)
+            yield chunk
 
 
 def check_staged(git: Git) -> CheckResult:

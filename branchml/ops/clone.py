@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from branchml import config
+from branchml.core import bounds
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, Step
 from branchml.core.policy import policy_from_config
-from branchml.errors import StateError, UsageError
+from branchml.errors import ConfigError, StateError, UsageError
 from branchml.ops import install, remoterefs, sync
 from branchml.repo import apply, lfs, objectstore, proc, remote
 from branchml.repo.reader import Git
@@ -161,11 +162,16 @@ def _trusted_config(root: Path, main: str, url: str) -> dict[str, Any]:
     """The remote's main's branchml.yaml, read as the trusted config (a commit of any other
     branch has no say)."""
     g = Git(root)
-    try:
-        found = g.show_file(main, config.CONFIG_FILE)
+    source = f"{url} main:{config.CONFIG_FILE}"
+    try:  # its size first: a remote's config over 64 KiB is never read
+        found = g.read_bounded(f"{main}:{config.CONFIG_FILE}", bounds.CONFIG, source)
+    except bounds.TooLarge as e:
+        raise ConfigError(f"{source}: {e.size:,} bytes is over the limit of {e.limit:,} bytes "
+                          f"({bounds.human(e.limit)}); it was not read, and nothing was "
+                          "cloned.") from None
     finally:
         g.close()
     if not found:
         raise remote.RemoteError(f"{url}'s main has no {config.CONFIG_FILE}, so it is not a "
                                  f"branchml repository: {NOT_BRANCHML}.")
-    return config.load_bytes(found[1], f"{url} main:{config.CONFIG_FILE}")
+    return config.load_bytes(found[1], source)

@@ -10,6 +10,7 @@ a release that exists.
 from __future__ import annotations
 
 from branchml.content import manifests
+from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.changes import Violation
 from branchml.core.model import BranchKind
@@ -38,7 +39,12 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
         return []  # unchanged
     if git.object_type(new) != "tag":
         return refuse("it is not an annotated tag: make releases with `branchml tag`")
-    body = git.out("cat-file", "tag", new)
+    size = git.cat.size(new)
+    if size is None or size > bounds.TAG_OBJECT:  # asked before a byte of it is read
+        return refuse(f"its tag object holds {size or 0:,} bytes, over the limit of "
+                      f"{bounds.human(bounds.TAG_OBJECT)} for a release (a manifest is a few "
+                      "KiB): make releases with `branchml tag`")
+    body = (git.cat.read(new) or ("", b""))[1].decode("utf-8", errors="replace")
     header = body.partition("\n\n")[0].splitlines()
     if "type commit" not in header or f"tag {name}" not in header:
         return refuse("its tag object must name this tag and point at a commit (not at "
@@ -56,7 +62,10 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     if _stable_holding(git, trusted, branches, commit) is None:
         return refuse(f"its commit {commit[:10]} is on no stable branch: releases are cut "
                       "from stable branches (promote code and pull data there first)")
-    bad = _differences(git, trusted, commit, recorded)
+    try:
+        bad = _differences(git, trusted, commit, recorded)
+    except bounds.TooLarge as e:  # a tracking file of the commit over its limit, never read
+        return refuse(f"{str(e).rstrip('.')}: keep params and metrics small")
     if bad:
         return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
                       "differ)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import manifests
+from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.model import BranchKind
 from branchml.core.names import check_client_id
@@ -209,7 +210,10 @@ def _remote_manifest(g: Git, remote: str, name: str) -> dict[str, Any] | None:
     except door.RemoteError:
         return None
     sha = door.ls_remote(g.cwd, remote, f"refs/tags/{name}").get(f"refs/tags/{name}")
-    found = g.cat.read(f"{sha}^{{tag}}") if sha else None  # (an annotated tag only)
+    try:  # (an annotated tag only; one over a release's size is never read)
+        found = g.read_bounded(f"{sha}^{{tag}}", bounds.TAG_OBJECT) if sha else None
+    except bounds.TooLarge:
+        return None
     return core.parse(found[1].decode("utf-8", errors="replace")) if found else None
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from branchml.core.bounds import TooLarge
 from branchml.core.changes import Change, CommitFacts
 from branchml.errors import NotARepository
 from branchml.repo import logstream, proc
@@ -219,6 +220,17 @@ class Git:
         if self._cat is not None:
             self._cat.close()
             self._cat = None
+
+    def read_bounded(self, spec: str, limit: int, what: str = "") -> tuple[str, bytes] | None:
+        """(object id, content) of `spec`, or None when it names nothing; TooLarge, before
+        any byte is read, when the object holds more than `limit` bytes (an object a pusher
+        or a remote chose: a few KiB of zeros on the wire can be gigabytes here)."""
+        found = self.cat.info(spec)
+        if found is None:
+            return None
+        if found[1] > limit:
+            raise TooLarge(what or spec, found[1], limit)
+        return self.cat.read(found[0])
 
 
 def _parse_raw(tokens: list[bytes]) -> Iterator[Change]:
