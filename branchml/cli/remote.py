@@ -88,6 +88,8 @@ def sync_lines(r: dict[str, Any]) -> list[str]:
     body = lines or ["  every local branch is up to date"]
     tail = ([f"On {r['remote']} {since}:", *news] if news else
             [f"Nothing new on {r['remote']} {since}."])
+    tail += [f"Not taken: {x['ref']} ({x['why']})" for x in r["skipped"]
+             if x["why"].startswith(("not a commit", "not an annotated tag of"))]
     if r.get("commands_changed"):
         tail.append("This sync changed commands branchml runs here (main's "
                     f"{', '.join(r['commands_changed'])}): read them before the next "
