@@ -46,12 +46,16 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch typed branches, release tags and deploy refs; fast-forward local branches;
-    report what changed on the remote. Never rewrites a local ref."""
+    report what changed on the remote. Never rewrites a local ref; a move the checker refuses
+    is not made (exit 1)."""
     report = api.sync(".", remote, dry_run)
     if as_json:
-        return emit_json(report.to_dict())
-    for line in sync_lines(report.to_dict()):
-        out(line)
+        emit_json(report.to_dict())
+    else:
+        for line in sync_lines(report.to_dict()):
+            out(line)
+    if report.refused:
+        raise typer.Exit(1)
 
 
 def sync_lines(r: dict[str, Any]) -> list[str]:
@@ -63,6 +67,7 @@ def sync_lines(r: dict[str, Any]) -> list[str]:
     lines = [f"  {b['branch']}: {would(b['action'])}" + (f" ({b['why']})" if b.get("why")
                                                         else "")
              + (f"\n    resolve with: {b['command']}" if b.get("command") else "")
+             + (f"\n    inspect with: {b['inspect']}" if b.get("inspect") else "")
              for b in r["branches"]]
     lines += [f"  tag {t['tag']}: {t['action']}" + (f" ({t['why']})" if t.get("why") else "")
               for t in r["tags"] if t["action"] != "new"]
@@ -83,6 +88,12 @@ def sync_lines(r: dict[str, Any]) -> list[str]:
     body = lines or ["  every local branch is up to date"]
     tail = ([f"On {r['remote']} {since}:", *news] if news else
             [f"Nothing new on {r['remote']} {since}."])
+    tail += [f"Not taken: {x['ref']} ({x['why']})" for x in r["skipped"]
+             if x["why"].startswith(("not a commit", "not an annotated tag of"))]
+    if r.get("commands_changed"):
+        tail.append("This sync changed commands branchml runs here (main's "
+                    f"{', '.join(r['commands_changed'])}): read them before the next "
+                    "`pull --validate`, `promote` or `monitor check`.")
     if r["attention"]:
         tail.append("Some refs need you: see above (nothing was rewritten).")
     return head + body + tail

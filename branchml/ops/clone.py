@@ -131,11 +131,16 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str]) -> CloneRe
         raise UsageError(f"{url} has no typed branch {branch!r} to check out: give one of "
                          f"{', '.join(sorted(view.heads))} with --branch.")
     types = remoterefs.fetch_objects(root, ORIGIN, view)
+    view = remoterefs.only_commits(root, view, types)  # a branch at a blob never lands here
+    if branch not in view.heads:
+        raise remote.RemoteError(f"{url}'s {branch} does not point at a commit: check out "
+                                 "another branch with --branch.")
     repo = objectstore.Repo(root)
     g = Git(root)
     try:
         report = sync.SyncReport(ORIGIN)
-        steps = sync.Planner(g, repo, ORIGIN, policy, view, types, report).plan(fmt)
+        steps = sync.Planner(g, repo, ORIGIN, policy, view, types, report,
+                              judge=False).plan(fmt)
         hooks_etc, _ = install.installer_steps(root, root, False, bool(policy.lfs_classes))
     finally:
         g.close()

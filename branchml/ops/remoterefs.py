@@ -101,6 +101,40 @@ def fetch_objects(cwd: Path, name: str, view: RemoteRefs) -> dict[str, str]:
     return types
 
 
+def only_commits(cwd: Path, view: RemoteRefs, types: dict[str, str]) -> RemoteRefs:
+    """`view` without the refs whose object is of the wrong kind (moved to skipped): a
+    branch or deploy ref not at a commit, a release tag not an annotated tag of a commit.
+    git refuses such a branch ("non-commit object"), and a protected one would stop every
+    later sync. Objects still missing stay (the caller asks for another run)."""
+    peeled = _peeled_types(cwd, [s for s in view.tags.values() if types.get(s) == "tag"])
+    out = RemoteRefs({}, {}, {}, list(view.skipped), view.listed)
+
+    def keep(ref: str, sha: str, ok: bool, kind: str) -> bool:
+        if ok or types.get(sha) == "missing":
+            return True
+        out.skipped.append({"ref": ref, "why": f"not {kind} (a {types.get(sha)})"})
+        return False
+
+    out.heads.update((b, s) for b, s in view.heads.items()
+                     if keep(f"refs/heads/{b}", s, types.get(s) == "commit", "a commit"))
+    out.tags.update((t, s) for t, s in view.tags.items() if keep(
+        f"refs/tags/{t}", s, peeled.get(s) == "commit", "an annotated tag of a commit"))
+    out.deploys.update((c, s) for c, s in view.deploys.items()
+                       if keep(f"refs/deploy/{c}", s, types.get(s) == "commit", "a commit"))
+    out.skipped.sort(key=lambda e: e["ref"])
+    return out
+
+
+def _peeled_types(cwd: Path, tags: list[str]) -> dict[str, str]:
+    """{tag object id: the type of what it finally points at} (`<id>^{}`), read in one
+    `git cat-file --batch-check` that never reads a tag object's message."""
+    if not tags:
+        return {}
+    r = proc.run(["git", "cat-file", "--batch-check=%(objecttype)"], cwd=cwd,
+                 stdin="".join(f"{s}^{{}}\n" for s in tags).encode())
+    return dict(zip(tags, r.stdout.decode().splitlines(), strict=False))
+
+
 def object_types(cwd: Path, shas: Any) -> dict[str, str]:
     """{id: "commit" | "tag" | ... | "missing"} in one `git cat-file --batch-check`."""
     ids = sorted(set(shas))

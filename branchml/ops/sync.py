@@ -19,7 +19,8 @@ from branchml.core.naming import TagFormat
 from branchml.core.plan import Checkout, ConfigSet, Plan, RefUpdate, Step
 from branchml.core.policy import Policy
 from branchml.errors import StateError
-from branchml.ops import remoterefs
+from branchml.ops import remoterefs, syncjudge
+from branchml.ops.push_check import PushedRef
 from branchml.ops.remoterefs import RemoteRefs, changes_since, primary_tag
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, guards, objectstore, remote, worktree
@@ -37,21 +38,28 @@ class SyncReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     since: str | None = None
+    commands_changed: list[str] = field(default_factory=list)  # main's, by this sync
+
+    @property
+    def refused(self) -> bool:
+        """A branch the remote moved was kept here because the checker refused the move."""
+        return any(e["action"] == "refused" for e in self.branches)
 
     @property
     def attention(self) -> bool:
-        """Something here needs a person: a branch diverged or kept, a tag or deploy ref the
-        remote rewrote."""
-        return any(e.get("command") or e["action"] in ("kept", "not-moved")
+        """Something here needs a person: a branch diverged, kept or refused, a tag or
+        deploy ref the remote rewrote."""
+        return any(e.get("command") or e["action"] in ("kept", "not-moved", "refused")
                    for e in self.branches) or any(
             e["action"] in ("moved-on-remote", "rewritten-on-remote") for e in
             self.tags + self.deploys)
 
     def to_dict(self) -> dict[str, Any]:
         return {"remote": self.remote, "dry_run": self.dry_run, "since": self.since,
-                "attention": self.attention, "branches": self.branches, "tags": self.tags,
-                "deploys": self.deploys, "changes": self.changes, "skipped": self.skipped,
-                "steps": self.steps}
+                "attention": self.attention, "refused": self.refused,
+                "commands_changed": self.commands_changed, "branches": self.branches,
+                "tags": self.tags, "deploys": self.deploys, "changes": self.changes,
+                "skipped": self.skipped, "steps": self.steps}
 
 
 def sync(path: Path, name: str = "origin", dry_run: bool = False) -> SyncReport:
@@ -66,6 +74,7 @@ def sync(path: Path, name: str = "origin", dry_run: bool = False) -> SyncReport:
     g.close()
     view = remoterefs.classify(remote.ls_remote(path, name), trusted.policy, fmt)
     types = remoterefs.fetch_objects(path, name, view)
+    view = remoterefs.only_commits(path, view, types)
     g = Git(path)
     try:
         state = remoterefs.last_state(g.layout.common_dir, name)
@@ -74,6 +83,7 @@ def sync(path: Path, name: str = "origin", dry_run: bool = False) -> SyncReport:
                             skipped=view.skipped)
         steps = Planner(g, repo, name, trusted.policy, view, types, report).plan(fmt)
         report.changes = changes_since(g, trusted.policy, view, before)
+        report.commands_changed = syncjudge.main_commands(g, report.branches)
     finally:
         g.close()
     report.steps = [s.describe() for s in steps]
@@ -88,10 +98,13 @@ class Planner:
     """The ref moves that bring this repository up to the remote, and the report of each."""
 
     def __init__(self, g: Git, repo: objectstore.Repo, name: str, policy: Policy,
-                 view: RemoteRefs, types: dict[str, str], report: SyncReport) -> None:
+                 view: RemoteRefs, types: dict[str, str], report: SyncReport,
+                 judge: bool = True) -> None:
         self.g, self.repo, self.name, self.policy = g, repo, name, policy
         self.view, self.types, self.report = view, types, report
+        self.judge = judge  # clone: False (nothing local to judge against, docs/teams.md)
         self.steps: list[Step] = []
+        self.moves: list[tuple[str, str | None, str, dict[str, Any]]] = []
         self.head = repo.head_branch()
         self.refs = g.refs("refs/")  # read once: every decision is against this snapshot
 
@@ -100,6 +113,7 @@ class Planner:
         for branch, sha in self.view.heads.items():
             self._tracking(branch, sha)
             self._branch(branch, sha)
+        self._judged()
         self._pruned()
         self._tags(fmt)
         self._deploys()
@@ -135,7 +149,6 @@ class Planner:
             return
         if local is None:
             entry["action"] = "created"
-            self._track(branch)
         elif self.g.is_ancestor(local, sha):
             entry["action"] = "fast-forwarded"
             why = self._blocked(branch, local, sha)
@@ -146,10 +159,31 @@ class Planner:
         else:
             self.report.branches.append(self._apart(branch, local, sha, entry))
             return
-        self.steps.append(RefUpdate(ref, local, sha, f"(sync from {self.name})"))
-        if branch == self.head and self.repo.root is not None:
-            self.steps.append(Checkout(branch))
+        self.moves.append((branch, local, sha, entry))
         self.report.branches.append(entry)
+
+    def _judged(self) -> None:
+        """Each move the checker accepts becomes a step; a refused one keeps the local
+        branch where it is (its remote-tracking ref still moves, to inspect it)."""
+        refused = {}
+        if self.judge and self.moves:
+            updates = [PushedRef(f"refs/heads/{b}", old or syncjudge.ZERO, new)
+                       for b, old, new, _ in self.moves]
+            heads = [s for r, s in self.refs.items() if r.startswith("refs/heads/")]
+            syncjudge.fetch_grown_objects(self.g, self.g.cwd, updates, heads)
+            refused = syncjudge.refusals(self.g, updates, self.refs, [trusted_ref(self.g)])
+        for branch, local, sha, entry in self.moves:
+            v = refused.get(f"refs/heads/{branch}")
+            if v is not None:
+                entry.update(action="refused", new=local, why=syncjudge.reason(v),
+                             inspect=syncjudge.inspect_command(branch, local, self.name))
+                continue
+            if local is None:
+                self._track(branch)
+            self.steps.append(RefUpdate(f"refs/heads/{branch}", local, sha,
+                                        f"(sync from {self.name})"))
+            if branch == self.head and self.repo.root is not None:
+                self.steps.append(Checkout(branch))
 
     def _track(self, branch: str) -> None:
         """`git branch --track`'s config: a plain `git pull` and `git status` know the
@@ -250,7 +284,7 @@ class Planner:
                 self.steps.append(RefUpdate(f"refs/tags/{tag}", None, sha, "(release)"))
                 self.report.tags.append({**entry, "action": "new"})
         for tag, sha in sorted(here.items()):
-            if tag not in self.view.tags and fmt.parse(tag):
+            if f"refs/tags/{tag}" not in self.view.listed and fmt.parse(tag):
                 self.report.tags.append({"tag": tag, "local": sha, "remote": None,
                                          "action": "not-on-remote"})
 
