@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from branchml.content import lineage
 from branchml.content.snapshot import digest
 from branchml.core import manifest as core
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
@@ -65,6 +66,32 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
     }
     m["snapshot"] = core.snapshot_id(m)
     return m
+
+
+class FieldCheck(NamedTuple):
+    """A recorded manifest against its commit: the fields that differ (with a reason for
+    a lineage field proven false), the lineage fields that cannot be proven here, and the
+    LFS objects it names (their bytes are checked by `check_objects`)."""
+
+    differ: list[str]
+    reasons: dict[str, str]
+    unverified: dict[str, str]
+    objects: list[LfsObject]
+
+
+def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
+                 own: dict[str, Any]) -> FieldCheck:
+    """Every field of `recorded` but the tagger's claims, recomputed: from the commit, from
+    the tag's name (`own`), and the lineage proven against the repository."""
+    objects: list[LfsObject] = []
+    actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects)
+    differ = core.differences(recorded, {**actual, **own})
+    false, unverified = lineage.prove(git, policy, commit, recorded)
+    if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
+        false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
+    differ = sorted(set(differ) | set(false))
+    return FieldCheck(differ, false, {f: why for f, why in unverified.items()
+                                      if f not in differ}, objects)
 
 
 def stamp(m: dict[str, Any], tag: str, client: str, n: int, tagger: str,
@@ -125,15 +152,8 @@ def _json_file(git: Git, commit: str, path: str) -> dict[str, Any]:
 
 def _trailer(git: Git, commit: str, key: str) -> dict[str, str] | None:
     """The newest `key: <branch> <sha>` trailer on the first-parent history of `commit`."""
-    out = proc.output(["git", "log", "--first-parent", "-n", "500",
-                       f"--format=%(trailers:key={key},valueonly,separator=%x1d)", commit],
-                      cwd=git.cwd)
-    for line in out.splitlines():
-        value = line.split("\x1d")[-1].strip()
-        if value:
-            branch, _, sha = value.partition(" ")
-            return {"branch": branch, "commit": sha}
-    return None
+    found = lineage.newest(git, commit, key)
+    return found.value() if found else None
 
 
 def check_objects(git: Git, objects: list[LfsObject]) -> tuple[list[dict[str, Any]], int, int]:
