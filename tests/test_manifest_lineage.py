@@ -143,3 +143,16 @@ def test_a_promoted_commit_deleted_since_is_unverified_not_verified(released: Pa
     assert "promotion unverified: the promoted commit" in r.out
     v = json.loads(bml("verify", "acme-v1", "--json", cwd=released).out)
     assert v["ok"] and list(v["unverified"]) == ["promotion"]
+
+
+def test_a_forged_branch_is_refused(released: Path, installed_server: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """`branch` names where the release was cut: a dev branch, or a stable branch that does
+    not exist, is no stable branch holding the commit."""
+    forged_tag(released, "acme-v2", branch="dev/model")
+    refused(released, installed_server, "acme-v2", "branch ('dev/model' is not a stable branch")
+    r = bml("verify", "acme-v2", "--json", cwd=released)
+    assert r.code == 1 and json.loads(r.out)["fields"] == ["branch"]
+    forged_tag(released, "acme-v3", branch="stable/other")
+    refused(released, installed_server, "acme-v3", "branch (unverified: stable/other is not here")
+    v = json.loads(bml("verify", "acme-v3", "--json", cwd=released).out)
+    assert list(v["unverified"]) == ["branch"]

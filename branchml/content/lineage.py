@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from branchml.content.snapshot import code_digest
+from branchml.core.model import BranchKind
 from branchml.core.policy import Policy
 from branchml.repo import proc
 from branchml.repo.reader import Git
@@ -79,13 +80,34 @@ def _pull(git: Git, t: Trailer) -> tuple[str, str]:
                        f"{t.commit[:10]}, the commit its trailer names")
 
 
-def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any]
-          ) -> tuple[dict[str, str], dict[str, str]]:
+def _branch(git: Git, policy: Policy, commit: str, branch: str, tip: str | None
+            ) -> tuple[str, str]:
+    """The release's `branch`: a stable branch that holds the commit (`tip`: its tip here,
+    None when it is not here)."""
+    bt = policy.branch_type(branch)
+    if bt is None or bt.kind is not BranchKind.STABLE:
+        return "differs", f"{branch!r} is not a stable branch: releases are cut from stable ones"
+    if tip is None:
+        return "unverified", (f"{branch} is not here (deleted since, or not fetched): fetch it "
+                              "to prove the release was cut from it")
+    if not git.is_ancestor(commit, tip):
+        return "differs", f"{commit[:10]} is not on {branch}"
+    return "", ""
+
+
+def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
+          tip: str | None) -> tuple[dict[str, str], dict[str, str]]:
     """(fields proven false, fields that cannot be proven here), each with a reason. The
     recorded values are compared with the recomputed ones by the caller; this proves the
-    recomputed ones (a trailer written by hand on a stable commit is no lineage)."""
+    recomputed ones (a trailer written by hand on a stable commit is no lineage), and the
+    recorded `branch` (`tip`: that branch's tip here, or None)."""
     false: dict[str, str] = {}
     unverified: dict[str, str] = {}
+    kind, why = _branch(git, policy, commit, str(recorded.get("branch", "")), tip)
+    if kind == "differs":
+        false["branch"] = why
+    elif kind == "unverified":
+        unverified["branch"] = why
     for field, key in TRAILERS.items():
         found = newest(git, commit, key)
         if found is None:

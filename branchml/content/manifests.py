@@ -80,13 +80,14 @@ class FieldCheck(NamedTuple):
 
 
 def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
-                 own: dict[str, Any]) -> FieldCheck:
+                 own: dict[str, Any], tip: str | None) -> FieldCheck:
     """Every field of `recorded` but the tagger's claims, recomputed: from the commit, from
-    the tag's name (`own`), and the lineage proven against the repository."""
+    the tag's name (`own`), and the lineage proven against the repository (`tip`: the tip
+    here of the branch the manifest names, or None)."""
     objects: list[LfsObject] = []
     actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects)
     differ = core.differences(recorded, {**actual, **own})
-    false, unverified = lineage.prove(git, policy, commit, recorded)
+    false, unverified = lineage.prove(git, policy, commit, recorded, tip)
     if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
         false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
     differ = sorted(set(differ) | set(false))

@@ -56,7 +56,7 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     if _stable_holding(git, trusted, branches, commit) is None:
         return refuse(f"its commit {commit[:10]} is on no stable branch: releases are cut "
                       "from stable branches (promote code and pull data there first)")
-    bad = _differences(git, trusted, commit, name, recorded)
+    bad = _differences(git, trusted, commit, name, recorded, branches)
     if bad:
         return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
                       "differ)")
@@ -64,7 +64,7 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
 
 
 def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,
-                 recorded: dict[str, object]) -> list[str]:
+                 recorded: dict[str, object], branches: dict[str, str]) -> list[str]:
     """The manifest recomputed from the commit and the tag's name, its lineage proven (here
     everything a release names must be: an unprovable lineage is refused), and the bytes of
     every LFS object it names that the receiving side has (git-lfs uploads them before the
@@ -72,7 +72,8 @@ def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,
     fmt = TagFormat((trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
     parsed = fmt.parse(name)
     own = core.own_fields(name, *parsed) if parsed else {}
-    found = manifests.check_fields(git, trusted.policy, commit, dict(recorded), own)
+    found = manifests.check_fields(git, trusted.policy, commit, dict(recorded), own,
+                                   branches.get(str(recorded.get("branch", ""))))
     bad, _, _ = manifests.check_objects(git, found.objects)
     notes = {**found.reasons, **{f: f"unverified: {why}" for f, why in
                                  found.unverified.items()}}

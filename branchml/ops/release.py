@@ -315,8 +315,11 @@ def verify(path: Path, name: str) -> Verification:
     rel = find(g, tag_format(g), name)
     assert rel.manifest is not None
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    branch = str(rel.manifest.get("branch", ""))
+    tip = None if branch.startswith("-") else (  # a clone may hold it as origin's only
+        g.resolve(f"refs/heads/{branch}") or g.resolve(f"refs/remotes/origin/{branch}"))
     found = manifests.check_fields(g, policy, rel.commit, rel.manifest,
-                                   core.own_fields(rel.tag, rel.client, rel.n))
+                                   core.own_fields(rel.tag, rel.client, rel.n), tip)
     # a clone holds only its checked-out branch's objects: the release's are fetched first
     lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit,
                       (o.pointer for o in found.objects))
