@@ -156,3 +156,17 @@ def test_a_forged_branch_is_refused(released: Path, installed_server: Path, bml)
     refused(released, installed_server, "acme-v3", "branch (unverified: stable/other is not here")
     v = json.loads(bml("verify", "acme-v3", "--json", cwd=released).out)
     assert list(v["unverified"]) == ["branch"]
+
+
+def test_a_shallow_clone_reports_lineage_unverified(released: Path, installed_server: Path,
+                                                    tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A clone cut to one commit holds no trailer: the lineage it cannot recompute is
+    unverified (not "verified", not a forgery); the rest still verifies."""
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "1", "--no-single-branch", f"file://{installed_server}",
+        str(shallow), cwd=tmp_path)
+    r = bml("verify", "acme-v1", "--json", cwd=shallow)
+    v = json.loads(r.out)
+    assert r.code == 0 and v["fields"] == [], r.out + r.err
+    assert {"promotion", "pulled_from", "data"} <= set(v["unverified"])
+    assert "shallow" in v["unverified"]["promotion"]

@@ -90,9 +90,22 @@ def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any]
     false, unverified = lineage.prove(git, policy, commit, recorded, tip)
     if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
         false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
-    differ = sorted(set(differ) | set(false))
+    # a shallow history cut before the trailer recomputes nothing: unverified, not false
+    cut = {f for f in unverified if actual.get(f) is None}
+    if "pulled_from" in cut and "data" in differ \
+            and _without_from(recorded.get("data")) == _without_from(actual["data"]):
+        cut.add("data")
+        unverified["data"] = "each data folder's `from` is its pull's: " + unverified[
+            "pulled_from"]
+    differ = sorted((set(differ) - cut) | set(false))
     return FieldCheck(differ, false, {f: why for f, why in unverified.items()
                                       if f not in differ}, objects)
+
+
+def _without_from(data: Any) -> Any:
+    if not isinstance(data, dict) or not all(isinstance(d, dict) for d in data.values()):
+        return data
+    return {root: {k: v for k, v in d.items() if k != "from"} for root, d in data.items()}
 
 
 def stamp(m: dict[str, Any], tag: str, client: str, n: int, tagger: str,
