@@ -144,7 +144,14 @@ def verify_out(v: Verification, as_json: bool) -> bool:
         return v.ok
     if v.ok:
         sys.stdout.write(f"{v.tag} verifies: its commit and its {v.checked} LFS object(s) "
-                         f"({v.bytes} bytes, size and SHA-256 recomputed) match its manifest.\n")
+                         f"({v.bytes} bytes, size and SHA-256 recomputed) match its manifest"
+                         + (f", except {', '.join(v.unverified)}, unverified" if v.unverified
+                            else "") + ".\n")
+        for f, why in v.unverified.items():
+            sys.stdout.write(f"{v.tag}: {f} unverified: {why}.\n")
+        claims = ", ".join(f"{k} {str(val).splitlines()[0][:60]!r}" for k, val in v.claims.items())
+        if claims:
+            sys.stdout.write(f"{v.tag}: the tagger's claims (not recomputable): {claims}.\n")
         return True
     from branchml.errors import VerdictError
 

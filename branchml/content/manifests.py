@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from branchml.content import lineage
 from branchml.content.snapshot import digest
 from branchml.core import bounds
 from branchml.core import manifest as core
@@ -65,6 +66,46 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
     }
     m["snapshot"] = core.snapshot_id(m)
     return m
+
+
+class FieldCheck(NamedTuple):
+    """A recorded manifest against its commit: the fields that differ (with a reason for
+    a lineage field proven false), the lineage fields that cannot be proven here, and the
+    LFS objects it names (their bytes are checked by `check_objects`)."""
+
+    differ: list[str]
+    reasons: dict[str, str]
+    unverified: dict[str, str]
+    objects: list[LfsObject]
+
+
+def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
+                 own: dict[str, Any], tip: str | None) -> FieldCheck:
+    """Every field of `recorded` but the tagger's claims, recomputed: from the commit, from
+    the tag's name (`own`), and the lineage proven against the repository (`tip`: the tip
+    here of the branch the manifest names, or None)."""
+    objects: list[LfsObject] = []
+    actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects)
+    differ = core.differences(recorded, {**actual, **own})
+    false, unverified = lineage.prove(git, policy, commit, recorded, tip)
+    if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
+        false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
+    # a shallow history cut before the trailer recomputes nothing: unverified, not false
+    cut = {f for f in unverified if actual.get(f) is None}
+    if "pulled_from" in cut and "data" in differ \
+            and _without_from(recorded.get("data")) == _without_from(actual["data"]):
+        cut.add("data")
+        unverified["data"] = "each data folder's `from` is its pull's: " + unverified[
+            "pulled_from"]
+    differ = sorted((set(differ) - cut) | set(false))
+    return FieldCheck(differ, false, {f: why for f, why in unverified.items()
+                                      if f not in differ}, objects)
+
+
+def _without_from(data: Any) -> Any:
+    if not isinstance(data, dict) or not all(isinstance(d, dict) for d in data.values()):
+        return data
+    return {root: {k: v for k, v in d.items() if k != "from"} for root, d in data.items()}
 
 
 def stamp(m: dict[str, Any], tag: str, client: str, n: int, tagger: str,
@@ -136,15 +177,8 @@ def _json_file(git: Git, commit: str, path: str) -> dict[str, Any]:
 
 def _trailer(git: Git, commit: str, key: str) -> dict[str, str] | None:
     """The newest `key: <branch> <sha>` trailer on the first-parent history of `commit`."""
-    out = proc.output(["git", "log", "--first-parent", "-n", "500",
-                       f"--format=%(trailers:key={key},valueonly,separator=%x1d)", commit],
-                      cwd=git.cwd)
-    for line in out.splitlines():
-        value = line.split("\x1d")[-1].strip()
-        if value:
-            branch, _, sha = value.partition(" ")
-            return {"branch": branch, "commit": sha}
-    return None
+    found = lineage.newest(git, commit, key)
+    return found.value() if found else None
 
 
 def check_objects(git: Git, objects: list[LfsObject]) -> tuple[list[dict[str, Any]], int, int]:

@@ -9,7 +9,9 @@ from typing import Any
 BEGIN = "-----BEGIN BRANCHML MANIFEST-----"
 END = "-----END BRANCHML MANIFEST-----"
 SCHEMA = "branchml.manifest/1"
-VOLATILE = ("tag", "n", "tagger", "time", "message")  # not recomputed by `verify`
+# the tagger's own word (who, when, why): shown as claims, never recomputed
+CLAIMS = ("tagger", "time", "message")
+VOLATILE = CLAIMS  # (the former name)
 
 
 def snapshot_id(m: dict[str, Any]) -> str:
@@ -35,11 +37,18 @@ def parse(message: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def own_fields(tag: str, client: str, n: int) -> dict[str, Any]:
+    """The fields a manifest takes from its tag's name: recomputed from the name, as the
+    rest is from the commit."""
+    return {"tag": tag, "client": client, "n": n}
+
+
 def differences(recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """Fields of `recorded` that the recomputed manifest disagrees with."""
+    """Fields of `recorded` that the recomputed manifest disagrees with: every field but the
+    tagger's claims, so a field the recomputation lacks (one added by hand) differs too."""
     out = []
     for key in sorted(set(recorded) | set(actual)):
-        if key in VOLATILE:
+        if key in CLAIMS:
             continue
         if recorded.get(key) != actual.get(key):
             out.append(key)

@@ -14,7 +14,7 @@ from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.changes import Violation
 from branchml.core.model import BranchKind
-from branchml.core.naming import TagFormat
+from branchml.core.naming import DEFAULT_FORMAT, TagFormat
 from branchml.ops.trusted import TrustedPolicy
 from branchml.repo.reader import Git
 
@@ -63,7 +63,7 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
         return refuse(f"its commit {commit[:10]} is on no stable branch: releases are cut "
                       "from stable branches (promote code and pull data there first)")
     try:
-        bad = _differences(git, trusted, commit, recorded)
+        bad = _differences(git, trusted, commit, name, recorded, branches)
     except bounds.TooLarge as e:  # a tracking file of the commit over its limit, never read
         return refuse(f"{str(e).rstrip('.')}: keep params and metrics small")
     if bad:
@@ -72,20 +72,24 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     return []
 
 
-def _differences(git: Git, trusted: TrustedPolicy, commit: str,
-                 recorded: dict[str, object]) -> list[str]:
-    """The manifest recomputed from the commit, and the bytes of every LFS object it names
-    that the receiving side has (git-lfs uploads them before the refs of a push move; one
-    it lacks cannot be read, and is judged by its pointer alone)."""
-    objects: list[manifests.LfsObject] = []
-    actual = manifests.compute(git, trusted.policy, commit, str(recorded.get("branch", "")),
-                               objects=objects)
-    actual["promotion"], actual["pulled_from"] = (recorded.get("promotion"),
-                                                  recorded.get("pulled_from"))
-    fields = core.differences(dict(recorded), {**recorded, **actual})
-    bad, _, _ = manifests.check_objects(git, objects)
-    return fields + [f"the bytes of {', '.join(b['paths'][:3])}" for b in bad
-                     if b["problem"] != "missing"]
+def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,
+                 recorded: dict[str, object], branches: dict[str, str]) -> list[str]:
+    """The manifest recomputed from the commit and the tag's name, its lineage proven (here
+    everything a release names must be: an unprovable lineage is refused), and the bytes of
+    every LFS object it names that the receiving side has (git-lfs uploads them before the
+    refs of a push move; one it lacks cannot be read, and is judged by its pointer alone)."""
+    fmt = TagFormat((trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
+    parsed = fmt.parse(name)
+    own = core.own_fields(name, *parsed) if parsed else {}
+    found = manifests.check_fields(git, trusted.policy, commit, dict(recorded), own,
+                                   branches.get(str(recorded.get("branch", ""))))
+    bad, _, _ = manifests.check_objects(git, found.objects)
+    notes = {**found.reasons, **{f: f"unverified: {why}" for f, why in
+                                 found.unverified.items()}}
+    return ([f"{f} ({notes[f]})" if f in notes else f
+             for f in sorted(set(found.differ) | set(found.unverified))]
+            + [f"the bytes of {', '.join(b['paths'][:3])}" for b in bad
+               if b["problem"] != "missing"])
 
 
 def _stable_holding(git: Git, trusted: TrustedPolicy, branches: dict[str, str],

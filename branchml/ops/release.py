@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -277,8 +277,10 @@ def own_manifest(rel: Release) -> dict[str, Any]:
 
 @dataclass
 class Verification:
-    """`verify`'s answer: manifest fields a recomputation disagrees with, and LFS objects
-    whose bytes are not what the manifest names (each with a sentence saying why)."""
+    """`verify`'s answer: manifest fields a recomputation disagrees with (a lineage field
+    proven false, with why), lineage fields that cannot be proven here (with why: they do
+    not fail the release, and are never called verified), the tagger's own claims (shown,
+    not recomputed), and LFS objects whose bytes are not what the manifest names."""
 
     tag: str
     commit: str
@@ -286,6 +288,9 @@ class Verification:
     objects: list[dict[str, Any]]
     checked: int  # distinct LFS objects hashed
     bytes: int
+    reasons: dict[str, str] = field(default_factory=dict)
+    unverified: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -293,34 +298,40 @@ class Verification:
 
     def problems(self) -> list[str]:
         out = [o["message"] for o in self.objects]
+        out += [f"{f}: {why}" for f, why in self.reasons.items() if f in self.fields]
         if self.fields:
             out.append(f"{', '.join(self.fields)} differ from its manifest")
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"tag": self.tag, "commit": self.commit, "ok": self.ok,
-                "fields": self.fields, "objects_checked": self.checked,
-                "bytes_checked": self.bytes, "objects": self.objects}
+                "fields": self.fields, "reasons": self.reasons,
+                "unverified": self.unverified, "claims": self.claims,
+                "objects_checked": self.checked, "bytes_checked": self.bytes,
+                "objects": self.objects}
 
 
 def verify(path: Path, name: str) -> Verification:
-    """Recompute the manifest from the tagged commit, and the size and SHA-256 of every LFS
-    object it names (models, and the files under its data trees) from the LFS store."""
+    """Recompute the manifest from the tagged commit and the tag's name, prove its lineage
+    (promotion, pulled_from) against the repository, and recompute the size and SHA-256 of
+    every LFS object it names (models, and the files under its data trees) from the store."""
     g = Git(path)
     rel = find(g, tag_format(g), name)
     assert rel.manifest is not None
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
-    objects: list[manifests.LfsObject] = []
-    actual = manifests.compute(g, policy, rel.commit, rel.manifest.get("branch", ""),
-                               objects=objects)
-    actual["promotion"], actual["pulled_from"] = (rel.manifest.get("promotion"),
-                                                  rel.manifest.get("pulled_from"))
-    fields = core.differences(rel.manifest, {**rel.manifest, **actual})
+    branch = str(rel.manifest.get("branch", ""))
+    tip = None if branch.startswith("-") else (  # a clone may hold it as origin's only
+        g.resolve(f"refs/heads/{branch}") or g.resolve(f"refs/remotes/origin/{branch}"))
+    found = manifests.check_fields(g, policy, rel.commit, rel.manifest,
+                                   core.own_fields(rel.tag, rel.client, rel.n), tip)
     # a clone holds only its checked-out branch's objects: the release's are fetched first
-    lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit, (o.pointer for o in objects))
-    bad, checked, size = manifests.check_objects(g, objects)
+    lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit,
+                      (o.pointer for o in found.objects))
+    bad, checked, size = manifests.check_objects(g, found.objects)
     g.close()
-    return Verification(name, rel.commit, fields, bad, checked, size)
+    return Verification(name, rel.commit, found.differ, bad, checked, size, found.reasons,
+                        found.unverified,
+                        {k: rel.manifest[k] for k in core.CLAIMS if k in rel.manifest})
 
 
 def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""The lineage fields of a release manifest (`promotion`, `pulled_from`, each data folder's
+`from`), read from the commit's own history and proven against the repository.
+
+A manifest's lineage is a claim about other commits, so recomputing it from the released
+commit is not enough: the trailer it comes from must also be true. A promotion's trailer is
+true when the commit it names is here and holds exactly the code of the commit carrying the
+trailer (what `branchml promote` writes, and what the server checked when stable moved); a
+pull's is true when the commit it names is the second parent of the pull's merge commit. When
+the named commit is not here (its branch deleted since, a shallow clone), the claim cannot be
+proven: it is "unverified", never "verified".
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from branchml.content.snapshot import code_digest
+from branchml.core.model import BranchKind
+from branchml.core.policy import Policy
+from branchml.repo import proc
+from branchml.repo.reader import Git
+
+WALK = 500  # first-parent commits searched for a trailer (the same at tag and verify time)
+TRAILERS = {"promotion": "Promoted-From", "pulled_from": "Pulled-From"}
+
+
+class Trailer(NamedTuple):
+    """The newest `key: <branch> <sha>` trailer on a first-parent history."""
+
+    carrier: str  # the commit whose message holds it
+    branch: str
+    commit: str
+
+    def value(self) -> dict[str, str]:
+        return {"branch": self.branch, "commit": self.commit}
+
+
+def newest(git: Git, commit: str, key: str) -> Trailer | None:
+    """The newest `key` trailer on the first-parent history of `commit` (WALK commits)."""
+    out = proc.output(["git", "log", "--first-parent", "-n", str(WALK),
+                       f"--format=%H%x1f%(trailers:key={key},valueonly,separator=%x1d)",
+                       commit], cwd=git.cwd)
+    for line in out.splitlines():
+        sha, _, values = line.partition("\x1f")
+        value = values.split("\x1d")[-1].strip()
+        if value:
+            branch, _, named = value.partition(" ")
+            return Trailer(sha, branch, named)
+    return None
+
+
+def _shallow(git: Git) -> bool:
+    return git.out("rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+def _is_commit(git: Git, sha: str) -> bool:
+    return len(sha) >= 40 and git.object_type(sha) == "commit"
+
+
+def _promotion(git: Git, policy: Policy, t: Trailer) -> tuple[str, str]:
+    """("", "") when proven, else ("differs" or "unverified", why)."""
+    if not _is_commit(git, t.commit):
+        return "unverified", (f"the promoted commit {t.commit[:10]} of {t.branch} is not in "
+                              "this repository (its branch deleted, or not fetched): fetch "
+                              "it to prove the promotion")
+    if code_digest(git, policy, t.carrier) != code_digest(git, policy, t.commit):
+        return "differs", (f"the promotion commit {t.carrier[:10]} does not hold the code of "
+                           f"{t.commit[:10]}, the commit its trailer names")
+    return "", ""
+
+
+def _pull(git: Git, t: Trailer) -> tuple[str, str]:
+    parents = git.out("rev-list", "--no-walk", "--parents", t.carrier, "--").split()[1:]
+    if len(parents) >= 2 and parents[1] == t.commit:
+        return "", ""
+    if len(parents) < 2 and _shallow(git):
+        return "unverified", (f"the parents of the pull {t.carrier[:10]} are not in this "
+                              "shallow clone: fetch its history to prove where data came from")
+    return "differs", (f"the commit {t.carrier[:10]} carrying Pulled-From is not a merge of "
+                       f"{t.commit[:10]}, the commit its trailer names")
+
+
+def _branch(git: Git, policy: Policy, commit: str, branch: str, tip: str | None
+            ) -> tuple[str, str]:
+    """The release's `branch`: a stable branch that holds the commit (`tip`: its tip here,
+    None when it is not here)."""
+    bt = policy.branch_type(branch)
+    if bt is None or bt.kind is not BranchKind.STABLE:
+        return "differs", f"{branch!r} is not a stable branch: releases are cut from stable ones"
+    if tip is None:
+        return "unverified", (f"{branch} is not here (deleted since, or not fetched): fetch it "
+                              "to prove the release was cut from it")
+    if not git.is_ancestor(commit, tip):
+        return "differs", f"{commit[:10]} is not on {branch}"
+    return "", ""
+
+
+def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
+          tip: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(fields proven false, fields that cannot be proven here), each with a reason. The
+    recorded values are compared with the recomputed ones by the caller; this proves the
+    recomputed ones (a trailer written by hand on a stable commit is no lineage), and the
+    recorded `branch` (`tip`: that branch's tip here, or None)."""
+    false: dict[str, str] = {}
+    unverified: dict[str, str] = {}
+    kind, why = _branch(git, policy, commit, str(recorded.get("branch", "")), tip)
+    if kind == "differs":
+        false["branch"] = why
+    elif kind == "unverified":
+        unverified["branch"] = why
+    for field, key in TRAILERS.items():
+        found = newest(git, commit, key)
+        if found is None:
+            if recorded.get(field) is not None and _shallow(git):
+                unverified[field] = (f"no {key} trailer is in this shallow clone's history "
+                                     "of the commit: fetch its history to prove it")
+            continue
+        kind, why = _promotion(git, policy, found) if field == "promotion" \
+            else _pull(git, found)
+        if kind == "differs":
+            false[field] = why
+        elif kind == "unverified":
+            unverified[field] = why
+    return false, unverified
