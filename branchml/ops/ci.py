@@ -16,17 +16,15 @@ remote-tracking refs, and nothing else. Two things it needs that a hook does not
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from branchml.core.names import check_branch_name
-from branchml.errors import UsageError, VerdictError
+from branchml.errors import UsageError
 from branchml.ops.check import CheckResult
 from branchml.ops.push_check import PushedRef, RefView, check_push
 from branchml.ops.trusted import judging, load_trusted, trusted_ref
-from branchml.repo import proc
 from branchml.repo.reader import Git
 
 ZERO = "0" * 40
@@ -118,22 +116,7 @@ def run_gates(path: Path, rev: str = "HEAD") -> GatesReport:
 def _run_in_worktree(g: Git, commit: str, gates: list[tuple[str, list[str]]]) -> None:
     """A worktree of the commit itself: the gates see its files, not whatever else the
     runner's folder holds (git-lfs's smudge runs when its filters are installed)."""
-    base = g.layout.common_dir / "branchml" / "gates"
-    base.mkdir(parents=True, exist_ok=True)
-    wt = Path(tempfile.mkdtemp(dir=base, prefix="check-"))
-    cwd = g.layout.toplevel or g.layout.common_dir
-    try:
-        proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
-        for gate, argv in gates:
-            try:
-                r = proc.run(argv, cwd=wt, check=False)
-            except OSError as e:  # a folder, a file that is not executable
-                raise UsageError(f"the gate `{gate}` cannot be run ({e.strerror}); name a "
-                                 "program in promote.require on main.") from None
-            if r.returncode != 0:
-                said = (r.stdout + r.stderr).decode(errors="replace").strip().splitlines()
-                raise VerdictError(f"the gate `{gate}` failed (exit {r.returncode}) on the code "
-                                   f"of {commit[:10]}" + (f": {said[-1]}" if said else "."))
-    finally:
-        proc.run(["git", "worktree", "remove", "--force", str(wt)], cwd=cwd, check=False)
-        proc.run(["git", "worktree", "prune"], cwd=cwd, check=False)
+    from branchml.ops.promote import run_gates_at
+
+    run_gates_at(g.layout.common_dir, g.layout.toplevel or g.layout.common_dir, commit, gates,
+                 f"the code of {commit[:10]}", "promote.require on main")

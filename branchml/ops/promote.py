@@ -127,24 +127,30 @@ def gate_argv(gate: str) -> list[str]:
 
 
 def _run_gates(repo: objectstore.Repo, commit: str, gates: list[tuple[str, list[str]]]) -> None:
-    """Each gate runs in a temporary worktree of the result (inside the git dir)."""
-    base = repo.common_dir / "branchml" / "gates"
+    run_gates_at(repo.common_dir, repo.root or repo.common_dir, commit, gates,
+                 "the promoted code, nothing was promoted", "promote.require")
+
+
+def run_gates_at(common_dir: Path, cwd: Path, commit: str, gates: list[tuple[str, list[str]]],
+                 subject: str, where: str) -> None:
+    """Each gate runs in a temporary worktree of `commit` (inside the git dir), so it sees
+    that commit's files and nothing else; the first that fails stops the rest. `subject`
+    names the code in the sentence, `where` the setting that lists the gates."""
+    base = common_dir / "branchml" / "gates"
     base.mkdir(parents=True, exist_ok=True)
-    wt = Path(tempfile.mkdtemp(dir=base, prefix="promote-"))
-    cwd = repo.root or repo.common_dir
+    wt = Path(tempfile.mkdtemp(dir=base, prefix="gates-"))
     try:
         proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
         for gate, argv in gates:
             try:
                 r = proc.run(argv, cwd=wt, check=False)
             except OSError as e:  # a folder, a file that is not executable
-                raise UsageError(f"the gate `{gate}` cannot be run ({e.strerror}), nothing was "
-                                 "promoted; name a program in promote.require.") from None
+                raise UsageError(f"the gate `{gate}` cannot be run ({e.strerror}) on "
+                                 f"{subject}; name a program in {where}.") from None
             if r.returncode != 0:
                 said = (r.stdout + r.stderr).decode(errors="replace").strip().splitlines()
-                raise VerdictError(f"the gate `{gate}` failed (exit {r.returncode}) on the "
-                                   "promoted code, nothing was promoted"
-                                   + (f": {said[-1]}" if said else "."))
+                raise VerdictError(f"the gate `{gate}` failed (exit {r.returncode}) on "
+                                   f"{subject}" + (f": {said[-1]}" if said else "."))
     finally:
         proc.run(["git", "worktree", "remove", "--force", str(wt)], cwd=cwd, check=False)
         proc.run(["git", "worktree", "prune"], cwd=cwd, check=False)
