@@ -18,8 +18,8 @@ from branchml.cli.app import DryRunOpt, JsonOpt, app, emit_json, out
 @app.command()
 def clone(
     url: Annotated[str, typer.Argument(help="The remote: a URL, user@host:path, or a folder.")],
-    directory: Annotated[str | None, typer.Argument(
-        metavar="[DIR]", help="Folder to make (default: the URL's last part without .git); "
+    directory: Annotated[str | None, typer.Argument(metavar="DIR",
+        help="Folder to make (default: the URL's last part without .git); "
         "it must not exist, or be empty.")] = None,
     branch: Annotated[str, typer.Option(
         "--branch", "-b", help="The typed branch to check out (its LFS objects only).")]
