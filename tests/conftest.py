@@ -100,17 +100,24 @@ def project(tmp_path: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     return repo
 
 
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    """A bare server made the documented way (`git init --bare`, `branchml install` in it:
-    the pre-receive hook, receive.fsckObjects), then the whole project pushed to it as
-    `origin` (its first push, judged like any other)."""
+def empty_server(project: Path, tmp_path: Path) -> Path:
+    """An empty bare repository with `branchml install` in it (pre-receive, fsck), added as
+    the project's `origin`."""
     bare = tmp_path / "server.git"
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
     done = subprocess.run([f"{BIN}/branchml", "install"], cwd=bare, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
     git("remote", "add", "origin", str(bare), cwd=project)
+    return bare
+
+
+@pytest.fixture
+def installed_server(project: Path, tmp_path: Path) -> Path:
+    """A bare server made the documented way (`git init --bare`, `branchml install` in it:
+    the pre-receive hook, receive.fsckObjects), then the whole project pushed to it as
+    `origin` (its first push, judged like any other)."""
+    bare = empty_server(project, tmp_path)
     pushed = git_proc("push", "origin", "--all", cwd=project)
     assert pushed.returncode == 0, pushed.stderr
     return bare

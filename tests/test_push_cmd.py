@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from branchml.ops.push import judged_digest
-from tests.conftest import BIN, commit, git, git_proc, snapshot
+from tests.conftest import BIN, commit, empty_server, git, git_proc, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +28,7 @@ pytestmark = pytest.mark.slow
 def server(project: Path, tmp_path: Path) -> Path:
     """An empty bare repository with branchml installed in it (pre-receive, fsck), as
     `origin` of the project: the first `branchml push` fills it."""
-    bare = tmp_path / "server.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    done = subprocess.run([f"{BIN}/branchml", "install"], cwd=bare, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
-    git("remote", "add", "origin", str(bare), cwd=project)
-    return bare
+    return empty_server(project, tmp_path)
 
 
 @pytest.fixture
