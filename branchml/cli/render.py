@@ -226,12 +226,12 @@ def runs_table(rows: list[dict[str, Any]]) -> None:
 
     names = sorted({k for r in rows for k in r["metrics"]})[:6]
     table = Table(title=f"runs on main ({len(rows)})")
-    for col in ("run", "branch", "time", *names):
+    for col in ("run", "tag", "branch", "time", *names):
         table.add_column(col, justify="right" if col in names else "left")
     for r in rows:
-        table.add_row(r.get("tag") or r["commit"][:10], r["branch"], r["time"],
-                      *(str(r["metrics"].get(n, "")) for n in names))
-    Console(width=max(100, 40 + 12 * len(names))).print(table)
+        table.add_row(r["commit"][:10], ", ".join(r.get("tags") or []) or "-", r["branch"],
+                      r["time"], *(str(r["metrics"].get(n, "")) for n in names))
+    Console(width=max(110, 50 + 12 * len(names))).print(table)
 
 
 def merge_out(result: MergeResult, as_json: bool) -> None:

@@ -44,26 +44,38 @@ def track(
 
 
 def _pick(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    found = [r for r in rows if r.get("tag") == key or r["commit"].startswith(key)]
+    found = [r for r in rows if key in r.get("tags", []) or r["commit"].startswith(key)]
     if len(found) != 1:
         raise UsageError(f"{key!r} names {'no' if not found else 'more than one'} run in "
-                         "main's run log; give a tag or a longer commit prefix.")
+                         "main's run log; give a tag or a longer commit prefix"
+                         + (f" (or track it first: `branchml track {key}`)." if not found
+                            else "."))
     return found[0]
 
 
 @runs_app.callback()
 def runs_list(
     ctx: typer.Context,
-    sort: Annotated[str | None, typer.Option(help="Sort by this metric, best (highest) "
-                                                  "first.")] = None,
+    sort: Annotated[str | None, typer.Option(
+        help="Sort by this metric, best first: ascending (lowest first) for a loss or an "
+             "error by its name (loss, error, mse, rmse, mae, ...: see docs), descending "
+             "for any other; runs without it last.")] = None,
+    ascending: Annotated[bool | None, typer.Option(
+        "--asc/--desc", help="With --sort: lowest first (--asc) or highest first (--desc), "
+                             "instead of the direction the metric's name gives.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every tracked run, newest first (or by a metric)."""
+    """Every tracked run, newest first (or by a metric), with the releases on its commit."""
     if ctx.invoked_subcommand is not None:
         return
+    if ascending is not None and not sort:
+        raise UsageError("--asc and --desc say which way --sort goes: name the metric with "
+                         "--sort METRIC.")
     rows = api.runs(".")
     if sort:
-        rows.sort(key=lambda r: -float(r["metrics"].get(sort, float("-inf"))))
+        from branchml.core.runsort import sort_runs
+
+        rows = [dict(r) for r in sort_runs(rows, sort, ascending)]
     if as_json:
         return emit_json(rows)
     if not rows:

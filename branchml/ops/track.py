@@ -8,20 +8,35 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from branchml.content import manifests
 from branchml.core import mlruns
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.errors import DirtyWorktree, StateError
 from branchml.ops.merge import _judge
-from branchml.ops.release import _stable_commit, find, tag_format
+from branchml.ops.release import _stable_commit, find, read_releases, tag_format
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, objectstore, worktree
 from branchml.repo.reader import Git
 
 RUN_LOG = "tracking/runs.jsonl"
 RUN_DIR = "tracking/runs"
+
+
+class RunRecord(TypedDict):
+    """One run of `branchml runs` (a line of tracking/runs.jsonl, and `tags`)."""
+
+    commit: str
+    branch: str
+    tag: str | None  # the first of `tags`
+    tags: list[str]  # the releases on the run's commit, read from the tags now
+    time: str
+    params: dict[str, object]
+    metrics: dict[str, object]
+    data: dict[str, object]
+    models: dict[str, object]
+    snapshot: str
 
 
 @dataclass
@@ -125,10 +140,27 @@ def _new_experiment_id(taken: set[str]) -> str:
 
 
 def runs(path: Path) -> list[dict[str, Any]]:
-    """The run log on main, newest first."""
+    """The run log on main, newest first; each run with `tags`: the releases on its commit,
+    found now from the tags (one `for-each-ref`) rather than recorded, so a run tracked
+    before its release was tagged is linked to it, and a record can never go stale."""
     g = Git(path)
     main = trusted_ref(g)
     found = g.show_file(main, RUN_LOG) if g.resolve(main) else None
-    g.close()
     rows = [json.loads(line) for line in (found[1] if found else b"").splitlines() if line]
+    on_commit = releases_by_commit(g) if rows else {}
+    g.close()
+    for r in rows:
+        recorded = [r["tag"]] if isinstance(r.get("tag"), str) else []
+        r["tags"] = recorded + [t for t in on_commit.get(r.get("commit", ""), [])
+                                if t not in recorded]
+        r["tag"] = r["tags"][0] if r["tags"] else None
     return rows[::-1]
+
+
+def releases_by_commit(g: Git) -> dict[str, list[str]]:
+    """commit -> the release tags (with a manifest) on it, in release order."""
+    out: dict[str, list[str]] = {}
+    for rel in read_releases(g, tag_format(g)):
+        if rel.manifest is not None:
+            out.setdefault(rel.commit, []).append(rel.tag)
+    return out
