@@ -309,3 +309,31 @@ def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
     from branchml.ops import push as op
 
     return op.push(Path(path), remote, dry_run, progress)
+
+
+# --- issue 18: h4 runs ---
+if TYPE_CHECKING:
+    from branchml.ops.track import RunRecord
+
+__all__ += ["release_metrics", "runs_sorted"]
+
+
+def release_metrics(path: str | Path = ".") -> list[str]:
+    """The metric names `branchml releases` shows (`releases.metrics` in the trusted
+    config); empty when the config names none (each release's first three are shown)."""
+    from branchml.ops import releaseview as op
+
+    return op.release_metrics(Path(path))
+
+
+def runs_sorted(metric: str, ascending: bool | None = None, path: str | Path = "."
+                ) -> list[RunRecord]:
+    """The run log on main, best `metric` first: ascending when `ascending` is True,
+    descending when False, else by the metric's name (losses and errors ascending:
+    `branchml.core.runsort.lower_is_better`); runs without the metric last. Each run's
+    `tags` are the releases on its commit, read from the tags now."""
+    from typing import cast
+
+    from branchml.core.runsort import sort_runs
+
+    return [cast("RunRecord", dict(r)) for r in sort_runs(runs(path), metric, ascending)]

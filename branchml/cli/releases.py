@@ -124,19 +124,14 @@ def diff(
     tag_b: Annotated[str, typer.Argument(help="Newer release tag.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """What changed between two releases: code, data, model, params and metrics."""
+    """What changed between two releases: code, data (files, bytes, and rows per data file
+    for row formats; validation reports marked), models, params and metrics."""
+    from branchml.cli.render import diff_text
+
     d = api.diff(tag_a, tag_b, ".")
     if as_json:
         return emit_json(d)
-    out(f"{tag_a} -> {tag_b}")
-    out(f"  code files changed: {len(d['code_changed'])}")
-    for p, x in d["data"].items():
-        out(f"  data {p}/: {x['files_added']:+} files, {x['bytes_added']:+} bytes")
-    out("  models changed: " + (", ".join(d["models_changed"]) or "none"))
-    for kind in ("params", "metrics"):
-        for k, v in d[kind].items():
-            extra = f" ({v['delta']:+g})" if "delta" in v else ""
-            out(f"  {kind[:-1]} {k}: {v['from']} -> {v['to']}{extra}")
+    diff_text(d)
 
 
 PushOpt = Annotated[bool, typer.Option(

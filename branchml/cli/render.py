@@ -82,16 +82,61 @@ def merge_text(result: MergeResult) -> None:
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
 
 
-def releases_table(rows: list[dict[str, Any]]) -> None:
+def releases_table(rows: list[dict[str, Any]], metrics: list[str] | None = None) -> None:
+    """One line per release; the model by its whole path (never cut), and the metrics
+    `releases.metrics` names (else each release's first three)."""
     w = sys.stdout.write
     if not rows:
         w("No releases yet: cut one with `branchml tag --client ID`.\n")
         return
-    w(f"{'tag':<20} {'date':<25} {'commit':<10} {'model':<24} metrics\n")
-    for r in rows:
-        model = f"{(r['model'] or '-')[-12:]} {(r['model_id'] or '')[:10]}"
-        metrics = ", ".join(f"{k}={v}" for k, v in list(r["metrics"].items())[:3])
-        w(f"{r['tag']:<20} {r['date']:<25} {r['commit'][:10]:<10} {model:<24} {metrics}\n")
+    lines = [(r["tag"], r["date"], r["commit"][:10],
+              f"{r['model'] or '-'} {(r['model_id'] or '')[:10]}".rstrip(),
+              ", ".join(f"{k}={r['metrics'][k]}" for k in metrics if k in r["metrics"])
+              if metrics else ", ".join(f"{k}={v}" for k, v in list(r["metrics"].items())[:3]))
+             for r in rows]
+    widths = [max(len(col), *(len(line[i]) for line in lines))
+              for i, col in enumerate(("tag", "date", "commit", "model"))]
+    for line in [("tag", "date", "commit", "model", "metrics"), *lines]:
+        w(" ".join(f"{c:<{n}}" for c, n in zip(line, widths, strict=False))
+          + f" {line[4]}".rstrip() + "\n")
+
+
+def diff_text(d: dict[str, Any]) -> None:
+    w = sys.stdout.write
+    w(f"{d['from']} -> {d['to']}\n")
+    w(f"  code files changed: {len(d['code_changed'])}\n")
+    for p, x in d["data"].items():
+        rows = f", {x['rows_added']:+} rows" if x.get("rows_added") is not None else ""
+        w(f"  data {p}/: {x['files_added']:+} files, {x['bytes_added']:+} bytes{rows}\n")
+        for f in d.get("files", []):
+            if f["path"].split("/", 1)[0] == p:
+                w(f"    {f['path']}: {_file_change(f)}\n")
+    w("  models changed: " + (", ".join(d["models_changed"]) or "none") + "\n")
+    for kind in ("params", "metrics"):
+        for k, v in d[kind].items():
+            extra = f" ({v['delta']:+g})" if "delta" in v else ""
+            w(f"  {kind[:-1]} {k}: {_value(v, 'from')} -> {_value(v, 'to')}{extra}\n")
+
+
+def _file_change(f: dict[str, Any]) -> str:
+    """One data file's change: rows for a row format, else what happened to the file."""
+    if f["validation_report"]:
+        return f"validation report ({'new' if f['change'] == 'added' else f['change']})"
+    if f["change"] == "deleted":
+        return "deleted" + (f" ({f['rows_before']} rows)" if f["rows_before"] else "")
+    if f["rows_added"] is None:
+        why = "no row format" if f["format"] is None else f"rows of {f['format']} not read"
+        return f"{'new file' if f['change'] == 'added' else 'changed'} ({why})"
+    if f["change"] == "added":
+        return f"{f['rows_after']:+} rows (new file)"
+    return f"{f['rows_added']:+} rows ({f['rows_before']} -> {f['rows_after']})"
+
+
+def _value(v: dict[str, Any], side: str) -> str:
+    """A param's or metric's value; `absent` where the release does not have it."""
+    if v.get("change") == ("added" if side == "from" else "removed"):
+        return "absent"
+    return "null" if v[side] is None else str(v[side])
 
 
 def manifest_text(m: dict[str, Any]) -> None:
@@ -119,7 +164,11 @@ def emit_json(data: Any) -> None:
 
 
 def releases_out(rows: list[dict[str, Any]], as_json: bool) -> None:
-    emit_json(rows) if as_json else releases_table(rows)
+    if as_json:
+        return emit_json(rows)
+    from branchml import api
+
+    releases_table(rows, api.release_metrics(".") if rows else None)
 
 
 def show_out(m: dict[str, Any], as_json: bool) -> None:

@@ -361,33 +361,7 @@ def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
 
 
 def diff(path: Path, a: str, b: str) -> dict[str, Any]:
-    g = Git(path)
-    fmt = tag_format(g)
-    ra, rb = find(g, fmt, a), find(g, fmt, b)
-    ma, mb = ra.manifest or {}, rb.manifest or {}
-    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
-    changed = g.out("diff", "--name-only", "--no-renames", ra.commit, rb.commit).splitlines()
-    from branchml.core.model import PathClass
+    """What changed between releases `a` and `b` (ops/releasediff.py)."""
+    from branchml.ops import releasediff
 
-    def delta(x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for k in sorted(set(x) | set(y)):
-            if x.get(k) != y.get(k):
-                d = {"from": x.get(k), "to": y.get(k)}
-                if isinstance(x.get(k), int | float) and isinstance(y.get(k), int | float):
-                    d["delta"] = y[k] - x[k]
-                out[k] = d
-        return out
-
-    data = {p: {"files_added": mb["data"].get(p, {}).get("files", 0)
-                - ma["data"].get(p, {}).get("files", 0),
-                "bytes_added": mb["data"].get(p, {}).get("bytes", 0)
-                - ma["data"].get(p, {}).get("bytes", 0)}
-            for p in sorted(set(ma["data"]) | set(mb["data"]))}
-    return {"from": a, "to": b,
-            "code_changed": [p for p in changed if policy.classify(p) is PathClass.CODE],
-            "data": data,
-            "models_changed": sorted(p for p in set(ma["models"]) | set(mb["models"])
-                                     if ma["models"].get(p) != mb["models"].get(p)),
-            "params": delta(ma["params"], mb["params"]),
-            "metrics": delta(ma["metrics"], mb["metrics"])}
+    return releasediff.diff(path, a, b)

@@ -1,0 +1,185 @@
+"""`branchml diff A B`: what changed between two releases, from their tags and commits:
+code files, data per folder (files, bytes) and per file (rows, for row formats), models,
+params and metrics."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from branchml.content.validation import REPORT_DIR
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
+from branchml.core.model import PathClass
+from branchml.core.rowcount import count_rows
+from branchml.core.rows import RowFormat, format_for
+from branchml.ops.release import find, tag_format
+from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.repo import lfs
+from branchml.repo.reader import Git
+
+ZERO = "0" * 40
+CHANGE = {"A": "added", "D": "deleted", "M": "modified", "T": "modified"}
+
+
+def diff(path: Path, a: str, b: str) -> dict[str, Any]:
+    g = Git(path)
+    try:
+        fmt = tag_format(g)
+        ra, rb = find(g, fmt, a), find(g, fmt, b)
+        ma, mb = ra.manifest or {}, rb.manifest or {}
+        trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
+        changed = _changed(g, ra.commit, rb.commit)
+        policy = trusted.policy
+        formats = dict(trusted.config.get("formats") or {})
+        files = [_data_file(g, p, old, new, status, format_for(p, formats))
+                 for p, old, new, status in changed if policy.classify(p) is PathClass.DATA]
+    finally:
+        g.close()
+    return {"from": a, "to": b,
+            "code_changed": [p for p, *_ in changed if policy.classify(p) is PathClass.CODE],
+            "data": _folders(ma["data"], mb["data"], files), "files": files,
+            "models_changed": sorted(p for p in set(ma["models"]) | set(mb["models"])
+                                     if ma["models"].get(p) != mb["models"].get(p)),
+            "params": delta(ma["params"], mb["params"]),
+            "metrics": delta(ma["metrics"], mb["metrics"])}
+
+
+def delta(x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
+    """Keys whose value differs: `from`/`to` (null where the key is absent: `change` says
+    `added` or `removed`, so an absent value is not mistaken for a null one)."""
+    out = {}
+    for k in sorted(set(x) | set(y)):
+        if k in x and k in y and x[k] == y[k]:
+            continue
+        d = {"from": x.get(k), "to": y.get(k),
+             "change": "added" if k not in x else "removed" if k not in y else "changed"}
+        if isinstance(x.get(k), int | float) and isinstance(y.get(k), int | float):
+            d["delta"] = y[k] - x[k]
+        out[k] = d
+    return out
+
+
+def _changed(g: Git, a: str, b: str) -> list[tuple[str, str, str, str]]:
+    """(path, old blob, new blob, status letter) of every file that differs."""
+    raw = g.out("diff", "--raw", "-z", "--no-renames", "--no-abbrev", a, b)
+    fields = raw.split("\0")
+    out = []
+    for head, p in zip(fields[0::2], fields[1::2], strict=False):
+        parts = head.lstrip(":").split()
+        if len(parts) == 5:
+            out.append((p, parts[2], parts[3], parts[4][0]))
+    return out
+
+
+def _folders(da: dict[str, Any], db: dict[str, Any], files: list[dict[str, Any]]
+             ) -> dict[str, dict[str, Any]]:
+    """Per top-level data folder: files, bytes and (where each file's are known) rows
+    added."""
+    out = {}
+    for p in sorted(set(da) | set(db)):
+        mine = [f for f in files if f["path"].split("/", 1)[0] == p]
+        rows = [f["rows_added"] for f in mine if not f["validation_report"]]
+        out[p] = {"files_added": db.get(p, {}).get("files", 0) - da.get(p, {}).get("files", 0),
+                  "bytes_added": db.get(p, {}).get("bytes", 0) - da.get(p, {}).get("bytes", 0),
+                  "rows_added": sum(rows) if rows and None not in rows else None}
+    return out
+
+
+def _data_file(g: Git, path: str, old: str, new: str, status: str, fmt: RowFormat | None
+               ) -> dict[str, Any]:
+    report = path.startswith(REPORT_DIR + "/")
+    before = after = None
+    if fmt is not None and not report:
+        before = 0 if old.strip("0") == "" else _rows(g, old, path, fmt)
+        after = 0 if new.strip("0") == "" else _rows(g, new, path, fmt)
+    return {"path": path, "change": CHANGE.get(status, "modified"),
+            "format": fmt.value if fmt else None, "validation_report": report,
+            "rows_before": before, "rows_after": after,
+            "rows_added": None if before is None or after is None else after - before}
+
+
+def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
+    """Rows of one blob (its LFS object's, for a pointer); None when they cannot be had
+    (an LFS object not here nor fetchable, a file that does not parse)."""
+    size = g.cat.size(oid)
+    head = g.cat.read(oid) if size is not None and size <= MAX_POINTER_SIZE else None
+    pointer = parse_pointer(head[1]) if head else None
+    if pointer is not None:
+        common = g.layout.common_dir
+        if not lfs.ensure_local(common, g.cwd, pointer, path):
+            return None
+        return _count_file(lfs.object_file(common, pointer), fmt)
+    if fmt in (RowFormat.SQLITE, RowFormat.PARQUET):
+        data = head[1] if head else (g.cat.read(oid) or ("", b""))[1]
+        tmp = g.layout.common_dir / "branchml" / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=tmp, suffix=f".{fmt.value}") as f:
+            f.write(data)
+            f.flush()
+            return _count_file(Path(f.name), fmt)
+    if head:
+        return count_rows(io.BytesIO(head[1]), fmt)
+    chunks = g.cat.stream(oid)
+    return None if chunks is None else count_rows(io.BufferedReader(_Stream(chunks)), fmt)
+
+
+def _count_file(file: Path, fmt: RowFormat) -> int | None:
+    if fmt is RowFormat.SQLITE:
+        return _sqlite_rows(file)
+    if fmt is RowFormat.PARQUET:
+        return _parquet_rows(file)
+    with file.open("rb") as f:
+        return count_rows(f, fmt)
+
+
+def _sqlite_rows(file: Path) -> int | None:
+    """Rows of every table (opened read-only and immutable: the store is never written)."""
+    try:
+        con = sqlite3.connect(f"{file.as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            names = [r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%'")]
+            # a table name from the file itself, as a quoted identifier (" doubled)
+            quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+            return sum(int(con.execute(f"SELECT count(*) FROM {q}").fetchone()[0])  # noqa: S608
+                       for q in quoted)
+        finally:
+            con.close()
+    except sqlite3.Error:  # not a database: no rows to count
+        return None
+
+
+def _parquet_rows(file: Path) -> int | None:
+    """From the file's footer alone; None without pyarrow (an optional extra)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    try:
+        return int(pq.ParquetFile(file).metadata.num_rows)
+    except Exception:  # pyarrow's errors (ArrowInvalid, OSError): not a Parquet file
+        return None
+
+
+class _Stream(io.RawIOBase):
+    """A blob's chunks from `cat-file` as a readable stream."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._left:
+            self._left = next(self._chunks, b"")
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
