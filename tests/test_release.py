@@ -308,8 +308,8 @@ def test_dry_runs_write_nothing(stable: Path, bml) -> None:  # type: ignore[no-u
                cwd=stable).out.startswith("Would tag acme-v3")
     assert "would run acme-v2" in bml("deploy", "acme-v2", "--client", "acme", "--dry-run",
                                       cwd=stable).out
-    assert "would roll back" in bml("rollback", "--client", "acme", "--to", "acme-v2",
-                                    "--dry-run", cwd=stable).out
+    assert "would roll forward" in bml("rollback", "--client", "acme", "--to", "acme-v2",
+                                       "--dry-run", cwd=stable).out  # v1 runs: v2 is newer
     assert bml("analysis", "start", "acme", "--dry-run", cwd=stable).out.startswith(
         "Would create ds/acme")
     assert snapshot(stable) == before

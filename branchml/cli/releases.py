@@ -33,8 +33,9 @@ def promote(
     verb = "Would promote" if dry_run else "Promoted"
     out(f"{verb} {src} {r.src_commit[:10]} into {dst}"
         + (f" (commit {r.commit[:10]})" if not dry_run else "") + ":")
-    for p in r.changed:
-        out(f"  ~ {p}")
+    added, deleted = set(r.added), set(r.deleted)
+    for p in r.changed:  # + new, - removed, ~ changed: as `merge` and `pull` mark them
+        out(f"  {'+' if p in added else '-' if p in deleted else '~'} {p}")
     if r.gates and not dry_run:
         out("Gates passed: " + "; ".join(r.gates))
 
@@ -169,19 +170,27 @@ def deploy_cmd(
 @app.command()
 def rollback(
     client: ClientOpt,
-    to: Annotated[str | None, typer.Option(help="Release to go back to (default: previous).")]
+    to: Annotated[str | None, typer.Option(
+        help="Release to move to (default: the previous different one).")]
     = None,
     push: PushOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Move CLIENT back to the previous (or named) release."""
+    """Move CLIENT back to the previous different release (or to the one --to names, which
+    may be newer: that is a roll forward, and it says so)."""
     r = api.rollback(client, to, ".", dry_run, push)
     if as_json:
         return emit_json(r)
+    ref = f"(refs/deploy/{client} {r['commit'][:10]}{_pushed(r)})"
+    if r.get("already"):
+        return out(f"{client} already runs {r['primary']} alone; nothing changed {ref}.")
     verb = "would roll" if dry_run else "rolled"
-    out(f"{client} {verb} back to {r['primary']} (refs/deploy/{client} {r['commit'][:10]}"
-        f"{_pushed(r)}).")
+    if r["direction"] == "same":  # the primary stays; its candidate goes
+        return out(f"{client} {verb} back to {r['primary']} alone, without the candidate "
+                   f"{ref}.")
+    way = "forward to the newer" if r["direction"] == "forward" else "back to"
+    out(f"{client} {verb} {way} {r['primary']} (from {r['previous']}) {ref}.")
 
 
 @app.command()

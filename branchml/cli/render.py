@@ -215,7 +215,13 @@ def deployed_out(r: dict[str, Any], as_json: bool) -> None:
     if as_json:
         return emit_json(r)
     cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
-    sys.stdout.write(f"{r['client']} ran {r['primary']}{cand} (deployed {r['time']}).\n")
+    if r.get("at") is None:
+        line = f"{r['client']} runs {r['primary']}{cand} (deployed {r['time']})."
+    else:  # a past time: what ran then, and whether it still runs
+        still = ", and still runs it" if r.get("current") else ""
+        line = (f"At {r['at_time']} ({r['zone']}), {r['client']} ran {r['primary']}{cand}"
+                f"{still} (deployed {r['time']}).")
+    sys.stdout.write(line + "\n")
 
 
 def drift_markdown(r: dict[str, Any]) -> str:

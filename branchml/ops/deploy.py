@@ -4,7 +4,7 @@ the history is a git log and "what ran when" is a walk back to a date."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
                          "share of traffic.")
     if fraction is not None and not 0 < fraction < 1:
         raise UsageError(f"--fraction {fraction} must be between 0 and 1 (exclusive).")
+    if canary is not None and canary == tag:
+        raise UsageError(f"--canary {canary} is the primary release itself: name another "
+                         "release as the candidate, or deploy without --canary.")
     for name in filter(None, (tag, canary)):
         rel = find(g, fmt, name)
         if rel.client != client:
@@ -108,30 +111,58 @@ def history(g: Git, client: str) -> list[dict[str, Any]]:
 
 def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = False,
              push: bool = False) -> dict[str, Any]:
+    """Back to the previous different primary, or `to`; `direction` says which way that
+    went by release number: `back` (older), `forward` (newer) or `same` (the primary
+    stays; a candidate is dropped)."""
     g = Git(path)
     rows = history(g, client)
+    current = rows[0]["primary"]
     if to is None:
-        current = rows[0]["primary"]
         previous = next((r["primary"] for r in rows[1:] if r["primary"] != current), None)
         if previous is None:
             raise UsageError(f"{client} has no earlier release to roll back to (only "
                              f"{current}); name one with --to.")
         to = previous
-    return deploy(path, client, to, reason="rollback", dry_run=dry_run, push=push)
+    fmt = tag_format(g)
+    now, then = fmt.parse(current), fmt.parse(to)
+    g.close()
+    r = deploy(path, client, to, reason="rollback", dry_run=dry_run, push=push)
+    r["previous"] = current
+    r["direction"] = ("same" if to == current or not now or not then else
+                      "forward" if then[1] > now[1] else "back")
+    return r
 
 
 def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:
+    """The deployment of `client` now, or at `at` (a time without a zone is read in the
+    local zone, TZ); `current` says whether it is still the one running, `zone` which zone
+    `at` was read in, `at_time` the time as read."""
     g = Git(path)
     rows = history(g, client)
     if at is None:
-        return {**rows[0], "client": client, "at": None}
+        return {**rows[0], "client": client, "at": None, "current": True}
+    when, zone = _read_time(at)
+    for i, r in enumerate(rows):
+        if datetime.fromisoformat(r["time"]) <= when:
+            return {**r, "client": client, "at": at, "at_time": when.isoformat(),
+                    "zone": zone, "current": i == 0}
+    raise UsageError(f"nothing of {client} was deployed at {at} ({zone}; first deployment: "
+                     f"{rows[-1]['time']}).")
+
+
+def _read_time(at: str) -> tuple[datetime, str]:
+    """`--at` as an aware time, and the zone it was read in: its own offset, or (none
+    given) the local zone, as `date` would read it."""
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
         raise UsageError(f"--at {at!r} is not a date and time like 2026-11-01T12:00.") from None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    for r in rows:
-        if datetime.fromisoformat(r["time"]) <= when:
-            return {**r, "client": client, "at": at}
-    raise UsageError(f"nothing of {client} was deployed at {at} (first deployment: "
-                     f"{rows[-1]['time']}).")
+    if when.tzinfo is not None:
+        return when, f"UTC{_offset(when)}, as given"
+    local = when.astimezone()  # a naive time: the local zone's wall clock at that date
+    return local, f"local zone {local.tzname()}, UTC{_offset(local)}"
+
+
+def _offset(when: datetime) -> str:
+    z = when.strftime("%z") or "+0000"
+    return f"{z[:3]}:{z[3:5]}"

@@ -25,7 +25,9 @@ class PromoteReport:
     dst: str
     src_commit: str
     commit: str = ""
-    changed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # every code path that differs
+    added: list[str] = field(default_factory=list)  # of those, new on dst
+    deleted: list[str] = field(default_factory=list)  # of those, gone from dst
     gates: list[str] = field(default_factory=list)
     dry_run: bool = False
     up_to_date: bool = False
@@ -64,7 +66,11 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
             raise VerdictError(f"{src} fails `branchml check`, nothing was promoted: "
                                + "; ".join(v.message for v in verdict.violations[:5]))
     report = PromoteReport(src, dst, src_sha, gates=gates, dry_run=dry_run)
-    tree, report.changed = _promoted_tree(repo, trusted.policy, src_sha, dst_sha)
+    tree, before, after = _promoted_tree(repo, trusted.policy, src_sha, dst_sha)
+    report.changed = sorted(p for p in set(before) | set(after)
+                            if before.get(p) != after.get(p))
+    report.added = [p for p in report.changed if p not in before]
+    report.deleted = [p for p in report.changed if p not in after]
     if tree == repo.pg[dst_sha].tree.id:
         report.up_to_date = True
         return report
@@ -92,9 +98,10 @@ def _check_order(policy: Any, cfg: dict[str, Any], src: str, dst: str) -> None:
         raise UsageError(f"promoting {src} into {dst} is not allowed by promote.order ({rules}).")
 
 
-def _promoted_tree(repo: objectstore.Repo, policy: Any, src: str,
-                   dst: str) -> tuple[Any, list[str]]:
-    """DST's tree with its code paths replaced by exactly SRC's code paths."""
+def _promoted_tree(repo: objectstore.Repo, policy: Any, src: str, dst: str
+                   ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """DST's tree with its code paths replaced by exactly SRC's code paths, and the code
+    paths (path -> blob id) before and after."""
     import pygit2
 
     index = pygit2.Index()
@@ -109,8 +116,7 @@ def _promoted_tree(repo: objectstore.Repo, policy: Any, src: str,
         if policy.classify(e.path) is PathClass.CODE:
             index.add(pygit2.IndexEntry(e.path, e.id, e.mode))
             after[e.path] = e.id
-    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-    return index.write_tree(repo.pg), changed
+    return index.write_tree(repo.pg), before, after
 
 
 def gate_argv(gate: str) -> list[str]:
