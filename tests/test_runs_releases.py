@@ -126,6 +126,23 @@ class TestDiff:
         assert "  param drop: 1 -> absent\n" in text
         assert "  param seed: null -> 3\n" in text
 
+    def test_json_array_over_the_limit_is_not_parsed(self, stable: Path, bml,  # type: ignore[no-untyped-def]
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        from branchml.ops import releasediff
+
+        assert bml("tag", "--client", "acme", cwd=stable).code == 0
+        commit(stable, {"data/arr.json": "[1, 2, 3]", "data/e.jsonl": '{"x": 1}\n'},
+               branch="raw")
+        assert bml("pull", "raw", "stable/model", cwd=stable).code == 0
+        retrain(stable, "w2", {"acc": 0.91})
+        assert bml("tag", "--client", "acme", cwd=stable).code == 0
+        monkeypatch.setattr(releasediff, "JSON_LIMIT", 8)
+        d = json.loads(bml("diff", "acme-v1", "acme-v2", "--json", cwd=stable).out)
+        assert {f["path"]: f["rows_added"] for f in d["files"]} == {"data/arr.json": None,
+                                                                    "data/e.jsonl": 1}
+        assert "    data/arr.json: new file (rows of json not read)\n" in bml(
+            "diff", "acme-v1", "acme-v2", cwd=stable).out
+
     @pytest.mark.parametrize(("fmt", "data", "rows"), [
         (RowFormat.CSV, b"a,b\n1,2\n3,4\n", 2),
         (RowFormat.CSV, b"a,b\r\n1,2\r\n3,4", 2),  # CRLF, no final newline

@@ -21,7 +21,7 @@ from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
 
-ZERO = "0" * 40
+JSON_LIMIT = 256 << 20  # bytes of a JSON array file `diff` parses to count its items
 CHANGE = {"A": "added", "D": "deleted", "M": "modified", "T": "modified"}
 
 
@@ -106,8 +106,12 @@ def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
     """Rows of one blob (its LFS object's, for a pointer); None when they cannot be had
     (an LFS object not here nor fetchable, a file that does not parse)."""
     size = g.cat.size(oid)
-    head = g.cat.read(oid) if size is not None and size <= MAX_POINTER_SIZE else None
+    if size is None:  # not a blob here (a gitlink, a shallow clone's missing object)
+        return None
+    head = g.cat.read(oid) if size <= MAX_POINTER_SIZE else None
     pointer = parse_pointer(head[1]) if head else None
+    if fmt is RowFormat.JSON and (pointer.size if pointer else size) > JSON_LIMIT:
+        return None  # a JSON array is parsed whole: past this, not counted
     if pointer is not None:
         common = g.layout.common_dir
         if not lfs.ensure_local(common, g.cwd, pointer, path):
