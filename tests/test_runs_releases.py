@@ -88,11 +88,11 @@ class TestDiff:
         assert d["params"]["epochs"] == {"from": None, "to": 10, "change": "added"}
 
         text = bml("diff", "acme-v1", "acme-v2", cwd=stable).out
-        assert "    data/d.csv: +2 rows (1 -> 3)\n" in text
-        assert "    data/e.jsonl: +1 rows (1 -> 2)\n" in text
-        assert "    data/arr.json: +3 rows (2 -> 5)\n" in text
-        assert "    data/t.sqlite: +5 rows (2 -> 7)\n" in text
-        assert "    data/new.csv: +2 rows (new file)\n" in text
+        assert "    data/d.csv: +2 row(s) (1 -> 3)\n" in text
+        assert "    data/e.jsonl: +1 row(s) (1 -> 2)\n" in text
+        assert "    data/arr.json: +3 row(s) (2 -> 5)\n" in text
+        assert "    data/t.sqlite: +5 row(s) (2 -> 7)\n" in text
+        assert "    data/new.csv: +2 row(s) (new file)\n" in text
         assert "    data/pic.png: new file (no row format)\n" in text
         assert f"    {reports[0]}: validation report (new)\n" in text
         assert "  param epochs: absent -> 10\n" in text
@@ -242,6 +242,8 @@ def test_runs_sort_direction(stable: Path, bml) -> None:  # type: ignore[no-unty
     assert order("--sort", "acc") == [0.9, 0.8, 0.7]  # a score: highest first
     assert order("--sort", "loss", "--desc") == [0.3, 0.2, 0.1]
     assert order("--sort", "acc", "--asc") == [0.7, 0.8, 0.9]
+    assert "best loss first (lowest first)" in bml("runs", "--sort", "loss", cwd=stable).out
+    assert "best acc first (highest first)" in bml("runs", "--sort", "acc", cwd=stable).out
     r = bml("runs", "--asc", cwd=stable)
     assert (r.code, r.err) == (2, "branchml: error: --asc and --desc say which way --sort "
                                   "goes: name the metric with --sort METRIC.\n")

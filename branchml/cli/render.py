@@ -106,7 +106,7 @@ def diff_text(d: dict[str, Any]) -> None:
     w(f"{d['from']} -> {d['to']}\n")
     w(f"  code files changed: {len(d['code_changed'])}\n")
     for p, x in d["data"].items():
-        rows = f", {x['rows_added']:+} rows" if x.get("rows_added") is not None else ""
+        rows = f", {x['rows_added']:+} row(s)" if x.get("rows_added") is not None else ""
         w(f"  data {p}/: {x['files_added']:+} files, {x['bytes_added']:+} bytes{rows}\n")
         for f in d.get("files", []):
             if f["path"].split("/", 1)[0] == p:
@@ -123,13 +123,13 @@ def _file_change(f: dict[str, Any]) -> str:
     if f["validation_report"]:
         return f"validation report ({'new' if f['change'] == 'added' else f['change']})"
     if f["change"] == "deleted":
-        return "deleted" + (f" ({f['rows_before']} rows)" if f["rows_before"] else "")
+        return "deleted" + (f" ({f['rows_before']} row(s))" if f["rows_before"] else "")
     if f["rows_added"] is None:
         why = "no row format" if f["format"] is None else f"rows of {f['format']} not read"
         return f"{'new file' if f['change'] == 'added' else 'changed'} ({why})"
     if f["change"] == "added":
-        return f"{f['rows_after']:+} rows (new file)"
-    return f"{f['rows_added']:+} rows ({f['rows_before']} -> {f['rows_after']})"
+        return f"{f['rows_after']:+} row(s) (new file)"
+    return f"{f['rows_added']:+} row(s) ({f['rows_before']} -> {f['rows_after']})"
 
 
 def _value(v: dict[str, Any], side: str) -> str:
@@ -275,12 +275,13 @@ def drift_html(r: dict[str, Any]) -> str:
             + "".join(rows) + "</table>\n")
 
 
-def runs_table(rows: list[dict[str, Any]]) -> None:
+def runs_table(rows: list[dict[str, Any]], order: str = "") -> None:
+    """`order`: how the rows are sorted, for the title (empty: newest first)."""
     from rich.console import Console
     from rich.table import Table
 
     names = sorted({k for r in rows for k in r["metrics"]})[:6]
-    table = Table(title=f"runs on main ({len(rows)})")
+    table = Table(title=f"runs on main ({len(rows)}), {order or 'newest first'}")
     for col in ("run", "tag", "branch", "time", *names):
         table.add_column(col, justify="right" if col in names else "left")
     for r in rows:

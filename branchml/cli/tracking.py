@@ -72,17 +72,20 @@ def runs_list(
         raise UsageError("--asc and --desc say which way --sort goes: name the metric with "
                          "--sort METRIC.")
     rows = api.runs(".")
+    order = ""
     if sort:
-        from branchml.core.runsort import sort_runs
+        from branchml.core.runsort import lower_is_better, sort_runs
 
         rows = [dict(r) for r in sort_runs(rows, sort, ascending)]
+        up = lower_is_better(sort) if ascending is None else ascending
+        order = f"best {sort} first ({'lowest' if up else 'highest'} first)"
     if as_json:
         return emit_json(rows)
     if not rows:
         return out("No runs on main yet: `branchml track stable/NAME` adds one.")
     from branchml.cli.render import runs_table
 
-    runs_table(rows)
+    runs_table(rows, order)
 
 
 @runs_app.command("compare")
