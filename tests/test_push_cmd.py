@@ -242,8 +242,9 @@ def test_hand_made_code_on_raw_refused_here_and_by_the_server(pushed: Path, serv
 @pytest.fixture
 def deployed(pushed: Path, server: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     release(pushed, bml)
+    assert bml("tag", "--client", "acme", "--allow-same", cwd=pushed).code == 0  # a candidate
     for fraction in ("0.1", "0.2"):
-        assert bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1",
+        assert bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v2",
                    "--fraction", fraction, cwd=pushed).code == 0
     assert bml("push", cwd=pushed).code == 0
     return pushed
@@ -355,17 +356,18 @@ def test_deploy_and_rollback_push(pushed: Path, server: Path, bml) -> None:  # t
 def test_failed_deploy_push_leaves_the_local_ref_as_before(pushed: Path, server: Path,
                                                            bml) -> None:  # type: ignore[no-untyped-def]
     release(pushed, bml)
+    assert bml("tag", "--client", "acme", "--allow-same", cwd=pushed).code == 0  # a candidate
     assert bml("push", cwd=pushed).code == 0
     assert bml("deploy", "acme-v1", "--client", "acme", "--push", cwd=pushed).code == 0
     local = refs(pushed)["refs/deploy/acme"]
     git("remote", "set-url", "origin", str(server.parent / "gone.git"), cwd=pushed)
-    r = bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1", "--fraction",
+    r = bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v2", "--fraction",
             "0.5", "--push", cwd=pushed)
     assert r.code == 4 and "has no repository at that address" in r.err
     assert refs(pushed)["refs/deploy/acme"] == local
     r = bml("tag", "--client", "acme", "--push", "--allow-same", cwd=pushed)
     assert r.code == 4
-    assert git("tag", cwd=pushed).splitlines() == ["acme-v1"]
+    assert git("tag", cwd=pushed).splitlines() == ["acme-v1", "acme-v2"]
 
 
 # --- judging once ------------------------------------------------------------------------------

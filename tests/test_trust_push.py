@@ -229,7 +229,8 @@ def test_deploy_history_only_moves_forward(released: Path, server: Path, bml) ->
     p = push(released, "refs/deploy/acme", verify=True)
     assert p.returncode == 0, p.stderr  # the legitimate twin
     # a second deployment (the same routing again records nothing: deploy is idempotent)
-    assert bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1", "--fraction",
+    assert bml("tag", "--client", "acme", "--allow-same", "--push", cwd=released).code == 0
+    assert bml("deploy", "acme-v1", "--client", "acme", "--canary", "acme-v2", "--fraction",
                "0.1", cwd=released).code == 0
     assert push(released, "refs/deploy/acme", verify=True).returncode == 0
     before = refs(server)

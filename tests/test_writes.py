@@ -337,7 +337,8 @@ def test_deploy_of_the_routing_in_place_records_nothing(pulling: Path, bml) -> N
                     fault="refs-after").returncode == -9
     assert bml_proc(pulling, "deploy", "acme-v1", "--client", "acme").returncode == 0
     assert git("rev-list", "--count", "refs/deploy/acme", cwd=pulling) == "1"
-    canary = bml_proc(pulling, "deploy", "acme-v1", "--client", "acme", "--canary", "acme-v1",
+    assert bml("tag", "--client", "acme", "--allow-same", cwd=pulling).code == 0  # a candidate
+    canary = bml_proc(pulling, "deploy", "acme-v1", "--client", "acme", "--canary", "acme-v2",
                       "--fraction", "0.5")  # twin: a new routing is recorded
     assert canary.returncode == 0
     assert git("rev-list", "--count", "refs/deploy/acme", cwd=pulling) == "2"
