@@ -51,13 +51,16 @@ __all__ = [
 ]
 
 
-def init(path: str | Path = ".", model: str = "model", hooks: bool = True, lfs: bool = True,
-         dry_run: bool = False, ci: str | None = None) -> InitReport:
+def init(path: str | Path = ".", model: str | None = None, hooks: bool = True,
+         lfs: bool = True, dry_run: bool = False, ci: str | None = None,
+         main: str | None = None) -> InitReport:
     """Create (or adopt) a repository laid out for the branchml workflow; `ci` ("github",
-    "gitlab") adds that host's CI file to the init commit on main."""
+    "gitlab") adds that host's CI file to the init commit on main. `model` None: the models
+    an earlier init recorded (else "model"); `main`: an existing branch (master) becomes the
+    main branch, named in the local git config `branchml.trustedRef`."""
     from branchml.ops import init as op
 
-    return op.init(Path(path), model, hooks, lfs, dry_run, ci)
+    return op.init(Path(path), model, hooks, lfs, dry_run, ci, main)
 
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,

@@ -24,8 +24,12 @@ from branchml.cli.app import (
 def init(
     path: Annotated[Path, typer.Argument(help="Folder of the repository (created if missing).")]
     = Path("."),
-    model: Annotated[str, typer.Option(help="Model name: creates dev/NAME and stable/NAME.")]
-    = "model",
+    model: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Model name: creates dev/NAME and stable/NAME (default: the "
+        "models an earlier init recorded, else model).")] = None,
+    main: Annotated[str | None, typer.Option(
+        "--main", metavar="BRANCH", help="Make this existing branch (e.g. master) the main "
+        "branch instead of creating main beside it.")] = None,
     no_hooks: Annotated[bool, typer.Option("--no-hooks", help="Do not install git hooks.")]
     = False,
     no_lfs: Annotated[bool, typer.Option(
@@ -37,7 +41,7 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a repository laid out for the workflow, or adopt an existing one."""
-    report = api.init(path, model, not no_hooks, not no_lfs, dry_run, ci)
+    report = api.init(path, model, not no_hooks, not no_lfs, dry_run, ci, main)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:

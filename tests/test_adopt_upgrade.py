@@ -1,0 +1,166 @@
+"""Issue 18, adopting an existing repository: `init --main master`, the init plan (code on main,
+branches of no type), a rerun that adds only what branchml never made, `branchml upgrade`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import commit, git, git_proc, snapshot, write
+
+
+def _master_repo(tmp_path: Path) -> Path:
+    """A project whose default branch is master: code, a README, a feature branch."""
+    repo = tmp_path / "legacy"
+    git("init", "-q", "-b", "master", str(repo), cwd=tmp_path)
+    write(repo, "src/train.py", "print('train')\n")
+    write(repo, "README.md", "# legacy\n")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "first", cwd=repo)
+    git("branch", "feature", cwd=repo)
+    return repo
+
+
+def _cfg(repo: Path, rev: str) -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(git("show", f"{rev}:branchml.yaml", cwd=repo))
+
+
+# -- 1. the main branch: --main master, or a warning ------------------------------------------
+
+def test_init_on_master_plan_warns_lists_code_and_untyped_branches(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _master_repo(tmp_path)
+    before = snapshot(repo)
+    r = bml("init", ".", "--dry-run", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    assert plan["main"] == "main" and plan["code_on_main"] == ["src/train.py"]
+    fates = {u["branch"]: u["what"] for u in plan["untyped"]}
+    assert set(fates) == {"master", "feature"}
+    assert "every commit and push on it will be refused" in fates["master"]
+    assert "branchml init --main master" in fates["master"]
+    assert "git branch -m feature dev/feature" in fates["feature"]
+    assert any("main takes no code" in n and "src/train.py" in n for n in plan["notes"])
+    text = bml("init", ".", "--dry-run", cwd=repo)
+    assert "Note: master matches no branch type" in text.out
+    assert snapshot(repo) == before  # a dry run changes nothing
+
+
+def test_init_main_master_makes_master_the_main_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _master_repo(tmp_path)
+    r = bml("init", ".", "--main", "master", "--no-lfs", cwd=repo)
+    assert r.code == 0, r.err
+    assert git_proc("rev-parse", "--verify", "-q", "main", cwd=repo).returncode != 0
+    assert git("config", "branchml.trustedRef", cwd=repo).strip() == "refs/heads/master"
+    cfg = _cfg(repo, "master")
+    assert cfg["branches"]["master"]["type"] == "main" and "main" not in cfg["branches"]
+    assert cfg["branches"]["raw"]["parent"] == "master"
+    assert cfg["adopted"]["before"] == git("rev-parse", "master~1", cwd=repo).strip()
+    # master takes docs through the pre-commit hook, and refuses code with one reason
+    commit(repo, {"docs/data.md": "# data\nmore\n"}, "doc", verify=True)
+    write(repo, "src/train.py", "print('edited')\n")
+    git("add", ".", cwd=repo)
+    refused = git_proc("commit", "-q", "-m", "code on master", cwd=repo)
+    assert refused.returncode != 0
+    assert "master: main takes no code: commit src/train.py on a dev/* branch" in refused.stderr
+    # a rerun keeps master as main (read from the git config) and has nothing to do
+    git("checkout", "-q", "--", ".", cwd=repo)
+    again = bml("init", ".", "--no-lfs", cwd=repo)
+    assert again.code == 0 and "Nothing to do" in again.out, again.out
+
+
+def test_init_main_refuses_a_name_of_another_type_and_a_second_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _master_repo(tmp_path)
+    r = bml("init", ".", "--main", "raw", cwd=repo)
+    assert r.code == 2 and "--main raw names a branch of another type" in r.err
+    assert bml("init", ".", "--no-lfs", cwd=repo).code == 0
+    before = snapshot(repo)
+    r = bml("init", ".", "--main", "master", "--no-lfs", cwd=repo)
+    assert r.code == 2 and "main is already set up by branchml here" in r.err
+    assert snapshot(repo) == before
+
+
+def _forge(repo: Path, branch: str, files: dict[str, bytes]) -> str:
+    """A commit made with plumbing only, as an attacker would (no hook runs): `files` put
+    over `branch`'s tree in an index of its own, the branch moved by update-ref."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "forge-index")}
+
+    def plumb(*args: str, data: bytes | None = None) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, env=env, input=data,
+                              capture_output=True, check=True)
+        return done.stdout.decode().strip()
+
+    plumb("read-tree", branch)
+    for path, data in files.items():
+        oid = plumb("hash-object", "-w", "--stdin", data=data)
+        plumb("update-index", "--add", "--cacheinfo", f"100644,{oid},{path}")
+    tree = plumb("write-tree")
+    sha = plumb("commit-tree", tree, "-p", branch, "-m", "forged")
+    plumb("update-ref", f"refs/heads/{branch}", sha)
+    return sha
+
+
+def test_a_branch_whose_config_names_itself_main_is_ignored(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Attack: dev/x carries a branchml.yaml that makes dev/x the main type (and lets it
+    change models); the trusted main is master, named by the git config, so dev/x is judged
+    by master's config: the model is refused."""
+    repo = _master_repo(tmp_path)
+    assert bml("init", ".", "--main", "master", "--no-lfs", cwd=repo).code == 0
+    git("branch", "dev/x", "dev/model", cwd=repo)
+    cfg = git("show", "master:branchml.yaml", cwd=repo)
+    evil = cfg.replace('  "master":\n    type: main\n', '  "dev/x":\n    type: main\n'
+                       '    may_change: [code, models, docs, config]\n  "master":\n'
+                       '    type: code\n    parent: "dev/x"\n')
+    evil = evil.replace('  "dev/*":\n    type: code\n    parent: "master"',
+                        '  "dev/*":\n    type: code\n    parent: "dev/x"')
+    old = git("rev-parse", "dev/x", cwd=repo).strip()
+    _forge(repo, "dev/x", {"branchml.yaml": evil.encode(), "models/m.pkl": b"weights\n"})
+    r = bml("check", "--range", f"{old}..dev/x", "--branch", "dev/x", cwd=repo)
+    assert r.code == 1
+    assert "models/m.pkl" in r.out and "refs/heads/master:branchml.yaml" in r.out
+    # the twin: a code change on dev/x is accepted
+    git("branch", "dev/y", old, cwd=repo)
+    _forge(repo, "dev/y", {"src/train.py": b"print('better')\n"})
+    ok = bml("check", "--range", f"{old}..dev/y", "--branch", "dev/y", cwd=repo)
+    assert ok.code == 0, ok.out
+
+
+# -- 3. a rerun adds what is missing from branchml's own set ----------------------------------
+
+def test_rerun_without_model_reuses_the_recorded_models(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--model", "churn", "--no-lfs").code == 0
+    assert _cfg(repo, "main")["scaffold"]["models"] == ["churn"]
+    r = bml("init", ".", "--no-lfs", cwd=repo)
+    assert r.code == 0 and "Nothing to do" in r.out, r.out
+    for name in ("dev/model", "stable/model"):
+        assert git_proc("rev-parse", "--verify", "-q", name, cwd=repo).returncode != 0
+    more = bml("init", ".", "--model", "fraud", "--no-lfs", "--json", cwd=repo)
+    assert {"dev/fraud", "stable/fraud"} <= set(json.loads(more.out)["branches"])
+    assert _cfg(repo, "main")["scaffold"]["models"] == ["churn", "fraud"]
+
+
+def test_rerun_does_not_restore_a_scaffold_doc_the_user_deleted(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    commit(repo, {"docs/problem.md": None}, "we do not keep a problem statement", verify=True)
+    r = bml("init", ".", "--no-lfs", cwd=repo)
+    assert r.code == 0 and "Nothing to do" in r.out, r.out
+    assert not (repo / "docs/problem.md").exists()
+
+
+def test_rerun_on_an_older_scaffold_without_a_record(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A repository scaffolded before the record: what the init commit added counts as made
+    by branchml, and dev/* names the models."""
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--model", "churn", "--no-lfs").code == 0
+    text = (repo / "branchml.yaml").read_text()
+    old = text[:text.index("# What `branchml init` scaffolded")].replace("version: 2",
+                                                                        "version: 1")
+    commit(repo, {"branchml.yaml": old, "docs/data.md": None}, "as an older branchml left it")
+    r = bml("init", ".", "--no-lfs", cwd=repo)
+    assert r.code == 0 and "Nothing to do" in r.out, r.out
+    assert git_proc("rev-parse", "--verify", "-q", "dev/model", cwd=repo).returncode != 0
