@@ -65,13 +65,14 @@ def init(path: str | Path = ".", model: str | None = None, hooks: bool = True,
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,
             no_lfs: bool = False, lfs_storage: str | None = None,
-            ci: str | None = None) -> InstallReport:
+            ci: str | None = None, main: str | None = None) -> InstallReport:
     """Install (or remove) branchml's hooks and git-lfs's filters in a clone; in a bare
     repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage);
-    `ci` ("github", "gitlab") writes that host's CI file into the working tree."""
+    `ci` ("github", "gitlab") writes that host's CI file into the working tree; `main` names
+    the main branch when it is not main (git config branchml.trustedRef)."""
     from branchml.ops import install as op
 
-    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage, ci)
+    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage, ci, main)
 
 
 def create_branch(name: str, path: str | Path = ".", from_ref: str | None = None,

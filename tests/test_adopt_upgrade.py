@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import commit, git, git_proc, snapshot, write
@@ -164,3 +165,48 @@ def test_rerun_on_an_older_scaffold_without_a_record(tmp_path: Path, bml) -> Non
     r = bml("init", ".", "--no-lfs", cwd=repo)
     assert r.code == 0 and "Nothing to do" in r.out, r.out
     assert git_proc("rev-parse", "--verify", "-q", "dev/model", cwd=repo).returncode != 0
+
+
+def _evil_config(repo: Path) -> bytes:
+    """master's config, rewritten to make dev/x the main type and let it hold models."""
+    cfg = git("show", "master:branchml.yaml", cwd=repo)
+    evil = cfg.replace('  "master":\n    type: main\n', '  "dev/x":\n    type: main\n'
+                       '    may_change: [code, models, docs, config]\n  "master":\n'
+                       '    type: code\n    parent: "dev/x"\n')
+    return evil.replace('  "dev/*":\n    type: code\n    parent: "master"',
+                        '  "dev/*":\n    type: code\n    parent: "dev/x"').encode()
+
+
+@pytest.mark.slow
+def test_server_trusts_the_main_its_owner_named(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """`branchml install --main master` on the bare server: its pre-receive judges by master's
+    config; a pushed branch whose config names itself main is refused (refs unmoved), its
+    twin is accepted; `branchml clone` reads the server's HEAD and trusts master too."""
+    repo = _master_repo(tmp_path)
+    assert bml("init", ".", "--main", "master", "--no-lfs", cwd=repo).code == 0
+    bare = tmp_path / "server.git"
+    git("init", "-q", "--bare", "-b", "master", str(bare), cwd=tmp_path)
+    r = bml("install", "--main", "master", "--no-lfs", cwd=bare)
+    assert r.code == 0, r.err
+    assert git("config", "branchml.trustedRef", cwd=bare).strip() == "refs/heads/master"
+    git("remote", "add", "origin", str(bare), cwd=repo)
+    first = git_proc("push", "origin", "master", "raw", "clean", "split", "monitoring",
+                     "dev/model", "stable/model", cwd=repo)
+    assert first.returncode == 0, first.stderr
+    git("branch", "dev/x", "dev/model", cwd=repo)
+    _forge(repo, "dev/x", {"branchml.yaml": _evil_config(repo), "models/m.pkl": b"weights\n"})
+    before = git("for-each-ref", cwd=bare)
+    refused = git_proc("push", "--no-verify", "origin", "dev/x", cwd=repo)
+    assert refused.returncode != 0 and "models/m.pkl" in refused.stderr, refused.stderr
+    assert git("for-each-ref", cwd=bare) == before
+    git("branch", "dev/y", "dev/model", cwd=repo)
+    _forge(repo, "dev/y", {"src/train.py": b"print('better')\n"})
+    ok = git_proc("push", "--no-verify", "origin", "dev/y", cwd=repo)
+    assert ok.returncode == 0, ok.stderr
+    clone = tmp_path / "clone"
+    c = bml("clone", str(bare), str(clone))
+    assert c.code == 0, c.err
+    assert git("config", "branchml.trustedRef", cwd=clone).strip() == "refs/heads/master"
+    assert git("branch", "--show-current", cwd=clone).strip() == "master"
+    st = bml("status", "--json", cwd=clone)
+    assert "refs/heads/master:branchml.yaml" in st.out, st.out

@@ -71,11 +71,15 @@ def install(
         "--ci", metavar="HOST", help="Also write the CI file of HOST (github or gitlab) into "
         "the working tree, to commit on main; an existing different file is refused.")]
     = None,
+    main: Annotated[str | None, typer.Option(
+        "--main", metavar="BRANCH", help="The main branch when it is not main (e.g. master): "
+        "written as git config branchml.trustedRef, which a server's checks then trust.")]
+    = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Set up hooks and git-lfs in a fresh clone (they do not travel with a clone)."""
-    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage, ci)
+    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage, ci, main)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:
