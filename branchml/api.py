@@ -313,3 +313,20 @@ def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
     from branchml.ops import push as op
 
     return op.push(Path(path), remote, dry_run, progress)
+
+
+# --- issue 18: adopt ---
+if TYPE_CHECKING:
+    from branchml.ops.upgrade import UpgradeReport
+
+__all__ += ["upgrade"]
+
+
+def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
+    """Bring a repository scaffolded by an older branchml up to date in one commit on main:
+    the config format migrated, hooks and merge drivers reinstalled, template changes merged
+    three-way with the user's edits (a conflict leaves the user's file as it is, reported in
+    `conflicts`)."""
+    from branchml.ops import upgrade as op
+
+    return op.upgrade(Path(path), dry_run)

@@ -210,3 +210,90 @@ def test_server_trusts_the_main_its_owner_named(tmp_path: Path, bml) -> None:  #
     assert git("branch", "--show-current", cwd=clone).strip() == "master"
     st = bml("status", "--json", cwd=clone)
     assert "refs/heads/master:branchml.yaml" in st.out, st.out
+
+
+# -- 4. branchml upgrade ----------------------------------------------------------------------
+
+def _older_scaffold(tmp_path: Path) -> Path:
+    """A repository as an older branchml left it: config version 1 without a scaffold record,
+    templates of that day (README without its last line, another Goal line, another title of
+    structure.md), no hooks; then the user's edits and a deleted model card."""
+    from branchml.ops import scaffold
+
+    repo = tmp_path / "old"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp_path)
+    now = {p: d.decode() for p, d in scaffold.scaffold_files("old", "model", False).items()}
+    then = dict(now)
+    then["branchml.yaml"] = now["branchml.yaml"].replace("version: 2", "version: 1")
+    then["README.md"] = now["README.md"].replace("See `docs/structure.md`.\n", "")
+    then["docs/problem.md"] = now["docs/problem.md"].replace(" or product", "")
+    then["docs/structure.md"] = now["docs/structure.md"].replace("# Project structure",
+                                                                 "# Structure")
+    for path, text in then.items():
+        write(repo, path, text)
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "branchml init: lay out the project on main", cwd=repo)
+    for name in ("raw", "clean", "split", "monitoring", "dev/model", "stable/model"):
+        git("branch", name, cwd=repo)
+    commit(repo, {"README.md": then["README.md"].replace("# old", "# Churn at ACME"),
+                  "docs/problem.md": then["docs/problem.md"].replace(
+                      "what decision does the model serve?", "keep customers."),
+                  "docs/model_card.md": None}, "our own words")
+    return repo
+
+
+def test_upgrade_dry_run_changes_nothing_and_says_what_it_would_do(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _older_scaffold(tmp_path)
+    before = snapshot(repo)
+    r = bml("upgrade", "--dry-run", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    assert (plan["version_from"], plan["version_to"]) == (1, 2)
+    assert plan["updated"] == ["docs/structure.md"] and plan["merged"] == ["README.md"]
+    assert plan["conflicts"] == ["docs/problem.md"] and plan["added"] == []
+    assert any(s.startswith("install hook pre-commit") for s in plan["steps"])
+    assert snapshot(repo) == before
+
+
+def test_upgrade_migrates_merges_and_never_overwrites_edits(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _older_scaffold(tmp_path)
+    old = git("rev-parse", "main", cwd=repo).strip()
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 0, r.err
+    assert "Left as they are (the template change conflicts with your edits; merge it by " \
+           "hand): docs/problem.md" in r.out
+    new = git("rev-parse", "main", cwd=repo).strip()
+    assert git("rev-parse", f"{new}^", cwd=repo).strip() == old  # one commit on main
+    cfg = _cfg(repo, "main")
+    assert cfg["version"] == 2 and cfg["scaffold"]["models"] == ["model"]
+    readme = git("show", "main:README.md", cwd=repo)
+    assert readme.startswith("# Churn at ACME")
+    assert readme.rstrip().endswith("See `docs/structure.md`.")
+    assert "keep customers." in git("show", "main:docs/problem.md", cwd=repo)
+    assert git("show", "main:docs/structure.md", cwd=repo).startswith("# Project structure")
+    assert git_proc("cat-file", "-e", "main:docs/model_card.md", cwd=repo).returncode != 0
+    assert (repo / ".git/hooks/pre-commit").exists()
+    assert git("config", "merge.branchml-append.driver", cwd=repo).strip()
+    # the op log holds main's before and after: the upgrade is undone by moving main back
+    log = [json.loads(x) for x in (repo / ".git/branchml/oplog.jsonl").read_text().splitlines()]
+    end = [e for e in log if e.get("event") == "end"][-1]
+    assert {"kind": "ref", "ref": "refs/heads/main", "old": old, "new": new}.items() <= \
+        next(c for c in end["changes"] if c.get("ref") == "refs/heads/main").items()
+    # a rerun has nothing to merge but still names the conflict
+    again = bml("upgrade", cwd=repo)
+    assert again.code == 0 and "Nothing to do" in again.out and "docs/problem.md" in again.out
+
+
+def test_upgrade_on_a_current_repository_has_nothing_to_do(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    before = snapshot(repo)
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 0 and r.out.startswith("Nothing to do"), r.out
+    assert snapshot(repo) == before
+
+
+def test_upgrade_refuses_a_repository_branchml_never_set_up(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _master_repo(tmp_path)
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 4 and "run `branchml init .` instead" in r.err

@@ -57,6 +57,32 @@ def init(
 
 
 @app.command()
+def upgrade(dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
+    """Bring a repository set up by an older branchml up to date: config version, hooks and
+    merge drivers, template changes merged with your edits (never overwriting them)."""
+    report = api.upgrade(".", dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    if report.nothing_to_do:
+        out(f"Nothing to do: {report.path} is up to date (config version "
+            f"{report.version_to}).")
+    else:
+        out(("Would do" if dry_run else "Done") + f" in {report.path}:")
+    for step in report.steps:
+        out(f"  - {step}")
+    if report.version_from != report.version_to:
+        out(f"Config version {report.version_from} -> {report.version_to}.")
+    for label, paths in (("Updated from the new templates", report.updated),
+                         ("Merged the template changes with your edits", report.merged),
+                         ("Added new template files", report.added)):
+        if paths:
+            out(f"{label}: {', '.join(paths)}")
+    if report.conflicts:
+        out("Left as they are (the template change conflicts with your edits; merge it by "
+            f"hand): {', '.join(report.conflicts)}")
+
+
+@app.command()
 def install(
     uninstall: Annotated[bool, typer.Option(
         "--uninstall", help="Remove branchml's hooks and put back the ones they replaced.")]

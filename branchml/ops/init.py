@@ -240,7 +240,7 @@ def _main_ref(repo: objectstore.Repo, f: _Facts, files: dict[str, bytes],
     if not files:
         return []
     if f.head == f.main:
-        _refuse_dirty(repo, f.base, files)
+        refuse_dirty(repo, f.base, files)
     new_main = repo.commit_files(f.base, files, _message(files, f.main))
     return [RefUpdate(f"refs/heads/{f.main}", f.old_main, new_main, "(scaffold)")]
 
@@ -280,7 +280,8 @@ def _refuse_files_in_the_way(path: Path, model: str, use_lfs: bool,
         )
 
 
-def _refuse_dirty(repo: objectstore.Repo, base: str | None, files: dict[str, bytes]) -> None:
+def refuse_dirty(repo: objectstore.Repo, base: str | None, files: dict[str, bytes],
+                 command: str = "init") -> None:
     assert repo.root is not None
     dirty = worktree.dirty(repo.root) if base else []
     new_paths = [p for p in files if repo.read_file(base, p) is None]
@@ -288,8 +289,9 @@ def _refuse_dirty(repo: objectstore.Repo, base: str | None, files: dict[str, byt
     if dirty or in_way:
         what = ", ".join((dirty + in_way)[:5])
         raise DirtyWorktree(
-            f"the working tree of main has uncommitted or untracked files that init would "
-            f"overwrite ({what}): commit, stash or move them, then run `branchml init` again."
+            f"the working tree of main has uncommitted or untracked files that {command} would "
+            f"overwrite ({what}): commit, stash or move them, then run `branchml {command}` "
+            "again."
         )
 
 
