@@ -6,8 +6,8 @@ does not add dev/model). `upgrade` merges template changes three-way against the
 init wrote: each file's blob id is recorded, and that blob is in main's history.
 
 A repository scaffolded before the record existed has its record derived from history: the
-files the first commit that added branchml.yaml on main added, and the models of its dev/*
-branches.
+files that the first commit adding branchml.yaml on main added, when init made that commit (its
+subject says so), and the models of its dev/* branches.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from branchml import config
 from branchml.repo.reader import Git
 
 KEY = "scaffold"
+INIT_SUBJECT = "branchml init"  # the subject of every commit init made on main
 # the block as `with_record` writes it: the key at the top level and its indented lines
 _BLOCK = re.compile(rb"^(# What `branchml init` scaffolded[^\n]*\n)*scaffold:[^\n]*\n"
                     rb"([ \t][^\n]*\n|\n(?=[ \t]))*", re.M)
@@ -67,7 +68,9 @@ def derived(git: Git, main_sha: str, template_paths: Iterable[str]) -> ScaffoldR
     first = git.out("log", "--first-parent", "--diff-filter=A", "--format=%H", main_sha,
                     "--", config.CONFIG_FILE).split()
     files: dict[str, str] = {}
-    if first:
+    # only init's own commit: a branchml.yaml the user committed with their README does not
+    # make that README branchml's (upgrade would take it for an unedited template)
+    if first and git.message(first[-1]).startswith(INIT_SUBJECT):
         added = git.out("diff-tree", "--root", "-r", "--no-commit-id", "--diff-filter=A",
                         "--format=", "-z", "--name-only", first[-1]).split("\0")
         wanted = set(template_paths)

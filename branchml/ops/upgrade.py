@@ -112,8 +112,11 @@ def _main_files(repo: objectstore.Repo, g: Git, old: str, text: bytes,
                                   scaffold.attribute_lines(policy_from_config(cfg),
                                                            cfg.get("merge") or {}),
                                   "added by branchml upgrade")
-    if attrs is not None:
-        out[".gitattributes"] = attrs
+    ignore = scaffold.extend_lines(repo.read_file(old, ".gitignore"), scaffold.ignore_lines(),
+                                   "added by branchml upgrade")
+    for name, data in ((".gitattributes", attrs), (".gitignore", ignore)):
+        if data is not None:
+            out[name] = data
     return out
 
 
