@@ -297,3 +297,34 @@ def test_upgrade_refuses_a_repository_branchml_never_set_up(tmp_path: Path, bml)
     repo = _master_repo(tmp_path)
     r = bml("upgrade", cwd=repo)
     assert r.code == 4 and "run `branchml init .` instead" in r.err
+
+
+def test_upgrade_leaves_a_readme_the_user_committed_with_their_own_config(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Attack on the derived record: a branchml.yaml committed by hand together with the
+    user's README (not by init) does not make that README branchml's to replace."""
+    from branchml.ops import scaffold
+
+    repo = tmp_path / "own"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp_path)
+    cfg = scaffold.scaffold_files("own", "model", False)["branchml.yaml"].decode()
+    write(repo, "branchml.yaml", cfg.replace("version: 2", "version: 1"))
+    write(repo, "README.md", "# Our own README\n")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "set up the policy by hand", cwd=repo)
+    r = bml("upgrade", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    done = json.loads(r.out)
+    assert "README.md" not in done["updated"] + done["merged"]
+    assert "docs/problem.md" in done["added"]
+    assert git("show", "main:README.md", cwd=repo) == "# Our own README"
+
+
+def test_the_scaffold_block_is_replaced_in_place_and_the_rest_kept() -> None:
+    from branchml.ops.scaffold_record import ScaffoldRecord, with_record
+
+    user = b"version: 2\n# my note\nunknown_branches: allow\n"
+    one = with_record(user, ScaffoldRecord(("a",), {"README.md": "1" * 40}))
+    two = with_record(one + b"# after\n", ScaffoldRecord(("a", "b"), {}))
+    assert two.startswith(user) and two.endswith(b"# after\n")
+    assert two.count(b"scaffold:") == 1 and two.count(b"# What `branchml init`") == 1
+    assert yaml.safe_load(two)["scaffold"] == {"models": ["a", "b"], "files": {}}

@@ -25,8 +25,8 @@ from branchml.repo.reader import Git
 KEY = "scaffold"
 INIT_SUBJECT = "branchml init"  # the subject of every commit init made on main
 # the block as `with_record` writes it: the key at the top level and its indented lines
-_BLOCK = re.compile(rb"^(# What `branchml init` scaffolded[^\n]*\n)*scaffold:[^\n]*\n"
-                    rb"([ \t][^\n]*\n|\n(?=[ \t]))*", re.M)
+_BLOCK = re.compile(rb"^(# What `branchml init` scaffolded[^\n]*\n# `branchml upgrade`[^\n]*\n)?"
+                    rb"scaffold:[^\n]*\n([ \t][^\n]*\n|\n(?=[ \t]))*", re.M)
 
 
 @dataclass(frozen=True)
