@@ -328,3 +328,30 @@ def test_the_scaffold_block_is_replaced_in_place_and_the_rest_kept() -> None:
     assert two.startswith(user) and two.endswith(b"# after\n")
     assert two.count(b"scaffold:") == 1 and two.count(b"# What `branchml init`") == 1
     assert yaml.safe_load(two)["scaffold"] == {"models": ["a", "b"], "files": {}}
+
+
+def test_main_config_may_not_name_another_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Attack: a commit on master whose branchml.yaml gives type main to another branch (so
+    master would fall out of every type and `evil` would carry main's rules): refused at
+    pre-commit and by `check --range`; the twin (a config change that keeps master) passes."""
+    repo = _master_repo(tmp_path)
+    assert bml("init", ".", "--main", "master", "--no-lfs", cwd=repo).code == 0
+    cfg = (repo / "branchml.yaml").read_text()
+    write(repo, "branchml.yaml", cfg.replace('  "master":\n    type: main\n',
+                                             '  "evil":\n    type: main\n').replace(
+                                                 'parent: "master"', 'parent: "evil"'))
+    git("add", "branchml.yaml", cwd=repo)
+    refused = git_proc("commit", "-q", "-m", "evil is main now", cwd=repo)
+    assert refused.returncode != 0
+    assert "branchml.yaml gives type main to 'evil', but this repository's main branch is " \
+           "master" in refused.stderr
+    old = git("rev-parse", "master", cwd=repo).strip()
+    git("commit", "-q", "--no-verify", "-m", "evil is main now", cwd=repo)
+    r = bml("check", "--range", f"{old}..master", "--branch", "master", cwd=repo)
+    assert r.code == 1 and "gives type main to 'evil'" in r.out
+    git("reset", "-q", "--hard", old, cwd=repo)
+    write(repo, "branchml.yaml", cfg.replace("unknown_branches: reject",
+                                             "unknown_branches: allow"))
+    git("add", "branchml.yaml", cwd=repo)
+    ok = git_proc("commit", "-q", "-m", "let feature branches be", cwd=repo)
+    assert ok.returncode == 0, ok.stderr
