@@ -21,7 +21,7 @@ def scaffold_files(project: str, model: str, lfs: bool, main: str = "main") -> d
         if path.is_file():
             text = Template(path.read_text(encoding="utf-8"))
             rel = path.relative_to(root).as_posix()
-            out[rel] = text.safe_substitute(project=project, model=model).encode()
+            out[rel] = text.safe_substitute(project=project, model=model, main=main).encode()
     config = template_text("branchml.yaml")
     if not lfs:
         config = config.replace("lfs: [data, models]", "lfs: []")
