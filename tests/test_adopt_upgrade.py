@@ -355,3 +355,23 @@ def test_main_config_may_not_name_another_main(tmp_path: Path, bml) -> None:  # 
     git("add", "branchml.yaml", cwd=repo)
     ok = git_proc("commit", "-q", "-m", "let feature branches be", cwd=repo)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_upgrade_refuses_uncommitted_edits_it_would_overwrite(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = _older_scaffold(tmp_path)
+    write(repo, "docs/structure.md", "# my uncommitted words\n")
+    before = snapshot(repo)
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 4 and "files that upgrade would overwrite (docs/structure.md)" in r.err
+    assert snapshot(repo) == before
+
+
+def test_init_of_a_new_folder_with_main_trunk(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "fresh"
+    r = bml("init", str(repo), "--main", "trunk", "--no-lfs")
+    assert r.code == 0, r.err
+    assert git("branch", "--show-current", cwd=repo).strip() == "trunk"
+    assert git_proc("rev-parse", "--verify", "-q", "main", cwd=repo).returncode != 0
+    assert "`trunk`" in (repo / "README.md").read_text()
+    assert _cfg(repo, "trunk")["branches"]["dev/*"]["parent"] == "trunk"
+    assert git("rev-parse", "dev/model", cwd=repo) == git("rev-parse", "trunk", cwd=repo)
