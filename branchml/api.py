@@ -51,24 +51,28 @@ __all__ = [
 ]
 
 
-def init(path: str | Path = ".", model: str = "model", hooks: bool = True, lfs: bool = True,
-         dry_run: bool = False, ci: str | None = None) -> InitReport:
+def init(path: str | Path = ".", model: str | None = None, hooks: bool = True,
+         lfs: bool = True, dry_run: bool = False, ci: str | None = None,
+         main: str | None = None) -> InitReport:
     """Create (or adopt) a repository laid out for the branchml workflow; `ci` ("github",
-    "gitlab") adds that host's CI file to the init commit on main."""
+    "gitlab") adds that host's CI file to the init commit on main. `model` None: the models
+    an earlier init recorded (else "model"); `main`: an existing branch (master) becomes the
+    main branch, named in the local git config `branchml.trustedRef`."""
     from branchml.ops import init as op
 
-    return op.init(Path(path), model, hooks, lfs, dry_run, ci)
+    return op.init(Path(path), model, hooks, lfs, dry_run, ci, main)
 
 
 def install(path: str | Path = ".", uninstall: bool = False, dry_run: bool = False,
             no_lfs: bool = False, lfs_storage: str | None = None,
-            ci: str | None = None) -> InstallReport:
+            ci: str | None = None, main: str | None = None) -> InstallReport:
     """Install (or remove) branchml's hooks and git-lfs's filters in a clone; in a bare
     repository, `lfs_storage` sets where its LFS objects live (git config lfs.storage);
-    `ci` ("github", "gitlab") writes that host's CI file into the working tree."""
+    `ci` ("github", "gitlab") writes that host's CI file into the working tree; `main` names
+    the main branch when it is not main (git config branchml.trustedRef)."""
     from branchml.ops import install as op
 
-    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage, ci)
+    return op.install(Path(path), uninstall, dry_run, no_lfs, lfs_storage, ci, main)
 
 
 def create_branch(name: str, path: str | Path = ".", from_ref: str | None = None,
@@ -337,3 +341,19 @@ def runs_sorted(metric: str, ascending: bool | None = None, path: str | Path = "
     from branchml.core.runsort import sort_runs
 
     return [cast("RunRecord", dict(r)) for r in sort_runs(runs(path), metric, ascending)]
+
+# --- issue 18: adopt ---
+if TYPE_CHECKING:
+    from branchml.ops.upgrade import UpgradeReport
+
+__all__ += ["upgrade"]
+
+
+def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
+    """Bring a repository scaffolded by an older branchml up to date in one commit on main:
+    the config format migrated, hooks and merge drivers reinstalled, template changes merged
+    three-way with the user's edits (a conflict leaves the user's file as it is, reported in
+    `conflicts`)."""
+    from branchml.ops import upgrade as op
+
+    return op.upgrade(Path(path), dry_run)

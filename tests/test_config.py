@@ -13,14 +13,15 @@ GOOD = (Path(__file__).parent.parent / "templates" / "branchml.yaml").read_text(
 CLASSES = "(code, data, models, tracking, docs, config)"
 
 BAD = [
-    ("version: 2\n", "branchml.yaml: version: 2 is not supported; this branchml reads 1."),
+    ("version: 3\n", "branchml.yaml: version: 3 is not a config version this branchml reads "
+     "(1, 2)."),
     ("branches: {}\n", "branchml.yaml: missing required key 'version'."),
     ("version: 1\nbranches:\n  \"stable/*\": {type: stable, parent: main, may_change: [code, modles]}\n",
      "branchml.yaml: branches.\"stable/*\".may_change[1]: 'modles' is not a path class "
      f"{CLASSES}."),
     ("version: 1\nfoo: 1\n", "branchml.yaml: unknown key 'foo' (known keys: version, "
      "path_classes, default_class, lfs, unknown_branches, branches, merge, formats, validate, "
-     "split, widen_columns, promote, tags, releases, refs, monitor, trees, adopted)."),
+     "split, widen_columns, promote, tags, releases, refs, monitor, trees, adopted, scaffold)."),
     ("- a\n- b\n", "branchml.yaml: the top level must be a mapping of keys, not a list."),
     ("", "branchml.yaml: the file is empty; it needs at least `version: 1`."),
     ("version: [1\n", "branchml.yaml: line 2, column 1: expected ',' or ']', but got "

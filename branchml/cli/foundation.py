@@ -24,8 +24,12 @@ from branchml.cli.app import (
 def init(
     path: Annotated[Path, typer.Argument(help="Folder of the repository (created if missing).")]
     = Path("."),
-    model: Annotated[str, typer.Option(help="Model name: creates dev/NAME and stable/NAME.")]
-    = "model",
+    model: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Model name: creates dev/NAME and stable/NAME (default: the "
+        "models an earlier init recorded, else model).")] = None,
+    main: Annotated[str | None, typer.Option(
+        "--main", metavar="BRANCH", help="Make this existing branch (e.g. master) the main "
+        "branch instead of creating main beside it.")] = None,
     no_hooks: Annotated[bool, typer.Option("--no-hooks", help="Do not install git hooks.")]
     = False,
     no_lfs: Annotated[bool, typer.Option(
@@ -37,7 +41,7 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a repository laid out for the workflow, or adopt an existing one."""
-    report = api.init(path, model, not no_hooks, not no_lfs, dry_run, ci)
+    report = api.init(path, model, not no_hooks, not no_lfs, dry_run, ci, main)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:
@@ -50,6 +54,32 @@ def init(
         out(f"Kept existing branches: {', '.join(report.kept)}")
     for note in report.notes:
         out(f"Note: {note}")
+
+
+@app.command()
+def upgrade(dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
+    """Bring a repository set up by an older branchml up to date: config version, hooks and
+    merge drivers, template changes merged with your edits (never overwriting them)."""
+    report = api.upgrade(".", dry_run)
+    if as_json:
+        return emit_json(report.to_dict())
+    if report.nothing_to_do:
+        out(f"Nothing to do: {report.path} is up to date (config version "
+            f"{report.version_to}).")
+    else:
+        out(("Would do" if dry_run else "Done") + f" in {report.path}:")
+    for step in report.steps:
+        out(f"  - {step}")
+    if report.version_from != report.version_to:
+        out(f"Config version {report.version_from} -> {report.version_to}.")
+    for label, paths in (("Updated from the new templates", report.updated),
+                         ("Merged the template changes with your edits", report.merged),
+                         ("Added new template files", report.added)):
+        if paths:
+            out(f"{label}: {', '.join(paths)}")
+    if report.conflicts:
+        out("Left as they are (the template change conflicts with your edits; merge it by "
+            f"hand): {', '.join(report.conflicts)}")
 
 
 @app.command()
@@ -67,11 +97,15 @@ def install(
         "--ci", metavar="HOST", help="Also write the CI file of HOST (github or gitlab) into "
         "the working tree, to commit on main; an existing different file is refused.")]
     = None,
+    main: Annotated[str | None, typer.Option(
+        "--main", metavar="BRANCH", help="The main branch when it is not main (e.g. master): "
+        "written as git config branchml.trustedRef, which a server's checks then trust.")]
+    = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Set up hooks and git-lfs in a fresh clone (they do not travel with a clone)."""
-    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage, ci)
+    report = api.install(".", uninstall, dry_run, no_lfs, lfs_storage, ci, main)
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:

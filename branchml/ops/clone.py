@@ -57,15 +57,25 @@ def clone(url: str, directory: str | Path | None = None, branch: str = "main") -
     url = _check_url(url)
     _check_target(target)
     listed = remote.ls_remote(None, url)  # reachable, and ours: nothing made before this
-    if "refs/heads/main" not in listed:
-        raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
-                                 f"repository: {NOT_BRANCHML}.")
+    main = _main_of(url, listed)
+    if branch == "main":  # the default: the main branch, whatever its name
+        branch = main
     made = _make(target)
     try:
-        return _clone(url, target.resolve(), branch, listed)
+        return _clone(url, target.resolve(), branch, listed, main)
     except BaseException:
         _unmake(target, made)
         raise
+
+
+def _main_of(url: str, listed: dict[str, str]) -> str:
+    """main, else the branch the remote's HEAD names (a repository adopted with `init --main
+    master`): the remote's owner sets HEAD, no pushed commit can."""
+    main = "main" if "refs/heads/main" in listed else remote.head_branch(None, url)
+    if main is None or f"refs/heads/{main}" not in listed:
+        raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
+                                 f"repository: {NOT_BRANCHML}.")
+    return main
 
 
 def default_dir(url: str) -> str:
@@ -118,13 +128,16 @@ def _unmake(target: Path, made: Path | None) -> None:
             child.unlink(missing_ok=True)
 
 
-def _clone(url: str, root: Path, branch: str, listed: dict[str, str]) -> CloneReport:
+def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
+           main: str) -> CloneReport:
     proc.run(["git", "init", "-q", f"--initial-branch={branch}", "--", str(root)], cwd=root)
     proc.run(["git", "config", "remote.origin.url", url], cwd=root)
     for spec in FETCH:
         proc.run(["git", "config", "--add", "remote.origin.fetch", spec], cwd=root)
-    remote.fetch(root, ORIGIN, ["refs/heads/main"], objects_only=True)
-    cfg = _trusted_config(root, listed["refs/heads/main"], url)
+    if main != "main":  # every door of the clone reads it through trusted_ref
+        proc.run(["git", "config", "branchml.trustedRef", f"refs/heads/{main}"], cwd=root)
+    remote.fetch(root, ORIGIN, [f"refs/heads/{main}"], objects_only=True)
+    cfg = _trusted_config(root, listed[f"refs/heads/{main}"], url)
     policy, fmt = policy_from_config(cfg), remoterefs.tag_format_of(cfg)
     view = remoterefs.classify(listed, policy, fmt)
     if branch not in view.heads:

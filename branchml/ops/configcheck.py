@@ -42,7 +42,7 @@ def _watch(git: Git, main: str, commits: Iterable[CommitFacts], trusted: Trusted
     explained = not trusted.broken
     for commit in commits:
         for change in commit.changes:
-            why = _new_config_problem(git, change, verdicts)
+            why = _new_config_problem(git, change, verdicts, main)
             if why:
                 violations.append(Violation("config-invalid", why, commit.sha, F, main))
             if not explained and (why or change.path != F or change.status == "D"):
@@ -52,16 +52,32 @@ def _watch(git: Git, main: str, commits: Iterable[CommitFacts], trusted: Trusted
         yield commit
 
 
-def _new_config_problem(git: Git, change: Change, verdicts: dict[str, str | None]
-                        ) -> str | None:
+def _new_config_problem(git: Git, change: Change, verdicts: dict[str, str | None],
+                        main: str) -> str | None:
     if change.path != F or change.status == "D":
         return None
     if change.new_mode not in _FILE_MODES:  # a symlink's target or a submodule's commit
         kind = _KINDS.get(change.new_mode, f"mode {change.new_mode} entry")
         return f"{F} must be a regular file, not a {kind}"
     if change.new_oid not in verdicts:
-        verdicts[change.new_oid] = validate_blob(git, change.new_oid)
+        verdicts[change.new_oid] = (validate_blob(git, change.new_oid)
+                                    or _other_main(git, change.new_oid, main))
     return verdicts[change.new_oid]
+
+
+def _other_main(git: Git, oid: str, main: str) -> str | None:
+    """Which branch is main is the git config's to say (branchml.trustedRef), not a file's:
+    main's config must give type main to that branch, else main would judge itself as a
+    branch of no type and the file would name a main nobody trusts."""
+    from branchml.core.names import pattern_matches
+
+    raw = (git.cat.read(oid) or ("", b""))[1]  # valid, so parsed from the cache
+    cfg = config.load_bytes(raw, F, git.layout.common_dir / "branchml" / "cache")
+    named = [p for p, spec in cfg["branches"].items() if spec["type"] == "main"]
+    if not named or pattern_matches(named[0], main):
+        return None
+    return (f"{F} gives type main to {named[0]!r}, but this repository's main branch is "
+            f"{main} (git config branchml.trustedRef): keep `{main}: {{type: main}}`")
 
 
 def validate_blob(git: Git, oid: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from branchml.core.plan import ConfigSet, LfsInstall, Plan, Step
 from branchml.errors import StateError, UsageError
-from branchml.ops import merge_driver
+from branchml.ops import mainname, merge_driver
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, hooks, lfs, objectstore
 from branchml.repo.reader import Git
@@ -72,10 +72,14 @@ def ci_template(host: str) -> tuple[str, bytes]:
 
 def install(path: Path, uninstall: bool = False, dry_run: bool = False,
             no_lfs: bool = False, lfs_storage: str | None = None,
-            ci: str | None = None) -> InstallReport:
+            ci: str | None = None, main: str | None = None) -> InstallReport:
     ci_file = ci_template(ci) if ci is not None else None  # a bad value before anything
     if ci_file and uninstall:
         raise UsageError("--ci goes with an install, not with --uninstall.")
+    if main is not None:
+        if uninstall:
+            raise UsageError("--main goes with an install, not with --uninstall.")
+        mainname.check(main)
     if not dry_run:
         apply.prepare(objectstore.Repo(path))
     g = Git(path)
@@ -87,9 +91,12 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
         hdir = hooks.hooks_dir(path, root)
         steps: list[Step] = list(hooks.plan_uninstall(hdir))
     else:
-        policy = load_trusted(g, [trusted_ref(g), "refs/remotes/origin/main", "HEAD"]).policy
+        ref = f"refs/heads/{main}" if main else trusted_ref(g)
+        name = ref.removeprefix("refs/heads/")
+        policy = load_trusted(g, [ref, f"refs/remotes/origin/{name}", "HEAD"]).policy
         use_lfs = bool(policy.lfs_classes) and not no_lfs
         steps, hdir = installer_steps(path, root, layout.toplevel is None, use_lfs)
+        steps[:0] = _main_step(g, main)
         if lfs_storage is not None:
             steps[:0] = _storage_step(g, layout.bare, lfs_storage)
     g.close()
@@ -124,6 +131,15 @@ def _ci_step(root: Path | None, ci_file: tuple[str, bytes] | None,
     report.steps.append(f"write {rel} (commit it on main, then merge main into every branch: "
                         "the host reads it from the pushed commit)")
     return target
+
+
+def _main_step(g: Git, main: str | None) -> list[Step]:
+    """`--main NAME`: the branch whose branchml.yaml judges (git config branchml.trustedRef,
+    which only the repository's owner writes); on a server, the one its pre-receive trusts."""
+    old = g.config(mainname.TRUSTED_KEY)
+    if main is None or old == f"refs/heads/{main}":
+        return []
+    return [ConfigSet(mainname.TRUSTED_KEY, f"refs/heads/{main}", old)]
 
 
 def _storage_step(g: Git, bare: bool, location: str) -> list[Step]:

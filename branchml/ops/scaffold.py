@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from string import Template
 
@@ -10,20 +12,32 @@ from branchml.core.policy import Policy
 from branchml.resources import template_text, templates_dir
 
 
-def scaffold_files(project: str, model: str, lfs: bool) -> dict[str, bytes]:
-    """Path on main -> content, for a repository that has none of them."""
+def scaffold_files(project: str, model: str, lfs: bool, main: str = "main") -> dict[str, bytes]:
+    """Path on main -> content, for a repository that has none of them; `main`: the name of
+    the branch of type main (`init --main master`)."""
     root = templates_dir() / "main"
     out: dict[str, bytes] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file():
             text = Template(path.read_text(encoding="utf-8"))
             rel = path.relative_to(root).as_posix()
-            out[rel] = text.safe_substitute(project=project, model=model).encode()
+            out[rel] = text.safe_substitute(project=project, model=model, main=main).encode()
     config = template_text("branchml.yaml")
     if not lfs:
         config = config.replace("lfs: [data, models]", "lfs: []")
-    out["branchml.yaml"] = config.encode()
+    out["branchml.yaml"] = config_for_main(config, main).encode()
     return out
+
+
+def config_for_main(text: str, main: str) -> str:
+    """The config template with `main` as the main branch's pattern and as the parent of the
+    types that start from main (the template's own lines only: two-space keys, `parent:`)."""
+    if main == "main":
+        return text
+    name = json.dumps(main)  # a quoted YAML string whatever the name holds
+    text = re.sub(r"^  main:$", lambda _: f"  {name}:", text, flags=re.M)
+    text = re.sub(r"^    parent: main$", lambda _: f"    parent: {name}", text, flags=re.M)
+    return text.replace("The copy on `main`", f"The copy on `{main}`")
 
 
 def attribute_lines(policy: Policy, merge: Mapping[str, str]) -> list[str]:

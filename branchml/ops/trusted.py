@@ -22,6 +22,7 @@ from branchml.core import yamlbounds
 from branchml.core.model import BranchKind, Op, PathClass
 from branchml.core.policy import BranchType, Policy, policy_from_config
 from branchml.errors import ConfigError, StateError
+from branchml.ops.scaffold import config_for_main
 from branchml.repo.reader import Git
 
 DEFAULT_TRUSTED_REF = "refs/heads/main"
@@ -70,7 +71,7 @@ def load_trusted(git: Git, candidates: list[str]) -> TrustedPolicy:
             return _load_at(git, rev, sha)
     if _config_anywhere(git):
         raise StateError(_fetch_hint(git))
-    return _trusted(config.load_bytes(None, "", _cache(git)), "built-in defaults")
+    return _trusted(_defaults(git, ""), "built-in defaults")
 
 
 def _with_remote_main(git: Git, candidates: list[str]) -> Iterator[str]:
@@ -94,7 +95,7 @@ def _load_at(git: Git, rev: str, sha: str) -> TrustedPolicy:
     found = git.cat.info(f"{sha}:{config.CONFIG_FILE}")
     if found is None:
         label = f"built-in defaults ({source} does not exist)"
-        return _trusted(config.load_bytes(None, source, _cache(git)), label)
+        return _trusted(_defaults(git, source), label)
     try:
         yamlbounds.check_size(found[1], source)  # before the blob is read into memory
         raw = (git.cat.read(found[0]) or ("", b""))[1]
@@ -105,6 +106,15 @@ def _load_at(git: Git, rev: str, sha: str) -> TrustedPolicy:
             return TrustedPolicy(repair_policy(main), f"{source}, invalid: repair only", {},
                                  str(e))
         raise ConfigError(repair_hint(str(e), main)) from None
+
+
+def _defaults(git: Git, source: str) -> dict[str, Any]:
+    """The built-in defaults, with the main branch the git config names (`init --main
+    master`, `install --main master`) as the main type: a server's first push of such a
+    repository is judged with master as main, not as a branch of no type."""
+    main = main_branch_name(git)
+    text = None if main == "main" else config_for_main(config.default_config_text(), main)
+    return config.load_bytes(text.encode() if text else None, source, _cache(git))
 
 
 def repair_hint(error: str, main: str) -> str:

@@ -118,6 +118,19 @@ def ls_remote(cwd: str | Path | None, remote: str, *patterns: str) -> dict[str, 
     return refs
 
 
+def head_branch(cwd: str | Path | None, remote: str) -> str | None:
+    """The branch the remote's HEAD names (its default branch, which only its owner sets),
+    None when HEAD is detached or absent."""
+    r = git(cwd, "ls-remote", "--symref", "--", remote, "HEAD")
+    if r.returncode != 0:
+        raise explain("listing the refs of the remote", remote, r.stderr)
+    for line in r.stdout.decode("utf-8", errors="replace").splitlines():
+        target, _, name = line.partition("\t")
+        if name == "HEAD" and target.startswith("ref: refs/heads/"):
+            return target.removeprefix("ref: refs/heads/")
+    return None
+
+
 def fetch(cwd: str | Path, remote: str, refspecs: Sequence[str], prune: bool = False,
           objects_only: bool = False) -> None:
     """`git fetch` of exactly `refspecs` (no tags but those asked for). `objects_only`: no
