@@ -309,3 +309,27 @@ def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
     from branchml.ops import push as op
 
     return op.push(Path(path), remote, dry_run, progress)
+
+
+# --- issue 18: leakage guard and lineage to raw (h3) ---
+if TYPE_CHECKING:
+    from branchml.ops.release import NextRelease
+    from branchml.ops.splitrows import SplitRows
+
+
+def split_rows(name: str, output: str | Path, purpose: str = "train", path: str | Path = ".",
+               rev: str | None = None) -> SplitRows:
+    """Write the rows of split `name` (train, val, test, or several joined by commas) to
+    `output`, read from the split branch's assignment and data (or `rev`'s), and record the
+    request (split, assignment digest, data commit, rows, `purpose`: train, tune or evaluate)
+    in the working tree's tracking/splits.jsonl, where `tag` finds it."""
+    from branchml.ops import splitrows as op
+
+    return op.split_rows(Path(path), name, Path(output), purpose, rev)
+
+
+def next_release(client: str, path: str | Path = ".") -> NextRelease:
+    """The release name `tag --client CLIENT` would mint now (acme-v3); writes nothing."""
+    from branchml.ops import release as op
+
+    return op.next_release(Path(path), client)
