@@ -128,6 +128,8 @@ def show_out(m: dict[str, Any], as_json: bool) -> None:
 
 
 def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
+    for warning in m.get("warnings") or []:  # on stderr, so --json's stdout stays JSON
+        sys.stderr.write(f"branchml: warning: {warning}\n")
     if as_json:
         return emit_json(m)
     from branchml.core.manifest import summary
@@ -135,8 +137,6 @@ def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False)
     verb = "Would tag" if dry_run else "Tagged"
     sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
                                                " and pushed it.\n" if push else ".\n"))
-    for warning in m.get("warnings") or []:
-        sys.stderr.write(f"branchml: warning: {warning}\n")
 
 
 def next_out(r: Any, as_json: bool) -> None:

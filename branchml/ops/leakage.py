@@ -53,24 +53,26 @@ def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]
     (items never move within one assignment's history, but a split made anew may move them)."""
     problems = [f"{_request(r)} asks for the test split" for r in rules.trains_on_test(records)]
     notes: list[str] = []
-    held: dict[str, Assignment | None] = {}
+    held: dict[tuple[str, str], Assignment | None] = {}
     for r in records:
-        if r["data_commit"] not in held:
-            held[r["data_commit"]] = _assignment(g, r["data_commit"], r["assignment"])
-        if held[r["data_commit"]] is None:
+        at = (r["data_commit"], r["assignment"])
+        if at not in held:
+            held[at] = _assignment(g, *at)
+        if held[at] is None:
             notes.append(f"{_request(r)} cannot be checked: its data commit "
                          f"{r['data_commit'][:10]} does not hold assignment "
                          f"{r['assignment'][:10]} here.")
     tests = [r for r in records if r["purpose"] == "evaluate" and rules.HELD_OUT in
              rules.names_of(r)]
     for r in records:
-        if r["purpose"] not in rules.TRAINING or held[r["data_commit"]] is None:
+        mine = held[(r["data_commit"], r["assignment"])]
+        if r["purpose"] not in rules.TRAINING or mine is None:
             continue
         for t in tests:
-            other = held[t["data_commit"]]
+            other = held[(t["data_commit"], t["assignment"])]
             if t["assignment"] == r["assignment"] or other is None:
                 continue
-            both = rules.overlaps(held[r["data_commit"]] or [], other, rules.names_of(r))
+            both = rules.overlaps(mine, other, rules.names_of(r))
             if both:
                 problems.append(f"{_request(r)} took {len(both)} item(s) that assignment "
                                 f"{t['assignment'][:10]}, evaluated on, puts in test")
