@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from branchml import api
 from branchml.core.split import bucket
-from tests.conftest import commit, git, snapshot
+from tests.conftest import commit, empty_server, git, git_proc, snapshot
 
 ROWS = 40
 
@@ -203,3 +204,80 @@ def test_next_names_the_next_release_and_writes_nothing(trained: Path, bml) -> N
     assert snapshot(trained) == before
     assert api.next_release("acme", trained).tag == "acme-v3"
     assert api.next_release("zed", trained).tag == "zed-v1"
+
+
+# -- the same refusal at the server: a release tag made without `tag` ---------------------------
+def server_refs(bare: Path) -> str:
+    return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
+
+
+def leaky_release(repo: Path, bml, name: str, purpose: str) -> None:  # type: ignore[no-untyped-def]
+    """A release tagged here under a local `tags.leakage: warn` (main, not pushed), so the
+    tag holds a true manifest whose records train on test (purpose `train`), or do not."""
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace(
+        '  format: "{client}-v{n}"', '  format: "{client}-v{n}"\n  leakage: warn')
+    git("checkout", "-q", "main", cwd=repo)
+    commit(repo, {"branchml.yaml": cfg + "\n"})
+    git("checkout", "-q", "stable/model", cwd=repo)
+    request(repo, bml, "test", purpose, "t.csv")
+    train(repo, name)
+    assert bml("tag", "--client", "acme", cwd=repo).code == 0
+
+
+def push_release(repo: Path, bare: Path) -> subprocess.CompletedProcess[str]:
+    for branch in ("raw", "clean", "split", "dev/model", "stable/model"):  # LFS objects too
+        pushed = git_proc("push", "origin", branch, cwd=repo)
+        assert pushed.returncode == 0, pushed.stderr
+    return git_proc("push", "--no-verify", "origin", "refs/tags/acme-v1", cwd=repo)
+
+
+@pytest.mark.slow
+def test_server_refuses_a_release_that_trained_on_test(trained: Path, tmp_path: Path,
+                                                       bml) -> None:  # type: ignore[no-untyped-def]
+    bare = empty_server(trained, tmp_path)
+    assert git_proc("push", "--no-verify", "origin", "main", cwd=trained).returncode == 0
+    leaky_release(trained, bml, "w1", "train")
+    before = server_refs(bare)
+    p = push_release(trained, bare)
+    assert p.returncode != 0 and "pre-receive hook declined" in p.stderr
+    assert ("release tag acme-v1: its training took test items (`split rows test --for "
+            "train`): train and tune on train and val, evaluate on test, or set tags.leakage: "
+            "warn in branchml.yaml on main") in p.stderr
+    assert "refs/tags/acme-v1" not in server_refs(bare)
+    assert server_refs(bare) != before  # (the branches went in their own pushes)
+
+
+@pytest.mark.slow
+def test_server_accepts_the_twin_that_evaluated_on_test(trained: Path, tmp_path: Path,
+                                                        bml) -> None:  # type: ignore[no-untyped-def]
+    bare = empty_server(trained, tmp_path)
+    assert git_proc("push", "--no-verify", "origin", "main", cwd=trained).returncode == 0
+    leaky_release(trained, bml, "w1", "evaluate")
+    p = push_release(trained, bare)
+    assert p.returncode == 0, p.stderr
+    assert "refs/tags/acme-v1" in server_refs(bare)
+
+
+@pytest.mark.slow
+def test_server_refuses_a_manifest_that_hides_the_records(trained: Path, tmp_path: Path,
+                                                          bml) -> None:  # type: ignore[no-untyped-def]
+    """The records cut out of a true manifest by hand (`git mktag`): the server recomputes
+    `splits` from the commit, so the forgery does not verify."""
+    bare = empty_server(trained, tmp_path)
+    assert git_proc("push", "--no-verify", "origin", "main", cwd=trained).returncode == 0
+    leaky_release(trained, bml, "w1", "train")
+    body = git("cat-file", "tag", "acme-v1", cwd=trained)
+    head, _, rest = body.partition("\n\n")
+    m = json.loads(rest.split("-----BEGIN BRANCHML MANIFEST-----\n")[1]
+                   .split("-----END BRANCHML MANIFEST-----")[0])
+    del m["splits"]
+    text = (head + "\n\nacme-v1\n\n-----BEGIN BRANCHML MANIFEST-----\n"
+            + json.dumps(m, indent=2, sort_keys=True) + "\n-----END BRANCHML MANIFEST-----\n")
+    sha = subprocess.run(["git", "mktag"], cwd=trained, input=text, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    git("update-ref", "refs/tags/acme-v1", sha, cwd=trained)
+    p = push_release(trained, bare)
+    assert p.returncode != 0
+    assert "release tag acme-v1: its manifest does not verify against its commit (splits" \
+        in p.stderr
+    assert "refs/tags/acme-v1" not in server_refs(bare)
