@@ -281,3 +281,33 @@ def test_server_refuses_a_manifest_that_hides_the_records(trained: Path, tmp_pat
     assert "release tag acme-v1: its manifest does not verify against its commit (splits" \
         in p.stderr
     assert "refs/tags/acme-v1" not in server_refs(bare)
+
+
+def test_files_as_items_and_json_lines(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Without a key each file is an item: the rows of the files assigned to the split, one
+    header; with a key over JSON lines, the rows whose field the assignment puts there."""
+    files = {f"data/f{i}.csv": f"a,b\n{i},x\n{i},y\n" for i in range(12)}
+    commit(plain_project, files, branch="split")
+    assert bml("split", cwd=plain_project).code == 0
+    got = api.split_rows("train,val", plain_project.parent / "tv.csv", "train", plain_project)
+    chosen = [p for p in sorted(files) if bucket(p, 0, (0.8, 0.1, 0.1)) != "test"]
+    lines = (plain_project.parent / "tv.csv").read_text().splitlines()
+    assert lines[0] == "a,b" and lines.count("a,b") == 1
+    assert (got.items, got.rows, len(lines)) == (len(chosen), 2 * len(chosen), 1 + 2 * len(chosen))
+    commit(plain_project, {"data/img.png": b"\x89PNG"}, branch="split")
+    assert bml("split", cwd=plain_project).code == 0
+    name = bucket("data/img.png", 0, (0.8, 0.1, 0.1))
+    r = bml("split", "rows", name, "-o", str(plain_project.parent / "x"), cwd=plain_project)
+    assert (r.code, r.err) == (2, "branchml: error: data/img.png is an item of this split but "
+                                  "has no row format (CSV, TSV, JSON lines): read the files "
+                                  "the assignment lists instead.\n")
+
+
+def test_keyed_json_lines(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    rows = "".join(json.dumps({"cust": f"c{i}", "v": i}) + "\n" for i in range(30))
+    commit(plain_project, {"data/a.jsonl": rows}, branch="split")
+    assert bml("split", "--key", "cust", cwd=plain_project).code == 0
+    got = api.split_rows("test", plain_project.parent / "t.jsonl", "evaluate", plain_project)
+    want = [f"c{i}" for i in range(30) if bucket(f"c{i}", 0, (0.8, 0.1, 0.1)) == "test"]
+    out = (plain_project.parent / "t.jsonl").read_text().splitlines()
+    assert [json.loads(x)["cust"] for x in out] == want and got.rows == len(want)
