@@ -70,6 +70,14 @@ def test_split_rows_writes_the_split_and_records_the_request(trained: Path, bml)
     assert len((trained / "tracking/splits.jsonl").read_text().splitlines()) == 2
 
 
+def test_dry_run_writes_nothing(trained: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(trained)
+    r = bml("split", "rows", "train", "-o", str(trained.parent / "d.csv"), "--dry-run",
+            cwd=trained)
+    assert r.code == 0 and r.out.startswith(f"Would write {len(expected('train'))} row(s)")
+    assert snapshot(trained) == before and not (trained.parent / "d.csv").exists()
+
+
 def test_a_new_run_starts_the_records_again(trained: Path, bml) -> None:  # type: ignore[no-untyped-def]
     request(trained, bml, "train", "train", "a.csv")
     train(trained, "w1")

@@ -94,14 +94,19 @@ def split_rows_cmd(
         "refuses training on test).")] = "train",
     rev: Annotated[str | None, typer.Option(
         help="Commit holding the assignment and data (default: the split branch).")] = None,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the rows of a split to a file, and record the request in tracking/splits.jsonl."""
     from pathlib import Path
 
-    r = api.split_rows(name, Path(output), purpose, ".", rev)
+    r = api.split_rows(name, Path(output), purpose, ".", rev, dry_run)
     if as_json:
         return emit_json(r.to_dict())
+    if dry_run:
+        return out(f"Would write {r.rows} row(s) ({r.items} item(s)) of {r.split} to {r.file} "
+                   f"for {r.purpose}, from {r.branch} {r.data_commit[:10]}, and record it in "
+                   f"{r.record_file}.")
     out(f"Wrote {r.rows} row(s) ({r.items} item(s)) of {r.split} to {r.file} for "
         f"{r.purpose}, from {r.branch} {r.data_commit[:10]}; recorded in {r.record_file} "
         "(commit it with the training results).")

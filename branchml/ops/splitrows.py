@@ -44,6 +44,7 @@ class SplitRows:
     data_commit: str
     branch: str
     record_file: str
+    dry_run: bool = False
 
     def record(self) -> dict[str, Any]:
         """The line appended to tracking/splits.jsonl (the manifest's `splits` entries)."""
@@ -56,8 +57,9 @@ class SplitRows:
 
 
 def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
-               rev: str | None = None) -> SplitRows:
-    """Write the rows of split `name` to `out_file` and record the request."""
+               rev: str | None = None, dry_run: bool = False) -> SplitRows:
+    """Write the rows of split `name` to `out_file` and record the request (with `dry_run`,
+    count them and write nothing)."""
     names = split_names(name)
     if purpose not in PURPOSES:
         raise UsageError(f"--for {purpose!r} is not a purpose; use one of "
@@ -84,11 +86,14 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
     params = _file(repo, commit, store, core.PARAMS)
     key = json.loads(params).get("key") if params else cfg.get("key")
     chosen = {k for k, s in core.read_assignment(assignment) if s in names}
-    rows, items = _write(repo, commit, store, cfg, key, chosen, out_file)
+    _check_target(out_file)
+    data, rows, items = _rows(repo, commit, store, cfg, key, chosen)
     result = SplitRows(",".join(names), purpose, str(out_file), rows, items, key,
                        hashlib.sha256(assignment).hexdigest(), commit,
-                       rev or BRANCH, RECORDS)
-    _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
+                       rev or BRANCH, RECORDS, dry_run)
+    if not dry_run:
+        _write_whole(out_file, data)
+        _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
     return result
 
 
@@ -112,10 +117,10 @@ def _paths(tree: Any, prefix: str) -> Iterator[str]:
             yield prefix + e.name
 
 
-def _write(repo: objectstore.Repo, commit: str, store: strategies.Store, cfg: dict[str, Any],
-           key: str | None, chosen: set[str], out_file: Path) -> tuple[int, int]:
-    """(rows written, items found): the chosen items' rows, in one file of one format (a
-    CSV/TSV header once), written whole under a temporary name and moved into place."""
+def _rows(repo: objectstore.Repo, commit: str, store: strategies.Store, cfg: dict[str, Any],
+          key: str | None, chosen: set[str]) -> tuple[bytes, int, int]:
+    """(file content, rows, items found): the chosen items' rows, as one file of one format
+    (a CSV/TSV header once)."""
     files = [p for p in _sources(repo, commit, cfg) if key is not None or p in chosen]
     shape: tuple[RowFormat, bytes | None] | None = None
     body: list[bytes] = []
@@ -138,8 +143,8 @@ def _write(repo: objectstore.Repo, commit: str, store: strategies.Store, cfg: di
     if shape is None:
         raise UsageError("the split has no CSV, TSV or JSON lines files to read rows from.")
     head = [shape[1]] if shape[1] is not None else []
-    _write_whole(out_file, b"".join(r + b"\n" for r in head + body))
-    return len(body), len(found) if key is not None else len(files)
+    return (b"".join(r + b"\n" for r in head + body), len(body),
+            len(found) if key is not None else len(files))
 
 
 def _records(repo: objectstore.Repo, commit: str, store: strategies.Store, p: str,
@@ -177,12 +182,15 @@ def _keys(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes], ke
     return [next(csv.reader([r.decode()], delimiter=delim))[at] for r in records]
 
 
-def _write_whole(out_file: Path, data: bytes) -> None:
-    """Never a half-written FILE: written beside it, then renamed over it."""
+def _check_target(out_file: Path) -> None:
     if out_file.is_dir():
         raise UsageError(f"-o {out_file} is a folder; name the file to write.")
     if not out_file.parent.is_dir():
         raise UsageError(f"-o {out_file}: the folder {out_file.parent} does not exist.")
+
+
+def _write_whole(out_file: Path, data: bytes) -> None:
+    """Never a half-written FILE: written beside it, then renamed over it."""
     tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, out_file)
