@@ -83,8 +83,7 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
     if assignment is None:
         raise StateError(f"{commit[:10]} has no {core.ASSIGNMENT}: run `branchml split` "
                          "on the split branch first.")
-    params = _file(repo, commit, store, core.PARAMS)
-    key = json.loads(params).get("key") if params else cfg.get("key")
+    key = _key(_file(repo, commit, store, core.PARAMS), cfg)
     chosen = {k for k, s in core.read_assignment(assignment) if s in names}
     _check_target(out_file)
     data, rows, items = _rows(repo, commit, store, cfg, key, chosen)
@@ -95,6 +94,20 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
         _write_whole(out_file, data)
         _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
     return result
+
+
+def _key(params: bytes | None, cfg: dict[str, Any]) -> str | None:
+    """The key the assignment was made with (its params file), else the config's."""
+    if params is None:
+        return cfg.get("key")
+    try:
+        found = json.loads(params)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not isinstance(found.get("key"), str | None):
+        raise StateError(f"{core.PARAMS} on the split branch is not the JSON `split` writes; "
+                         "restore it from the split branch's history.")
+    return found.get("key")
 
 
 def _file(repo: objectstore.Repo, commit: str, store: strategies.Store, path: str
