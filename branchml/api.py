@@ -357,3 +357,27 @@ def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
     from branchml.ops import upgrade as op
 
     return op.upgrade(Path(path), dry_run)
+
+# --- issue 18: leakage guard and lineage to raw (h3) ---
+if TYPE_CHECKING:
+    from branchml.ops.release import NextRelease
+    from branchml.ops.splitrows import SplitRows
+
+
+def split_rows(name: str, output: str | Path, purpose: str = "train", path: str | Path = ".",
+               rev: str | None = None, dry_run: bool = False) -> SplitRows:
+    """Write the rows of split `name` (train, val, test, or several joined by commas) to
+    `output`, read from the split branch's assignment and data (or `rev`'s), and record the
+    request (split, assignment digest, data commit, rows, `purpose`: train, tune or evaluate)
+    in the working tree's tracking/splits.jsonl, where `tag` finds it; `dry_run` counts the
+    rows and writes nothing."""
+    from branchml.ops import splitrows as op
+
+    return op.split_rows(Path(path), name, Path(output), purpose, rev, dry_run)
+
+
+def next_release(client: str, path: str | Path = ".") -> NextRelease:
+    """The release name `tag --client CLIENT` would mint now (acme-v3); writes nothing."""
+    from branchml.ops import release as op
+
+    return op.next_release(Path(path), client)

@@ -50,8 +50,14 @@ def _render_merge(result: Any, as_json: bool) -> None:
     merge_out(result, as_json)
 
 
-@app.command("split")
+split_app = typer.Typer(help="Assign items to train/val/test; `split rows` reads one split.",
+                        invoke_without_command=True)
+app.add_typer(split_app, name="split")
+
+
+@split_app.callback()
 def split_cmd(
+    ctx: typer.Context,
     seed: Annotated[int | None, typer.Option(help="Hash seed (default: the config's, 0).")]
     = None,
     ratios: Annotated[str | None, typer.Option(
@@ -63,6 +69,8 @@ def split_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Assign every new item on the split branch to train/val/test, stably."""
+    if ctx.invoked_subcommand is not None:
+        return None
     report = api.split(".", seed, ratios, key, dry_run)
     if as_json:
         return emit_json(report.to_dict())
@@ -72,6 +80,36 @@ def split_cmd(
     verb = "Would assign" if dry_run else "Assigned"
     out(f"{verb} {sum(report.added.values())} new item(s) on {report.branch}: {counts} "
         f"(seed {report.seed}, ratios {','.join(map(str, report.ratios))}).")
+
+
+@split_app.command("rows")
+def split_rows_cmd(
+    name: Annotated[str, typer.Argument(
+        help="Split to read: train, val or test, or several joined by commas (train,val).")],
+    output: Annotated[str, typer.Option(
+        "-o", "--output", help="File to write the rows to (CSV/TSV with its header, or "
+        "JSON lines, as the data is).")],
+    purpose: Annotated[str, typer.Option(
+        "--for", help="What the rows are for: train, tune or evaluate (recorded; `tag` "
+        "refuses training on test).")] = "train",
+    rev: Annotated[str | None, typer.Option(
+        help="Commit holding the assignment and data (default: the split branch).")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the rows of a split to a file, and record the request in tracking/splits.jsonl."""
+    from pathlib import Path
+
+    r = api.split_rows(name, Path(output), purpose, ".", rev, dry_run)
+    if as_json:
+        return emit_json(r.to_dict())
+    if dry_run:
+        return out(f"Would write {r.rows} row(s) ({r.items} item(s)) of {r.split} to {r.file} "
+                   f"for {r.purpose}, from {r.branch} {r.data_commit[:10]}, and record it in "
+                   f"{r.record_file}.")
+    out(f"Wrote {r.rows} row(s) ({r.items} item(s)) of {r.split} to {r.file} for "
+        f"{r.purpose}, from {r.branch} {r.data_commit[:10]}; recorded in {r.record_file} "
+        "(commit it with the training results).")
 
 
 @app.command("merge-driver", hidden=True)

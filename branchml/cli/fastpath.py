@@ -59,12 +59,15 @@ def _tag_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", default="")
     _flag(p, "--push", dest="push")
     _flag(p, "--allow-same", dest="allow_same")
+    _flag(p, "--next", dest="next_name")
     _flag(p, "--dry-run", dest="dry_run")
     _flag(p, "--json", dest="as_json")
     return p
 
 
 def _tag(ns: argparse.Namespace) -> None:
+    if ns.next_name:
+        return render.next_out(api.next_release(ns.client, "."), ns.as_json)
     m = api.tag(ns.client, ns.rev, ".", ns.message, ns.push, ns.allow_same, ns.dry_run)
     render.tag_out(m, ns.push, ns.as_json, ns.dry_run)
 

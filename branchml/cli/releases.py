@@ -51,12 +51,16 @@ def tag_cmd(
     = False,
     allow_same: Annotated[bool, typer.Option(
         "--allow-same", help="Tag even when the last release has the same content.")] = False,
+    next_name: Annotated[bool, typer.Option(
+        "--next", help="Print the name the next release will get; write nothing.")] = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Release: an annotated tag CLIENT-vN with the model-data-code manifest."""
-    from branchml.cli.render import tag_out
+    from branchml.cli.render import next_out, tag_out
 
+    if next_name:
+        return next_out(api.next_release(client, "."), as_json)
     tag_out(api.tag(client, rev, ".", message, push, allow_same, dry_run), push, as_json,
             dry_run)
 
@@ -116,6 +120,10 @@ def lineage(
         src = d.get("from")
         out(f"  data {p}/: {d['files']} files, {d['bytes']} bytes, tree {d['tree'][:10]}"
             + (f", from {src['branch']} {src['commit'][:10]}" if src else ""))
+    from branchml.cli.render import chain_text, splits_text
+
+    splits_text(r["splits"])
+    chain_text(r["chain"])
     out("  releases: " + (", ".join(r["releases"]) or "none"))
 
 

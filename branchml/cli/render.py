@@ -157,6 +157,7 @@ def manifest_text(m: dict[str, Any]) -> None:
         if m[kind]:
             w(f"  {kind:<8} " + ", ".join(f"{k}={v}" for k, v in m[kind].items()) + "\n")
     w(f"  config   {m['config_digest'][:12]}   snapshot {m['snapshot'][:12]}\n")
+    splits_text(m.get("splits") or [])
 
 
 def emit_json(data: Any) -> None:
@@ -176,6 +177,8 @@ def show_out(m: dict[str, Any], as_json: bool) -> None:
 
 
 def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
+    for warning in m.get("warnings") or []:  # on stderr, so --json's stdout stays JSON
+        sys.stderr.write(f"branchml: warning: {warning}\n")
     if as_json:
         return emit_json(m)
     from branchml.core.manifest import summary
@@ -183,6 +186,37 @@ def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False)
     verb = "Would tag" if dry_run else "Tagged"
     sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
                                                " and pushed it.\n" if push else ".\n"))
+
+
+def next_out(r: Any, as_json: bool) -> None:
+    """`tag --next`: the name the next release will get."""
+    emit_json(r.to_dict()) if as_json else sys.stdout.write(f"{r.tag}\n")
+
+
+def splits_text(records: list[dict[str, Any]]) -> None:
+    """The split requests a release (or commit) records, one line each."""
+    for r in records:
+        sys.stdout.write(f"  split    {r['split']} for {r['purpose']}: {r['rows']} rows, "
+                         f"{r['items']} items, assignment {r['assignment'][:10]} at "
+                         f"{r['branch']} {r['data_commit'][:10]}\n")
+
+
+def chain_text(chain: dict[str, Any]) -> None:
+    """`lineage`'s walk of the Pulled-From chain, one line per hop, then where it ended."""
+    for hop in chain["hops"]:
+        if not hop["proven"]:
+            sys.stdout.write(f"  from     {hop['branch']} {hop['commit'][:10]}: unproven, "
+                             f"not followed ({hop['why']})\n")
+            continue
+        names = ", ".join(hop["files"][:5]) + (
+            f" (+{hop['files_total'] - 5} more)" if hop["files_total"] > 5 else "")
+        sys.stdout.write(f"  from     {hop['branch']} {hop['commit'][:10]} ({hop['date']}) "
+                         f"via {hop['via'][:10]}: {hop['files_total']} data file(s)"
+                         + (f": {names}" if names else "") + "\n")
+    end = {"origin": "the data was committed there", "unproven": "stopped at an unproven hop",
+           "limit": "stopped after the hop limit"}[chain["end"]]
+    last = chain["hops"][-1]["branch"] if chain["hops"] else "this commit"
+    sys.stdout.write(f"  origin   {last}: {end}\n")
 
 
 def verify_out(v: Verification, as_json: bool) -> bool:

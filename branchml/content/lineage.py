@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from branchml.content.snapshot import code_digest
-from branchml.core.model import BranchKind
+from branchml.core.model import BranchKind, PathClass
 from branchml.core.policy import Policy
 from branchml.repo import proc
 from branchml.repo.reader import Git
@@ -122,3 +122,54 @@ def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
         elif kind == "unverified":
             unverified[field] = why
     return false, unverified
+
+
+MAX_HOPS = 32  # pulls followed back from a release (raw -> clean -> split -> stable is 3)
+FILES_SHOWN = 200  # data file names listed per hop (the count is always whole)
+
+
+def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
+    """The `Pulled-From` chain from `commit` back to where its data was committed (raw):
+    each hop's source branch, commit and date, the merge that brought it (`via`) and the data
+    files that merge changed. A hop is followed only when proven (its source is the second
+    parent of the merge carrying the trailer, and on the branch it names when that branch is
+    here); an unproven one is reported and ends the chain. `end` says why it ended:
+    `origin` (no older pull), `unproven`, or `limit` (MAX_HOPS)."""
+    hops: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    at = commit
+    while len(hops) < MAX_HOPS:
+        t = newest(git, at, TRAILERS["pulled_from"])
+        if t is None:
+            return {"hops": hops, "end": "origin"}
+        if t.carrier in seen:  # a proven hop only goes to an ancestor; kept as a guard
+            return {"hops": hops, "end": "unproven"}
+        seen.add(t.carrier)
+        kind, why = _pull(git, t)
+        if not kind:
+            kind, why = _on_branch(git, t)
+        hops.append(_hop(git, policy, t, not kind, why))
+        if kind:
+            return {"hops": hops, "end": "unproven"}
+        at = t.commit
+    return {"hops": hops, "end": "limit"}
+
+
+def _on_branch(git: Git, t: Trailer) -> tuple[str, str]:
+    tip = git.resolve(f"refs/heads/{t.branch}") if not t.branch.startswith("-") else None
+    if tip is not None and not git.is_ancestor(t.commit, tip):
+        return "differs", f"{t.commit[:10]} is not on {t.branch}, the branch its trailer names"
+    return "", ""
+
+
+def _hop(git: Git, policy: Policy, t: Trailer, proven: bool, why: str) -> dict[str, Any]:
+    files: list[str] = []
+    if proven:
+        out = proc.output(["git", "diff", "--name-only", "-z", "--no-renames",
+                           f"{t.carrier}^1", t.carrier, "--"], cwd=git.cwd)
+        files = [p for p in out.split("\0") if p and policy.classify(p) is PathClass.DATA]
+    date = git.out("show", "-s", "--format=%cI", t.commit, "--", check=False).strip() \
+        if proven else ""
+    return {"branch": t.branch, "commit": t.commit, "date": date, "via": t.carrier,
+            "proven": proven, "why": why, "files": files[:FILES_SHOWN],
+            "files_total": len(files)}

@@ -12,6 +12,7 @@ from branchml.content import lineage
 from branchml.content.snapshot import digest
 from branchml.core import bounds
 from branchml.core import manifest as core
+from branchml.core.leakage import RECORDS, clean_records
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
@@ -64,8 +65,19 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
         "promotion": _trailer(git, commit, "Promoted-From"),
         "pulled_from": pulled,
     }
+    splits = split_records(git, commit)
+    if splits:  # only when there are some: a manifest from before `split rows` is unchanged
+        m["splits"] = splits
     m["snapshot"] = core.snapshot_id(m)
     return m
+
+
+def split_records(git: Git, commit: str) -> list[dict[str, Any]]:
+    """The split requests (`branchml split rows`) the commit's tracking records; the same
+    bound as its other tracking files (bounds.TooLarge over it, nothing read)."""
+    found = git.read_bounded(f"{commit}:{RECORDS}", bounds.TRACKING_JSON,
+                             f"{commit[:10]}:{RECORDS}")
+    return clean_records(found[1].splitlines()) if found else []
 
 
 class FieldCheck(NamedTuple):

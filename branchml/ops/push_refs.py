@@ -69,7 +69,25 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     if bad:
         return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
                       "differ)")
-    return []
+    leak = _trains_on_test(trusted, recorded)
+    return refuse(leak) if leak else []
+
+
+def _trains_on_test(trusted: TrustedPolicy, recorded: dict[str, object]) -> str:
+    """`tag`'s leakage refusal, for a release tag made without `tag` (its `splits` verified
+    equal to its commit's records just before). Only the rule the records alone decide: the
+    rest of the guard reads assignments, possibly from LFS, which a server does not fetch."""
+    from branchml.core import leakage
+
+    if (trusted.config.get("tags") or {}).get("leakage", "refuse") != "refuse":
+        return ""
+    splits = recorded.get("splits")
+    found = leakage.trains_on_test(splits if isinstance(splits, list) else [])
+    if not found:
+        return ""
+    return (f"its training took test items (`split rows {found[0]['split']} --for "
+            f"{found[0]['purpose']}`): train and tune on train and val, evaluate on test, or "
+            "set tags.leakage: warn in branchml.yaml on main")
 
 
 def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,

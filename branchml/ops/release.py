@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import manifests
+from branchml.content.lineage import chain as chain_of
 from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.model import BranchKind
@@ -21,6 +22,7 @@ from branchml.errors import (
     UsageError,
     VerdictError,
 )
+from branchml.ops import leakage
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, lfs, objectstore, proc
 from branchml.repo import remote as door
@@ -92,6 +94,8 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
         raise StateError(f"{branch} has diverged from {apart}: merge or rebase it onto {apart} "
                          "and push it first, so the release is on the shared history.")
     base = manifests.compute(g, policy, commit, branch, check_lfs=True)
+    warnings = leakage.guard(g, base.get("splits") or [], client,
+                             leakage.mode(trusted_config(g)), _splits_of(g, fmt, client))
     who, email = g.config("user.name"), g.config("user.email")
     if not who or not email:
         raise StateError("git does not know who you are: set `git config user.name` and "
@@ -100,15 +104,47 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
         m, name, text = _minted(g, fmt, client, base, f"{who} <{email}>", message, remote,
                                 push, allow_same)
         if repo is None:
-            return m
+            return {**m, "warnings": warnings} if warnings else m
         if _create(repo, commit, name, text, remote if push else None, g.cwd):
             g.close()
-            return m
+            return {**m, "warnings": warnings} if warnings else m
     raise ConflictError(f"{client}'s next release number was taken {_TRIES} times in a row by "
                         "other commands; nothing was tagged: run the command again.")
 
 
 _TRIES = 5
+
+
+def _splits_of(g: Git, fmt: TagFormat, client: str) -> list[tuple[str, list[Any]]]:
+    """Each earlier release of `client` with the split requests its manifest records."""
+    return [(r.tag, (r.manifest or {}).get("splits") or []) for r in read_releases(g, fmt, client)]
+
+
+@dataclass
+class NextRelease:
+    """The name `tag --client CLIENT` would mint now (nothing is written)."""
+
+    client: str
+    tag: str
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def next_release(path: Path, client: str, remote: str = "origin") -> NextRelease:
+    """1 + the highest number of `client`'s releases here and, when `remote` is configured
+    and answers, there: the same count `tag` makes, so training can record the name."""
+    check_client_id(client)
+    g = Git(path)
+    try:
+        fmt = tag_format(g)
+        taken = [r.n for r in read_releases(g, fmt, client)]
+        taken += [n for n, _ in _remote_numbers(g, fmt, client, remote, False)]
+        n = 1 + max(taken, default=0)
+        return NextRelease(client, fmt.render(client, n), n)
+    finally:
+        g.close()
 
 
 def _minted(g: Git, fmt: TagFormat, client: str, base: dict[str, Any], tagger: str,
@@ -338,10 +374,10 @@ def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
     g = Git(path)
     fmt = tag_format(g)
     releases = read_releases(g, fmt)
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     if rev is not None and fmt.parse(rev):
         m = find(g, fmt, rev).manifest
     else:
-        policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
         commit = g.resolve(rev or "HEAD")
         if commit is None:
             raise UsageError(f"{rev!r} is not a commit in this repository.")
@@ -354,7 +390,8 @@ def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
     ident = model.get("lfs_oid") or model.get("blob")
     return {"path": file, "model": model, "commit": m["commit"], "data": m["data"],
             "pulled_from": m.get("pulled_from"), "code": m["code"],
-            "promotion": m.get("promotion"),
+            "promotion": m.get("promotion"), "splits": m.get("splits") or [],
+            "chain": chain_of(g, policy, m["commit"]),
             "releases": [r.tag for r in releases if r.manifest and any(
                 (x.get("lfs_oid") or x.get("blob")) == ident
                 for x in r.manifest.get("models", {}).values())]}

@@ -1,0 +1,101 @@
+"""The leakage guard `tag` runs on the split requests a release's commit records
+(`tracking/splits.jsonl`, written by `branchml split rows`): refused (or, with
+`tags.leakage: warn`, warned) when training or tuning took test items, and a warning when an
+earlier release of the same client already evaluated on the same test split."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from branchml.content import strategies
+from branchml.core import bounds
+from branchml.core import leakage as rules
+from branchml.core.split import ASSIGNMENT, read_assignment
+from branchml.errors import UsageError, VerdictError
+from branchml.repo.reader import Git
+
+Assignment = list[tuple[str, str]]
+
+
+def mode(config: Mapping[str, Any]) -> str:
+    """`tags.leakage` of the trusted config: refuse (the default) or warn."""
+    found = (config.get("tags") or {}).get("leakage", "refuse")
+    if found not in rules.MODES:
+        raise UsageError(f"tags.leakage is {found!r}; set it to refuse or warn.")
+    return str(found)
+
+
+def guard(g: Git, records: list[dict[str, Any]], client: str, how: str,
+          earlier: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> list[str]:
+    """The warnings for `client`'s next release; VerdictError (nothing tagged) when its
+    training took test items and `how` is refuse."""
+    if not records:
+        return []
+    problems, notes = _leaks(g, records)
+    if problems and how == "refuse":
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise VerdictError(f"{client}'s release would train on test items: {problems[0]}{more}; "
+                           "train and tune on train and val, evaluate on test, or set "
+                           "tags.leakage: warn in branchml.yaml on main.")
+    warnings = [f"leakage: {p}" for p in problems] + notes
+    for digest, tags in rules.evaluated_before(records, earlier).items():
+        warnings.append(f"the test split of assignment {digest[:10]} was already used for "
+                        f"evaluation by {', '.join(tags)}: evaluate on test only once (a new "
+                        "test set needs new data).")
+    return warnings
+
+
+def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(leaks, notes): training records asking for test, records whose assignment is not the
+    one their data commit holds, and training items another evaluated assignment puts in test
+    (items never move within one assignment's history, but a split made anew may move them)."""
+    problems = [f"{_request(r)} asks for the test split" for r in rules.trains_on_test(records)]
+    notes: list[str] = []
+    held: dict[tuple[str, str], Assignment | None] = {}
+    for r in records:
+        at = (r["data_commit"], r["assignment"])
+        if at not in held:
+            held[at] = _assignment(g, *at)
+        if held[at] is None:
+            notes.append(f"{_request(r)} cannot be checked: its data commit "
+                         f"{r['data_commit'][:10]} does not hold assignment "
+                         f"{r['assignment'][:10]} here.")
+    tests = [r for r in records if r["purpose"] == "evaluate" and rules.HELD_OUT in
+             rules.names_of(r)]
+    for r in records:
+        mine = held[(r["data_commit"], r["assignment"])]
+        if r["purpose"] not in rules.TRAINING or mine is None:
+            continue
+        for t in tests:
+            other = held[(t["data_commit"], t["assignment"])]
+            if t["assignment"] == r["assignment"] or other is None:
+                continue
+            both = rules.overlaps(mine, other, rules.names_of(r))
+            if both:
+                problems.append(f"{_request(r)} took {len(both)} item(s) that assignment "
+                                f"{t['assignment'][:10]}, evaluated on, puts in test")
+    return problems, notes
+
+
+def _request(r: Mapping[str, Any]) -> str:
+    return (f"`split rows {r['split']} --for {r['purpose']}` of assignment "
+            f"{str(r['assignment'])[:10]}")
+
+
+def _assignment(g: Git, commit: str, digest: str) -> Assignment | None:
+    """The assignment at `commit`, when it is here and hashes to `digest` (else None)."""
+    if len(commit) < 40 or g.object_type(commit) != "commit":
+        return None
+    try:
+        found = g.read_bounded(f"{commit}:{ASSIGNMENT}", bounds.SPLIT_ASSIGNMENT)
+    except bounds.TooLarge:
+        return None
+    if found is None:
+        return None
+    store = strategies.Store(g.layout.common_dir, g.cwd)
+    content = strategies._read(found[1], store, ASSIGNMENT)
+    if hashlib.sha256(content).hexdigest() != digest:
+        return None
+    return read_assignment(content)

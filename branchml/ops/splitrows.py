@@ -1,0 +1,225 @@
+"""`branchml split rows NAME -o FILE --for PURPOSE`: the rows of one split (or several, joined
+by commas) written to FILE, read from the split branch's recorded assignment and data, and
+the request recorded in the working tree's `tracking/splits.jsonl`, so the training commit
+carries what it trained, tuned and evaluated on (`tag` puts it in the manifest and judges it
+for leakage: docs/releases.md)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from branchml.content import strategies
+from branchml.core import split as core
+from branchml.core.globs import glob_regex
+from branchml.core.leakage import PURPOSES, RECORDS, split_names
+from branchml.core.rows import RowFormat, format_for, record_batches
+from branchml.errors import StateError, UsageError
+from branchml.ops.split import BRANCH, SKIP
+from branchml.ops.trusted import trusted_config
+from branchml.repo import objectstore
+from branchml.repo.reader import Git
+
+ROW_FORMATS = (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL)
+
+
+@dataclass
+class SplitRows:
+    """What `split rows` wrote and recorded."""
+
+    split: str
+    purpose: str
+    file: str
+    rows: int
+    items: int
+    key: str | None
+    assignment: str  # sha256 of the assignment file's content
+    data_commit: str
+    branch: str
+    record_file: str
+    dry_run: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The line appended to tracking/splits.jsonl (the manifest's `splits` entries)."""
+        return {"split": self.split, "purpose": self.purpose, "rows": self.rows,
+                "items": self.items, "key": self.key, "assignment": self.assignment,
+                "data_commit": self.data_commit, "branch": self.branch}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
+               rev: str | None = None, dry_run: bool = False) -> SplitRows:
+    """Write the rows of split `name` to `out_file` and record the request (with `dry_run`,
+    count them and write nothing)."""
+    names = split_names(name)
+    if purpose not in PURPOSES:
+        raise UsageError(f"--for {purpose!r} is not a purpose; use one of "
+                         f"{', '.join(PURPOSES)}.")
+    repo = objectstore.Repo(path)
+    if repo.root is None:
+        raise StateError("split rows records the request in the working tree's tracking/ "
+                         "folder: run it in a checkout (the branch you train on).")
+    g = Git(path)
+    try:
+        commit = g.resolve(f"{rev}^{{commit}}" if rev else f"refs/heads/{BRANCH}")
+        if commit is None:
+            raise StateError(f"{rev or 'the ' + BRANCH + ' branch'} is not here: create the "
+                             "split with `branchml split`, or name a commit with --rev.")
+        store = strategies.Store(repo.common_dir, repo.root)
+        cfg = trusted_config(g).get("split") or {}
+        committed = g.show_file("HEAD", RECORDS) if g.resolve("HEAD") else None
+    finally:
+        g.close()
+    assignment = _file(repo, commit, store, core.ASSIGNMENT)
+    if assignment is None:
+        raise StateError(f"{commit[:10]} has no {core.ASSIGNMENT}: run `branchml split` "
+                         "on the split branch first.")
+    key = _key(_file(repo, commit, store, core.PARAMS), cfg)
+    chosen = {k for k, s in core.read_assignment(assignment) if s in names}
+    _check_target(out_file)
+    data, rows, items = _rows(repo, commit, store, cfg, key, chosen)
+    result = SplitRows(",".join(names), purpose, str(out_file), rows, items, key,
+                       hashlib.sha256(assignment).hexdigest(), commit,
+                       rev or BRANCH, RECORDS, dry_run)
+    if not dry_run:
+        _write_whole(out_file, data)
+        _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
+    return result
+
+
+def _key(params: bytes | None, cfg: dict[str, Any]) -> str | None:
+    """The key the assignment was made with (its params file), else the config's."""
+    if params is None:
+        return cfg.get("key")
+    try:
+        found = json.loads(params)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not isinstance(found.get("key"), str | None):
+        raise StateError(f"{core.PARAMS} on the split branch is not the JSON `split` writes; "
+                         "restore it from the split branch's history.")
+    return found.get("key")
+
+
+def _file(repo: objectstore.Repo, commit: str, store: strategies.Store, path: str
+          ) -> bytes | None:
+    data = repo.read_file(commit, path)
+    return None if data is None else strategies._read(data, store, path)
+
+
+def _sources(repo: objectstore.Repo, commit: str, cfg: dict[str, Any]) -> list[str]:
+    rx = glob_regex(cfg.get("source", "data/**"))
+    return sorted(p for p in _paths(repo.pg[commit].tree, "") if rx.match(p)
+                  and not p.startswith(SKIP))
+
+
+def _paths(tree: Any, prefix: str) -> Iterator[str]:
+    for e in tree:
+        if e.type_str == "tree":
+            yield from _paths(e, f"{prefix}{e.name}/")
+        elif e.type_str == "blob":
+            yield prefix + e.name
+
+
+def _rows(repo: objectstore.Repo, commit: str, store: strategies.Store, cfg: dict[str, Any],
+          key: str | None, chosen: set[str]) -> tuple[bytes, int, int]:
+    """(file content, rows, items found): the chosen items' rows, as one file of one format
+    (a CSV/TSV header once)."""
+    files = [p for p in _sources(repo, commit, cfg) if key is not None or p in chosen]
+    shape: tuple[RowFormat, bytes | None] | None = None
+    body: list[bytes] = []
+    found: set[str] = set()
+    for p in files:
+        fmt = format_for(p, cfg.get("formats"))
+        if fmt not in ROW_FORMATS:
+            if key is None:
+                raise UsageError(f"{p} is an item of this split but has no row format (CSV, "
+                                 "TSV, JSON lines): read the files the assignment lists instead.")
+            continue
+        assert fmt is not None
+        records = _records(repo, commit, store, p, fmt)
+        header = records.pop(0) if fmt.has_header and records else None
+        if shape is not None and shape != (fmt, header):
+            raise UsageError(f"{p} does not share the format and header of {files[0]}: split "
+                             "rows writes one file; keep one table's files under the source.")
+        shape = (fmt, header)
+        body += _chosen_rows(p, fmt, header, records, key, chosen, found)
+    if shape is None:
+        raise UsageError("the split has no CSV, TSV or JSON lines files to read rows from.")
+    head = [shape[1]] if shape[1] is not None else []
+    return (b"".join(r + b"\n" for r in head + body), len(body),
+            len(found) if key is not None else len(files))
+
+
+def _records(repo: objectstore.Repo, commit: str, store: strategies.Store, p: str,
+             fmt: RowFormat) -> list[bytes]:
+    data = repo.read_file(commit, p) or b""
+    with strategies._source(data, store, p)() as stream:
+        out = [r for batch in record_batches(stream, fmt.has_header) for r in batch]
+    return [r for r in out if r.strip()] if fmt is RowFormat.JSONL else out
+
+
+def _chosen_rows(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes],
+                 key: str | None, chosen: set[str], found: set[str]) -> list[bytes]:
+    if key is None:
+        return records
+    try:
+        values = _keys(p, fmt, header, records, key)
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise UsageError(f"{p} has a row `split` could not have read (not JSON, or too few "
+                         "fields); fix the file on the split branch first.") from None
+    keep = [r for r, v in zip(records, values, strict=True) if v in chosen]
+    found.update(v for v in values if v in chosen)
+    return keep
+
+
+def _keys(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes], key: str
+          ) -> list[str]:
+    """Each record's key value, read as `split` reads it (the csv module; JSON objects)."""
+    if fmt is RowFormat.JSONL:
+        return [str(json.loads(r)[key]) for r in records]
+    delim = fmt.delimiter.decode()
+    columns = next(csv.reader([(header or b"").decode()], delimiter=delim))
+    if key not in columns:
+        raise UsageError(f"the split's key {key!r} is not a column of {p}.")
+    at = columns.index(key)
+    return [next(csv.reader([r.decode()], delimiter=delim))[at] for r in records]
+
+
+def _check_target(out_file: Path) -> None:
+    if out_file.is_dir():
+        raise UsageError(f"-o {out_file} is a folder; name the file to write.")
+    if not out_file.parent.is_dir():
+        raise UsageError(f"-o {out_file}: the folder {out_file.parent} does not exist.")
+
+
+def _write_whole(out_file: Path, data: bytes) -> None:
+    """Never a half-written FILE: written beside it, then renamed over it."""
+    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out_file)
+
+
+def _append_record(path: Path, record: dict[str, Any], committed: bytes) -> None:
+    """Appended to this run's records. The records belong to the commit about to be made:
+    a file still as HEAD committed it holds the previous run's requests, so the first
+    request of a new run starts the file again (else each release would inherit them)."""
+    record = {**record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_bytes() if path.exists() else b""
+    if old == committed:
+        old = b""
+    sep = b"" if not old or old.endswith(b"\n") else b"\n"
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(old + sep + line)
+    os.replace(tmp, path)
