@@ -41,6 +41,13 @@ def status_table(report: StatusReport) -> None:
 
 
 def check_text(result: CheckResult) -> None:
+    if result.ok and result.staged is not None:  # `check --staged`: changes, not commits
+        sys.stdout.write(
+            f"ok: {result.branch}: nothing is staged, so there is nothing to check.\n"
+            if not result.staged else
+            f"ok: {result.branch}: the {result.staged} staged change(s) follow the policy "
+            f"({result.policy_source}).\n")
+        return
     if result.ok:
         sys.stdout.write(
             f"ok: {result.branch}: {result.commits} commit(s) follow the policy "
