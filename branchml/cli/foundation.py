@@ -158,9 +158,12 @@ def branch_create(
 def config_validate(
     file: Annotated[Path, typer.Argument(help="The config file to check.")] = Path(
         "branchml.yaml"),
+    as_json: JsonOpt = False,
 ) -> None:
     """Check a branchml.yaml against the schema; exit 2 with the reason if it is invalid."""
     api.config_validate(file)
+    if as_json:  # an invalid file is an error: JSON on stderr, exit 2 (README: JSON errors)
+        return emit_json({"file": str(file), "valid": True})
     out(f"{file}: valid.")
 
 
