@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from branchml import api
+from branchml.cli import complete
 from branchml.cli.app import (
     DryRunOpt,
     JsonOpt,
@@ -100,7 +101,8 @@ def check(
         "--range", metavar="A..B", help="Judge the commits of A..B (pre-push, server, CI).")]
     = None,
     branch: Annotated[str | None, typer.Option(
-        help="Branch whose rules apply to --range (default: the current branch).")] = None,
+        help="Branch whose rules apply to --range (default: the current branch).",
+        autocompletion=complete.branches)] = None,
     ref: Annotated[str | None, typer.Option(
         metavar="REF", help="With --range OLD..NEW: judge the push that moved this full ref "
         "name (CI on a tag push: refs/tags/NAME) as the server would.")] = None,

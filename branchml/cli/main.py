@@ -88,6 +88,10 @@ def _dispatch(args: list[str]) -> int:
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"branchml {__version__}\n")
         return 0
+    if os.environ.get(COMPLETE_VAR):  # a Tab press: typer answers it; nothing is finished
+        from branchml.cli.commands import run as complete
+
+        return complete(args)
     _finish_killed_run(args)
     if args and args[0] == "hook":
         from branchml.ops.hook import run_hook
