@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+# the drift reports live in core (the API writes them too); named here as before
+from branchml.core.driftreport import drift_html as drift_html
+from branchml.core.driftreport import drift_markdown as drift_markdown
 
 if TYPE_CHECKING:
     from branchml.ops.check import CheckResult
@@ -89,7 +94,7 @@ def merge_text(result: MergeResult) -> None:
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
 
 
-def releases_table(rows: list[dict[str, Any]]) -> None:
+def releases_table(rows: Sequence[Mapping[str, Any]]) -> None:
     w = sys.stdout.write
     if not rows:
         w("No releases yet: cut one with `branchml tag --client ID`.\n")
@@ -101,7 +106,7 @@ def releases_table(rows: list[dict[str, Any]]) -> None:
         w(f"{r['tag']:<20} {r['date']:<25} {r['commit'][:10]:<10} {model:<24} {metrics}\n")
 
 
-def manifest_text(m: dict[str, Any]) -> None:
+def manifest_text(m: Mapping[str, Any]) -> None:
     w = sys.stdout.write
     w(f"{m['tag']} ({m['client']} #{m['n']}), {m['time']} by {m['tagger']}\n")
     w(f"  commit   {m['commit']} on {m['branch']}\n")
@@ -125,21 +130,21 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def releases_out(rows: list[dict[str, Any]], as_json: bool) -> None:
+def releases_out(rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
     emit_json(rows) if as_json else releases_table(rows)
 
 
-def show_out(m: dict[str, Any], as_json: bool) -> None:
+def show_out(m: Mapping[str, Any], as_json: bool) -> None:
     emit_json(m) if as_json else manifest_text(m)
 
 
-def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
+def tag_out(m: Mapping[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
     if as_json:
         return emit_json(m)
     from branchml.core.manifest import summary
 
     verb = "Would tag" if dry_run else "Tagged"
-    sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
+    sys.stdout.write(f"{verb} {summary(dict(m))}" + (" and push it.\n" if dry_run and push else
                                                " and pushed it.\n" if push else ".\n"))
 
 
@@ -169,65 +174,14 @@ def verify_out(v: Verification, as_json: bool) -> bool:
     raise VerdictError(f"{v.tag} does not verify: {problems[0]}{more}; do not deploy it.")
 
 
-def deployed_out(r: dict[str, Any], as_json: bool) -> None:
+def deployed_out(r: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         return emit_json(r)
     cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
     sys.stdout.write(f"{r['client']} ran {r['primary']}{cand} (deployed {r['time']}).\n")
 
 
-def drift_markdown(r: dict[str, Any]) -> str:
-    lines = [f"# Drift of {r['tag']}", "",
-             f"{r['rows']} monitored rows in {len(r['files'])} file(s). "
-             + (f"**{len(r['alerts'])} alert(s).**" if r["alerts"] else "No alert."), "",
-             "| feature | kind | PSI | KS | outside range | missing | alert |",
-             "|---|---|---|---|---|---|---|"]
-    for f in r["features"]:
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        lines.append(f"| {f['feature']} | {f['kind']} | {f['psi']:.3f} | {ks} | "
-                     f"{f['outside_range']:.3f} | {f['missing']:.3f} | "
-                     f"{'; '.join(f['alerts'])} |")
-    lines += ["", *[f"- {a}" for a in r["alerts"]]]
-    return "\n".join(lines) + "\n"
-
-
-def _bars(train: list[int], seen: list[int]) -> str:
-    """A small SVG: training (grey) and monitored (blue) shares per bin."""
-    t_sum, s_sum = max(sum(train), 1), max(sum(seen), 1)
-    width, height, n = 240, 60, max(len(train), 1)
-    w = width / n
-    rects = []
-    for i, (a, b) in enumerate(zip(train, seen, strict=False)):
-        ha, hb = height * a / t_sum, height * b / s_sum
-        rects.append(f'<rect x="{i * w:.1f}" y="{height - ha:.1f}" width="{w / 2:.1f}" '
-                     f'height="{ha:.1f}" fill="#999"/>')
-        rects.append(f'<rect x="{i * w + w / 2:.1f}" y="{height - hb:.1f}" '
-                     f'width="{w / 2:.1f}" height="{hb:.1f}" fill="#36c"/>')
-    return f'<svg width="{width}" height="{height}">{"".join(rects)}</svg>'
-
-
-def drift_html(r: dict[str, Any]) -> str:
-    import html
-
-    rows = []
-    for f in r["features"]:
-        alert = "; ".join(f["alerts"])
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        rows.append(f"<tr{' class=alert' if alert else ''}><td>{html.escape(f['feature'])}</td>"
-                    f"<td>{f['psi']:.3f}</td><td>{ks}</td><td>{f['outside_range']:.3f}</td>"
-                    f"<td>{f['missing']:.3f}</td><td>{_bars(f['train_hist'], f['hist'])}</td>"
-                    f"<td>{html.escape(alert)}</td></tr>")
-    status = f"{len(r['alerts'])} alert(s)" if r["alerts"] else "no alert"
-    return ("<!doctype html><meta charset=utf-8><title>drift " + html.escape(r["tag"])
-            + "</title><style>body{font-family:sans-serif}td,th{padding:4px 8px}"
-            ".alert{background:#fdd}</style><h1>Drift of " + html.escape(r["tag"]) + "</h1>"
-            f"<p>{r['rows']} monitored rows, {status}. Bars: training (grey) vs monitored "
-            "(blue) share per bin.</p><table><tr><th>feature</th><th>PSI</th><th>KS</th>"
-            "<th>outside range</th><th>missing</th><th>distribution</th><th>alert</th></tr>"
-            + "".join(rows) + "</table>\n")
-
-
-def runs_table(rows: list[dict[str, Any]]) -> None:
+def runs_table(rows: Sequence[Mapping[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
