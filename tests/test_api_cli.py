@@ -215,6 +215,25 @@ def test_completion_offers_branches_tags_and_clients(released: Path, bml, tmp_pa
     assert "releases" in complete(bml, monkeypatch, "branchml rel", outside)
 
 
+def test_completion_never_offers_a_name_the_shell_would_run(released: Path, bml,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """git allows `;`, `$(`, `|` and backquotes in ref names, and bash puts a completed word
+    into the command line unquoted: a tag fetched from someone else's push, offered on Tab,
+    would run its command when the line is entered. Such names are not offered; the
+    legitimate twins beside them are."""
+    head = git("rev-parse", "main", cwd=released)
+    evil_tag, evil_branch = "acme-v1;$(touch${IFS}pwned)", "dev/x|sh"
+    git("update-ref", f"refs/tags/{evil_tag}", head, cwd=released)
+    git("update-ref", f"refs/heads/{evil_branch}", head, cwd=released)
+    git("update-ref", "refs/deploy/`id`", head, cwd=released)
+    git("update-ref", "refs/heads/dev/x-1", head, cwd=released)
+    assert git("tag", "--list", "acme-v1*", cwd=released).splitlines() == ["acme-v1", evil_tag]
+    assert complete(bml, monkeypatch, "branchml show acme-v1", released) == ["acme-v1"]
+    assert complete(bml, monkeypatch, "branchml pull dev/x", released) == ["dev/x-1"]
+    assert complete(bml, monkeypatch, "branchml releases --client ", released) == ["acme"]
+    assert not (released / "pwned").exists()
+
+
 def test_completion_writes_nothing_even_after_a_killed_run(released: Path, bml,  # type: ignore[no-untyped-def]
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A Tab press must not finish (write) a killed run: only a command does."""

