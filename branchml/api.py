@@ -5,9 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-if TYPE_CHECKING:  # imported by each function when called: `--version`-light imports
+# the plain-data result types (TypedDicts: nothing to import at run time but typing)
+from branchml.results import (
+    AnalysisStart,
+    DeployedRecord,
+    Deployment,
+    DriftReport,
+    JsonValue,
+    Lineage,
+    Manifest,
+    ReleaseDiff,
+    ReleaseRow,
+    RunRecord,
+)
+
+if TYPE_CHECKING:  # imported when first named (see __getattr__): `--version`-light imports
     from branchml.ops.branch import BranchReport
     from branchml.ops.check import CheckResult
     from branchml.ops.ci import GatesReport
@@ -15,11 +29,26 @@ if TYPE_CHECKING:  # imported by each function when called: `--version`-light im
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
+    from branchml.ops.monitor import LogReport
+    from branchml.ops.promote import PromoteReport
     from branchml.ops.push import PushReport
     from branchml.ops.release import Verification
+    from branchml.ops.runs import RunComparison, RunPlot
     from branchml.ops.split import SplitReport
     from branchml.ops.status import StatusReport
     from branchml.ops.sync import SyncReport
+    from branchml.ops.track import TrackReport
+
+# the result classes, by the module that defines them: `branchml.api.PromoteReport` works
+# at run time too (imported on first use, so `import branchml.api` stays light)
+_RESULT_CLASSES = {
+    "BranchReport": "branch", "CheckResult": "check", "GatesReport": "ci",
+    "CloneReport": "clone", "InitReport": "init", "InstallReport": "install",
+    "MergeResult": "merge", "LogReport": "monitor", "PromoteReport": "promote",
+    "PushReport": "push", "Verification": "release", "RunComparison": "runs",
+    "RunPlot": "runs", "SplitReport": "split", "StatusReport": "status",
+    "SyncReport": "sync", "TrackReport": "track",
+}
 
 __all__ = [
     "check",
@@ -49,6 +78,25 @@ __all__ = [
     "track",
     "verify",
 ]
+__all__ += [  # noqa: RUF022 (issue 18: the commands that had no function; the result types)
+    "analysis_start", "check_gates", "monitor_check", "monitor_log", "monitor_report",
+    "runs_compare", "runs_plot",
+    "AnalysisStart", "BranchReport", "CheckResult", "CloneReport", "DeployedRecord",
+    "Deployment", "DriftReport", "GatesReport", "InitReport", "InstallReport", "JsonValue",
+    "Lineage", "LogReport", "Manifest", "MergeResult", "PromoteReport", "PushReport",
+    "ReleaseDiff", "ReleaseRow", "RunComparison", "RunPlot", "RunRecord", "SplitReport",
+    "StatusReport", "SyncReport", "TrackReport", "Verification",
+]
+
+
+def __getattr__(name: str) -> type:
+    module = _RESULT_CLASSES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'branchml.api' has no attribute {name!r}")
+    from importlib import import_module
+
+    found: type = getattr(import_module(f"branchml.ops.{module}"), name)
+    return found
 
 
 def init(path: str | Path = ".", model: str | None = None, hooks: bool = True,
@@ -166,7 +214,8 @@ def split(path: str | Path = ".", seed: int | None = None, ratios: str | None = 
     return op.split(Path(path), seed, ratios, key, dry_run)
 
 
-def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False) -> Any:
+def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False
+            ) -> PromoteReport:
     """One commit on `dst` whose code is exactly `src`'s; gates run on the result first."""
     from branchml.ops import promote as op
 
@@ -174,29 +223,30 @@ def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False) -
 
 
 def tag(client: str, rev: str | None = None, path: str | Path = ".", message: str = "",
-        push: bool = False, allow_same: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        push: bool = False, allow_same: bool = False, dry_run: bool = False) -> Manifest:
     """Mint `<client>-v<N>` on a stable commit with its manifest; returns the manifest."""
     from branchml.ops import release as op
 
-    return op.tag(Path(path), client, rev, message, push, allow_same, dry_run=dry_run)
+    return cast(Manifest, op.tag(Path(path), client, rev, message, push, allow_same,
+                                 dry_run=dry_run))
 
 
-def releases(path: str | Path = ".", client: str | None = None) -> list[dict[str, Any]]:
+def releases(path: str | Path = ".", client: str | None = None) -> list[ReleaseRow]:
     """Every release (or one client's), read from tags alone in one pass."""
     from branchml.ops import release as op
     from branchml.repo.reader import Git
 
     g = Git(Path(path))
-    return [r.to_dict() for r in op.read_releases(g, op.tag_format(g), client)]
+    return [cast(ReleaseRow, r.to_dict()) for r in op.read_releases(g, op.tag_format(g), client)]
 
 
-def show(name: str, path: str | Path = ".") -> dict[str, Any]:
+def show(name: str, path: str | Path = ".") -> Manifest:
     """The manifest of release tag `name`."""
     from branchml.ops import release as op
     from branchml.repo.reader import Git
 
     g = Git(Path(path))
-    return op.own_manifest(op.find(g, op.tag_format(g), name))
+    return cast(Manifest, op.own_manifest(op.find(g, op.tag_format(g), name)))
 
 
 def verify(name: str, path: str | Path = ".") -> Verification:
@@ -207,63 +257,121 @@ def verify(name: str, path: str | Path = ".") -> Verification:
     return op.verify(Path(path), name)
 
 
-def lineage(file: str, rev: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+def lineage(file: str, rev: str | None = None, path: str | Path = ".") -> Lineage:
+    """Where model `file` at `rev` (a release tag or commit; default HEAD) came from: its
+    data, code and promotion, and which releases hold the same model."""
     from branchml.ops import release as op
 
-    return op.lineage(Path(path), file, rev)
+    return cast(Lineage, op.lineage(Path(path), file, rev))
 
 
-def diff(a: str, b: str, path: str | Path = ".") -> dict[str, Any]:
+def diff(a: str, b: str, path: str | Path = ".") -> ReleaseDiff:
+    """What changed from release `a` to release `b`: code, data, models, params, metrics."""
     from branchml.ops import release as op
 
-    return op.diff(Path(path), a, b)
+    return cast(ReleaseDiff, op.diff(Path(path), a, b))
 
 
 def deploy(client: str, tag: str, path: str | Path = ".", canary: str | None = None,
            fraction: float | None = None, dry_run: bool = False, push: bool = False
-           ) -> dict[str, Any]:
+           ) -> Deployment:
     """Record that `client` runs `tag`; with `push`, the deploy ref goes to origin in the
     same atomic push as `branchml push` (a failed push moves the local ref back)."""
     from branchml.ops import deploy as op
 
-    return op.deploy(Path(path), client, tag, canary, fraction, dry_run=dry_run, push=push)
+    return cast(Deployment, op.deploy(Path(path), client, tag, canary, fraction,
+                                      dry_run=dry_run, push=push))
 
 
 def rollback(client: str, to: str | None = None, path: str | Path = ".",
-             dry_run: bool = False, push: bool = False) -> dict[str, Any]:
+             dry_run: bool = False, push: bool = False) -> Deployment:
+    """Move `client` back to the release it ran before the current one (or to `to`)."""
     from branchml.ops import deploy as op
 
-    return op.rollback(Path(path), client, to, dry_run, push)
+    return cast(Deployment, op.rollback(Path(path), client, to, dry_run, push))
 
 
-def deployed(client: str, at: str | None = None, path: str | Path = ".") -> dict[str, Any]:
+def deployed(client: str, at: str | None = None, path: str | Path = ".") -> DeployedRecord:
+    """Which release `client` ran at `at` (an ISO date and time; default: now)."""
     from branchml.ops import deploy as op
 
-    return op.deployed(Path(path), client, at)
+    return cast(DeployedRecord, op.deployed(Path(path), client, at))
 
 
-def track(src: str | None = None, path: str | Path = ".", dry_run: bool = False) -> Any:
+def track(src: str | None = None, path: str | Path = ".", dry_run: bool = False
+          ) -> TrackReport:
     """Copy a stable commit's (or release's) tracking, MLflow runs included, onto main."""
     from branchml.ops import track as op
 
     return op.track(Path(path), src, dry_run)
 
 
-def runs(path: str | Path = ".") -> list[dict[str, Any]]:
+def runs(path: str | Path = ".") -> list[RunRecord]:
     """The run log on main (tracking/runs.jsonl), newest first."""
     from branchml.ops import track as op
 
-    return op.runs(Path(path))
+    return cast("list[RunRecord]", op.runs(Path(path)))
 
 
-def config_validate(file: str | Path) -> dict[str, Any]:
+def runs_compare(a: str, b: str, path: str | Path = ".") -> RunComparison:
+    """Params and metrics of runs `a` and `b` (each a release tag or a commit prefix) side
+    by side, with b - a where both are numbers."""
+    from branchml.ops import runs as op
+
+    return op.compare(Path(path), a, b)
+
+
+def runs_plot(metric: str, output: str | Path, path: str | Path = ".") -> RunPlot:
+    """Draw `metric` across the runs that have it, oldest first, into the PNG `output`
+    (needs matplotlib: `pip install 'branchml[plot]'`)."""
+    from branchml.ops import runs as op
+
+    return op.plot(Path(path), metric, Path(output))
+
+
+def monitor_log(files: list[str | Path], client: str, tag: str, path: str | Path = ".",
+                dry_run: bool = False) -> LogReport:
+    """Append production files (inputs and predictions of release `tag`) under
+    monitoring/CLIENT/TAG/DATE/ in one commit; rows logged before are not logged again."""
+    from branchml.ops import monitor as op
+
+    return op.log(Path(path), client, tag, [Path(f) for f in files], dry_run)
+
+
+def monitor_check(tag: str, since: str | None = None, path: str | Path = ".") -> DriftReport:
+    """Drift of the data monitored for release `tag` (files logged on or after `since`,
+    YYYY-MM-DD) against its training data. Alerts are in `["alerts"]`; none is raised."""
+    from branchml.ops import monitor as op
+
+    return cast(DriftReport, op.check(Path(path), tag, since))
+
+
+def monitor_report(tag: str, file: str | Path, since: str | None = None,
+                   path: str | Path = ".") -> DriftReport:
+    """`monitor_check`, with its report written to `file` (.html: a chart per feature;
+    .md: a table). A bad file name is refused before the check runs."""
+    from branchml.ops import driftreport as op
+
+    return cast(DriftReport, op.report(Path(path), tag, Path(file), since))
+
+
+def analysis_start(client: str, path: str | Path = ".", dry_run: bool = False
+                   ) -> AnalysisStart:
+    """Create the analysis branch ds/CLIENT from main, with CLIENT's monitoring data, the raw
+    data and a notebook stub."""
+    from branchml.ops import analysis as op
+
+    return cast(AnalysisStart, op.start(Path(path), client, dry_run))
+
+
+def config_validate(file: str | Path) -> dict[str, JsonValue]:
     """The effective config of `file`; raises ConfigError with one sentence if invalid."""
     from branchml import config
 
-    return config.load_file(Path(file))
+    return cast("dict[str, JsonValue]", config.load_file(Path(file)))
 
 
-def config_show(path: str | Path = ".") -> dict[str, Any]:
+def config_show(path: str | Path = ".") -> dict[str, JsonValue]:
     """The effective config that judges this repository (main's, with defaults filled in)."""
     from branchml import config
     from branchml.ops.trusted import trusted_ref
@@ -274,16 +382,18 @@ def config_show(path: str | Path = ".") -> dict[str, Any]:
         for rev in (trusted_ref(g), "HEAD"):
             found = g.show_file(rev, config.CONFIG_FILE) if g.resolve(rev) else None
             if found:
-                return config.load_bytes(found[1], f"{rev}:{config.CONFIG_FILE}")
-        return config.load_bytes(None, "")
+                return cast("dict[str, JsonValue]",
+                            config.load_bytes(found[1], f"{rev}:{config.CONFIG_FILE}"))
+        return cast("dict[str, JsonValue]", config.load_bytes(None, ""))
     finally:
         g.close()
 
 
-def config_schema() -> dict[str, Any]:
+def config_schema() -> dict[str, JsonValue]:
+    """The JSON Schema of branchml.yaml (a copy: changing it changes nothing)."""
     from branchml.resources import schema
 
-    copied: dict[str, Any] = json.loads(json.dumps(schema("config")))
+    copied: dict[str, JsonValue] = json.loads(json.dumps(schema("config")))
     return copied
 
 
@@ -316,9 +426,6 @@ def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
 
 
 # --- issue 18: h4 runs ---
-if TYPE_CHECKING:
-    from branchml.ops.track import RunRecord
-
 __all__ += ["release_metrics", "runs_sorted"]
 
 
@@ -342,6 +449,7 @@ def runs_sorted(metric: str, ascending: bool | None = None, path: str | Path = "
 
     return [cast("RunRecord", dict(r)) for r in sort_runs(runs(path), metric, ascending)]
 
+
 # --- issue 18: adopt ---
 if TYPE_CHECKING:
     from branchml.ops.upgrade import UpgradeReport
@@ -358,11 +466,13 @@ def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
 
     return op.upgrade(Path(path), dry_run)
 
+
 # --- issue 18: leakage guard and lineage to raw (h3) ---
 if TYPE_CHECKING:
     from branchml.ops.release import NextRelease
     from branchml.ops.splitrows import SplitRows
 
+__all__ += ["next_release", "split_rows"]
 
 def split_rows(name: str, output: str | Path, purpose: str = "train", path: str | Path = ".",
                rev: str | None = None, dry_run: bool = False) -> SplitRows:

@@ -19,7 +19,8 @@ def test_staged_ok_and_violation(plain_project: Path, bml) -> None:  # type: ign
     git("add", "docs/x.md", cwd=plain_project)
     r = bml("check", "--staged", cwd=plain_project)
     assert r.code == 0
-    assert r.out == ("ok: main: 0 commit(s) follow the policy (HEAD:branchml.yaml).\n")
+    assert r.out == ("ok: main: the 1 staged change(s) follow the policy "
+                     "(HEAD:branchml.yaml).\n")
     write(plain_project, "src/a.py", "x\n")
     git("add", "src/a.py", cwd=plain_project)
     r = bml("check", "--staged", "--json", cwd=plain_project)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ def test_wheel_ships_templates_and_init_works(tmp_path: Path, cc: str | None) ->
                            env=env)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     (wheel,) = dist.glob("branchml-*.whl")
+    # PEP 561: without the marker, mypy refuses every `from branchml import api` (docs/api.md)
+    assert "branchml/py.typed" in zipfile.ZipFile(wheel).namelist()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     vpy = venv / "bin" / "python"

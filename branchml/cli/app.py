@@ -11,14 +11,36 @@ from typing import Annotated, Any
 import typer
 
 from branchml import __version__
+from branchml.cli import complete
 from branchml.errors import UsageError
+
+
+def _flags_show_no_type() -> None:
+    """A flag takes no value, so --help shows none: typer's rich help prints `<bool>` beside
+    every flag (`--staged  <bool>`), which reads as if it wanted one. Value options keep
+    their type or metavar. One place for every command; a typer without this hook (before
+    0.17) printed no type for flags anyway."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_branchml", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._branchml = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 
 app = typer.Typer(
     name="branchml",
     help="A Git repository as the whole home of an ML project: typed branches, policed moves.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (README: Shell completion)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(help="Validate, show and describe branchml.yaml.", no_args_is_help=True)
@@ -67,4 +89,4 @@ def _root(
 
 
 ClientOpt = Annotated[str, typer.Option("--client", help="Client id: lowercase letters, "
-                                       "digits, _ and -.")]
+                                       "digits, _ and -.", autocompletion=complete.clients)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from branchml import api
+from branchml.cli import complete
 from branchml.cli.app import (
     DryRunOpt,
     JsonOpt,
@@ -18,9 +19,11 @@ from branchml.cli.app import (
 
 @app.command("merge")
 def merge_cmd(
-    src: Annotated[str, typer.Argument(help="Branch to merge from.")],
+    src: Annotated[str, typer.Argument(help="Branch to merge from.",
+                                        autocompletion=complete.branches)],
     into: Annotated[str | None, typer.Option(
-        "--into", help="Branch to merge into (default: the current branch).")] = None,
+        "--into", help="Branch to merge into (default: the current branch).",
+        autocompletion=complete.branches)] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -31,8 +34,10 @@ def merge_cmd(
 
 @app.command("pull")
 def pull_cmd(
-    src: Annotated[str, typer.Argument(help="Data branch to pull from (raw, clean, split...).")],
-    dst: Annotated[str, typer.Argument(help="Branch to pull into (clean, split, stable/*...).")],
+    src: Annotated[str, typer.Argument(help="Data branch to pull from (raw, clean, split...).",
+                                        autocompletion=complete.branches)],
+    dst: Annotated[str, typer.Argument(help="Branch to pull into (clean, split, stable/*...).",
+                                        autocompletion=complete.branches)],
     validate: Annotated[bool, typer.Option(
         "--validate", help="Drop bad new items (empty, unparsable, failing the config's "
         "schema or command) and commit a report beside the data.")] = False,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from branchml import api
+from branchml.cli import complete
 from branchml.cli.app import (
     DryRunOpt,
     JsonOpt,
@@ -134,7 +135,8 @@ def check(
         "--range", metavar="A..B", help="Judge the commits of A..B (pre-push, server, CI).")]
     = None,
     branch: Annotated[str | None, typer.Option(
-        help="Branch whose rules apply to --range (default: the current branch).")] = None,
+        help="Branch whose rules apply to --range (default: the current branch).",
+        autocompletion=complete.branches)] = None,
     ref: Annotated[str | None, typer.Option(
         metavar="REF", help="With --range OLD..NEW: judge the push that moved this full ref "
         "name (CI on a tag push: refs/tags/NAME) as the server would.")] = None,
@@ -192,9 +194,12 @@ def branch_create(
 def config_validate(
     file: Annotated[Path, typer.Argument(help="The config file to check.")] = Path(
         "branchml.yaml"),
+    as_json: JsonOpt = False,
 ) -> None:
     """Check a branchml.yaml against the schema; exit 2 with the reason if it is invalid."""
     api.config_validate(file)
+    if as_json:  # an invalid file is an error: JSON on stderr, exit 2 (README: JSON errors)
+        return emit_json({"file": str(file), "valid": True})
     out(f"{file}: valid.")
 
 

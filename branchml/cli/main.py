@@ -11,20 +11,22 @@ from pathlib import Path
 from branchml import __version__
 from branchml.errors import BranchmlError, ExitCode
 
+# set by the shell's completion script (`branchml --show-completion`) when Tab is pressed
+COMPLETE_VAR = "_BRANCHML_COMPLETE"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # git must judge the objects as they are: a refs/replace/* ref (pushed, fetched or made
     # by hand) would otherwise make every git branchml runs see other commits and trees
     os.environ["GIT_NO_REPLACE_OBJECTS"] = "1"
+    say = _say_json if wants_json(args) else _say_text
     try:
         return _dispatch(args)
     except BranchmlError as e:
-        sys.stderr.write(f"branchml: error: {e}\n")
-        return int(e.exit_code)
+        return say(str(e), int(e.exit_code))
     except KeyboardInterrupt:
-        sys.stderr.write("branchml: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
+        return say("interrupted", int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         return 0
     except Exception:  # the one place a bug is turned into a report
@@ -32,12 +34,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         trace = traceback.format_exc()
         log = _crash_log(trace)
-        sys.stderr.write(
-            "branchml: internal error (a bug in branchml, not in your input); "
-            f"the traceback is in {log}: please report it.\n"
-            if log else f"branchml: internal error:\n{trace}"
-        )
-        return int(ExitCode.INTERNAL)
+        return say("internal error (a bug in branchml, not in your input); the traceback is "
+                   f"in {log}: please report it." if log else f"internal error:\n{trace}",
+                   int(ExitCode.INTERNAL))
+
+
+def wants_json(args: list[str]) -> bool:
+    """`--json` among the options (before a `--`): then errors are JSON too."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def _say_text(message: str, code: int) -> int:
+    head = "interrupted" if code == ExitCode.INTERRUPTED else \
+        message if code == ExitCode.INTERNAL else f"error: {message}"
+    sys.stderr.write(f"branchml: {head}\n")
+    return code
+
+
+def _say_json(message: str, code: int) -> int:
+    """Under --json, a script parses the error: one JSON object on stderr (stdout keeps
+    only the data a command prints)."""
+    import json
+
+    sys.stderr.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+    return code
 
 
 def entry() -> None:
@@ -68,6 +88,10 @@ def _dispatch(args: list[str]) -> int:
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"branchml {__version__}\n")
         return 0
+    if os.environ.get(COMPLETE_VAR):  # a Tab press: typer answers it; nothing is finished
+        from branchml.cli.commands import run as complete
+
+        return complete(args)
     _finish_killed_run(args)
     if args and args[0] == "hook":
         from branchml.ops.hook import run_hook

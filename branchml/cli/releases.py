@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
 
 from branchml import api
+from branchml.cli import complete
 from branchml.cli.app import (
     ClientOpt,
     DryRunOpt,
@@ -19,8 +21,10 @@ from branchml.cli.app import (
 
 @app.command()
 def promote(
-    src: Annotated[str, typer.Argument(help="Code branch to promote (dev/NAME).")],
-    dst: Annotated[str, typer.Argument(help="Stable branch to promote into (stable/NAME).")],
+    src: Annotated[str, typer.Argument(help="Code branch to promote (dev/NAME).",
+                                        autocompletion=complete.branches)],
+    dst: Annotated[str, typer.Argument(help="Stable branch to promote into (stable/NAME).",
+                                        autocompletion=complete.branches)],
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -44,7 +48,8 @@ def promote(
 def tag_cmd(
     client: ClientOpt,
     rev: Annotated[str | None, typer.Option(
-        help="Stable commit or branch to release (default: the stable branch).")] = None,
+        help="Stable commit or branch to release (default: the stable branch).",
+        autocompletion=complete.revisions)] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Release notes.")] = "",
     push: Annotated[bool, typer.Option(
         "--push", help="Push the tag to origin atomically; fail cleanly if the name is taken.")]
@@ -67,7 +72,8 @@ def tag_cmd(
 
 @app.command()
 def releases(
-    client: Annotated[str | None, typer.Option(help="Only this client's releases.")] = None,
+    client: Annotated[str | None, typer.Option(help="Only this client's releases.",
+                                                autocompletion=complete.clients)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every release with its date, model and key metrics (from tags alone)."""
@@ -78,7 +84,8 @@ def releases(
 
 @app.command()
 def show(
-    tag: Annotated[str, typer.Argument(help="Release tag, e.g. acme-v3.")],
+    tag: Annotated[str, typer.Argument(help="Release tag, e.g. acme-v3.",
+                                        autocompletion=complete.tags)],
     as_json: JsonOpt = False,
 ) -> None:
     """The manifest of a release: code, data, models, params, metrics, lineage."""
@@ -89,7 +96,8 @@ def show(
 
 @app.command()
 def verify(
-    tag: Annotated[str, typer.Argument(help="Release tag to check.")],
+    tag: Annotated[str, typer.Argument(help="Release tag to check.",
+                                        autocompletion=complete.tags)],
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute a release's manifest from its commit, and the size and SHA-256 of every LFS
@@ -103,7 +111,8 @@ def verify(
 @app.command()
 def lineage(
     file: Annotated[str, typer.Argument(help="Model file, e.g. models/model.pkl.")],
-    rev: Annotated[str | None, typer.Option(help="Release tag or commit (default HEAD).")]
+    rev: Annotated[str | None, typer.Option(help="Release tag or commit (default HEAD).",
+                                             autocompletion=complete.revisions)]
     = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -111,7 +120,7 @@ def lineage(
     r = api.lineage(file, rev, ".")
     if as_json:
         return emit_json(r)
-    ident = r["model"].get("lfs_oid") or r["model"].get("blob")
+    ident = r["model"].get("lfs_oid") or r["model"].get("blob") or ""
     out(f"{file} {ident[:12]} ({r['model']['size']} bytes) at {r['commit'][:10]}")
     promo = r.get("promotion")
     out(f"  code: {r['code']['files']} files" + (f", promoted from {promo['branch']} "
@@ -129,8 +138,10 @@ def lineage(
 
 @app.command()
 def diff(
-    tag_a: Annotated[str, typer.Argument(help="Older release tag.")],
-    tag_b: Annotated[str, typer.Argument(help="Newer release tag.")],
+    tag_a: Annotated[str, typer.Argument(help="Older release tag.",
+                                          autocompletion=complete.tags)],
+    tag_b: Annotated[str, typer.Argument(help="Newer release tag.",
+                                          autocompletion=complete.tags)],
     as_json: JsonOpt = False,
 ) -> None:
     """What changed between two releases: code, data (files, bytes, and rows per data file
@@ -148,7 +159,7 @@ PushOpt = Annotated[bool, typer.Option(
     "the local ref back.")]
 
 
-def _pushed(r: dict[str, object]) -> str:
+def _pushed(r: Mapping[str, object]) -> str:
     pushed = r.get("pushed")
     return ", pushed to origin" if pushed is True else \
         ", origin already had it" if pushed is False else ""
@@ -156,9 +167,11 @@ def _pushed(r: dict[str, object]) -> str:
 
 @app.command("deploy")
 def deploy_cmd(
-    tag: Annotated[str, typer.Argument(help="Release to run as primary.")],
+    tag: Annotated[str, typer.Argument(help="Release to run as primary.",
+                                        autocompletion=complete.tags)],
     client: ClientOpt,
-    canary: Annotated[str | None, typer.Option(help="Candidate release for a share of traffic.")]
+    canary: Annotated[str | None, typer.Option(help="Candidate release for a share of traffic.",
+                                                autocompletion=complete.tags)]
     = None,
     fraction: Annotated[float | None, typer.Option(help="Candidate's share, 0 < F < 1.")] = None,
     push: PushOpt = False,
@@ -179,7 +192,8 @@ def deploy_cmd(
 def rollback(
     client: ClientOpt,
     to: Annotated[str | None, typer.Option(
-        help="Release to move to (default: the previous different one).")]
+        help="Release to move to (default: the previous different one).",
+        autocompletion=complete.tags)]
     = None,
     push: PushOpt = False,
     dry_run: DryRunOpt = False,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+# the drift reports live in core (the API writes them too); named here as before
+from branchml.core.driftreport import drift_html as drift_html
+from branchml.core.driftreport import drift_markdown as drift_markdown
 
 if TYPE_CHECKING:
     from branchml.ops.check import CheckResult
@@ -41,6 +46,13 @@ def status_table(report: StatusReport) -> None:
 
 
 def check_text(result: CheckResult) -> None:
+    if result.ok and result.staged is not None:  # `check --staged`: changes, not commits
+        sys.stdout.write(
+            f"ok: {result.branch}: nothing is staged, so there is nothing to check.\n"
+            if not result.staged else
+            f"ok: {result.branch}: the {result.staged} staged change(s) follow the policy "
+            f"({result.policy_source}).\n")
+        return
     if result.ok:
         sys.stdout.write(
             f"ok: {result.branch}: {result.commits} commit(s) follow the policy "
@@ -82,7 +94,7 @@ def merge_text(result: MergeResult) -> None:
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
 
 
-def releases_table(rows: list[dict[str, Any]], metrics: list[str] | None = None) -> None:
+def releases_table(rows: Sequence[Mapping[str, Any]], metrics: list[str] | None = None) -> None:
     """One line per release; the model by its whole path (never cut), and the metrics
     `releases.metrics` names (else each release's first three)."""
     w = sys.stdout.write
@@ -101,7 +113,7 @@ def releases_table(rows: list[dict[str, Any]], metrics: list[str] | None = None)
           + f" {line[4]}".rstrip() + "\n")
 
 
-def diff_text(d: dict[str, Any]) -> None:
+def diff_text(d: Mapping[str, Any]) -> None:
     w = sys.stdout.write
     w(f"{d['from']} -> {d['to']}\n")
     w(f"  code files changed: {len(d['code_changed'])}\n")
@@ -139,7 +151,7 @@ def _value(v: dict[str, Any], side: str) -> str:
     return "null" if v[side] is None else str(v[side])
 
 
-def manifest_text(m: dict[str, Any]) -> None:
+def manifest_text(m: Mapping[str, Any]) -> None:
     w = sys.stdout.write
     w(f"{m['tag']} ({m['client']} #{m['n']}), {m['time']} by {m['tagger']}\n")
     w(f"  commit   {m['commit']} on {m['branch']}\n")
@@ -164,7 +176,7 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def releases_out(rows: list[dict[str, Any]], as_json: bool) -> None:
+def releases_out(rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
     if as_json:
         return emit_json(rows)
     from branchml import api
@@ -172,11 +184,11 @@ def releases_out(rows: list[dict[str, Any]], as_json: bool) -> None:
     releases_table(rows, api.release_metrics(".") if rows else None)
 
 
-def show_out(m: dict[str, Any], as_json: bool) -> None:
+def show_out(m: Mapping[str, Any], as_json: bool) -> None:
     emit_json(m) if as_json else manifest_text(m)
 
 
-def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
+def tag_out(m: Mapping[str, Any], push: bool, as_json: bool, dry_run: bool = False) -> None:
     for warning in m.get("warnings") or []:  # on stderr, so --json's stdout stays JSON
         sys.stderr.write(f"branchml: warning: {warning}\n")
     if as_json:
@@ -184,7 +196,7 @@ def tag_out(m: dict[str, Any], push: bool, as_json: bool, dry_run: bool = False)
     from branchml.core.manifest import summary
 
     verb = "Would tag" if dry_run else "Tagged"
-    sys.stdout.write(f"{verb} {summary(m)}" + (" and push it.\n" if dry_run and push else
+    sys.stdout.write(f"{verb} {summary(dict(m))}" + (" and push it.\n" if dry_run and push else
                                                " and pushed it.\n" if push else ".\n"))
 
 
@@ -245,7 +257,7 @@ def verify_out(v: Verification, as_json: bool) -> bool:
     raise VerdictError(f"{v.tag} does not verify: {problems[0]}{more}; do not deploy it.")
 
 
-def deployed_out(r: dict[str, Any], as_json: bool) -> None:
+def deployed_out(r: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         return emit_json(r)
     cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
@@ -258,58 +270,7 @@ def deployed_out(r: dict[str, Any], as_json: bool) -> None:
     sys.stdout.write(line + "\n")
 
 
-def drift_markdown(r: dict[str, Any]) -> str:
-    lines = [f"# Drift of {r['tag']}", "",
-             f"{r['rows']} monitored rows in {len(r['files'])} file(s). "
-             + (f"**{len(r['alerts'])} alert(s).**" if r["alerts"] else "No alert."), "",
-             "| feature | kind | PSI | KS | outside range | missing | alert |",
-             "|---|---|---|---|---|---|---|"]
-    for f in r["features"]:
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        lines.append(f"| {f['feature']} | {f['kind']} | {f['psi']:.3f} | {ks} | "
-                     f"{f['outside_range']:.3f} | {f['missing']:.3f} | "
-                     f"{'; '.join(f['alerts'])} |")
-    lines += ["", *[f"- {a}" for a in r["alerts"]]]
-    return "\n".join(lines) + "\n"
-
-
-def _bars(train: list[int], seen: list[int]) -> str:
-    """A small SVG: training (grey) and monitored (blue) shares per bin."""
-    t_sum, s_sum = max(sum(train), 1), max(sum(seen), 1)
-    width, height, n = 240, 60, max(len(train), 1)
-    w = width / n
-    rects = []
-    for i, (a, b) in enumerate(zip(train, seen, strict=False)):
-        ha, hb = height * a / t_sum, height * b / s_sum
-        rects.append(f'<rect x="{i * w:.1f}" y="{height - ha:.1f}" width="{w / 2:.1f}" '
-                     f'height="{ha:.1f}" fill="#999"/>')
-        rects.append(f'<rect x="{i * w + w / 2:.1f}" y="{height - hb:.1f}" '
-                     f'width="{w / 2:.1f}" height="{hb:.1f}" fill="#36c"/>')
-    return f'<svg width="{width}" height="{height}">{"".join(rects)}</svg>'
-
-
-def drift_html(r: dict[str, Any]) -> str:
-    import html
-
-    rows = []
-    for f in r["features"]:
-        alert = "; ".join(f["alerts"])
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        rows.append(f"<tr{' class=alert' if alert else ''}><td>{html.escape(f['feature'])}</td>"
-                    f"<td>{f['psi']:.3f}</td><td>{ks}</td><td>{f['outside_range']:.3f}</td>"
-                    f"<td>{f['missing']:.3f}</td><td>{_bars(f['train_hist'], f['hist'])}</td>"
-                    f"<td>{html.escape(alert)}</td></tr>")
-    status = f"{len(r['alerts'])} alert(s)" if r["alerts"] else "no alert"
-    return ("<!doctype html><meta charset=utf-8><title>drift " + html.escape(r["tag"])
-            + "</title><style>body{font-family:sans-serif}td,th{padding:4px 8px}"
-            ".alert{background:#fdd}</style><h1>Drift of " + html.escape(r["tag"]) + "</h1>"
-            f"<p>{r['rows']} monitored rows, {status}. Bars: training (grey) vs monitored "
-            "(blue) share per bin.</p><table><tr><th>feature</th><th>PSI</th><th>KS</th>"
-            "<th>outside range</th><th>missing</th><th>distribution</th><th>alert</th></tr>"
-            + "".join(rows) + "</table>\n")
-
-
-def runs_table(rows: list[dict[str, Any]], order: str = "") -> None:
+def runs_table(rows: Sequence[Mapping[str, Any]], order: str = "") -> None:
     """`order`: how the rows are sorted, for the title (empty: newest first)."""
     from rich.console import Console
     from rich.table import Table

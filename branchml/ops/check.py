@@ -29,6 +29,7 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     policy_source: str = ""
     notes: list[str] = field(default_factory=list)
+    staged: int | None = None  # `check --staged`: how many staged paths were judged
 
     @property
     def ok(self) -> bool:
@@ -39,6 +40,7 @@ class CheckResult:
             "ok": self.ok,
             "branch": self.branch,
             "commits_checked": self.commits,
+            **({} if self.staged is None else {"staged_paths": self.staged}),
             "policy": self.policy_source,
             "violations": [v.to_dict() for v in self.violations],
             "notes": self.notes,
@@ -296,8 +298,9 @@ def check_staged(git: Git) -> CheckResult:
         return CheckResult("(detached HEAD)", notes=["detached HEAD: no branch rules apply"])
     main = main_branch_name(git)
     candidates = ["HEAD"] if branch == main else [trusted_ref(git), "HEAD"]
-    result = CheckResult(branch)
-    _judge(git, branch, [git.staged_changes()], load_trusted(git, candidates), result)
+    staged = git.staged_changes()
+    result = CheckResult(branch, staged=len(staged.changes))
+    _judge(git, branch, [staged], load_trusted(git, candidates), result)
     return result
 
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from branchml.content import manifests
 from branchml.core import mlruns
@@ -23,20 +23,6 @@ from branchml.repo.reader import Git
 RUN_LOG = "tracking/runs.jsonl"
 RUN_DIR = "tracking/runs"
 
-
-class RunRecord(TypedDict):
-    """One run of `branchml runs` (a line of tracking/runs.jsonl, and `tags`)."""
-
-    commit: str
-    branch: str
-    tag: str | None  # the first of `tags`
-    tags: list[str]  # the releases on the run's commit, read from the tags now
-    time: str
-    params: dict[str, object]
-    metrics: dict[str, object]
-    data: dict[str, object]
-    models: dict[str, object]
-    snapshot: str
 
 
 @dataclass

@@ -26,7 +26,8 @@ def row_hashes(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Every test here runs with the C row hashes and with NumPy's (the fallback when the
     library is not built): both must merge alike."""
     if request.param == "c" and not native.available():
-        pytest.skip("the C row hashes are not built (BRANCHML_NATIVE=0)")
+        pytest.skip("the C row hashes are not built (no C compiler at install, or "
+                    "BRANCHML_NATIVE=0)")
     with pytest.MonkeyPatch.context() as m:
         if request.param == "numpy":
             m.setattr(native, "_lib", None)

@@ -1,0 +1,184 @@
+"""The shapes of the plain-data results `branchml.api` returns (what `--json` prints).
+
+These are TypedDicts: the values are the dicts the commands build, so a script reads them
+with `r["primary"]` and mypy knows each key's type. Commands that return objects with
+behaviour (`PromoteReport`, `MergeResult`, ...) return dataclasses instead; `branchml.api`
+exports both. Imports nothing of branchml, so any layer may name these types.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+# a value read from a JSON file of the repository (params.json, metrics.json, branchml.yaml)
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class Hop(TypedDict):
+    """A `Promoted-From:` or `Pulled-From:` trailer: the branch and commit a move came from."""
+
+    branch: str
+    commit: str
+
+
+class CodeEntry(TypedDict):
+    digest: str
+    files: int
+
+
+# "from" is a Python keyword: the functional form names it
+DataEntry = TypedDict("DataEntry", {"tree": str, "files": int, "bytes": int,
+                                    "from": NotRequired[Hop | None]})
+
+
+class ModelEntry(TypedDict):
+    size: int
+    lfs_oid: NotRequired[str]  # an LFS object's SHA-256 ...
+    blob: NotRequired[str]  # ... or, for a plain git file, its blob id
+
+
+class Manifest(TypedDict):
+    """A release manifest (docs/releases.md; schema branchml/schemas/manifest.schema.json)."""
+
+    schema: str
+    tag: str
+    client: str
+    n: int
+    commit: str
+    branch: str
+    message: NotRequired[str]
+    code: CodeEntry
+    data: dict[str, DataEntry]
+    models: dict[str, ModelEntry]
+    params: dict[str, JsonValue]
+    metrics: dict[str, JsonValue]
+    config_digest: str
+    promotion: NotRequired[Hop | None]
+    pulled_from: NotRequired[Hop | None]
+    # the split requests of the commit (`branchml split rows`; docs/releases.md)
+    splits: NotRequired[list[dict[str, JsonValue]]]
+    warnings: NotRequired[list[str]]  # tag's leakage warnings (not in the stored manifest)
+    snapshot: str
+    tagger: str
+    time: str
+
+
+class ReleaseRow(TypedDict):
+    """One line of `releases`: read from the tag alone."""
+
+    tag: str
+    client: str
+    n: int
+    commit: str
+    date: str
+    model: str | None
+    model_id: str | None
+    metrics: dict[str, JsonValue]
+
+
+class Lineage(TypedDict):
+    path: str
+    model: ModelEntry
+    commit: str
+    data: dict[str, DataEntry]
+    pulled_from: Hop | None
+    code: CodeEntry
+    promotion: Hop | None
+    releases: list[str]
+    splits: NotRequired[list[dict[str, JsonValue]]]
+    chain: NotRequired[dict[str, JsonValue]]  # hops back to raw and why the walk ended
+
+
+class DataDelta(TypedDict):
+    files_added: int
+    bytes_added: int
+    rows_added: NotRequired[int | None]  # None: a file of the folder could not be counted
+
+
+# "from" again: the functional form
+Change = TypedDict("Change", {"from": JsonValue, "to": JsonValue,
+                              "delta": NotRequired[float],
+                              "change": NotRequired[str]})  # added, removed or changed
+ReleaseDiff = TypedDict("ReleaseDiff", {
+    "from": str, "to": str, "code_changed": list[str], "data": dict[str, DataDelta],
+    "models_changed": list[str], "params": dict[str, Change], "metrics": dict[str, Change],
+    "files": NotRequired[list[dict[str, JsonValue]]]})
+
+
+class Deployment(TypedDict):
+    """What `deploy` and `rollback` recorded on refs/deploy/CLIENT."""
+
+    client: str
+    primary: str
+    candidate: str | None
+    fraction: float | None
+    commit: str
+    already: NotRequired[bool]  # True: that routing was in place; nothing new recorded
+    pushed: bool | None  # None: not asked to push; False: origin had it already
+    previous: NotRequired[str | None]  # rollback: the release it moved from
+    direction: NotRequired[str]  # rollback: "back", "forward" or "same"
+
+
+class DeployedRecord(TypedDict):
+    """One deployment of `deployed`: what the client ran at `at` (None: now)."""
+
+    client: str
+    at: str | None
+    commit: str
+    time: str
+    primary: str
+    candidate: str | None
+    fraction: float | None
+    what: str
+
+
+class RunRecord(TypedDict):
+    """One run of main's run log (tracking/runs.jsonl)."""
+
+    commit: str
+    branch: str
+    tag: str | None  # the first of `tags`
+    tags: list[str]  # the releases on the run's commit, read from the tags when read
+    time: str
+    params: dict[str, JsonValue]
+    metrics: dict[str, JsonValue]
+    data: dict[str, DataEntry]
+    models: dict[str, ModelEntry]
+    snapshot: str
+
+
+class FeatureDrift(TypedDict):
+    feature: str
+    kind: str  # "numeric" or "categorical"
+    rows: int
+    psi: float
+    ks: float | None  # None for a categorical feature
+    outside_range: float
+    missing: float
+    train_hist: list[int]
+    hist: list[int]
+    alerts: list[str]
+
+
+class PredictionStats(TypedDict):
+    column: str
+    mean: float | None
+    std: float | None
+
+
+class DriftReport(TypedDict):
+    """`monitor check`: the monitored data of a release against its training data."""
+
+    tag: str
+    files: list[str]
+    rows: int
+    features: list[FeatureDrift]
+    prediction: PredictionStats
+    alerts: list[str]
+
+
+class AnalysisStart(TypedDict):
+    branch: str
+    commit: str
+    files: int
+    stub: str
