@@ -52,10 +52,11 @@ def _render_merge(result: Any, as_json: bool) -> None:
 
 @app.command("split")
 def split_cmd(
-    seed: Annotated[int | None, typer.Option(help="Hash seed (default: the config's, 0).")]
-    = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Hash seed (default: the recorded one, else the config's, else 0).")] = None,
     ratios: Annotated[str | None, typer.Option(
-        help="train,val[,test] fractions adding up to 1 (default 0.8,0.1,0.1).")] = None,
+        help="train,val[,test] fractions adding up to 1 (default: the recorded ones, else "
+        "0.8,0.1,0.1).")] = None,
     key: Annotated[str | None, typer.Option(
         help="Column (CSV) or field (JSONL) whose value is an item; default: each file.")]
     = None,

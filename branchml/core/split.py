@@ -83,15 +83,46 @@ def params_file(seed: int, ratios: tuple[float, ...], key: str | None) -> bytes:
             + "\n").encode()
 
 
-def check_params(recorded: dict[str, Any], seed: int, ratios: tuple[float, ...],
-                 key: str | None) -> None:
-    want = {"seed": seed, "ratios": list(ratios), "key": key}
-    if recorded != want:
+def resolve_params(recorded: dict[str, Any] | None, seed: int | None,
+                   ratios: tuple[float, ...] | None, key: str | None,
+                   defaults: dict[str, Any]) -> tuple[int, tuple[float, ...], str | None]:
+    """The seed, ratios and key to assign with. With a recorded split, an option left out
+    takes the recorded value and an option given must equal it (old and new items are then
+    assigned alike); without one, options, then the config's `split:` values, then defaults."""
+    if recorded is None:
+        return (defaults.get("seed", 0) if seed is None else seed,
+                ratios or tuple(defaults.get("ratios", (0.8, 0.1, 0.1))),
+                defaults.get("key") if key is None else key)
+    was = (int(recorded.get("seed", 0)), tuple(float(r) for r in recorded.get("ratios", ())),
+           recorded.get("key"))
+    differ = []
+    if seed is not None and seed != was[0]:
+        differ.append(f"--seed {seed} (recorded {was[0]})")
+    if ratios is not None and not _same_ratios(ratios, was[1]):
+        differ.append(f"--ratios {_ratios(ratios)} (recorded {_ratios(was[1])})")
+    if key is not None and key != was[2]:
+        differ.append(f"--key {key} (recorded " + (f"{was[2]})" if was[2] else "none: each "
+                                                    "file is an item)"))
+    if differ:
         raise UsageError(
-            f"the split was made with {json.dumps(recorded)}; new items must use the same "
-            "seed, ratios and key so that old and new items are assigned alike: pass those "
-            "(or leave the options out)."
-        )
+            f"the split was made with {_said(was)}, and new items must be assigned alike, but "
+            f"{'; '.join(differ)} differ: leave those options out to reuse the recorded "
+            "values.")
+    return was
+
+
+def _same_ratios(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) < 1e-9 for x, y in zip(a, b, strict=True))
+
+
+def _ratios(ratios: tuple[float, ...]) -> str:
+    return ",".join(f"{r:g}" for r in ratios)
+
+
+def _said(params: tuple[int, tuple[float, ...], str | None]) -> str:
+    seed, ratios, key = params
+    return (f"--seed {seed} --ratios {_ratios(ratios)} "
+            + (f"--key {key}" if key else "no --key"))
 
 
 def problems(old: bytes | None, new: bytes, max_line: int = 1 << 20) -> list[str]:

@@ -46,9 +46,7 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     if not dry_run:
         apply.prepare(repo)  # a killed run's files are finished before the dirty check
     cfg = trusted_config(g).get("split") or {}
-    seed = cfg.get("seed", 0) if seed is None else seed
-    ratio_t = core.parse_ratios(ratios) if ratios else tuple(cfg.get("ratios", (0.8, 0.1, 0.1)))
-    key = key if key is not None else cfg.get("key")
+    given = core.parse_ratios(ratios) if ratios else None
     tip = repo.branch_target(BRANCH)
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch: create it with `branchml branch create "
@@ -60,9 +58,8 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     recorded = repo.read_file(tip, core.PARAMS)
-    if recorded is not None:
-        core.check_params(json.loads(strategies._read(recorded, store, core.PARAMS)), seed,
-                          ratio_t, key)
+    was = None if recorded is None else _params(strategies._read(recorded, store, core.PARAMS))
+    seed, ratio_t, key = core.resolve_params(was, seed, given, key, cfg)
     source = cfg.get("source", "data/**")
     items = list(_items(repo, tip, store, source, key, cfg))
     old = repo.read_file(tip, core.ASSIGNMENT)
@@ -87,6 +84,21 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
         apply.apply(repo, Plan("split", steps))
     g.close()
     return report
+
+
+def _params(data: bytes) -> dict[str, Any]:
+    try:
+        params = json.loads(data)
+    except ValueError:
+        params = None
+    ok = (isinstance(params, dict) and isinstance(params.get("seed", 0), int)
+          and isinstance(params.get("ratios"), list) and len(params["ratios"]) in core.NAMES
+          and all(isinstance(r, int | float) for r in params["ratios"])
+          and isinstance(params.get("key"), str | None))
+    if not ok:
+        raise StateError(f"{core.PARAMS} on {BRANCH} is not the seed, ratios and key branchml "
+                         "records; restore it from the commit that made the split.")
+    return dict(params)
 
 
 def _items(repo: objectstore.Repo, tip: str, store: strategies.Store, source: str, key: str | None,
