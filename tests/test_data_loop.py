@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from branchml.core.split import bucket
-from tests.conftest import commit, snapshot
+from tests.conftest import commit, git, snapshot
 
 
 def on_split(repo: Path, files: dict[str, str | bytes | None]) -> None:
@@ -62,3 +62,87 @@ def test_split_by_files_refuses_a_key_later(plain_project: Path, bml) -> None:  
     r = bml("split", "--key", "id", cwd=plain_project)
     assert r.code == 2
     assert "--key id (recorded none: each file is an item) differ" in r.err
+
+
+# -- 3. one reading of rows: only LF (or CRLF) ends a row, in every door -----------------------
+def clean_has(repo: Path, files: dict[str, str | bytes | None]) -> None:
+    """`files` on raw, then on clean through a plain git merge (no branchml involved)."""
+    commit(repo, files, branch="raw")
+    git("checkout", "-q", "clean", cwd=repo)
+    git("merge", "-q", "--no-edit", "--no-verify", "raw", cwd=repo)
+
+
+BARE_CR_CSV = b"id,x\n1,a\n2,b\r3,c\n4,d\n"  # the issue's file: 4 ids, a row ends in a bare CR
+
+
+def test_bare_cr_is_not_a_row_end_in_split(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    on_split(plain_project, {"data/a.csv": BARE_CR_CSV})
+    before = snapshot(plain_project)
+    r = bml("split", "--key", "id", cwd=plain_project)
+    assert (r.code, r.err) == (2, (
+        "branchml: error: data/a.csv: row 3 is not one CSV row (it holds a CR that ends no row "
+        "(only LF or CRLF end a row)); fix it on its branch, then split again.\n"))
+    assert snapshot(plain_project) == before
+
+
+def test_bare_cr_is_not_a_row_end_in_pull(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    # a one-column file: a field count cannot see the CR; pull used to take "2\r3" as a row
+    clean_has(plain_project, {"data/a.csv": "id\n1\n"})
+    commit(plain_project, {"data/a.csv": b"id\n1\n2\r3\n4\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 2
+    assert "data/a.csv: a new row of theirs is not valid CSV: '2\\r3'" in r.err
+    assert snapshot(plain_project) == before
+
+
+def test_bare_cr_row_is_dropped_by_validate_as_one_row(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(plain_project, {"data/a.csv": BARE_CR_CSV}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", "--validate", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert "row 3" in json.dumps(json.loads(r.out)["dropped"]["data/a.csv"])
+
+
+def test_assignment_with_a_bare_cr_is_refused_by_check_and_split(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    on_split(plain_project, {"data/a.txt": "a\n"})
+    assert bml("split", cwd=plain_project).code == 0
+    base = git("rev-parse", "split", cwd=plain_project)
+    commit(plain_project, {"data/split/assignment.csv":
+                           b"key,split\ndata/a.txt,train\rdata/b.txt,test\n"})
+    r = bml("check", "--range", f"{base}..split", cwd=plain_project)
+    assert r.code == 1 and "holds a CR that ends no row" in r.out + r.err
+    on_split(plain_project, {"data/c.txt": "c\n"})
+    r = bml("split", cwd=plain_project)
+    assert r.code == 2 and "data/split/assignment.csv does not parse" in r.err
+
+
+def test_cr_inside_a_row_counts_the_same_in_split_and_pull(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A CR inside quotes, JSON whitespace CR, CRLF rows and a last row without newline:
+    split assigns exactly the rows pull appends."""
+    csv_rows = b'id,note\r\n1,"a\rb"\r\n2,c\r\n'
+    jsonl_rows = b'{"id": "3",\r "x": 1}\n{"id": "4"}\r\n{"id": "5"}'
+    clean_has(plain_project, {"data/a.csv": b"id,note\r\n", "data/b.jsonl": b""})
+    commit(plain_project, {"data/a.csv": csv_rows, "data/b.jsonl": jsonl_rows}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["appended"] == {"data/a.csv": 2, "data/b.jsonl": 3}
+    on_split(plain_project, {"data/a.csv": csv_rows, "data/b.jsonl": jsonl_rows})
+    r = bml("split", "--key", "id", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["total"] == 5
+    assert sorted(assigned(plain_project)) == ["1", "2", "3", "4", "5"]
+
+
+def test_c_and_numpy_row_hashes_read_a_bare_cr_alike() -> None:
+    from branchml.core import native, rowhash
+    from branchml.core.rows import RowFormat, numbered_records
+
+    raw = b"a\r\nb\rc\n\r\nd\r\r\n"
+    rows = [r for _, r in numbered_records(raw, RowFormat.TEXT)]
+    assert rows == [b"a", b"b\rc", b"", b"d\r"]
+    assert native.available()
+    assert list(native.hash_lines(raw)) == list(native.hash_rows(rows))
+    assert rowhash.hash_lines(raw).tolist() == rowhash.hash_rows(rows).tolist()

@@ -23,7 +23,16 @@ from branchml.core.append import RowFilter
 from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.policy import Policy
-from branchml.core.rows import RowFormat, format_for, line_ending, record_batches
+from branchml.core.rows import (
+    BOM,
+    BadRow,
+    RowFormat,
+    csv_fields,
+    format_for,
+    line_ending,
+    numbered_records,
+    record_batches,
+)
 from branchml.repo import proc
 
 REPORT_DIR = "data/_validation"
@@ -133,18 +142,24 @@ def _empty_or_unparsable(data: bytes, fmt: RowFormat | None) -> str | None:
     except UnicodeDecodeError:
         return "not valid UTF-8 text"
     if fmt in (RowFormat.CSV, RowFormat.TSV):
-        rows = list(csv.reader(io.StringIO(text, newline=""),
-                               delimiter=fmt.delimiter.decode()))
-        width = len(rows[0]) if rows else 0
-        for n, row in enumerate(rows[1:], start=2):
-            if row and len(row) != width:
-                return f"row {n} has {len(row)} fields, the header has {width}"
+        # rows read as pull and split read them (core/rows.py): a CR alone ends no row
+        records = numbered_records(data, fmt)
+        width = -1
+        for n, record in records:
+            try:
+                fields = csv_fields(record.removeprefix(BOM) if n == 1 else record, fmt)
+            except BadRow as e:
+                return f"row {n} is not one {fmt.value.upper()} row: {e}"
+            if n == 1:
+                width = len(fields)
+            elif record and len(fields) != width:
+                return f"row {n} has {len(fields)} fields, the header has {width}"
     elif fmt is RowFormat.JSONL:
-        for n, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
+        for n, record in numbered_records(data, fmt):
+            if record.strip():
                 try:
-                    json.loads(line)
-                except ValueError:
+                    json.loads(record)
+                except (ValueError, RecursionError):
                     return f"line {n} is not valid JSON"
     elif fmt is RowFormat.JSON:
         try:

@@ -46,12 +46,14 @@ def bucket(key: str, seed: int, ratios: tuple[float, ...]) -> str:
 
 
 def read_assignment(data: bytes) -> list[tuple[str, str]]:
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    if not rows:
-        return []
-    if rows[0] != ["key", "split"]:
-        raise UsageError(f"{ASSIGNMENT}: the header must be key,split.")
-    return [(r[0], r[1]) for r in rows[1:] if r]
+    """The (key, split) rows, read as the checker reads them (core/splitcheck.py)."""
+    from branchml.core import splitcheck
+
+    try:
+        return [(k.decode(), s.decode()) for k, s in splitcheck.rows([data], len(data) + 1)]
+    except (UsageError, UnicodeDecodeError, csv.Error) as e:
+        raise UsageError(f"{ASSIGNMENT} does not parse ({e}); restore it from an earlier "
+                         "commit of split.") from None
 
 
 def assign(existing: bytes | None, keys: Iterable[str], seed: int,

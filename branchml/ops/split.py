@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ from branchml.content import strategies
 from branchml.core import split as core
 from branchml.core.globs import glob_regex
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
-from branchml.core.rows import RowFormat, format_for
+from branchml.core.rows import BOM, BadRow, RowFormat, csv_fields, format_for, numbered_records
 from branchml.errors import DirtyWorktree, StateError, UsageError
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, objectstore, worktree
@@ -114,26 +112,47 @@ def _items(repo: objectstore.Repo, tip: str, store: strategies.Store, source: st
         fmt = format_for(p, cfg.get("formats"))
         if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
             continue
-        data = strategies._read(repo.read_file(tip, p) or b"", store, p).decode("utf-8")
-        yield from _column(p, fmt, data, key)
+        yield from _column(p, fmt, strategies._read(repo.read_file(tip, p) or b"", store, p), key)
 
 
-def _column(path: str, fmt: RowFormat, data: str, key: str) -> Iterator[str]:
+def _column(path: str, fmt: RowFormat, data: bytes, key: str) -> Iterator[str]:
+    """The key's value in every row, rows read as every other door reads them (core/rows)."""
+    records = numbered_records(data, fmt)
     if fmt is RowFormat.JSONL:
-        for n, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                row = json.loads(line)
-                if key not in row:
+        for n, record in records:
+            if record.strip():
+                try:
+                    row = json.loads(record)
+                except (ValueError, RecursionError):
+                    raise UsageError(f"{path}: row {n} is not valid JSON; fix it on its branch, "
+                                     "then split again.") from None
+                if not isinstance(row, dict) or key not in row:
                     raise UsageError(f"{path}: line {n} has no {key!r} field; pick --key from "
                                      "the fields every row has.")
                 yield str(row[key])
         return
-    reader = csv.DictReader(io.StringIO(data, newline=""), delimiter=fmt.delimiter.decode())
-    if key not in (reader.fieldnames or []):
+    first = next(records, None)
+    names = _fields(path, 1, first[1].removeprefix(BOM), fmt) if first else []
+    if key not in names:
         raise UsageError(f"--key {key!r} is not a column of {path} (columns: "
-                         f"{', '.join(reader.fieldnames or [])}).")
-    for row in reader:
-        yield row[key]
+                         f"{', '.join(names)}).")
+    at = names.index(key)
+    for n, record in records:
+        if not record:
+            continue  # a blank row holds no item (append drops it too)
+        fields = _fields(path, n, record, fmt)
+        if len(fields) != len(names):
+            raise UsageError(f"{path}: row {n} has {len(fields)} fields where the header has "
+                             f"{len(names)}; fix it on its branch, then split again.")
+        yield fields[at]
+
+
+def _fields(path: str, n: int, record: bytes, fmt: RowFormat) -> list[str]:
+    try:
+        return csv_fields(record, fmt)
+    except BadRow as e:
+        raise UsageError(f"{path}: row {n} is not one {fmt.value.upper()} row ({e}); fix it on "
+                         "its branch, then split again.") from None
 
 
 def _files(tree: Any, prefix: str) -> Iterator[str]:
