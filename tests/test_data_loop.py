@@ -146,3 +146,41 @@ def test_c_and_numpy_row_hashes_read_a_bare_cr_alike() -> None:
     assert native.available()
     assert list(native.hash_lines(raw)) == list(native.hash_rows(rows))
     assert rowhash.hash_lines(raw).tolist() == rowhash.hash_rows(rows).tolist()
+
+
+# -- 2. split --key: rows without a key are never one item --------------------------------------
+EMPTY_KEYS = {
+    "data/a.csv": "id,x\n1,a\n,b\n  ,c\n2,d\n",          # rows 3 and 4: empty, whitespace
+    "data/b.jsonl": '{"id": "3"}\n{"x": 1}\n{"id": null}\n{"id": ""}\n',  # rows 2-4
+}
+
+
+def test_split_refuses_rows_without_a_key(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    on_split(plain_project, EMPTY_KEYS)
+    before = snapshot(plain_project)
+    r = bml("split", "--key", "id", cwd=plain_project)
+    assert (r.code, r.err) == (1, (
+        "branchml: error: data/a.csv: 2 row(s) have no id value (rows 3, 4), 3 more in 1 "
+        "other file(s); rows without a key are never grouped into one item: give them a key "
+        "on their branch, or pass --skip-empty-keys to leave them unassigned.\n"))
+    assert snapshot(plain_project) == before
+
+
+def test_split_skip_empty_keys_assigns_nothing_for_them(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    on_split(plain_project, EMPTY_KEYS)
+    r = bml("split", "--key", "id", "--skip-empty-keys", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1:] == [
+        "Left unassigned: 2 row(s) of data/a.csv with no id value (rows 3, 4).",
+        "Left unassigned: 3 row(s) of data/b.jsonl with no id value (rows 2, 3, 4).",
+    ]
+    assert sorted(assigned(plain_project)) == ["1", "2", "3"]  # no "" item, no "None" item
+    r = bml("split", "--skip-empty-keys", "--json", cwd=plain_project)  # key reused
+    out = json.loads(r.out)
+    assert out["empty_keys"] == {"data/a.csv": 2, "data/b.jsonl": 3}
+    assert out["empty_key_rows"]["data/b.jsonl"] == [2, 3, 4]
+    # the legitimate twin: every row keyed, nothing to say
+    on_split(plain_project, {"data/a.csv": "id,x\n1,a\n2,d\n5,e\n", "data/b.jsonl": None})
+    r = bml("split", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["empty_keys"] == {}

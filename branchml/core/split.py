@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from branchml.errors import UsageError
@@ -19,6 +20,36 @@ from branchml.errors import UsageError
 ASSIGNMENT = "data/split/assignment.csv"
 PARAMS = "data/split/params.json"
 NAMES = {2: ("train", "test"), 3: ("train", "val", "test")}
+
+
+@dataclass
+class MissingKeys:
+    """Rows whose key is empty, whitespace only or absent: never one item together. Counted
+    per file; the first row numbers are kept (a file of a million such rows stays small)."""
+
+    LISTED = 10
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, path: str, row: int) -> None:
+        self.counts[path] = self.counts.get(path, 0) + 1
+        listed = self.rows.setdefault(path, [])
+        if len(listed) < self.LISTED:
+            listed.append(row)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def refusal(self, key: str) -> str:
+        path = next(iter(self.counts))
+        n, listed = self.counts[path], self.rows[path]
+        rows = ", ".join(map(str, listed)) + (", ..." if n > len(listed) else "")
+        more = self.total - n
+        others = f", {more} more in {len(self.counts) - 1} other file(s)" if more else ""
+        return (f"{path}: {n} row(s) have no {key} value (rows {rows}){others}; rows "
+                "without a key are never grouped into one item: give them a key on their "
+                "branch, or pass --skip-empty-keys to leave them unassigned.")
 
 
 def parse_ratios(text: str) -> tuple[float, ...]:

@@ -13,7 +13,7 @@ from branchml.core import split as core
 from branchml.core.globs import glob_regex
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import BOM, BadRow, RowFormat, csv_fields, format_for, numbered_records
-from branchml.errors import DirtyWorktree, StateError, UsageError
+from branchml.errors import DirtyWorktree, StateError, UsageError, VerdictError
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, objectstore, worktree
 from branchml.repo.reader import Git
@@ -32,13 +32,17 @@ class SplitReport:
     total: int = 0
     commit: str = ""
     dry_run: bool = False
+    # rows with an empty or absent key, left unassigned (--skip-empty-keys): count per file
+    # and the first row numbers
+    empty_keys: dict[str, int] = field(default_factory=dict)
+    empty_key_rows: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
-          dry_run: bool = False) -> SplitReport:
+          dry_run: bool = False, skip_empty_keys: bool = False) -> SplitReport:
     g = Git(path)
     repo = objectstore.Repo(path)
     if not dry_run:
@@ -59,12 +63,16 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
     was = None if recorded is None else _params(strategies._read(recorded, store, core.PARAMS))
     seed, ratio_t, key = core.resolve_params(was, seed, given, key, cfg)
     source = cfg.get("source", "data/**")
-    items = list(_items(repo, tip, store, source, key, cfg))
+    missing = core.MissingKeys()
+    items = list(_items(repo, tip, store, source, key, cfg, missing))
+    if missing.total and not skip_empty_keys:
+        raise VerdictError(missing.refusal(key or ""))
     old = repo.read_file(tip, core.ASSIGNMENT)
     old_text = strategies._read(old, store, core.ASSIGNMENT) if old is not None else None
     new_text, added = core.assign(old_text, items, seed, ratio_t)
     report = SplitReport(BRANCH, seed, list(ratio_t), key, added, len(set(items)),
-                         dry_run=dry_run)
+                         dry_run=dry_run, empty_keys=missing.counts,
+                         empty_key_rows=missing.rows)
     if not added:
         return report
     files = {core.ASSIGNMENT: strategies.blob_for(core.ASSIGNMENT, new_text, policy, store)}
@@ -100,7 +108,7 @@ def _params(data: bytes) -> dict[str, Any]:
 
 
 def _items(repo: objectstore.Repo, tip: str, store: strategies.Store, source: str, key: str | None,
-           cfg: dict[str, Any]) -> Iterator[str]:
+           cfg: dict[str, Any], missing: core.MissingKeys) -> Iterator[str]:
     """Keys in a stable order: file paths, or the key column's values of the row files."""
     rx = glob_regex(source)
     paths = sorted(p for p in _files(repo.pg[tip].tree, "") if rx.match(p)
@@ -112,11 +120,18 @@ def _items(repo: objectstore.Repo, tip: str, store: strategies.Store, source: st
         fmt = format_for(p, cfg.get("formats"))
         if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
             continue
-        yield from _column(p, fmt, strategies._read(repo.read_file(tip, p) or b"", store, p), key)
+        data = strategies._read(repo.read_file(tip, p) or b"", store, p)
+        for n, value in _column(p, fmt, data, key):
+            if value is None or not value.strip():
+                missing.add(p, n)
+            else:
+                yield value
 
 
-def _column(path: str, fmt: RowFormat, data: bytes, key: str) -> Iterator[str]:
-    """The key's value in every row, rows read as every other door reads them (core/rows)."""
+def _column(path: str, fmt: RowFormat, data: bytes, key: str
+            ) -> Iterator[tuple[int, str | None]]:
+    """(row number, the key's value) of every row, rows read as every other door reads them
+    (core/rows); None: the row has no such field."""
     records = numbered_records(data, fmt)
     if fmt is RowFormat.JSONL:
         for n, record in records:
@@ -126,10 +141,11 @@ def _column(path: str, fmt: RowFormat, data: bytes, key: str) -> Iterator[str]:
                 except (ValueError, RecursionError):
                     raise UsageError(f"{path}: row {n} is not valid JSON; fix it on its branch, "
                                      "then split again.") from None
-                if not isinstance(row, dict) or key not in row:
-                    raise UsageError(f"{path}: line {n} has no {key!r} field; pick --key from "
-                                     "the fields every row has.")
-                yield str(row[key])
+                if not isinstance(row, dict):
+                    raise UsageError(f"{path}: row {n} is not a JSON object, so it has no "
+                                     f"{key!r} field; fix it on its branch, then split again.")
+                value = row.get(key)
+                yield n, None if value is None else str(value)
         return
     first = next(records, None)
     names = _fields(path, 1, first[1].removeprefix(BOM), fmt) if first else []
@@ -144,7 +160,7 @@ def _column(path: str, fmt: RowFormat, data: bytes, key: str) -> Iterator[str]:
         if len(fields) != len(names):
             raise UsageError(f"{path}: row {n} has {len(fields)} fields where the header has "
                              f"{len(names)}; fix it on its branch, then split again.")
-        yield fields[at]
+        yield n, fields[at]
 
 
 def _fields(path: str, n: int, record: bytes, fmt: RowFormat) -> list[str]:
