@@ -184,3 +184,71 @@ def test_split_skip_empty_keys_assigns_nothing_for_them(plain_project: Path, bml
     r = bml("split", "--json", cwd=plain_project)
     assert r.code == 0, r.err
     assert json.loads(r.out)["empty_keys"] == {}
+
+
+# -- 5. merge/pull summaries count every merged file, of every format ---------------------------
+def sqlite_bytes(tmp: Path, rows: list[int]) -> bytes:
+    import sqlite3
+
+    path = tmp / f"db{len(list(tmp.glob('*.sqlite')))}.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    con.executemany("INSERT INTO t VALUES (?)", [(r,) for r in rows])
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def parquet_bytes(rows: list[int]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.table({"id": rows}), out)
+    return out.getvalue()
+
+
+def test_pull_summary_counts_every_format(plain_project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    clean_has(plain_project, {
+        "data/a.csv": "id\n1\n", "data/b.jsonl": '{"id": 1}\n', "data/c.json": "[1]\n",
+        "data/d.sqlite": sqlite_bytes(tmp_path, [1]), "data/e.parquet": parquet_bytes([1]),
+    })
+    commit(plain_project, {
+        "data/a.csv": "id\n1\n2\n", "data/b.jsonl": '{"id": 1}\n{"id": 2}\n',
+        "data/c.json": "[1, 2, 3]\n", "data/d.sqlite": sqlite_bytes(tmp_path, [1, 2, 3, 4]),
+        "data/e.parquet": parquet_bytes([1, 2]),
+    }, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", cwd=plain_project)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("Pulled raw into clean (commit ")  # not "Pulleed"/"Mergeed"
+    assert lines[1:] == [
+        "  + data/a.csv: 1 row(s) appended (CSV)",
+        "  + data/b.jsonl: 1 row(s) appended (JSON lines)",
+        "  + data/c.json: 2 item(s) appended (JSON array)",
+        "  + data/d.sqlite: 3 row(s) appended (SQLite)",
+        "  + data/e.parquet: 1 row(s) appended (Parquet)",
+        "Appended 1 row(s) to 1 CSV file(s), 2 item(s) to 1 JSON array file(s), 1 row(s) to 1 "
+        "JSON lines file(s), 1 row(s) to 1 Parquet file(s), 3 row(s) to 1 SQLite file(s).",
+        "Strategies: data=append",
+    ]
+    msg = git("log", "-1", "--format=%B", "clean", cwd=plain_project)
+    assert "8 row(s) appended to 5 file(s) (1 row(s) to 1 CSV file(s), 2 item(s) to 1 JSON " \
+           "array file(s)" in msg
+
+
+def test_merge_says_merged(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    clean_has(plain_project, {"data/a.json": "[1]\n"})
+    commit(plain_project, {"data/a.json": "[1, 2]\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("merge", "raw", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["appended"] == {"data/a.json": 1}
+    assert out["appended_by_format"] == {"JSON array": {"files": 1, "rows": 1}}
+    git("reset", "-q", "--hard", "HEAD^", cwd=plain_project)
+    r = bml("merge", "raw", cwd=plain_project)
+    assert r.out.startswith("Merged raw into clean (commit ")

@@ -78,7 +78,9 @@ def test_dry_run_writes_nothing(plain_project: Path, bml) -> None:  # type: igno
     r = bml("pull", "raw", "clean", "--dry-run", cwd=plain_project)
     assert r.code == 0
     assert r.out.splitlines() == ["Would pull raw into clean:", "  + data/new.csv (new file)",
-                                  "  + data/x.csv: 1 row(s) appended", "Strategies: data=append"]
+                                  "  + data/x.csv: 1 row(s) appended (CSV)",
+                                  "Appended 1 row(s) to 1 CSV file(s).",
+                                  "Strategies: data=append"]
     assert snapshot(plain_project) == before
 
 

@@ -63,14 +63,17 @@ def merge_text(result: MergeResult) -> None:
     if result.up_to_date:
         w(f"Nothing to {verb}: {result.dst} already has everything {result.src} adds.\n")
         return
-    head = "Would " + verb if result.dry_run else verb.capitalize() + "ed"
+    head = "Would " + verb if result.dry_run else {"pull": "Pulled", "merge": "Merged"}[verb]
     w(f"{head} {result.src} into {result.dst}"
       + (f" (commit {result.commit[:10]})" if not result.dry_run else "") + ":\n")
     r = result.report
     for p in r.added:
         w(f"  + {p} (new file)\n")
+    from branchml.ops.merge import said_by_format, unit
+
     for p, n in r.appended.items():
-        w(f"  + {p}: {n} row(s) appended\n")
+        label = result.appended_formats.get(p, "")
+        w(f"  + {p}: {n} {unit(label)} appended ({label})\n")
     for p in r.taken:
         w(f"  ~ {p} (theirs)\n")
     for p in r.merged:
@@ -79,6 +82,8 @@ def merge_text(result: MergeResult) -> None:
         w(f"  - {p} dropped: {why}\n")
     for p in r.kept_deleted:
         w(f"  . {p} stays deleted on {result.dst}\n")
+    if result.appended_by_format:
+        w(f"Appended {said_by_format(result.appended_by_format)}.\n")
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
 
 
