@@ -102,7 +102,9 @@ def test_bare_cr_row_is_dropped_by_validate_as_one_row(plain_project: Path, bml)
     git("checkout", "-q", "clean", cwd=plain_project)
     r = bml("pull", "raw", "clean", "--validate", "--json", cwd=plain_project)
     assert r.code == 0, r.err
-    assert "row 3" in json.dumps(json.loads(r.out)["dropped"]["data/a.csv"])
+    rows = json.loads(r.out)["validation"]["rows"]["data/a.csv"]
+    assert [(x["row"], x["text"]) for x in rows] == [(3, "2,b\r3,c")]
+    assert (plain_project / "data/a.csv").read_bytes() == b"id,x\n1,a\n4,d\n"
 
 
 def test_assignment_with_a_bare_cr_is_refused_by_check_and_split(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
@@ -252,3 +254,96 @@ def test_merge_says_merged(plain_project: Path, bml) -> None:  # type: ignore[no
     git("reset", "-q", "--hard", "HEAD^", cwd=plain_project)
     r = bml("merge", "raw", cwd=plain_project)
     assert r.out.startswith("Merged raw into clean (commit ")
+
+
+# -- 4. the validation report: every dropped row, per row in every row format, bounded ---------
+SCHEMA = ("validate:\n"
+          "  - glob: \"data/**\"\n"
+          "    schema: {type: object, required: [id], properties: {id: {type: integer}}}\n")
+
+
+def with_schema(repo: Path) -> None:
+    cfg = (repo / "branchml.yaml").read_text().replace("validate: []\n", "")
+    commit(repo, {"branchml.yaml": cfg + SCHEMA}, branch="main")
+
+
+def committed_report(repo: Path) -> dict:  # type: ignore[type-arg]
+    raw = git("rev-parse", "raw", cwd=repo)
+    return json.loads(git("show", f"clean:data/_validation/pull-{raw[:10]}.json", cwd=repo))
+
+
+def test_validate_drops_bad_rows_one_by_one_and_names_them(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    with_schema(plain_project)
+    commit(plain_project, {
+        "data/a.jsonl": '{"id": 1}\n{"id": \n{"id": "x"}\n{"id": 4}\n',  # rows 2, 3 bad
+        "data/b.csv": "id,v\n1,a\n2,b,extra\nx,c\n5,d\n",               # rows 3, 4 bad
+        "data/c.json": "[1, 2",                                         # a whole array
+        "data/d.jsonl": '{"id": "y"}\n',                                # every row bad
+    }, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", "--validate", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    report = committed_report(plain_project)
+    assert out["validation"] == report
+    assert sorted(out["added"]) == ["data/a.jsonl", "data/b.csv"]
+    assert report["dropped"] == {"data/a.jsonl": "2 row(s) dropped",
+                                 "data/b.csv": "2 row(s) dropped",
+                                 "data/c.json": "not valid JSON",
+                                 "data/d.jsonl": "every row was dropped (1)"}
+    assert report["rows"]["data/a.jsonl"] == [
+        {"row": 2, "reason": "not valid JSON", "text": '{"id": '},
+        {"row": 3, "reason": "fails the schema: 'x' is not of type 'integer'",
+         "text": '{"id": "x"}'}]
+    assert [(x["row"], x["reason"]) for x in report["rows"]["data/b.csv"]] == [
+        (3, "3 fields, the header has 2"),
+        (4, "fails the schema: 'x' is not of type 'integer'")]
+    assert report["rows_dropped"] == {"data/a.jsonl": 2, "data/b.csv": 2, "data/d.jsonl": 1}
+    assert report["rows_not_listed"] == 0
+    assert (plain_project / "data/a.jsonl").read_text() == '{"id": 1}\n{"id": 4}\n'
+    assert (plain_project / "data/b.csv").read_text() == "id,v\n1,a\n5,d\n"
+
+
+def test_rows_dropped_from_a_later_append_are_printed(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    with_schema(plain_project)
+    commit(plain_project, {"data/a.jsonl": '{"id": 1}\n', "data/b.csv": "id\n1\n"},
+           branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    assert bml("pull", "raw", "clean", "--validate", cwd=plain_project).code == 0
+    commit(plain_project, {"data/a.jsonl": '{"id": 1}\n{"id": 2}\nnot json\n{"id": 3}\n',
+                           "data/b.csv": "id\n1\nx\n2\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", "--validate", cwd=plain_project)
+    assert r.code == 0, r.err
+    raw = git("rev-parse", "raw", cwd=plain_project)
+    lines = r.out.splitlines()
+    assert lines[3:9] == [
+        "  - data/a.jsonl: 1 new row(s) dropped",
+        "      new row 2: not valid JSON: 'not json'",
+        "  - data/b.csv: 1 new row(s) dropped",
+        "      new row 1: fails the schema: 'x' is not of type 'integer': 'x'",
+        f"Validation report: data/_validation/pull-{raw[:10]}.json (2 row(s) dropped).",
+        "Appended 1 row(s) to 1 CSV file(s), 2 row(s) to 1 JSON lines file(s).",
+    ]
+    report = committed_report(plain_project)
+    assert report["rows"] == {
+        "data/a.jsonl": [{"new_row": 2, "reason": "not valid JSON", "text": "not json"}],
+        "data/b.csv": [{"new_row": 1, "reason": "fails the schema: 'x' is not of type "
+                                                "'integer'", "text": "x"}]}
+    assert (plain_project / "data/a.jsonl").read_text() == '{"id": 1}\n{"id": 2}\n{"id": 3}\n'
+    assert (plain_project / "data/b.csv").read_text() == "id\n1\n2\n"
+
+
+def test_validation_report_is_bounded(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    from branchml.core.validrows import MAX_LISTED
+
+    bad = MAX_LISTED + 234
+    commit(plain_project, {"data/a.jsonl": '{"id": 1}\n' + "nope\n" * bad}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    r = bml("pull", "raw", "clean", "--validate", cwd=plain_project)
+    assert r.code == 0, r.err
+    report = committed_report(plain_project)
+    assert len(report["rows"]["data/a.jsonl"]) == MAX_LISTED
+    assert report["rows_dropped"] == {"data/a.jsonl": bad}
+    assert report["rows_not_listed"] == 234
+    assert "      ... 234 more row(s) dropped, counted but not listed" in r.out.splitlines()

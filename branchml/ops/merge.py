@@ -47,13 +47,19 @@ class MergeResult:
     # {"files": n, "rows": m} (a JSON array's rows are its items)
     appended_formats: dict[str, str] = field(default_factory=dict)
     appended_by_format: dict[str, dict[str, int]] = field(default_factory=dict)
+    # `pull --validate`: exactly the report committed beside the data (every dropped file and
+    # row, new files' and appended ones'), and its path
+    validation: dict[str, Any] | None = None
+    validation_path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "pull": self.pull, "dry_run": self.dry_run,
                 "commit": self.commit, "up_to_date": self.up_to_date,
                 "strategies": self.strategies, **self.report.to_dict(),
                 "appended_formats": self.appended_formats,
-                "appended_by_format": self.appended_by_format}
+                "appended_by_format": self.appended_by_format,
+                **({"validation": self.validation, "validation_path": self.validation_path}
+                   if self.validation is not None else {})}
 
 
 FORMAT_LABELS = {RowFormat.CSV: "CSV", RowFormat.TSV: "TSV", RowFormat.JSONL: "JSON lines",
@@ -135,6 +141,8 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     result.appended_by_format = by_format(merger.report.appended, result.appended_formats)
     if validator is not None and hasattr(validator, "finish"):
         tree = validator.finish(repo.pg, tree, theirs_sha, trusted.policy)
+        result.validation = getattr(validator, "report", None)
+        result.validation_path = str(getattr(validator, "report_path", ""))
     if tree == ours_tree.id:
         result.up_to_date = True
         return result
@@ -186,7 +194,11 @@ def _message(result: MergeResult, theirs: str) -> str:
                      f"({said_by_format(result.appended_by_format)})")
     if r.taken or r.merged:
         parts.append(f"{len(r.taken) + len(r.merged)} file(s) taken or merged")
-    if r.dropped:
+    if result.validation is not None:
+        rows = sum(result.validation.get("rows_dropped", {}).values())
+        files = len(result.validation.get("dropped", {}))
+        parts.append(f"validation: {files} file(s) dropped or cut, {rows} row(s) dropped")
+    elif r.dropped:
         parts.append(f"{len(r.dropped)} item(s) dropped by validation")
     strategy = " ".join(f"{c}={s}" for c, s in result.strategies.items())
     trailer = "Pulled-From" if result.pull else "Merged-From"
