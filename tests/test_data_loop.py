@@ -347,3 +347,16 @@ def test_validation_report_is_bounded(plain_project: Path, bml) -> None:  # type
     assert report["rows_dropped"] == {"data/a.jsonl": bad}
     assert report["rows_not_listed"] == 234
     assert "      ... 234 more row(s) dropped, counted but not listed" in r.out.splitlines()
+
+
+def test_validate_refuses_an_appended_file_whose_header_is_not_utf8(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    with_schema(plain_project)
+    clean_has(plain_project, {"data/h.csv": b"id,n\xff\n1,a\n"})
+    commit(plain_project, {"data/h.csv": b"id,n\xff\n1,a\n2,b\n"}, branch="raw")
+    git("checkout", "-q", "clean", cwd=plain_project)
+    before = snapshot(plain_project)
+    r = bml("pull", "raw", "clean", "--validate", cwd=plain_project)
+    assert (r.code, r.err) == (2, "branchml: error: data/h.csv: the header is not one CSV row "
+                                  "(it is not valid UTF-8 text); fix it on its branch, then "
+                                  "pull again.\n")
+    assert snapshot(plain_project) == before

@@ -107,7 +107,11 @@ class Validation:
                 return rows
             if schema is None and _parses(fmt, rows, header, path):
                 return rows  # the common case: checked at C speed, no row by row
-            judge = RowJudge(fmt, header, schema)
+            try:
+                judge = RowJudge(fmt, header, schema)
+            except BadRow as e:
+                raise UsageError(f"{path}: the header is not one {fmt.value.upper()} row ({e}); "
+                                 "fix it on its branch, then pull again.") from None
             good = []
             for n, r in enumerate(rows, start=first + 1):
                 why = judge(r) if r.strip() else None
