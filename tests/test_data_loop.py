@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from branchml.core.split import bucket
-from tests.conftest import commit, git, snapshot
+from tests.conftest import commit, git, git_proc, snapshot
 
 
 def on_split(repo: Path, files: dict[str, str | bytes | None]) -> None:
@@ -360,3 +362,33 @@ def test_validate_refuses_an_appended_file_whose_header_is_not_utf8(plain_projec
                                   "(it is not valid UTF-8 text); fix it on its branch, then "
                                   "pull again.\n")
     assert snapshot(plain_project) == before
+
+
+@pytest.mark.slow
+def test_server_refuses_an_assignment_with_a_bare_cr(project: Path, installed_server: Path,
+                                                     bml) -> None:  # type: ignore[no-untyped-def]
+    """A pusher's assignment.csv whose rows a CSV reader splits at a bare CR (two rows) while
+    the checker read one: now unreadable in every door, so the server refuses it."""
+    on_split(project, {"data/a.txt": "a\n", "data/b.txt": "b\n"})
+    assert bml("split", cwd=project).code == 0
+    assert git_proc("push", "origin", "split", cwd=project).returncode == 0
+    before = server_refs(installed_server)
+    text = (project / "data/split/assignment.csv").read_bytes()
+    lines = text.split(b"\n")
+    evil = b"\n".join(lines[:2]) + b"\r" + b"\n".join(lines[2:])
+    commit(project, {"data/split/assignment.csv": evil}, branch="split")
+    git("lfs", "push", "origin", "split", cwd=project)  # the object is there: only the rows
+    p = git_proc("push", "--no-verify", "origin", "split", cwd=project)
+    assert p.returncode != 0 and server_refs(installed_server) == before
+    assert "data/split/assignment.csv does not parse" in p.stderr
+    assert "holds a CR that ends no row" in p.stderr and "Traceback" not in p.stderr
+    # the legitimate twin: the same file with the row ended by LF, plus a new item
+    good = text + b"data/c.txt,train\n"
+    git("reset", "-q", "--hard", "HEAD^", cwd=project)
+    commit(project, {"data/split/assignment.csv": good, "data/c.txt": "c\n"}, branch="split")
+    p = git_proc("push", "origin", "split", cwd=project)
+    assert p.returncode == 0, p.stderr
+
+
+def server_refs(bare: Path) -> str:
+    return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
