@@ -50,8 +50,8 @@ def test_split_refuses_only_the_options_that_differ(plain_project: Path, bml) ->
             cwd=plain_project)
     assert (r.code, r.err) == (2, (
         "branchml: error: the split was made with --seed 7 --ratios 0.8,0.1,0.1 --key cust, "
-        "and new items must be assigned alike, but --seed 8 (recorded 7) differ: leave those "
-        "options out to reuse the recorded values.\n"))
+        "and new items must be assigned alike, but --seed 8 (recorded 7) differs: leave it out "
+        "to reuse the recorded values.\n"))
     r = bml("split", "--ratios", "0.6,0.4", "--key", "id", cwd=plain_project)
     assert r.code == 2
     assert "--ratios 0.6,0.4 (recorded 0.8,0.1,0.1); --key id (recorded cust) differ" in r.err
@@ -63,7 +63,7 @@ def test_split_by_files_refuses_a_key_later(plain_project: Path, bml) -> None:  
     assert bml("split", cwd=plain_project).code == 0
     r = bml("split", "--key", "id", cwd=plain_project)
     assert r.code == 2
-    assert "--key id (recorded none: each file is an item) differ" in r.err
+    assert "--key id (recorded none: each file is an item) differs" in r.err
 
 
 # -- 3. one reading of rows: only LF (or CRLF) ends a row, in every door -----------------------

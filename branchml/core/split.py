@@ -139,8 +139,8 @@ def resolve_params(recorded: dict[str, Any] | None, seed: int | None,
     if differ:
         raise UsageError(
             f"the split was made with {_said(was)}, and new items must be assigned alike, but "
-            f"{'; '.join(differ)} differ: leave those options out to reuse the recorded "
-            "values.")
+            f"{'; '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}: leave "
+            f"{'it' if len(differ) == 1 else 'them'} out to reuse the recorded values.")
     return was
 
 
