@@ -392,3 +392,23 @@ def test_server_refuses_an_assignment_with_a_bare_cr(project: Path, installed_se
 
 def server_refs(bare: Path) -> str:
     return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
+
+
+@pytest.mark.parametrize(("batch", "raw", "ok"), [
+    ([b"1,a", b"2,b"], b"1,a\r\n2,b\r\n", True),        # CRLF terminators: not bare
+    ([b"1,a", b'2,"b\rc"'], None, True),                  # a CR inside quotes is data
+    ([b"1,a\r", b"2,b"], b"1,a\r\r\n2,b\r\n", False),    # CR CR LF: one CR is bare
+    ([b"1,a\r", b"2,b"], None, False),
+    ([b"1,a\rb", b"2,b"], None, False),                  # the field count looks right
+])
+def test_pull_row_check_sees_every_bare_cr(batch: list[bytes], raw: bytes | None,
+                                          ok: bool) -> None:
+    from branchml.core import rowcheck
+    from branchml.core.rows import RowFormat
+    from branchml.errors import UsageError
+
+    if ok:
+        assert rowcheck.valid(RowFormat.CSV, batch, b"id,x", "a.csv", raw) == batch
+    else:
+        with pytest.raises(UsageError, match="is not valid CSV"):
+            rowcheck.valid(RowFormat.CSV, batch, b"id,x", "a.csv", raw)

@@ -97,7 +97,9 @@ def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: byte
     delimiters and newlines only (bytes.translate) must read `n-1 delimiters, newline` per
     row, all at C speed, no loop per row."""
     n, d = fields(fmt, header), fmt.delimiter
-    if b'"' not in block and b"\r" not in block:
+    # every CR must be a CRLF terminator of a row (a raw CRLF batch); any other is bare
+    cr_ok = b"\r" not in block or block.count(b"\r") == block.count(b"\r\n") == len(batch)
+    if b'"' not in block and cr_ok:
         shape = block.translate(None, _NOT_DELIMITER_OR_NEWLINE[d])
         if not shape.endswith(b"\n"):
             shape += b"\n"
