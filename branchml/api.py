@@ -207,11 +207,12 @@ def pull(src: str, dst: str, path: str | Path = ".", validate: bool = False,
 
 
 def split(path: str | Path = ".", seed: int | None = None, ratios: str | None = None,
-          key: str | None = None, dry_run: bool = False) -> SplitReport:
+          key: str | None = None, dry_run: bool = False, *,
+          skip_empty_keys: bool = False) -> SplitReport:
     """Assign new items on the split branch to train/val/test by a seeded hash of their key."""
     from branchml.ops import split as op
 
-    return op.split(Path(path), seed, ratios, key, dry_run)
+    return op.split(Path(path), seed, ratios, key, dry_run, skip_empty_keys)
 
 
 def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False

@@ -78,7 +78,9 @@ def test_dry_run_writes_nothing(plain_project: Path, bml) -> None:  # type: igno
     r = bml("pull", "raw", "clean", "--dry-run", cwd=plain_project)
     assert r.code == 0
     assert r.out.splitlines() == ["Would pull raw into clean:", "  + data/new.csv (new file)",
-                                  "  + data/x.csv: 1 row(s) appended", "Strategies: data=append"]
+                                  "  + data/x.csv: 1 row(s) appended (CSV)",
+                                  "Appended 1 row(s) to 1 CSV file(s).",
+                                  "Strategies: data=append"]
     assert snapshot(plain_project) == before
 
 
@@ -216,14 +218,16 @@ class TestValidate:
         assert sorted(out["added"]) == ["data/good.txt", "data/mixed.csv"]
         assert out["dropped"] == {
             "data/empty.csv": "empty file",
-            "data/ragged.csv": "row 2 has 3 fields, the header has 2",
+            "data/ragged.csv": "every row was dropped (1)",
             "data/note.txt": "`grep -q ok` exited 1",
-            "data/mixed.csv": "1 row(s) failed the schema",
+            "data/mixed.csv": "1 row(s) dropped",
         }
         assert (plain_project / "data/x.csv").read_text() == "id,v\n1,a\n2,b\n"
         assert (plain_project / "data/mixed.csv").read_text() == "id,v\n5,a\n"
         report = json.loads((plain_project / f"data/_validation/pull-{raw[:10]}.json").read_text())
-        assert report["dropped"]["data/x.csv"] == "1 new row(s) failed the schema"
+        assert report["dropped"]["data/x.csv"] == "1 new row(s) dropped"
+        assert report["rows"]["data/ragged.csv"] == [
+            {"row": 2, "reason": "3 fields, the header has 2", "text": "1,a,extra"}]
         assert git("rev-parse", "raw", cwd=plain_project) == raw
 
 

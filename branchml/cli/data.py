@@ -63,28 +63,37 @@ app.add_typer(split_app, name="split")
 @split_app.callback()
 def split_cmd(
     ctx: typer.Context,
-    seed: Annotated[int | None, typer.Option(help="Hash seed (default: the config's, 0).")]
-    = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Hash seed (default: the recorded one, else the config's, else 0).")] = None,
     ratios: Annotated[str | None, typer.Option(
-        help="train,val[,test] fractions adding up to 1 (default 0.8,0.1,0.1).")] = None,
+        help="train,val[,test] fractions adding up to 1 (default: the recorded ones, else "
+        "0.8,0.1,0.1).")] = None,
     key: Annotated[str | None, typer.Option(
         help="Column (CSV) or field (JSONL) whose value is an item; default: each file.")]
     = None,
+    skip_empty_keys: Annotated[bool, typer.Option(
+        "--skip-empty-keys", help="Leave rows whose --key value is empty or absent "
+        "unassigned and report them (default: refuse).")] = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Assign every new item on the split branch to train/val/test, stably."""
     if ctx.invoked_subcommand is not None:
         return None
-    report = api.split(".", seed, ratios, key, dry_run)
+    report = api.split(".", seed, ratios, key, dry_run, skip_empty_keys=skip_empty_keys)
     if as_json:
         return emit_json(report.to_dict())
     if not report.added:
-        return out(f"Nothing to split: all {report.total} item(s) are assigned already.")
-    counts = ", ".join(f"{n} to {k}" for k, n in sorted(report.added.items()))
-    verb = "Would assign" if dry_run else "Assigned"
-    out(f"{verb} {sum(report.added.values())} new item(s) on {report.branch}: {counts} "
-        f"(seed {report.seed}, ratios {','.join(map(str, report.ratios))}).")
+        out(f"Nothing to split: all {report.total} item(s) are assigned already.")
+    else:
+        counts = ", ".join(f"{n} to {k}" for k, n in sorted(report.added.items()))
+        verb = "Would assign" if dry_run else "Assigned"
+        out(f"{verb} {sum(report.added.values())} new item(s) on {report.branch}: {counts} "
+            f"(seed {report.seed}, ratios {','.join(map(str, report.ratios))}).")
+    for path, n in report.empty_keys.items():
+        rows = ", ".join(map(str, report.empty_key_rows[path]))
+        out(f"Left unassigned: {n} row(s) of {path} with no {report.key} value (rows {rows}"
+            f"{', ...' if n > len(report.empty_key_rows[path]) else ''}).")
 
 
 @split_app.command("rows")

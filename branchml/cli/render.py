@@ -75,23 +75,47 @@ def merge_text(result: MergeResult) -> None:
     if result.up_to_date:
         w(f"Nothing to {verb}: {result.dst} already has everything {result.src} adds.\n")
         return
-    head = "Would " + verb if result.dry_run else verb.capitalize() + "ed"
+    head = "Would " + verb if result.dry_run else {"pull": "Pulled", "merge": "Merged"}[verb]
     w(f"{head} {result.src} into {result.dst}"
       + (f" (commit {result.commit[:10]})" if not result.dry_run else "") + ":\n")
     r = result.report
     for p in r.added:
         w(f"  + {p} (new file)\n")
+    from branchml.ops.merge import said_by_format, unit
+
     for p, n in r.appended.items():
-        w(f"  + {p}: {n} row(s) appended\n")
+        label = result.appended_formats.get(p, "")
+        w(f"  + {p}: {n} {unit(label)} appended ({label})\n")
     for p in r.taken:
         w(f"  ~ {p} (theirs)\n")
     for p in r.merged:
         w(f"  = {p} (three-way merge)\n")
-    for p, why in r.dropped.items():
-        w(f"  - {p} dropped: {why}\n")
+    if result.validation is not None:
+        _validation_text(result.validation, result.validation_path)
+    else:
+        for p, why in r.dropped.items():
+            w(f"  - {p} dropped: {why}\n")
     for p in r.kept_deleted:
         w(f"  . {p} stays deleted on {result.dst}\n")
+    if result.appended_by_format:
+        w(f"Appended {said_by_format(result.appended_by_format)}.\n")
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
+
+
+def _validation_text(report: dict[str, Any], path: str) -> None:
+    """The committed validation report, line for line: every file and row it names."""
+    w = sys.stdout.write
+    rows: dict[str, list[dict[str, Any]]] = report.get("rows", {})
+    counts: dict[str, int] = report.get("rows_dropped", {})
+    for p, why in report.get("dropped", {}).items():
+        w(f"  - {p}: {why}\n")
+        for row in rows.get(p, []):
+            where = f"new row {row['new_row']}" if "new_row" in row else f"row {row['row']}"
+            w(f"      {where}: {row['reason']}: {row['text']!r}\n")
+        if counts.get(p, 0) > len(rows.get(p, [])):
+            w(f"      ... {counts[p] - len(rows.get(p, []))} more row(s) dropped, counted "
+              "but not listed\n")
+    w(f"Validation report: {path} ({sum(counts.values())} row(s) dropped).\n")
 
 
 def releases_table(rows: Sequence[Mapping[str, Any]], metrics: list[str] | None = None) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 from branchml.errors import ConflictError, ToolMissing
 
 
-def append_parquet(base: bytes | None, ours: bytes, theirs: bytes, path: str) -> bytes:
+def append_parquet(base: bytes | None, ours: bytes, theirs: bytes, path: str
+                   ) -> tuple[bytes, int]:
+    """Ours' rows, then theirs' new rows, and how many were appended."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -44,8 +46,8 @@ def append_parquet(base: bytes | None, ours: bytes, theirs: bytes, path: str) ->
         else:
             keep.append(True)
     if not any(keep):
-        return ours
+        return ours, 0
     merged = pa.concat_tables([to, tt.filter(pa.array(keep))])
     out = io.BytesIO()
     pq.write_table(merged, out)
-    return out.getvalue()
+    return out.getvalue(), sum(keep)

@@ -19,7 +19,8 @@ _TABLES = "SELECT name, sql FROM {db}.sqlite_master WHERE type = 'table' AND nam
 
 
 def append_sqlite(base: bytes | None, ours: bytes, theirs: bytes, path: str,
-                  tmp_dir: Path) -> bytes:
+                  tmp_dir: Path) -> tuple[bytes, int]:
+    """Ours with theirs' new rows inserted, and how many rows were inserted."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
         files = {n: Path(d, f"{n}.sqlite") for n in ("base", "ours", "theirs", "out")}
@@ -31,15 +32,15 @@ def append_sqlite(base: bytes | None, ours: bytes, theirs: bytes, path: str,
         try:
             for name in ("base", "theirs"):
                 con.execute(f"ATTACH DATABASE ? AS {name}", (str(files[name]),))
-            _merge(con, path)
+            inserted = _merge(con, path)
         except sqlite3.DatabaseError as e:
             raise ConflictError(f"{path}: not a SQLite database on every side ({e}).") from None
         finally:
             con.close()
-        return files["out"].read_bytes()
+        return files["out"].read_bytes(), inserted
 
 
-def _merge(con: sqlite3.Connection, path: str) -> None:
+def _merge(con: sqlite3.Connection, path: str) -> int:
     ours = dict(con.execute(_TABLES.format(db="main")).fetchall())
     theirs = dict(con.execute(_TABLES.format(db="theirs")).fetchall())
     base = dict(con.execute(_TABLES.format(db="base")).fetchall())
@@ -47,6 +48,7 @@ def _merge(con: sqlite3.Connection, path: str) -> None:
         raise ConflictError(f"{path}: the tables or their schemas differ between ours and "
                             "theirs; make them equal on both branches, then merge again.")
     con.execute("BEGIN")
+    inserted = 0
     for table in ours:
         q = '"' + table.replace('"', '""') + '"'
         # q is an identifier quoted the SQLite way (" doubled): not an injection vector
@@ -55,10 +57,11 @@ def _merge(con: sqlite3.Connection, path: str) -> None:
             new += f" EXCEPT SELECT * FROM base.{q}"  # noqa: S608
         new += f" EXCEPT SELECT * FROM main.{q}"  # noqa: S608
         try:
-            con.execute(f"INSERT INTO main.{q} {new}")
+            inserted += con.execute(f"INSERT INTO main.{q} {new}").rowcount
         except sqlite3.IntegrityError as e:
             con.execute("ROLLBACK")
             raise ConflictError(f"{path}: table {table}: a new row of theirs clashes with a row "
                                 f"of ours on a key ({e}); settle it on one branch.") from None
     con.execute("COMMIT")
     con.execute("VACUUM")
+    return inserted

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from branchml.content import rowworker
 from branchml.core.append import AppendStats, RowFilter, append_rows
-from branchml.core.jsonarray import append_json_array
+from branchml.core.jsonarray import append_json_items
 from branchml.core.lfs_pointer import LfsPointer, parse_pointer
 from branchml.core.policy import Policy
 from branchml.core.rows import RowFormat, format_for
@@ -79,16 +79,16 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
     if fmt is RowFormat.SQLITE:
         from branchml.content.sqlite_merge import append_sqlite
 
-        merged = append_sqlite(None if base is None else _read(base, store, path),
-                               _read(ours, store, path), _read(theirs, store, path), path,
-                               store.common_dir / "branchml" / "tmp")
-        return FileMerge(_store(merged, _is_pointer(ours), store))
+        merged, rows = append_sqlite(None if base is None else _read(base, store, path),
+                                     _read(ours, store, path), _read(theirs, store, path), path,
+                                     store.common_dir / "branchml" / "tmp")
+        return FileMerge(_store(merged, _is_pointer(ours), store), rows)
     if fmt is RowFormat.PARQUET:
         from branchml.content.parquet_merge import append_parquet
 
-        merged = append_parquet(None if base is None else _read(base, store, path),
-                                _read(ours, store, path), _read(theirs, store, path), path)
-        return FileMerge(_store(merged, _is_pointer(ours), store))
+        merged, rows = append_parquet(None if base is None else _read(base, store, path),
+                                      _read(ours, store, path), _read(theirs, store, path), path)
+        return FileMerge(_store(merged, _is_pointer(ours), store), rows)
     if fmt is None:
         why = "it has no row format"
         raise ConflictError(
@@ -97,9 +97,10 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
         )
     as_lfs = _is_pointer(ours) or (_is_pointer(theirs) and ours == b"")
     if fmt is RowFormat.JSON:
-        merged = append_json_array(None if base is None else _read(base, store, path),
-                                   _read(ours, store, path), _read(theirs, store, path), path)
-        return FileMerge(_store(merged, as_lfs, store))
+        merged, rows = append_json_items(None if base is None else _read(base, store, path),
+                                         _read(ours, store, path), _read(theirs, store, path),
+                                         path)
+        return FileMerge(_store(merged, as_lfs, store), rows)
     out: Any
     # git-lfs objects are files: the rows both sides added are found by the helper process
     # while ours is copied here (see rowworker), when the command started one

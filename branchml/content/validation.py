@@ -1,29 +1,39 @@
 """`branchml pull --validate`: drop bad new items and say why.
 
-Built in: empty files, files that do not parse as their row format. From branchml.yaml
-(`validate:`): a JSON Schema every row must pass (a CSV row is an object keyed by the header,
-numbers parsed), and a command run on each new file (its path appended; non-zero drops it).
-New files keep their good rows; appended rows that fail the schema are dropped one by one.
-The report is printed and committed beside the data (`data/_validation/pull-<sha>.json`).
+Built in: empty files and files that do not parse as a whole (a JSON array, a CSV header)
+are dropped; rows that do not parse as their format are dropped one by one. From
+branchml.yaml (`validate:`): a JSON Schema every row must pass (a CSV row is an object keyed
+by the header, numbers parsed), and a command run on each new file (its path appended;
+non-zero drops it). New files keep their good rows, appended files their good new rows; every
+dropped row is recorded with its number and reason (core/validrows.py, bounded). The report is
+printed and committed beside the data (`data/_validation/pull-<sha>.json`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
 from branchml.content.trustedfiles import TrustedFiles
+from branchml.core import rowcheck
 from branchml.core.append import RowFilter
 from branchml.core.globs import glob_regex
 from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.policy import Policy
-from branchml.core.rows import RowFormat, format_for, line_ending, record_batches
+from branchml.core.rows import (
+    BOM,
+    BadRow,
+    RowFormat,
+    csv_fields,
+    format_for,
+    line_ending,
+    numbered_records,
+)
+from branchml.core.validrows import DropLog, RowJudge, SchemaCheck
+from branchml.errors import UsageError
 from branchml.repo import proc
 
 REPORT_DIR = "data/_validation"
@@ -39,39 +49,85 @@ class Validation:
         self.trusted = TrustedFiles(repo.pg, trusted, store.common_dir / "branchml" / "tmp")
         self.rules: list[dict[str, Any]] = list(cfg.get("validate") or [])
         self.formats: dict[str, str] = dict(cfg.get("formats") or {})
-        self.findings: dict[str, str] = {}
+        self.findings: dict[str, str] = {}  # path -> what happened to it, one phrase
+        self.log = DropLog()
+        self.report: dict[str, Any] = {}  # what `finish` committed, and where
+        self.report_path = ""
 
     def __call__(self, path: str, blob: bytes) -> tuple[bytes | None, str]:
         """(content to keep or None to drop, why) for a new file."""
         data = strategies._read(blob, self.store, path)
         fmt = format_for(path, self.formats)
-        why = _empty_or_unparsable(data, fmt)
+        why = _whole_file(data, fmt)
         if why is None:
             why = self._command(path, data)
+        if why is None and fmt is not None and fmt.streams:
+            kept, dropped, rows = self._rows(path, fmt, data)
+            if dropped and dropped == rows:
+                why = f"every row was dropped ({rows})"
+            elif dropped:
+                note = self.findings[path] = self.log.summary(path)
+                return strategies._store(kept, parse_pointer(blob) is not None, self.store), note
         if why:
             self.findings[path] = why
             return None, why
-        kept, dropped = self._schema_rows(path, fmt, data)
-        if dropped:
-            note = f"{dropped} row(s) failed the schema"
-            self.findings[path] = note
-            return strategies._store(kept, parse_pointer(blob) is not None, self.store), note
         return blob, ""
 
+    def _rows(self, path: str, fmt: RowFormat, data: bytes) -> tuple[bytes, int, int]:
+        """The file without its bad rows (header and blank rows kept), how many were
+        dropped, and how many rows it has (blank ones not counted)."""
+        records = numbered_records(data, fmt)
+        header = next(records)[1] if fmt.has_header else None
+        judge = RowJudge(fmt, header, self._schema_check(path))
+        out = [] if header is None else [header]
+        dropped = rows = 0
+        for n, record in records:
+            why = judge(record) if record.strip() else None
+            rows += bool(record.strip())
+            if why is None:
+                out.append(record)
+            else:
+                dropped += 1
+                self.log.add(path, n, why, record)
+        term = line_ending(data[:65536])
+        return term.join(out) + term, dropped, rows
+
     def row_filter(self, path: str, fmt: RowFormat) -> RowFilter | None:
-        """For an appended file: drops theirs' new rows that fail the path's schema."""
-        schema = self._schema_for(path)
-        if schema is None or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
+        """For an appended file: drops theirs' new rows that do not parse or fail the path's
+        schema, each one recorded with its number among theirs' new rows."""
+        if not fmt.streams:
             return None
-        check = _row_checker(schema)
+        schema = self._schema_check(path)
+        seen = 0
 
         def keep(rows: list[bytes], header: bytes | None) -> list[bytes]:
-            names = _header(fmt, header)
-            good = [r for r in rows if check(_as_object(fmt, names, r))]
-            if len(good) != len(rows):
-                self.findings[path] = f"{len(rows) - len(good)} new row(s) failed the schema"
+            nonlocal seen
+            first, seen = seen, seen + len(rows)
+            if fmt.has_header and header is None:
+                return rows
+            if schema is None and _parses(fmt, rows, header, path):
+                return rows  # the common case: checked at C speed, no row by row
+            try:
+                judge = RowJudge(fmt, header, schema)
+            except BadRow as e:
+                raise UsageError(f"{path}: the header is not one {fmt.value.upper()} row ({e}); "
+                                 "fix it on its branch, then pull again.") from None
+            good = []
+            for n, r in enumerate(rows, start=first + 1):
+                why = judge(r) if r.strip() else None
+                if why is None:
+                    good.append(r)
+                else:
+                    self.log.add(path, n, why, r, new=True)
+            if len(good) == len(rows):
+                return rows
+            self.findings[path] = self.log.summary(path, appended=True)
             return good
         return keep
+
+    def _schema_check(self, path: str) -> SchemaCheck | None:
+        schema = self._schema_for(path)
+        return None if schema is None else _row_checker(schema)
 
     def _schema_for(self, path: str) -> dict[str, Any] | None:
         return next((r["schema"] for r in self.rules
@@ -94,27 +150,15 @@ class Validation:
                         + (f": {said[0]}" if said else ""))
         return None
 
-    def _schema_rows(self, path: str, fmt: RowFormat | None, data: bytes) -> tuple[bytes, int]:
-        """A new file's rows that pass the schema (its header kept), and how many did not."""
-        keep = self.row_filter(path, fmt) if fmt is not None else None
-        if keep is None or fmt is None:
-            return data, 0
-        term = line_ending(data[:65536])
-        rows = [r for batch in record_batches(io.BytesIO(data), fmt.has_header) for r in batch]
-        header = rows[0] if fmt.has_header and rows else None
-        body = [r for r in (rows[1:] if header is not None else rows) if r.strip()]
-        kept = keep(body, header)
-        out = ([header] if header is not None else []) + kept
-        return term.join(out) + term if out else b"", len(body) - len(kept)
-
     def finish(self, repo: Any, tree: Any, theirs: str, policy: Policy) -> Any:
         """The merged tree with the report added, so it is committed beside the data."""
         import pygit2
 
         self.trusted.cleanup()
-        report = {"pulled": theirs, "dropped": self.findings,
-                  "rules": [r.get("glob") for r in self.rules]}
-        path = f"{REPORT_DIR}/pull-{theirs[:10]}.json"
+        report = self.report = {"pulled": theirs, "dropped": self.findings,
+                                "rules": [r.get("glob") for r in self.rules],
+                                **self.log.to_dict()}
+        path = self.report_path = f"{REPORT_DIR}/pull-{theirs[:10]}.json"
         text = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
         blob = repo.create_blob(strategies.blob_for(path, text, policy, self.store))
         index = pygit2.Index()
@@ -123,62 +167,39 @@ class Validation:
         return index.write_tree(repo)
 
 
-def _empty_or_unparsable(data: bytes, fmt: RowFormat | None) -> str | None:
+def _whole_file(data: bytes, fmt: RowFormat | None) -> str | None:
+    """Why a new file is dropped whole: empty, a JSON array that does not parse, a CSV/TSV
+    header that is not one row. Every other fault is a row's (RowJudge)."""
     if not data.strip():
         return "empty file"
-    if fmt is None or fmt in (RowFormat.SQLITE, RowFormat.PARQUET):
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "not valid UTF-8 text"
-    if fmt in (RowFormat.CSV, RowFormat.TSV):
-        rows = list(csv.reader(io.StringIO(text, newline=""),
-                               delimiter=fmt.delimiter.decode()))
-        width = len(rows[0]) if rows else 0
-        for n, row in enumerate(rows[1:], start=2):
-            if row and len(row) != width:
-                return f"row {n} has {len(row)} fields, the header has {width}"
-    elif fmt is RowFormat.JSONL:
-        for n, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    json.loads(line)
-                except ValueError:
-                    return f"line {n} is not valid JSON"
-    elif fmt is RowFormat.JSON:
+    if fmt is RowFormat.JSON:
         try:
-            json.loads(text)
-        except ValueError:
+            json.loads(data)
+        except (ValueError, RecursionError):
             return "not valid JSON"
+    elif fmt is not None and fmt.has_header:
+        header = next(numbered_records(data, fmt))[1]
+        try:
+            csv_fields(header.removeprefix(BOM), fmt)
+        except BadRow as e:
+            return f"its header (row 1) is not one {fmt.value.upper()} row: {e}"
     return None
 
 
-def _header(fmt: RowFormat, header: bytes | None) -> list[str]:
-    if header is None or fmt is RowFormat.JSONL:
-        return []
-    return next(csv.reader([header.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")],
-                           delimiter=fmt.delimiter.decode()), [])
+def _parses(fmt: RowFormat, rows: list[bytes], header: bytes | None, path: str) -> bool:
+    try:
+        rowcheck.valid(fmt, rows, header, path)
+    except UsageError:
+        return False
+    return True
 
 
-def _as_object(fmt: RowFormat, names: list[str], row: bytes) -> Any:
-    if fmt is RowFormat.JSONL:
-        return json.loads(row)
-    values = next(csv.reader([row.decode("utf-8")], delimiter=fmt.delimiter.decode()), [])
-    return {k: _number(v) for k, v in zip(names, values, strict=False)}
-
-
-def _number(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
-
-
-def _row_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
+def _row_checker(schema: dict[str, Any]) -> SchemaCheck:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    return lambda obj: bool(validator.is_valid(obj))
+
+    def check(obj: Any) -> str | None:
+        error = next(validator.iter_errors(obj), None)
+        return None if error is None else f"fails the schema: {error.message[:100]}"
+    return check

@@ -96,13 +96,17 @@ def append_rows(fmt: RowFormat, base: Source | None, ours: Source, theirs: Sourc
             continue
         batch = b.rows
         columns = _first_record(head_t) if pad_theirs else header
-        rows = rowcheck.valid(fmt, batch, columns, path, b.raw)
+        if row_filter is not None and batch:
+            # --validate: bad rows are dropped (and reported) before the strict check, which
+            # would stop the whole pull at the first one
+            kept = row_filter(batch, columns)
+            if len(kept) != len(batch):
+                batch, raw = kept, None
+        rows = rowcheck.valid(fmt, batch, columns, path, raw)
         if both:
             valid = len(rows)
             rows = _left_out(rows, both, key)
             stats.rows_on_both += valid - len(rows)
-        if row_filter is not None and rows:
-            rows = row_filter(rows, header)
         if pad_theirs:
             rows = [r + pad_theirs for r in rows]
         if rows:

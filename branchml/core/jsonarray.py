@@ -13,6 +13,12 @@ from branchml.errors import ConflictError, UsageError
 
 def append_json_array(base: bytes | None, ours: bytes, theirs: bytes, path: str) -> bytes:
     """A top-level JSON array: ours' items, then theirs' new items (same rule as rows)."""
+    return append_json_items(base, ours, theirs, path)[0]
+
+
+def append_json_items(base: bytes | None, ours: bytes, theirs: bytes, path: str
+                      ) -> tuple[bytes, int]:
+    """`append_json_array`, and how many items it appended (for the merge's summary)."""
     def load(data: bytes, side: str) -> list[Any]:
         try:
             value = json.loads(data) if data.strip() else []
@@ -41,10 +47,10 @@ def append_json_array(base: bytes | None, ours: bytes, theirs: bytes, path: str)
         elif new:
             added.append(x)
     if not added:
-        return ours
+        return ours, 0
     merged = o + added
     indent = 2 if b"\n" in ours.strip() else None
-    return (json.dumps(merged, indent=indent, ensure_ascii=False) + "\n").encode()
+    return (json.dumps(merged, indent=indent, ensure_ascii=False) + "\n").encode(), len(added)
 
 
 def _too_deep(path: str, side: str) -> str:

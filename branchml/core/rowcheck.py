@@ -75,8 +75,11 @@ def valid(fmt: RowFormat, batch: list[bytes], header: bytes | None, path: str,
 
 
 def fields(fmt: RowFormat, row: bytes) -> int:
-    """The row's field count; -1 when it is not CSV at all (a bare CR out of quotes)."""
+    """The row's field count; -1 when it is not CSV at all (a bare CR out of quotes: only LF
+    and CRLF end a row, core/rows.py, so a CR elsewhere makes the row malformed)."""
     d = fmt.delimiter
+    if b"\r" in row and (b'"' not in row or row.endswith(b"\r")):
+        return -1
     if b'"' not in row:
         return row.count(d) + 1
     # surrogateescape: a header is not checked as UTF-8 (theirs' new rows are), and its
@@ -94,14 +97,17 @@ def _check_fields(fmt: RowFormat, batch: list[bytes], block: bytes, header: byte
     delimiters and newlines only (bytes.translate) must read `n-1 delimiters, newline` per
     row, all at C speed, no loop per row."""
     n, d = fields(fmt, header), fmt.delimiter
-    if b'"' not in block:
+    # every CR must be a CRLF terminator of a row (a raw CRLF batch); any other is bare
+    cr_ok = b"\r" not in block or block.count(b"\r") == block.count(b"\r\n") == len(batch)
+    if b'"' not in block and cr_ok:
         shape = block.translate(None, _NOT_DELIMITER_OR_NEWLINE[d])
         if not shape.endswith(b"\n"):
             shape += b"\n"
         if shape == (d * (n - 1) + b"\n") * len(batch):
             return
     for row in batch:
-        if (b'"' in row or row.count(d) + 1 != n) and (found := fields(fmt, row)) != n:
+        plain = b'"' not in row and b"\r" not in row
+        if (not plain or row.count(d) + 1 != n) and (found := fields(fmt, row)) != n:
             what = (f"is not valid {fmt.value.upper()}" if found < 0
                     else f"has {found} fields where the header has {n}")
             raise UsageError(f"{path}: a new row of theirs {what}: "

@@ -1,8 +1,18 @@
 """Row formats and record splitting on byte streams, in batches (C-speed splits, no per-row
-copies). A record is returned without its line terminator."""
+copies). A record is returned without its line terminator.
+
+The one reading of rows, for every door (pull/merge's append and its C and NumPy row hashes,
+split, split check, --validate, new-row detection): a row ends at LF; a CR right before that
+LF is part of the terminator (CRLF); any other CR is a byte of the row, never a row end (a CR
+as the file's very last byte ends the last row, as CRLF would); the last row may lack its
+terminator. In CSV/TSV a LF inside double quotes does not end the row, and a CR outside quotes
+makes the row malformed (it is refused or, under --validate, dropped), never two rows.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import BinaryIO
@@ -143,3 +153,34 @@ def line_ending(head: bytes) -> bytes:
     """The terminator a file uses, from its first line (\\n when it has none)."""
     i = head.find(b"\n")
     return b"\r\n" if i > 0 and head[i - 1:i] == b"\r" else b"\n"
+
+
+class BadRow(ValueError):
+    """A record that is not one row of its format; the message says why, in a few words."""
+
+
+def numbered_records(data: bytes, fmt: RowFormat) -> Iterator[tuple[int, bytes]]:
+    """Every record of a whole file with its row number (1 is the first record: a CSV
+    header is row 1; blank rows are numbered too), by the one reading of rows above."""
+    n = 0
+    for batch in record_batches(io.BytesIO(data), fmt.has_header):
+        for record in batch:
+            n += 1
+            yield n, record
+
+
+def csv_fields(record: bytes, fmt: RowFormat) -> list[str]:
+    """The fields of one CSV/TSV record; BadRow when it is not one row: not UTF-8, or a CR
+    outside quotes (only LF and CRLF end a row, so the row is malformed, not two rows)."""
+    try:
+        text = record.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRow("it is not valid UTF-8 text") from None
+    if "\r" in text and ('"' not in text or text.endswith("\r")):
+        raise BadRow("it holds a CR that ends no row (only LF or CRLF end a row)")
+    try:
+        return next(csv.reader([text], delimiter=fmt.delimiter.decode()), [])
+    except csv.Error as e:
+        if "new-line" in str(e):
+            raise BadRow("it holds a CR that ends no row (only LF or CRLF end a row)") from None
+        raise BadRow(f"it is not valid {fmt.value.upper()} ({e})") from None

@@ -54,7 +54,7 @@ def blocks(chunks: Iterable[bytes], max_line: int) -> Iterator[tuple[list[bytes]
     for data in _lines(chunks, max_line):
         if header and data:
             first, _, data = data.partition(b"\n")
-            if first.rstrip(b"\r") != b"key,split":
+            if first.removesuffix(b"\r") != b"key,split":
                 raise UsageError("the header must be key,split")
             header = False
         body = data.rstrip(b"\n")
@@ -64,11 +64,16 @@ def blocks(chunks: Iterable[bytes], max_line: int) -> Iterator[tuple[list[bytes]
             fields = body.replace(b"\n", b",").split(b",")
             yield fields[0::2], fields[1::2]
         else:
-            rows = [_row(line.rstrip(b"\r")) for line in body.split(b"\n") if line.strip(b"\r")]
+            # one reading of rows (core/rows.py): only LF or CRLF end a row
+            rows = [_row(line.removesuffix(b"\r")) for line in body.split(b"\n")
+                    if line not in (b"", b"\r")]
             yield [r[0] for r in rows], [r[1] for r in rows]
 
 
 def _row(line: bytes) -> list[bytes]:
+    if b"\r" in line:
+        raise UsageError(f"the row {line[:80].decode('utf-8', 'replace')!r} holds a CR that "
+                         "ends no row (only LF or CRLF end a row)")
     if b'"' in line:  # quoted: the csv module's rules (never across lines: keys are one line)
         fields = next(csv.reader([line.decode("utf-8")], strict=True))
         parsed = [f.encode("utf-8") for f in fields]

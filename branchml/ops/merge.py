@@ -18,6 +18,7 @@ from branchml.core.changes import Change, CommitFacts
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.core.rows import RowFormat, format_for
 from branchml.core.rules import judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
 from branchml.ops.check import make_probe
@@ -42,11 +43,53 @@ class MergeResult:
     up_to_date: bool = False
     report: MergeReport = field(default_factory=MergeReport)
     strategies: dict[str, str] = field(default_factory=dict)
+    # every appended file, whatever its format: its format's label, and per label
+    # {"files": n, "rows": m} (a JSON array's rows are its items)
+    appended_formats: dict[str, str] = field(default_factory=dict)
+    appended_by_format: dict[str, dict[str, int]] = field(default_factory=dict)
+    # `pull --validate`: exactly the report committed beside the data (every dropped file and
+    # row, new files' and appended ones'), and its path
+    validation: dict[str, Any] | None = None
+    validation_path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "pull": self.pull, "dry_run": self.dry_run,
                 "commit": self.commit, "up_to_date": self.up_to_date,
-                "strategies": self.strategies, **self.report.to_dict()}
+                "strategies": self.strategies, **self.report.to_dict(),
+                "appended_formats": self.appended_formats,
+                "appended_by_format": self.appended_by_format,
+                **({"validation": self.validation, "validation_path": self.validation_path}
+                   if self.validation is not None else {})}
+
+
+FORMAT_LABELS = {RowFormat.CSV: "CSV", RowFormat.TSV: "TSV", RowFormat.JSONL: "JSON lines",
+                 RowFormat.TEXT: "text lines", RowFormat.JSON: "JSON array",
+                 RowFormat.SQLITE: "SQLite", RowFormat.PARQUET: "Parquet"}
+
+
+def format_label(path: str, formats: dict[str, str] | None) -> str:
+    fmt = format_for(path, formats)
+    return FORMAT_LABELS[fmt] if fmt is not None else "files"
+
+
+def unit(label: str) -> str:
+    return "item(s)" if label == "JSON array" else "row(s)"
+
+
+def by_format(appended: dict[str, int], labels: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Files and rows appended per format."""
+    out: dict[str, dict[str, int]] = {}
+    for path, rows in appended.items():
+        counts = out.setdefault(labels[path], {"files": 0, "rows": 0})
+        counts["files"] += 1
+        counts["rows"] += rows
+    return out
+
+
+def said_by_format(counts: dict[str, dict[str, int]]) -> str:
+    """"2 row(s) to 1 CSV file(s), 3 item(s) to 1 JSON array file(s)"."""
+    return ", ".join(f"{c['rows']} {unit(label)} to {c['files']} {label} file(s)"
+                     for label, c in sorted(counts.items()))
 
 
 def merge(path: Path, src: str, dst: str | None, pull: bool = False, dry_run: bool = False,
@@ -93,8 +136,13 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     finally:
         merger.cleanup()
     result.report = merger.report
+    result.appended_formats = {p: format_label(p, cfg.get("formats"))
+                               for p in merger.report.appended}
+    result.appended_by_format = by_format(merger.report.appended, result.appended_formats)
     if validator is not None and hasattr(validator, "finish"):
         tree = validator.finish(repo.pg, tree, theirs_sha, trusted.policy)
+        result.validation = getattr(validator, "report", None)
+        result.validation_path = str(getattr(validator, "report_path", ""))
     if tree == ours_tree.id:
         result.up_to_date = True
         return result
@@ -142,10 +190,15 @@ def _message(result: MergeResult, theirs: str) -> str:
     if r.added:
         parts.append(f"{len(r.added)} new file(s)")
     if r.appended:
-        parts.append(f"{sum(r.appended.values())} row(s) appended to {len(r.appended)} file(s)")
+        parts.append(f"{sum(r.appended.values())} row(s) appended to {len(r.appended)} file(s) "
+                     f"({said_by_format(result.appended_by_format)})")
     if r.taken or r.merged:
         parts.append(f"{len(r.taken) + len(r.merged)} file(s) taken or merged")
-    if r.dropped:
+    if result.validation is not None:
+        rows = sum(result.validation.get("rows_dropped", {}).values())
+        files = len(result.validation.get("dropped", {}))
+        parts.append(f"validation: {files} file(s) dropped or cut, {rows} row(s) dropped")
+    elif r.dropped:
         parts.append(f"{len(r.dropped)} item(s) dropped by validation")
     strategy = " ".join(f"{c}={s}" for c, s in result.strategies.items())
     trailer = "Pulled-From" if result.pull else "Merged-From"
