@@ -50,7 +50,8 @@ def differences(recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     for key in sorted(set(recorded) | set(actual)):
         if key in CLAIMS:
             continue
-        if recorded.get(key) != actual.get(key):
+        # presence counts too: a field added by hand as null is a field the recomputation lacks
+        if key not in recorded or key not in actual or recorded[key] != actual[key]:
             out.append(key)
     return out
 
