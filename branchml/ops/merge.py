@@ -14,6 +14,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.content.treemerge import MergeReport, TreeMerger, Validator
+from branchml.core.carry import carries, pairs_of
 from branchml.core.changes import Change, CommitFacts
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name
@@ -85,7 +86,8 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     validator: Validator | None = validator_factory(repo, store, cfg) if validator_factory else None
     merger = TreeMerger(repo.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
-                        validator, bool(cfg.get("widen_columns", False)))
+                        validator, bool(cfg.get("widen_columns", False)),
+                        carries(pairs_of(cfg), src, dst))  # pulls.carry_removals
     ours_tree = repo.pg[ours_sha].tree
     base_tree = repo.pg[base_sha].tree if base_sha else None
     try:
@@ -143,6 +145,10 @@ def _message(result: MergeResult, theirs: str) -> str:
         parts.append(f"{len(r.added)} new file(s)")
     if r.appended:
         parts.append(f"{sum(r.appended.values())} row(s) appended to {len(r.appended)} file(s)")
+    if r.removed:  # pulls.carry_removals
+        parts.append(f"{sum(r.removed.values())} row(s) removed as on {result.src}")
+    if r.removed_files:
+        parts.append(f"{len(r.removed_files)} file(s) removed as on {result.src}")
     if r.taken or r.merged:
         parts.append(f"{len(r.taken) + len(r.merged)} file(s) taken or merged")
     if r.dropped:
