@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import commit, git, write
+import pytest
+
+from tests.conftest import commit, git, git_proc, write
 
 HEAD = "id,x\n"
 ROWS = "1,a\n2,b\n3,c\n"
@@ -125,4 +127,35 @@ def test_no_carry_out_of_other_branches(plain_project: Path, bml) -> None:  # ty
     r = bml("merge", "ds/acme", "--into", "split", cwd=repo)
     assert r.code == 0, r.err
     assert show(repo, "split:data/d.csv") == (HEAD + ROWS + "5,e").strip()
+
+
+def _doors(repo: Path, bml, lfs: bool) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The same pull done by `branchml pull` and by `git merge` (the driver): both trees."""
+    setup_chain(repo, bml)
+    commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n4,d\n", "data/img/b.bin": None},
+           "clean away", branch="clean")
+    commit(repo, {"data/d.csv": HEAD + ROWS + "9,z\n"}, "split's own row", branch="split")
+    git("branch", "-f", "keep", "split", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    r = bml("pull", "clean", "split", cwd=repo)
+    assert r.code == 0, r.err
+    by_pull = git("rev-parse", "split^{tree}", cwd=repo)
+    git("checkout", "-q", "split", cwd=repo)
+    git("reset", "-q", "--hard", "keep", cwd=repo)
+    p = git_proc("merge", "--no-edit", "--no-verify", "clean", cwd=repo)
+    assert p.returncode == 0, p.stderr + p.stdout
+    return by_pull, git("rev-parse", "HEAD^{tree}", cwd=repo)
+
+
+def test_both_doors_give_the_same_tree(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    by_pull, by_git = _doors(plain_project, bml, lfs=False)
+    assert by_pull == by_git
+    assert "2,b" not in show(plain_project, "HEAD:data/d.csv")
+
+
+@pytest.mark.slow
+def test_both_doors_give_the_same_tree_with_lfs(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    by_pull, by_git = _doors(project, bml, lfs=True)
+    assert by_pull == by_git
+    assert (project / "data/d.csv").read_text() == HEAD + "1,a\n3,c\n9,z\n4,d\n"
 
