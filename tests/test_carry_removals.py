@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, git_proc, write
+from tests.conftest import commit, empty_server, git, git_proc, write
 
 HEAD = "id,x\n"
 ROWS = "1,a\n2,b\n3,c\n"
@@ -159,3 +159,234 @@ def test_both_doors_give_the_same_tree_with_lfs(project: Path, bml) -> None:  # 
     assert by_pull == by_git
     assert (project / "data/d.csv").read_text() == HEAD + "1,a\n3,c\n9,z\n4,d\n"
 
+
+# -- the checker: a removal on an append-only branch must be proven by its source ----------
+
+APPEND_ONLY = {
+    "  split:\n    type: data\n    parent: clean\n    may_change: [data, docs, config]\n":
+    "  split:\n    type: data\n    parent: clean\n    may_change: [data, docs, config]\n"
+    "    ops: {data: [add, grow]}\n",
+    "    may_change: [code, data, models, tracking, docs, config]\n    promoted: [code]\n":
+    "    may_change: [code, data, models, tracking, docs, config]\n    promoted: [code]\n"
+    "    ops: {data: [add, grow]}\n",
+}
+
+
+def append_only(repo: Path) -> None:
+    """split and stable/* take data only by adding and growing (main's config)."""
+    cfg = show(repo, "main:branchml.yaml")
+    for old, new in APPEND_ONLY.items():
+        assert old in cfg
+        cfg = cfg.replace(old, new)
+    commit(repo, {"branchml.yaml": cfg}, "split and stable/* append-only", branch="main")
+
+
+def cleaned(repo: Path, bml) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The chain on an append-only split, then row 2 cleaned away on clean: (split, clean)."""
+    append_only(repo)
+    setup_chain(repo, bml)
+    commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away 2", branch="clean")
+    git("checkout", "-q", "main", cwd=repo)
+    return git("rev-parse", "split", cwd=repo), git("rev-parse", "clean", cwd=repo)
+
+
+def forged_merge(repo: Path, parents: list[str], csv: str, on: str = "split") -> str:
+    """A merge commit made by hand: `on`'s tree with data/d.csv replaced, any parents."""
+    blob = git("hash-object", "-w", "--stdin", cwd=repo, input=csv)
+    entries = [ln for ln in git("ls-tree", f"{on}:data", cwd=repo).splitlines()
+               if not ln.endswith("\td.csv")] + [f"100644 blob {blob}\td.csv"]
+    data = git("mktree", cwd=repo, input="\n".join(entries) + "\n")
+    top = [ln for ln in git("ls-tree", on, cwd=repo).splitlines() if not ln.endswith("\tdata")]
+    tree = git("mktree", cwd=repo, input="\n".join([*top, f"040000 tree {data}\tdata"]) + "\n")
+    args = [a for p in parents for a in ("-p", p)]
+    return git("commit-tree", tree, *args, "-m", "branchml pull clean into split\n\n"
+               f"Pulled-From: clean {parents[-1]}", cwd=repo)
+
+
+def judged(repo: Path, bml, old: str, new: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    r = bml("check", "--range", f"{old}..{new}", "--branch", "split", cwd=repo)
+    return r.code, r.out + r.err
+
+
+def test_checker_accepts_a_pull_that_carries_cleaning(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = plain_project
+    old, _ = cleaned(repo, bml)
+    r = bml("pull", "clean", "split", cwd=repo)  # judged by the same rules before it commits
+    assert r.code == 0, r.out + r.err
+    assert show(repo, "split:data/d.csv") == (HEAD + "1,a\n3,c").strip()
+    code, out = judged(repo, bml, old, git("rev-parse", "split", cwd=repo))
+    assert code == 0, out
+
+
+def test_checker_refuses_removals_the_source_never_made(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A hand-made merge (second parent: clean's tip) that also deletes row 1 on split."""
+    repo = plain_project
+    old, clean_tip = cleaned(repo, bml)
+    forged = forged_merge(repo, [old, clean_tip], HEAD + "3,c\n")
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1
+    assert ("data on split is append-only: data/d.csv loses rows this merge does not prove "
+            "were cleaned on its source (1 row(s) it removes were not removed on clean since "
+            "the last pull, such as '1,a')") in out
+    twin = forged_merge(repo, [old, clean_tip], HEAD + "1,a\n3,c\n")  # what the pull writes
+    code, out = judged(repo, bml, old, twin)
+    assert code == 0, out
+
+
+def test_checker_refuses_edits_hidden_behind_a_carried_removal(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = plain_project
+    old, clean_tip = cleaned(repo, bml)
+    forged = forged_merge(repo, [old, clean_tip], HEAD + "3,c\n1,a\n")  # row 2 gone, 1 moved
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1 and "its other rows were edited or moved" in out
+
+
+def test_checker_refuses_swapped_parents(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = plain_project
+    old, clean_tip = cleaned(repo, bml)
+    forged = forged_merge(repo, [clean_tip, old], HEAD + "1,a\n3,c\n")
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1
+    assert "data on split is append-only" in out
+
+
+@pytest.mark.parametrize("where", ["dangling", "refs/x/clean", "tag"])
+def test_checker_refuses_a_second_parent_off_clean(plain_project: Path, bml, where: str) -> None:  # type: ignore[no-untyped-def]
+    """The second parent removes row 1 on a clean look-alike that is not clean's history."""
+    repo = plain_project
+    old, clean_tip = cleaned(repo, bml)
+    fake = forged_merge(repo, [clean_tip], HEAD + "3,c\n", on="clean")
+    if where == "refs/x/clean":
+        git("update-ref", "refs/x/clean", fake, cwd=repo)
+    elif where == "tag":
+        git("tag", "clean-v9", fake, cwd=repo)
+    forged = forged_merge(repo, [old, fake], HEAD + "3,c\n")
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1
+    assert f"its second parent {fake[:10]} is not on the first-parent history of clean" in out
+    twin = forged_merge(repo, [old, clean_tip], HEAD + "1,a\n3,c\n")
+    assert judged(repo, bml, old, twin)[0] == 0
+
+
+@pytest.mark.parametrize("source", ["raw", "monitoring"])
+def test_checker_refuses_a_removal_carried_out_of_raw_or_monitoring(
+        plain_project: Path, bml, source: str) -> None:  # type: ignore[no-untyped-def]
+    """A row removed on raw or monitoring (by hand, hooks skipped) and merged into split:
+    no pair carries removals out of them, so the removal is refused."""
+    repo = plain_project
+    old, _ = cleaned(repo, bml)
+    git("branch", "-f", source, "raw", cwd=repo)
+    tip = commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "remove 2", branch=source)
+    git("checkout", "-q", "main", cwd=repo)
+    forged = forged_merge(repo, [old, tip], HEAD + "1,a\n3,c\n")
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1
+    assert f"its second parent {tip[:10]} is not on the first-parent history of clean" in out
+
+
+def _refs(bare: Path) -> str:
+    return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
+
+
+@pytest.mark.slow
+def test_server_refuses_a_forged_removal_pushed_without_hooks(plain_project: Path, bml,
+                                                              tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`git push --no-verify` of a hand-made merge that deletes a row clean never removed,
+    to a bare server with `branchml install`: refused, the server's refs do not move; the
+    pull of the same cleaning is accepted."""
+    repo = plain_project
+    append_only(repo)
+    setup_chain(repo, bml)
+    bare = empty_server(repo, tmp_path)
+    p = git_proc("push", "origin", "--all", cwd=repo)
+    assert p.returncode == 0, p.stderr
+    old = git("rev-parse", "split", cwd=repo)
+    clean_tip = commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away 2", branch="clean")
+    git("checkout", "-q", "main", cwd=repo)
+    forged = forged_merge(repo, [old, clean_tip], HEAD + "3,c\n")
+    git("update-ref", "refs/heads/split", forged, cwd=repo)
+    before = _refs(bare)
+    p = git_proc("push", "--no-verify", "origin", "clean", "split", cwd=repo)
+    assert p.returncode != 0
+    assert ("data/d.csv loses rows this merge does not prove were cleaned on its source "
+            "(1 row(s) it removes were not removed on clean since the last pull, "
+            "such as '1,a')") in p.stderr
+    assert _refs(bare) == before
+    git("update-ref", "refs/heads/split", old, cwd=repo)
+    r = bml("pull", "clean", "split", cwd=repo)
+    assert r.code == 0, r.err
+    p = git_proc("push", "--no-verify", "origin", "clean", "split", cwd=repo)
+    assert p.returncode == 0, p.stderr
+    assert git("rev-parse", "split", cwd=bare) == git("rev-parse", "split", cwd=repo)
+
+
+@pytest.mark.slow
+def test_lfs_pull_carried_through_hooks_and_server(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With git-lfs and every hook: the pull, `git merge` through pre-merge-commit, pre-push
+    and the server's pre-receive all accept a removal clean made."""
+    repo = project
+    append_only(repo)
+    setup_chain(repo, bml)
+    empty_server(repo, tmp_path)
+    p = git_proc("push", "origin", "--all", cwd=repo)
+    assert p.returncode == 0, p.stderr
+    commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away 2", branch="clean")
+    git("checkout", "-q", "split", cwd=repo)
+    p = git_proc("merge", "--no-edit", "clean", cwd=repo)  # the driver, then pre-merge-commit
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert (repo / "data/d.csv").read_text() == HEAD + "1,a\n3,c\n"
+    p = git_proc("push", "origin", "clean", "split", cwd=repo)
+    assert p.returncode == 0, p.stderr
+
+
+# -- core: one reading of a removal (the pull, the driver and the checker call these) -------
+
+def _src(data: bytes):  # type: ignore[no-untyped-def]
+    import io
+
+    return lambda: io.BytesIO(data)
+
+
+@pytest.mark.parametrize(("before", "after", "gone"), [
+    (b"h\n1\n2\n", b"h\n1\n2\n3\n", {}),                 # grew: nothing read
+    (b"h\n1\n2\n3\n", b"h\n1\n3\n", {b"2": 1}),
+    (b"h\n1\n2\n2\n", b"h\n2\n1\n", {b"2": 1}),          # a multiset: one of two copies
+    (b"h\r\n1\r\n2\r\n", b"h\r\n2\r\n", {b"1": 1}),      # rows without terminators
+    (b'h\n"a\nb"\n2\n', b"h\n2\n", {b'"a\nb"': 1}),      # a quoted newline is one row
+    (b"h\n1\n2\n", None, {b"1": 1, b"2": 1}),           # the file is gone
+])
+def test_removed_rows(before: bytes, after: bytes | None, gone: dict[bytes, int]) -> None:
+    from branchml.core.removals import removed_rows
+    from branchml.core.rows import RowFormat
+
+    assert dict(removed_rows(RowFormat.CSV, _src(before), None if after is None
+                             else _src(after))) == gone
+
+
+@pytest.mark.parametrize(("src", "rows", "out", "n"), [
+    (b"h\n1\n2\n3\n", {b"2": 1}, b"h\n1\n3\n", 1),
+    (b"h\n2\n1\n2\n", {b"2": 1}, b"h\n1\n2\n", 1),      # the first copy (the base's) goes
+    (b"h\n1\n", {b"9": 1}, b"h\n1\n", 0),
+    (b"h\r\n1\r\n2", {b"1": 1}, b"h\r\n2\r\n", 1),       # ours' terminator
+])
+def test_drop_rows(src: bytes, rows: dict[bytes, int], out: bytes, n: int) -> None:
+    import io
+    from collections import Counter
+
+    from branchml.core.removals import drop_rows
+    from branchml.core.rows import RowFormat
+
+    buf = io.BytesIO()
+    assert drop_rows(RowFormat.CSV, _src(src), Counter(rows), buf) == n
+    assert buf.getvalue() == out
+
+
+def test_pairs_and_sources() -> None:
+    from branchml.core.carry import CarryPair, carries, pairs_of, sources_into
+
+    pairs = pairs_of({"pulls": {"carry_removals": [{"from": "clean", "to": "split"},
+                                                   {"from": "dev/*", "to": "stable/*"}]}})
+    assert pairs == (CarryPair("clean", "split"), CarryPair("dev/*", "stable/*"))
+    assert sources_into(pairs, "stable/churn") == ["dev/churn"]
+    assert carries(pairs, "clean", "split") and not carries(pairs, "raw", "split")
+    assert sources_into(pairs, "raw") == []

@@ -19,8 +19,9 @@ from branchml.core.changes import Change, CommitFacts
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
-from branchml.core.rules import judge_commits
+from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.ops.carrycheck import carry_check
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, objectstore, worktree
@@ -100,7 +101,8 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     if tree == ours_tree.id:
         result.up_to_date = True
         return result
-    _judge(g, trusted.policy, dst, repo, ours_tree, tree)
+    _judge(g, trusted.policy, dst, repo, ours_tree, tree, (ours_sha, theirs_sha),
+           carry_check(g, trusted, dst))  # the removals it carries, proven as the checker does
     commit = repo.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
     result.commit = commit
     if dry_run:
@@ -121,7 +123,8 @@ def _tip(repo: objectstore.Repo, name: str, what: str) -> str:
 
 
 def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any,
-           tree: Any) -> None:
+           tree: Any, parents: tuple[str, str] = ("", ""), carry: CarryCheck | None = None
+           ) -> None:
     diff = ours_tree.diff_to_tree(repo.pg[tree])
     changes = tuple(
         Change(d.status_char() if d.status_char() in "AMDT" else "M",
@@ -130,7 +133,8 @@ def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any
                f"{d.old_file.mode:06o}", f"{d.new_file.mode:06o}")
         for d in diff.deltas
     )
-    found = judge_commits(policy, dst, [CommitFacts("", "merge", changes)], make_probe(g))
+    facts = CommitFacts("", "merge", changes, parent=parents[0], merged=parents[1])
+    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry)
     if found:
         lines = "; ".join(v.message for v in found[:10])
         raise VerdictError(f"the result would break the rules of {dst}, nothing was changed: "
