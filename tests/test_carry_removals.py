@@ -129,6 +129,35 @@ def test_no_carry_out_of_other_branches(plain_project: Path, bml) -> None:  # ty
     assert show(repo, "split:data/d.csv") == (HEAD + ROWS + "5,e").strip()
 
 
+def test_dry_run_and_json_name_the_removals(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    repo = plain_project
+    setup_chain(repo, bml)
+    commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n", "data/img/a.bin": None}, "clean",
+           branch="clean")
+    git("checkout", "-q", "main", cwd=repo)
+    before = git("rev-parse", "split", cwd=repo)
+    r = bml("pull", "clean", "split", "--dry-run", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["removed"] == {"data/d.csv": 1} and out["removed_files"] == ["data/img/a.bin"]
+    assert git("rev-parse", "split", cwd=repo) == before
+
+
+def test_driver_carries_nothing_from_a_branch_no_pair_names(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """`git merge ds/acme` on split: ds/acme dropped a row, split grew; the row stays, as
+    with `branchml merge` (test_no_carry_out_of_other_branches)."""
+    repo = plain_project
+    setup_chain(repo, bml)
+    git("branch", "ds/acme", "split", cwd=repo)
+    commit(repo, {"data/d.csv": HEAD + "1,a\n"}, "drop on ds", branch="ds/acme")
+    commit(repo, {"data/d.csv": HEAD + ROWS + "5,e\n"}, "split grows", branch="split")
+    p = git_proc("merge", "--no-edit", "--no-verify", "ds/acme", cwd=repo)
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert (repo / "data/d.csv").read_text() == HEAD + ROWS + "5,e\n"
+
+
 def _doors(repo: Path, bml, lfs: bool) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """The same pull done by `branchml pull` and by `git merge` (the driver): both trees."""
     setup_chain(repo, bml)
