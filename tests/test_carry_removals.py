@@ -419,3 +419,33 @@ def test_pairs_and_sources() -> None:
     assert sources_into(pairs, "stable/churn") == ["dev/churn"]
     assert carries(pairs, "clean", "split") and not carries(pairs, "raw", "split")
     assert sources_into(pairs, "raw") == []
+
+
+def test_a_file_clean_deleted_keeps_splits_own_rows_and_passes_the_checker(
+        plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = plain_project
+    append_only(repo)
+    setup_chain(repo, bml)
+    commit(repo, {"data/d.csv": HEAD + ROWS + "7,g\n"}, "split's own row", branch="split")
+    old = git("rev-parse", "split", cwd=repo)
+    commit(repo, {"data/d.csv": None, "data/img/a.bin": None}, "clean drops the files",
+           branch="clean")
+    git("checkout", "-q", "main", cwd=repo)
+    r = bml("pull", "clean", "split", cwd=repo)
+    assert r.code == 0, r.out + r.err
+    assert show(repo, "split:data/d.csv") == (HEAD + "7,g").strip()
+    assert git("ls-tree", "--name-only", "split:data/img", cwd=repo) == "b.bin"
+    code, out = judged(repo, bml, old, git("rev-parse", "split", cwd=repo))
+    assert code == 0, out
+    # a hand-made twin that deletes the file split added its own row to: refused
+    forged = git("commit-tree", git("rev-parse", "split^{tree}", cwd=repo), "-p", old, "-p",
+                 git("rev-parse", "clean", cwd=repo), "-m", "m", cwd=repo)
+    gone = [ln for ln in git("ls-tree", f"{forged}:data", cwd=repo).splitlines()
+            if not ln.endswith("\td.csv")]
+    data = git("mktree", cwd=repo, input="\n".join(gone) + "\n")
+    top = [ln for ln in git("ls-tree", forged, cwd=repo).splitlines() if not ln.endswith("\tdata")]
+    tree = git("mktree", cwd=repo, input="\n".join([*top, f"040000 tree {data}\tdata"]) + "\n")
+    forged = git("commit-tree", tree, "-p", old, "-p", git("rev-parse", "clean", cwd=repo),
+                 "-m", "m", cwd=repo)
+    code, out = judged(repo, bml, old, forged)
+    assert code == 1 and "data/d.csv was changed here since the last pull" in out
