@@ -146,7 +146,19 @@ def validate(data: Any, source: str) -> dict[str, Any]:
     _check_references(effective, source)
     _check_split_ratios(effective, source)
     _check_gates(effective, source)
+    _check_carry(effective, source)
     return effective
+
+
+def _check_carry(cfg: dict[str, Any], source: str) -> None:
+    """`pulls.carry_removals`: every pair names branch types, never out of raw or monitoring
+    (they never remove rows, docs/data-moves.md)."""
+    from branchml.core.carry import CarryPair, pair_problem
+
+    for i, p in enumerate((cfg.get("pulls") or {}).get("carry_removals") or []):
+        why = pair_problem(CarryPair(p["from"], p["to"]), cfg["branches"])
+        if why is not None:
+            raise ConfigError(f"{source}: pulls.carry_removals[{i}].{why}.")
 
 
 def _check_gates(cfg: dict[str, Any], source: str) -> None:
@@ -184,6 +196,11 @@ def effective_config(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     out["branches"] = {p: {**_BRANCH_DEFAULTS, **s} for p, s in out["branches"].items()}
+    pulls = out.setdefault("pulls", {})
+    if "carry_removals" not in pulls:  # default on out of clean and split, where they exist
+        from branchml.core.carry import default_pairs
+
+        pulls["carry_removals"] = default_pairs(out["branches"])
     return out
 
 

@@ -47,16 +47,17 @@ def test_message_size_across_chunk_edges(cut: int) -> None:
 def _reference(out: bytes) -> list[CommitFacts]:
     """The parse range_facts did before (the whole output split at once)."""
     found: list[CommitFacts] = []
-    sha, subject, promoted, parent, meta = "", "", "", "", b""
+    sha, subject, promoted, parent, merged, meta = "", "", "", "", "", b""
     changes: list[Change] = []
     for tok in out.split(b"\0"):
         if tok.startswith(b"\x01"):
             if sha:
-                found.append(CommitFacts(sha, subject, tuple(changes), promoted, parent))
+                found.append(CommitFacts(sha, subject, tuple(changes), promoted, parent, merged))
             ids, subject, trailer = [*tok[1:].decode(errors="replace").split("\x1f"), "", ""][:3]
             promoted = trailer.split("\x1d")[-1].strip()
             sha, _, parents = ids.partition(" ")
-            parent, changes = parents.partition(" ")[0], []
+            parent, _, merged = parents.partition(" ")  # the second parent of a two-parent merge
+            merged, changes = ("" if " " in merged else merged), []
         elif meta:
             om, nm, o, n, st = meta[1:].decode().split(" ")
             changes.append(Change(st[0], tok.decode(errors="surrogateescape"), o, n, om, nm))
@@ -64,7 +65,7 @@ def _reference(out: bytes) -> list[CommitFacts]:
         elif tok.lstrip(b"\n").startswith(b":"):
             meta = tok.lstrip(b"\n")
     if sha:
-        found.append(CommitFacts(sha, subject, tuple(changes), promoted, parent))
+        found.append(CommitFacts(sha, subject, tuple(changes), promoted, parent, merged))
     return found
 
 
@@ -102,6 +103,7 @@ def test_range_facts_is_the_same_as_the_reference_parse(tmp_path: Path) -> None:
     got = list(Git(repo).range_facts("main", [first]))
     assert got == want and len(got) == 298  # 299 after the root, less the side commit
     assert any(c.promoted_from == f"dev/x {'a' * 40}" for c in got)
+    assert [c.subject for c in got if c.merged] == ["c 151"]  # the merge names its second parent
     assert any(ch.new_mode == "100755" for c in got for ch in c.changes)
 
 

@@ -99,6 +99,10 @@ def merge_text(result: MergeResult) -> None:
         w(f"  . {p} stays deleted on {result.dst}\n")
     if result.appended_by_format:
         w(f"Appended {said_by_format(result.appended_by_format)}.\n")
+    for p, n in r.removed.items():  # pulls.carry_removals (docs/data-moves.md)
+        w(f"  - {p}: {n} row(s) removed, as on {result.src}\n")
+    for p in r.removed_files:
+        w(f"  - {p} removed, as on {result.src}\n")
     w("Strategies: " + " ".join(f"{c}={s}" for c, s in result.strategies.items()) + "\n")
 
 

@@ -44,6 +44,7 @@ class FileMerge:
     rows_added: int = 0
     fast_path: bool = False
     oid: str | None = None  # set instead of content when the result went to a BlobWriter
+    rows_removed: int = 0  # rows theirs removed since base, removed from ours (carried)
 
 
 class BlobSink(Protocol):
@@ -73,29 +74,41 @@ def _is_pointer(data: Side | None) -> bool:
 def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: Store,
                 formats: Mapping[str, str] | None = None,
                 row_filter_for: Callable[[str, RowFormat], RowFilter | None] | None = None,
-                sink: Callable[[], BlobSink] | None = None, widen: bool = False) -> FileMerge:
-    """Append-merge one file changed on both sides (base None: added on both)."""
+                sink: Callable[[], BlobSink] | None = None, widen: bool = False,
+                carry: bool = False, as_lfs: bool | None = None) -> FileMerge:
+    """Append-merge one file changed on both sides (base None: added on both). With
+    `carry` (a pull whose pair carries removals), the rows theirs removed since base are
+    first removed from ours where ours still holds them (core/removals.py): row files only.
+    `as_lfs`: whether the result is a git-lfs file (None: as ours is, or theirs when ours is
+    empty)."""
     fmt = format_for(path, formats)
+    if as_lfs is None:
+        as_lfs = _is_pointer(ours) or (_is_pointer(theirs) and ours == b"")
+    if carry and base is not None and fmt is not None and fmt.streams:
+        with _Carried(fmt, base, ours, theirs, store, path) as kept:
+            carried = append_file(path, base, kept.ours, theirs, store, formats,
+                                  row_filter_for, sink, widen, as_lfs=as_lfs)
+            carried.rows_removed = kept.removed
+            return carried
     if fmt is RowFormat.SQLITE:
         from branchml.content.sqlite_merge import append_sqlite
 
         merged, rows = append_sqlite(None if base is None else _read(base, store, path),
                                      _read(ours, store, path), _read(theirs, store, path), path,
                                      store.common_dir / "branchml" / "tmp")
-        return FileMerge(_store(merged, _is_pointer(ours), store), rows)
+        return FileMerge(_store(merged, as_lfs, store), rows)
     if fmt is RowFormat.PARQUET:
         from branchml.content.parquet_merge import append_parquet
 
         merged, rows = append_parquet(None if base is None else _read(base, store, path),
                                       _read(ours, store, path), _read(theirs, store, path), path)
-        return FileMerge(_store(merged, _is_pointer(ours), store), rows)
+        return FileMerge(_store(merged, as_lfs, store), rows)
     if fmt is None:
         why = "it has no row format"
         raise ConflictError(
             f"{path}: changed on both sides and {why}; keep one side's version on one branch "
             "(or add rows in a new file), then merge again."
         )
-    as_lfs = _is_pointer(ours) or (_is_pointer(theirs) and ours == b"")
     if fmt is RowFormat.JSON:
         merged, rows = append_json_items(None if base is None else _read(base, store, path),
                                          _read(ours, store, path), _read(theirs, store, path),
@@ -126,6 +139,41 @@ def append_file(path: str, base: Side | None, ours: Side, theirs: Side, store: S
     if writer is not None:
         return FileMerge(b"", stats.rows_added, stats.fast_path, oid=writer.finish())
     return FileMerge(out.getvalue(), stats.rows_added, stats.fast_path)
+
+
+class _Carried:
+    """Ours without the rows theirs removed since base, in a temp file under the git dir
+    (never a whole file in memory), or ours itself when it holds none of them."""
+
+    def __init__(self, fmt: RowFormat, base: Side, ours: Side, theirs: Side, store: Store,
+                 path: str) -> None:
+        self.ours: Side = ours
+        self.removed = 0
+        self.tmp: Path | None = None
+        self._args = fmt, base, theirs, store, path
+
+    def __enter__(self) -> _Carried:
+        from branchml.core.removals import drop_rows, removed_rows
+
+        fmt, base, theirs, store, path = self._args
+        gone = removed_rows(fmt, _source(base, store, path), _source(theirs, store, path))
+        if not gone:
+            return self
+        import tempfile
+
+        root = store.common_dir / "branchml" / "tmp"
+        root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=root, prefix="carry-")
+        tmp = self.tmp = Path(name)
+        with open(fd, "wb") as out:
+            self.removed = drop_rows(fmt, _source(self.ours, store, path), gone, out)
+        if self.removed:
+            self.ours = lambda: tmp.open("rb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
 
 
 def _ask_helper(fmt: RowFormat, base: Side | None, ours: Side, theirs: Side, store: Store,

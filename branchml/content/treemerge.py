@@ -15,6 +15,7 @@ from branchml.content import strategies
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
+from branchml.core.rows import format_for
 from branchml.errors import BranchmlError, ConflictError
 from branchml.repo import proc
 from branchml.repo.reader import BlobWriter
@@ -33,19 +34,24 @@ class MergeReport:
     kept_deleted: list[str] = field(default_factory=list)  # ours removed it: stays away
     dropped: dict[str, str] = field(default_factory=dict)  # path -> why (validation)
     conflicts: list[str] = field(default_factory=list)
+    # carried removals (pulls.carry_removals): path -> rows removed; files removed whole
+    removed: dict[str, int] = field(default_factory=dict)
+    removed_files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.appended or self.taken or self.merged)
+        return not (self.added or self.appended or self.taken or self.merged or self.removed
+                    or self.removed_files)
 
 
 class TreeMerger:
     def __init__(self, repo: Any, policy: Policy, rule: Mapping[PathClass, str],
                  store: strategies.Store, formats: Mapping[str, str] | None = None,
-                 validator: Validator | None = None, widen: bool = False) -> None:
+                 validator: Validator | None = None, widen: bool = False,
+                 carry: bool = False) -> None:
         self.repo = repo
         self.policy = policy
         self.rule = rule  # path class -> "append" | "overwrite" | "text" | "ours"
@@ -53,6 +59,7 @@ class TreeMerger:
         self.formats = formats
         self.validator = validator
         self.widen = widen
+        self.carry = carry  # this pull carries theirs' removals (core/removals.py)
         self.scratch: Path | None = None
         self.inflating: dict[Path, tuple[Any, list[str]]] = {}
         self.report = MergeReport()
@@ -133,8 +140,8 @@ class TreeMerger:
                 oe.filemode)
 
     def _append(self, path: str, be: Any, oe: Any, te: Any) -> Any:
-        if te is None:
-            return KEEP  # append never deletes
+        if te is None:  # append never deletes, unless this pull carries theirs' removals
+            return self._gone(path, be, oe) if self.carry and be is not None else KEEP
         if oe is None:
             if be is not None:
                 self.report.kept_deleted.append(path)
@@ -144,13 +151,35 @@ class TreeMerger:
         base = self._side(be) if be is not None else None
         merged = strategies.append_file(path, base, ours, theirs, self.store, self.formats,
                                         getattr(self.validator, "row_filter", None),
-                                        self._sink, self.widen)
+                                        self._sink, self.widen, self.carry)
+        if merged.rows_removed:
+            self.report.removed[path] = merged.rows_removed
         if merged.rows_added:
             self.report.appended[path] = merged.rows_added
         if merged.oid is not None:
             return KEEP if merged.oid == str(oe.id) else (merged.oid, oe.filemode)
         if merged.content == ours:
             return KEEP
+        return (self.repo.create_blob(merged.content), oe.filemode)
+
+    def _gone(self, path: str, be: Any, oe: Any) -> Any:
+        """A file theirs removed since base: removed from ours when ours holds it as it was;
+        else, for a row file, ours keeps only the rows it added itself."""
+        if oe is None:
+            return KEEP
+        if _same(oe, be):
+            self.report.removed_files.append(path)
+            return None
+        fmt = format_for(path, self.formats)
+        if fmt is None or not fmt.streams:
+            return KEEP
+        merged = strategies.append_file(path, self._side(be), self._side(oe), b"", self.store,
+                                        self.formats, None, self._sink, self.widen, True)
+        if not merged.rows_removed:
+            return KEEP
+        self.report.removed[path] = merged.rows_removed
+        if merged.oid is not None:
+            return (merged.oid, oe.filemode)
         return (self.repo.create_blob(merged.content), oe.filemode)
 
     def _sink(self) -> strategies.BlobSink:

@@ -23,6 +23,7 @@ class CommitFacts(NamedTuple):
     changes: tuple[Change, ...]
     promoted_from: str = ""  # the `Promoted-From: <branch> <sha>` trailer, if any
     parent: str = ""  # the first parent ("" for a root commit or staged changes)
+    merged: str = ""  # the second parent of a two-parent merge (staged: MERGE_HEAD), else ""
 
 
 class Growth(NamedTuple):

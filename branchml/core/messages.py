@@ -52,6 +52,15 @@ def not_grown(branch: str, cls: PathClass, path: str, reason: str) -> str:
     )
 
 
+def carry_unproven(branch: str, cls: PathClass, path: str, why: str) -> str:
+    """A merge on an append-only branch removes rows its source does not prove removed."""
+    return (
+        f"{cls} on {branch} is append-only: {path} loses rows this merge does not prove were "
+        f"cleaned on its source ({why}); only `branchml pull` of a source named in "
+        "pulls.carry_removals removes rows, and only those it removed since the last pull"
+    )
+
+
 def op_not_allowed(branch: str, cls: PathClass, op: Op, path: str, allowed: Iterable[Op]) -> str:
     ok = ", ".join(sorted(str(o) for o in allowed))
     return f"{cls} on {branch} may only {ok}, not {op}: {path}"

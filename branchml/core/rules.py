@@ -12,6 +12,9 @@ from branchml.core.policy import BranchType, Policy
 
 GrowthProbe = Callable[[Change], Growth]
 PromotionCheck = Callable[[CommitFacts], str | None]  # why the commit is no valid promotion
+# why a merge's removal from an append-only file is not proven by its source (None: proven;
+# "": the commit claims no carried removal: no merge, or no pair into this branch)
+CarryCheck = Callable[[CommitFacts, Change], str | None]
 
 
 _OPS = {"A": Op.ADD, "D": Op.DELETE}
@@ -24,6 +27,7 @@ def op_of(change: Change) -> Op:
 def judge_change(
     branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe,
     promotion: Callable[[], str | None] = lambda: "", trees: TreeRules = DEFAULT_TREES,
+    carried: Callable[[Change], str | None] = lambda _: "",
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
     p, mode = change.path, change.new_mode
@@ -51,9 +55,17 @@ def judge_change(
         growth = probe(change)
         if growth.grows:
             return None
-        return "append-only", msg.not_grown(branch, cls, change.path, growth.reason)
+        why = carried(change)  # a pull carrying removals proven by its source (ops/carrycheck)
+        if why is None:
+            return None
+        return "append-only", (msg.carry_unproven(branch, cls, change.path, why) if why
+                               else msg.not_grown(branch, cls, change.path, growth.reason))
     if bt.is_append_only(cls):
-        return "append-only", msg.append_only(branch, cls, op, change.path)
+        why = carried(change) if op is Op.DELETE else ""
+        if why is None:
+            return None
+        return "append-only", (msg.carry_unproven(branch, cls, change.path, why) if why
+                               else msg.append_only(branch, cls, op, change.path))
     return "op-not-allowed", msg.op_not_allowed(branch, cls, op, change.path, allowed)
 
 
@@ -65,7 +77,7 @@ def judge_commit(
 
 def judge_commits(
     policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe,
-    promotion: PromotionCheck | None = None,
+    promotion: PromotionCheck | None = None, carry: CarryCheck | None = None,
 ) -> list[Violation]:
     """Every violation in `commits` (consumed as they come: a stream from git)."""
     bt = policy.branch_type(branch)
@@ -84,9 +96,12 @@ def judge_commits(
                 cache["v"] = promotion(c) if promotion and c.promoted_from else ""
             return cache["v"]
 
+        def carried(ch: Change, c: CommitFacts = commit) -> str | None:
+            return carry(c, ch) if carry is not None and c.merged else ""
+
         for change in commit.changes:
             verdict = judge_change(branch, bt, classify(change.path), change, probe, promo,
-                                   trees)
+                                   trees, carried)
             if verdict:
                 out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out

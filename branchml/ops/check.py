@@ -14,6 +14,7 @@ from branchml.core.names import check_branch_name, pattern_matches
 from branchml.core.rules import judge_commits, unknown_branch
 from branchml.errors import UsageError
 from branchml.ops import adoption
+from branchml.ops.carrycheck import carry_check, merging_now
 from branchml.ops.configcheck import judged_config
 from branchml.ops.lfs_gate import LfsGate
 from branchml.ops.trusted import TrustedPolicy, load_trusted, main_branch_name, trusted_ref
@@ -153,7 +154,7 @@ def _lfs_growth(git: Git, old: Any, new: Any, gate: LfsGate | None = None) -> Gr
 
 def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: TrustedPolicy,
            result: CheckResult, promotion: PromotionCheck | None = None,
-           gate: LfsGate | None = None) -> None:
+           gate: LfsGate | None = None, tips: BranchTips | None = None) -> None:
     result.policy_source = trusted.source
     commits = _bounded(git, branch, commits, result.violations)
     commits = judged_config(git, branch, commits, trusted, result.violations)  # main's config
@@ -171,7 +172,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
     counted = _counting(commits, result, split_changes)
     promotion = promotion or promotion_check(git, trusted, branch)
     result.violations.extend(judge_commits(trusted.policy, branch, counted,
-                                           make_probe(git, gate), promotion))
+                                           make_probe(git, gate), promotion,
+                                           carry_check(git, trusted, branch, tips)))
     for sha, change in split_changes:
         result.violations.extend(_split_violations(git, sha, change, branch))
 
@@ -193,7 +195,7 @@ def judge_update(git: Git, branch: str, old: str, new: str, trusted: TrustedPoli
     cut = adoption.cutoff(git, trusted)
     commits = git.range_facts(new, [old, cut] if cut else [old])
     _judge(git, branch, _oldest(commits, walked), trusted, result,
-           promotion_check(git, trusted, branch, tips, verified), gate)
+           promotion_check(git, trusted, branch, tips, verified), gate, tips)
     if len(result.violations) > start or trusted.policy.branch_type(branch) is None:
         return  # already refused: the net change would only say it again
     end = walked[0].parent if walked else new
@@ -300,6 +302,9 @@ def check_staged(git: Git) -> CheckResult:
     candidates = ["HEAD"] if branch == main else [trusted_ref(git), "HEAD"]
     staged = git.staged_changes()
     result = CheckResult(branch, staged=len(staged.changes))
+    merging = merging_now(git)
+    if merging is not None:  # a merge's removals may be carried ones (ops/carrycheck.py)
+        staged = staged._replace(parent=git.resolve("HEAD") or "", merged=merging)
     _judge(git, branch, [staged], load_trusted(git, candidates), result)
     return result
 

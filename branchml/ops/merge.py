@@ -14,13 +14,15 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.content.treemerge import MergeReport, TreeMerger, Validator
+from branchml.core.carry import carries, pairs_of
 from branchml.core.changes import Change, CommitFacts
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
-from branchml.core.rules import judge_commits
+from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.ops.carrycheck import carry_check
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import apply, objectstore, worktree
@@ -128,7 +130,8 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     validator: Validator | None = validator_factory(repo, store, cfg) if validator_factory else None
     merger = TreeMerger(repo.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
-                        validator, bool(cfg.get("widen_columns", False)))
+                        validator, bool(cfg.get("widen_columns", False)),
+                        carries(pairs_of(cfg), src, dst))  # pulls.carry_removals
     ours_tree = repo.pg[ours_sha].tree
     base_tree = repo.pg[base_sha].tree if base_sha else None
     try:
@@ -146,7 +149,8 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     if tree == ours_tree.id:
         result.up_to_date = True
         return result
-    _judge(g, trusted.policy, dst, repo, ours_tree, tree)
+    _judge(g, trusted.policy, dst, repo, ours_tree, tree, (ours_sha, theirs_sha),
+           carry_check(g, trusted, dst))  # the removals it carries, proven as the checker does
     commit = repo.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
     result.commit = commit
     if dry_run:
@@ -167,7 +171,8 @@ def _tip(repo: objectstore.Repo, name: str, what: str) -> str:
 
 
 def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any,
-           tree: Any) -> None:
+           tree: Any, parents: tuple[str, str] = ("", ""), carry: CarryCheck | None = None
+           ) -> None:
     diff = ours_tree.diff_to_tree(repo.pg[tree])
     changes = tuple(
         Change(d.status_char() if d.status_char() in "AMDT" else "M",
@@ -176,7 +181,8 @@ def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any
                f"{d.old_file.mode:06o}", f"{d.new_file.mode:06o}")
         for d in diff.deltas
     )
-    found = judge_commits(policy, dst, [CommitFacts("", "merge", changes)], make_probe(g))
+    facts = CommitFacts("", "merge", changes, parent=parents[0], merged=parents[1])
+    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry)
     if found:
         lines = "; ".join(v.message for v in found[:10])
         raise VerdictError(f"the result would break the rules of {dst}, nothing was changed: "
@@ -192,6 +198,10 @@ def _message(result: MergeResult, theirs: str) -> str:
     if r.appended:
         parts.append(f"{sum(r.appended.values())} row(s) appended to {len(r.appended)} file(s) "
                      f"({said_by_format(result.appended_by_format)})")
+    if r.removed:  # pulls.carry_removals
+        parts.append(f"{sum(r.removed.values())} row(s) removed as on {result.src}")
+    if r.removed_files:
+        parts.append(f"{len(r.removed_files)} file(s) removed as on {result.src}")
     if r.taken or r.merged:
         parts.append(f"{len(r.taken) + len(r.merged)} file(s) taken or merged")
     if result.validation is not None:

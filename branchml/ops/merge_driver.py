@@ -8,8 +8,11 @@ with one sentence on stderr.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from branchml.core.plan import ConfigSet, Step
 from branchml.errors import BranchmlError
@@ -50,10 +53,33 @@ def run(strategy: str, base: str, ours: str, theirs: str, path: str) -> int:
         base_bytes = Path(base).read_bytes()
         merged = strategies.append_file(path, base_bytes, Path(ours).read_bytes(), theirs_bytes,
                                         store, cfg.get("formats") or {},
-                                        widen=bool(cfg.get("widen_columns", False)))
+                                        widen=bool(cfg.get("widen_columns", False)),
+                                        carry=carrying(g, cfg, os.environ))
         Path(ours).write_bytes(merged.content)
         g.close()
         return 0
     except BranchmlError as e:
         sys.stderr.write(f"branchml merge-driver: {e}\n")
         return 1
+
+
+def carrying(g: Git, cfg: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+    """Whether this `git merge` carries removals (pulls.carry_removals), as `branchml pull`
+    would: the checked-out branch is a pair's destination and the merged commit is on the
+    first-parent chain of the pair's source here (local, or its remote-tracking branch).
+    `git merge` names the merged commit in GITHEAD_<sha> (one for a two-head merge); the
+    checker proves a carried removal again from the objects, so this only decides what the
+    driver writes."""
+    from branchml.core.carry import pairs_of, sources_into
+
+    heads = [k.removeprefix("GITHEAD_") for k in env if k.startswith("GITHEAD_")]
+    dst = g.current_branch()
+    if len(heads) != 1 or dst is None:
+        return False
+    theirs = heads[0]
+    for src in sources_into(pairs_of(cfg), dst):
+        for ref in (f"refs/heads/{src}", f"refs/remotes/origin/{src}"):
+            tip = g.resolve(ref)
+            if tip is not None and g.on_first_parent_chain(tip, theirs):
+                return True
+    return False

@@ -144,7 +144,7 @@ def _new_branch(git: Git, branch: str, new: str, trusted: TrustedPolicy, view: R
     walked: list[CommitFacts] = []  # no fork point: the whole first-parent history is new
     commits = git.range_facts(new, adoption.excluded(git, trusted))
     _judge(git, branch, _oldest(commits, walked), trusted, total,
-           promotion_check(git, trusted, branch, view.tip), gate)
+           promotion_check(git, trusted, branch, view.tip), gate, view.tip)
     if parent:
         root = walked[0].sha if walked else new
         total.violations.append(Violation(

@@ -50,17 +50,20 @@ def tokens(stream: IO[bytes], cap: int = HEADER_CAP, read: int = READ
 def records(batches: Iterable[list[bytes]]) -> Iterator[list[CommitFacts]]:
     """The commits of a `git log -z --raw` stream in LOG_FORMAT, in batches: the commits
     each batch of tokens completed (the last one at the end of the stream)."""
-    sha, subject, promoted, parent, meta = "", "", "", "", b""
+    sha, subject, promoted, parent, merged, meta = "", "", "", "", "", b""
     changes: list[Change] = []
     for batch in batches:
         done: list[CommitFacts] = []
         for tok in batch:
             if tok.startswith(b"\x01"):
                 if sha:
-                    done.append(CommitFacts(sha, subject, tuple(changes), promoted, parent))
+                    done.append(CommitFacts(sha, subject, tuple(changes), promoted, parent,
+                                            merged))
                 ids, subject, promoted = header(tok)
                 sha, _, parents = ids.partition(" ")
-                parent, changes = parents.partition(" ")[0], []
+                parent, _, merged = parents.partition(" ")
+                merged = "" if " " in merged else merged  # an octopus merge proves nothing
+                changes = []
             elif meta:
                 changes.append(change(meta, tok))
                 meta = b""
@@ -69,7 +72,7 @@ def records(batches: Iterable[list[bytes]]) -> Iterator[list[CommitFacts]]:
         if done:
             yield done
     if sha:
-        yield [CommitFacts(sha, subject, tuple(changes), promoted, parent)]
+        yield [CommitFacts(sha, subject, tuple(changes), promoted, parent, merged)]
 
 
 def header(tok: bytes) -> tuple[str, str, str]:
