@@ -35,6 +35,34 @@ def _flags_show_no_type() -> None:
 
 _flags_show_no_type()
 
+
+def _arguments_in_capitals() -> None:
+    """Arguments read as the docs write them: `branchml show TAG`, `[DIR]`. Recent typer
+    prints a required argument as `{tag}` in the usage line and `tag` in the table, which
+    reads like a format string left unfilled. One place for every command."""
+    from typer.core import TyperArgument
+
+    usage = getattr(TyperArgument, "_usage_display_name", None)
+    if usage is None or getattr(usage, "_branchml", False):
+        return
+
+    def raw(self: TyperArgument) -> str:
+        return self.metavar if self.metavar is not None else (self.name or "").upper()
+
+    def usage_name(self: TyperArgument) -> str:
+        name = raw(self) if self.required else f"[{raw(self)}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def table_name(self: TyperArgument) -> str:
+        return raw(self) + ("..." if self.metavar is None and self.nargs != 1 else "")
+
+    usage_name._branchml = True  # type: ignore[attr-defined]
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    TyperArgument._rich_display_name = table_name  # type: ignore[method-assign]
+
+
+_arguments_in_capitals()
+
 app = typer.Typer(
     name="branchml",
     help="A Git repository as the whole home of an ML project: typed branches, policed moves.",

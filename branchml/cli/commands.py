@@ -4,6 +4,7 @@ The app is in `app.py`; each area module registers its commands on it when impor
 
 from __future__ import annotations
 
+import inspect
 from importlib import import_module
 from typing import Any
 
@@ -15,6 +16,41 @@ for _area in ("foundation", "data", "releases", "tracking", "remote"):
     import_module(f"branchml.cli.{_area}")
 
 __all__ = ["app", "run"]
+
+
+def _reflow(text: str) -> str:
+    """A docstring as --help shows it: typer's rich help keeps a docstring's line breaks, so
+    a sentence wrapped in the source broke mid-line in `branchml --help`. Lines of a
+    paragraph are joined; blank lines and list items (`- `) still start a new line."""
+    paragraphs = []
+    for para in inspect.cleandoc(text).split("\n\n"):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if lines and not line.lstrip().startswith("- "):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def _tidy_help(typer_app: Any) -> None:
+    """Every command's and group's help, reflowed once at import (no cost per run)."""
+    for info in typer_app.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None)
+        if doc:
+            info.help = _reflow(doc)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        callback = sub.registered_callback
+        doc = group.help or (callback.callback.__doc__ if callback and callback.callback
+                             else None) or sub.info.help
+        if isinstance(doc, str):
+            group.help = _reflow(doc)
+        _tidy_help(sub)
+
+
+_tidy_help(app)
 
 
 def run(args: list[str]) -> int:

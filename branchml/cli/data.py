@@ -104,7 +104,8 @@ def split_rows_cmd(
         "-o", "--output", help="File to write the rows to (CSV/TSV with its header, or "
         "JSON lines, as the data is).")],
     purpose: Annotated[str, typer.Option(
-        "--for", help="What the rows are for: train, tune or evaluate (recorded; `tag` "
+        "--for", metavar="train|tune|evaluate",
+        help="What the rows are for: train, tune or evaluate (recorded; `tag` "
         "refuses training on test).")] = "train",
     rev: Annotated[str | None, typer.Option(
         help="Commit holding the assignment and data (default: the split branch).")] = None,

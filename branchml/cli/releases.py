@@ -218,7 +218,9 @@ def rollback(
 @app.command()
 def deployed(
     client: ClientOpt,
-    at: Annotated[str | None, typer.Option(help="When, e.g. 2026-11-01T12:00 (default: now).")]
+    at: Annotated[str | None, typer.Option(
+        help="When, e.g. 2026-11-01T12:00+01:00 (default: now); a time without a zone is "
+             "read in the local zone (TZ), which the output names.")]
     = None,
     as_json: JsonOpt = False,
 ) -> None:

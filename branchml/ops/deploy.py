@@ -111,7 +111,8 @@ def history(g: Git, client: str) -> list[dict[str, Any]]:
 
 def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = False,
              push: bool = False) -> dict[str, Any]:
-    """Back to the previous different primary, or `to`; `direction` says which way that
+    """Back to the previous different primary (with only a canary beside the first
+    release: that release alone), or `to`; `direction` says which way that
     went by release number: `back` (older), `forward` (newer) or `same` (the primary
     stays; a candidate is dropped)."""
     g = Git(path)
@@ -119,9 +120,11 @@ def rollback(path: Path, client: str, to: str | None = None, dry_run: bool = Fal
     current = rows[0]["primary"]
     if to is None:
         previous = next((r["primary"] for r in rows[1:] if r["primary"] != current), None)
+        if previous is None and rows[0]["candidate"]:
+            previous = current  # only a canary to take back: the primary alone again
         if previous is None:
             raise UsageError(f"{client} has no earlier release to roll back to (only "
-                             f"{current}); name one with --to.")
+                             f"{current}); name one with --to (`to=` in the API).")
         to = previous
     fmt = tag_format(g)
     now, then = fmt.parse(current), fmt.parse(to)
