@@ -1,0 +1,118 @@
+"""Security review of issue 18 (/work/atk18/findings): which branch is main in a clone, in
+`clone`, `init --main`; the scaffold record's model names; `upgrade`'s version line and dry
+runs. Each attack the way the reviewer made it, beside its legitimate twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import commit, git, git_proc
+
+VALIDATE = 'validate: [{glob: "data/**", command: ["sh", "-c", "touch %s"]}]'
+
+
+def _master_server(tmp_path: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """A project adopted with `init --main master`, pushed to a bare server installed with
+    `--main master` (the host's default branch, HEAD, is master)."""
+    proj = tmp_path / "p"
+    git("init", "-q", "-b", "master", str(proj), cwd=tmp_path)
+    commit(proj, {"README.md": "hi\n"}, "init")
+    r = bml("init", ".", "--main", "master", "--no-lfs", cwd=proj)
+    assert r.code == 0, r.err
+    srv = tmp_path / "s.git"
+    git("init", "-q", "--bare", "-b", "master", str(srv), cwd=tmp_path)
+    r = bml("install", "--main", "master", cwd=srv)
+    assert r.code == 0, r.err
+    git("push", "-q", str(srv), "--all", cwd=proj)
+    return srv
+
+
+def _attacker_dev_config(tmp_path: Path, srv: Path, mark: Path) -> None:
+    """A pusher edits branchml.yaml on dev/model (config may change there) so that its
+    validate command touches `mark`; the server accepts it."""
+    evil = tmp_path / "evil"
+    git("clone", "-q", str(srv), str(evil), cwd=tmp_path)
+    git("checkout", "-q", "-b", "dev/model", "origin/dev/model", cwd=evil)
+    cfg = (evil / "branchml.yaml").read_text().replace("validate: []", VALIDATE % mark)
+    assert str(mark) in cfg
+    commit(evil, {"branchml.yaml": cfg}, "tweak")
+    git("push", "-q", "origin", "dev/model", cwd=evil)
+
+
+def _git_clone(tmp_path: Path, srv: Path, name: str = "v") -> Path:
+    victim = tmp_path / name
+    git("clone", "-q", str(srv), str(victim), cwd=tmp_path)
+    git("config", "user.email", "v@v", cwd=victim)
+    git("config", "user.name", "v", cwd=victim)
+    return victim
+
+
+def _pull_validated(tmp_path: Path, victim: Path, bml) -> int:  # type: ignore[no-untyped-def]
+    """New rows on raw, then `pull raw clean --validate` from the attacker's dev branch."""
+    git("branch", "-q", "raw", "origin/raw", cwd=victim)
+    git("branch", "-q", "clean", "origin/clean", cwd=victim)
+    git("checkout", "-q", "-B", "dev/model", "origin/dev/model", cwd=victim)
+    wt = tmp_path / "vr"
+    git("worktree", "add", "-q", str(wt), "raw", cwd=victim)
+    commit(wt, {"data/a.csv": "id,x\n1,2\n"}, "data")
+    return int(bml("pull", "raw", "clean", "--validate", cwd=victim).code)
+
+
+# -- atk18-02: a plain `git clone` of a master repository ---------------------------------------
+
+def test_git_clone_of_master_repo_trusts_origin_head_not_the_dev_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    mark = tmp_path / "PWNED"
+    _attacker_dev_config(tmp_path, srv, mark)
+    victim = _git_clone(tmp_path, srv)
+    r = bml("install", cwd=victim)  # the README's way: install writes down origin/HEAD's main
+    assert r.code == 0, r.err
+    assert "git config branchml.trustedRef = refs/heads/master" in r.out
+    assert git("config", "branchml.trustedRef", cwd=victim) == "refs/heads/master"
+    _pull_validated(tmp_path, victim, bml)
+    assert not mark.exists(), "the dev branch's validate command ran on the victim's machine"
+    status = bml("status", cwd=victim)
+    assert "policy: refs/heads/master:branchml.yaml" in status.out
+
+
+def test_git_clone_without_install_still_takes_main_from_origin_head(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    mark = tmp_path / "PWNED"
+    _attacker_dev_config(tmp_path, srv, mark)
+    victim = _git_clone(tmp_path, srv)  # no install: branchml.trustedRef stays unset
+    _pull_validated(tmp_path, victim, bml)
+    assert not mark.exists()
+    assert "policy: refs/heads/master:branchml.yaml" in bml("status", cwd=victim).out
+
+
+def test_git_clone_whose_origin_head_is_a_dev_branch_is_refused(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    mark = tmp_path / "PWNED"
+    _attacker_dev_config(tmp_path, srv, mark)
+    git("symbolic-ref", "HEAD", "refs/heads/dev/model", cwd=srv)  # the host's PR target
+    victim = _git_clone(tmp_path, srv)
+    for args in (("install",), ("status",), ("config", "show")):
+        r = bml(*args, cwd=victim)
+        assert r.code == 4, (args, r.out, r.err)
+        assert "run `branchml install --main NAME`" in r.err
+        assert len(r.err.strip().splitlines()) == 1
+    assert git_proc("config", "branchml.trustedRef", cwd=victim).returncode == 1
+    assert _pull_validated(tmp_path, victim, bml) == 4
+    assert not mark.exists()
+    # the legitimate way out: name main
+    r = bml("install", "--main", "master", cwd=victim)
+    assert r.code == 0, r.err
+    assert "policy: refs/remotes/origin/master:branchml.yaml" in bml("status", cwd=victim).out
+
+
+def test_repository_without_remote_still_reads_head(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """No remote: every branch is the user's own, and HEAD stands in for a missing main as
+    before (a local repository whose main was renamed away)."""
+    proj = tmp_path / "p"
+    git("init", "-q", "-b", "master", str(proj), cwd=tmp_path)
+    commit(proj, {"README.md": "hi\n"}, "init")
+    assert bml("init", ".", "--main", "master", "--no-lfs", cwd=proj).code == 0
+    git("config", "--unset", "branchml.trustedRef", cwd=proj)
+    r = bml("status", cwd=proj)
+    assert r.code == 0, r.err
+    assert "policy: HEAD:branchml.yaml" in r.out
