@@ -399,13 +399,15 @@ def config_schema() -> dict[str, JsonValue]:
     return copied
 
 
-def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+def clone(url: str, directory: str | Path | None = None, branch: str = "main",
+          main: str | None = None) -> CloneReport:
     """Clone a branchml repository ready to work: a local tracking branch per typed branch,
     release tags, deploy refs, hooks, merge drivers and LFS filters; only `branch`'s LFS
-    objects. Any failure leaves nothing behind."""
+    objects. `main`: the main branch (default: the one the remote's HEAD names, else main).
+    Any failure leaves nothing behind."""
     from branchml.ops import clone as op
 
-    return op.clone(url, directory, branch)
+    return op.clone(url, directory, branch, main)
 
 
 def sync(path: str | Path = ".", remote: str = "origin", dry_run: bool = False) -> SyncReport:

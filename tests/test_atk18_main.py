@@ -116,3 +116,47 @@ def test_repository_without_remote_still_reads_head(tmp_path: Path, bml) -> None
     r = bml("status", cwd=proj)
     assert r.code == 0, r.err
     assert "policy: HEAD:branchml.yaml" in r.out
+
+
+# -- atk18-01 / atk18-11: `branchml clone` and the remote's HEAD --------------------------------
+
+def _pushed_main_branch(tmp_path: Path, srv: Path, mark: Path) -> None:
+    """A pusher creates `main` on a master server (its pre-receive off, as on a host without
+    hooks) holding a policy that types main as main and runs their validate command."""
+    (srv / "hooks" / "pre-receive").unlink()
+    evil = tmp_path / "evil-main"
+    git("clone", "-q", str(srv), str(evil), cwd=tmp_path)
+    git("checkout", "-q", "-b", "main", "origin/master", cwd=evil)
+    cfg = (evil / "branchml.yaml").read_text()
+    cfg = cfg.replace('  "master":', '  "main":').replace('parent: "master"', 'parent: "main"')
+    cfg = cfg.replace("validate: []", VALIDATE % mark)
+    commit(evil, {"branchml.yaml": cfg}, "attacker's policy")
+    git("push", "-q", "--no-verify", "origin", "main", cwd=evil)
+
+
+def test_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    mark = tmp_path / "PWNED"
+    _pushed_main_branch(tmp_path, srv, mark)
+    r = bml("clone", str(srv), str(tmp_path / "victim"))
+    assert r.code == 0, r.err
+    assert "master is trusted as main because the remote's HEAD" in r.out
+    victim = tmp_path / "victim"
+    assert git("config", "branchml.trustedRef", cwd=victim) == "refs/heads/master"
+    assert git("symbolic-ref", "--short", "HEAD", cwd=victim) == "master"
+    assert git_proc("rev-parse", "--verify", "-q", "refs/heads/main", cwd=victim).returncode
+    assert "policy: refs/heads/master:branchml.yaml" in bml("status", cwd=victim).out
+    # the legitimate twin: the user chooses main explicitly, and is told what was chosen
+    r = bml("clone", str(srv), str(tmp_path / "chosen"), "--main", "main", "--json")
+    assert r.code == 0, r.err
+    assert '"main": "main"' in r.out and "because you gave --main" in r.out
+
+
+def test_clone_with_head_detached_takes_main_only_when_present(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    git("update-ref", "--no-deref", "HEAD", git("rev-parse", "master", cwd=srv), cwd=srv)
+    r = bml("clone", str(srv), str(tmp_path / "v"))
+    assert r.code == 4 and "--main NAME" in r.err
+    assert not (tmp_path / "v").exists()
+    r = bml("clone", str(srv), str(tmp_path / "v"), "--main", "master")
+    assert r.code == 0, r.err

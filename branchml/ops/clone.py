@@ -15,7 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml import config
 from branchml.core import bounds
@@ -44,38 +44,68 @@ class CloneReport:
     deploys: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    main: str = "main"
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "path": self.path, "checked_out": self.checked_out,
                 "branches": self.branches, "tags": self.tags, "deploys": self.deploys,
-                "skipped": self.skipped, "steps": self.steps}
+                "skipped": self.skipped, "steps": self.steps, "main": self.main,
+                "notes": self.notes}
 
 
-def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+class MainChoice(NamedTuple):
+    name: str
+    given: bool  # named by --main (else the remote's HEAD, or main)
+    note: str  # why this one when the remote's HEAD and a branch `main` differ
+
+
+def clone(url: str, directory: str | Path | None = None, branch: str = "main",
+          main: str | None = None) -> CloneReport:
+    """`main`: the main branch, chosen by the user; None: the remote's HEAD decides."""
     check_branch_name(branch)
+    if main is not None:
+        check_branch_name(main)
     target = Path(directory) if directory is not None else Path(default_dir(url))
     url = _check_url(url)
     _check_target(target)
     listed = remote.ls_remote(None, url)  # reachable, and ours: nothing made before this
-    main = _main_of(url, listed)
+    choice = _main_of(url, listed, main)
     if branch == "main":  # the default: the main branch, whatever its name
-        branch = main
+        branch = choice.name
     made = _make(target)
     try:
-        return _clone(url, target.resolve(), branch, listed, main)
+        return _clone(url, target.resolve(), branch, listed, choice)
     except BaseException:
         _unmake(target, made)
         raise
 
 
-def _main_of(url: str, listed: dict[str, str]) -> str:
-    """main, else the branch the remote's HEAD names (a repository adopted with `init --main
-    master`): the remote's owner sets HEAD, no pushed commit can."""
-    main = "main" if "refs/heads/main" in listed else remote.head_branch(None, url)
-    if main is None or f"refs/heads/{main}" not in listed:
+def _main_of(url: str, listed: dict[str, str], given: str | None) -> MainChoice:
+    """`--main`, else the branch the remote's HEAD names (its owner sets HEAD, no pushed
+    commit can; a pusher may create a branch called `main`), else `main` when HEAD is
+    detached or absent."""
+    head = remote.head_branch(None, url)
+    has_main = "refs/heads/main" in listed
+    name = given or head or ("main" if has_main else None)
+    if name is None:
+        raise remote.RemoteError(f"{url} has no HEAD branch and no main branch, so branchml "
+                                 "cannot tell which branch is main: give it with --main NAME "
+                                 f"(or, if it is not a branchml repository, {NOT_BRANCHML}).")
+    if f"refs/heads/{name}" not in listed:
+        if given:
+            raise UsageError(f"--main {given}: {url} has no branch {given}; give one of its "
+                             "branches.")
         raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
                                  f"repository: {NOT_BRANCHML}.")
-    return main
+    note = ""
+    if has_main and name != "main":
+        why = "you gave --main" if given else "the remote's HEAD (only its owner sets it) names it"
+        note = (f"{url} has both {name} and a branch main: {name} is trusted as main because "
+                f"{why}; give --main main to trust the other instead.")
+    elif given and head and head != given:
+        note = f"{given} is trusted as main because you gave --main ({url}'s HEAD names {head})."
+    return MainChoice(name, given is not None, note)
 
 
 def default_dir(url: str) -> str:
@@ -129,7 +159,8 @@ def _unmake(target: Path, made: Path | None) -> None:
 
 
 def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
-           main: str) -> CloneReport:
+           choice: MainChoice) -> CloneReport:
+    main = choice.name
     proc.run(["git", "init", "-q", f"--initial-branch={branch}", "--", str(root)], cwd=root)
     proc.run(["git", "config", "remote.origin.url", url], cwd=root)
     for spec in FETCH:
@@ -173,7 +204,8 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
     remoterefs.save_state(repo.common_dir, ORIGIN, url, view.flat())
     return CloneReport(url, str(root), branch, sorted(view.heads), sorted(view.tags),
                        sorted(view.deploys), view.skipped,
-                       [s.describe() for s in plan if not isinstance(s, Checkout)])
+                       [s.describe() for s in plan if not isinstance(s, Checkout)],
+                       main, [choice.note] if choice.note else [])
 
 
 def _trusted_config(root: Path, main: str, url: str) -> dict[str, Any]:
