@@ -152,6 +152,34 @@ def test_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) ->
     assert '"main": "main"' in r.out and "because you gave --main" in r.out
 
 
+def test_clone_refuses_a_remote_head_at_a_dev_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    srv = _master_server(tmp_path, bml)
+    git("symbolic-ref", "HEAD", "refs/heads/dev/model", cwd=srv)  # the host's PR target
+    r = bml("clone", str(srv), str(tmp_path / "v"))
+    assert r.code == 4
+    assert "HEAD names dev/model, but dev/model names a branch of another type" in r.err
+    assert "--main NAME" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "v").exists()
+    # naming it explicitly is refused by the same rule
+    r = bml("clone", str(srv), str(tmp_path / "v"), "--main", "dev/model")
+    assert r.code == 2 and "another type" in r.err
+    # the legitimate twin: --main master
+    r = bml("clone", str(srv), str(tmp_path / "v"), "--main", "master")
+    assert r.code == 0, r.err
+    assert git("config", "branchml.trustedRef", cwd=tmp_path / "v") == "refs/heads/master"
+
+
+def test_clone_refuses_a_remote_head_whose_config_types_it_otherwise(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """HEAD at `trunk`, a branch no default type claims, whose config (master's) types master
+    as main, not trunk: refused; a HEAD at a branch with no main type at all neither."""
+    srv = _master_server(tmp_path, bml)
+    git("branch", "trunk", "master", cwd=srv)
+    git("symbolic-ref", "HEAD", "refs/heads/trunk", cwd=srv)
+    r = bml("clone", str(srv), str(tmp_path / "v"))
+    assert r.code == 4
+    assert "trunk's own branchml.yaml does not give it the main type" in r.err
+
+
 def test_clone_with_head_detached_takes_main_only_when_present(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     git("update-ref", "--no-deref", "HEAD", git("rev-parse", "master", cwd=srv), cwd=srv)

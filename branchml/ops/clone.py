@@ -24,6 +24,7 @@ from branchml.core.plan import Checkout, Plan, Step
 from branchml.core.policy import policy_from_config
 from branchml.errors import ConfigError, StateError, UsageError
 from branchml.ops import install, remoterefs, sync
+from branchml.ops.trusted import main_problem
 from branchml.repo import apply, lfs, objectstore, proc, remote
 from branchml.repo.reader import Git
 
@@ -84,7 +85,7 @@ def clone(url: str, directory: str | Path | None = None, branch: str = "main",
 def _main_of(url: str, listed: dict[str, str], given: str | None) -> MainChoice:
     """`--main`, else the branch the remote's HEAD names (its owner sets HEAD, no pushed
     commit can; a pusher may create a branch called `main`), else `main` when HEAD is
-    detached or absent."""
+    detached or absent. Its own config must type it main (checked once fetched)."""
     head = remote.head_branch(None, url)
     has_main = "refs/heads/main" in listed
     name = given or head or ("main" if has_main else None)
@@ -169,6 +170,7 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
         proc.run(["git", "config", "branchml.trustedRef", f"refs/heads/{main}"], cwd=root)
     remote.fetch(root, ORIGIN, [f"refs/heads/{main}"], objects_only=True)
     cfg = _trusted_config(root, listed[f"refs/heads/{main}"], url)
+    _check_main(url, choice, cfg)
     policy, fmt = policy_from_config(cfg), remoterefs.tag_format_of(cfg)
     view = remoterefs.classify(listed, policy, fmt)
     if branch not in view.heads:
@@ -206,6 +208,20 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
                        sorted(view.deploys), view.skipped,
                        [s.describe() for s in plan if not isinstance(s, Checkout)],
                        main, [choice.note] if choice.note else [])
+
+
+def _check_main(url: str, choice: MainChoice, cfg: dict[str, Any]) -> None:
+    """The rule of `init/install --main`: the chosen branch's own config types it main, and
+    no other type of the default config matches its name (a host's default branch set to a
+    dev branch that any pusher writes is never the policy)."""
+    problem = main_problem(choice.name, cfg)
+    if not problem:
+        return
+    if choice.given:
+        raise UsageError(f"--main {choice.name}: {problem}; give the branch that holds the "
+                         "project's main line; nothing was cloned.")
+    raise StateError(f"{url}'s HEAD names {choice.name}, but {problem}, so it is not trusted "
+                     "as main: give the main branch with --main NAME; nothing was cloned.")
 
 
 def _trusted_config(root: Path, main: str, url: str) -> dict[str, Any]:
