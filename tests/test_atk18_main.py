@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import commit, git, git_proc
+import pytest
+
+from tests.conftest import commit, git, git_proc, snapshot
 
 VALIDATE = 'validate: [{glob: "data/**", command: ["sh", "-c", "touch %s"]}]'
 
@@ -188,3 +190,41 @@ def test_clone_with_head_detached_takes_main_only_when_present(tmp_path: Path, b
     assert not (tmp_path / "v").exists()
     r = bml("clone", str(srv), str(tmp_path / "v"), "--main", "master")
     assert r.code == 0, r.err
+
+
+# -- atk18-16: `init --main` names an existing branch, never HEAD -------------------------------
+
+def _one_commit_repo(tmp_path: Path, name: str) -> Path:
+    repo = tmp_path / name
+    git("init", "-q", "-b", "master", str(repo), cwd=tmp_path)
+    commit(repo, {"README.md": "hi\n"}, "init")
+    return repo
+
+
+@pytest.mark.parametrize("given, said", [
+    ("nosuch", "--main nosuch names no branch of this repository (its branches: master)"),
+    ("HEAD", "'HEAD' is not a valid branch name: git reserves HEAD"),
+])
+def test_init_main_refuses_a_branch_that_is_not_there(tmp_path: Path, bml, given: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    repo = _one_commit_repo(tmp_path, "r")
+    before = snapshot(repo)
+    r = bml("init", ".", "--main", given, "--no-lfs", "--no-hooks", cwd=repo)
+    assert r.code == 2 and said in r.err and len(r.err.strip().splitlines()) == 1
+    assert snapshot(repo) == before
+    assert git("for-each-ref", "--format=%(refname)", "refs/heads", cwd=repo) == "refs/heads/master"
+    r = bml("install", "--main", "HEAD", cwd=repo)
+    assert r.code == 2 and "git reserves HEAD" in r.err
+
+
+def test_init_main_legit_twins(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """The existing master; an unborn master (`git init -b master`, no commit yet); a new
+    repository whose main gets another name."""
+    repo = _one_commit_repo(tmp_path, "r")
+    assert bml("init", ".", "--main", "master", "--no-lfs", "--no-hooks", cwd=repo).code == 0
+    unborn = tmp_path / "u"
+    git("init", "-q", "-b", "master", str(unborn), cwd=tmp_path)
+    r = bml("init", ".", "--main", "master", "--no-lfs", "--no-hooks", cwd=unborn)
+    assert r.code == 0, r.err
+    r = bml("init", str(tmp_path / "n"), "--main", "trunk", "--no-lfs", "--no-hooks")
+    assert r.code == 0, r.err
+    assert git("config", "branchml.trustedRef", cwd=tmp_path / "n") == "refs/heads/trunk"

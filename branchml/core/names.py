@@ -34,6 +34,8 @@ def ref_name_problem(name: str) -> str | None:
 def check_branch_name(name: str) -> str:
     """Return `name` if git and branchml accept it as a branch name, else raise InvalidName."""
     problem = ref_name_problem(name)
+    if problem is None and name == "HEAD":  # as `git branch HEAD` refuses: a revision's name
+        problem = "git reserves HEAD"
     if problem is None and not all(_SEGMENT.match(p) for p in name.split("/")):
         problem = "each part must start with a letter or digit and hold only letters, digits, . _ -"
     if problem:
