@@ -4,6 +4,7 @@ runs. Each attack the way the reviewer made it, beside its legitimate twin."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,42 @@ def test_init_main_legit_twins(tmp_path: Path, bml) -> None:  # type: ignore[no-
     r = bml("init", str(tmp_path / "n"), "--main", "trunk", "--no-lfs", "--no-hooks")
     assert r.code == 0, r.err
     assert git("config", "branchml.trustedRef", cwd=tmp_path / "n") == "refs/heads/trunk"
+
+
+# -- atk18-14: the scaffold record's model names ------------------------------------------------
+
+def _record_models(repo: Path, models: list[str]) -> None:
+    """main's `scaffold:` record edited by hand (a commit with no hook, as an attacker with
+    write access to main's file, or a careless edit, would make it)."""
+    text = (repo / "branchml.yaml").read_text()
+    head, _, record = text.partition("\nscaffold:")
+    lines = record.split("\n")
+    lines = [f"  models: {json.dumps(models)}" if ln.startswith("  models:") else ln
+             for ln in lines]
+    commit(repo, {"branchml.yaml": head + "\nscaffold:" + "\n".join(lines)}, "record", "main")
+
+
+@pytest.mark.parametrize("bad", ["-rf", "a b", "..", "HEAD", "x.lock", "x~1"])
+def test_init_rerun_refuses_a_bad_model_name_in_the_record(tmp_path: Path, bml, bad: str) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--model", "churn", "--no-lfs").code == 0
+    _record_models(repo, ["churn", bad])
+    before = snapshot(repo)
+    r = bml("init", ".", cwd=repo)
+    assert r.code == 2, (r.out, r.err)
+    assert f"lists the model {bad!r} under scaffold.models, which is not a valid model name" in r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert snapshot(repo) == before
+    assert bml("upgrade", cwd=repo).code == 2
+
+
+def test_init_rerun_takes_a_good_model_name_from_the_record(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--model", "churn", "--no-lfs").code == 0
+    _record_models(repo, ["churn", "fraud_2.x"])
+    r = bml("init", ".", cwd=repo)
+    assert r.code == 0, r.err
+    assert "create refs/heads/dev/fraud_2.x" in r.out
+    assert git("rev-parse", "--verify", "-q", "refs/heads/stable/fraud_2.x", cwd=repo)
+    r = bml("init", ".", "--model", "HEAD", cwd=repo)
+    assert r.code == 2 and "--model 'HEAD' is not a valid model name: git reserves HEAD" in r.err

@@ -43,6 +43,20 @@ def check_branch_name(name: str) -> str:
     return name
 
 
+def model_name_problem(name: str) -> str | None:
+    """Why `name` is not a model name (None: it is): one name part that makes valid branches
+    dev/NAME and stable/NAME. The rule of `--model` and of the models init's record lists."""
+    if "/" in name:
+        return "it must be one name part, without '/'"
+    if name == "HEAD":
+        return "git reserves HEAD"
+    try:
+        check_branch_name(f"dev/{name}")
+    except InvalidName as e:
+        return str(e).rstrip(".")
+    return None
+
+
 def pattern_matches(pattern: str, name: str) -> bool:
     """Branch-type patterns: literal parts, and `*` standing for exactly one name part."""
     pparts, nparts = pattern.split("/"), name.split("/")
