@@ -90,9 +90,9 @@ def _main_of(url: str, listed: dict[str, str], given: str | None) -> MainChoice:
     has_main = "refs/heads/main" in listed
     name = given or head or ("main" if has_main else None)
     if name is None:
-        raise remote.RemoteError(f"{url} has no HEAD branch and no main branch, so branchml "
-                                 "cannot tell which branch is main: give it with --main NAME "
-                                 f"(or, if it is not a branchml repository, {NOT_BRANCHML}).")
+        raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
+                                 f"repository: {NOT_BRANCHML} (or, when its HEAD is detached "
+                                 "and main has another name, give it with --main NAME).")
     if f"refs/heads/{name}" not in listed:
         if given:
             raise UsageError(f"--main {given}: {url} has no branch {given}; give one of its "
