@@ -268,3 +268,40 @@ def test_init_rerun_takes_a_good_model_name_from_the_record(tmp_path: Path, bml)
     assert git("rev-parse", "--verify", "-q", "refs/heads/stable/fraud_2.x", cwd=repo)
     r = bml("init", ".", "--model", "HEAD", cwd=repo)
     assert r.code == 2 and "--model 'HEAD' is not a valid model name: git reserves HEAD" in r.err
+
+
+# -- atk18-03: upgrade's version line ----------------------------------------------------------
+
+def _version_1(repo: Path, line: str = "version: 1") -> None:
+    """main's config as an older branchml wrote it: version 1, no scaffold record."""
+    text = (repo / "branchml.yaml").read_text()
+    text = text[:text.index("# What `branchml init` scaffolded")]
+    commit(repo, {"branchml.yaml": text.replace("version: 2", line, 1)}, "v1", "main")
+
+
+@pytest.mark.parametrize("line, after", [
+    ("version: 1  # old format", "version: 2  # old format"),
+    ("version:   1 #x", "version:   2 #x"),
+    ("version: 1", "version: 2"),
+])
+def test_upgrade_migrates_a_version_line_with_a_comment(tmp_path: Path, bml, line: str, after: str) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "u"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    _version_1(repo, line)
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 0, r.err
+    assert "Config version 1 -> 2." in r.out
+    shown = git("show", "main:branchml.yaml", cwd=repo).splitlines()
+    assert after in shown and "version: 1" not in "\n".join(shown)
+    r = bml("upgrade", cwd=repo)
+    assert "Nothing to do" in r.out and "Config version 1 -> 2" not in r.out
+
+
+def test_upgrade_refuses_a_version_line_it_cannot_rewrite(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "u"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    _version_1(repo, "version: !!int 1")
+    before = snapshot(repo)
+    r = bml("upgrade", cwd=repo)
+    assert r.code == 2 and "upgrade cannot rewrite the version line" in r.err
+    assert snapshot(repo) == before
