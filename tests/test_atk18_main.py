@@ -270,13 +270,17 @@ def test_init_rerun_takes_a_good_model_name_from_the_record(tmp_path: Path, bml)
     assert r.code == 2 and "--model 'HEAD' is not a valid model name: git reserves HEAD" in r.err
 
 
-# -- atk18-03: upgrade's version line ----------------------------------------------------------
+# -- atk18-03 / atk18-10: upgrade's version line, and dry runs that write nothing --------------
 
 def _version_1(repo: Path, line: str = "version: 1") -> None:
     """main's config as an older branchml wrote it: version 1, no scaffold record."""
     text = (repo / "branchml.yaml").read_text()
     text = text[:text.index("# What `branchml init` scaffolded")]
     commit(repo, {"branchml.yaml": text.replace("version: 2", line, 1)}, "v1", "main")
+
+
+def _objects(repo: Path) -> list[str]:
+    return sorted(str(p.relative_to(repo)) for p in (repo / ".git").rglob("*") if p.is_file())
 
 
 @pytest.mark.parametrize("line, after", [
@@ -305,3 +309,23 @@ def test_upgrade_refuses_a_version_line_it_cannot_rewrite(tmp_path: Path, bml) -
     r = bml("upgrade", cwd=repo)
     assert r.code == 2 and "upgrade cannot rewrite the version line" in r.err
     assert snapshot(repo) == before
+
+
+def test_upgrade_and_init_dry_runs_write_no_object(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "p"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    _version_1(repo)
+    before = _objects(repo)
+    r = bml("upgrade", "--dry-run", cwd=repo)
+    assert r.code == 0 and "move refs/heads/main" in r.out, r.err
+    assert _objects(repo) == before
+    r = bml("init", ".", "--model", "fraud", "--dry-run", cwd=repo)
+    assert r.code == 0 and "create refs/heads/dev/fraud" in r.out, r.err
+    assert _objects(repo) == before
+    # the legitimate twins: the real runs make the commits the dry runs described
+    upgraded = bml("upgrade", cwd=repo)
+    assert upgraded.code == 0 and git("log", "-1", "--format=%s", "main", cwd=repo) == \
+        "branchml upgrade: config version 1 -> 2"
+    assert bml("init", ".", "--model", "fraud", cwd=repo).code == 0
+    assert git("rev-parse", "--verify", "-q", "refs/heads/dev/fraud", cwd=repo)
+    assert git_proc("fsck", "--connectivity-only", cwd=repo).returncode == 0

@@ -244,7 +244,7 @@ def _main_ref(repo: objectstore.Repo, f: _Facts, files: dict[str, bytes],
         return []
     if f.head == f.main:
         refuse_dirty(repo, f.base, files)
-    new_main = repo.commit_files(f.base, files, _message(files, f.main))
+    new_main = repo.commit_files(f.base, files, _message(files, f.main), report.dry_run)
     return [RefUpdate(f"refs/heads/{f.main}", f.old_main, new_main, "(scaffold)")]
 
 

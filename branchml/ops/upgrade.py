@@ -191,8 +191,9 @@ def _plan_and_apply(repo: objectstore.Repo, report: UpgradeReport, old: str,
         on_main = repo.head_branch() == report.main
         if on_main:
             init_op.refuse_dirty(repo, old, files, "upgrade")
-        report.commit = repo.commit_files(old, files, _message(files, report))
-        steps.append(RefUpdate(f"refs/heads/{report.main}", old, report.commit, "(upgrade)"))
+        new = repo.commit_files(old, files, _message(files, report), report.dry_run)
+        report.commit = None if report.dry_run else new  # a dry run's commit is not kept
+        steps.append(RefUpdate(f"refs/heads/{report.main}", old, new, "(upgrade)"))
         if on_main:
             steps.append(Checkout(report.main))
     plan = Plan("upgrade", steps)
