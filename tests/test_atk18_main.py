@@ -155,6 +155,20 @@ def test_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) ->
     assert '"main": "main"' in r.out and "because you gave --main" in r.out
 
 
+
+def test_git_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """#01 and #02 at once: a plain `git clone` of a master server where a pusher created
+    `main`: origin/main exists, but origin/HEAD (master) decides."""
+    srv = _master_server(tmp_path, bml)
+    mark = tmp_path / "PWNED"
+    _pushed_main_branch(tmp_path, srv, mark)
+    victim = _git_clone(tmp_path, srv)
+    assert "policy: refs/heads/master:branchml.yaml" in bml("status", cwd=victim).out
+    r = bml("install", cwd=victim)
+    assert r.code == 0 and "branchml.trustedRef = refs/heads/master" in r.out, r.err
+    _pull_validated(tmp_path, victim, bml)
+    assert not mark.exists()
+
 def test_clone_refuses_a_remote_head_at_a_dev_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     git("symbolic-ref", "HEAD", "refs/heads/dev/model", cwd=srv)  # the host's PR target

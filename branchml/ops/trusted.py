@@ -56,8 +56,8 @@ def judging(value: bool = True) -> Iterator[None]:
 
 def trusted_ref(git: Git) -> str:
     """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's);
-    unset: main, else (neither main nor the remote's main here) the branch the remote's HEAD
-    names when its own config types it main (`remote_head_main`)."""
+    unset: main when a local main exists (the user's own), else the branch the remote's HEAD
+    names when its own config types it main (`remote_head_main`), else main."""
     if git not in _FOUND:
         ref = git.config("branchml.trustedRef")
         if not ref and git.resolve(DEFAULT_TRUSTED_REF) is None:
@@ -68,14 +68,15 @@ def trusted_ref(git: Git) -> str:
 
 def remote_head_main(git: Git) -> str | None:
     """The branch the remote's HEAD (`refs/remotes/<remote>/HEAD`, which `git clone` writes
-    from the host's default branch) names, when main is not on the remote and that branch's
-    own config types it main (`main_problem`); None otherwise."""
+    from the host's default branch and no push can change) names, when it is not main and its
+    own config types it main (`main_problem`); None otherwise. It outranks a remote branch
+    called main, which on a master repository anyone with push access may have created."""
     remote = _remote(git)
-    if remote is None or git.resolve(f"refs/remotes/{remote}/main") is not None:
+    if remote is None:
         return None
     r = git.out("symbolic-ref", "-q", f"refs/remotes/{remote}/HEAD", check=False).strip()
     name = r.removeprefix(f"refs/remotes/{remote}/")
-    if not r.startswith(f"refs/remotes/{remote}/") or name == "HEAD":
+    if not r.startswith(f"refs/remotes/{remote}/") or name in ("HEAD", "main"):
         return None
     sha = git.resolve(r)
     return name if sha and not main_problem(name, _config_at(git, sha, r)) else None
