@@ -3,13 +3,13 @@
 The trusted config is main's `branchml.yaml` (`branchml.trustedRef`), else the remote's main
 (what a CI checkout has), else the command fails closed (exit 4): built-in defaults only in a
 repository where no `branchml.yaml` exists at all (before `init`). With `branchml.trustedRef`
-unset and no main here, main is the branch the remote's HEAD names when that branch's own
+unset and no local main, main is the branch the remote's HEAD names when that branch's own
 config types it main (a `git clone` of a master repository); the checked-out branch is never
-the trusted side where a remote exists (any pusher writes a dev branch). When the trusted config is
-invalid, every command fails closed with its one sentence, except the checker's doors (hooks,
-`branchml check`, entered through `judging()`), which judge under the repair policy: main may
-take a commit that changes `branchml.yaml` alone (validated by ops/configcheck.py), every other
-branch is frozen, so the fix itself is never refused.
+the trusted side where a remote exists (any pusher writes a dev branch). When the trusted
+config is invalid, every command fails closed with its one sentence, except the checker's
+doors (hooks, `branchml check`, entered through `judging()`), which judge under the repair
+policy: main may take a commit that changes `branchml.yaml` alone (validated by
+ops/configcheck.py), every other branch is frozen, so the fix itself is never refused.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def trusted_ref(git: Git) -> str:
     if git not in _FOUND:
         ref = git.config("branchml.trustedRef")
         if not ref and git.resolve(DEFAULT_TRUSTED_REF) is None:
-            ref = f"refs/heads/{remote_head_main(git)}" if remote_head_main(git) else None
+            head = remote_head_main(git)
+            ref = f"refs/heads/{head}" if head else None
         _FOUND[git] = ref or DEFAULT_TRUSTED_REF
     return _FOUND[git]
 
