@@ -63,6 +63,7 @@ def _pull_validated(tmp_path: Path, victim: Path, bml) -> int:  # type: ignore[n
 
 # -- atk18-02: a plain `git clone` of a master repository ---------------------------------------
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_git_clone_of_master_repo_trusts_origin_head_not_the_dev_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     mark = tmp_path / "PWNED"
@@ -78,6 +79,7 @@ def test_git_clone_of_master_repo_trusts_origin_head_not_the_dev_branch(tmp_path
     assert "policy: refs/heads/master:branchml.yaml" in status.out
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_git_clone_without_install_still_takes_main_from_origin_head(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     mark = tmp_path / "PWNED"
@@ -88,6 +90,7 @@ def test_git_clone_without_install_still_takes_main_from_origin_head(tmp_path: P
     assert "policy: refs/heads/master:branchml.yaml" in bml("status", cwd=victim).out
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_git_clone_whose_origin_head_is_a_dev_branch_is_refused(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     mark = tmp_path / "PWNED"
@@ -137,6 +140,7 @@ def _pushed_main_branch(tmp_path: Path, srv: Path, mark: Path) -> None:
     git("push", "-q", "--no-verify", "origin", "main", cwd=evil)
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     mark = tmp_path / "PWNED"
@@ -156,6 +160,7 @@ def test_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) ->
 
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_git_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     """#01 and #02 at once: a plain `git clone` of a master server where a pusher created
     `main`: origin/main exists, but origin/HEAD (master) decides."""
@@ -169,6 +174,7 @@ def test_git_clone_trusts_the_remote_head_over_a_pushed_main(tmp_path: Path, bml
     _pull_validated(tmp_path, victim, bml)
     assert not mark.exists()
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_clone_refuses_a_remote_head_at_a_dev_branch(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     git("symbolic-ref", "HEAD", "refs/heads/dev/model", cwd=srv)  # the host's PR target
@@ -186,6 +192,7 @@ def test_clone_refuses_a_remote_head_at_a_dev_branch(tmp_path: Path, bml) -> Non
     assert git("config", "branchml.trustedRef", cwd=tmp_path / "v") == "refs/heads/master"
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_clone_refuses_a_remote_head_whose_config_types_it_otherwise(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     """HEAD at `trunk`, a branch no default type claims, whose config (master's) types master
     as main, not trunk: refused; a HEAD at a branch with no main type at all neither."""
@@ -197,6 +204,7 @@ def test_clone_refuses_a_remote_head_whose_config_types_it_otherwise(tmp_path: P
     assert "trunk's own branchml.yaml does not give it the main type" in r.err
 
 
+@pytest.mark.slow  # a server, pushes and clones
 def test_clone_with_head_detached_takes_main_only_when_present(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
     srv = _master_server(tmp_path, bml)
     git("update-ref", "--no-deref", "HEAD", git("rev-parse", "master", cwd=srv), cwd=srv)
