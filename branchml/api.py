@@ -375,17 +375,18 @@ def config_validate(file: str | Path) -> dict[str, JsonValue]:
 def config_show(path: str | Path = ".") -> dict[str, JsonValue]:
     """The effective config that judges this repository (main's, with defaults filled in)."""
     from branchml import config
-    from branchml.ops.trusted import trusted_ref
+    from branchml.ops.trusted import head_untrusted, load_trusted, trusted_ref
     from branchml.repo.reader import Git
 
     g = Git(Path(path))
-    try:
-        for rev in (trusted_ref(g), "HEAD"):
+    try:  # HEAD stands in for main only without a remote (a clone's dev branch is anyone's)
+        for rev in (trusted_ref(g), *(() if head_untrusted(g) else ("HEAD",))):
             found = g.show_file(rev, config.CONFIG_FILE) if g.resolve(rev) else None
             if found:
                 return cast("dict[str, JsonValue]",
                             config.load_bytes(found[1], f"{rev}:{config.CONFIG_FILE}"))
-        return cast("dict[str, JsonValue]", config.load_bytes(None, ""))
+        # nothing found: the defaults where no config exists, else the refusal saying why
+        return cast("dict[str, JsonValue]", load_trusted(g, [trusted_ref(g), "HEAD"]).config)
     finally:
         g.close()
 
@@ -398,13 +399,15 @@ def config_schema() -> dict[str, JsonValue]:
     return copied
 
 
-def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+def clone(url: str, directory: str | Path | None = None, branch: str = "main",
+          main: str | None = None) -> CloneReport:
     """Clone a branchml repository ready to work: a local tracking branch per typed branch,
     release tags, deploy refs, hooks, merge drivers and LFS filters; only `branch`'s LFS
-    objects. Any failure leaves nothing behind."""
+    objects. `main`: the main branch (default: the one the remote's HEAD names, else main).
+    Any failure leaves nothing behind."""
     from branchml.ops import clone as op
 
-    return op.clone(url, directory, branch)
+    return op.clone(url, directory, branch, main)
 
 
 def sync(path: str | Path = ".", remote: str = "origin", dry_run: bool = False) -> SyncReport:

@@ -24,14 +24,19 @@ def clone(
     branch: Annotated[str, typer.Option(
         "--branch", "-b", help="The typed branch to check out (its LFS objects only).")]
     = "main",
+    main: Annotated[str | None, typer.Option(
+        "--main", metavar="BRANCH", help="The remote's main branch (default: the branch its "
+        "HEAD names, else main); its own branchml.yaml must type it main.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Clone a branchml repository ready to work: every typed branch, releases, deployments,
     hooks; any failure leaves nothing behind."""
-    report = api.clone(url, directory, branch)
+    report = api.clone(url, directory, branch, main)
     if as_json:
         return emit_json(report.to_dict())
     out(f"Cloned {report.url} into {report.path} ({report.checked_out} checked out):")
+    for note in report.notes:
+        out(f"  note: {note}")
     out(f"  branches: {', '.join(report.branches)}")
     out(f"  releases: {len(report.tags)}, deployments: {', '.join(report.deploys) or 'none'}")
     for s in report.skipped:

@@ -34,11 +34,27 @@ def ref_name_problem(name: str) -> str | None:
 def check_branch_name(name: str) -> str:
     """Return `name` if git and branchml accept it as a branch name, else raise InvalidName."""
     problem = ref_name_problem(name)
+    if problem is None and name == "HEAD":  # as `git branch HEAD` refuses: a revision's name
+        problem = "git reserves HEAD"
     if problem is None and not all(_SEGMENT.match(p) for p in name.split("/")):
         problem = "each part must start with a letter or digit and hold only letters, digits, . _ -"
     if problem:
         raise InvalidName(f"{name!r} is not a valid branch name: {problem}.")
     return name
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why `name` is not a model name (None: it is): one name part that makes valid branches
+    dev/NAME and stable/NAME. The rule of `--model` and of the models init's record lists."""
+    if "/" in name:
+        return "it must be one name part, without '/'"
+    if name == "HEAD":
+        return "git reserves HEAD"
+    try:
+        check_branch_name(f"dev/{name}")
+    except InvalidName as e:
+        return str(e).rstrip(".")
+    return None
 
 
 def pattern_matches(pattern: str, name: str) -> bool:

@@ -15,7 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml import config
 from branchml.core import bounds
@@ -24,6 +24,7 @@ from branchml.core.plan import Checkout, Plan, Step
 from branchml.core.policy import policy_from_config
 from branchml.errors import ConfigError, StateError, UsageError
 from branchml.ops import install, remoterefs, sync
+from branchml.ops.trusted import main_problem
 from branchml.repo import apply, lfs, objectstore, proc, remote
 from branchml.repo.reader import Git
 
@@ -44,38 +45,68 @@ class CloneReport:
     deploys: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    main: str = "main"
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "path": self.path, "checked_out": self.checked_out,
                 "branches": self.branches, "tags": self.tags, "deploys": self.deploys,
-                "skipped": self.skipped, "steps": self.steps}
+                "skipped": self.skipped, "steps": self.steps, "main": self.main,
+                "notes": self.notes}
 
 
-def clone(url: str, directory: str | Path | None = None, branch: str = "main") -> CloneReport:
+class MainChoice(NamedTuple):
+    name: str
+    given: bool  # named by --main (else the remote's HEAD, or main)
+    note: str  # why this one when the remote's HEAD and a branch `main` differ
+
+
+def clone(url: str, directory: str | Path | None = None, branch: str = "main",
+          main: str | None = None) -> CloneReport:
+    """`main`: the main branch, chosen by the user; None: the remote's HEAD decides."""
     check_branch_name(branch)
+    if main is not None:
+        check_branch_name(main)
     target = Path(directory) if directory is not None else Path(default_dir(url))
     url = _check_url(url)
     _check_target(target)
     listed = remote.ls_remote(None, url)  # reachable, and ours: nothing made before this
-    main = _main_of(url, listed)
+    choice = _main_of(url, listed, main)
     if branch == "main":  # the default: the main branch, whatever its name
-        branch = main
+        branch = choice.name
     made = _make(target)
     try:
-        return _clone(url, target.resolve(), branch, listed, main)
+        return _clone(url, target.resolve(), branch, listed, choice)
     except BaseException:
         _unmake(target, made)
         raise
 
 
-def _main_of(url: str, listed: dict[str, str]) -> str:
-    """main, else the branch the remote's HEAD names (a repository adopted with `init --main
-    master`): the remote's owner sets HEAD, no pushed commit can."""
-    main = "main" if "refs/heads/main" in listed else remote.head_branch(None, url)
-    if main is None or f"refs/heads/{main}" not in listed:
+def _main_of(url: str, listed: dict[str, str], given: str | None) -> MainChoice:
+    """`--main`, else the branch the remote's HEAD names (its owner sets HEAD, no pushed
+    commit can; a pusher may create a branch called `main`), else `main` when HEAD is
+    detached or absent. Its own config must type it main (checked once fetched)."""
+    head = remote.head_branch(None, url)
+    has_main = "refs/heads/main" in listed
+    name = given or head or ("main" if has_main else None)
+    if name is None:
+        raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
+                                 f"repository: {NOT_BRANCHML} (or, when its HEAD is detached "
+                                 "and main has another name, give it with --main NAME).")
+    if f"refs/heads/{name}" not in listed:
+        if given:
+            raise UsageError(f"--main {given}: {url} has no branch {given}; give one of its "
+                             "branches.")
         raise remote.RemoteError(f"{url} has no main branch, so it is not a branchml "
                                  f"repository: {NOT_BRANCHML}.")
-    return main
+    note = ""
+    if has_main and name != "main":
+        why = "you gave --main" if given else "the remote's HEAD (only its owner sets it) names it"
+        note = (f"{url} has both {name} and a branch main: {name} is trusted as main because "
+                f"{why}; give --main main to trust the other instead.")
+    elif given and head and head != given:
+        note = f"{given} is trusted as main because you gave --main ({url}'s HEAD names {head})."
+    return MainChoice(name, given is not None, note)
 
 
 def default_dir(url: str) -> str:
@@ -129,7 +160,8 @@ def _unmake(target: Path, made: Path | None) -> None:
 
 
 def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
-           main: str) -> CloneReport:
+           choice: MainChoice) -> CloneReport:
+    main = choice.name
     proc.run(["git", "init", "-q", f"--initial-branch={branch}", "--", str(root)], cwd=root)
     proc.run(["git", "config", "remote.origin.url", url], cwd=root)
     for spec in FETCH:
@@ -138,6 +170,7 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
         proc.run(["git", "config", "branchml.trustedRef", f"refs/heads/{main}"], cwd=root)
     remote.fetch(root, ORIGIN, [f"refs/heads/{main}"], objects_only=True)
     cfg = _trusted_config(root, listed[f"refs/heads/{main}"], url)
+    _check_main(url, choice, cfg)
     policy, fmt = policy_from_config(cfg), remoterefs.tag_format_of(cfg)
     view = remoterefs.classify(listed, policy, fmt)
     if branch not in view.heads:
@@ -173,7 +206,22 @@ def _clone(url: str, root: Path, branch: str, listed: dict[str, str],
     remoterefs.save_state(repo.common_dir, ORIGIN, url, view.flat())
     return CloneReport(url, str(root), branch, sorted(view.heads), sorted(view.tags),
                        sorted(view.deploys), view.skipped,
-                       [s.describe() for s in plan if not isinstance(s, Checkout)])
+                       [s.describe() for s in plan if not isinstance(s, Checkout)],
+                       main, [choice.note] if choice.note else [])
+
+
+def _check_main(url: str, choice: MainChoice, cfg: dict[str, Any]) -> None:
+    """The rule of `init/install --main`: the chosen branch's own config types it main, and
+    no other type of the default config matches its name (a host's default branch set to a
+    dev branch that any pusher writes is never the policy)."""
+    problem = main_problem(choice.name, cfg)
+    if not problem:
+        return
+    if choice.given:
+        raise UsageError(f"--main {choice.name}: {problem}; give the branch that holds the "
+                         "project's main line; nothing was cloned.")
+    raise StateError(f"{url}'s HEAD names {choice.name}, but {problem}, so it is not trusted "
+                     "as main: give the main branch with --main NAME; nothing was cloned.")
 
 
 def _trusted_config(root: Path, main: str, url: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from branchml import config
-from branchml.core.names import check_branch_name
+from branchml.core.names import check_branch_name, model_name_problem
 from branchml.core.plan import Checkout, ConfigSet, Plan, RefUpdate, Step
 from branchml.core.policy import Policy, policy_from_config
 from branchml.errors import DirtyWorktree, NotARepository, UsageError
@@ -58,6 +58,9 @@ def init(path: Path, model: str | None = None, with_hooks: bool = True, use_lfs:
     if model is not None and "/" in model:
         raise UsageError(f"--model {model!r} must be one name part, without '/'.")
     check_branch_name(f"dev/{model or 'model'}")
+    if model is not None and model_name_problem(model):
+        raise UsageError(f"--model {model!r} is not a valid model name: "
+                         f"{model_name_problem(model)}.")
     if main is not None:
         mainname.check(main)
     if use_lfs:
@@ -241,7 +244,7 @@ def _main_ref(repo: objectstore.Repo, f: _Facts, files: dict[str, bytes],
         return []
     if f.head == f.main:
         refuse_dirty(repo, f.base, files)
-    new_main = repo.commit_files(f.base, files, _message(files, f.main))
+    new_main = repo.commit_files(f.base, files, _message(files, f.main), report.dry_run)
     return [RefUpdate(f"refs/heads/{f.main}", f.old_main, new_main, "(scaffold)")]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from branchml.core.plan import ConfigSet, LfsInstall, Plan, Step
 from branchml.errors import StateError, UsageError
 from branchml.ops import mainname, merge_driver
-from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.ops.trusted import DEFAULT_TRUSTED_REF, load_trusted, trusted_ref
 from branchml.repo import apply, hooks, lfs, objectstore
 from branchml.repo.reader import Git
 from branchml.resources import templates_dir
@@ -92,6 +92,8 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
         steps: list[Step] = list(hooks.plan_uninstall(hdir))
     else:
         ref = f"refs/heads/{main}" if main else trusted_ref(g)
+        if main is None and ref != DEFAULT_TRUSTED_REF and not g.config(mainname.TRUSTED_KEY):
+            main = ref.removeprefix("refs/heads/")  # a clone's origin/HEAD: written down
         name = ref.removeprefix("refs/heads/")
         policy = load_trusted(g, [ref, f"refs/remotes/origin/{name}", "HEAD"]).policy
         use_lfs = bool(policy.lfs_classes) and not no_lfs

@@ -33,6 +33,12 @@ def choose(repo: objectstore.Repo, given: str | None) -> str:
     if current is not None:
         raise UsageError(f"this repository's main branch is already {current} (git config "
                          f"{TRUSTED_KEY}); run init without --main.")
+    if repo.branch_target(given) is None and repo.head_branch() != given:  # unborn HEAD: ok
+        names = sorted(b.removeprefix("refs/heads/") for b in repo.pg.references
+                       if b.startswith("refs/heads/"))
+        raise UsageError(f"--main {given} names no branch of this repository (its branches: "
+                         f"{', '.join(names) or 'none'}); give the existing branch that holds "
+                         "the project's main line.")
     main_sha = repo.branch_target(MAIN)
     if main_sha is not None and repo.read_file(main_sha, config.CONFIG_FILE) is not None:
         raise UsageError(f"main is already set up by branchml here, so --main {given} would "

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branchml import config
+from branchml.core.names import model_name_problem
+from branchml.errors import ConfigError
 from branchml.repo.reader import Git
 
 KEY = "scaffold"
@@ -45,10 +47,19 @@ def blob_id(data: bytes) -> str:
 
 
 def from_config(cfg: dict[str, Any]) -> ScaffoldRecord | None:
+    """The record in a config; a model name `--model` would refuse is refused here too (a
+    rerun of init makes branches from it: dev/-rf reads as an option to later commands)."""
     entry = cfg.get(KEY)
     if not isinstance(entry, dict):
         return None
-    return ScaffoldRecord(tuple(entry.get("models") or ()), dict(entry.get("files") or {}))
+    models = tuple(str(m) for m in entry.get("models") or ())
+    for name in models:
+        problem = model_name_problem(name)
+        if problem:
+            raise ConfigError(f"main's {config.CONFIG_FILE} lists the model {name!r} under "
+                              f"{KEY}.models, which is not a valid model name ({problem}): "
+                              "correct or remove that entry on main, then run again.")
+    return ScaffoldRecord(models, dict(entry.get("files") or {}))
 
 
 def read(git: Git, main_sha: str, template_paths: Iterable[str]) -> ScaffoldRecord | None:
@@ -84,7 +95,7 @@ def derived(git: Git, main_sha: str, template_paths: Iterable[str]) -> ScaffoldR
 def models_of_branches(git: Git) -> tuple[str, ...]:
     names = git.out("for-each-ref", "--format=%(refname)", "refs/heads/dev/").split()
     return tuple(sorted({n.removeprefix("refs/heads/dev/") for n in names
-                         if "/" not in n.removeprefix("refs/heads/dev/")}))
+                         if not model_name_problem(n.removeprefix("refs/heads/dev/"))}))
 
 
 def render(rec: ScaffoldRecord) -> bytes:

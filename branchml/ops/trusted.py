@@ -2,15 +2,19 @@
 
 The trusted config is main's `branchml.yaml` (`branchml.trustedRef`), else the remote's main
 (what a CI checkout has), else the command fails closed (exit 4): built-in defaults only in a
-repository where no `branchml.yaml` exists at all (before `init`). When the trusted config is
-invalid, every command fails closed with its one sentence, except the checker's doors (hooks,
-`branchml check`, entered through `judging()`), which judge under the repair policy: main may
-take a commit that changes `branchml.yaml` alone (validated by ops/configcheck.py), every other
-branch is frozen, so the fix itself is never refused.
+repository where no `branchml.yaml` exists at all (before `init`). With `branchml.trustedRef`
+unset and no local main, main is the branch the remote's HEAD names when that branch's own
+config types it main (a `git clone` of a master repository); the checked-out branch is never
+the trusted side where a remote exists (any pusher writes a dev branch). When the trusted
+config is invalid, every command fails closed with its one sentence, except the checker's
+doors (hooks, `branchml check`, entered through `judging()`), which judge under the repair
+policy: main may take a commit that changes `branchml.yaml` alone (validated by
+ops/configcheck.py), every other branch is frozen, so the fix itself is never refused.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,12 +24,15 @@ from typing import Any, NamedTuple
 from branchml import config
 from branchml.core import yamlbounds
 from branchml.core.model import BranchKind, Op, PathClass
+from branchml.core.names import ref_name_problem
 from branchml.core.policy import BranchType, Policy, policy_from_config
 from branchml.errors import ConfigError, StateError
 from branchml.ops.scaffold import config_for_main
 from branchml.repo.reader import Git
 
 DEFAULT_TRUSTED_REF = "refs/heads/main"
+# trusted_ref's answer per reader: the remote-HEAD fallback reads a config, once per command
+_FOUND: weakref.WeakKeyDictionary[Git, str] = weakref.WeakKeyDictionary()
 _JUDGING: ContextVar[bool] = ContextVar("branchml_judging", default=False)
 
 
@@ -48,8 +55,62 @@ def judging(value: bool = True) -> Iterator[None]:
 
 
 def trusted_ref(git: Git) -> str:
-    """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's)."""
-    return git.config("branchml.trustedRef") or DEFAULT_TRUSTED_REF
+    """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's);
+    unset: main when a local main exists (the user's own), else the branch the remote's HEAD
+    names when its own config types it main (`remote_head_main`), else main."""
+    if git not in _FOUND:
+        ref = git.config("branchml.trustedRef")
+        if not ref and git.resolve(DEFAULT_TRUSTED_REF) is None:
+            head = remote_head_main(git)
+            ref = f"refs/heads/{head}" if head else None
+        _FOUND[git] = ref or DEFAULT_TRUSTED_REF
+    return _FOUND[git]
+
+
+def remote_head_main(git: Git) -> str | None:
+    """The branch the remote's HEAD (`refs/remotes/<remote>/HEAD`, which `git clone` writes
+    from the host's default branch and no push can change) names, when it is not main and its
+    own config types it main (`main_problem`); None otherwise. It outranks a remote branch
+    called main, which on a master repository anyone with push access may have created."""
+    remote = _remote(git)
+    if remote is None:
+        return None
+    r = git.out("symbolic-ref", "-q", f"refs/remotes/{remote}/HEAD", check=False).strip()
+    name = r.removeprefix(f"refs/remotes/{remote}/")
+    if not r.startswith(f"refs/remotes/{remote}/") or name in ("HEAD", "main"):
+        return None
+    sha = git.resolve(r)
+    return name if sha and not main_problem(name, _config_at(git, sha, r)) else None
+
+
+def _config_at(git: Git, sha: str, rev: str) -> dict[str, Any] | None:
+    """`rev`'s branchml.yaml as an effective config; None when it is missing or invalid."""
+    found = git.cat.info(f"{sha}:{config.CONFIG_FILE}")
+    source = f"{rev}:{config.CONFIG_FILE}"
+    try:
+        if found is None:
+            return None
+        yamlbounds.check_size(found[1], source)
+        return config.load_bytes((git.cat.read(found[0]) or ("", b""))[1], source, _cache(git))
+    except ConfigError:
+        return None
+
+
+def main_problem(name: str, cfg: dict[str, Any] | None) -> str:
+    """Why `name` cannot be the main branch ("" when it can): a name git refuses, one the
+    default config gives another type (dev/x: any pusher writes it), or a branch whose own
+    config does not type it main. The rule of `init/install --main` and of `clone`."""
+    if ref_name_problem(name) or name == "HEAD":
+        return f"{name!r} is not a branch name"
+    other = policy_from_config(config.load_bytes(None, "")).branch_type(name)
+    if name != "main" and other is not None:
+        return f"{name} names a branch of another type ({other.pattern})"
+    if cfg is None:
+        return f"{name} has no valid {config.CONFIG_FILE}"
+    own = policy_from_config(cfg).branch_type(name)
+    if own is None or own.kind is not BranchKind.MAIN:
+        return f"{name}'s own {config.CONFIG_FILE} does not give it the main type"
+    return ""
 
 
 def main_branch_name(git: Git) -> str:
@@ -65,13 +126,32 @@ def trusted_config(git: Git) -> dict[str, Any]:
 def load_trusted(git: Git, candidates: list[str]) -> TrustedPolicy:
     """The config of the first candidate revision that exists (the trusted ref followed by
     the remote's main); built-in defaults only where no branchml.yaml exists anywhere."""
+    head_refused = False
     for rev in _with_remote_main(git, candidates):
+        if rev == "HEAD" and head_untrusted(git):
+            head_refused = True
+            continue
         sha = None if not rev or set(rev) == {"0"} else git.resolve(rev)
         if sha is not None:
             return _load_at(git, rev, sha)
     if _config_anywhere(git):
-        raise StateError(_fetch_hint(git))
+        unset = not git.config("branchml.trustedRef")
+        raise StateError(_install_hint(git) if head_refused and unset else _fetch_hint(git))
     return _trusted(_defaults(git, ""), "built-in defaults")
+
+
+def head_untrusted(git: Git) -> bool:
+    """Whether HEAD may not stand in for a missing main: a remote exists (its branches are
+    anyone's pushes) and HEAD is not the main branch itself."""
+    return bool(git.out("remote").split()) and git.current_branch() != main_branch_name(git)
+
+
+def _install_hint(git: Git) -> str:
+    remote = _remote(git) or "origin"
+    return (f"this clone does not know which branch is main (no main here, and {remote}/HEAD "
+            f"names no branch whose own {config.CONFIG_FILE} types it main), so no policy is "
+            "trusted: run `branchml install --main NAME` with the project's main branch "
+            "(e.g. master).")
 
 
 def _with_remote_main(git: Git, candidates: list[str]) -> Iterator[str]:

@@ -21,7 +21,7 @@ from typing import Any
 from branchml import config
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.policy import policy_from_config
-from branchml.errors import StateError
+from branchml.errors import ConfigError, StateError
 from branchml.ops import init as init_op
 from branchml.ops import scaffold, scaffold_record
 from branchml.ops.install import installer_steps
@@ -120,9 +120,20 @@ def _main_files(repo: objectstore.Repo, g: Git, old: str, text: bytes,
     return out
 
 
+# the top-level version line: the number, then spaces and a comment if any (the schema
+# takes the number unquoted only)
+_VERSION_LINE = re.compile(rb"^(version:[ \t]*)\d+(?=[ \t]*(#[^\n]*)?$)", re.M)
+
+
 def _set_version(text: bytes, version: int) -> bytes:
-    return re.sub(rb"^version:[ \t]*\d+[ \t]*$", b"version: %d" % version, text, count=1,
-                  flags=re.M)
+    """`text` with its version line saying `version` (its comment kept); a line
+    this cannot rewrite is refused, never a commit that says it migrated and did not."""
+    new = _VERSION_LINE.sub(lambda m: m[1] + b"%d" % version, text, count=1)
+    if config.load_bytes(new, F).get("version") != version:
+        raise ConfigError(f"upgrade cannot rewrite the version line of main's {F} (write it "
+                          f"as `version: {version - 1}` on a line of its own), so nothing was "
+                          "changed: fix that line on main, then run upgrade again.")
+    return new
 
 
 def _templates(repo: objectstore.Repo, g: Git, old: str, rec: ScaffoldRecord,
@@ -180,8 +191,9 @@ def _plan_and_apply(repo: objectstore.Repo, report: UpgradeReport, old: str,
         on_main = repo.head_branch() == report.main
         if on_main:
             init_op.refuse_dirty(repo, old, files, "upgrade")
-        report.commit = repo.commit_files(old, files, _message(files, report))
-        steps.append(RefUpdate(f"refs/heads/{report.main}", old, report.commit, "(upgrade)"))
+        new = repo.commit_files(old, files, _message(files, report), report.dry_run)
+        report.commit = None if report.dry_run else new  # a dry run's commit is not kept
+        steps.append(RefUpdate(f"refs/heads/{report.main}", old, new, "(upgrade)"))
         if on_main:
             steps.append(Checkout(report.main))
     plan = Plan("upgrade", steps)

@@ -4,6 +4,7 @@ refs move by compare-and-swap; the working tree is git's job (`worktree.py`)."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -104,10 +105,32 @@ class Repo:
         faults.point("object")
         return tree
 
-    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str) -> str:
-        """A commit of `base`'s tree with `files` written over it, built in memory."""
+    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str,
+                     dry_run: bool = False) -> str:
+        """A commit of `base`'s tree with `files` written over it, built in memory.
+        `dry_run`: its id, with every object written into a throwaway store (`scratch`)."""
+        if dry_run:
+            sig = self.signature()  # the user's identity: the scratch store has no config
+            with self.scratch() as other, writing(other.pg.path):
+                tree = other.tree_from_files(base, files)
+                return str(other.pg.create_commit(None, sig, sig, message, tree,
+                                                  [base] if base else []))
         return self.commit_tree(self.tree_from_files(base, files), [base] if base else [],
                                 message)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Repo]:
+        """A throwaway bare repository in a temporary folder that reads this one's objects
+        (objects/info/alternates) and writes only its own: a dry run builds the very objects
+        a real run would and leaves this repository's object store as it was."""
+        pygit2 = _pygit2()
+        with tempfile.TemporaryDirectory(prefix="branchml-dry-run-") as tmp:
+            pygit2.init_repository(tmp, bare=True)
+            alternates = Path(tmp) / "objects" / "info" / "alternates"
+            alternates.write_text(f"{self.common_dir / 'objects'}\n")
+            other = Repo.__new__(Repo)
+            other.pg = pygit2.Repository(tmp)
+            yield other
 
     def merge_base(self, a: str, b: str) -> str | None:
         found = self.pg.merge_base(a, b)
