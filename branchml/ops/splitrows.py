@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from branchml.core.globs import glob_regex
 from branchml.core.leakage import PURPOSES, RECORDS, split_names
 from branchml.core.rows import RowFormat, format_for, record_batches
 from branchml.errors import StateError, UsageError
+from branchml.ops import splitfiles
 from branchml.ops.split import BRANCH, SKIP
+from branchml.ops.splitfiles import check_target, write_whole
 from branchml.ops.trusted import trusted_config
 from branchml.repo import objectstore
 from branchml.repo.reader import Git
@@ -85,14 +86,15 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
                          "on the split branch first.")
     key = _key(_file(repo, commit, store, core.PARAMS), cfg)
     chosen = {k for k, s in core.read_assignment(assignment) if s in names}
-    _check_target(out_file)
+    check_target(out_file)
+    old = splitfiles.read_records(repo.root, RECORDS)  # refused here, before -o is written
     data, rows, items = _rows(repo, commit, store, cfg, key, chosen)
     result = SplitRows(",".join(names), purpose, str(out_file), rows, items, key,
                        hashlib.sha256(assignment).hexdigest(), commit,
                        rev or BRANCH, RECORDS, dry_run)
     if not dry_run:
-        _write_whole(out_file, data)
-        _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
+        write_whole(out_file, lambda f: f.write(data))
+        _append_record(repo.root, old, result.record(), committed[1] if committed else b"")
     return result
 
 
@@ -195,31 +197,13 @@ def _keys(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes], ke
     return [next(csv.reader([r.decode()], delimiter=delim))[at] for r in records]
 
 
-def _check_target(out_file: Path) -> None:
-    if out_file.is_dir():
-        raise UsageError(f"-o {out_file} is a folder; name the file to write.")
-    if not out_file.parent.is_dir():
-        raise UsageError(f"-o {out_file}: the folder {out_file.parent} does not exist.")
-
-
-def _write_whole(out_file: Path, data: bytes) -> None:
-    """Never a half-written FILE: written beside it, then renamed over it."""
-    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out_file)
-
-
-def _append_record(path: Path, record: dict[str, Any], committed: bytes) -> None:
+def _append_record(root: Path, old: bytes, record: dict[str, Any], committed: bytes) -> None:
     """Appended to this run's records. The records belong to the commit about to be made:
     a file still as HEAD committed it holds the previous run's requests, so the first
     request of a new run starts the file again (else each release would inherit them)."""
     record = {**record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_bytes() if path.exists() else b""
     if old == committed:
         old = b""
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(old + sep + line)
-    os.replace(tmp, path)
+    splitfiles.write_records(root, RECORDS, old + sep + line)
