@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from branchml.core.split import bucket
-from tests.conftest import commit, git, snapshot
+from tests.conftest import commit, empty_server, git, git_proc, snapshot
 
 ROWS = 40
 
@@ -118,3 +119,167 @@ def test_12_twin_o_replaces_a_regular_file_whole(trained: Path, tmp_path: Path, 
     lines = out.read_text().splitlines()
     assert lines[0] == "id,x" and [x.split(",")[0] for x in lines[1:]] == expected("train")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def server_refs(bare: Path) -> str:
+    return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
+
+
+def push_release(repo: Path, bare: Path) -> subprocess.CompletedProcess[str]:
+    for branch in ("raw", "clean", "split", "dev/model", "stable/model"):  # LFS objects too
+        pushed = git_proc("push", "origin", branch, cwd=repo)
+        assert pushed.returncode == 0, pushed.stderr
+    return git_proc("push", "--no-verify", "origin", "refs/tags/acme-v1", cwd=repo)
+
+
+# -- 13: every record kept is judged, none dropped silently -----------------------------------
+def first_record(repo: Path, bml, tmp_path: Path, name: str = "test",  # type: ignore[no-untyped-def]
+                 purpose: str = "train") -> dict:  # type: ignore[type-arg]
+    assert rows_to(repo, bml, tmp_path / "first.csv", name, purpose).code == 0
+    return json.loads((repo / "tracking/splits.jsonl").read_text().splitlines()[0])  # type: ignore[no-any-return]
+
+
+def release_commit(repo: Path, records: list[dict]) -> str:  # type: ignore[type-arg]
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    return commit(repo, {"models/model.pkl": "w", "tracking/splits.jsonl": text})
+
+
+def spelled_otherwise(r: dict) -> list[dict]:  # type: ignore[type-arg]
+    return [dict(r, rows=2.0), dict(r, split="train, test"), dict(r, purpose="Train")]
+
+
+def local_warn(repo: Path) -> None:
+    """tags.leakage: warn on the local main only (the server's main stays refuse)."""
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace(
+        '  format: "{client}-v{n}"', '  format: "{client}-v{n}"\n  leakage: warn')
+    git("checkout", "-q", "main", cwd=repo)
+    commit(repo, {"branchml.yaml": cfg + "\n"})
+    git("checkout", "-q", "stable/model", cwd=repo)
+
+
+def test_13_records_spelled_otherwise_are_refused_by_tag(trained: Path, tmp_path: Path,
+                                                          bml) -> None:  # type: ignore[no-untyped-def]
+    release_commit(trained, spelled_otherwise(first_record(trained, bml, tmp_path)))
+    before = snapshot(trained)
+    r = bml("tag", "--client", "acme", cwd=trained)
+    assert (r.code, r.err) == (1, "branchml: error: acme's release cannot be judged for "
+                               "leakage: line 1 of tracking/splits.jsonl is not a record `split "
+                               "rows` writes (rows is 2.0, not a whole number) (and 2 more); "
+                               "record requests with `branchml split rows`, or set "
+                               "tags.leakage: warn in branchml.yaml on main.\n")
+    assert snapshot(trained) == before  # nothing tagged
+
+
+def test_13_warn_mode_says_each_record_and_drops_none_silently(trained: Path, tmp_path: Path,
+                                                                bml) -> None:  # type: ignore[no-untyped-def]
+    local_warn(trained)
+    release_commit(trained, spelled_otherwise(first_record(trained, bml, tmp_path)))
+    r = bml("tag", "--client", "acme", cwd=trained)
+    assert r.code == 0
+    assert r.err.splitlines() == [
+        "branchml: warning: leakage: line 1 of tracking/splits.jsonl is not a record `split "
+        "rows` writes (rows is 2.0, not a whole number)",
+        "branchml: warning: leakage: the request for split 'train, test' with purpose 'train' "
+        "is not one `split rows` writes",
+        "branchml: warning: leakage: the request for split 'test' with purpose 'Train' is not "
+        "one `split rows` writes"]
+    m = json.loads(bml("show", "acme-v1", "--json", cwd=trained).out)
+    assert [(s["split"], s["purpose"]) for s in m["splits"]] == [("train, test", "train"),
+                                                                 ("test", "Train")]
+
+
+def test_13_twin_records_as_split_rows_writes_them_are_tagged(trained: Path, tmp_path: Path,
+                                                              bml) -> None:  # type: ignore[no-untyped-def]
+    r = first_record(trained, bml, tmp_path, "train", "train")
+    release_commit(trained, [r, dict(r, split="train,val", purpose="tune")])
+    got = bml("tag", "--client", "acme", cwd=trained)
+    assert (got.code, got.err) == (0, "")
+
+
+@pytest.mark.slow
+def test_13_server_refuses_records_spelled_otherwise(trained: Path, tmp_path: Path,
+                                                     bml) -> None:  # type: ignore[no-untyped-def]
+    bare = empty_server(trained, tmp_path)
+    assert git_proc("push", "--no-verify", "origin", "main", cwd=trained).returncode == 0
+    local_warn(trained)
+    r = first_record(trained, bml, tmp_path, "train", "train")
+    release_commit(trained, [r, dict(r, split="train, test")])
+    assert bml("tag", "--client", "acme", cwd=trained).code == 0  # warned locally
+    p = push_release(trained, bare)
+    assert p.returncode != 0 and "pre-receive hook declined" in p.stderr
+    assert ("release tag acme-v1: its split records cannot be judged for leakage (the request "
+            "for split 'train, test' with purpose 'train' is not one `split rows` writes)") \
+        in p.stderr
+    assert "refs/tags/acme-v1" not in server_refs(bare)
+
+
+# -- 17: split records in git-lfs -------------------------------------------------------------
+IN_LFS = ("tracking/splits.jsonl is stored in git-lfs (a pointer), so the leakage guard cannot "
+          "read the split records: they must be a plain git blob; stop tracking it in git-lfs "
+          "(`git lfs untrack tracking/splits.jsonl`, then `git rm --cached` and `git add` it "
+          "before you commit).")
+
+
+def lfs_records(repo: Path, record: dict) -> str:  # type: ignore[type-arg]
+    """The release commit with its records stored as an LFS pointer (`git lfs clean` puts the
+    object in the local store, so a push uploads it), made with plumbing."""
+    text = json.dumps(record) + "\n"
+    pointer = subprocess.run(["git", "lfs", "clean", "tracking/splits.jsonl"], cwd=repo,
+                             input=text.encode(), capture_output=True, check=True).stdout
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=pointer,
+                          capture_output=True, check=True).stdout.decode().strip()
+    (repo / "tracking/splits.jsonl").unlink()
+    commit(repo, {"models/model.pkl": "w"})
+    git("update-index", "--add", "--cacheinfo", f"100644,{blob},tracking/splits.jsonl", cwd=repo)
+    git("commit", "-q", "--no-verify", "-m", "train", cwd=repo)
+    git("checkout", "-q", "-f", "HEAD", cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo)
+
+
+def test_17_split_rows_refuses_records_git_lfs_would_store(trained: Path, tmp_path: Path,
+                                                            bml) -> None:  # type: ignore[no-untyped-def]
+    git("lfs", "track", "tracking/splits.jsonl", cwd=trained)
+    r = rows_to(trained, bml, tmp_path / "t.csv", "test", "train")
+    assert (r.code, r.err) == (2, f"branchml: error: {IN_LFS}\n")
+    assert not (tmp_path / "t.csv").exists()
+    assert not (trained / "tracking/splits.jsonl").exists()
+
+
+def test_17_tag_refuses_records_stored_as_an_lfs_pointer_even_under_warn(
+        trained: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    local_warn(trained)
+    lfs_records(trained, first_record(trained, bml, tmp_path))
+    assert git("cat-file", "-p", "HEAD:tracking/splits.jsonl", cwd=trained).startswith(
+        "version https://git-lfs")
+    before = snapshot(trained)
+    r = bml("tag", "--client", "acme", cwd=trained)
+    assert (r.code, r.err) == (1, f"branchml: error: {IN_LFS}\n")
+    assert snapshot(trained) == before
+
+
+@pytest.mark.slow
+def test_17_server_refuses_a_release_whose_records_are_in_lfs(trained: Path, tmp_path: Path,
+                                                              bml) -> None:  # type: ignore[no-untyped-def]
+    """The tag made by hand (`git mktag`, a true manifest computed in-process), the server's
+    trusted config at refuse: the pointer is refused, refs unmoved."""
+    from branchml.content import manifests
+    from branchml.core import manifest as core
+    from branchml.ops.trusted import load_trusted, trusted_ref
+    from branchml.repo.reader import Git
+
+    bare = empty_server(trained, tmp_path)
+    assert git_proc("push", "--no-verify", "origin", "main", cwd=trained).returncode == 0
+    sha = lfs_records(trained, first_record(trained, bml, tmp_path))
+    g = Git(trained)
+    base = manifests.compute(g, load_trusted(g, [trusted_ref(g)]).policy, sha, "stable/model")
+    m = manifests.stamp(base, "acme-v1", "acme", 1, "T <t@e.com>", "")
+    g.close()
+    text = (f"object {sha}\ntype commit\ntag acme-v1\ntagger T <t@e.com> 0 +0000\n\n"
+            + core.render(core.summary(m), m))
+    tag = subprocess.run(["git", "mktag"], cwd=trained, input=text, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    git("update-ref", "refs/tags/acme-v1", tag, cwd=trained)
+    p = push_release(trained, bare)
+    assert p.returncode != 0
+    assert f"release tag acme-v1: {IN_LFS.rstrip('.')}" in p.stderr
+    assert "refs/tags/acme-v1" not in server_refs(bare)

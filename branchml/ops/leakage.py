@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from branchml.content import strategies
+from branchml.content.manifests import SplitFile
 from branchml.core import bounds
 from branchml.core import leakage as rules
 from branchml.core.split import ASSIGNMENT, read_assignment
@@ -27,24 +28,36 @@ def mode(config: Mapping[str, Any]) -> str:
     return str(found)
 
 
-def guard(g: Git, records: list[dict[str, Any]], client: str, how: str,
+def guard(g: Git, found: SplitFile, client: str, how: str,
           earlier: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> list[str]:
     """The warnings for `client`'s next release; VerdictError (nothing tagged) when its
-    training took test items and `how` is refuse."""
+    training took test items, or a record cannot be read, and `how` is refuse. Records in
+    git-lfs are refused whatever `how` says: the guard would be blind to all of them."""
+    if found.lfs:
+        raise VerdictError(rules.IN_LFS)
+    records = found.kept
+    unread = found.unread + rules.unjudged(records)
+    if unread and how == "refuse":
+        raise VerdictError(f"{client}'s release cannot be judged for leakage: {unread[0]}"
+                           f"{_more(unread)}; record requests with `branchml split rows`, or "
+                           "set tags.leakage: warn in branchml.yaml on main.")
     if not records:
-        return []
+        return [f"leakage: {u}" for u in unread]
     problems, notes = _leaks(g, records)
     if problems and how == "refuse":
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise VerdictError(f"{client}'s release would train on test items: {problems[0]}{more}; "
-                           "train and tune on train and val, evaluate on test, or set "
-                           "tags.leakage: warn in branchml.yaml on main.")
-    warnings = [f"leakage: {p}" for p in problems] + notes
+        raise VerdictError(f"{client}'s release would train on test items: {problems[0]}"
+                           f"{_more(problems)}; train and tune on train and val, evaluate on "
+                           "test, or set tags.leakage: warn in branchml.yaml on main.")
+    warnings = [f"leakage: {p}" for p in unread + problems] + notes
     for digest, tags in rules.evaluated_before(records, earlier).items():
         warnings.append(f"the test split of assignment {digest[:10]} was already used for "
                         f"evaluation by {', '.join(tags)}: evaluate on test only once (a new "
                         "test set needs new data).")
     return warnings
+
+
+def _more(found: list[str]) -> str:
+    return f" (and {len(found) - 1} more)" if len(found) > 1 else ""
 
 
 def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:

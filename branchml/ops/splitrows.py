@@ -18,14 +18,15 @@ from typing import Any
 from branchml.content import strategies
 from branchml.core import split as core
 from branchml.core.globs import glob_regex
-from branchml.core.leakage import PURPOSES, RECORDS, split_names
+from branchml.core.leakage import IN_LFS, PURPOSES, RECORDS, split_names
+from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.rows import RowFormat, format_for, record_batches
 from branchml.errors import StateError, UsageError
 from branchml.ops import splitfiles
 from branchml.ops.split import BRANCH, SKIP
 from branchml.ops.splitfiles import check_target, write_whole
 from branchml.ops.trusted import trusted_config
-from branchml.repo import objectstore
+from branchml.repo import objectstore, proc
 from branchml.repo.reader import Git
 
 ROW_FORMATS = (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL)
@@ -78,6 +79,8 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
         store = strategies.Store(repo.common_dir, repo.root)
         cfg = trusted_config(g).get("split") or {}
         committed = g.show_file("HEAD", RECORDS) if g.resolve("HEAD") else None
+        if _in_lfs(repo.root, committed):
+            raise UsageError(IN_LFS)
     finally:
         g.close()
     assignment = _file(repo, commit, store, core.ASSIGNMENT)
@@ -96,6 +99,13 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
         write_whole(out_file, lambda f: f.write(data))
         _append_record(repo.root, old, result.record(), committed[1] if committed else b"")
     return result
+
+
+def _in_lfs(root: Path, committed: tuple[str, bytes] | None) -> bool:
+    """Whether the records would be (or are) stored in git-lfs: the guard reads plain blobs."""
+    said = proc.output(["git", "check-attr", "filter", "--", RECORDS], cwd=root, check=False)
+    return said.strip().endswith(": lfs") or (
+        committed is not None and parse_pointer(committed[1]) is not None)
 
 
 def _key(params: bytes | None, cfg: dict[str, Any]) -> str | None:
