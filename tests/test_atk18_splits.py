@@ -9,12 +9,13 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from branchml.core.split import bucket
-from tests.conftest import commit, empty_server, git, git_proc, snapshot
+from tests.conftest import BIN, commit, empty_server, git, git_proc, snapshot
 
 ROWS = 40
 
@@ -283,3 +284,58 @@ def test_17_server_refuses_a_release_whose_records_are_in_lfs(trained: Path, tmp
     assert p.returncode != 0
     assert f"release tag acme-v1: {IN_LFS.rstrip('.')}" in p.stderr
     assert "refs/tags/acme-v1" not in server_refs(bare)
+
+
+# -- 05: assignments read in bounded memory ---------------------------------------------------
+RSS = ("import resource, subprocess, sys\n"
+       "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+       "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+       "repr(done.stderr))\n")
+
+
+def test_05_a_large_legal_assignment_is_read_in_bounded_memory(trained: Path,
+                                                                tmp_path: Path) -> None:
+    """1,000,000 more items on split (13 MB, a quarter of the checker's row bound): the old
+    reading held every key as a string (~400 MB here); hashed it is ~10 bytes a row."""
+    git("checkout", "-q", "split", cwd=trained)
+    with (trained / "data/split/assignment.csv").open("a") as f:
+        f.writelines(f"k{i},train\n" for i in range(1000, 1_001_000))
+    git("commit", "-qam", "many items", "--no-verify", cwd=trained)
+    git("checkout", "-q", "stable/model", cwd=trained)
+    out = tmp_path / "t.csv"
+    done = subprocess.run([sys.executable, "-c", RSS, f"{BIN}/branchml", "split", "rows",
+                           "train", "-o", str(out), "--for", "train", "--rev", "split"],
+                          cwd=trained, capture_output=True, text=True, check=True)
+    code, rss_kib, err = done.stdout.split(" ", 2)
+    assert code == "0", err
+    assert int(rss_kib) < 160 * 1024, f"peak RSS {int(rss_kib) >> 10} MiB"
+    lines = out.read_text().splitlines()
+    assert [x.split(",")[0] for x in lines[1:]] == expected("train")
+
+
+def test_05_an_assignment_over_the_checkers_size_bound_is_refused_unread(
+        trained: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """A hand-made split commit whose assignment is an LFS pointer claiming 300 MB (no
+    object anywhere): refused by its size before anything is fetched or read."""
+    pointer = ("version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64
+               + "\nsize 300000000\n")
+    blob = git("hash-object", "-w", "--stdin", cwd=trained, input=pointer)
+    tree = git("ls-tree", "split", cwd=trained)
+    split_tree = git("ls-tree", "split:data/split", cwd=trained)
+    inner = git("mktree", cwd=trained, input="\n".join(
+        ln if not ln.endswith("\tassignment.csv") else f"100644 blob {blob}\tassignment.csv"
+        for ln in split_tree.splitlines()) + "\n")
+    data = git("mktree", cwd=trained, input="\n".join(
+        ln if not ln.endswith("\tsplit") else f"040000 tree {inner}\tsplit"
+        for ln in git("ls-tree", "split:data", cwd=trained).splitlines()) + "\n")
+    root = git("mktree", cwd=trained, input="\n".join(
+        ln if not ln.endswith("\tdata") else f"040000 tree {data}\tdata"
+        for ln in tree.splitlines()) + "\n")
+    sha = git("commit-tree", root, "-p", "split", "-m", "huge", cwd=trained)
+    before = snapshot(trained)
+    r = bml("split", "rows", "train", "-o", str(tmp_path / "t.csv"), "--rev", sha, cwd=trained)
+    assert (r.code, r.err) == (2, f"branchml: error: {sha[:10]}:data/split/assignment.csv "
+                               "holds 300,000,000 bytes, over the 256 MiB the checker lets "
+                               "onto split, so it was not read: split the items over fewer, "
+                               "shorter keys.\n")
+    assert snapshot(trained) == before and not (tmp_path / "t.csv").exists()

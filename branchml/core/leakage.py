@@ -116,12 +116,3 @@ def evaluated_before(records: Iterable[Mapping[str, Any]],
         for digest in sorted(mine & evaluations(theirs)):
             found.setdefault(digest, []).append(tag)
     return found
-
-
-def overlaps(training: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]],
-             chosen: Iterable[str]) -> set[str]:
-    """Items a training request took (its `chosen` split names, under its assignment
-    `training`) that another assignment `test` puts in test."""
-    names = set(chosen)
-    took = {k for k, s in training if s in names}
-    return {k for k, s in test if s == HELD_OUT and k in took}

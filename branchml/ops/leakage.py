@@ -5,19 +5,15 @@ earlier release of the same client already evaluated on the same test split."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from branchml.content import strategies
 from branchml.content.manifests import SplitFile
-from branchml.core import bounds
 from branchml.core import leakage as rules
-from branchml.core.split import ASSIGNMENT, read_assignment
+from branchml.core.assignments import Hashed, overlap
 from branchml.errors import UsageError, VerdictError
+from branchml.ops import splitstream
 from branchml.repo.reader import Git
-
-Assignment = list[tuple[str, str]]
 
 
 def mode(config: Mapping[str, Any]) -> str:
@@ -66,7 +62,7 @@ def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]
     (items never move within one assignment's history, but a split made anew may move them)."""
     problems = [f"{_request(r)} asks for the test split" for r in rules.trains_on_test(records)]
     notes: list[str] = []
-    held: dict[tuple[str, str], Assignment | None] = {}
+    held: dict[tuple[str, str], Hashed | None] = {}
     for r in records:
         at = (r["data_commit"], r["assignment"])
         if at not in held:
@@ -85,9 +81,9 @@ def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]
             other = held[(t["data_commit"], t["assignment"])]
             if t["assignment"] == r["assignment"] or other is None:
                 continue
-            both = rules.overlaps(mine, other, rules.names_of(r))
+            both = overlap(mine, rules.names_of(r), other, rules.HELD_OUT)
             if both:
-                problems.append(f"{_request(r)} took {len(both)} item(s) that assignment "
+                problems.append(f"{_request(r)} took {both} item(s) that assignment "
                                 f"{t['assignment'][:10]}, evaluated on, puts in test")
     return problems, notes
 
@@ -97,18 +93,14 @@ def _request(r: Mapping[str, Any]) -> str:
             f"{str(r['assignment'])[:10]}")
 
 
-def _assignment(g: Git, commit: str, digest: str) -> Assignment | None:
-    """The assignment at `commit`, when it is here and hashes to `digest` (else None)."""
+def _assignment(g: Git, commit: str, digest: str) -> Hashed | None:
+    """The assignment at `commit`, streamed and hashed (9 bytes a row), when it is here,
+    within the checker's bounds and hashes to `digest` (else None: the record is reported as
+    one that cannot be checked)."""
     if len(commit) < 40 or g.object_type(commit) != "commit":
         return None
     try:
-        found = g.read_bounded(f"{commit}:{ASSIGNMENT}", bounds.SPLIT_ASSIGNMENT)
-    except bounds.TooLarge:
+        found = splitstream.assignment(g, commit)
+    except UsageError:
         return None
-    if found is None:
-        return None
-    store = strategies.Store(g.layout.common_dir, g.cwd)
-    content = strategies._read(found[1], store, ASSIGNMENT)
-    if hashlib.sha256(content).hexdigest() != digest:
-        return None
-    return read_assignment(content)
+    return found if found is not None and found.digest == digest else None
