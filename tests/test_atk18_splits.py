@@ -339,3 +339,34 @@ def test_05_an_assignment_over_the_checkers_size_bound_is_refused_unread(
                                "onto split, so it was not read: split the items over fewer, "
                                "shorter keys.\n")
     assert snapshot(trained) == before and not (tmp_path / "t.csv").exists()
+
+
+# -- 19: JSON lines split at LF only ----------------------------------------------------------
+def test_19_a_raw_line_separator_inside_a_json_string_is_one_row(plain_project: Path,
+                                                                 bml) -> None:  # type: ignore[no-untyped-def]
+    """The reviewer's exact file: valid JSON lines whose one string holds a raw U+2028
+    (`ensure_ascii=False`); `split --key` and `split rows` read it as pull does: 20 items."""
+    rows = [{"id": i, "t": "a\u2028b" if i == 3 else "x"} for i in range(20)]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    commit(plain_project, {"data/e.jsonl": text.encode()}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split")):
+        assert bml("pull", src, dst, cwd=plain_project).code == 0
+    r = bml("split", "--key", "id", "--json", cwd=plain_project)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["total"] == 20
+    out = plain_project.parent / "all.jsonl"
+    got = bml("split", "rows", "train,val,test", "-o", str(out), "--for", "evaluate", "--json",
+              cwd=plain_project)
+    assert got.code == 0, got.err
+    assert json.loads(got.out)["rows"] == 20
+    assert "a\u2028b" in out.read_text(encoding="utf-8")
+
+
+def test_19_a_row_that_is_not_json_is_refused_by_name(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(plain_project, {"data/e.jsonl": '{"id": 1}\n{"id": \n'}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split")):
+        bml("pull", src, dst, cwd=plain_project)
+    git("checkout", "-q", "split", cwd=plain_project)
+    r = bml("split", "--key", "id", cwd=plain_project)
+    assert (r.code, r.err) == (2, "branchml: error: data/e.jsonl: row 2 is not valid JSON; fix "
+                               "it on its branch, then split again.\n")
