@@ -12,7 +12,7 @@ from branchml.content import lineage
 from branchml.content.snapshot import digest
 from branchml.core import bounds
 from branchml.core import manifest as core
-from branchml.core.leakage import RECORDS, clean_records
+from branchml.core.leakage import RECORDS, read_records
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
@@ -73,11 +73,31 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
 
 
 def split_records(git: Git, commit: str) -> list[dict[str, Any]]:
-    """The split requests (`branchml split rows`) the commit's tracking records; the same
-    bound as its other tracking files (bounds.TooLarge over it, nothing read)."""
+    """The split requests (`branchml split rows`) the commit's tracking records."""
+    return split_file(git, commit).kept
+
+
+class SplitFile(NamedTuple):
+    """A commit's tracking/splits.jsonl: the records kept, why each other line is not one,
+    and whether the file is a git-lfs pointer (its records then unread: refused)."""
+
+    kept: list[dict[str, Any]]
+    unread: list[str]
+    lfs: bool
+
+
+def split_file(git: Git, commit: str) -> SplitFile:
+    """The commit's split records; the same bound as its other tracking files
+    (bounds.TooLarge over it, nothing read). Lines split at LF only (a CR before it dropped):
+    the one reading of rows."""
     found = git.read_bounded(f"{commit}:{RECORDS}", bounds.TRACKING_JSON,
                              f"{commit[:10]}:{RECORDS}")
-    return clean_records(found[1].splitlines()) if found else []
+    if found is None:
+        return SplitFile([], [], False)
+    if parse_pointer(found[1]) is not None:
+        return SplitFile([], [], True)
+    read = read_records(line.removesuffix(b"\r") for line in found[1].split(b"\n"))
+    return SplitFile(read.kept, read.unread, False)
 
 
 class FieldCheck(NamedTuple):

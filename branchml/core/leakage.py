@@ -4,8 +4,9 @@ already evaluated on the same test split ("evaluate on test only once")."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchml.core.split import NAMES
 from branchml.errors import UsageError
@@ -17,6 +18,9 @@ HELD_OUT = "test"
 MODES = ("refuse", "warn")
 FIELDS = {"split": str, "purpose": str, "assignment": str, "data_commit": str,
           "branch": str, "rows": int, "items": int}
+IN_LFS = (f"{RECORDS} is stored in git-lfs (a pointer), so the leakage guard cannot read the "
+          "split records: they must be a plain git blob; stop tracking it in git-lfs (`git lfs "
+          f"untrack {RECORDS}`, then `git rm --cached` and `git add` it before you commit).")
 SPLITS = sorted({n for names in NAMES.values() for n in names})
 
 
@@ -30,22 +34,58 @@ def split_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def clean_records(lines: Iterable[bytes]) -> list[dict[str, Any]]:
-    """The well-formed records of a splits.jsonl, each with its known fields only (a line
-    that is not one is left out: it names nothing a release could be judged by)."""
-    import json
+class SplitRecords(NamedTuple):
+    """A splits.jsonl read: the records a manifest keeps, and why each other line is not one
+    (said, never dropped silently: the guard refuses or warns)."""
 
-    out = []
-    for line in lines:
+    kept: list[dict[str, Any]]
+    unread: list[str]
+
+
+def read_records(lines: Iterable[bytes]) -> SplitRecords:
+    """Each line of a splits.jsonl (blank lines aside): a record with `split rows`'s fields
+    and types, its known fields only, or the reason it is not one."""
+    kept: list[dict[str, Any]] = []
+    unread: list[str] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
             value = json.loads(line)
         except ValueError:
+            unread.append(f"line {n} of {RECORDS} is not JSON")
             continue
-        if isinstance(value, dict) and all(isinstance(value.get(k), t)
-                                           for k, t in FIELDS.items()):
-            record = {k: value[k] for k in FIELDS}
-            record["key"] = value.get("key") if isinstance(value.get("key"), str) else None
-            out.append(record)
+        wrong = _wrong_field(value)
+        if wrong:
+            unread.append(f"line {n} of {RECORDS} is not a record `split rows` writes ({wrong})")
+            continue
+        record = {k: value[k] for k in FIELDS}
+        record["key"] = value.get("key") if isinstance(value.get("key"), str) else None
+        kept.append(record)
+    return SplitRecords(kept, unread)
+
+
+def _wrong_field(value: Any) -> str:
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    for k, t in FIELDS.items():
+        v = value.get(k)
+        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+            return f"{k} is {json.dumps(v)}, not {'a whole number' if t is int else 'text'}"
+    return ""
+
+
+def unjudged(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Kept records whose split or purpose is not exactly what `split rows` writes (`train,
+    test` with a space, `Train`): the rules below match exactly, so these are said, not
+    skipped."""
+    out = []
+    for r in records:
+        names = str(r.get("split", "")).split(",")
+        if (set(names) - set(SPLITS) or len(set(names)) != len(names)
+                or r.get("purpose") not in PURPOSES):
+            out.append(f"the request for split {r.get('split')!r} with purpose "
+                       f"{r.get('purpose')!r} is not one `split rows` writes")
     return out
 
 
@@ -76,12 +116,3 @@ def evaluated_before(records: Iterable[Mapping[str, Any]],
         for digest in sorted(mine & evaluations(theirs)):
             found.setdefault(digest, []).append(tag)
     return found
-
-
-def overlaps(training: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]],
-             chosen: Iterable[str]) -> set[str]:
-    """Items a training request took (its `chosen` split names, under its assignment
-    `training`) that another assignment `test` puts in test."""
-    names = set(chosen)
-    took = {k for k, s in training if s in names}
-    return {k for k, s in test if s == HELD_OUT and k in took}

@@ -5,18 +5,15 @@ earlier release of the same client already evaluated on the same test split."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from branchml.content import strategies
-from branchml.core import bounds
+from branchml.content.manifests import SplitFile
 from branchml.core import leakage as rules
-from branchml.core.split import ASSIGNMENT, read_assignment
+from branchml.core.assignments import Hashed, overlap
 from branchml.errors import UsageError, VerdictError
+from branchml.ops import splitstream
 from branchml.repo.reader import Git
-
-Assignment = list[tuple[str, str]]
 
 
 def mode(config: Mapping[str, Any]) -> str:
@@ -27,24 +24,36 @@ def mode(config: Mapping[str, Any]) -> str:
     return str(found)
 
 
-def guard(g: Git, records: list[dict[str, Any]], client: str, how: str,
+def guard(g: Git, found: SplitFile, client: str, how: str,
           earlier: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> list[str]:
     """The warnings for `client`'s next release; VerdictError (nothing tagged) when its
-    training took test items and `how` is refuse."""
+    training took test items, or a record cannot be read, and `how` is refuse. Records in
+    git-lfs are refused whatever `how` says: the guard would be blind to all of them."""
+    if found.lfs:
+        raise VerdictError(rules.IN_LFS)
+    records = found.kept
+    unread = found.unread + rules.unjudged(records)
+    if unread and how == "refuse":
+        raise VerdictError(f"{client}'s release cannot be judged for leakage: {unread[0]}"
+                           f"{_more(unread)}; record requests with `branchml split rows`, or "
+                           "set tags.leakage: warn in branchml.yaml on main.")
     if not records:
-        return []
+        return [f"leakage: {u}" for u in unread]
     problems, notes = _leaks(g, records)
     if problems and how == "refuse":
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise VerdictError(f"{client}'s release would train on test items: {problems[0]}{more}; "
-                           "train and tune on train and val, evaluate on test, or set "
-                           "tags.leakage: warn in branchml.yaml on main.")
-    warnings = [f"leakage: {p}" for p in problems] + notes
+        raise VerdictError(f"{client}'s release would train on test items: {problems[0]}"
+                           f"{_more(problems)}; train and tune on train and val, evaluate on "
+                           "test, or set tags.leakage: warn in branchml.yaml on main.")
+    warnings = [f"leakage: {p}" for p in unread + problems] + notes
     for digest, tags in rules.evaluated_before(records, earlier).items():
         warnings.append(f"the test split of assignment {digest[:10]} was already used for "
                         f"evaluation by {', '.join(tags)}: evaluate on test only once (a new "
                         "test set needs new data).")
     return warnings
+
+
+def _more(found: list[str]) -> str:
+    return f" (and {len(found) - 1} more)" if len(found) > 1 else ""
 
 
 def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -53,7 +62,7 @@ def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]
     (items never move within one assignment's history, but a split made anew may move them)."""
     problems = [f"{_request(r)} asks for the test split" for r in rules.trains_on_test(records)]
     notes: list[str] = []
-    held: dict[tuple[str, str], Assignment | None] = {}
+    held: dict[tuple[str, str], Hashed | None] = {}
     for r in records:
         at = (r["data_commit"], r["assignment"])
         if at not in held:
@@ -72,9 +81,9 @@ def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]
             other = held[(t["data_commit"], t["assignment"])]
             if t["assignment"] == r["assignment"] or other is None:
                 continue
-            both = rules.overlaps(mine, other, rules.names_of(r))
+            both = overlap(mine, rules.names_of(r), other, rules.HELD_OUT)
             if both:
-                problems.append(f"{_request(r)} took {len(both)} item(s) that assignment "
+                problems.append(f"{_request(r)} took {both} item(s) that assignment "
                                 f"{t['assignment'][:10]}, evaluated on, puts in test")
     return problems, notes
 
@@ -84,18 +93,14 @@ def _request(r: Mapping[str, Any]) -> str:
             f"{str(r['assignment'])[:10]}")
 
 
-def _assignment(g: Git, commit: str, digest: str) -> Assignment | None:
-    """The assignment at `commit`, when it is here and hashes to `digest` (else None)."""
+def _assignment(g: Git, commit: str, digest: str) -> Hashed | None:
+    """The assignment at `commit`, streamed and hashed (9 bytes a row), when it is here,
+    within the checker's bounds and hashes to `digest` (else None: the record is reported as
+    one that cannot be checked)."""
     if len(commit) < 40 or g.object_type(commit) != "commit":
         return None
     try:
-        found = g.read_bounded(f"{commit}:{ASSIGNMENT}", bounds.SPLIT_ASSIGNMENT)
-    except bounds.TooLarge:
+        found = splitstream.assignment(g, commit)
+    except UsageError:
         return None
-    if found is None:
-        return None
-    store = strategies.Store(g.layout.common_dir, g.cwd)
-    content = strategies._read(found[1], store, ASSIGNMENT)
-    if hashlib.sha256(content).hexdigest() != digest:
-        return None
-    return read_assignment(content)
+    return found if found is not None and found.digest == digest else None

@@ -69,24 +69,34 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     if bad:
         return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
                       "differ)")
-    leak = _trains_on_test(trusted, recorded)
+    leak = _trains_on_test(git, trusted, commit)
     return refuse(leak) if leak else []
 
 
-def _trains_on_test(trusted: TrustedPolicy, recorded: dict[str, object]) -> str:
+def _trains_on_test(git: Git, trusted: TrustedPolicy, commit: str) -> str:
     """`tag`'s leakage refusal, for a release tag made without `tag` (its `splits` verified
-    equal to its commit's records just before). Only the rule the records alone decide: the
-    rest of the guard reads assignments, possibly from LFS, which a server does not fetch."""
+    equal to its commit's records just before), read from the commit as `tag` reads it: records
+    in git-lfs are refused (whatever tags.leakage says: fail closed), and under refuse a line
+    that is not a record or a request not spelled as `split rows` writes it. Only the rules the
+    records alone decide: the rest of the guard reads assignments, possibly from LFS, which a
+    server does not fetch."""
     from branchml.core import leakage
 
+    found = manifests.split_file(git, commit)
+    if found.lfs:
+        return leakage.IN_LFS.rstrip(".")
     if (trusted.config.get("tags") or {}).get("leakage", "refuse") != "refuse":
         return ""
-    splits = recorded.get("splits")
-    found = leakage.trains_on_test(splits if isinstance(splits, list) else [])
-    if not found:
+    unread = found.unread + leakage.unjudged(found.kept)
+    if unread:
+        return (f"its split records cannot be judged for leakage ({unread[0]}): record "
+                "requests with `branchml split rows`, or set tags.leakage: warn in "
+                "branchml.yaml on main")
+    leaks = leakage.trains_on_test(found.kept)
+    if not leaks:
         return ""
-    return (f"its training took test items (`split rows {found[0]['split']} --for "
-            f"{found[0]['purpose']}`): train and tune on train and val, evaluate on test, or "
+    return (f"its training took test items (`split rows {leaks[0]['split']} --for "
+            f"{leaks[0]['purpose']}`): train and tune on train and val, evaluate on test, or "
             "set tags.leakage: warn in branchml.yaml on main")
 
 

@@ -94,7 +94,7 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
         raise StateError(f"{branch} has diverged from {apart}: merge or rebase it onto {apart} "
                          "and push it first, so the release is on the shared history.")
     base = manifests.compute(g, policy, commit, branch, check_lfs=True)
-    warnings = leakage.guard(g, base.get("splits") or [], client,
+    warnings = leakage.guard(g, manifests.split_file(g, commit), client,
                              leakage.mode(trusted_config(g)), _splits_of(g, fmt, client))
     who, email = g.config("user.name"), g.config("user.email")
     if not who or not email:

@@ -7,24 +7,26 @@ for leakage: docs/releases.md)."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from branchml.content import strategies
+from branchml.core import assignments
 from branchml.core import split as core
 from branchml.core.globs import glob_regex
-from branchml.core.leakage import PURPOSES, RECORDS, split_names
+from branchml.core.leakage import IN_LFS, PURPOSES, RECORDS, split_names
+from branchml.core.lfs_pointer import parse_pointer
 from branchml.core.rows import RowFormat, format_for, record_batches
 from branchml.errors import StateError, UsageError
+from branchml.ops import splitfiles, splitstream
 from branchml.ops.split import BRANCH, SKIP
+from branchml.ops.splitfiles import check_target, write_whole
 from branchml.ops.trusted import trusted_config
-from branchml.repo import objectstore
+from branchml.repo import objectstore, proc
 from branchml.repo.reader import Git
 
 ROW_FORMATS = (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL)
@@ -70,30 +72,49 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
                          "folder: run it in a checkout (the branch you train on).")
     g = Git(path)
     try:
-        commit = g.resolve(f"{rev}^{{commit}}" if rev else f"refs/heads/{BRANCH}")
-        if commit is None:
-            raise StateError(f"{rev or 'the ' + BRANCH + ' branch'} is not here: create the "
-                             "split with `branchml split`, or name a commit with --rev.")
+        commit, cfg, committed = _facts(g, repo.root, rev)
+        hashed = splitstream.assignment(g, commit)
+        if hashed is None:
+            raise StateError(f"{commit[:10]} has no {core.ASSIGNMENT}: run `branchml split` "
+                             "on the split branch first.")
         store = strategies.Store(repo.common_dir, repo.root)
-        cfg = trusted_config(g).get("split") or {}
-        committed = g.show_file("HEAD", RECORDS) if g.resolve("HEAD") else None
+        key = _key(_file(repo, commit, store, core.PARAMS), cfg)
+        check_target(out_file)
+        old = splitfiles.read_records(repo.root, RECORDS)  # refused here, before -o is written
+        rows = _Rows(g, commit, key, hashed.chosen(names))
+        files = _files(repo, commit, cfg, rows)
+        if dry_run:
+            rows.write(files, cfg, lambda b: None)
+        else:
+            write_whole(out_file, lambda f: rows.write(files, cfg, f.write))
     finally:
         g.close()
-    assignment = _file(repo, commit, store, core.ASSIGNMENT)
-    if assignment is None:
-        raise StateError(f"{commit[:10]} has no {core.ASSIGNMENT}: run `branchml split` "
-                         "on the split branch first.")
-    key = _key(_file(repo, commit, store, core.PARAMS), cfg)
-    chosen = {k for k, s in core.read_assignment(assignment) if s in names}
-    _check_target(out_file)
-    data, rows, items = _rows(repo, commit, store, cfg, key, chosen)
-    result = SplitRows(",".join(names), purpose, str(out_file), rows, items, key,
-                       hashlib.sha256(assignment).hexdigest(), commit,
-                       rev or BRANCH, RECORDS, dry_run)
+    result = SplitRows(",".join(names), purpose, str(out_file), rows.rows, rows.items(files),
+                       key, hashed.digest, commit, rev or BRANCH, RECORDS, dry_run)
     if not dry_run:
-        _write_whole(out_file, data)
-        _append_record(repo.root / RECORDS, result.record(), committed[1] if committed else b"")
+        _append_record(repo.root, old, result.record(), committed[1] if committed else b"")
     return result
+
+
+def _facts(g: Git, root: Path, rev: str | None
+           ) -> tuple[str, dict[str, Any], tuple[str, bytes] | None]:
+    """(the split commit, the trusted `split` config, HEAD's records)."""
+    commit = g.resolve(f"{rev}^{{commit}}" if rev else f"refs/heads/{BRANCH}")
+    if commit is None:
+        raise StateError(f"{rev or 'the ' + BRANCH + ' branch'} is not here: create the "
+                         "split with `branchml split`, or name a commit with --rev.")
+    cfg = trusted_config(g).get("split") or {}
+    committed = g.show_file("HEAD", RECORDS) if g.resolve("HEAD") else None
+    if _in_lfs(root, committed):
+        raise UsageError(IN_LFS)
+    return commit, cfg, committed
+
+
+def _in_lfs(root: Path, committed: tuple[str, bytes] | None) -> bool:
+    """Whether the records would be (or are) stored in git-lfs: the guard reads plain blobs."""
+    said = proc.output(["git", "check-attr", "filter", "--", RECORDS], cwd=root, check=False)
+    return said.strip().endswith(": lfs") or (
+        committed is not None and parse_pointer(committed[1]) is not None)
 
 
 def _key(params: bytes | None, cfg: dict[str, Any]) -> str | None:
@@ -130,56 +151,86 @@ def _paths(tree: Any, prefix: str) -> Iterator[str]:
             yield prefix + e.name
 
 
-def _rows(repo: objectstore.Repo, commit: str, store: strategies.Store, cfg: dict[str, Any],
-          key: str | None, chosen: set[str]) -> tuple[bytes, int, int]:
-    """(file content, rows, items found): the chosen items' rows, as one file of one format
-    (a CSV/TSV header once)."""
-    files = [p for p in _sources(repo, commit, cfg) if key is not None or p in chosen]
-    shape: tuple[RowFormat, bytes | None] | None = None
-    body: list[bytes] = []
-    found: set[str] = set()
-    for p in files:
-        fmt = format_for(p, cfg.get("formats"))
-        if fmt not in ROW_FORMATS:
-            if key is None:
-                raise UsageError(f"{p} is an item of this split but has no row format (CSV, "
-                                 "TSV, JSON lines): read the files the assignment lists instead.")
-            continue
-        assert fmt is not None
-        records = _records(repo, commit, store, p, fmt)
-        header = records.pop(0) if fmt.has_header and records else None
-        if shape is not None and shape != (fmt, header):
-            raise UsageError(f"{p} does not share the format and header of {files[0]}: split "
+def _files(repo: objectstore.Repo, commit: str, cfg: dict[str, Any], rows: _Rows
+           ) -> list[str]:
+    """The source files to read: all (keyed), or the files the split assigns (each an item)."""
+    paths = _sources(repo, commit, cfg)
+    if rows.key is not None:
+        return paths
+    at = assignments.found_in(rows.chosen, [assignments.key_hash(p) for p in paths])
+    return [p for p, i in zip(paths, at.tolist(), strict=True) if i >= 0]
+
+
+class _Rows:
+    """The chosen items' rows, streamed file by file and batch by batch into one file of one
+    format (a CSV/TSV header once): memory is the chosen items' hashes (8 bytes each) and one
+    batch, whatever the files hold."""
+
+    def __init__(self, g: Git, commit: str, key: str | None, chosen: Any) -> None:
+        import numpy as np
+
+        self.g, self.commit, self.key, self.chosen = g, commit, key, chosen
+        self.found = np.zeros(len(chosen), dtype=bool)
+        self.shape: tuple[RowFormat, bytes | None] | None = None
+        self.rows = 0
+
+    def items(self, files: list[str]) -> int:
+        return int(self.found.sum()) if self.key is not None else len(files)
+
+    def write(self, files: list[str], cfg: dict[str, Any], out: Callable[[bytes], object]
+              ) -> None:
+        for p in files:
+            fmt = format_for(p, cfg.get("formats"))
+            if fmt not in ROW_FORMATS:
+                if self.key is None:
+                    raise UsageError(f"{p} is an item of this split but has no row format (CSV, "
+                                     "TSV, JSON lines): read the files the assignment lists "
+                                     "instead.")
+                continue
+            assert fmt is not None
+            with splitstream.open_file(self.g, self.commit, p) as stream:
+                self._file(p, fmt, stream, files[0], out)
+        if self.shape is None:
+            raise UsageError("the split has no CSV, TSV or JSON lines files to read rows from.")
+
+    def _file(self, p: str, fmt: RowFormat, stream: BinaryIO, first: str,
+              out: Callable[[bytes], object]) -> None:
+        header: bytes | None = None
+        started = False
+        for batch in record_batches(stream, fmt.has_header):
+            if fmt is RowFormat.JSONL:
+                batch = [r for r in batch if r.strip()]
+            if not started and batch:
+                header = batch.pop(0) if fmt.has_header else None
+                self._shape(p, fmt, header, first, out)
+                started = True
+            kept = self._chosen(p, fmt, header, batch)
+            self.rows += len(kept)
+            out(b"".join(r + b"\n" for r in kept))
+        if not started:
+            self._shape(p, fmt, None, first, out)
+
+    def _shape(self, p: str, fmt: RowFormat, header: bytes | None, first: str,
+               out: Callable[[bytes], object]) -> None:
+        if self.shape is not None and self.shape != (fmt, header):
+            raise UsageError(f"{p} does not share the format and header of {first}: split "
                              "rows writes one file; keep one table's files under the source.")
-        shape = (fmt, header)
-        body += _chosen_rows(p, fmt, header, records, key, chosen, found)
-    if shape is None:
-        raise UsageError("the split has no CSV, TSV or JSON lines files to read rows from.")
-    head = [shape[1]] if shape[1] is not None else []
-    return (b"".join(r + b"\n" for r in head + body), len(body),
-            len(found) if key is not None else len(files))
+        if self.shape is None and header is not None:
+            out(header + b"\n")
+        self.shape = (fmt, header)
 
-
-def _records(repo: objectstore.Repo, commit: str, store: strategies.Store, p: str,
-             fmt: RowFormat) -> list[bytes]:
-    data = repo.read_file(commit, p) or b""
-    with strategies._source(data, store, p)() as stream:
-        out = [r for batch in record_batches(stream, fmt.has_header) for r in batch]
-    return [r for r in out if r.strip()] if fmt is RowFormat.JSONL else out
-
-
-def _chosen_rows(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes],
-                 key: str | None, chosen: set[str], found: set[str]) -> list[bytes]:
-    if key is None:
-        return records
-    try:
-        values = _keys(p, fmt, header, records, key)
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise UsageError(f"{p} has a row `split` could not have read (not JSON, or too few "
-                         "fields); fix the file on the split branch first.") from None
-    keep = [r for r, v in zip(records, values, strict=True) if v in chosen]
-    found.update(v for v in values if v in chosen)
-    return keep
+    def _chosen(self, p: str, fmt: RowFormat, header: bytes | None, records: list[bytes]
+                ) -> list[bytes]:
+        if self.key is None:
+            return records
+        try:
+            values = _keys(p, fmt, header, records, self.key)
+        except (ValueError, IndexError, KeyError, TypeError):
+            raise UsageError(f"{p} has a row `split` could not have read (not JSON, or too few "
+                             "fields); fix the file on the split branch first.") from None
+        at = assignments.found_in(self.chosen, [assignments.key_hash(v) for v in values])
+        self.found[at[at >= 0]] = True
+        return [r for r, i in zip(records, at.tolist(), strict=True) if i >= 0]
 
 
 def _keys(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes], key: str
@@ -195,31 +246,13 @@ def _keys(p: str, fmt: RowFormat, header: bytes | None, records: list[bytes], ke
     return [next(csv.reader([r.decode()], delimiter=delim))[at] for r in records]
 
 
-def _check_target(out_file: Path) -> None:
-    if out_file.is_dir():
-        raise UsageError(f"-o {out_file} is a folder; name the file to write.")
-    if not out_file.parent.is_dir():
-        raise UsageError(f"-o {out_file}: the folder {out_file.parent} does not exist.")
-
-
-def _write_whole(out_file: Path, data: bytes) -> None:
-    """Never a half-written FILE: written beside it, then renamed over it."""
-    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out_file)
-
-
-def _append_record(path: Path, record: dict[str, Any], committed: bytes) -> None:
+def _append_record(root: Path, old: bytes, record: dict[str, Any], committed: bytes) -> None:
     """Appended to this run's records. The records belong to the commit about to be made:
     a file still as HEAD committed it holds the previous run's requests, so the first
     request of a new run starts the file again (else each release would inherit them)."""
     record = {**record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_bytes() if path.exists() else b""
     if old == committed:
         old = b""
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(old + sep + line)
-    os.replace(tmp, path)
+    splitfiles.write_records(root, RECORDS, old + sep + line)
