@@ -1,0 +1,98 @@
+"""Review of issue 18's read commands (atk18 findings 06, 07, 08, 09, 15, 18): each attack the
+way an attacker makes it, and its legitimate twin, which must still work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import commit, empty_server, git, git_proc
+
+
+@pytest.fixture
+def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """raw -> clean -> split -> stable/model, a model trained there, tagged acme-v1."""
+    commit(project, {"data/d.csv": "id,x\n1,2\n2,4\n"}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split")):
+        assert bml("pull", src, dst, cwd=project).code == 0
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    assert bml("pull", "split", "stable/model", cwd=project).code == 0
+    commit(project, {"models/model.pkl": "w1"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=project).code == 0
+    return project
+
+
+def _forged_pull(repo: Path, name: str) -> str:
+    """A merge on stable/model of a ROOT commit holding one more data file, whose trailer
+    claims it came from `name`; then a model trained on it. Returns the root commit."""
+    git("checkout", "-q", "stable/model", cwd=repo)
+    tree = git("mktree", cwd=repo, input="100644 blob " + git(
+        "hash-object", "-w", "--stdin", cwd=repo, input="id,x\n999,1\n") + "\tevil.csv\n")
+    root_tree = git("mktree", cwd=repo, input=f"040000 tree {tree}\tdata\n")
+    side = git("commit-tree", root_tree, "-m", "side", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-verify", "--allow-unrelated-histories", side, "-m",
+        f"pull raw into stable/model\n\nPulled-From: {name} {side}", cwd=repo)
+    commit(repo, {"models/model.pkl": "w2"}, branch="stable/model")
+    return side
+
+
+def _chain(repo: Path, bml, rev: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    r = bml("lineage", "models/model.pkl", "--rev", rev, "--json", cwd=repo)
+    assert r.code == 0, r.err
+    return json.loads(r.out)["chain"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["origin/raw", "refs/heads/raw", "raw"])
+def test_06_a_forged_pull_is_unproven_and_the_server_refuses_its_release(  # type: ignore[no-untyped-def]
+        released: Path, tmp_path: Path, bml, name: str) -> None:
+    server = empty_server(released, tmp_path)
+    assert git_proc("push", "origin", "--all", cwd=released).returncode == 0
+    side = _forged_pull(released, name)
+    chain = _chain(released, bml, "stable/model")
+    assert chain["end"] == "unproven" and len(chain["hops"]) == 1
+    hop = chain["hops"][0]
+    assert not hop["proven"] and hop["branch"] == name
+    why = (f"{side[:10]} is not on raw, the branch its trailer names" if name == "raw" else
+           f"{name!r}, the branch its Pulled-From trailer names, is not a typed branch of "
+           "the trusted config")
+    assert hop["why"] == why
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    r = bml("verify", "acme-v2", cwd=released)
+    assert r.code == 1 and f"pulled_from: {why}" in r.out
+    pushed = git_proc("push", "--no-verify", "origin", "stable/model", "acme-v2", cwd=released)
+    assert pushed.returncode != 0 and "acme-v2" in pushed.stderr
+    assert git("tag", "-l", "acme-v2", cwd=server) == ""
+
+
+@pytest.mark.slow
+def test_06_real_pulls_stay_proven_here_on_the_server_and_in_a_git_clone(  # type: ignore[no-untyped-def]
+        released: Path, tmp_path: Path, bml) -> None:
+    server = empty_server(released, tmp_path)
+    assert git_proc("push", "origin", "--all", cwd=released).returncode == 0
+    chain = _chain(released, bml, "acme-v1")
+    assert chain["end"] == "origin" and [h["proven"] for h in chain["hops"]] == [True] * 3
+    # new raw data pulled through to stable and released, all in one atomic push: the
+    # server proves each hop against the refs as the push leaves them
+    commit(released, {"data/d.csv": "id,x\n1,2\n2,4\n3,6\n"}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split"), ("split", "stable/model")):
+        assert bml("pull", src, dst, cwd=released).code == 0
+    commit(released, {"models/model.pkl": "w3"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    assert bml("verify", "acme-v2", cwd=released).code == 0
+    pushed = git_proc("push", "--atomic", "origin", "raw", "clean", "split",
+                      "stable/model", "acme-v1", "acme-v2", cwd=released)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git("tag", "-l", "acme-v2", cwd=server) == "acme-v2"
+    # a plain git clone holds raw, clean and split as origin/* only
+    clone = tmp_path / "clone"
+    git("clone", "-q", "-b", "stable/model", str(server), str(clone), cwd=tmp_path)
+    assert git("branch", "--list", "raw", cwd=clone) == ""
+    chain = _chain(clone, bml, "acme-v2")
+    assert chain["end"] == "origin" and [h["branch"] for h in chain["hops"]] == [
+        "split", "clean", "raw"]
+    r = bml("verify", "acme-v2", cwd=clone)
+    assert r.code == 0 and "unverified" not in r.out, r.out
