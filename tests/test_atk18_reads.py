@@ -132,3 +132,69 @@ def test_18_rows_split_across_reads_are_still_counted_twin() -> None:
     data = b"a,b\n" + long + b",1\n2,2\r\n" + b'"q\n' + long + b'",3\n4,4'
     assert count_rows(io.BytesIO(data), RowFormat.CSV) == 4
     assert count_rows(io.BytesIO(data), RowFormat.TEXT) == 6
+
+
+@pytest.mark.parametrize("data", [
+    b"[]", b" [ ] ", b"[1]", b"[1,2,3]", b'["a,b", "c\\"]", {"x": [1,2]}]', b"[[1,2],[3]]",
+    b'["\\\\", ","]', b"\xef\xbb\xbf[1,2]", b'["\\u005c", 2]', b'{"a": [1, 2]}', b"1", b"",
+    b"[1] x", b"[1", b"[]]", b"[][]", b"[{]", b"   ", b'["open]'])
+def test_07_json_items_are_counted_as_json_counts_them(data: bytes) -> None:
+    import io
+
+    from branchml.core import jsoncount
+
+    try:
+        value = json.loads(data)
+        expected = len(value) if isinstance(value, list) else None
+    except ValueError:
+        expected = None
+    for chunk in (1, 2, 3, 7, jsoncount.CHUNK):  # every cut through strings and escapes
+        old, jsoncount.CHUNK = jsoncount.CHUNK, chunk
+        try:
+            got: int | None = jsoncount.count_items(io.BytesIO(data))
+        except jsoncount.NotCounted:
+            got = None
+        finally:
+            jsoncount.CHUNK = old
+        assert got == expected, (data, chunk)
+
+
+def test_07_a_json_array_is_counted_in_bounded_memory(tmp_path: Path) -> None:
+    """16 MB of `{},` took ~430 MB with json.load; the scan stays near the interpreter's
+    own size (NumPy imported)."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.json"
+    items = (16 << 20) // 3
+    big.write_bytes(b"[" + b"{}," * items + b"{}]")
+    # VmHWM: this process's own peak (ru_maxrss would keep the forking pytest worker's)
+    code = ("import sys; from branchml.core.jsoncount import count_items; "
+            "n = count_items(open(sys.argv[1], 'rb')); "
+            "peak = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]; "
+            "print(n, peak.split()[1])")
+    out = subprocess.run([sys.executable, "-c", code, str(big)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert int(out[0]) == items + 1
+    assert int(out[1]) < 150_000, out  # KiB
+
+
+@pytest.mark.slow
+def test_07_diff_of_a_deeply_nested_json_file_says_why_it_is_not_counted(  # type: ignore[no-untyped-def]
+        released: Path, bml) -> None:
+    commit(released, {"data/deep.json": "[" * 200_000 + "]" * 200_000,
+                      "data/ok.json": '[{"a": 1}, {"a": [2, 3]}, "x,y"]\n'},
+           branch="stable/model")
+    commit(released, {"models/model.pkl": "w2"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    r = bml("diff", "acme-v1", "acme-v2", "--json", cwd=released)
+    assert r.code == 0 and r.err == "", r.err
+    files = {f["path"]: f for f in json.loads(r.out)["files"]}
+    assert files["data/deep.json"]["rows_after"] is None
+    assert files["data/deep.json"]["rows_not_read"] == "it nests deeper than 512 levels"
+    assert files["data/ok.json"]["rows_added"] == 3  # the twin: counted
+    assert files["data/ok.json"]["rows_not_read"] is None
+    r = bml("diff", "acme-v1", "acme-v2", cwd=released)
+    assert r.code == 0
+    assert "data/deep.json: new file (rows of json not read: it nests deeper than 512 levels)" \
+        in r.out
