@@ -198,3 +198,52 @@ def test_07_diff_of_a_deeply_nested_json_file_says_why_it_is_not_counted(  # typ
     assert r.code == 0
     assert "data/deep.json: new file (rows of json not read: it nests deeper than 512 levels)" \
         in r.out
+
+
+@pytest.mark.parametrize("command", [["releases"], ["lineage", "models/m"],
+                                     ["verify", "acme-v1"], ["runs"], ["runs", "compare", "a-v1",
+                                                                       "a-v2"], ["diff", "a", "b"]])
+def test_08_outside_a_repository_every_read_says_so_once_in_json(  # type: ignore[no-untyped-def]
+        tmp_path: Path, command: list[str]) -> None:
+    """Run as a script would (a real process: git's own stderr reaches the terminal
+    there): stdout empty, stderr exactly one JSON error, exit 4."""
+    import subprocess
+
+    from tests.conftest import BIN
+
+    outside = tmp_path / "nowhere"
+    outside.mkdir()
+    done = subprocess.run([f"{BIN}/branchml", *command, "--json"], cwd=outside,
+                          capture_output=True, text=True, env={
+                              "PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path),
+                              "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert (done.returncode, done.stdout) == (4, "")
+    assert json.loads(done.stderr) == {
+        "error": f"{outside} is not in a git repository: run `branchml init` there, or pass "
+                 "-C PATH.", "exit_code": 4}
+
+
+def test_08_the_api_raises_not_a_repository_and_prints_nothing(  # type: ignore[no-untyped-def]
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    from branchml import api
+    from branchml.errors import NotARepository
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    for call in (lambda: api.runs(tmp_path), lambda: api.releases(tmp_path),
+                 lambda: api.lineage("models/m", path=tmp_path),
+                 lambda: api.verify("acme-v1", tmp_path)):
+        with pytest.raises(NotARepository):
+            call()
+    assert capfd.readouterr() == ("", "")
+
+
+def test_08_in_a_repository_and_with_c_the_reads_still_answer_twin(  # type: ignore[no-untyped-def]
+        project: Path, tmp_path: Path, bml, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = bml("runs", "--json", cwd=project)
+    assert (r.code, json.loads(r.out)) == (0, [])
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    r = bml("-C", str(project), "releases", "--json", cwd=tmp_path)
+    assert (r.code, json.loads(r.out)) == (0, [])
+    r = bml("init", "--help", cwd=tmp_path)
+    assert r.code == 0
