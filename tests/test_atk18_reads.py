@@ -247,3 +247,35 @@ def test_08_in_a_repository_and_with_c_the_reads_still_answer_twin(  # type: ign
     assert (r.code, json.loads(r.out)) == (0, [])
     r = bml("init", "--help", cwd=tmp_path)
     assert r.code == 0
+
+
+def _hand_tag(repo: Path, name: str, manifest: str, target: str) -> None:
+    git("tag", "-a", "-F", "-", name, target, cwd=repo, input=(
+        f"x\n\n-----BEGIN BRANCHML MANIFEST-----\n{manifest}\n"
+        "-----END BRANCHML MANIFEST-----\n"))
+
+
+@pytest.mark.slow
+def test_09_runs_link_only_tags_carrying_their_own_release_manifest(  # type: ignore[no-untyped-def]
+        released: Path, bml) -> None:
+    assert bml("track", cwd=released).code == 0
+    commit_ = git("rev-parse", "acme-v1^{commit}", cwd=released)
+    _hand_tag(released, "globex-v1", "{}", commit_)
+    copied = git("for-each-ref", "--format=%(contents)", "refs/tags/acme-v1", cwd=released)
+    body = copied.split("-----BEGIN BRANCHML MANIFEST-----\n")[1].split("\n-----END")[0]
+    _hand_tag(released, "globex-v2", body, commit_)  # acme-v1's manifest, copied
+    r = bml("runs", "--json", cwd=released)
+    assert r.code == 0 and [x["tags"] for x in json.loads(r.out)] == [["acme-v1"]]
+    r = bml("runs", "compare", "globex-v1", "acme-v1", cwd=released)
+    assert r.code == 2 and "'globex-v1' names no run" in r.err
+
+
+@pytest.mark.slow
+def test_09_a_run_tracked_before_its_release_is_still_linked_twin(  # type: ignore[no-untyped-def]
+        released: Path, bml) -> None:
+    commit(released, {"models/model.pkl": "w2"}, branch="stable/model")
+    assert bml("track", "stable/model", cwd=released).code == 0
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    r = bml("runs", "--json", cwd=released)
+    assert r.code == 0 and json.loads(r.out)[0]["tags"] == ["acme-v2"]
+    assert bml("runs", "compare", "acme-v2", "acme-v2", cwd=released).code == 0
