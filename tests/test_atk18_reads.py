@@ -279,3 +279,43 @@ def test_09_a_run_tracked_before_its_release_is_still_linked_twin(  # type: igno
     r = bml("runs", "--json", cwd=released)
     assert r.code == 0 and json.loads(r.out)[0]["tags"] == ["acme-v2"]
     assert bml("runs", "compare", "acme-v2", "acme-v2", cwd=released).code == 0
+
+
+def _git_files(repo: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in (repo / ".git").rglob("*") if p.is_file()}
+
+
+def _tab(bml, monkeypatch: pytest.MonkeyPatch, words: str, cwd: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("_BRANCHML_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
+    r = bml(cwd=cwd)
+    monkeypatch.delenv("_BRANCHML_COMPLETE")
+    assert r.code == 0 and r.err == "", r.err
+    return r.out.split()
+
+
+def test_15_a_tab_press_writes_nothing_under_git(  # type: ignore[no-untyped-def]
+        released: Path, tmp_path: Path, bml, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    shutil.rmtree(released / ".git" / "branchml" / "cache", ignore_errors=True)
+    before = _git_files(released)
+    assert _tab(bml, monkeypatch, "branchml deploy --client ", released) == ["acme"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert _tab(bml, monkeypatch, f"branchml -C {released} deploy --client a",
+                elsewhere) == ["acme"]
+    assert _git_files(released) == before
+    assert not (released / ".git" / "branchml" / "cache").exists()
+
+
+def test_15_completion_still_reads_the_trusted_tag_format_twin(  # type: ignore[no-untyped-def]
+        released: Path, bml, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = (released / "branchml.yaml").read_text() if (released / "branchml.yaml").exists() \
+        else git("show", "main:branchml.yaml", cwd=released)
+    commit(released, {"branchml.yaml": cfg.replace('format: "{client}-v{n}"',
+                                                   'format: "rel-{client}-{n}"')},
+           branch="main")
+    git("tag", "-a", "-m", "x", "rel-globex-3", "main", cwd=released)
+    assert _tab(bml, monkeypatch, "branchml deploy --client ", released) == ["globex"]
