@@ -140,7 +140,8 @@ class TestDiff:
         d = json.loads(bml("diff", "acme-v1", "acme-v2", "--json", cwd=stable).out)
         assert {f["path"]: f["rows_added"] for f in d["files"]} == {"data/arr.json": None,
                                                                     "data/e.jsonl": 1}
-        assert "    data/arr.json: new file (rows of json not read)\n" in bml(
+        assert "    data/arr.json: new file (rows of json not read: it is over the 8 bytes a " \
+            "JSON file is scanned for)\n" in bml(
             "diff", "acme-v1", "acme-v2", cwd=stable).out
 
     @pytest.mark.parametrize(("fmt", "data", "rows"), [

@@ -59,10 +59,29 @@ def _tag_clients(cwd: Path, names: list[str]) -> set[str]:
     from branchml.errors import BranchmlError
 
     try:
-        from branchml.ops.release import tag_format
-        from branchml.repo.reader import Git
-
-        fmt = tag_format(Git(cwd))
-    except BranchmlError:  # an unreadable config: the default format still names most
+        fmt = TagFormat(_tag_template(cwd))
+    except BranchmlError:  # a template the config schema let through but naming refuses
         fmt = TagFormat(DEFAULT_FORMAT)
     return {parsed[0] for parsed in map(fmt.parse, names) if parsed}
+
+
+def _tag_template(cwd: Path) -> str:
+    """`tags.format` of the config at the trusted ref, read without the config cache: a Tab
+    press writes nothing (the cache would go under .git, even another repository's with
+    `-C`). Any config that cannot be read gives the default format, which names most."""
+    from branchml import config
+    from branchml.core import bounds
+    from branchml.core.naming import DEFAULT_FORMAT
+    from branchml.errors import BranchmlError
+    from branchml.ops.trusted import trusted_ref
+    from branchml.repo.reader import Git
+
+    g = Git(cwd)
+    try:
+        found = g.read_bounded(f"{trusted_ref(g)}:{config.CONFIG_FILE}", bounds.CONFIG)
+        cfg = config.load_bytes(found[1] if found else None, "the trusted config")
+        return str((cfg.get("tags") or {}).get("format", DEFAULT_FORMAT))
+    except BranchmlError:  # bounds.TooLarge too
+        return DEFAULT_FORMAT
+    finally:
+        g.close()

@@ -105,6 +105,7 @@ def _dispatch(args: list[str]) -> int:
         from branchml.ops.merge_driver import run as run_driver
 
         return run_driver(*args[1:])
+    _need_repository(args)
     from branchml.cli.fastpath import run as fast
 
     code = fast(args)
@@ -113,6 +114,24 @@ def _dispatch(args: list[str]) -> int:
     from branchml.cli.commands import run
 
     return run(args)
+
+
+# commands that run outside a repository (init and clone make one; config describes keys)
+NO_REPOSITORY = frozenset({"init", "clone", "config"})
+
+
+def _need_repository(args: list[str]) -> None:
+    """Every other command needs a repository: outside one it says so in one sentence
+    (NotARepository, exit 4, JSON under --json) before anything runs, rather than whatever
+    its first git call says (`git remote` failed..., an empty list)."""
+    rest = args[2:] if args[:1] == ["-C"] and len(args) > 1 else args
+    where = Path(args[1]) if rest is not args else Path.cwd()
+    if not rest or rest[0] in NO_REPOSITORY or rest[0].startswith("-") \
+            or {"-h", "--help"} & set(rest) or not where.is_dir():
+        return  # typer answers help, and says that a -C folder does not exist
+    from branchml.repo.reader import Git
+
+    Git(where).layout  # noqa: B018
 
 
 def _finish_killed_run(args: list[str]) -> None:

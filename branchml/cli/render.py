@@ -165,7 +165,8 @@ def _file_change(f: dict[str, Any]) -> str:
     if f["change"] == "deleted":
         return "deleted" + (f" ({f['rows_before']} row(s))" if f["rows_before"] else "")
     if f["rows_added"] is None:
-        why = "no row format" if f["format"] is None else f"rows of {f['format']} not read"
+        why = "no row format" if f["format"] is None else f"rows of {f['format']} not read" + (
+            f": {f['rows_not_read']}" if f.get("rows_not_read") else "")
         return f"{'new file' if f['change'] == 'added' else 'changed'} ({why})"
     if f["change"] == "added":
         return f"{f['rows_after']:+} row(s) (new file)"

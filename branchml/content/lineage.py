@@ -5,17 +5,21 @@ A manifest's lineage is a claim about other commits, so recomputing it from the 
 commit is not enough: the trailer it comes from must also be true. A promotion's trailer is
 true when the commit it names is here and holds exactly the code of the commit carrying the
 trailer (what `branchml promote` writes, and what the server checked when stable moved); a
-pull's is true when the commit it names is the second parent of the pull's merge commit. When
-the named commit is not here (its branch deleted since, a shallow clone), the claim cannot be
-proven: it is "unverified", never "verified".
+pull's is true when the commit it names is the second parent of the pull's merge commit AND on
+the branch the trailer names, a typed branch of the trusted config that is here (anyone can
+write a trailer: `Pulled-From: origin/raw <any commit>` on a hand-made merge proves nothing).
+When the named commit or branch is not here (a branch deleted since, not fetched, a shallow
+clone), the claim cannot be proven: it is "unverified", never "verified".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from branchml.content.snapshot import code_digest
 from branchml.core.model import BranchKind, PathClass
+from branchml.core.names import ref_name_problem
 from branchml.core.policy import Policy
 from branchml.repo import proc
 from branchml.repo.reader import Git
@@ -80,6 +84,42 @@ def _pull(git: Git, t: Trailer) -> tuple[str, str]:
                        f"{t.commit[:10]}, the commit its trailer names")
 
 
+def _source_tips(git: Git, branch: str, tips: Mapping[str, str] | None) -> list[str]:
+    """Where `branch` is here: `tips` when given (a push judged against the refs as they
+    will be after it), else refs/heads/<branch> and refs/remotes/origin/<branch>. The
+    remote-tracking ref counts because it is only what `origin` holds, whose hooks judged
+    that branch; a local branch is no harder to move than it, and a clone made by `git
+    clone` holds the data branches there only (verify reads a release's branch the same)."""
+    if tips is not None:
+        return [tips[branch]] if branch in tips else []
+    found = (git.resolve(f"refs/heads/{branch}"), git.resolve(f"refs/remotes/origin/{branch}"))
+    return [tip for tip in found if tip is not None]
+
+
+def pull_source(git: Git, policy: Policy, t: Trailer,
+                tips: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """("", "") when the pull's trailer is proven: its commit is the merge's second parent
+    and on the branch it names, a typed branch here. Else ("differs" or "unverified", why):
+    a name that is no typed branch, or a commit on none of that branch's tips where one of
+    them is not behind it, is false; a branch not here or behind the commit is unverified."""
+    kind, why = _pull(git, t)
+    if kind:
+        return kind, why
+    if ref_name_problem(t.branch) or policy.branch_type(t.branch) is None:
+        return "differs", (f"{t.branch!r}, the branch its Pulled-From trailer names, is not a "
+                           "typed branch of the trusted config")
+    found = _source_tips(git, t.branch, tips)
+    if not found:
+        return "unverified", (f"{t.branch} is not a branch here (deleted since, or not "
+                              f"fetched): fetch it to prove {t.commit[:10]} came from it")
+    if any(git.is_ancestor(t.commit, tip) for tip in found):
+        return "", ""
+    if any(git.is_ancestor(tip, t.commit) for tip in found):  # a tip older than the pull
+        return "unverified", (f"{t.commit[:10]} is not yet on {t.branch} here: fetch "
+                              f"{t.branch} to prove the pull came from it")
+    return "differs", f"{t.commit[:10]} is not on {t.branch}, the branch its trailer names"
+
+
 def _branch(git: Git, policy: Policy, commit: str, branch: str, tip: str | None
             ) -> tuple[str, str]:
     """The release's `branch`: a stable branch that holds the commit (`tip`: its tip here,
@@ -96,11 +136,13 @@ def _branch(git: Git, policy: Policy, commit: str, branch: str, tip: str | None
 
 
 def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
-          tip: str | None) -> tuple[dict[str, str], dict[str, str]]:
+          tip: str | None, tips: Mapping[str, str] | None = None
+          ) -> tuple[dict[str, str], dict[str, str]]:
     """(fields proven false, fields that cannot be proven here), each with a reason. The
     recorded values are compared with the recomputed ones by the caller; this proves the
     recomputed ones (a trailer written by hand on a stable commit is no lineage), and the
-    recorded `branch` (`tip`: that branch's tip here, or None)."""
+    recorded `branch` (`tip`: that branch's tip here, or None). `tips`: every branch's tip
+    as a push judged will leave it (else the refs here)."""
     false: dict[str, str] = {}
     unverified: dict[str, str] = {}
     kind, why = _branch(git, policy, commit, str(recorded.get("branch", "")), tip)
@@ -116,7 +158,7 @@ def prove(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
                                      "of the commit: fetch its history to prove it")
             continue
         kind, why = _promotion(git, policy, found) if field == "promotion" \
-            else _pull(git, found)
+            else pull_source(git, policy, found, tips)
         if kind == "differs":
             false[field] = why
         elif kind == "unverified":
@@ -131,9 +173,9 @@ FILES_SHOWN = 200  # data file names listed per hop (the count is always whole)
 def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
     """The `Pulled-From` chain from `commit` back to where its data was committed (raw):
     each hop's source branch, commit and date, the merge that brought it (`via`) and the data
-    files that merge changed. A hop is followed only when proven (its source is the second
-    parent of the merge carrying the trailer, and on the branch it names when that branch is
-    here); an unproven one is reported and ends the chain. `end` says why it ended:
+    files that merge changed. A hop is followed only when proven (`pull_source`: the second
+    parent of the merge carrying the trailer, on the typed branch it names, here); an
+    unproven one is reported and ends the chain. `end` says why it ended:
     `origin` (no older pull), `unproven`, or `limit` (MAX_HOPS)."""
     hops: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -145,21 +187,12 @@ def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
         if t.carrier in seen:  # a proven hop only goes to an ancestor; kept as a guard
             return {"hops": hops, "end": "unproven"}
         seen.add(t.carrier)
-        kind, why = _pull(git, t)
-        if not kind:
-            kind, why = _on_branch(git, t)
+        kind, why = pull_source(git, policy, t)
         hops.append(_hop(git, policy, t, not kind, why))
         if kind:
             return {"hops": hops, "end": "unproven"}
         at = t.commit
     return {"hops": hops, "end": "limit"}
-
-
-def _on_branch(git: Git, t: Trailer) -> tuple[str, str]:
-    tip = git.resolve(f"refs/heads/{t.branch}") if not t.branch.startswith("-") else None
-    if tip is not None and not git.is_ancestor(t.commit, tip):
-        return "differs", f"{t.commit[:10]} is not on {t.branch}, the branch its trailer names"
-    return "", ""
 
 
 def _hop(git: Git, policy: Policy, t: Trailer, proven: bool, why: str) -> dict[str, Any]:

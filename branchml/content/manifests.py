@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -112,14 +113,16 @@ class FieldCheck(NamedTuple):
 
 
 def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
-                 own: dict[str, Any], tip: str | None) -> FieldCheck:
+                 own: dict[str, Any], tip: str | None,
+                 tips: Mapping[str, str] | None = None) -> FieldCheck:
     """Every field of `recorded` but the tagger's claims, recomputed: from the commit, from
     the tag's name (`own`), and the lineage proven against the repository (`tip`: the tip
-    here of the branch the manifest names, or None)."""
+    here of the branch the manifest names, or None; `tips`: every branch's tip as a judged push
+    leaves it, else the refs here, for the pull's source branch)."""
     objects: list[LfsObject] = []
     actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects)
     differ = core.differences(recorded, {**actual, **own})
-    false, unverified = lineage.prove(git, policy, commit, recorded, tip)
+    false, unverified = lineage.prove(git, policy, commit, recorded, tip, tips)
     if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
         false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
     # a shallow history cut before the trailer recomputes nothing: unverified, not false

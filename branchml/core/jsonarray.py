@@ -50,7 +50,11 @@ def append_json_items(base: bytes | None, ours: bytes, theirs: bytes, path: str
         return ours, 0
     merged = o + added
     indent = 2 if b"\n" in ours.strip() else None
-    return (json.dumps(merged, indent=indent, ensure_ascii=False) + "\n").encode(), len(added)
+    try:  # the indenting encoder is Python code: its depth is not the parser's
+        text = json.dumps(merged, indent=indent, ensure_ascii=False)
+    except RecursionError:
+        raise UsageError(_too_deep(path, "the merged array")) from None
+    return (text + "\n").encode(), len(added)
 
 
 def _too_deep(path: str, side: str) -> str:

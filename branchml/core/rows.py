@@ -101,9 +101,15 @@ def record_blocks(stream: BinaryIO, quoted: bool) -> Iterator[Batch]:
     """Batches of records; a batch keeps its raw bytes unless a quoted record spans batches
     (or the stream ends unterminated). Records are split only when a caller needs them."""
     rest = b""
+    tail: list[bytes] = []  # chunks read since the last LF: a long line, joined once
     pending: list[bytes] = []  # the lines of a record still inside quotes
     while True:
         chunk = stream.read(CHUNK)
+        if chunk and b"\n" not in chunk:  # never rejoin and rescan a line still growing
+            tail.append(chunk)
+            continue
+        if tail:
+            rest, tail = b"".join([rest, *tail]), []
         buf = rest + chunk if rest else chunk
         if not chunk:
             if buf:

@@ -110,7 +110,7 @@ def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,
     parsed = fmt.parse(name)
     own = core.own_fields(name, *parsed) if parsed else {}
     found = manifests.check_fields(git, trusted.policy, commit, dict(recorded), own,
-                                   branches.get(str(recorded.get("branch", ""))))
+                                   branches.get(str(recorded.get("branch", ""))), branches)
     bad, _, _ = manifests.check_objects(git, found.objects)
     notes = {**found.reasons, **{f: f"unverified: {why}" for f, why in
                                  found.unverified.items()}}

@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content.validation import REPORT_DIR
+from branchml.core.jsoncount import NotCounted
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.model import PathClass
-from branchml.core.rowcount import count_rows
+from branchml.core.rowcount import rows_of
 from branchml.core.rows import RowFormat, format_for
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import lfs
 from branchml.repo.reader import Git
 
-JSON_LIMIT = 256 << 20  # bytes of a JSON array file `diff` parses to count its items
+JSON_LIMIT = 256 << 20  # bytes of a JSON array file `diff` scans to count its items (time)
 CHANGE = {"A": "added", "D": "deleted", "M": "modified", "T": "modified"}
 
 
@@ -93,25 +94,31 @@ def _data_file(g: Git, path: str, old: str, new: str, status: str, fmt: RowForma
                ) -> dict[str, Any]:
     report = path.startswith(REPORT_DIR + "/")
     before = after = None
+    why = None
     if fmt is not None and not report:
-        before = 0 if old.strip("0") == "" else _rows(g, old, path, fmt)
-        after = 0 if new.strip("0") == "" else _rows(g, new, path, fmt)
+        try:
+            before = 0 if old.strip("0") == "" else _rows(g, old, path, fmt)
+            after = 0 if new.strip("0") == "" else _rows(g, new, path, fmt)
+        except NotCounted as e:  # a file whose rows cannot be counted: why, never a crash
+            why = str(e)
     return {"path": path, "change": CHANGE.get(status, "modified"),
             "format": fmt.value if fmt else None, "validation_report": report,
             "rows_before": before, "rows_after": after,
-            "rows_added": None if before is None or after is None else after - before}
+            "rows_added": None if before is None or after is None else after - before,
+            "rows_not_read": why}
 
 
 def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
     """Rows of one blob (its LFS object's, for a pointer); None when they cannot be had
-    (an LFS object not here nor fetchable, a file that does not parse)."""
+    (an LFS object not here nor fetchable, a SQLite or Parquet file that does not open);
+    NotCounted (with why) for a row file whose rows cannot be counted."""
     size = g.cat.size(oid)
     if size is None:  # not a blob here (a gitlink, a shallow clone's missing object)
         return None
     head = g.cat.read(oid) if size <= MAX_POINTER_SIZE else None
     pointer = parse_pointer(head[1]) if head else None
     if fmt is RowFormat.JSON and (pointer.size if pointer else size) > JSON_LIMIT:
-        return None  # a JSON array is parsed whole: past this, not counted
+        raise NotCounted(f"it is over the {JSON_LIMIT:,} bytes a JSON file is scanned for")
     if pointer is not None:
         common = g.layout.common_dir
         if not lfs.ensure_local(common, g.cwd, pointer, path):
@@ -126,9 +133,9 @@ def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
             f.flush()
             return _count_file(Path(f.name), fmt)
     if head:
-        return count_rows(io.BytesIO(head[1]), fmt)
+        return rows_of(io.BytesIO(head[1]), fmt)
     chunks = g.cat.stream(oid)
-    return None if chunks is None else count_rows(io.BufferedReader(_Stream(chunks)), fmt)
+    return None if chunks is None else rows_of(io.BufferedReader(_Stream(chunks)), fmt)
 
 
 def _count_file(file: Path, fmt: RowFormat) -> int | None:
@@ -137,7 +144,7 @@ def _count_file(file: Path, fmt: RowFormat) -> int | None:
     if fmt is RowFormat.PARQUET:
         return _parquet_rows(file)
     with file.open("rb") as f:
-        return count_rows(f, fmt)
+        return rows_of(f, fmt)
 
 
 def _sqlite_rows(file: Path) -> int | None:

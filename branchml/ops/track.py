@@ -144,9 +144,14 @@ def runs(path: Path) -> list[dict[str, Any]]:
 
 
 def releases_by_commit(g: Git) -> dict[str, list[str]]:
-    """commit -> the release tags (with a manifest) on it, in release order."""
+    """commit -> the release tags on it, in release order: a tag whose name is a release
+    name of the trusted tag format and whose manifest is that release's own (its tag,
+    client and number are the name's, its commit the one the tag points at). Any other tag
+    with a manifest block (`{}`, or a release's manifest copied) is no release of the run."""
     out: dict[str, list[str]] = {}
     for rel in read_releases(g, tag_format(g)):
-        if rel.manifest is not None:
+        m = rel.manifest
+        if m is not None and (m.get("tag"), m.get("client"), m.get("n"), m.get("commit")) \
+                == (rel.tag, rel.client, rel.n, rel.commit):
             out.setdefault(rel.commit, []).append(rel.tag)
     return out

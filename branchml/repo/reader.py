@@ -213,6 +213,9 @@ class Git:
     @property
     def cat(self) -> CatFile:
         if self._cat is None:
+            # outside a repository cat-file would print git's "fatal:" on the user's
+            # terminal (its stderr is not piped): one sentence instead (NotARepository)
+            self.layout  # noqa: B018
             self._cat = CatFile(self.cwd)
         return self._cat
 
