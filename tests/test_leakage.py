@@ -56,14 +56,14 @@ def test_split_rows_writes_the_split_and_records_the_request(trained: Path, bml)
     lines = (trained.parent / "train.csv").read_text().splitlines()
     assert lines[0] == "id,x"
     assert [ln.split(",")[0] for ln in lines[1:]] == expected("train")
-    split_tip = git("rev-parse", "split", cwd=trained)
+    head = git("rev-parse", "HEAD", cwd=trained)  # stable/model holds the assignment: read it
     assignment = (trained / "data/split/assignment.csv").read_bytes()  # as pulled from split
     assert got["rows"] == got["items"] == len(expected("train"))
-    assert got["data_commit"] == split_tip and got["branch"] == "split"
+    assert got["data_commit"] == head and got["branch"] == "stable/model"
     assert got["assignment"] == hashlib.sha256(assignment).hexdigest()
     record = json.loads((trained / "tracking/splits.jsonl").read_text())
     assert {k: record[k] for k in ("split", "purpose", "rows", "data_commit")} == {
-        "split": "train", "purpose": "train", "rows": got["rows"], "data_commit": split_tip}
+        "split": "train", "purpose": "train", "rows": got["rows"], "data_commit": head}
     # the same through the Python API, typed
     r = api.split_rows("val", trained.parent / "val.csv", "tune", trained)
     assert r.rows == len(expected("val")) and r.purpose == "tune"
