@@ -156,9 +156,10 @@ def test_evaluating_twice_warns_naming_the_first(trained: Path, bml) -> None:  #
     train(trained, "w3")
     r = bml("tag", "--client", "acme", "--json", cwd=trained)
     assert r.code == 0
-    digest = json.loads(r.out)["splits"][0]["assignment"]
-    warning = (f"the test split of assignment {digest[:10]} was already used for evaluation "
-               "by acme-v1: evaluate on test only once (a new test set needs new data).")
+    n = len(expected("test"))  # the same assignment: every test item was used by acme-v1
+    warning = (f"{n} of the {n} test items this release of acme evaluates on were already used "
+               "for evaluation by acme-v1: evaluate on test only once (a new test set needs "
+               "new data).")
     assert json.loads(r.out)["warnings"] == [warning]
     assert r.err == f"branchml: warning: {warning}\n"
     # another client's release is not "earlier" for acme
