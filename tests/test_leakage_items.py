@@ -163,7 +163,8 @@ def test_only_the_newest_releases_are_compared_and_the_cap_is_said() -> None:
     both = hashed({"a": "test", "b": "test", "c": "train"})
     earlier = [(f"acme-v{n}", [record(both.digest)]) for n in range(1, rules.EARLIER_CAP + 3)]
     found = evalonce.warnings("acme", [record(both.digest)], lambda c, d: both, earlier)
-    tags = ", ".join(f"acme-v{n}" for n in range(3, rules.EARLIER_CAP + 3))
+    tags = ", ".join(f"acme-v{n}" for n in range(3, 3 + evalonce.NAMED))
+    tags += f" and {rules.EARLIER_CAP - evalonce.NAMED} more"  # the newest 50, 10 named
     assert found == [
         f"2 of the 2 test items this release of acme evaluates on were already used for "
         f"evaluation by {tags}: {AGAIN}",

@@ -20,6 +20,7 @@ from branchml.core.assignments import Hashed
 Reader = Callable[[str, str], Hashed | None]  # (data commit, digest) -> the assignment, or None
 
 AGAIN = "evaluate on test only once (a new test set needs new data)."
+NAMED = 10  # releases named in one warning; past that, how many more
 
 
 def warnings(client: str, records: Iterable[Mapping[str, Any]], read: Reader,
@@ -36,14 +37,14 @@ def warnings(client: str, records: Iterable[Mapping[str, Any]], read: Reader,
     if found is not None and found[1]:
         count, tags = found[0], found[1]
         out.append(f"{count} of the {len(mine)} test items this release of {client} evaluates "
-                   f"on were already used for evaluation by {', '.join(tags)}: {AGAIN}")
+                   f"on were already used for evaluation by {_named(tags)}: {AGAIN}")
     for digest in sorted(blind):  # not readable here: the same digest is the same test split
         tags = _tags(theirs.by_digest.get(digest, []))
         if tags:
             out.append(f"the test split of assignment {digest[:10]} was already used for "
-                       f"evaluation by {', '.join(tags)}: {AGAIN}")
+                       f"evaluation by {_named(tags)}: {AGAIN}")
     if found is not None and found[2]:
-        out.append(f"the test items of {', '.join(found[2])} cannot be compared with this "
+        out.append(f"the test items of {_named(found[2])} cannot be compared with this "
                    "release's: their records' data commits do not hold their assignments here.")
     if len(theirs.tags) < theirs.evaluated:
         out.append(f"only the newest {len(theirs.tags)} of the {theirs.evaluated} earlier "
@@ -90,6 +91,11 @@ def _overlaps(mine: Any, theirs: rules.Earlier, read: Reader
         del held, mask
     return (int(used.sum()), [t for t in theirs.tags if t in hit],
             [t for t in theirs.tags if t in unread - hit])
+
+
+def _named(tags: list[str]) -> str:
+    more = f" and {len(tags) - NAMED} more" if len(tags) > NAMED else ""
+    return ", ".join(tags[:NAMED]) + more
 
 
 def _tags(at: list[tuple[str, str]]) -> list[str]:
