@@ -128,7 +128,7 @@ def earlier_evaluations(earlier: Iterable[tuple[str, Any]], cap: int = EARLIER_C
     found = [(tag, [r for r in theirs if evaluates_on_test(r)])
              for tag, theirs in earlier if isinstance(theirs, list)]
     found = [(tag, evals) for tag, evals in found if evals]
-    kept = found[-cap:] if cap > 0 else []
+    kept = found[max(len(found) - cap, 0):]
     by_digest: dict[str, list[tuple[str, str]]] = {}
     for tag, evals in kept:
         for r in evals:
