@@ -481,10 +481,11 @@ __all__ += ["next_release", "split_rows"]
 def split_rows(name: str, output: str | Path, purpose: str = "train", path: str | Path = ".",
                rev: str | None = None, dry_run: bool = False) -> SplitRows:
     """Write the rows of split `name` (train, val, test, or several joined by commas) to
-    `output`, read from the split branch's assignment and data (or `rev`'s), and record the
-    request (split, assignment digest, data commit, rows, `purpose`: train, tune or evaluate)
-    in the working tree's tracking/splits.jsonl, where `tag` finds it; `dry_run` counts the
-    rows and writes nothing."""
+    `output`, read from the assignment and data of the checked-out commit when it holds an
+    assignment (stable/* after `pull split`), else of the split branch (or `rev`'s), and
+    record the request (split, assignment digest, data commit, rows, `purpose`: train, tune
+    or evaluate) in the working tree's tracking/splits.jsonl, where `tag` finds it; `dry_run`
+    counts the rows and writes nothing."""
     from branchml.ops import splitrows as op
 
     return op.split_rows(Path(path), name, Path(output), purpose, rev, dry_run)

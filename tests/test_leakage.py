@@ -56,14 +56,14 @@ def test_split_rows_writes_the_split_and_records_the_request(trained: Path, bml)
     lines = (trained.parent / "train.csv").read_text().splitlines()
     assert lines[0] == "id,x"
     assert [ln.split(",")[0] for ln in lines[1:]] == expected("train")
-    split_tip = git("rev-parse", "split", cwd=trained)
+    head = git("rev-parse", "HEAD", cwd=trained)  # stable/model holds the assignment: read it
     assignment = (trained / "data/split/assignment.csv").read_bytes()  # as pulled from split
     assert got["rows"] == got["items"] == len(expected("train"))
-    assert got["data_commit"] == split_tip and got["branch"] == "split"
+    assert got["data_commit"] == head and got["branch"] == "stable/model"
     assert got["assignment"] == hashlib.sha256(assignment).hexdigest()
     record = json.loads((trained / "tracking/splits.jsonl").read_text())
     assert {k: record[k] for k in ("split", "purpose", "rows", "data_commit")} == {
-        "split": "train", "purpose": "train", "rows": got["rows"], "data_commit": split_tip}
+        "split": "train", "purpose": "train", "rows": got["rows"], "data_commit": head}
     # the same through the Python API, typed
     r = api.split_rows("val", trained.parent / "val.csv", "tune", trained)
     assert r.rows == len(expected("val")) and r.purpose == "tune"
@@ -156,9 +156,10 @@ def test_evaluating_twice_warns_naming_the_first(trained: Path, bml) -> None:  #
     train(trained, "w3")
     r = bml("tag", "--client", "acme", "--json", cwd=trained)
     assert r.code == 0
-    digest = json.loads(r.out)["splits"][0]["assignment"]
-    warning = (f"the test split of assignment {digest[:10]} was already used for evaluation "
-               "by acme-v1: evaluate on test only once (a new test set needs new data).")
+    n = len(expected("test"))  # the same assignment: every test item was used by acme-v1
+    warning = (f"{n} of the {n} test items this release of acme evaluates on were already used "
+               "for evaluation by acme-v1: evaluate on test only once (a new test set needs "
+               "new data).")
     assert json.loads(r.out)["warnings"] == [warning]
     assert r.err == f"branchml: warning: {warning}\n"
     # another client's release is not "earlier" for acme

@@ -108,7 +108,8 @@ def split_rows_cmd(
         help="What the rows are for: train, tune or evaluate (recorded; `tag` "
         "refuses training on test).")] = "train",
     rev: Annotated[str | None, typer.Option(
-        help="Commit holding the assignment and data (default: the split branch).")] = None,
+        help="Commit holding the assignment and data (default: the checked-out commit when "
+        "it holds one, as stable/* does after `pull split`, else the split branch).")] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

@@ -1,6 +1,7 @@
 """The leakage guard's rules on split-request records (`branchml split rows`), pure: which
 records of a release train on test items, and which earlier releases of the same client
-already evaluated on the same test split ("evaluate on test only once")."""
+evaluated on test, to compare their test items with the release's ("evaluate on test only
+once": ops/evalonce.py)."""
 
 from __future__ import annotations
 
@@ -99,20 +100,37 @@ def trains_on_test(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
             if r.get("purpose") in TRAINING and HELD_OUT in names_of(r)]
 
 
-def evaluations(records: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Assignment digests whose test split these records evaluated on."""
-    return {str(r.get("assignment")) for r in records
-            if r.get("purpose") == "evaluate" and HELD_OUT in names_of(r)}
+EARLIER_CAP = 50  # earlier releases whose test items are compared: each may mean an assignment read
 
 
-def evaluated_before(records: Iterable[Mapping[str, Any]],
-                     earlier: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]
-                     ) -> dict[str, list[str]]:
-    """assignment digest -> the earlier releases (by tag) that evaluated on its test split
-    too, for each test split these records evaluate on."""
-    mine = evaluations(records)
-    found: dict[str, list[str]] = {}
-    for tag, theirs in earlier:
-        for digest in sorted(mine & evaluations(theirs)):
-            found.setdefault(digest, []).append(tag)
-    return found
+def evaluates_on_test(record: Any) -> bool:
+    """Whether a record (of this commit, or of an earlier manifest: any JSON) evaluated on
+    the test split, with the fields needed to find its assignment."""
+    return (isinstance(record, dict) and record.get("purpose") == "evaluate"
+            and HELD_OUT in names_of(record) and isinstance(record.get("assignment"), str)
+            and isinstance(record.get("data_commit"), str))
+
+
+class Earlier(NamedTuple):
+    """The earlier releases' test evaluations to compare: assignment digest -> [(tag, data
+    commit)] (each assignment is then read once), the releases compared (oldest first), and
+    how many releases evaluated on test."""
+
+    by_digest: dict[str, list[tuple[str, str]]]
+    tags: list[str]
+    evaluated: int
+
+
+def earlier_evaluations(earlier: Iterable[tuple[str, Any]], cap: int = EARLIER_CAP
+                        ) -> Earlier:
+    """The test evaluations of the newest `cap` earlier releases (oldest first in
+    `earlier`) that evaluated on test; a manifest's `splits` that is not a list is none."""
+    found = [(tag, [r for r in theirs if evaluates_on_test(r)])
+             for tag, theirs in earlier if isinstance(theirs, list)]
+    found = [(tag, evals) for tag, evals in found if evals]
+    kept = found[max(len(found) - cap, 0):]
+    by_digest: dict[str, list[tuple[str, str]]] = {}
+    for tag, evals in kept:
+        for r in evals:
+            by_digest.setdefault(r["assignment"], []).append((tag, r["data_commit"]))
+    return Earlier(by_digest, [tag for tag, _ in kept], len(found))

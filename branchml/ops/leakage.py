@@ -1,10 +1,12 @@
 """The leakage guard `tag` runs on the split requests a release's commit records
 (`tracking/splits.jsonl`, written by `branchml split rows`): refused (or, with
-`tags.leakage: warn`, warned) when training or tuning took test items, and a warning when an
-earlier release of the same client already evaluated on the same test split."""
+`tags.leakage: warn`, warned) when training or tuning took test items; warnings when an
+earlier release of the same client already evaluated on some of the same test items
+(ops/evalonce.py), and when a request read data that is not in the release's own history."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,8 +14,10 @@ from branchml.content.manifests import SplitFile
 from branchml.core import leakage as rules
 from branchml.core.assignments import Hashed, overlap
 from branchml.errors import UsageError, VerdictError
-from branchml.ops import splitstream
+from branchml.ops import evalonce, splitstream
 from branchml.repo.reader import Git
+
+_FULL = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 def mode(config: Mapping[str, Any]) -> str:
@@ -25,8 +29,8 @@ def mode(config: Mapping[str, Any]) -> str:
 
 
 def guard(g: Git, found: SplitFile, client: str, how: str,
-          earlier: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> list[str]:
-    """The warnings for `client`'s next release; VerdictError (nothing tagged) when its
+          earlier: Iterable[tuple[str, Any]], commit: str | None = None) -> list[str]:
+    """The warnings for `client`'s next release of `commit`; VerdictError (nothing tagged) when its
     training took test items, or a record cannot be read, and `how` is refuse. Records in
     git-lfs are refused whatever `how` says: the guard would be blind to all of them."""
     if found.lfs:
@@ -39,30 +43,55 @@ def guard(g: Git, found: SplitFile, client: str, how: str,
                            "set tags.leakage: warn in branchml.yaml on main.")
     if not records:
         return [f"leakage: {u}" for u in unread]
-    problems, notes = _leaks(g, records)
+    held: dict[tuple[str, str], Hashed | None] = {}
+    problems, notes = _leaks(g, records, held)
     if problems and how == "refuse":
         raise VerdictError(f"{client}'s release would train on test items: {problems[0]}"
                            f"{_more(problems)}; train and tune on train and val, evaluate on "
                            "test, or set tags.leakage: warn in branchml.yaml on main.")
     warnings = [f"leakage: {p}" for p in unread + problems] + notes
-    for digest, tags in rules.evaluated_before(records, earlier).items():
-        warnings.append(f"the test split of assignment {digest[:10]} was already used for "
-                        f"evaluation by {', '.join(tags)}: evaluate on test only once (a new "
-                        "test set needs new data).")
-    return warnings
+    if commit is not None:
+        warnings += _elsewhere(g, records, commit)
+
+    def read(data_commit: str, digest: str) -> Hashed | None:
+        """This release's assignments as `_leaks` read them (the same digest is the same
+        content wherever it is); an earlier release's read anew and not kept, so memory
+        holds one earlier assignment at a time."""
+        mine = held.get((data_commit, digest)) or next(
+            (h for (_, d), h in held.items() if d == digest and h is not None), None)
+        return mine if mine is not None else _assignment(g, data_commit, digest)
+
+    return warnings + evalonce.warnings(client, records, read, earlier)
+
+
+def _elsewhere(g: Git, records: list[dict[str, Any]], commit: str) -> list[str]:
+    """A warning per data commit that is neither the release commit nor on its first-parent
+    line: rows read there (the split branch ahead of stable) may not be the data the release
+    holds. A warning, not a refusal: reading older data can be meant (`--rev`)."""
+    out = []
+    for r in {r["data_commit"]: r for r in records}.values():
+        at = r["data_commit"]
+        if at == commit or not _FULL.fullmatch(at) or g.object_type(at) != "commit" \
+                or g.on_first_parent_chain(commit, at):
+            continue  # a data commit not here is already said: "cannot be checked"
+        out.append(f"{_request(r)} read the data of {r['branch']} {at[:10]}, which is not "
+                   f"the release commit {commit[:10]} nor on its first-parent line: the rows "
+                   "may not be the data this release holds (run `split rows` on the "
+                   "release's branch, which reads the checked-out commit).")
+    return out
 
 
 def _more(found: list[str]) -> str:
     return f" (and {len(found) - 1} more)" if len(found) > 1 else ""
 
 
-def _leaks(g: Git, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def _leaks(g: Git, records: list[dict[str, Any]], held: dict[tuple[str, str], Hashed | None]
+           ) -> tuple[list[str], list[str]]:
     """(leaks, notes): training records asking for test, records whose assignment is not the
     one their data commit holds, and training items another evaluated assignment puts in test
     (items never move within one assignment's history, but a split made anew may move them)."""
     problems = [f"{_request(r)} asks for the test split" for r in rules.trains_on_test(records)]
     notes: list[str] = []
-    held: dict[tuple[str, str], Hashed | None] = {}
     for r in records:
         at = (r["data_commit"], r["assignment"])
         if at not in held:

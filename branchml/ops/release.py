@@ -95,7 +95,8 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
                          "and push it first, so the release is on the shared history.")
     base = manifests.compute(g, policy, commit, branch, check_lfs=True)
     warnings = leakage.guard(g, manifests.split_file(g, commit), client,
-                             leakage.mode(trusted_config(g)), _splits_of(g, fmt, client))
+                             leakage.mode(trusted_config(g)), _splits_of(g, fmt, client),
+                             commit)
     who, email = g.config("user.name"), g.config("user.email")
     if not who or not email:
         raise StateError("git does not know who you are: set `git config user.name` and "

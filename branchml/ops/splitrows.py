@@ -1,5 +1,6 @@
 """`branchml split rows NAME -o FILE --for PURPOSE`: the rows of one split (or several, joined
-by commas) written to FILE, read from the split branch's recorded assignment and data, and
+by commas) written to FILE, read from the recorded assignment and data of the checked-out
+commit (when it holds an assignment: stable/* after `pull split`) or else the split branch, and
 the request recorded in the working tree's `tracking/splits.jsonl`, so the training commit
 carries what it trained, tuned and evaluated on (`tag` puts it in the manifest and judges it
 for leakage: docs/releases.md)."""
@@ -72,7 +73,7 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
                          "folder: run it in a checkout (the branch you train on).")
     g = Git(path)
     try:
-        commit, cfg, committed = _facts(g, repo.root, rev)
+        commit, branch, cfg, committed = _facts(g, repo.root, rev)
         hashed = splitstream.assignment(g, commit)
         if hashed is None:
             raise StateError(f"{commit[:10]} has no {core.ASSIGNMENT}: run `branchml split` "
@@ -90,16 +91,17 @@ def split_rows(path: Path, name: str, out_file: Path, purpose: str = "train",
     finally:
         g.close()
     result = SplitRows(",".join(names), purpose, str(out_file), rows.rows, rows.items(files),
-                       key, hashed.digest, commit, rev or BRANCH, RECORDS, dry_run)
+                       key, hashed.digest, commit, branch, RECORDS, dry_run)
     if not dry_run:
         _append_record(repo.root, old, result.record(), committed[1] if committed else b"")
     return result
 
 
 def _facts(g: Git, root: Path, rev: str | None
-           ) -> tuple[str, dict[str, Any], tuple[str, bytes] | None]:
-    """(the split commit, the trusted `split` config, HEAD's records)."""
-    commit = g.resolve(f"{rev}^{{commit}}" if rev else f"refs/heads/{BRANCH}")
+           ) -> tuple[str, str, dict[str, Any], tuple[str, bytes] | None]:
+    """(the commit whose data is read, the branch (or rev) recorded, the trusted `split`
+    config, HEAD's records)."""
+    commit, branch = _data_commit(g, rev)
     if commit is None:
         raise StateError(f"{rev or 'the ' + BRANCH + ' branch'} is not here: create the "
                          "split with `branchml split`, or name a commit with --rev.")
@@ -107,7 +109,20 @@ def _facts(g: Git, root: Path, rev: str | None
     committed = g.show_file("HEAD", RECORDS) if g.resolve("HEAD") else None
     if _in_lfs(root, committed):
         raise UsageError(IN_LFS)
-    return commit, cfg, committed
+    return commit, branch, cfg, committed
+
+
+def _data_commit(g: Git, rev: str | None) -> tuple[str | None, str]:
+    """--rev, else the checked-out commit when it holds an assignment (stable/* after `pull
+    split`: the data the release will hold), else the split branch's tip. Reading split's tip
+    from stable would read rows newer than the release's when split has moved on."""
+    if rev:
+        return g.resolve(f"{rev}^{{commit}}"), rev
+    head = g.resolve("HEAD^{commit}")
+    found = g.cat.info(f"{head}:{core.ASSIGNMENT}") if head else None
+    if head is not None and found is not None and g.object_type(found[0]) == "blob":
+        return head, g.current_branch() or "HEAD"
+    return g.resolve(f"refs/heads/{BRANCH}"), BRANCH
 
 
 def _in_lfs(root: Path, committed: tuple[str, bytes] | None) -> bool:
