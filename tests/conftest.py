@@ -178,3 +178,38 @@ def fresh_http_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     server = _http_server(tmp_path / "http-server")
     yield server
     server.stop()
+
+
+# -- issue 18: a split pulled to stable (leakage guard), a release (lineage) ------------
+
+SPLIT_ROWS = 40
+
+
+@pytest.fixture
+def trained(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """raw -> clean -> split (keyed by id), code promoted, split pulled into stable/model,
+    which is checked out: where a training job runs."""
+    rows = "".join(f"{i},{i * 2}\n" for i in range(SPLIT_ROWS))
+    commit(project, {"data/d.csv": "id,x\n" + rows}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split")):
+        assert bml("pull", src, dst, cwd=project).code == 0
+    assert bml("split", "--key", "id", cwd=project).code == 0
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    assert bml("pull", "split", "stable/model", cwd=project).code == 0
+    git("checkout", "-q", "stable/model", cwd=project)
+    return project
+
+
+@pytest.fixture
+def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """raw -> clean -> split -> stable/model, a model trained there, tagged acme-v1."""
+    commit(project, {"data/d.csv": "id,x\n1,2\n2,4\n"}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split")):
+        assert bml("pull", src, dst, cwd=project).code == 0
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    assert bml("pull", "split", "stable/model", cwd=project).code == 0
+    commit(project, {"models/model.pkl": "w1"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=project).code == 0
+    return project

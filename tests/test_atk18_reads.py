@@ -11,20 +11,6 @@ import pytest
 from tests.conftest import commit, empty_server, git, git_proc
 
 
-@pytest.fixture
-def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    """raw -> clean -> split -> stable/model, a model trained there, tagged acme-v1."""
-    commit(project, {"data/d.csv": "id,x\n1,2\n2,4\n"}, branch="raw")
-    for src, dst in (("raw", "clean"), ("clean", "split")):
-        assert bml("pull", src, dst, cwd=project).code == 0
-    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    assert bml("pull", "split", "stable/model", cwd=project).code == 0
-    commit(project, {"models/model.pkl": "w1"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=project).code == 0
-    return project
-
-
 def _forged_pull(repo: Path, name: str) -> str:
     """A merge on stable/model of a ROOT commit holding one more data file, whose trailer
     claims it came from `name`; then a model trained on it. Returns the root commit."""

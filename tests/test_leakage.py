@@ -13,25 +13,9 @@ import pytest
 
 from branchml import api
 from branchml.core.split import bucket
-from tests.conftest import commit, empty_server, git, git_proc, snapshot
+from tests.conftest import SPLIT_ROWS, commit, empty_server, git, git_proc, snapshot
 
-ROWS = 40
-
-
-@pytest.fixture
-def trained(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    """raw -> clean -> split (keyed by id), code promoted, split pulled into stable/model,
-    which is checked out: where a training job runs."""
-    rows = "".join(f"{i},{i * 2}\n" for i in range(ROWS))
-    commit(project, {"data/d.csv": "id,x\n" + rows}, branch="raw")
-    for src, dst in (("raw", "clean"), ("clean", "split")):
-        assert bml("pull", src, dst, cwd=project).code == 0
-    assert bml("split", "--key", "id", cwd=project).code == 0
-    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    assert bml("pull", "split", "stable/model", cwd=project).code == 0
-    git("checkout", "-q", "stable/model", cwd=project)
-    return project
+ROWS = SPLIT_ROWS
 
 
 def expected(name: str) -> list[str]:

@@ -14,20 +14,6 @@ from branchml.content import lineage as chain_module
 from tests.conftest import commit, git
 
 
-@pytest.fixture
-def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    """raw -> clean -> split -> stable/model, a model trained there, tagged acme-v1."""
-    commit(project, {"data/d.csv": "id,x\n1,2\n2,4\n"}, branch="raw")
-    for src, dst in (("raw", "clean"), ("clean", "split")):
-        assert bml("pull", src, dst, cwd=project).code == 0
-    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    assert bml("pull", "split", "stable/model", cwd=project).code == 0
-    commit(project, {"models/model.pkl": "w1"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=project).code == 0
-    return project
-
-
 def pulled(repo: Path, branch: str, src: str) -> tuple[str, str]:
     """(the merge on `branch` that pulled `src`, the source commit it names)."""
     out = git("log", "--first-parent", "--format=%H %(trailers:key=Pulled-From,valueonly)",
