@@ -190,7 +190,13 @@ def trained(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     """raw -> clean -> split (keyed by id), code promoted, split pulled into stable/model,
     which is checked out: where a training job runs."""
     rows = "".join(f"{i},{i * 2}\n" for i in range(SPLIT_ROWS))
-    commit(project, {"data/d.csv": "id,x\n" + rows}, branch="raw")
+    return split_into_stable(project, bml, "id,x\n" + rows)
+
+
+def split_into_stable(project: Path, bml, csv: str) -> Path:  # type: ignore[no-untyped-def]
+    """data/d.csv on raw, pulled to clean and split, split by `id`, code promoted, split
+    pulled into stable/model, which is checked out."""
+    commit(project, {"data/d.csv": csv}, branch="raw")
     for src, dst in (("raw", "clean"), ("clean", "split")):
         assert bml("pull", src, dst, cwd=project).code == 0
     assert bml("split", "--key", "id", cwd=project).code == 0
@@ -212,4 +218,16 @@ def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     assert bml("pull", "split", "stable/model", cwd=project).code == 0
     commit(project, {"models/model.pkl": "w1"}, branch="stable/model")
     assert bml("tag", "--client", "acme", cwd=project).code == 0
+    return project
+
+
+@pytest.fixture
+def stable(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    """dev code promoted, raw data pulled, a model trained on stable/model."""
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    commit(project, {"data/d.csv": "a\n1\n"}, branch="raw")
+    assert bml("pull", "raw", "stable/model", cwd=project).code == 0
+    commit(project, {"models/model.pkl": "w1", "tracking/metrics.json": '{"acc": 0.9}',
+                     "tracking/params.json": '{"lr": 0.1}'}, branch="stable/model")
     return project

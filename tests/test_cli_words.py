@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import BIN
-from tests.test_runs_releases import retrain, stable  # noqa: F401 (a fixture)
+from tests.test_runs_releases import retrain
 
 
 def help_text(*args: str) -> str:
@@ -30,7 +30,7 @@ def test_arguments_read_in_capitals_in_the_usage_line() -> None:
     assert "{" not in help_text("runs", "compare").splitlines()[1]
 
 
-def test_rollback_with_only_a_canary_drops_the_canary(stable: Path, bml) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_rollback_with_only_a_canary_drops_the_canary(stable: Path, bml) -> None:  # type: ignore[no-untyped-def]
     assert bml("tag", "--client", "acme", cwd=stable).code == 0
     retrain(stable, "w2", {"acc": 0.95})
     assert bml("tag", "--client", "acme", cwd=stable).code == 0

@@ -15,7 +15,7 @@ from branchml.core import leakage as rules
 from branchml.core.assignments import Hashed, read_hashed
 from branchml.core.split import bucket
 from branchml.ops import evalonce
-from tests.conftest import commit, git
+from tests.conftest import commit, git, split_into_stable
 
 FIRST = 200  # ids 0..199 arrive first, 200..399 later: ~10% of each batch lands in test
 AGAIN = "evaluate on test only once (a new test set needs new data)."
@@ -32,15 +32,7 @@ def held_out(ids: range) -> list[str]:
 @pytest.fixture
 def stable(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     """The first batch split (keyed by id) and pulled into stable/model, checked out."""
-    commit(project, {"data/d.csv": "id,x\n" + rows(range(FIRST))}, branch="raw")
-    for src, dst in (("raw", "clean"), ("clean", "split")):
-        assert bml("pull", src, dst, cwd=project).code == 0
-    assert bml("split", "--key", "id", cwd=project).code == 0
-    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    assert bml("pull", "split", "stable/model", cwd=project).code == 0
-    git("checkout", "-q", "stable/model", cwd=project)
-    return project
+    return split_into_stable(project, bml, "id,x\n" + rows(range(FIRST)))
 
 
 def new_data(repo: Path, bml, ids: range, into_stable: bool = True) -> None:  # type: ignore[no-untyped-def]

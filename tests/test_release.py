@@ -17,18 +17,6 @@ from branchml.errors import ConfigError
 from tests.conftest import BIN, commit, git, snapshot
 
 
-@pytest.fixture
-def stable(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    """dev code promoted, raw data pulled, a model trained on stable/model."""
-    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    commit(project, {"data/d.csv": "a\n1\n"}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=project).code == 0
-    commit(project, {"models/model.pkl": "w1", "tracking/metrics.json": '{"acc": 0.9}',
-                     "tracking/params.json": '{"lr": 0.1}'}, branch="stable/model")
-    return project
-
-
 def retrain(repo: Path, weights: str, acc: float) -> None:
     commit(repo, {"models/model.pkl": weights, "tracking/metrics.json": f'{{"acc": {acc}}}'},
            branch="stable/model")
