@@ -266,9 +266,13 @@ def chain_text(chain: dict[str, Any]) -> None:
             continue
         names = ", ".join(hop["files"][:5]) + (
             f" (+{hop['files_total'] - 5} more)" if hop["files_total"] > 5 else "")
+        made = hop.get("made_by_pull") or []
+        made_names = ", ".join(made[:5]) + (
+            f" (+{hop['made_by_pull_total'] - 5} more)" if hop["made_by_pull_total"] > 5 else "")
         sys.stdout.write(f"  from     {hop['branch']} {hop['commit'][:10]} ({hop['date']}) "
                          f"via {hop['via'][:10]}: {hop['files_total']} data file(s)"
-                         + (f": {names}" if names else "") + "\n")
+                         + (f": {names}" if names else "")
+                         + (f"; made by the pull: {made_names}" if made else "") + "\n")
     end = {"origin": "the data was committed there", "unproven": "stopped at an unproven hop",
            "limit": "stopped after the hop limit"}[chain["end"]]
     last = chain["hops"][-1]["branch"] if chain["hops"] else "this commit"
