@@ -14,7 +14,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,18 @@ def test_rows_added_and_removed(fmt: RowFormat, before: bytes, after: bytes,
     # the rows compared are the rows counted: the counts are `rows_of`'s, and net adds up
     assert (a.rows, b.rows) == (rows_of(io.BytesIO(before), fmt), rows_of(io.BytesIO(after), fmt))
     assert expected[0] - expected[1] == b.rows - a.rows
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rows_compared_as_multisets_like_a_counter(seed: int) -> None:
+    """Random rows with many copies: the same figures as counting each row's copies."""
+    rnd = random.Random(seed)
+    before = [b"%d" % rnd.randrange(40) for _ in range(300)]
+    after = [b"%d" % rnd.randrange(50) for _ in range(rnd.randrange(500))]
+    old, new = Counter(before), Counter(after)
+    a = row_set(io.BytesIO(b"".join(r + b"\n" for r in before)), JSONL)
+    b = row_set(io.BytesIO(b"".join(r + b"\n" for r in after)), JSONL)
+    assert row_change(a, b) == (sum((new - old).values()), sum((old - new).values()))
 
 
 def test_rows_across_many_read_batches() -> None:

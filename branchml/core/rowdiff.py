@@ -81,6 +81,10 @@ def _more(side: Any, other: Any) -> int:
         return 0
     if not len(other):
         return len(side)
-    values, counts = np.unique(side, return_counts=True)
+    first = np.empty(len(side), dtype=bool)  # where each run of equal hashes starts
+    first[0] = True
+    np.not_equal(side[1:], side[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    values, counts = side[starts], np.diff(starts, append=len(side))
     held = np.searchsorted(other, values, "right") - np.searchsorted(other, values, "left")
     return int(np.maximum(counts - held, 0).sum())
