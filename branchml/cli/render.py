@@ -162,7 +162,7 @@ def _file_change(f: dict[str, Any]) -> str:
     """One data file's change: rows for a row format, else what happened to the file."""
     if f["validation_report"]:
         return f"validation report ({'new' if f['change'] == 'added' else f['change']})"
-    if f.get("split_assignment") and f.get("rows_net") is not None:
+    if f.get("split_assignment"):  # which split each item is in: no rows trained on
         return f"split assignment: {_row_change(f)}, not counted as data rows"
     return _row_change(f)
 
