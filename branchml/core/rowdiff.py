@@ -76,11 +76,8 @@ def row_change(before: RowSet, after: RowSet) -> RowChange | None:
 
 def _more(side: Any, other: Any) -> int:
     """How many of `side`'s rows (sorted hashes) `other` (sorted) does not hold, counting
-    copies: a hash side holds 3 times and other once counts 2."""
-    if not len(side):
-        return 0
-    if not len(other):
-        return len(side)
+    copies: a hash side holds 3 times and other once counts 2. Both hold rows (see
+    `row_change`)."""
     first = np.empty(len(side), dtype=bool)  # where each run of equal hashes starts
     first[0] = True
     np.not_equal(side[1:], side[:-1], out=first[1:])
