@@ -93,6 +93,8 @@ class DataDelta(TypedDict):
     files_added: int
     bytes_added: int
     rows_added: NotRequired[int | None]  # None: a file of the folder could not be counted
+    rows_removed: NotRequired[int | None]  # (or, for both, only its net figure is known)
+    rows_net: NotRequired[int | None]  # rows after minus rows before
 
 
 # "from" again: the functional form

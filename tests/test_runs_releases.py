@@ -65,11 +65,14 @@ class TestDiff:
 
         d = json.loads(bml("diff", "acme-v1", "acme-v2", "--json", cwd=stable).out)
         files = {f["path"]: f for f in d["files"]}
-        assert {p: (f["rows_before"], f["rows_after"], f["rows_added"])
+        # rows added and removed for row files and new files; the net figure alone for a
+        # changed JSON array or SQLite file (only their counts are read)
+        assert {p: (f["rows_before"], f["rows_after"], f["rows_added"], f["rows_removed"],
+                    f["rows_net"])
                 for p, f in files.items() if not f["validation_report"]} == {
-            "data/d.csv": (1, 3, 2), "data/e.jsonl": (1, 2, 1), "data/arr.json": (2, 5, 3),
-            "data/t.sqlite": (2, 7, 5), "data/new.csv": (0, 2, 2),
-            "data/pic.png": (None, None, None)}
+            "data/d.csv": (1, 3, 2, 0, 2), "data/e.jsonl": (1, 2, 1, 0, 1),
+            "data/arr.json": (2, 5, None, None, 3), "data/t.sqlite": (2, 7, None, None, 5),
+            "data/new.csv": (0, 2, 2, 0, 2), "data/pic.png": (None, None, None, None, None)}
         reports = [p for p, f in files.items() if f["validation_report"]]
         assert len(reports) == 1 and reports[0].startswith("data/_validation/pull-")
         assert d["data"]["data"]["rows_added"] is None  # the image's rows are not known
@@ -78,8 +81,8 @@ class TestDiff:
         text = bml("diff", "acme-v1", "acme-v2", cwd=stable).out
         assert "    data/d.csv: +2 row(s) (1 -> 3)\n" in text
         assert "    data/e.jsonl: +1 row(s) (1 -> 2)\n" in text
-        assert "    data/arr.json: +3 row(s) (2 -> 5)\n" in text
-        assert "    data/t.sqlite: +5 row(s) (2 -> 7)\n" in text
+        assert "    data/arr.json: net +3 row(s) (2 -> 5)\n" in text
+        assert "    data/t.sqlite: net +5 row(s) (2 -> 7)\n" in text
         assert "    data/new.csv: +2 row(s) (new file)\n" in text
         assert "    data/pic.png: new file (no row format)\n" in text
         assert f"    {reports[0]}: validation report (new)\n" in text

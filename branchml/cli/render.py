@@ -146,7 +146,7 @@ def diff_text(d: Mapping[str, Any]) -> None:
     w(f"{d['from']} -> {d['to']}\n")
     w(f"  code files changed: {len(d['code_changed'])}\n")
     for p, x in d["data"].items():
-        rows = f", {x['rows_added']:+} row(s)" if x.get("rows_added") is not None else ""
+        rows = f", {_rows(x)}" if x.get("rows_net") is not None else ""
         w(f"  data {p}/: {x['files_added']:+} files, {x['bytes_added']:+} bytes{rows}\n")
         for f in d.get("files", []):
             if f["path"].split("/", 1)[0] == p:
@@ -162,15 +162,30 @@ def _file_change(f: dict[str, Any]) -> str:
     """One data file's change: rows for a row format, else what happened to the file."""
     if f["validation_report"]:
         return f"validation report ({'new' if f['change'] == 'added' else f['change']})"
+    if f.get("split_assignment"):  # which split each item is in: no rows trained on
+        return f"split assignment: {_row_change(f)}, not counted as data rows"
+    return _row_change(f)
+
+
+def _row_change(f: dict[str, Any]) -> str:
     if f["change"] == "deleted":
         return "deleted" + (f" ({f['rows_before']} row(s))" if f["rows_before"] else "")
-    if f["rows_added"] is None:
+    if f.get("rows_net") is None:
         why = "no row format" if f["format"] is None else f"rows of {f['format']} not read" + (
             f": {f['rows_not_read']}" if f.get("rows_not_read") else "")
         return f"{'new file' if f['change'] == 'added' else 'changed'} ({why})"
     if f["change"] == "added":
         return f"{f['rows_after']:+} row(s) (new file)"
-    return f"{f['rows_added']:+} row(s) ({f['rows_before']} -> {f['rows_after']})"
+    return f"{_rows(f)} ({f['rows_before']} -> {f['rows_after']})"
+
+
+def _rows(x: Mapping[str, Any]) -> str:
+    """`+269 -1 row(s)`: rows added and removed (no `-` part when none was); `net +268
+    row(s)` where only the counts are known (JSON arrays, SQLite, Parquet)."""
+    if x.get("rows_added") is None:
+        return f"net {x['rows_net']:+} row(s)"
+    removed = f" -{x['rows_removed']}" if x.get("rows_removed") else ""
+    return f"{x['rows_added']:+}{removed} row(s)"
 
 
 def _value(v: dict[str, Any], side: str) -> str:
@@ -251,9 +266,13 @@ def chain_text(chain: dict[str, Any]) -> None:
             continue
         names = ", ".join(hop["files"][:5]) + (
             f" (+{hop['files_total'] - 5} more)" if hop["files_total"] > 5 else "")
+        made = hop.get("made_by_pull") or []
+        made_names = ", ".join(made[:5]) + (
+            f" (+{hop['made_by_pull_total'] - 5} more)" if hop["made_by_pull_total"] > 5 else "")
         sys.stdout.write(f"  from     {hop['branch']} {hop['commit'][:10]} ({hop['date']}) "
                          f"via {hop['via'][:10]}: {hop['files_total']} data file(s)"
-                         + (f": {names}" if names else "") + "\n")
+                         + (f": {names}" if names else "")
+                         + (f"; made by the pull: {made_names}" if made else "") + "\n")
     end = {"origin": "the data was committed there", "unproven": "stopped at an unproven hop",
            "limit": "stopped after the hop limit"}[chain["end"]]
     last = chain["hops"][-1]["branch"] if chain["hops"] else "this commit"

@@ -197,12 +197,35 @@ def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
 
 def _hop(git: Git, policy: Policy, t: Trailer, proven: bool, why: str) -> dict[str, Any]:
     files: list[str] = []
+    merged: list[str] = []
+    made: list[str] = []
     if proven:
-        out = proc.output(["git", "diff", "--name-only", "-z", "--no-renames",
-                           f"{t.carrier}^1", t.carrier, "--"], cwd=git.cwd)
-        files = [p for p in out.split("\0") if p and policy.classify(p) is PathClass.DATA]
+        files, merged, made = hop_files(git, policy, t.carrier, t.commit)
     date = git.out("show", "-s", "--format=%cI", t.commit, "--", check=False).strip() \
         if proven else ""
     return {"branch": t.branch, "commit": t.commit, "date": date, "via": t.carrier,
             "proven": proven, "why": why, "files": files[:FILES_SHOWN],
-            "files_total": len(files)}
+            "files_total": len(files), "merged": merged[:FILES_SHOWN],
+            "made_by_pull": made[:FILES_SHOWN], "made_by_pull_total": len(made)}
+
+
+def hop_files(git: Git, policy: Policy, merge: str, source: str
+              ) -> tuple[list[str], list[str], list[str]]:
+    """The data files the pull's `merge` changed (against its first parent), split by where
+    they came from: (brought from `source`, those of them whose content the merge combined
+    with the destination's, made by the pull). A file is brought when `source` holds it as
+    the merge left it (same blob, or both without it: a deletion the source made), or holds
+    it too with other content (rows dropped by --validate, the destination's own rows kept,
+    removals carried). A file `source` does not hold (a validation report the pull wrote),
+    or holds while the merge removed it, was made by the pull itself."""
+    out = proc.output(["git", "diff", "--name-only", "-z", "--no-renames",
+                       f"{merge}^1", merge, "--"], cwd=git.cwd)
+    changed = [p for p in out.split("\0") if p and policy.classify(p) is PathClass.DATA]
+    fields = proc.output(["git", "diff", "--name-status", "-z", "--no-renames", source, merge,
+                          "--"], cwd=git.cwd).split("\0")
+    # status of the merge's file against the source's: A (source lacks it), D (merge lacks
+    # it), M or T (both hold it, other content); a path absent here is the same on both
+    status = dict(zip(fields[1::2], fields[0::2], strict=False))
+    brought = [p for p in changed if status.get(p, "") not in ("A", "D")]
+    return (brought, [p for p in brought if p in status],
+            [p for p in changed if status.get(p, "") in ("A", "D")])

@@ -9,14 +9,16 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from branchml.content.validation import REPORT_DIR
 from branchml.core.jsoncount import NotCounted
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.model import PathClass
 from branchml.core.rowcount import rows_of
+from branchml.core.rowdiff import RowSet, row_change, row_set
 from branchml.core.rows import RowFormat, format_for
+from branchml.core.split import ASSIGNMENT
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo import lfs
@@ -78,38 +80,57 @@ def _changed(g: Git, a: str, b: str) -> list[tuple[str, str, str, str]]:
 
 def _folders(da: dict[str, Any], db: dict[str, Any], files: list[dict[str, Any]]
              ) -> dict[str, dict[str, Any]]:
-    """Per top-level data folder: files, bytes and (where each file's are known) rows
-    added."""
+    """Per top-level data folder: files, bytes and (where each data file's are known) rows
+    added, removed and net; validation reports and the split assignment are not data rows."""
     out = {}
     for p in sorted(set(da) | set(db)):
-        mine = [f for f in files if f["path"].split("/", 1)[0] == p]
-        rows = [f["rows_added"] for f in mine if not f["validation_report"]]
+        mine = [f for f in files if f["path"].split("/", 1)[0] == p
+                and not f["validation_report"] and not f["split_assignment"]]
         out[p] = {"files_added": db.get(p, {}).get("files", 0) - da.get(p, {}).get("files", 0),
                   "bytes_added": db.get(p, {}).get("bytes", 0) - da.get(p, {}).get("bytes", 0),
-                  "rows_added": sum(rows) if rows and None not in rows else None}
+                  **{k: _total(mine, k) for k in ("rows_added", "rows_removed", "rows_net")}}
     return out
+
+
+def _total(files: list[dict[str, Any]], key: str) -> int | None:
+    """The sum of `key` over files, None when a file's is not known (or there is none)."""
+    values = [f[key] for f in files]
+    return sum(values) if values and None not in values else None
 
 
 def _data_file(g: Git, path: str, old: str, new: str, status: str, fmt: RowFormat | None
                ) -> dict[str, Any]:
+    """One changed data file: rows before and after, and (for a row file, or a file added
+    or deleted) the rows added and removed; where only counts are had, `rows_net` alone."""
     report = path.startswith(REPORT_DIR + "/")
     before = after = None
     why = None
     if fmt is not None and not report:
         try:
-            before = 0 if old.strip("0") == "" else _rows(g, old, path, fmt)
-            after = 0 if new.strip("0") == "" else _rows(g, new, path, fmt)
+            before = _NONE if old.strip("0") == "" else _rows(g, old, path, fmt)
+            after = _NONE if new.strip("0") == "" else _rows(g, new, path, fmt)
         except NotCounted as e:  # a file whose rows cannot be counted: why, never a crash
             why = str(e)
+    change = net = None
+    if before is not None and after is not None:
+        change, net = row_change(before, after), after.rows - before.rows
     return {"path": path, "change": CHANGE.get(status, "modified"),
             "format": fmt.value if fmt else None, "validation_report": report,
-            "rows_before": before, "rows_after": after,
-            "rows_added": None if before is None or after is None else after - before,
+            "split_assignment": path == ASSIGNMENT,
+            "rows_before": None if before is None else before.rows,
+            "rows_after": None if after is None else after.rows,
+            "rows_added": None if change is None else change.added,
+            "rows_removed": None if change is None else change.removed,
+            "rows_net": net,
             "rows_not_read": why}
 
 
-def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
-    """Rows of one blob (its LFS object's, for a pointer); None when they cannot be had
+_NONE = RowSet(0, None)  # the side of a file added or deleted: no rows
+
+
+def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> RowSet | None:
+    """Rows of one blob (its LFS object's, for a pointer): counted, and hashed for a line
+    format (`row_set`, one pass); None when they cannot be had
     (an LFS object not here nor fetchable, a SQLite or Parquet file that does not open);
     NotCounted (with why) for a row file whose rows cannot be counted."""
     size = g.cat.size(oid)
@@ -133,18 +154,22 @@ def _rows(g: Git, oid: str, path: str, fmt: RowFormat) -> int | None:
             f.flush()
             return _count_file(Path(f.name), fmt)
     if head:
-        return rows_of(io.BytesIO(head[1]), fmt)
+        return _measure(io.BytesIO(head[1]), fmt)
     chunks = g.cat.stream(oid)
-    return None if chunks is None else rows_of(io.BufferedReader(_Stream(chunks)), fmt)
+    return None if chunks is None else _measure(io.BufferedReader(_Stream(chunks)), fmt)
 
 
-def _count_file(file: Path, fmt: RowFormat) -> int | None:
-    if fmt is RowFormat.SQLITE:
-        return _sqlite_rows(file)
-    if fmt is RowFormat.PARQUET:
-        return _parquet_rows(file)
+def _measure(stream: BinaryIO, fmt: RowFormat) -> RowSet:
+    """A line format's rows counted and hashed; a JSON array's items counted only."""
+    return row_set(stream, fmt) if fmt.streams else RowSet(rows_of(stream, fmt), None)
+
+
+def _count_file(file: Path, fmt: RowFormat) -> RowSet | None:
+    if fmt in (RowFormat.SQLITE, RowFormat.PARQUET):
+        n = _sqlite_rows(file) if fmt is RowFormat.SQLITE else _parquet_rows(file)
+        return None if n is None else RowSet(n, None)
     with file.open("rb") as f:
-        return rows_of(f, fmt)
+        return _measure(f, fmt)
 
 
 def _sqlite_rows(file: Path) -> int | None:
