@@ -18,8 +18,8 @@ _HOME = {
 
 
 def class_not_allowed(branch: str, bt: BranchType, cls: PathClass, path: str) -> str:
-    if bt.kind is BranchKind.MAIN:
-        return f"main takes no {cls}: commit {path} on {_HOME[cls]} instead"
+    if bt.kind is BranchKind.MAIN:  # the branch itself: master in a `--main master` repo
+        return f"{branch} takes no {cls}: commit {path} on {_HOME[cls]} instead"
     allowed = ", ".join(str(c) for c in bt.may_change) or "nothing"
     return (
         f"{cls} does not belong on {branch} (a {bt.kind} branch changes only {allowed}): "
@@ -66,10 +66,11 @@ def op_not_allowed(branch: str, cls: PathClass, op: Op, path: str, allowed: Iter
     return f"{cls} on {branch} may only {ok}, not {op}: {path}"
 
 
-def unknown_branch(branch: str, patterns: list[str]) -> str:
+def unknown_branch(branch: str, patterns: list[str], main: str = "main") -> str:
+    """`main`: the trusted main branch's name (master in a `--main master` repository)."""
     return (
         f"branch {branch} matches no branch type in branchml.yaml ({', '.join(patterns)}): "
-        "rename it to match one, or add a type for it to branchml.yaml on main"
+        f"rename it to match one, or add a type for it to branchml.yaml on {main}"
     )
 
 

@@ -78,13 +78,16 @@ def judge_commit(
 def judge_commits(
     policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe,
     promotion: PromotionCheck | None = None, carry: CarryCheck | None = None,
+    main: str = "main",
 ) -> list[Violation]:
-    """Every violation in `commits` (consumed as they come: a stream from git)."""
+    """Every violation in `commits` (consumed as they come: a stream from git); `main`: the
+    trusted main branch's name, which a refusal names."""
     bt = policy.branch_type(branch)
     if bt is None:
         if policy.unknown_branches == "allow":
             return []
-        return [unknown_branch(policy, branch, next(iter(commits), CommitFacts("", "", ())).sha)]
+        first = next(iter(commits), CommitFacts("", "", ())).sha
+        return [unknown_branch(policy, branch, first, main)]
     out: list[Violation] = []
     classify, trees = policy.classify, policy.trees
     for commit in commits:
@@ -107,9 +110,10 @@ def judge_commits(
     return out
 
 
-def unknown_branch(policy: Policy, branch: str, sha: str = "") -> Violation:
+def unknown_branch(policy: Policy, branch: str, sha: str = "", main: str = "main") -> Violation:
     patterns = [bt.pattern for bt in policy.branch_types]
-    return Violation("unknown-branch", msg.unknown_branch(branch, patterns), sha, "", branch)
+    return Violation("unknown-branch", msg.unknown_branch(branch, patterns, main), sha, "",
+                     branch)
 
 
 def judge_ref_update(

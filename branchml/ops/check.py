@@ -163,7 +163,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
         commits = gate.noted(commits, branch)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
-            result.violations.append(unknown_branch(trusted.policy, branch))
+            result.violations.append(unknown_branch(trusted.policy, branch, "",
+                                                    main_branch_name(git)))
         elif gate is not None:  # let through untyped, but its pointers still need objects
             for _ in commits:
                 pass

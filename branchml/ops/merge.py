@@ -24,7 +24,7 @@ from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
 from branchml.ops.carrycheck import carry_check
 from branchml.ops.check import make_probe
-from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.ops.trusted import load_trusted, main_branch_name, trusted_ref
 from branchml.repo import apply, objectstore, worktree
 from branchml.repo.reader import Git
 
@@ -182,7 +182,8 @@ def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any
         for d in diff.deltas
     )
     facts = CommitFacts("", "merge", changes, parent=parents[0], merged=parents[1])
-    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry)
+    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry,
+                          main_branch_name(g))
     if found:
         lines = "; ".join(v.message for v in found[:10])
         raise VerdictError(f"the result would break the rules of {dst}, nothing was changed: "
