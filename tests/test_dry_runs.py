@@ -6,6 +6,7 @@ really had work to do)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,31 @@ def test_dry_run_writes_nothing(built: Path, tmp_path: Path, bml, name: str) -> 
     real = bml(*args, cwd=repo)  # the twin: the same command without --dry-run writes
     assert real.code == 0, real.err
     assert _store(repo) != before
+
+
+@pytest.mark.slow
+def test_dry_run_of_a_big_validated_pull_writes_nothing(plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """Without git-lfs: a big plain CSV merged three ways (its result goes straight into the
+    object store, repo/looseobj.py), `--validate` committing its report, the branch checked
+    out. The dry run writes nothing and says what the real run then does."""
+    repo = plain_project
+    rows = "".join(f"{i},v{i}\n" for i in range(20000))  # ~200 KB: a plain blob, not a pointer
+    commit(repo, {"data/big.csv": "id,v\n" + rows}, branch="raw")
+    assert bml("pull", "raw", "clean", cwd=repo).code == 0
+    commit(repo, {"data/big.csv": "id,v\n" + rows + "20000,a\n21000,b,extra\n",
+                  "data/e.jsonl": '{"id": 1}\n{"id": \n'}, branch="raw")
+    commit(repo, {"data/big.csv": "id,v\n" + rows + "30000,c\n"}, branch="clean")
+    before = _store(repo)
+    dry = bml("pull", "raw", "clean", "--validate", "--json", "--dry-run", cwd=repo)
+    assert dry.code == 0, dry.err
+    assert _store(repo) == before
+    fsck = git_proc("fsck", "--no-progress", "--no-dangling", cwd=repo)
+    assert fsck.returncode == 0 and fsck.stdout == "", fsck.stdout + fsck.stderr
+    real = bml("pull", "raw", "clean", "--validate", "--json", cwd=repo)
+    assert real.code == 0, real.err
+    said, done = json.loads(dry.out), json.loads(real.out)
+    assert said["dry_run"] and not done["dry_run"]
+    for key in ("added", "validation", "validation_path", "appended_by_format"):
+        assert said[key] == done[key], key
+    assert "data/big.csv" in done["validation"]["dropped"]  # the bad row was dropped
+    assert git("rev-parse", "clean", cwd=repo).strip() == done["commit"]
