@@ -119,6 +119,15 @@ def test_refusal_names_master_in_a_main_master_repository(tmp_path: Path, bml) -
     on_master = git_proc("commit", "-q", "-m", "code on master", cwd=repo)
     assert on_master.returncode != 0
     assert "master: master takes no code" in on_master.stderr
+    # a link the config does not allow: the setting to change is on master
+    git("checkout", "-q", "--", ".", cwd=repo)
+    git("checkout", "-q", "-b", "dev/feature-x", cwd=repo)
+    (repo / "data").mkdir()
+    (repo / "data" / "link").symlink_to("../README.md")
+    git("add", ".", cwd=repo)
+    on_dev = git_proc("commit", "-q", "-m", "a link on dev", cwd=repo)
+    assert on_dev.returncode != 0
+    assert "branchml.yaml on master" in on_dev.stderr, on_dev.stderr
 
 
 def test_refusal_still_names_main_in_a_main_repository(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]

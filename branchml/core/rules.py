@@ -27,7 +27,7 @@ def op_of(change: Change) -> Op:
 def judge_change(
     branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe,
     promotion: Callable[[], str | None] = lambda: "", trees: TreeRules = DEFAULT_TREES,
-    carried: Callable[[Change], str | None] = lambda _: "",
+    carried: Callable[[Change], str | None] = lambda _: "", main: str = "main",
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
     p, mode = change.path, change.new_mode
@@ -39,10 +39,10 @@ def judge_change(
         bad = tree_verdict(change, cls, modes_differ and bt.is_append_only(cls), trees)
         if bad is not None:  # before the class rules: a poisoned entry is refused anywhere
             return bad[0], msg.tree_entry(bad[0], branch, cls, p, bad[1],
-                                          (change.old_mode, mode))
+                                          (change.old_mode, mode), main)
     allowed = bt.ops_for(cls)
     if not allowed:
-        return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path)
+        return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path, main)
     if cls in bt.promoted and bt.kind.takes_promotions:
         why = promotion()
         if why is None:
@@ -104,7 +104,7 @@ def judge_commits(
 
         for change in commit.changes:
             verdict = judge_change(branch, bt, classify(change.path), change, probe, promo,
-                                   trees, carried)
+                                   trees, carried, main)
             if verdict:
                 out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out

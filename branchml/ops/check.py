@@ -174,7 +174,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
     promotion = promotion or promotion_check(git, trusted, branch)
     result.violations.extend(judge_commits(trusted.policy, branch, counted,
                                            make_probe(git, gate), promotion,
-                                           carry_check(git, trusted, branch, tips)))
+                                           carry_check(git, trusted, branch, tips),
+                                           main_branch_name(git)))
     for sha, change in split_changes:
         result.violations.extend(_split_violations(git, sha, change, branch))
 
