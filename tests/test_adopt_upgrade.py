@@ -66,7 +66,7 @@ def test_init_main_master_makes_master_the_main_branch(tmp_path: Path, bml) -> N
     git("add", ".", cwd=repo)
     refused = git_proc("commit", "-q", "-m", "code on master", cwd=repo)
     assert refused.returncode != 0
-    assert "master: main takes no code: commit src/train.py on a dev/* branch" in refused.stderr
+    assert "master: master takes no code: commit src/train.py on a dev/* branch" in refused.stderr
     # a rerun keeps master as main (read from the git config) and has nothing to do
     git("checkout", "-q", "--", ".", cwd=repo)
     again = bml("init", ".", "--no-lfs", cwd=repo)

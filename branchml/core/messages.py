@@ -17,13 +17,19 @@ _HOME = {
 }
 
 
-def class_not_allowed(branch: str, bt: BranchType, cls: PathClass, path: str) -> str:
-    if bt.kind is BranchKind.MAIN:
-        return f"main takes no {cls}: commit {path} on {_HOME[cls]} instead"
+def _home(cls: PathClass, main: str) -> str:
+    return main if _HOME[cls] == "main" else _HOME[cls]
+
+
+def class_not_allowed(branch: str, bt: BranchType, cls: PathClass, path: str,
+                      main: str = "main") -> str:
+    """`main`: the trusted main branch's name (master in a `--main master` repository)."""
+    if bt.kind is BranchKind.MAIN:  # the branch itself
+        return f"{branch} takes no {cls}: commit {path} on {_home(cls, main)} instead"
     allowed = ", ".join(str(c) for c in bt.may_change) or "nothing"
     return (
         f"{cls} does not belong on {branch} (a {bt.kind} branch changes only {allowed}): "
-        f"commit {path} on {_HOME[cls]} instead"
+        f"commit {path} on {_home(cls, main)} instead"
     )
 
 
@@ -66,10 +72,11 @@ def op_not_allowed(branch: str, cls: PathClass, op: Op, path: str, allowed: Iter
     return f"{cls} on {branch} may only {ok}, not {op}: {path}"
 
 
-def unknown_branch(branch: str, patterns: list[str]) -> str:
+def unknown_branch(branch: str, patterns: list[str], main: str = "main") -> str:
+    """`main`: the trusted main branch's name (master in a `--main master` repository)."""
     return (
         f"branch {branch} matches no branch type in branchml.yaml ({', '.join(patterns)}): "
-        "rename it to match one, or add a type for it to branchml.yaml on main"
+        f"rename it to match one, or add a type for it to branchml.yaml on {main}"
     )
 
 
@@ -85,7 +92,7 @@ def protected_force(branch: str) -> str:
 
 
 def tree_entry(rule: str, branch: str, cls: PathClass, path: str, detail: str,
-               modes: tuple[str, str]) -> str:
+               modes: tuple[str, str], main: str = "main") -> str:
     """An entry git refuses to check out, a link the config does not allow, a mode change."""
     if rule == "bad-path":
         return (f"{path} cannot be checked out: git refuses a path with the part {detail!r}; "
@@ -93,9 +100,9 @@ def tree_entry(rule: str, branch: str, cls: PathClass, path: str, detail: str,
     if rule in ("symlink", "gitlink"):
         what = "a symbolic link" if rule == "symlink" else "a gitlink (submodule)"
         return (f"{path} is {what}, which {cls} on {branch} may not hold: commit the file "
-                f"itself, or allow it under trees.{rule}s in branchml.yaml on main")
+                f"itself, or allow it under trees.{rule}s in branchml.yaml on {main}")
     return (f"{cls} on {branch} is append-only: {path} changed its mode from {modes[0]} to "
-            f"{modes[1]}; keep its mode, or set trees.mode_changes: true on main")
+            f"{modes[1]}; keep its mode, or set trees.mode_changes: true on {main}")
 
 
 _OBJECT_PROBLEM = {

@@ -27,7 +27,7 @@ def op_of(change: Change) -> Op:
 def judge_change(
     branch: str, bt: BranchType, cls: PathClass, change: Change, probe: GrowthProbe,
     promotion: Callable[[], str | None] = lambda: "", trees: TreeRules = DEFAULT_TREES,
-    carried: Callable[[Change], str | None] = lambda _: "",
+    carried: Callable[[Change], str | None] = lambda _: "", main: str = "main",
 ) -> tuple[str, str] | None:
     """(rule, message) when `change` breaks the rules of `bt`, else None."""
     p, mode = change.path, change.new_mode
@@ -39,10 +39,10 @@ def judge_change(
         bad = tree_verdict(change, cls, modes_differ and bt.is_append_only(cls), trees)
         if bad is not None:  # before the class rules: a poisoned entry is refused anywhere
             return bad[0], msg.tree_entry(bad[0], branch, cls, p, bad[1],
-                                          (change.old_mode, mode))
+                                          (change.old_mode, mode), main)
     allowed = bt.ops_for(cls)
     if not allowed:
-        return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path)
+        return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path, main)
     if cls in bt.promoted and bt.kind.takes_promotions:
         why = promotion()
         if why is None:
@@ -78,13 +78,16 @@ def judge_commit(
 def judge_commits(
     policy: Policy, branch: str, commits: Iterable[CommitFacts], probe: GrowthProbe,
     promotion: PromotionCheck | None = None, carry: CarryCheck | None = None,
+    main: str = "main",
 ) -> list[Violation]:
-    """Every violation in `commits` (consumed as they come: a stream from git)."""
+    """Every violation in `commits` (consumed as they come: a stream from git); `main`: the
+    trusted main branch's name, which a refusal names."""
     bt = policy.branch_type(branch)
     if bt is None:
         if policy.unknown_branches == "allow":
             return []
-        return [unknown_branch(policy, branch, next(iter(commits), CommitFacts("", "", ())).sha)]
+        first = next(iter(commits), CommitFacts("", "", ())).sha
+        return [unknown_branch(policy, branch, first, main)]
     out: list[Violation] = []
     classify, trees = policy.classify, policy.trees
     for commit in commits:
@@ -101,15 +104,16 @@ def judge_commits(
 
         for change in commit.changes:
             verdict = judge_change(branch, bt, classify(change.path), change, probe, promo,
-                                   trees, carried)
+                                   trees, carried, main)
             if verdict:
                 out.append(Violation(verdict[0], verdict[1], commit.sha, change.path, branch))
     return out
 
 
-def unknown_branch(policy: Policy, branch: str, sha: str = "") -> Violation:
+def unknown_branch(policy: Policy, branch: str, sha: str = "", main: str = "main") -> Violation:
     patterns = [bt.pattern for bt in policy.branch_types]
-    return Violation("unknown-branch", msg.unknown_branch(branch, patterns), sha, "", branch)
+    return Violation("unknown-branch", msg.unknown_branch(branch, patterns, main), sha, "",
+                     branch)
 
 
 def judge_ref_update(

@@ -32,19 +32,33 @@ def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
     main = repo.branch_target(trusted_ref(g).removeprefix("refs/heads/"))
     if main is None:
         raise StateError("there is no main branch to start from.")
-    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
+    with repo.writer(dry_run) as w:  # a dry run's objects (git-lfs ones too) are thrown away
+        commit, files = _build(w, repo, policy, client, main)
+    if not dry_run:
+        apply.apply(repo, Plan(f"analysis start {client}",
+                               [RefUpdate(f"refs/heads/{name}", None, commit)]))
+    return {"branch": name, "commit": commit, "files": files,
+            "stub": f"analysis/{client}/analysis.ipynb"}
+
+
+def _build(repo: objectstore.Repo, real: objectstore.Repo, policy: Any, client: str,
+           main: str) -> tuple[str, int]:
+    """ds/CLIENT's first commit and its count of data files, built in `repo` (the real one,
+    or a dry run's scratch store, which has no branches: they are read from `real`)."""
+    cwd = (real.root or repo.common_dir) if repo is real else repo.common_dir
+    store = strategies.Store(repo.common_dir, cwd)
     rule = {c: ("append" if c is PathClass.DATA else "ours") for c in PathClass}
     tree = repo.pg[main].tree
     files = 0
     for src in ("raw", "monitoring"):
-        sha = repo.branch_target(src)
+        sha = real.branch_target(src)
         if sha is None:
             continue
         theirs = repo.pg[sha].tree
         if src == "monitoring":
             theirs = _only(repo, theirs, f"monitoring/{client}")
         merger = TreeMerger(repo.pg, policy, rule, store)
-        base = repo.merge_base(main, sha)
+        base = real.merge_base(main, sha)
         tree = repo.pg[merger.merge(repo.pg[base].tree if base else None, tree, theirs)]
         files += len(merger.report.added)
     stub = {}
@@ -54,12 +68,7 @@ def start(path: Path, client: str, dry_run: bool = False) -> dict[str, Any]:
     tree_id = _with(repo, tree.id, stub)
     message = (f"branchml analysis start {client}\n\nfrom main, with monitoring/{client}/ and "
                "raw data (append)\n")
-    commit = repo.commit_tree(tree_id, [main], message)
-    if not dry_run:
-        apply.apply(repo, Plan(f"analysis start {client}",
-                               [RefUpdate(f"refs/heads/{name}", None, commit)]))
-    return {"branch": name, "commit": commit, "files": files,
-            "stub": f"analysis/{client}/analysis.ipynb"}
+    return repo.commit_tree(tree_id, [main], message), files
 
 
 def _only(repo: objectstore.Repo, tree: Any, folder: str) -> Any:

@@ -163,7 +163,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
         commits = gate.noted(commits, branch)
     if trusted.policy.branch_type(branch) is None:
         if trusted.policy.unknown_branches == "reject":
-            result.violations.append(unknown_branch(trusted.policy, branch))
+            result.violations.append(unknown_branch(trusted.policy, branch, "",
+                                                    main_branch_name(git)))
         elif gate is not None:  # let through untyped, but its pointers still need objects
             for _ in commits:
                 pass
@@ -173,7 +174,8 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
     promotion = promotion or promotion_check(git, trusted, branch)
     result.violations.extend(judge_commits(trusted.policy, branch, counted,
                                            make_probe(git, gate), promotion,
-                                           carry_check(git, trusted, branch, tips)))
+                                           carry_check(git, trusted, branch, tips),
+                                           main_branch_name(git)))
     for sha, change in split_changes:
         result.violations.extend(_split_violations(git, sha, change, branch))
 

@@ -62,8 +62,8 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
         pushed = _push(path, remote, ref) if push and not dry_run else None
         return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,
                 "commit": old_sha, "already": True, "pushed": pushed}
-    tree = repo.tree_from_files(None, {"deploy.yaml": routing.encode()})
-    commit = repo.commit_tree(tree, [old_sha] if old_sha else [], message)
+    commit = repo.commit_files(None, {"deploy.yaml": routing.encode()}, message, dry_run,
+                               [old_sha] if old_sha else [])
     g.close()
     pushed = None
     if not dry_run:

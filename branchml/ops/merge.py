@@ -24,7 +24,7 @@ from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
 from branchml.ops.carrycheck import carry_check
 from branchml.ops.check import make_probe
-from branchml.ops.trusted import load_trusted, trusted_ref
+from branchml.ops.trusted import load_trusted, main_branch_name, trusted_ref
 from branchml.repo import apply, objectstore, worktree
 from branchml.repo.reader import Git
 
@@ -127,33 +127,10 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
     cfg_rule = {**DEFAULT_RULE, **dict(cfg.get("merge") or {})}
     rule = {PathClass(c): (s if not pull or c == "data" else "ours") for c, s in cfg_rule.items()}
     result.strategies = {str(c): s for c, s in rule.items() if s != "ours"}
-    store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
-    validator: Validator | None = validator_factory(repo, store, cfg) if validator_factory else None
-    merger = TreeMerger(repo.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
-                        validator, bool(cfg.get("widen_columns", False)),
-                        carries(pairs_of(cfg), src, dst))  # pulls.carry_removals
-    ours_tree = repo.pg[ours_sha].tree
-    base_tree = repo.pg[base_sha].tree if base_sha else None
-    try:
-        tree = merger.merge(base_tree, ours_tree, repo.pg[theirs_sha].tree)
-    finally:
-        merger.cleanup()
-    result.report = merger.report
-    result.appended_formats = {p: format_label(p, cfg.get("formats"))
-                               for p in merger.report.appended}
-    result.appended_by_format = by_format(merger.report.appended, result.appended_formats)
-    if validator is not None and hasattr(validator, "finish"):
-        tree = validator.finish(repo.pg, tree, theirs_sha, trusted.policy)
-        result.validation = getattr(validator, "report", None)
-        result.validation_path = str(getattr(validator, "report_path", ""))
-    if tree == ours_tree.id:
-        result.up_to_date = True
-        return result
-    _judge(g, trusted.policy, dst, repo, ours_tree, tree, (ours_sha, theirs_sha),
-           carry_check(g, trusted, dst))  # the removals it carries, proven as the checker does
-    commit = repo.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
-    result.commit = commit
-    if dry_run:
+    with repo.writer(dry_run) as w:  # a dry run's objects (git-lfs ones too) are thrown away
+        commit = _build(g, w, repo, result, trusted, cfg, rule, (ours_sha, theirs_sha, base_sha),
+                        validator_factory)
+    if commit is None or dry_run:
         return result
     verb = "pull" if pull else "merge"
     steps: list[Step] = [RefUpdate(f"refs/heads/{dst}", ours_sha, commit, f"({verb} {src})")]
@@ -161,6 +138,44 @@ def _merge(g: Git, path: Path, src: str, dst: str | None, pull: bool, dry_run: b
         steps.append(Checkout(dst))
     apply.apply(repo, Plan(f"{verb} {src} {dst}", steps))
     return result
+
+
+def _build(g: Git, w: objectstore.Repo, repo: objectstore.Repo, result: MergeResult,
+           trusted: Any, cfg: dict[str, Any], rule: dict[PathClass, str],
+           shas: tuple[str, str, str | None], validator_factory: ValidatorFactory | None
+           ) -> str | None:
+    """The merge commit, its objects written in `w` (this repository, or a dry run's scratch
+    store); None when the result is ours' tree (nothing to do)."""
+    ours_sha, theirs_sha, base_sha = shas
+    # a dry run's git processes run in the scratch store, so what they write stays there
+    store = strategies.Store(w.common_dir, (repo.root or w.common_dir) if w is repo
+                             else w.common_dir)
+    validator: Validator | None = validator_factory(w, store, cfg) if validator_factory else None
+    merger = TreeMerger(w.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
+                        validator, bool(cfg.get("widen_columns", False)),
+                        carries(pairs_of(cfg), result.src, result.dst))  # pulls.carry_removals
+    ours_tree = w.pg[ours_sha].tree
+    base_tree = w.pg[base_sha].tree if base_sha else None
+    try:
+        tree = merger.merge(base_tree, ours_tree, w.pg[theirs_sha].tree)
+    finally:
+        merger.cleanup()
+    result.report = merger.report
+    result.appended_formats = {p: format_label(p, cfg.get("formats"))
+                               for p in merger.report.appended}
+    result.appended_by_format = by_format(merger.report.appended, result.appended_formats)
+    if validator is not None and hasattr(validator, "finish"):
+        tree = validator.finish(w.pg, tree, theirs_sha, trusted.policy)
+        result.validation = getattr(validator, "report", None)
+        result.validation_path = str(getattr(validator, "report_path", ""))
+    if tree == ours_tree.id:
+        result.up_to_date = True
+        return None
+    g.close()  # its `git cat-file` restarts and sees the objects just built (a dry run's too)
+    _judge(g, trusted.policy, result.dst, w, ours_tree, tree, (ours_sha, theirs_sha),
+           carry_check(g, trusted, result.dst))  # removals it carries, proven as check does
+    result.commit = w.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
+    return result.commit
 
 
 def _tip(repo: objectstore.Repo, name: str, what: str) -> str:
@@ -182,7 +197,8 @@ def _judge(g: Git, policy: Any, dst: str, repo: objectstore.Repo, ours_tree: Any
         for d in diff.deltas
     )
     facts = CommitFacts("", "merge", changes, parent=parents[0], merged=parents[1])
-    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry)
+    found = judge_commits(policy, dst, [facts], make_probe(g), None, carry,
+                          main_branch_name(g))
     if found:
         lines = "; ".join(v.message for v in found[:10])
         raise VerdictError(f"the result would break the rules of {dst}, nothing was changed: "

@@ -162,7 +162,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             old_data = strategies._read(old, store, dest)
             body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
             data = old_data + (b"" if old_data.endswith(b"\n") else b"\n") + body
-        out[dest] = strategies.blob_for(dest, data, policy, store)
+        out[dest] = data  # stored (git-lfs) only once nothing is refused, and not in a dry run
     report = LogReport(sorted(out), already=already)
     if not out:
         return report
@@ -170,8 +170,11 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     if repo.head_branch() == BRANCH and repo.root and worktree.dirty(repo.root):
         raise DirtyWorktree(f"{BRANCH} is checked out with uncommitted changes: commit or "
                             "stash them first.")
-    report.commit = repo.commit_files(tip, out, f"branchml monitor log {client} {tag}: "
-                                      f"{len(out)} file(s)\n")
+    with repo.writer(dry_run) as w:  # a dry run's objects (git-lfs ones too) are thrown away
+        into = strategies.Store(w.common_dir, store.cwd)
+        blobs = {d: strategies.blob_for(d, data, policy, into) for d, data in out.items()}
+        report.commit = w.commit_files(tip, blobs, f"branchml monitor log {client} {tag}: "
+                                       f"{len(out)} file(s)\n")
     if not dry_run:
         steps: list[Step] = [RefUpdate(f"refs/heads/{BRANCH}", tip, report.commit, "(monitor)")]
         if repo.head_branch() == BRANCH:

@@ -66,17 +66,18 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
             raise VerdictError(f"{src} fails `branchml check`, nothing was promoted: "
                                + "; ".join(v.message for v in verdict.violations[:5]))
     report = PromoteReport(src, dst, src_sha, gates=gates, dry_run=dry_run)
-    tree, before, after = _promoted_tree(repo, trusted.policy, src_sha, dst_sha)
-    report.changed = sorted(p for p in set(before) | set(after)
-                            if before.get(p) != after.get(p))
-    report.added = [p for p in report.changed if p not in before]
-    report.deleted = [p for p in report.changed if p not in after]
-    if tree == repo.pg[dst_sha].tree.id:
-        report.up_to_date = True
-        return report
-    message = (f"branchml promote {src} into {dst}\n\n{len(report.changed)} code file(s) "
-               f"changed\n\nPromoted-From: {src} {src_sha}\n")
-    report.commit = repo.commit_tree(tree, [dst_sha], message)
+    with repo.writer(dry_run) as w:  # a dry run's tree and commit are thrown away
+        tree, before, after = _promoted_tree(w, trusted.policy, src_sha, dst_sha)
+        report.changed = sorted(p for p in set(before) | set(after)
+                                if before.get(p) != after.get(p))
+        report.added = [p for p in report.changed if p not in before]
+        report.deleted = [p for p in report.changed if p not in after]
+        if tree == w.pg[dst_sha].tree.id:
+            report.up_to_date = True
+            return report
+        message = (f"branchml promote {src} into {dst}\n\n{len(report.changed)} code file(s) "
+                   f"changed\n\nPromoted-From: {src} {src_sha}\n")
+        report.commit = w.commit_tree(tree, [dst_sha], message)
     if argvs and not dry_run:
         _run_gates(repo, report.commit, list(zip(report.gates, argvs, strict=True)))
     if not dry_run:

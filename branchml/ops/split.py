@@ -75,14 +75,16 @@ def split(path: Path, seed: int | None, ratios: str | None, key: str | None,
                          empty_key_rows=missing.rows)
     if not added:
         return report
-    files = {core.ASSIGNMENT: strategies.blob_for(core.ASSIGNMENT, new_text, policy, store)}
-    if recorded is None:
-        params = core.params_file(seed, ratio_t, key)
-        files[core.PARAMS] = strategies.blob_for(core.PARAMS, params, policy, store)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(added.items()))
     message = (f"branchml split: {sum(added.values())} new item(s) assigned ({counts})\n\n"
                f"Branchml-Split: seed={seed} ratios={','.join(map(str, ratio_t))} key={key}\n")
-    report.commit = repo.commit_files(tip, files, message)
+    with repo.writer(dry_run) as w:  # a dry run's objects (git-lfs ones too) are thrown away
+        out = strategies.Store(w.common_dir, store.cwd)
+        files = {core.ASSIGNMENT: strategies.blob_for(core.ASSIGNMENT, new_text, policy, out)}
+        if recorded is None:
+            params = core.params_file(seed, ratio_t, key)
+            files[core.PARAMS] = strategies.blob_for(core.PARAMS, params, policy, out)
+        report.commit = w.commit_files(tip, files, message)
     if not dry_run:
         steps: list[Step] = [RefUpdate(f"refs/heads/{BRANCH}", tip, report.commit, "(split)")]
         if repo.head_branch() == BRANCH:

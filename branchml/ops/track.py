@@ -78,11 +78,13 @@ def track(path: Path, src: str | None, dry_run: bool = False) -> TrackReport:
     files.update(store.files)
     report.files = sorted(files)
     report.mlflow_runs, report.mlflow_present = store.runs_added, store.runs_present
-    tree = repo.tree_from_files(main, files)
-    _judge(g, trusted.policy, main_name, repo, repo.pg[main].tree, tree)
     message = (f"branchml track {tag or branch} {commit[:10]}\n\n"
                f"Tracked-From: {branch} {commit}\n")
-    report.main_commit = repo.commit_tree(tree, [main], message)
+    with repo.writer(dry_run) as w:  # a dry run's objects are thrown away
+        tree = w.tree_from_files(main, files)
+        g.close()  # its `git cat-file` restarts and sees the objects just built
+        _judge(g, trusted.policy, main_name, w, w.pg[main].tree, tree)
+        report.main_commit = w.commit_tree(tree, [main], message)
     if dry_run:
         return report
     checked_out = repo.head_branch() == main_name

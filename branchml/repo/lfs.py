@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -72,8 +73,29 @@ def store(common_dir: Path) -> Store:
     return found
 
 
+# object folders a dry run reads besides a repository's own store (see `reading_also`)
+_ALSO: list[Path] = []
+
+
+@contextlib.contextmanager
+def reading_also(*objects: Path) -> Iterator[None]:
+    """While a dry run builds its objects in a scratch store, an object is found in either
+    store, whichever repository asks: the real one's objects from the scratch side, the new
+    ones from the real side (its checks read what the dry run made)."""
+    _ALSO.extend(objects)
+    try:
+        yield
+    finally:
+        del _ALSO[-len(objects):]
+
+
 def object_file(common_dir: Path, pointer: LfsPointer) -> Path:
-    return store(common_dir).objects / pointer.object_path
+    own = store(common_dir).objects / pointer.object_path
+    if _ALSO and not own.is_file():  # only during a dry run
+        for other in _ALSO:
+            if (other / pointer.object_path).is_file():
+                return other / pointer.object_path
+    return own
 
 
 def read_chunks(path: Path) -> Iterator[bytes]:

@@ -4,6 +4,7 @@ refs move by compare-and-swap; the working tree is git's job (`worktree.py`)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -12,7 +13,7 @@ from typing import Any
 
 from branchml.core.plan import RefUpdate
 from branchml.errors import BranchmlError, NotARepository, StaleRef, StateError
-from branchml.repo import faults, proc
+from branchml.repo import faults, lfs, proc
 
 
 def _pygit2() -> Any:
@@ -106,17 +107,17 @@ class Repo:
         return tree
 
     def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str,
-                     dry_run: bool = False) -> str:
-        """A commit of `base`'s tree with `files` written over it, built in memory.
-        `dry_run`: its id, with every object written into a throwaway store (`scratch`)."""
+                     dry_run: bool = False, parents: Sequence[str] | None = None) -> str:
+        """A commit of `base`'s tree with `files` written over it, built in memory; its
+        parents are `base` unless given. `dry_run`: its id, with every object written into a
+        throwaway store (`scratch`)."""
+        up = list(parents) if parents is not None else [base] if base else []
         if dry_run:
             sig = self.signature()  # the user's identity: the scratch store has no config
             with self.scratch() as other, writing(other.pg.path):
                 tree = other.tree_from_files(base, files)
-                return str(other.pg.create_commit(None, sig, sig, message, tree,
-                                                  [base] if base else []))
-        return self.commit_tree(self.tree_from_files(base, files), [base] if base else [],
-                                message)
+                return str(other.pg.create_commit(None, sig, sig, message, tree, up))
+        return self.commit_tree(self.tree_from_files(base, files), up, message)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Repo]:
@@ -124,13 +125,41 @@ class Repo:
         (objects/info/alternates) and writes only its own: a dry run builds the very objects
         a real run would and leaves this repository's object store as it was."""
         pygit2 = _pygit2()
+        sig = self.signature()  # the user's identity: the scratch store has no config of its own
         with tempfile.TemporaryDirectory(prefix="branchml-dry-run-") as tmp:
             pygit2.init_repository(tmp, bare=True)
             alternates = Path(tmp) / "objects" / "info" / "alternates"
             alternates.write_text(f"{self.common_dir / 'objects'}\n")
             other = Repo.__new__(Repo)
             other.pg = pygit2.Repository(tmp)
+            other.pg.config["user.name"], other.pg.config["user.email"] = sig.name, sig.email
+            other.__dict__["common_dir"] = Path(tmp)  # the cached_property, without a git call
             yield other
+
+    @contextlib.contextmanager
+    def writer(self, dry_run: bool) -> Iterator[Repo]:
+        """Where a command builds its objects: this repository, or for a dry run a `scratch`
+        store that reads this one's objects and keeps what it writes (git-lfs objects too) to
+        itself. Meanwhile the git processes this command starts in this repository also read
+        the scratch objects (GIT_ALTERNATE_OBJECT_DIRECTORIES, as git's own push quarantine
+        does), so its checks judge what the dry run built; nothing is written here."""
+        if not dry_run:
+            yield self
+            return
+        with self.scratch() as other:
+            key, was = "GIT_ALTERNATE_OBJECT_DIRECTORIES", os.environ.get(
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            os.environ[key] = os.pathsep.join(filter(None, [str(other.common_dir / "objects"),
+                                                            was]))
+            try:
+                with lfs.reading_also(lfs.store(self.common_dir).objects,
+                                      lfs.store(other.common_dir).objects):
+                    yield other
+            finally:
+                if was is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = was
 
     def merge_base(self, a: str, b: str) -> str | None:
         found = self.pg.merge_base(a, b)
