@@ -15,6 +15,7 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from branchml.core.changes import Change
 from branchml.errors import UsageError
 
 ASSIGNMENT = "data/split/assignment.csv"
@@ -98,6 +99,32 @@ def _lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
     if rest:
         rest.decode("utf-8")
         yield rest
+
+
+def deletion(old: Chunks | None, max_line: int) -> str | None:
+    """Why deleting the assignment `old` breaks split stability, None when it assigned no
+    item: a deleted assignment would let the next one move every item, as nothing older is
+    compared with an added file. One that cannot be read or parsed is taken to hold items."""
+    if old is None:
+        return (f"{ASSIGNMENT} is deleted and its content cannot be read here to show it "
+                "assigned no item")
+    try:
+        held = next(iter(rows(old(), max_line)), None) is not None
+    except (UsageError, UnicodeDecodeError, csv.Error):
+        held = True
+    return f"{ASSIGNMENT} is deleted while it assigns items" if held else None
+
+
+def paired(changes: Iterable[tuple[str, Change]]) -> Iterator[tuple[str, Change]]:
+    """The assignment's changes in the order of the walk (oldest first), an added one given as
+    its old side the last assignment before it in the walk: a deletion is refused anyway, but
+    a re-added file is then still compared with what it replaces (defence in depth)."""
+    last = ""
+    for sha, change in changes:
+        if change.status == "A" and last:
+            change = change._replace(status="M", old_oid=last)
+        last = change.old_oid if change.status == "D" else change.new_oid
+        yield sha, change
 
 
 class _TooMany(UsageError):

@@ -176,7 +176,7 @@ def _judge(git: Git, branch: str, commits: Iterable[CommitFacts], trusted: Trust
                                            make_probe(git, gate), promotion,
                                            carry_check(git, trusted, branch, tips),
                                            main_branch_name(git)))
-    for sha, change in split_changes:
+    for sha, change in splitcheck.paired(split_changes):
         result.violations.extend(_split_violations(git, sha, change, branch))
 
 
@@ -250,13 +250,16 @@ def _counting(commits: Iterable[CommitFacts], result: CheckResult,
     for commit in commits:
         result.commits += bool(commit.sha)
         split_changes.extend((commit.sha, c) for c in commit.changes
-                             if c.path == split.ASSIGNMENT and c.status != "D")
+                             if c.path == split.ASSIGNMENT)
         yield commit
 
 
 def _split_violations(git: Git, sha: str, change: Change, branch: str) -> list[Violation]:
     """Split stability of one assignment change, both files streamed (their sizes bounded
-    first: a pusher's few KiB of zeros would otherwise be read as hundreds of MiB)."""
+    first: a pusher's few KiB of zeros would otherwise be read as hundreds of MiB); a
+    deletion is refused when the deleted file assigned items."""
+    if change.status == "D":
+        return _deleted(git, sha, change, branch)
     try:
         old, new = _assignment(git, change.old_oid), _assignment(git, change.new_oid)
     except bounds.TooLarge as e:
@@ -266,6 +269,18 @@ def _split_violations(git: Git, sha: str, change: Change, branch: str) -> list[V
                       sha, change.path, branch)
             for why in splitcheck.problems(old, new or (lambda: ()), bounds.SPLIT_LINE,
                                           bounds.SPLIT_ROWS)]
+
+
+def _deleted(git: Git, sha: str, change: Change, branch: str) -> list[Violation]:
+    try:
+        why = splitcheck.deletion(_assignment(git, change.old_oid), bounds.SPLIT_LINE)
+    except bounds.TooLarge:
+        why = f"{split.ASSIGNMENT} is deleted while it assigns items"  # that large, it does
+    if why is None:
+        return []
+    return [Violation("split-stable", f"split: {why}; an item once assigned never moves and an "
+                      "assignment is never deleted, so keep the file (restore it from the "
+                      "commit before)", sha, change.path, branch)]
 
 
 def _assignment(git: Git, oid: str) -> splitcheck.Chunks | None:
