@@ -15,7 +15,7 @@ import pytest
 
 from branchml.core.changes import Change
 from branchml.core.splitcheck import ASSIGNMENT, deletion, paired
-from tests.conftest import BIN, commit, git, git_proc
+from tests.conftest import BIN, commit, empty_server, git, git_proc
 
 DELETED = ("split: data/split/assignment.csv is deleted while it assigns items; an item once "
            "assigned never moves and an assignment is never deleted, so keep the file (restore "
@@ -202,3 +202,106 @@ def test_02_twin_a_carried_removal_and_a_grown_assignment_are_accepted(
     assert git("show", f"split:{ASSIGNMENT}", cwd=split_server) == (
         "key,split\n1,test\n2,train\n3,train\n4,train")
     assert git("show", "split:data/d.csv", cwd=split_server) == "id,x\n1,a\n3,c\n4,d"
+
+
+# -- 05: a hop proven by a commit merged into the branch, not the branch's own -----------------
+def _side_on_raw(repo: Path) -> str:
+    """The reviewer's first step: a ROOT commit SIDE holding data/evil.csv, and on raw a
+    no-op merge (raw's tree unchanged) whose second parent is SIDE. Returns SIDE."""
+    blob = git("hash-object", "-w", "--stdin", cwd=repo, input="id,x\n999,1\n")
+    data = git("mktree", cwd=repo, input=f"100644 blob {blob}\tevil.csv\n")
+    side = git("commit-tree", git("mktree", cwd=repo, input=f"040000 tree {data}\tdata\n"),
+               "-m", "side", cwd=repo)
+    raw = git("rev-parse", "raw", cwd=repo)
+    noop = git("commit-tree", f"{raw}^{{tree}}", "-p", raw, "-p", side, "-m", "merge", cwd=repo)
+    git("update-ref", "refs/heads/raw", noop, cwd=repo)
+    return side
+
+
+def _pull_side_into_stable(repo: Path, side: str) -> None:
+    git("checkout", "-q", "stable/model", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-verify", "--allow-unrelated-histories", side, "-m",
+        f"branchml pull raw into stable/model\n\nPulled-From: raw {side}", cwd=repo)
+    commit(repo, {"models/model.pkl": "w2"}, branch="stable/model")
+
+
+def _hops(repo: Path, bml, rev: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    r = bml("lineage", "models/model.pkl", "--rev", rev, "--json", cwd=repo)
+    assert r.code == 0, r.err
+    return json.loads(r.out)["chain"]  # type: ignore[no-any-return]
+
+
+def _not_own(side: str) -> str:
+    return (f"{side[:10]} is not on raw's own (first-parent) history, only merged into it, so "
+            "it was never raw's data")
+
+
+@pytest.mark.slow
+def test_05_a_hop_through_a_no_op_merge_on_raw_is_unproven_and_refused(  # type: ignore[no-untyped-def]
+        released: Path, tmp_path: Path, bml) -> None:
+    server = empty_server(released, tmp_path)
+    assert git_proc("push", "origin", "--all", cwd=released).returncode == 0
+    side = _side_on_raw(released)
+    pushed = git_proc("push", "--no-verify", "origin", "raw", cwd=released)
+    assert pushed.returncode == 0, pushed.stderr  # raw's tree unchanged: raw only grew
+    _pull_side_into_stable(released, side)
+    chain = _hops(released, bml, "stable/model")
+    assert chain["end"] == "unproven" and len(chain["hops"]) == 1
+    hop = chain["hops"][0]
+    assert (hop["branch"], hop["commit"], hop["proven"], hop["why"]) == (
+        "raw", side, False, _not_own(side))
+    text = bml("lineage", "models/model.pkl", "--rev", "stable/model", cwd=released).out
+    assert "unproven, not followed" in text and "the data was committed there" not in text
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    r = bml("verify", "acme-v2", cwd=released)
+    assert r.code == 1 and f"pulled_from: {_not_own(side)}" in r.out
+    pushed = git_proc("push", "origin", "stable/model", cwd=released)  # its LFS objects too
+    assert pushed.returncode == 0, pushed.stderr  # a data append: a trailer is no rule
+    before = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=server)
+    pushed = git_proc("push", "--no-verify", "origin", "acme-v2", cwd=released)
+    assert pushed.returncode != 0 and _not_own(side) in pushed.stderr
+    assert git("for-each-ref", "--format=%(refname) %(objectname)", cwd=server) == before
+    assert git("tag", "-l", "acme-v2", cwd=server) == ""
+
+
+@pytest.mark.slow
+def test_05_twin_pulls_of_raws_own_commits_stay_proven_after_such_a_merge(  # type: ignore[no-untyped-def]
+        released: Path, tmp_path: Path, bml) -> None:
+    """raw holds the same no-op merge of SIDE, then new rows; pulled the branchml way
+    (raw's own tip each time) to stable and released: every hop proven, verified, and the
+    server takes the release in one atomic push."""
+    server = empty_server(released, tmp_path)
+    assert git_proc("push", "origin", "--all", cwd=released).returncode == 0
+    _side_on_raw(released)
+    commit(released, {"data/d.csv": "id,x\n1,2\n2,4\n3,6\n"}, branch="raw")
+    for src, dst in (("raw", "clean"), ("clean", "split"), ("split", "stable/model")):
+        assert bml("pull", src, dst, cwd=released).code == 0
+    commit(released, {"models/model.pkl": "w3"}, branch="stable/model")
+    chain = _hops(released, bml, "stable/model")
+    assert chain["end"] == "origin" and [h["proven"] for h in chain["hops"]] == [True] * 3
+    assert bml("tag", "--client", "acme", cwd=released).code == 0
+    assert bml("verify", "acme-v2", cwd=released).code == 0
+    pushed = git_proc("push", "--atomic", "origin", "raw", "clean", "split",
+                      "stable/model", "acme-v2", cwd=released)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git("tag", "-l", "acme-v2", cwd=server) == "acme-v2"
+
+
+def test_05_the_first_parent_walk_is_bounded(released: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hop's commit deeper than FIRST_PARENTS commits below the tip is unverified (never
+    proven, never read on); within the bound it is proven."""
+    from branchml.content import lineage
+    from branchml.repo.reader import Git
+
+    g = Git(released)
+    for i in range(3):
+        commit(released, {"data/d.csv": f"id,x\n1,2\n2,4\n{i},9\n"}, branch="raw")
+    tip = git("rev-parse", "raw", cwd=released)
+    assert lineage.own_history(g, tip, tip) is True
+    monkeypatch.setattr(lineage, "FIRST_PARENTS", 2)
+    assert lineage.own_history(g, tip, git("rev-parse", "raw~1", cwd=released)) is True
+    deep = git("rev-parse", "raw~3", cwd=released)
+    assert lineage.own_history(g, tip, deep) is None
+    monkeypatch.setattr(lineage, "FIRST_PARENTS", 100)
+    assert lineage.own_history(g, tip, deep) is True

@@ -96,12 +96,42 @@ def _source_tips(git: Git, branch: str, tips: Mapping[str, str] | None) -> list[
     return [tip for tip in found if tip is not None]
 
 
+FIRST_PARENTS = 1_000_000  # first-parent commits read below a tip to find a hop's commit
+
+
+def own_history(git: Git, tip: str, commit: str) -> bool | None:
+    """Whether `commit` (an ancestor of `tip`) is on `tip`'s first-parent history, the only
+    history that vouches for a commit (the carry check and new branches use the same rule):
+    a commit some merge's second parent brought in was never the branch's own. The walk
+    stops at `commit` (its parents are excluded), so it costs the commits above it; None
+    when FIRST_PARENTS commits were read without reaching it."""
+    args = ["git", "rev-list", "--first-parent", f"--max-count={FIRST_PARENTS}", tip,
+            "--not", f"{commit}^@", "--"]
+    p = proc.popen(args, cwd=git.cwd, stdin=False)
+    assert p.stdout is not None
+    read, found = 0, False
+    try:  # streamed: not found, the whole bounded walk passes through ~41 bytes at a time
+        for line in p.stdout:
+            read += 1
+            if line.strip().decode() == commit:
+                found = True
+                break
+    finally:
+        p.kill()  # done reading: what git still has to say is not needed
+        p.wait()
+        p.stdout.close()
+        if p.stderr is not None:
+            p.stderr.close()
+    return True if found else (None if read >= FIRST_PARENTS else False)
+
+
 def pull_source(git: Git, policy: Policy, t: Trailer,
                 tips: Mapping[str, str] | None = None) -> tuple[str, str]:
     """("", "") when the pull's trailer is proven: its commit is the merge's second parent
-    and on the branch it names, a typed branch here. Else ("differs" or "unverified", why):
-    a name that is no typed branch, or a commit on none of that branch's tips where one of
-    them is not behind it, is false; a branch not here or behind the commit is unverified."""
+    and on the first-parent history of the branch it names, a typed branch here. Else
+    ("differs" or "unverified", why): a name that is no typed branch, a commit on none of
+    that branch's tips where one of them is not behind it, or one only merged into it, is
+    false; a branch not here or behind the commit is unverified."""
     kind, why = _pull(git, t)
     if kind:
         return kind, why
@@ -112,8 +142,17 @@ def pull_source(git: Git, policy: Policy, t: Trailer,
     if not found:
         return "unverified", (f"{t.branch} is not a branch here (deleted since, or not "
                               f"fetched): fetch it to prove {t.commit[:10]} came from it")
-    if any(git.is_ancestor(t.commit, tip) for tip in found):
+    reached = [tip for tip in found if git.is_ancestor(t.commit, tip)]
+    own = [own_history(git, tip, t.commit) for tip in reached]
+    if True in own:
         return "", ""
+    if None in own:
+        return "unverified", (f"{t.commit[:10]} is more than {FIRST_PARENTS:,} commits down "
+                              f"{t.branch}'s own (first-parent) history, further than branchml "
+                              "reads to prove a pull came from it")
+    if reached:  # merged into the branch from elsewhere: the branch never held it as its own
+        return "differs", (f"{t.commit[:10]} is not on {t.branch}'s own (first-parent) "
+                           f"history, only merged into it, so it was never {t.branch}'s data")
     if any(git.is_ancestor(tip, t.commit) for tip in found):  # a tip older than the pull
         return "unverified", (f"{t.commit[:10]} is not yet on {t.branch} here: fetch "
                               f"{t.branch} to prove the pull came from it")
