@@ -5,8 +5,11 @@ On an append-only branch a merge may remove rows only when its source proves the
   names for this branch, on that source's first-parent history (as it will be after the
   push: a ref outside refs/heads, a tag or a dangling commit proves nothing);
 - every row it removes from a file was removed from that file on the source between the
-  previous pull (the merge base of the two parents) and the second parent, and the rest of
-  the file is its old rows, in order, then new rows at its end;
+  previous pull and the second parent, and the rest of the file is its old rows, in order,
+  then new rows at its end. The previous pull is the newest commit of the source's
+  first-parent line the branch holds (`last_pull`), never a merge base off that line (a
+  no-op merge of the branch into the source would make it a commit of the branch itself);
+- data/split/assignment.csv is never removed or cut by one (a split's items never move);
 - a file it deletes is deleted on the source there and was, on this branch, as at the base.
 All of it is read from git objects (and the LFS store); trailers and messages count for
 nothing. Rows are read as the pull reads them (core/removals.py).
@@ -25,6 +28,7 @@ from branchml.core.changes import Change, CommitFacts
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.rows import format_for
 from branchml.core.rules import CarryCheck
+from branchml.core.split import ASSIGNMENT
 from branchml.ops.trusted import TrustedPolicy
 from branchml.repo import lfs
 from branchml.repo.reader import Git
@@ -51,11 +55,12 @@ def carry_check(git: Git, trusted: TrustedPolicy, into: str,
         return git.resolve(f"refs/heads/{branch}") or git.resolve(f"refs/remotes/origin/{branch}")
 
     def where(commit: CommitFacts) -> tuple[str, str] | str:
-        """(source, merge base) of a merge, or why it proves no removal."""
+        """(source, the last pull's point on the source's line) of a merge, or why it proves
+        no removal."""
         for src in sources:
             at = tip(src)
             if at is not None and git.on_first_parent_chain(at, commit.merged):
-                base = git.out("merge-base", commit.parent, commit.merged, check=False).strip()
+                base = last_pull(git, commit.parent, commit.merged)
                 return (src, base) if base else f"its parents share no history with {src}"
         return (f"its second parent {commit.merged[:10]} is not on the first-parent history of "
                 f"{' or '.join(sources)}")
@@ -77,6 +82,25 @@ def carry_check(git: Git, trusted: TrustedPolicy, into: str,
     return check
 
 
+def last_pull(git: Git, ours: str, theirs: str) -> str | None:
+    """The newest commit on `theirs`'s first-parent line that `ours` already holds: the
+    source's state at the last pull. Never the plain merge base, which a merge of the
+    destination into the source (a no-op on the source) makes a commit of the destination,
+    whose rows and files the source never held (atk18b-01). None: no shared history."""
+    new = git.out("rev-list", "--first-parent", theirs, f"^{ours}", "--", check=False).split()
+    if not new:
+        return theirs
+    return git.resolve(f"{new[-1]}^1")
+
+
+def base_is_last_pull(git: Git, ours: str, theirs: str) -> bool:
+    """Whether the merge base a pull merges from (git's, or the merge driver's %O) is the
+    source's state at the last pull: else the pull carries no removal, since rows removed
+    "since the base" would not all be rows the source held and removed (atk18b-01)."""
+    bases = git.out("merge-base", "--all", ours, theirs, check=False).split()
+    return len(bases) == 1 and bases[0] == last_pull(git, ours, theirs)
+
+
 def merging_now(git: Git) -> str | None:
     """The commit being merged: in pre-merge-commit git names it only in GITHEAD_<sha> (it
     writes MERGE_HEAD after the hook); a merge finished by `git commit` has MERGE_HEAD."""
@@ -91,6 +115,8 @@ def _proven(git: Git, change: Change, src: str, base: str, theirs: str,
     from branchml.core.removals import drop_rows, removed_rows  # row hashes: only when needed
 
     p = change.path
+    if p == ASSIGNMENT:  # items never move: a split's assignment only grows
+        return f"{p} is never removed or cut by a pull: a split's items never move"
     at_base, on_src = _blob(git, f"{base}:{p}"), _blob(git, f"{theirs}:{p}")
     if at_base is None:
         return f"{p} was not on {src} at the last pull ({base[:10]})"
