@@ -9,6 +9,7 @@ Each attack is made with git plumbing and pushed with --no-verify to a server wi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -132,3 +133,41 @@ def test_01_twin_pull_after_a_no_op_merge_carries_only_what_clean_removed(
     pushed = git_proc("push", "--no-verify", "origin", "clean", "split", cwd=repo)
     assert pushed.returncode == 0, pushed.stderr
     assert git("rev-parse", "split", cwd=server) == git("rev-parse", "split", cwd=repo)
+
+
+def _pointer(repo: Path, content: bytes) -> str:
+    oid = hashlib.sha256(content).hexdigest()
+    store = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4]
+    store.mkdir(parents=True, exist_ok=True)
+    (store / oid).write_bytes(content)
+    return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\n"
+            f"size {len(content)}\n")
+
+
+@pytest.mark.slow
+def test_03_plain_file_replaced_by_lfs_pointer_is_no_carry(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "proj"
+    assert bml("init", str(repo), "--no-lfs", "--no-hooks").code == 0
+    server = _project(repo, bml)
+    s = git("rev-parse", "split", cwd=repo)
+    c = commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away row 2", branch="clean")
+    assert git_proc("push", "--no-verify", "origin", "clean", cwd=repo).returncode == 0
+    ptr = _blob(repo, _pointer(repo, (HEAD + "1,a\n3,c\n").encode()))
+    m = _merge(repo, _tree_with(repo, s, "data/d.csv", ptr), s, c)
+    r = bml("check", "--range", f"{s}..{m}", "--branch", "split", cwd=repo)
+    assert r.code == 1
+    assert "(it moved between git-lfs and plain git storage)" in r.out + r.err
+    git("update-ref", "refs/heads/split", m, cwd=repo)
+    _refused(repo, server, "moved between git-lfs and plain git storage", "split")
+    # and back: a pointer on split replaced by plain text is refused the same way
+    p = _merge(repo, _tree_with(repo, m, "data/d.csv", _blob(repo, HEAD + "1,a\n3,c\n")), m, c)
+    r = bml("check", "--range", f"{m}..{p}", "--branch", "split", cwd=repo)
+    assert r.code == 1
+    assert "moved between git-lfs and plain git storage" in r.out + r.err
+    # the twin: the same removal as a plain file (what `branchml pull` writes) is taken
+    git("update-ref", "refs/heads/split", s, cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    assert bml("pull", "clean", "split", cwd=repo).code == 0
+    assert git("show", "split:data/d.csv", cwd=repo) == (HEAD + "1,a\n3,c").strip()
+    pushed = git_proc("push", "--no-verify", "origin", "split", cwd=repo)
+    assert pushed.returncode == 0, pushed.stderr

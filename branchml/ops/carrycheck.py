@@ -11,6 +11,8 @@ On an append-only branch a merge may remove rows only when its source proves the
   no-op merge of the branch into the source would make it a commit of the branch itself);
 - data/split/assignment.csv is never removed or cut by one (a split's items never move);
 - a file it deletes is deleted on the source there and was, on this branch, as at the base.
+A file that moved between plain git and git-lfs storage proves nothing (git checks a
+pointer out as text without the lfs filter: every row of the branch's file would go).
 All of it is read from git objects (and the LFS store); trailers and messages count for
 nothing. Rows are read as the pull reads them (core/removals.py).
 """
@@ -126,6 +128,8 @@ def _proven(git: Git, change: Change, src: str, base: str, theirs: str,
         if at_base != change.old_oid:
             return f"{p} was changed here since the last pull, so it is not removed whole"
         return None
+    if _is_pointer(git, change.old_oid) != _is_pointer(git, change.new_oid):
+        return "it moved between git-lfs and plain git storage"  # as the growth check says
     fmt = format_for(p, formats)
     if fmt is None or not fmt.streams:
         return f"{p} is not a row file (CSV, TSV, JSON lines, text), whose rows a pull carries"
@@ -145,6 +149,14 @@ def _proven(git: Git, change: Change, src: str, base: str, theirs: str,
             if not same.ok:
                 return "its other rows were edited or moved: only new rows may follow them"
     return None
+
+
+def _is_pointer(git: Git, oid: str) -> bool:
+    """Whether a blob is a git-lfs pointer (what git checks out without the lfs filter is
+    its text, so a switch either way changes every row of the branch's file)."""
+    size = git.cat.size(oid)
+    return (size is not None and size <= MAX_POINTER_SIZE
+            and parse_pointer((git.cat.read(oid) or ("", b""))[1]) is not None)
 
 
 def _blob(git: Git, spec: str) -> str | None:
