@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from branchml.core import bounds
 from tests.conftest import commit, empty_server, git, git_proc
 
 HEAD = "id,x\n"
@@ -171,3 +172,36 @@ def test_03_plain_file_replaced_by_lfs_pointer_is_no_carry(tmp_path: Path, bml) 
     assert git("show", "split:data/d.csv", cwd=repo) == (HEAD + "1,a\n3,c").strip()
     pushed = git_proc("push", "--no-verify", "origin", "split", cwd=repo)
     assert pushed.returncode == 0, pushed.stderr
+
+
+@pytest.mark.slow
+def test_07_carry_proof_refuses_an_over_long_row_by_name(tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "proj"
+    assert bml("init", str(repo), "--no-lfs", "--no-hooks").code == 0
+    server = _project(repo, bml)
+    s = git("rev-parse", "split", cwd=repo)
+    c = commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away row 2", branch="clean")
+    assert git_proc("push", "--no-verify", "origin", "clean", cwd=repo).returncode == 0
+    long = (HEAD + "1,a\n3,c\n").encode() + b"z" * (bounds.CARRY_LINE + 1)
+    m = _merge(repo, _tree_with(repo, s, "data/d.csv", _blob(repo, long)), s, c)
+    r = bml("check", "--range", f"{s}..{m}", "--branch", "split", cwd=repo)
+    assert r.code == 1
+    assert "row 4 of its version" in r.out + r.err and "is over 1 MiB" in r.out + r.err
+    git("update-ref", "refs/heads/split", m, cwd=repo)
+    _refused(repo, server, "longer than the proof reads", "split")
+    # the twin: a long row under the limit, appended by split after the carried removal
+    ok = (HEAD + "1,a\n3,c\n").encode() + b"z" * (bounds.CARRY_LINE - 100) + b"\n"
+    m2 = _merge(repo, _tree_with(repo, s, "data/d.csv", _blob(repo, ok)), s, c)
+    r = bml("check", "--range", f"{s}..{m2}", "--branch", "split", cwd=repo)
+    assert r.code == 0, r.out + r.err
+    git("update-ref", "refs/heads/split", m2, cwd=repo)
+    pushed = git_proc("push", "--no-verify", "origin", "split", cwd=repo)
+    assert pushed.returncode == 0, pushed.stderr
+    assert _refs(server).count(m2) == 1
+
+
+def test_07_long_line_finds_the_first_over_long_row() -> None:
+    assert bounds.long_line([b"ab\ncd", b"ef\ng"], 3) == 2
+    assert bounds.long_line([b"ab\ncd", b"ef\ng"], 4) is None
+    assert bounds.long_line([b"a" * 5], 4) == 1
+    assert bounds.long_line([], 1) is None

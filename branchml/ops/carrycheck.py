@@ -13,6 +13,7 @@ On an append-only branch a merge may remove rows only when its source proves the
 - a file it deletes is deleted on the source there and was, on this branch, as at the base.
 A file that moved between plain git and git-lfs storage proves nothing (git checks a
 pointer out as text without the lfs filter: every row of the branch's file would go).
+Each version read is bounded (core/bounds.py CARRY_FILE, CARRY_LINE), as the growth check.
 All of it is read from git objects (and the LFS store); trailers and messages count for
 nothing. Rows are read as the pull reads them (core/removals.py).
 """
@@ -20,11 +21,12 @@ nothing. Rows are read as the pull reads them (core/removals.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
+from branchml.core import bounds
 from branchml.core.carry import pairs_of, sources_into
 from branchml.core.changes import Change, CommitFacts
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
@@ -134,10 +136,10 @@ def _proven(git: Git, change: Change, src: str, base: str, theirs: str,
     if fmt is None or not fmt.streams:
         return f"{p} is not a row file (CSV, TSV, JSON lines, text), whose rows a pull carries"
     with ExitStack() as stack:
-        old, new, b = (_opened(git, oid, stack) for oid in (change.old_oid, change.new_oid,
+        old, new, b = (_opened(git, oid, stack, p) for oid in (change.old_oid, change.new_oid,
                                                              at_base))
         gone = removed_rows(fmt, old, new)
-        cleaned = removed_rows(fmt, b, None if on_src is None else _opened(git, on_src, stack))
+        cleaned = removed_rows(fmt, b, None if on_src is None else _opened(git, on_src, stack, p))
         unproven = gone - cleaned
         if unproven:
             first = next(iter(unproven)).decode("utf-8", "replace")[:60]
@@ -164,20 +166,25 @@ def _blob(git: Git, spec: str) -> str | None:
     return found[0] if found is not None else None
 
 
-def _opened(git: Git, oid: str, stack: ExitStack) -> Source:
+def _opened(git: Git, oid: str, stack: ExitStack, path: str) -> Source:
     """A blob's content to be opened as often as needed: a git-lfs object in the store, or
-    a plain blob copied once into a temp file under the git dir (removed with `stack`)."""
+    a plain blob copied once into a temp file under the git dir (removed with `stack`).
+    Bounded (core/bounds.py): over CARRY_FILE by its size, before a byte is read; a row
+    over CARRY_LINE is refused by its line number in the one pass that copies or scans it."""
     size = git.cat.size(oid)
     if size is None:
         raise _Unreadable(f"the object {oid[:10]} is not in this repository")
     pointer = (parse_pointer((git.cat.read(oid) or ("", b""))[1])
                if size <= MAX_POINTER_SIZE else None)
+    _fits(pointer.size if pointer is not None else size, oid, path)
     if pointer is not None:
-        path = lfs.object_file(git.layout.common_dir, pointer)
-        if not path.is_file():
+        found = lfs.object_file(git.layout.common_dir, pointer)
+        if not found.is_file():
             raise _Unreadable(f"its git-lfs object {pointer.oid[:12]} is not in the LFS store "
                               f"({lfs.store(git.layout.common_dir).describe()})")
-        return lambda: path.open("rb")
+        with found.open("rb") as f:
+            _short_rows(iter(lambda: f.read(1 << 20), b""), oid, path)
+        return lambda: found.open("rb")
     import tempfile
 
     root = git.layout.common_dir / "branchml" / "tmp"
@@ -185,9 +192,27 @@ def _opened(git: Git, oid: str, stack: ExitStack) -> Source:
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=root, prefix="carry-")))
     copy = tmp / oid
     with copy.open("wb") as out:
-        for chunk in git.cat.stream(oid) or iter(()):
-            out.write(chunk)
+        _short_rows(_copied(git.cat.stream(oid) or iter(()), out), oid, path)
     return lambda: copy.open("rb")
+
+
+def _copied(chunks: Iterator[bytes], out: BinaryIO) -> Iterator[bytes]:
+    for chunk in chunks:
+        out.write(chunk)
+        yield chunk
+
+
+def _fits(size: int, oid: str, path: str) -> None:
+    if size > bounds.CARRY_FILE:
+        raise _Unreadable(f"its version {oid[:10]} of {path} holds {size:,} bytes, over the "
+                          f"{bounds.human(bounds.CARRY_FILE)} the proof reads of a file")
+
+
+def _short_rows(chunks: Iterator[bytes], oid: str, path: str) -> None:
+    line = bounds.long_line(chunks, bounds.CARRY_LINE)
+    if line is not None:  # refused where it is found: the rest is never read nor copied
+        raise _Unreadable(f"row {line} of its version {oid[:10]} of {path} is over "
+                          f"{bounds.human(bounds.CARRY_LINE)}, longer than the proof reads")
 
 
 class _PrefixOf:
