@@ -205,3 +205,26 @@ def test_07_long_line_finds_the_first_over_long_row() -> None:
     assert bounds.long_line([b"ab\ncd", b"ef\ng"], 4) is None
     assert bounds.long_line([b"a" * 5], 4) == 1
     assert bounds.long_line([], 1) is None
+
+
+@pytest.mark.slow
+def test_01_git_merge_door_refuses_what_the_off_line_base_would_remove(
+        tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    """`git merge clean` on split after clean's no-op merge of split: git's merge base is a
+    split commit, so git itself drops split's own row and the assignment (theirs "deleted"
+    them); the pre-merge-commit hook refuses the merge by the checker's rule."""
+    repo = tmp_path / "proj"
+    assert bml("init", str(repo), "--no-lfs").code == 0
+    _project(repo, bml)
+    own = commit(repo, {"data/d.csv": HEAD + "1,a\n2,b\n3,c\n9,z\n"}, "split's own row",
+                 branch="split")
+    c = git("rev-parse", "clean", cwd=repo)
+    mc = git("commit-tree", f"{c}^{{tree}}", "-p", c, "-p", own, "-m", "ours", cwd=repo)
+    git("update-ref", "refs/heads/clean", mc, cwd=repo)
+    commit(repo, {"data/d.csv": HEAD + "1,a\n3,c\n"}, "clean away row 2", branch="clean")
+    tip = commit(repo, {"data/d.csv": HEAD + "1,a\n2,b\n3,c\n9,z\n10,y\n"}, "split grows",
+                 branch="split")
+    merged = git_proc("merge", "--no-edit", "clean", cwd=repo)
+    assert merged.returncode != 0
+    assert "a split's items never move" in merged.stdout + merged.stderr
+    assert git("rev-parse", "split", cwd=repo) == tip
