@@ -143,6 +143,10 @@ def _hashes(blocks: Iterable[Batch], fmt: RowFormat, key: RowKey | None = None) 
 def _batch_hashes(b: Batch, fmt: RowFormat, key: RowKey | None) -> Any:
     from branchml.core import rowhash
 
+    if native.available():  # the same values, in time linear in the bytes: NumPy's loop
+        import numpy as np  # takes a step per 8 bytes of a batch's longest row (atk18b-07)
+
+        return np.frombuffer(_native_hashes(b, key), dtype=np.int64)
     if key is None and b.raw is not None:
         return rowhash.hash_lines(b.raw)  # raw bytes: records are exactly its lines
     return rowhash.hash_rows(list(map(key, b.rows)) if key else b.rows)

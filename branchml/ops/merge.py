@@ -22,7 +22,7 @@ from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
-from branchml.ops.carrycheck import carry_check
+from branchml.ops.carrycheck import carry_check, last_pull
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, main_branch_name, trusted_ref
 from branchml.repo import apply, objectstore, worktree
@@ -151,9 +151,11 @@ def _build(g: Git, w: objectstore.Repo, repo: objectstore.Repo, result: MergeRes
     store = strategies.Store(w.common_dir, (repo.root or w.common_dir) if w is repo
                              else w.common_dir)
     validator: Validator | None = validator_factory(w, store, cfg) if validator_factory else None
+    carry = carries(pairs_of(cfg), result.src, result.dst)  # pulls.carry_removals
+    if carry:  # removals since the source's state at the last pull, as the checker proves
+        base_sha = last_pull(g, ours_sha, theirs_sha) or base_sha
     merger = TreeMerger(w.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
-                        validator, bool(cfg.get("widen_columns", False)),
-                        carries(pairs_of(cfg), result.src, result.dst))  # pulls.carry_removals
+                        validator, bool(cfg.get("widen_columns", False)), carry)
     ours_tree = w.pg[ours_sha].tree
     base_tree = w.pg[base_sha].tree if base_sha else None
     try:

@@ -71,6 +71,7 @@ def carrying(g: Git, cfg: Mapping[str, Any], env: Mapping[str, str]) -> bool:
     checker proves a carried removal again from the objects, so this only decides what the
     driver writes."""
     from branchml.core.carry import pairs_of, sources_into
+    from branchml.ops.carrycheck import base_is_last_pull
 
     heads = [k.removeprefix("GITHEAD_") for k in env if k.startswith("GITHEAD_")]
     dst = g.current_branch()
@@ -81,5 +82,5 @@ def carrying(g: Git, cfg: Mapping[str, Any], env: Mapping[str, str]) -> bool:
         for ref in (f"refs/heads/{src}", f"refs/remotes/origin/{src}"):
             tip = g.resolve(ref)
             if tip is not None and g.on_first_parent_chain(tip, theirs):
-                return True
+                return base_is_last_pull(g, "HEAD", theirs)  # the checker's rule
     return False
