@@ -110,10 +110,14 @@ def install(
     if as_json:
         return emit_json(report.to_dict())
     if report.nothing_to_do:
-        return out("Nothing to do: hooks and filters are already as branchml wants them.")
-    out(("Would do" if dry_run else "Done") + f" (hooks in {report.hooks_dir}):")
-    for step in report.steps:
-        out(f"  - {step}")
+        out("Nothing to do: hooks and filters are already as branchml wants them.")
+    else:
+        out(("Would do" if dry_run else "Done") + f" (hooks in {report.hooks_dir}):")
+        for step in report.steps:
+            out(f"  - {step}")
+    if report.trusted_ref:  # said every time, so the user sees which policy judges
+        out(f"Main branch: {report.trusted_ref} (git config branchml.trustedRef); its "
+            "branchml.yaml is the policy every command trusts.")
 
 
 @app.command()

@@ -117,8 +117,7 @@ def _describe_new(report: InitReport, path: Path, model: str, with_hooks: bool,
     report.models = [model]
     report.steps = [f"create repository {path}",
                     f"commit on {report.main}: {', '.join(report.files)}"]
-    if report.main != MAIN:
-        report.steps.append(f"git config {TRUSTED_KEY} = refs/heads/{report.main}")
+    report.steps.append(f"git config {TRUSTED_KEY} = refs/heads/{report.main}")
     report.steps += [f"create {b}" for b in workflow_branches(model)]
     if use_lfs:
         report.steps.append("git lfs install --local --skip-repo (filters in .git/config)")
@@ -209,7 +208,8 @@ def _plan_and_apply(repo: objectstore.Repo, report: InitReport, path: Path, mode
     finally:
         g.close()
     steps: list[Step] = []
-    if report.main != MAIN and repo.config_get(TRUSTED_KEY) != f"refs/heads/{report.main}":
+    # always written, main too: no later command guesses main from the remote's branches
+    if repo.config_get(TRUSTED_KEY) != f"refs/heads/{report.main}":
         steps.append(ConfigSet(TRUSTED_KEY, f"refs/heads/{report.main}",
                                repo.config_get(TRUSTED_KEY)))
     use_lfs = use_lfs and bool(policy.lfs_classes)

@@ -10,7 +10,7 @@ from typing import Any
 from branchml.core.plan import ConfigSet, LfsInstall, Plan, Step
 from branchml.errors import StateError, UsageError
 from branchml.ops import mainname, merge_driver
-from branchml.ops.trusted import DEFAULT_TRUSTED_REF, load_trusted, trusted_ref
+from branchml.ops.trusted import assume, load_trusted, trusted_ref
 from branchml.repo import apply, hooks, lfs, objectstore
 from branchml.repo.reader import Git
 from branchml.resources import templates_dir
@@ -26,6 +26,7 @@ class InstallReport:
     dry_run: bool = False
     hooks_dir: str = ""
     ci_file: str = ""
+    trusted_ref: str = ""  # the main branch's ref, written as git config branchml.trustedRef
 
     @property
     def nothing_to_do(self) -> bool:
@@ -33,7 +34,8 @@ class InstallReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "dry_run": self.dry_run, "hooks_dir": self.hooks_dir,
-                "ci_file": self.ci_file, "changed": bool(self.steps) and not self.dry_run}
+                "ci_file": self.ci_file, "trusted_ref": self.trusted_ref,
+                "changed": bool(self.steps) and not self.dry_run}
 
 
 def installer_steps(cwd: Path, root: Path, bare: bool, use_lfs: bool,
@@ -85,25 +87,20 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
     g = Git(path)
     layout = g.layout
     root = layout.toplevel or layout.common_dir
+    main_ref = ""
     if uninstall:
         if lfs_storage is not None:
             raise UsageError("--lfs-storage goes with an install, not with --uninstall.")
         hdir = hooks.hooks_dir(path, root)
         steps: list[Step] = list(hooks.plan_uninstall(hdir))
     else:
-        ref = f"refs/heads/{main}" if main else trusted_ref(g)
-        if main is None and ref != DEFAULT_TRUSTED_REF and not g.config(mainname.TRUSTED_KEY):
-            main = ref.removeprefix("refs/heads/")  # a clone's origin/HEAD: written down
-        name = ref.removeprefix("refs/heads/")
-        policy = load_trusted(g, [ref, f"refs/remotes/origin/{name}", "HEAD"]).policy
-        use_lfs = bool(policy.lfs_classes) and not no_lfs
-        steps, hdir = installer_steps(path, root, layout.toplevel is None, use_lfs)
-        steps[:0] = _main_step(g, main)
+        main_ref = f"refs/heads/{main}" if main else trusted_ref(g)
+        steps, hdir = _install_steps(g, path, root, main_ref, no_lfs)
         if lfs_storage is not None:
             steps[:0] = _storage_step(g, layout.bare, lfs_storage)
     g.close()
     plan = Plan("install --uninstall" if uninstall else "install", steps)
-    report = InstallReport(plan.describe(), dry_run, str(hdir))
+    report = InstallReport(plan.describe(), dry_run, str(hdir), trusted_ref=main_ref)
     write = _ci_step(layout.toplevel, ci_file, report)  # refused before anything moves
     if not dry_run and not plan.empty:
         apply.apply(objectstore.Repo(path), plan)
@@ -111,6 +108,18 @@ def install(path: Path, uninstall: bool = False, dry_run: bool = False,
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_bytes(ci_file[1] if ci_file else b"")
     return report
+
+
+def _install_steps(g: Git, path: Path, root: Path, ref: str, no_lfs: bool
+                   ) -> tuple[list[Step], Path]:
+    """Hooks, filters and drivers as the policy at `ref` wants them, after the step that
+    writes `ref` down as the trusted main."""
+    assume(g, ref)  # `--main` decides for this command too, before it is written
+    name = ref.removeprefix("refs/heads/")
+    policy = load_trusted(g, [ref, f"refs/remotes/origin/{name}", "HEAD"]).policy
+    use_lfs = bool(policy.lfs_classes) and not no_lfs
+    steps, hdir = installer_steps(path, root, g.layout.toplevel is None, use_lfs)
+    return [*_main_step(g, ref), *steps], hdir
 
 
 def _ci_step(root: Path | None, ci_file: tuple[str, bytes] | None,
@@ -135,13 +144,12 @@ def _ci_step(root: Path | None, ci_file: tuple[str, bytes] | None,
     return target
 
 
-def _main_step(g: Git, main: str | None) -> list[Step]:
-    """`--main NAME`: the branch whose branchml.yaml judges (git config branchml.trustedRef,
-    which only the repository's owner writes); on a server, the one its pre-receive trusts."""
+def _main_step(g: Git, ref: str) -> list[Step]:
+    """The ref whose branchml.yaml judges (`--main NAME`, else the one `trusted_ref` chose),
+    always written as git config branchml.trustedRef (which only the repository's owner
+    writes), so no later command guesses; on a server, the one its pre-receive trusts."""
     old = g.config(mainname.TRUSTED_KEY)
-    if main is None or old == f"refs/heads/{main}":
-        return []
-    return [ConfigSet(mainname.TRUSTED_KEY, f"refs/heads/{main}", old)]
+    return [] if old == ref else [ConfigSet(mainname.TRUSTED_KEY, ref, old)]
 
 
 def _storage_step(g: Git, bare: bool, location: str) -> list[Step]:

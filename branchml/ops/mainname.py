@@ -25,12 +25,13 @@ def check(main: str) -> None:
 
 def choose(repo: objectstore.Repo, given: str | None) -> str:
     """The main branch: `given`, else the one the repository's git config names (set by an
-    earlier `init --main`), else main. Never read from a tree: a commit cannot choose it."""
+    earlier `init` or `install`), else main. Never read from a tree: a commit cannot choose
+    it."""
     ref = repo.config_get(TRUSTED_KEY)
     current = ref.removeprefix("refs/heads/") if ref else None
     if given is None or given == current:
         return current or MAIN
-    if current is not None:
+    if current is not None and _set_up(repo, current):
         raise UsageError(f"this repository's main branch is already {current} (git config "
                          f"{TRUSTED_KEY}); run init without --main.")
     if repo.branch_target(given) is None and repo.head_branch() != given:  # unborn HEAD: ok
@@ -44,3 +45,10 @@ def choose(repo: objectstore.Repo, given: str | None) -> str:
         raise UsageError(f"main is already set up by branchml here, so --main {given} would "
                          "leave two policies; run init without --main.")
     return given
+
+
+def _set_up(repo: objectstore.Repo, branch: str) -> bool:
+    """Whether `branch` holds a branchml.yaml: a key naming a branch without one (written by
+    `install` before `init`) may still be replaced by `init --main`."""
+    sha = repo.branch_target(branch)
+    return sha is not None and repo.read_file(sha, config.CONFIG_FILE) is not None

@@ -3,9 +3,10 @@
 The trusted config is main's `branchml.yaml` (`branchml.trustedRef`), else the remote's main
 (what a CI checkout has), else the command fails closed (exit 4): built-in defaults only in a
 repository where no `branchml.yaml` exists at all (before `init`). With `branchml.trustedRef`
-unset and no local main, main is the branch the remote's HEAD names when that branch's own
-config types it main (a `git clone` of a master repository); the checked-out branch is never
-the trusted side where a remote exists (any pusher writes a dev branch). When the trusted
+unset, main is the branch the remote's HEAD names when that branch's own config types it main
+(a `git clone` of a master repository), and a local main beside it is refused, not trusted;
+the checked-out branch is never the trusted side where a remote exists (any pusher writes a
+dev branch). `branchml install` writes the key down, so later commands never guess. When the trusted
 config is invalid, every command fails closed with its one sentence, except the checker's
 doors (hooks, `branchml check`, entered through `judging()`), which judge under the repair
 policy: main may take a commit that changes `branchml.yaml` alone (validated by
@@ -56,15 +57,33 @@ def judging(value: bool = True) -> Iterator[None]:
 
 def trusted_ref(git: Git) -> str:
     """`branchml.trustedRef` from git config (the repo's or the server's, never a commit's);
-    unset: main when a local main exists (the user's own), else the branch the remote's HEAD
-    names when its own config types it main (`remote_head_main`), else main."""
+    unset: the branch the remote's HEAD names when its own config types it main
+    (`remote_head_main`), else main. A local main beside such a HEAD is refused (StateError):
+    `git switch main` makes one from a remote main that any pusher of a master server may
+    have created, so its existence proves nothing; only the owner's `--main` decides."""
     if git not in _FOUND:
         ref = git.config("branchml.trustedRef")
-        if not ref and git.resolve(DEFAULT_TRUSTED_REF) is None:
+        if not ref:
             head = remote_head_main(git)
+            if head and git.resolve(DEFAULT_TRUSTED_REF) is not None:
+                raise StateError(_two_mains_hint(git, head))
             ref = f"refs/heads/{head}" if head else None
         _FOUND[git] = ref or DEFAULT_TRUSTED_REF
     return _FOUND[git]
+
+
+def assume(git: Git, ref: str) -> None:
+    """The trusted ref for the rest of this command, chosen by the user before it is written
+    down (`install --main NAME`): nothing after that guesses, nor refuses to guess."""
+    _FOUND[git] = ref
+
+
+def _two_mains_hint(git: Git, head: str) -> str:
+    remote = _remote(git) or "origin"
+    return (f"this clone has a local main, but {remote}/HEAD names {head}, whose own "
+            f"{config.CONFIG_FILE} types it main, so no policy is trusted until you say "
+            f"which is the project's main branch: run `branchml install --main {head}` "
+            "(or `--main main`).")
 
 
 def remote_head_main(git: Git) -> str | None:
