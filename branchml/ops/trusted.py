@@ -62,6 +62,7 @@ def trusted_ref(git: Git) -> str:
     `git switch main` makes one from a remote main that any pusher of a master server may
     have created, so its existence proves nothing; only the owner's `--main` decides."""
     if git not in _FOUND:
+        git.layout  # noqa: B018  (outside a repository: NotARepository, before any git call)
         ref = git.config("branchml.trustedRef")
         if not ref:
             head = remote_head_main(git)
