@@ -31,7 +31,7 @@ import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
-from bench_merge import git_out, measured, sh, write_rows
+from bench_merge import forget_object, git_out, measured, sh, write_rows
 from benchenv import BML, isolated
 
 CSV = "data/sales.csv"
@@ -133,14 +133,8 @@ def forget_result(repo: Path) -> None:
     """Delete the merged file's objects so that a repeated run writes them again; not when
     they are clean's own (carrying every removal gives clean's bytes: they exist anyway)."""
     oid = git_out(["rev-parse", f"split:{CSV}"], repo)
-    if oid == git_out(["rev-parse", f"clean:{CSV}"], repo):
-        return
-    small = int(git_out(["cat-file", "-s", oid], repo)) < 1024
-    pointer = git_out(["cat-file", "-p", oid], repo) if small else ""
-    (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink(missing_ok=True)
-    if pointer.startswith("version https://git-lfs"):
-        sha = pointer.split("oid sha256:")[1].split()[0]
-        (repo / ".git" / "lfs" / "objects" / sha[:2] / sha[2:4] / sha).unlink(missing_ok=True)
+    if oid != git_out(["rev-parse", f"clean:{CSV}"], repo):
+        forget_object(repo, oid)
 
 
 def split_bytes(repo: Path) -> bytes:

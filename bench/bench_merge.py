@@ -201,7 +201,11 @@ def reset_clean(repo: Path, start: str) -> None:
 def forget_result(repo: Path) -> None:
     """Delete the merged file's objects, so that a repeated run writes them again (git skips
     compressing an object it already has)."""
-    oid = git_out(["rev-parse", "clean:data/sales.csv"], repo)
+    forget_object(repo, git_out(["rev-parse", "clean:data/sales.csv"], repo))
+
+
+def forget_object(repo: Path, oid: str) -> None:
+    """Delete blob `oid` (loose) and, when it is a git-lfs pointer, the object it names."""
     small = int(git_out(["cat-file", "-s", oid], repo)) < 1024
     pointer = git_out(["cat-file", "-p", oid], repo) if small else ""
     (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink(missing_ok=True)
