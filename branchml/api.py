@@ -261,14 +261,14 @@ def verify(name: str, path: str | Path = ".") -> Verification:
 def lineage(file: str, rev: str | None = None, path: str | Path = ".") -> Lineage:
     """Where model `file` at `rev` (a release tag or commit; default HEAD) came from: its
     data, code and promotion, and which releases hold the same model."""
-    from branchml.ops import release as op
+    from branchml.ops import modellineage as op
 
     return cast(Lineage, op.lineage(Path(path), file, rev))
 
 
 def diff(a: str, b: str, path: str | Path = ".") -> ReleaseDiff:
     """What changed from release `a` to release `b`: code, data, models, params, metrics."""
-    from branchml.ops import release as op
+    from branchml.ops import releasediff as op
 
     return cast(ReleaseDiff, op.diff(Path(path), a, b))
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import manifests
-from branchml.content.lineage import chain as chain_of
 from branchml.core import bounds
 from branchml.core import manifest as core
 from branchml.core.model import BranchKind
@@ -369,37 +368,3 @@ def verify(path: Path, name: str) -> Verification:
     return Verification(name, rel.commit, found.differ, bad, checked, size, found.reasons,
                         found.unverified,
                         {k: rel.manifest[k] for k in core.CLAIMS if k in rel.manifest})
-
-
-def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
-    g = Git(path)
-    fmt = tag_format(g)
-    releases = read_releases(g, fmt)
-    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
-    if rev is not None and fmt.parse(rev):
-        m = find(g, fmt, rev).manifest
-    else:
-        commit = g.resolve(rev or "HEAD")
-        if commit is None:
-            raise UsageError(f"{rev!r} is not a commit in this repository.")
-        m = manifests.compute(g, policy, commit, rev or "HEAD")
-    assert m is not None
-    model = m["models"].get(file)
-    if model is None:
-        raise UsageError(f"{file} is not a model file of {rev or 'HEAD'} "
-                         f"(models: {', '.join(m['models']) or 'none'}).")
-    ident = model.get("lfs_oid") or model.get("blob")
-    return {"path": file, "model": model, "commit": m["commit"], "data": m["data"],
-            "pulled_from": m.get("pulled_from"), "code": m["code"],
-            "promotion": m.get("promotion"), "splits": m.get("splits") or [],
-            "chain": chain_of(g, policy, m["commit"]),
-            "releases": [r.tag for r in releases if r.manifest and any(
-                (x.get("lfs_oid") or x.get("blob")) == ident
-                for x in r.manifest.get("models", {}).values())]}
-
-
-def diff(path: Path, a: str, b: str) -> dict[str, Any]:
-    """What changed between releases `a` and `b` (ops/releasediff.py)."""
-    from branchml.ops import releasediff
-
-    return releasediff.diff(path, a, b)
