@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # imported when first named (see __getattr__): `--version`-li
     from branchml.ops.init import InitReport
     from branchml.ops.install import InstallReport
     from branchml.ops.merge import MergeResult
-    from branchml.ops.monitor import LogReport
+    from branchml.ops.monitorlog import LogReport
     from branchml.ops.promote import PromoteReport
     from branchml.ops.push import PushReport
     from branchml.ops.release import Verification

@@ -1,0 +1,181 @@
+"""Reading monitored and training tables for `monitor log` and `monitor check`: a file's
+header alone, its columns CHUNK_ROWS rows at a time (pandas' C parser when installed, pyarrow
+for Parquet), and values as floats with a plain error for a word in a numeric column."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from branchml.content import strategies
+from branchml.core import drift
+from branchml.core.rows import RowFormat, format_for
+from branchml.errors import UsageError
+from branchml.repo import objectstore
+from branchml.repo.reader import Git
+
+CHUNK_ROWS = 50_000
+FIX = "; fix the file and log it again."
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: Iterator[list[str]]
+
+
+def pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        from branchml.errors import ToolMissing
+
+        raise ToolMissing("Parquet files need pyarrow: pip install 'branchml[parquet]'.") \
+            from None
+    return pq
+
+
+def read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
+    if fmt is RowFormat.PARQUET:
+        pq = pyarrow_parquet()
+        try:
+            parquet = pq.ParquetFile(io.BytesIO(data.read()))
+        except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise UsageError(f"{name} is not a Parquet file pyarrow can read "
+                             f"({str(e).splitlines()[0][:120]}); log the file it meant.") from None
+        if parquet.metadata.num_rows == 0:
+            raise UsageError(f"{name} is empty; log files with rows.")
+        return Table(list(parquet.schema_arrow.names), iter(()))
+    text = io.TextIOWrapper(data, encoding="utf-8", newline="")
+    if fmt in (RowFormat.CSV, RowFormat.TSV):
+        reader = csv.reader(text, delimiter="\t" if fmt is RowFormat.TSV else ",")
+        header = next(reader, None)
+        if not header:
+            raise UsageError(f"{name} is empty; log files with a header and rows.")
+        return Table([h.lstrip("\ufeff") for h in header], reader)
+    if fmt is RowFormat.JSONL:
+        lines = (json.loads(ln) for ln in text if ln.strip())
+        first = next(lines, None)
+        if first is None:
+            raise UsageError(f"{name} is empty; log files with rows.")
+        cols = list(first)
+        return Table(cols, ([str(r.get(c, "")) for c in cols] for lines_ in ([first], lines)
+                            for r in lines_))
+    raise UsageError(f"{name}: monitored files must be CSV, TSV, JSON lines or Parquet.")
+
+
+def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: strategies.Store,
+              formats: dict[str, str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The release's training table (the first CSV/TSV/JSONL header found under its data
+    folders, and every file with that header), as column -> chunks of values."""
+    commit = manifest["commit"]
+    cols: list[str] | None = None
+    data: dict[str, list[Any]] = {}
+    for mode_oid_path in g.ls_tree(commit):
+        path = mode_oid_path[2]
+        fmt = format_for(path, formats)
+        top = path.split("/", 1)[0]
+        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
+                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
+            continue
+        source = strategies._source(repo.read_file(commit, path) or b"", store, path)
+        with source() as f:
+            header = read_table(f, fmt, path).columns
+        if cols is None:
+            cols = header
+        elif header != cols:
+            continue  # another table: the first one found is the training table
+        for chunk in column_chunks(source, fmt, path):
+            for c in cols:
+                data.setdefault(c, []).append(chunk.get(c, ()))
+    if cols is None:
+        raise UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
+                         f"folders ({', '.join(manifest['data']) or 'none'}).")
+    return cols, data
+
+
+def column_chunks(source: Any, fmt: RowFormat | None, name: str
+                   ) -> Iterator[dict[str, Any]]:
+    """Column name -> values, CHUNK_ROWS rows at a time. With pandas installed (the `fast`
+    extra), CSV/TSV go through its C parser; otherwise through the csv module. Parquet is read
+    in record batches by pyarrow (the `parquet` extra)."""
+    if fmt is RowFormat.PARQUET:
+        yield from _parquet_chunks(source)
+        return
+    if fmt in (RowFormat.CSV, RowFormat.TSV):
+        try:
+            import pandas as pd
+        except ImportError:
+            pd = None
+        if pd is not None:
+            with source() as f:
+                reader = pd.read_csv(f, sep="\t" if fmt is RowFormat.TSV else ",",
+                                     na_values=[""], keep_default_na=False,
+                                     chunksize=CHUNK_ROWS)
+                for frame in reader:  # numbers parsed in C; other columns stay strings
+                    yield {c: frame[c].to_numpy() for c in frame.columns}
+            return
+    table = read_table(source(), fmt, name)
+    for chunk in _chunks(table.rows):
+        columns = list(zip(*chunk, strict=False))
+        yield {c: columns[i] for i, c in enumerate(table.columns) if i < len(columns)}
+
+
+def _parquet_chunks(source: Any) -> Iterator[dict[str, Any]]:
+    import pyarrow as pa
+
+    pq = pyarrow_parquet()
+    with source() as f:
+        parquet = pq.ParquetFile(f)
+        for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
+            out: dict[str, Any] = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+                    out[name] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                else:
+                    out[name] = ["" if v is None else str(v) for v in col.to_pylist()]
+            yield out
+
+
+def _chunks(rows: Iterator[list[str]]) -> Iterator[list[list[str]]]:
+    chunk: list[list[str]] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def values(tracker: Any, column: Any, name: str, path: str) -> Any:
+    if tracker is drift.CategoricalFeature or isinstance(tracker, drift.CategoricalFeature):
+        return ["" if v is None or v != v else str(v) for v in column]  # NaN: missing
+    return floats(column, name, path)
+
+
+def floats(column: Any, name: str, path: str) -> Any:
+    import numpy as np
+
+    if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
+        return column.astype(float, copy=False)
+    arr = np.array(["" if v is None or v != v else v for v in column], dtype=str)
+    arr[arr == ""] = "nan"
+    try:
+        return arr.astype(float)
+    except ValueError:
+        bad = next(v for v in column if v != "" and not _is_float(v))
+        raise UsageError(f"{path}: column {name} is numeric in the training data, but holds "
+                         f"{bad!r}" + FIX) from None
+
+
+def _is_float(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
