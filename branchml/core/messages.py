@@ -141,3 +141,10 @@ def long_message(size: int, limit: int) -> str:
     shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
     return (f"its message is {size:,} bytes; the limit is {shown}: keep long text in a file "
             "of the commit and rewrite the commit with a short message, then push again")
+
+
+def other_client(branch: str, client: str, path: str) -> str:
+    """A commit on an analysis branch holding another client's monitored data."""
+    return (f"{path} is another client's monitoring data: {branch} holds only "
+            f"monitoring/{client}/; remove it from the commit (`branchml pull monitoring "
+            f"{branch}` takes only {client}'s folders)")

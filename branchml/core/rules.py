@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from branchml.core import messages as msg
 from branchml.core.changes import Change, CommitFacts, Growth, Violation
+from branchml.core.clientdata import MONITORING, analysis_client, foreign
 from branchml.core.model import Op, PathClass
 from branchml.core.paths import DEFAULT_TREES, TreeRules, tree_verdict
 from branchml.core.policy import BranchType, Policy
@@ -40,6 +41,10 @@ def judge_change(
         if bad is not None:  # before the class rules: a poisoned entry is refused anywhere
             return bad[0], msg.tree_entry(bad[0], branch, cls, p, bad[1],
                                           (change.old_mode, mode), main)
+    if p.startswith(MONITORING) and change.status != "D":  # cheap test first: the hot path
+        client = analysis_client(bt, branch)
+        if client is not None and foreign(p, cls, client):
+            return "other-client", msg.other_client(branch, client, p)
     allowed = bt.ops_for(cls)
     if not allowed:
         return "class-not-allowed", msg.class_not_allowed(branch, bt, cls, change.path, main)

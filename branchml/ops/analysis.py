@@ -9,6 +9,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.content.treemerge import TreeMerger
+from branchml.core.clientdata import analysis_client, foreign
 from branchml.core.model import PathClass
 from branchml.core.names import check_branch_name, check_client_id
 from branchml.core.plan import Plan, RefUpdate
@@ -80,6 +81,24 @@ def _only(repo: objectstore.Repo, tree: Any, folder: str) -> Any:
     for e in list(index):
         if not e.path.startswith(folder + "/"):
             index.remove(e.path)
+    return repo.pg[index.write_tree(repo.pg)]
+
+
+def only_client(repo: objectstore.Repo, policy: Any, dst: str, tree: Any) -> Any:
+    """`tree` without the monitored data of clients other than analysis branch `dst`'s (the
+    rule the checker applies: core/clientdata.py); unchanged for other branch types."""
+    client = analysis_client(policy.branch_type(dst), dst)
+    if client is None or tree is None or "monitoring" not in tree:
+        return tree
+    import pygit2
+
+    index = pygit2.Index()
+    index.read_tree(tree)
+    gone = [e.path for e in index if foreign(e.path, policy.classify(e.path), client)]
+    if not gone:
+        return tree
+    for p in gone:
+        index.remove(p)
     return repo.pg[index.write_tree(repo.pg)]
 
 

@@ -22,6 +22,7 @@ from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.rows import RowFormat, format_for
 from branchml.core.rules import CarryCheck, judge_commits
 from branchml.errors import DirtyWorktree, UsageError, VerdictError
+from branchml.ops.analysis import only_client
 from branchml.ops.carrycheck import carry_check, last_pull
 from branchml.ops.check import make_probe
 from branchml.ops.trusted import load_trusted, main_branch_name, trusted_ref
@@ -157,9 +158,13 @@ def _build(g: Git, w: objectstore.Repo, repo: objectstore.Repo, result: MergeRes
     merger = TreeMerger(w.pg, trusted.policy, rule, store, dict(cfg.get("formats") or {}),
                         validator, bool(cfg.get("widen_columns", False)), carry)
     ours_tree = w.pg[ours_sha].tree
-    base_tree = w.pg[base_sha].tree if base_sha else None
+    # an analysis branch ds/CLIENT takes only monitoring/CLIENT/ (base too: another client's
+    # files in base and not in theirs must not read as removals)
+    base_tree = only_client(w, trusted.policy, result.dst,
+                            w.pg[base_sha].tree if base_sha else None)
     try:
-        tree = merger.merge(base_tree, ours_tree, w.pg[theirs_sha].tree)
+        tree = merger.merge(base_tree, ours_tree,
+                            only_client(w, trusted.policy, result.dst, w.pg[theirs_sha].tree))
     finally:
         merger.cleanup()
     result.report = merger.report
