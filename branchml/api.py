@@ -496,3 +496,36 @@ def next_release(client: str, path: str | Path = ".") -> NextRelease:
     from branchml.ops import release as op
 
     return op.next_release(Path(path), client)
+
+
+# --- issue 19: online experiments (s5) ---
+if TYPE_CHECKING:
+    from branchml.ops.route import Router, Routing
+    from branchml.results import MonitorComparison
+
+# serving code builds one Router and routes many keys with it (imported on first use)
+_RESULT_CLASSES.update({"Router": "route", "Routing": "route"})
+__all__ += ["Router", "Routing", "monitor_compare", "route"]
+
+
+def route(client: str, key: str | int | bytes, path: str | Path = ".") -> str:
+    """The release tag serving `key` for `client`, by refs/deploy/<client>: the same key
+    always the same release; a share `fraction` of keys (by a hash of client and key) to
+    the candidate. An int key is hashed as its decimal spelling (42 routes as "42"). For
+    many keys, build `Router(client, path)` once and call its `route(key)`."""
+    from branchml.ops.route import Router as _Router
+
+    return _Router(client, path).route(key)
+
+
+def monitor_compare(client: str, a: str, b: str, since: str | None = None,
+                    path: str | Path = ".") -> MonitorComparison:
+    """Releases `a` and `b` of `client` compared on their monitored rows (files logged on or
+    after `since`, YYYY-MM-DD): predictions (rows, means with a 95% interval of B - A, PSI
+    and KS with A as reference) and, where the logged files carry the label
+    (`monitor.target`), the metrics `monitor.metrics` names, each with a 95% interval of
+    B - A (normal approximation). A forward test names the primary and the canary; a
+    backtest the new primary and the old release kept on a share of traffic."""
+    from branchml.ops import monitorcompare as op
+
+    return cast("MonitorComparison", op.monitor_compare(Path(path), client, a, b, since))

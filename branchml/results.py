@@ -184,3 +184,63 @@ class AnalysisStart(TypedDict):
     commit: str
     files: int
     stub: str
+
+
+# --- issue 19: online experiments (s5) ---
+class CompareSide(TypedDict):
+    """One release in `monitor compare`: its logged rows and predictions."""
+
+    tag: str
+    files: list[str]
+    rows: int  # every logged row
+    predictions: int  # rows with a prediction (the mean and std are over these)
+    mean: float | None
+    std: float | None
+    labelled: int  # rows with both a prediction and a label (the metrics are over these)
+
+
+class CompareSampled(TypedDict):
+    size: int  # predictions kept per release for PSI and KS (a seeded reservoir sample)
+    seed: int
+    a: bool  # True: A had more predictions than `size`: its PSI/KS side is the sample
+    b: bool
+
+
+class PredictionComparison(TypedDict):
+    """B's prediction mean minus A's with its 95% interval (normal approximation), and the
+    two distributions' PSI and KS (A as the reference)."""
+
+    column: str
+    difference: float | None
+    low: float | None
+    high: float | None
+    excludes_zero: bool
+    psi: float | None
+    ks: float | None
+    sampled: CompareSampled
+
+
+class MetricComparison(TypedDict):
+    metric: str  # accuracy, error_rate, mae, mse or rmse
+    a: float | None
+    b: float | None
+    rows_a: int
+    rows_b: int
+    lower_is_better: bool
+    better: str | None  # "a", "b", or None (equal, or not comparable)
+    difference: float | None  # B - A
+    low: float | None
+    high: float | None
+    excludes_zero: bool
+
+
+class MonitorComparison(TypedDict):
+    """`monitor compare --client C A B`."""
+
+    client: str
+    a: CompareSide
+    b: CompareSide
+    since: str | None
+    prediction: PredictionComparison
+    target: str | None  # monitor.target: the label column (None: no metrics)
+    metrics: list[MetricComparison]

@@ -230,3 +230,20 @@ def deployed(
     deployed_out(api.deployed(client, at, "."), as_json)
 
 
+
+
+# --- issue 19: online experiments (s5) ---
+@app.command()
+def route(
+    keys: Annotated[list[str], typer.Argument(help="Request keys (e.g. user ids) to route.")],
+    client: ClientOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which release of CLIENT serves each KEY (by refs/deploy/CLIENT), as serving code would."""
+    router = api.Router(client, ".")
+    routes = [(k, router.route(k)) for k in keys]
+    if as_json:
+        return emit_json({"client": client, "commit": router.routing.commit,
+                          "routes": [{"key": k, "tag": t} for k, t in routes]})
+    for k, t in routes:
+        out(f"{k}\t{t}")

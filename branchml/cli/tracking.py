@@ -169,3 +169,25 @@ def analysis_start(
     out(f"{verb} ds/{client} ({r['files']} data file(s), notebook stub {r['stub']}).")
 
 
+
+
+# --- issue 19: online experiments (s5) ---
+@monitor_app.command("compare")
+def monitor_compare(
+    a: Annotated[str, typer.Argument(help="Release A (the reference: the primary in a forward "
+                                          "test, the old release in a backtest).",
+                                     autocompletion=complete.tags)],
+    b: Annotated[str, typer.Argument(help="Release B (the canary, or the new primary).",
+                                     autocompletion=complete.tags)],
+    client: ClientOpt,
+    since: Annotated[str | None, typer.Option(help="Only files logged on or after this "
+                                                   "date (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare two releases of CLIENT on their monitored rows (predictions; metrics with labels)."""
+    from branchml.core.comparetext import compare_text
+
+    r = api.monitor_compare(client, a, b, since, ".")
+    if as_json:
+        return emit_json(cast("dict[str, Any]", r))
+    out(compare_text(r))
