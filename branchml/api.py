@@ -499,13 +499,14 @@ def next_release(client: str, path: str | Path = ".") -> NextRelease:
 
 
 # --- issue 19: online experiments (s5) ---
+from branchml.results import MonitorComparison  # noqa: E402 (plain data, imported where used)
+
 if TYPE_CHECKING:
     from branchml.ops.route import Router, Routing
-    from branchml.results import MonitorComparison
 
 # serving code builds one Router and routes many keys with it (imported on first use)
 _RESULT_CLASSES.update({"Router": "route", "Routing": "route"})
-__all__ += ["Router", "Routing", "monitor_compare", "route"]
+__all__ += ["MonitorComparison", "Router", "Routing", "monitor_compare", "route"]
 
 
 def route(client: str, key: str | int | bytes, path: str | Path = ".") -> str:

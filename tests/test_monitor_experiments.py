@@ -225,6 +225,30 @@ def test_streamed_pieces_against_numpy() -> None:
 
 # -- 3. analysis branches take only their client's monitoring data -------------------------
 
+@pytest.mark.parametrize(("branch", "status", "path", "rules"), [
+    ("ds/acme", "A", "monitoring/acme/acme-v1/2026-01-01/a.csv", []),
+    ("ds/acme", "M", "monitoring/acme/acme-v1/2026-01-01/a.csv", []),
+    ("ds/acme", "A", "monitoring/globex/globex-v1/2026-01-01/g.csv", ["other-client"]),
+    ("ds/acme", "M", "monitoring/globex/globex-v1/2026-01-01/g.csv", ["other-client"]),
+    ("ds/acme", "A", "monitoring/acmex/a.csv", ["other-client"]),  # a prefix is not the folder
+    ("ds/acme", "A", "monitoring/loose.csv", ["other-client"]),
+    ("ds/acme", "D", "monitoring/globex/globex-v1/2026-01-01/g.csv", []),  # dropping it: fine
+    ("ds/acme", "A", "monitoring/checks/mean.py", []),  # config (main's user checks), not data
+    ("ds/acme", "A", "data/globex.csv", []),
+    ("monitoring", "A", "monitoring/globex/globex-v1/2026-01-01/g.csv", []),
+])
+def test_other_client_rule(branch: str, status: str, path: str, rules: list[str]) -> None:
+    from branchml import config
+    from branchml.core.changes import Change, CommitFacts, Growth
+    from branchml.core.policy import policy_from_config
+    from branchml.core.rules import judge_commit
+
+    policy = policy_from_config(config.load_bytes(None, ""))
+    facts = CommitFacts("c0ffee", "s", (Change(status, path, "1" * 40, "2" * 40),))
+    found = judge_commit(policy, branch, facts, lambda _: Growth(True))
+    assert [v.rule for v in found] == rules
+
+
 def monitored(repo: Path, bml, tmp_path: Path, client: str, tag: str, name: str) -> None:  # type: ignore[no-untyped-def]
     f = write(tmp_path / client, name, "id,x,prediction\n1,2,0.5\n2,4,0.7\n")
     r = bml("monitor", "log", str(f), "--client", client, "--tag", tag, cwd=repo)
