@@ -275,6 +275,11 @@ def test_pull_monitoring_takes_only_the_clients_folders(released: Path, bml, tmp
     repo = two_clients(released, bml, tmp_path)
     started = files_on(repo, "ds/acme")
     assert not any(p.startswith("monitoring/globex/") for p in started)
+    r = bml("pull", "monitoring", "ds/acme", "--dry-run", "--json", cwd=repo)
+    assert r.code == 0, r.err
+    added = json.loads(r.out)["added"]
+    assert [p.rsplit("/", 1)[1] for p in added] == ["a2.csv"]
+    assert files_on(repo, "ds/acme") == started
     r = bml("pull", "monitoring", "ds/acme", cwd=repo)
     assert r.code == 0, r.err
     files = files_on(repo, "ds/acme")

@@ -57,7 +57,7 @@ def read_routing(path: Path, client: str) -> Routing:
 class Router:
     """Routes keys of `client` to its deployed releases: the same key, the same release;
     a share `fraction` of keys to the candidate. Reads the deploy ref once (and again on
-    `refresh()`), so routing a key costs one hash: about a microsecond."""
+    `refresh()`), so routing a key costs one hash: a few microseconds."""
 
     def __init__(self, client: str, path: str | Path = ".") -> None:
         self.client, self.path = client, Path(path)
