@@ -119,6 +119,26 @@ def test_router_shares_sticky_keys_and_monotone_buckets(releases: Path, bml) -> 
     assert text == f"{keys[0]}\t{router.route(keys[0])}\n"
 
 
+@pytest.mark.parametrize("yaml", [
+    "client: acme\nprimary: acme-v1\ncandidate: acme-v2\n",  # a candidate without a share
+    "client: acme\nprimary: acme-v1\ncandidate: acme-v2\nfraction: 5\n",
+    "client: acme\nprimary: [acme-v1]\n",
+    "not: [closed\n",
+])
+def test_router_refuses_a_hand_made_deploy_ref(releases: Path, yaml: str) -> None:
+    """A deploy ref made with plumbing (not `branchml deploy`) that the router cannot trust:
+    one sentence, nothing routed."""
+    from branchml.errors import StateError
+
+    blob = git("hash-object", "-w", "--stdin", cwd=releases, input=yaml)
+    tree = git("mktree", cwd=releases, input=f"100644 blob {blob}\tdeploy.yaml\n")
+    git("update-ref", "refs/deploy/acme", git("commit-tree", tree, "-m", "d", cwd=releases),
+        cwd=releases)
+    with pytest.raises(StateError, match=r"^refs/deploy/acme .*; deploy again with ") as e:
+        api.Router("acme", releases)
+    assert "\n" not in str(e.value)
+
+
 # -- 2. monitor compare --------------------------------------------------------------------
 
 def test_forward_test_canary_against_primary(releases: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from typing import Any
 from branchml.core import route as buckets
 from branchml.core.names import check_client_id
 from branchml.core.yamlload import load
-from branchml.errors import StateError, UsageError
+from branchml.errors import ConfigError, StateError, UsageError
 from branchml.repo.reader import Git
 
 DEPLOY_YAML_LIMIT = 64 * 1024  # deploy.yaml is three lines: a larger one is not ours
@@ -40,7 +40,14 @@ def read_routing(path: Path, client: str) -> Routing:
         blob = g.read_bounded(f"{sha}:deploy.yaml", DEPLOY_YAML_LIMIT, "deploy.yaml")
     finally:
         g.close()
-    data: Any = load(blob[1].decode("utf-8", "replace"), ref) if blob else None
+    data: Any = None
+    if blob is not None:
+        import yaml
+
+        try:
+            data = load(blob[1].decode("utf-8", "replace"), ref)
+        except (yaml.YAMLError, ConfigError):  # not YAML, or past the YAML limits
+            data = None
     if not isinstance(data, dict) or not isinstance(data.get("primary"), str):
         raise StateError(f"{ref} holds no readable deploy.yaml with a primary release; "
                          f"deploy again with `branchml deploy --client {client} TAG`.")
