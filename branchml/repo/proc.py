@@ -39,9 +39,11 @@ def run(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     discard_stdout: bool = False,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """`discard_stdout`: what the process prints goes to /dev/null, not into memory (a
-    fetched git-lfs object's content, say)."""
+    fetched git-lfs object's content, say). `timeout`: seconds, then the process is killed
+    and ProcessError says so."""
     try:
         proc = subprocess.run(
             list(args),
@@ -51,7 +53,10 @@ def run(
             stderr=subprocess.PIPE,
             env={**os.environ, **env} if env else None,
             check=False,
+            timeout=timeout,
         )
+    except subprocess.TimeoutExpired:
+        raise ProcessError(args, -9, b"", f"killed after {timeout:g} s".encode()) from None
     except FileNotFoundError:
         tool = args[0]
         raise ToolMissing(
