@@ -10,6 +10,7 @@ import random
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -187,12 +188,14 @@ def test_more_than_1000_windows_refused_naming_a_wider_one(released: Path, bml) 
 class Receiver:
     def __init__(self) -> None:
         self.got: list[tuple[str, str, bytes]] = []  # path, content type, body
-        received = self.got
+        self.auth: list[str | None] = []
+        received, auth = self.got, self.auth
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append((self.path, self.headers["Content-Type"], body))
+                auth.append(self.headers["Authorization"])
                 self.send_response(204)
                 self.end_headers()
 
@@ -244,6 +247,11 @@ def test_webhook_receives_the_alert_json(five_days: Path, bml, receiver: Receive
     sent = json.loads(body)
     assert sent == json.loads(r.out) and sent["alerts"]
     assert check(five_days, bml, "--no-notify").code == 1 and len(receiver.got) == 1
+    # user:password@ in the URL: sent as basic auth, never printed
+    set_alerts(five_days, {"webhook": receiver.url.replace("//", "//bot:pa%40ss@") + "/b"})
+    r = check(five_days, bml)
+    assert r.code == 1 and r.err == "" and receiver.got[-1][0] == "/b"
+    assert receiver.auth[-1] == "Basic Ym90OnBhQHNz"  # bot:pa@ss
 
 
 def test_no_alert_sends_nothing(released: Path, bml, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
@@ -274,6 +282,18 @@ def test_command_on_path_gets_the_json_on_stdin(five_days: Path, bml, on_path: P
     r = check(five_days, bml)
     assert r.code == 1 and r.err == "", r.err
     assert json.loads(marker.read_text()) == json.loads(r.out)
+
+
+def test_command_too_slow_is_stopped(five_days: Path, bml, on_path: Path) -> None:  # type: ignore[no-untyped-def]
+    exe = write(on_path, "slow", "#!/bin/sh\nsleep 30\necho late\n")  # sleep: a child
+    exe.chmod(0o755)
+    set_alerts(five_days, {"command": ["slow"], "timeout": 1})
+    began = time.monotonic()
+    r = check(five_days, bml)
+    assert r.code == 1 and time.monotonic() - began < 20  # the group is killed, child too
+    assert r.err.strip() == ("branchml: warning: The alert command slow did not finish within "
+                             "1 s and was stopped; make it return sooner or raise "
+                             "monitor.alerts.timeout.")
 
 
 def test_command_failing_is_one_warning(five_days: Path, bml, on_path: Path) -> None:  # type: ignore[no-untyped-def]

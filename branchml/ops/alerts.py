@@ -98,17 +98,16 @@ def _within(p: Path, dirs: list[Path]) -> bool:
 def run_command(argv: list[str], repo_dirs: list[Path], body: bytes, timeout: float) -> None:
     exe = program(argv[0], repo_dirs)
     try:
-        r = proc.run([exe, *argv[1:]], stdin=body, check=False, timeout=timeout,
-                     discard_stdout=True)
-    except proc.ProcessError:  # only a timeout raises with check=False
+        code = proc.run_bounded([exe, *argv[1:]], body, timeout)
+    except proc.ProcessError:  # the timeout
         raise _Refused(f"The alert command {argv[0]} did not finish within {timeout:g} s and "
                        "was stopped; make it return sooner or raise monitor.alerts.timeout."
                        ) from None
     except OSError as e:
         raise _Refused(f"The alert command {argv[0]} could not be started ({e.strerror}); "
                        "check the program.") from None
-    if r.returncode != 0:
-        raise _Refused(f"The alert command {argv[0]} failed with exit code {r.returncode}; "
+    if code != 0:
+        raise _Refused(f"The alert command {argv[0]} failed with exit code {code}; "
                        "the alert was not delivered to it.")
 
 

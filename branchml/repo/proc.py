@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,11 +41,9 @@ def run(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     discard_stdout: bool = False,
-    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """`discard_stdout`: what the process prints goes to /dev/null, not into memory (a
-    fetched git-lfs object's content, say). `timeout`: seconds, then the process is killed
-    and ProcessError says so."""
+    fetched git-lfs object's content, say)."""
     try:
         proc = subprocess.run(
             list(args),
@@ -53,10 +53,7 @@ def run(
             stderr=subprocess.PIPE,
             env={**os.environ, **env} if env else None,
             check=False,
-            timeout=timeout,
         )
-    except subprocess.TimeoutExpired:
-        raise ProcessError(args, -9, b"", f"killed after {timeout:g} s".encode()) from None
     except FileNotFoundError:
         tool = args[0]
         raise ToolMissing(
@@ -65,6 +62,26 @@ def run(
     if check and proc.returncode != 0:
         raise ProcessError(args, proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def run_bounded(args: Sequence[str], stdin: bytes, timeout: float) -> int:
+    """A program fed `stdin` whose output is not wanted (an alert hook), in its own process
+    group: past `timeout` seconds the whole group is killed, so a child it left behind
+    (a script that does not `exec`) cannot hold the command past its time. The exit code;
+    ProcessError on the timeout."""
+    try:
+        p = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+    try:
+        p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):  # it ended just now
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise ProcessError(args, -9, b"", f"killed after {timeout:g} s".encode()) from None
+    return p.returncode
 
 
 def output(args: Sequence[str], **kw: object) -> str:
