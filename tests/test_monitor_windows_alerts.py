@@ -130,6 +130,9 @@ def test_windows_by_logged_date_show_when_drift_started(five_days: Path, bml) ->
     text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=five_days)
     assert "2026-11-01 to 2026-11-02: 400 rows, no alert" in text.out
     assert "2026-11-05 to 2026-11-06: 400 rows, " in text.out
+    report = five_days.parent / "drift.html"  # the report files take the windowed result
+    assert bml("monitor", "check", "--tag", TAG, "--window", "1d", "--report", str(report),
+               "--no-notify", cwd=five_days).code == 1 and "<svg" in report.read_text()
 
 
 def test_windows_of_7d_and_12h(five_days: Path, bml) -> None:  # type: ignore[no-untyped-def]

@@ -85,27 +85,33 @@ class Windows:
         if self.origin is None:
             self.origin = float(secs[ok][0] // DAY * DAY)  # midnight UTC of the first row
         index = np.floor((np.where(ok, secs, self.origin) - self.origin) / self.size.seconds)
-        keys = np.unique(index[ok]).astype(np.int64)
+        rows = np.flatnonzero(ok)  # the chunk's rows grouped by window: one sort, no mask each
+        order = rows[np.argsort(index[rows], kind="stable")]
+        keys, starts = np.unique(index[order].astype(np.int64), return_index=True)
         if len(self.open.keys() | set(keys.tolist())) > MAX_WINDOWS:
             self.too_many = True  # refused in result(), outside the caller's error handling
             return
-        self._feed(columns, path, index, ok, keys)
+        groups = zip(keys.tolist(), np.split(order, starts[1:]), strict=True)
+        self._feed(columns, path, groups)
 
-    def _feed(self, columns: dict[str, Any], path: str, index: Any, ok: Any, keys: Any) -> None:
-        prepared = {name: values(t, columns[name], name, path)
-                    for name, t in self.trackers.items() if name in columns}
+    def _feed(self, columns: dict[str, Any], path: str, groups: Any) -> None:
+        prepared = {}
+        for name, t in self.trackers.items():
+            if name in columns:
+                vals = values(t, columns[name], name, path)
+                prepared[name] = vals if isinstance(vals, np.ndarray) \
+                    else np.asarray(vals, dtype=object)  # categorical: strings
         pred = floats(columns[self.prediction], self.prediction, path) \
             if self.prediction in columns else None
-        for key in keys.tolist():
-            mask = ok & (index == key)
+        for key, take in groups:
             w = self.open.get(key) or self.open.setdefault(key, _Window(
                 {name: t.fresh(coarse=True) for name, t in self.trackers.items()}))
-            w.rows += int(mask.sum())
+            w.rows += len(take)
             for name, vals in prepared.items():
-                w.trackers[name].add(vals[mask] if isinstance(vals, np.ndarray)
-                                     else [v for v, m in zip(vals, mask, strict=True) if m])
+                picked = vals[take]
+                w.trackers[name].add(picked.tolist() if vals.dtype == object else picked)
             if pred is not None:
-                p = pred[mask]
+                p = pred[take]
                 p = p[~np.isnan(p)]
                 w.pred = [w.pred[0] + len(p), w.pred[1] + float(p.sum()),
                           w.pred[2] + float((p * p).sum())]
