@@ -358,6 +358,25 @@ def test_path_entry_inside_the_repository_is_skipped(five_days: Path, bml, tmp_p
     assert json.loads(got.read_text())["alerts"]
 
 
+@pytest.mark.parametrize("link", ["folder", "file"])
+def test_path_symlink_into_the_repository_is_skipped(five_days: Path, bml, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     link: str) -> None:  # type: ignore[no-untyped-def]
+    pwned = tmp_path / "pwned"
+    inside = program(five_days / "tools", "evil", pwned)
+    outside = tmp_path / "bin"
+    if link == "folder":
+        outside.symlink_to(five_days / "tools")  # a PATH folder outside that leads inside
+    else:
+        outside.mkdir()
+        (outside / "evil").symlink_to(inside)
+    monkeypatch.setenv("PATH", f"{outside}{os.pathsep}{os.environ['PATH']}")
+    set_alerts(five_days, {"command": ["evil"]})
+    r = check(five_days, bml)
+    assert r.code == 1 and not pwned.exists()
+    assert "The alert command evil is not a program on PATH outside the repository" in r.err
+
+
 @pytest.mark.parametrize("branch", ["monitoring", "dev/x"])
 def test_alerts_written_on_another_branch_are_not_used(five_days: Path, bml, receiver: Receiver,
                                                        on_path: Path, tmp_path: Path,
