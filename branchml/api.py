@@ -339,21 +339,23 @@ def monitor_log(files: list[str | Path], client: str, tag: str, path: str | Path
     return op.log(Path(path), client, tag, [Path(f) for f in files], dry_run)
 
 
-def monitor_check(tag: str, since: str | None = None, path: str | Path = ".") -> DriftReport:
+def monitor_check(tag: str, since: str | None = None, path: str | Path = ".",
+                  window: str | None = None) -> DriftReport:
     """Drift of the data monitored for release `tag` (files logged on or after `since`,
-    YYYY-MM-DD) against its training data. Alerts are in `["alerts"]`; none is raised."""
+    YYYY-MM-DD) against its training data. Alerts are in `["alerts"]`; none is raised.
+    `window` ("1d", "7d", "12h"): the statistics per time window too, in `["windows"]`."""
     from branchml.ops import monitor as op
 
-    return cast(DriftReport, op.check(Path(path), tag, since))
+    return cast(DriftReport, op.check(Path(path), tag, since, window))
 
 
 def monitor_report(tag: str, file: str | Path, since: str | None = None,
-                   path: str | Path = ".") -> DriftReport:
+                   path: str | Path = ".", window: str | None = None) -> DriftReport:
     """`monitor_check`, with its report written to `file` (.html: a chart per feature;
     .md: a table). A bad file name is refused before the check runs."""
     from branchml.ops import driftreport as op
 
-    return cast(DriftReport, op.report(Path(path), tag, Path(file), since))
+    return cast(DriftReport, op.report(Path(path), tag, Path(file), since, window))
 
 
 def analysis_start(client: str, path: str | Path = ".", dry_run: bool = False
@@ -530,3 +532,21 @@ def monitor_compare(client: str, a: str, b: str, since: str | None = None,
     from branchml.ops import monitorcompare as op
 
     return cast("MonitorComparison", op.monitor_compare(Path(path), client, a, b, since))
+
+
+# --- issue 19: windows and alerts (s4) ---
+if TYPE_CHECKING:
+    from branchml.ops.alerts import AlertDelivery
+
+_RESULT_CLASSES["AlertDelivery"] = "alerts"
+__all__ += ["AlertDelivery", "monitor_notify"]
+
+
+def monitor_notify(report: DriftReport, path: str | Path = ".") -> AlertDelivery:
+    """Send a `monitor_check` result holding an alert to `monitor.alerts` in the trusted
+    config (main's branchml.yaml): a program on PATH gets the JSON on stdin, a webhook gets it
+    as a POST. Nothing is sent without an alert. A failed delivery is a warning sentence in
+    the result, never an exception."""
+    from branchml.ops import alerts as op
+
+    return op.notify(Path(path), cast("dict[str, Any]", report))

@@ -168,6 +168,29 @@ class PredictionStats(TypedDict):
     std: float | None
 
 
+class WindowPrediction(TypedDict):
+    mean: float | None
+    std: float | None
+    rows: int
+
+
+class DriftWindow(TypedDict):
+    """One time window of `monitor check --window`: start inclusive, end exclusive."""
+
+    start: str  # YYYY-MM-DD for day windows, YYYY-MM-DDTHH:MMZ for hour windows
+    end: str
+    rows: int
+    features: list[dict[str, object]]  # a feature's statistics without its histograms
+    prediction: WindowPrediction
+    alerts: list[str]  # "window 2026-11-04: x1: psi 0.41 > 0.2"
+
+
+class WindowSpec(TypedDict):
+    size: str  # "1d"
+    by: str  # "timestamp column NAME" or "logged date"
+    unparsed: int  # rows whose timestamp does not parse: in no window
+
+
 class DriftReport(TypedDict):
     """`monitor check`: the monitored data of a release against its training data."""
 
@@ -177,6 +200,8 @@ class DriftReport(TypedDict):
     features: list[FeatureDrift]
     prediction: PredictionStats
     alerts: list[str]
+    windows: NotRequired[list[DriftWindow]]  # with --window only
+    window: NotRequired[WindowSpec]
 
 
 class AnalysisStart(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -139,18 +140,31 @@ def monitor_check(
                                                    "date (YYYY-MM-DD).")] = None,
     report: Annotated[Path | None, typer.Option(
         help="Write a report: .html (a chart per feature) or .md.")] = None,
+    window: Annotated[str | None, typer.Option(
+        help="The statistics per time window too: Nd or Nh (1d, 7d, 12h), by the timestamp "
+             "column, else by the date the files were logged.")] = None,
+    notify: Annotated[bool, typer.Option(
+        "--notify/--no-notify", help="On an alert, send the result to monitor.alerts "
+                                     "(main's branchml.yaml); --no-notify skips it.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Drift of monitored data against the release's training data; exit 1 on an alert."""
     from branchml.core.driftreport import drift_markdown
 
-    r = (api.monitor_check(tag, since, ".") if report is None
-         else api.monitor_report(tag, report, since, "."))
+    r = (api.monitor_check(tag, since, ".", window) if report is None
+         else api.monitor_report(tag, report, since, ".", window))
     if as_json:
         emit_json(r)
     else:
         out(drift_markdown(r).rstrip())
+        if window is not None:  # issue 19 s4: one line per window
+            from branchml.ops.monitorwindows import window_lines
+
+            out("\n".join(window_lines(cast("dict[str, Any]", r))))
     if r["alerts"]:
+        if notify:
+            for warning in api.monitor_notify(r, ".").warnings:
+                sys.stderr.write(f"branchml: warning: {warning}\n")
         raise typer.Exit(1)
 
 

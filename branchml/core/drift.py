@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class NumericFeature:
     outside: int = 0
     sample: list[Any] = field(default_factory=list)
     kept: int = 0
+    coarse: bool = False  # no sample kept: KS from the fine training-quantile grid
 
     def __post_init__(self) -> None:
         t = np.sort(self.train)
@@ -61,7 +63,7 @@ class NumericFeature:
         self.fine_counts += np.bincount(np.searchsorted(self.fine, finite, "right"),
                                         minlength=len(self.fine_counts))
         self.outside += int(np.sum((finite < self.train[0]) | (finite > self.train[-1])))
-        if self.kept < SAMPLE:
+        if self.kept < SAMPLE and not self.coarse:
             take = finite[: SAMPLE - self.kept]
             self.sample.append(take)
             self.kept += len(take)
@@ -76,10 +78,21 @@ class NumericFeature:
                 "missing": round(self.missing / self.n, 6) if self.n else 0.0,
                 "train_hist": expected.tolist(), "hist": self.counts.tolist()}
 
+    def fresh(self, coarse: bool = False) -> NumericFeature:
+        """An empty accumulator sharing this training summary (one per time window;
+        `coarse`: keeps no sample, so a window costs its bin counts only)."""
+        new = copy.copy(self)
+        new.counts, new.fine_counts = np.zeros_like(self.counts), np.zeros_like(self.fine_counts)
+        new.n = new.missing = new.outside = new.kept = 0
+        new.sample, new.coarse = [], coarse
+        return new
+
     def _ks(self) -> float:
         if self.n - self.missing == 0:
             return 0.0
         try:
+            if self.coarse:
+                raise ImportError  # no sample for SciPy: the grid answer below
             from scipy.stats import ks_2samp
         except ImportError:
             t_cdf = np.searchsorted(self.train, self.fine, "right") / len(self.train)
@@ -111,6 +124,12 @@ class CategoricalFeature:
             else:
                 key = v if v in self.counts or v in self.categories else "\0other"
                 self.counts[key] = self.counts.get(key, 0) + 1
+
+    def fresh(self, coarse: bool = False) -> CategoricalFeature:
+        """An empty accumulator sharing this training summary (one per time window)."""
+        new = copy.copy(self)
+        new.counts, new.n, new.missing = {}, 0, 0
+        return new
 
     def result(self) -> dict[str, Any]:
         actual = [self.counts.get(c, 0) for c in self.categories] + [

@@ -13,10 +13,11 @@ from branchml.ops import monitor
 SUFFIXES = (".html", ".md")
 
 
-def report(path: Path, tag: str, file: Path, since: str | None = None) -> dict[str, Any]:
+def report(path: Path, tag: str, file: Path, since: str | None = None,
+           window: str | None = None) -> dict[str, Any]:
     """Run `monitor check` on `tag` and write its report to `file`; returns the check."""
     check_path(file)
-    r = monitor.check(path, tag, since)
+    r = monitor.check(path, tag, since, window)
     write(file, drift_html(r) if file.suffix == ".html" else drift_markdown(r))
     return r
 

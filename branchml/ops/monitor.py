@@ -13,6 +13,7 @@ from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
 from branchml.ops.monitortables import FIX, column_chunks, floats, training, values
+from branchml.ops.monitorwindows import Windows, window_size
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import trusted_config
 from branchml.ops.userchecks import user_checks
@@ -24,8 +25,10 @@ __all__ = ["BRANCH", "DEFAULT_LIMITS", "LogReport", "check", "log"]
 DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "outside_range": 0.05, "missing": 0.1}
 
 
-def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
+def check(path: Path, tag: str, since: str | None = None, window: str | None = None
+          ) -> dict[str, Any]:
     since = check_since(since)
+    size = window_size(window) if window is not None else None
     g, repo = Git(path), objectstore.Repo(path)
     rel = find(g, tag_format(g), tag)
     assert rel.manifest is not None
@@ -43,6 +46,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     if not paths:
         raise UsageError(f"nothing is monitored for {tag} yet (no files under {prefix} on "
                          f"{BRANCH}); log some with `branchml monitor log`.")
+    win = Windows(size, trackers, mon, prediction, prefix) if size else None  # issue 19 s4
     preds: list[float] = []
     rows_seen = 0
     for p in paths:
@@ -56,6 +60,8 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
                 if prediction in columns:
                     preds.extend(floats(columns[prediction], prediction, p).tolist()
                                  [: max(0, drift.SAMPLE - len(preds))])
+                if win is not None:
+                    win.add(columns, p)
         except UsageError as e:  # a word in a numeric column, logged before values were checked
             raise StateError(str(e).removesuffix(FIX) + f" on {BRANCH}; check only the days "
                              "after it with --since YYYY-MM-DD.") from None
@@ -70,10 +76,13 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     import numpy as np
 
     pred = np.asarray(preds, dtype=float)
-    return {"tag": tag, "files": paths, "rows": rows_seen, "features": results,
-            "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
-                           else None, "std": float(np.nanstd(pred)) if len(pred) else None},
-            "alerts": found}
+    out = {"tag": tag, "files": paths, "rows": rows_seen, "features": results,
+           "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
+                          else None, "std": float(np.nanstd(pred)) if len(pred) else None},
+           "alerts": found}
+    if win is not None:
+        win.attach(out, limits, mon)
+    return out
 
 
 def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -60,6 +62,26 @@ def run(
     if check and proc.returncode != 0:
         raise ProcessError(args, proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def run_bounded(args: Sequence[str], stdin: bytes, timeout: float) -> int:
+    """A program fed `stdin` whose output is not wanted (an alert hook), in its own process
+    group: past `timeout` seconds the whole group is killed, so a child it left behind
+    (a script that does not `exec`) cannot hold the command past its time. The exit code;
+    ProcessError on the timeout."""
+    try:
+        p = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+    try:
+        p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):  # it ended just now
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise ProcessError(args, -9, b"", f"killed after {timeout:g} s".encode()) from None
+    return p.returncode
 
 
 def output(args: Sequence[str], **kw: object) -> str:

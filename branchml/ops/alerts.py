@@ -1,0 +1,157 @@
+"""Alerts beyond the exit code: when `monitor check` raises an alert, its result JSON goes to
+what `monitor.alerts` in the trusted config names (main's `branchml.yaml`, never a branch
+being judged or the monitoring branch, where a production job writes):
+
+- `command: [argv...]`: the program gets the JSON on stdin. argv[0] is a bare name looked up
+  on PATH, skipping relative PATH entries and entries inside the repository (its worktree or
+  its git folder): a file committed on any branch and checked out is never what runs.
+- `webhook: URL`: the JSON is POSTed (http or https only, Content-Type application/json, no
+  redirect followed). Messages name the URL's scheme and host only: a webhook's path or query
+  often holds its secret.
+
+A delivery that fails gives one warning sentence; the check's own exit code (1) is kept."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import HTTPRedirectHandler, Request, build_opener
+
+from branchml.ops.trusted import trusted_config
+from branchml.repo import objectstore, proc
+from branchml.repo.reader import Git
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass
+class AlertDelivery:
+    """Where the alert JSON went (`sent`: "command NAME", "webhook https://HOST") and the
+    warning sentence of each delivery that failed."""
+
+    sent: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return asdict(self)
+
+
+class _Refused(Exception):
+    """A delivery not attempted or failed: its message is the warning sentence."""
+
+
+def notify(path: Path, report: dict[str, Any]) -> AlertDelivery:
+    """Send `report` to `monitor.alerts` when it holds an alert; nothing otherwise."""
+    done = AlertDelivery()
+    settings = (trusted_config(Git(path)).get("monitor") or {}).get("alerts") or {}
+    if not report.get("alerts") or not settings:
+        return done
+    body = json.dumps(report, default=str).encode()
+    timeout = float(settings.get("timeout") or DEFAULT_TIMEOUT)
+    if settings.get("command"):
+        argv = [str(a) for a in settings["command"]]
+        try:
+            run_command(argv, _inside_repo(path), body, timeout)
+            done.sent.append(f"command {argv[0]}")
+        except _Refused as e:
+            done.warnings.append(str(e))
+    if settings.get("webhook"):
+        url = str(settings["webhook"])
+        try:
+            post(url, body, timeout)
+            done.sent.append(f"webhook {shown(url)}")
+        except _Refused as e:
+            done.warnings.append(str(e))
+    return done
+
+
+def _inside_repo(path: Path) -> list[Path]:
+    repo = objectstore.Repo(path)
+    return [Path(p).resolve() for p in (repo.root, repo.common_dir) if p]
+
+
+def program(name: str, repo_dirs: list[Path]) -> str:
+    """The file `name` runs as: a bare name found on PATH outside the repository."""
+    if not name or "/" in name or os.sep in name or name in (".", ".."):
+        raise _Refused(f"The alert command {name!r} is a path, not a program name; name a "
+                       "program found on PATH (install it in a folder such as /usr/local/bin).")
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if os.path.isabs(d) and not _within(Path(d).resolve(), repo_dirs)]
+    found = shutil.which(name, path=os.pathsep.join(dirs)) if dirs else None
+    if found is None or _within(Path(found).resolve(), repo_dirs):
+        raise _Refused(f"The alert command {name} is not a program on PATH outside the "
+                       "repository; install it in a PATH folder such as /usr/local/bin.")
+    return found
+
+
+def _within(p: Path, dirs: list[Path]) -> bool:
+    return any(p == d or d in p.parents for d in dirs)
+
+
+def run_command(argv: list[str], repo_dirs: list[Path], body: bytes, timeout: float) -> None:
+    exe = program(argv[0], repo_dirs)
+    try:
+        code = proc.run_bounded([exe, *argv[1:]], body, timeout)
+    except proc.ProcessError:  # the timeout
+        raise _Refused(f"The alert command {argv[0]} did not finish within {timeout:g} s and "
+                       "was stopped; make it return sooner or raise monitor.alerts.timeout."
+                       ) from None
+    except OSError as e:
+        raise _Refused(f"The alert command {argv[0]} could not be started ({e.strerror}); "
+                       "check the program.") from None
+    if code != 0:
+        raise _Refused(f"The alert command {argv[0]} failed with exit code {code}; "
+                       "the alert was not delivered to it.")
+
+
+class _NoRedirect(HTTPRedirectHandler):
+    """A redirect is a failure: it could send the alert (a POST) somewhere not configured."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def post(url: str, body: bytes, timeout: float) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Refused(f"The alert webhook is not an http or https URL (it is {shown(url)}); "
+                       "give one such as https://hooks.example.com/drift.")
+    headers = {"Content-Type": "application/json", "User-Agent": "branchml"}
+    if parts.username is not None:  # user:password@ in the URL: HTTP basic auth, not the host
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    request = Request(urlunsplit(parts), data=body, method="POST",  # noqa: S310 (http(s) only)
+                      headers=headers)
+    try:
+        with build_opener(_NoRedirect).open(request, timeout=timeout) as response:
+            response.read(65_536)
+    except HTTPError as e:
+        raise _Refused(f"The alert webhook {shown(url)} answered HTTP {e.code}; the alert was "
+                       "not delivered to it.") from None
+    except (URLError, OSError) as e:  # refused, unknown host, timeout
+        reason = getattr(e, "reason", None) or e
+        raise _Refused(f"The alert webhook {shown(url)} could not be reached ({reason}); "
+                       "the alert was not delivered to it.") from None
+    except ValueError:  # http.client's InvalidURL (a bad port): its text may hold a secret
+        raise _Refused(f"The alert webhook {shown(url)} is not a URL that can be reached; "
+                       "check monitor.alerts.webhook.") from None
+
+
+def shown(url: str) -> str:
+    """Scheme and host only: no user, password, path or query (where secrets live)."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    if not parts.hostname:
+        return f"a {parts.scheme or 'schemeless'} URL"
+    return f"{parts.scheme}://{parts.hostname}{port}"
