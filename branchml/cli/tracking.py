@@ -138,18 +138,19 @@ def monitor_check(
     since: Annotated[str | None, typer.Option(help="Only files logged on or after this "
                                                    "date (YYYY-MM-DD).")] = None,
     report: Annotated[Path | None, typer.Option(
-        help="Write a report: .html (a chart per feature) or .md.")] = None,
+        help="Write a report: .html (one self-contained page: verdict, sortable table, "
+             "charts) or .md (for a pull request).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Drift of monitored data against the release's training data; exit 1 on an alert."""
-    from branchml.core.driftreport import drift_markdown
+    from branchml.core.driftreport import drift_text
 
     r = (api.monitor_check(tag, since, ".") if report is None
          else api.monitor_report(tag, report, since, "."))
     if as_json:
         emit_json(r)
-    else:
-        out(drift_markdown(r).rstrip())
+    else:  # plain text, not Markdown: read on a terminal (the .md report is for PRs)
+        out(drift_text(r).rstrip())
     if r["alerts"]:
         raise typer.Exit(1)
 
