@@ -255,6 +255,7 @@ def test_html_of_an_older_result_leaves_out_what_it_lacks(older: dict[str, Any])
         assert absent not in page
     assert re.findall(r'class="tick x"[^>]*>([^<]*)<title>', page) == [
         "bin 1", "bin 2", "bin 3", "category 1", "category 2", "(other)"]
+    assert ">x1 (bin)</text>" in page and ">cat (category)</text>" in page
 
 
 # -- 2. Markdown and terminal text ----------------------------------------------------------
@@ -455,3 +456,14 @@ def test_report_in_a_real_browser(browser, result: dict[str, Any], tmp_path: Pat
         _ = browser.switch_to.alert.text
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_api_renders_a_result_in_each_form(result: dict[str, Any]) -> None:
+    from branchml import api
+    from branchml.errors import UsageError
+
+    assert api.drift_report(result) == drift_html(result)  # type: ignore[arg-type]
+    assert api.drift_report(result, "md") == drift_markdown(result)  # type: ignore[arg-type]
+    assert api.drift_report(result, "text") == drift_text(result)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=r"written as html, md, text, not 'pdf'; pick one"):
+        api.drift_report(result, "pdf")  # type: ignore[arg-type]

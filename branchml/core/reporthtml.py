@@ -33,6 +33,10 @@ ul.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}"""
 # numeric sort for numbers (data-v holds the exact value), text for names; empty cells last
 SCRIPT = """document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
+    th.tabIndex = 0;
+    th.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); th.click(); }
+    });
     th.addEventListener("click", function () {
       var up = th.getAttribute("aria-sort") !== "ascending";
       var num = th.getAttribute("data-type") === "num";
@@ -144,10 +148,13 @@ def _charts(features: Sequence[Mapping[str, Any]]) -> str:
         if not train and not seen:
             continue
         name = str(f.get("feature", ""))
-        kind = "category" if f.get("kind") == "categorical" else "value, bin edges"
+        n = max(len(train), len(seen))
+        edges = isinstance(f.get("edges"), list) and len(f["edges"]) == n + 1
+        kind = ("category" if f.get("kind") == "categorical" else
+                "value, bin edges" if edges else "bin")  # an older result has no edges
         svg = histogram([Series("training", "train", "#868e96", train),
                          Series("monitored", "seen", PALETTE[0], seen)],
-                        _ticks(f, max(len(train), len(seen))), f"{name} ({kind})")
+                        _ticks(f, n), f"{name} ({kind})")
         figures.append(f'<figure id="chart-{i}" class=feature-chart>{svg}<figcaption>'
                        f"<b>{escape(name)}</b>: {_moments(f)}</figcaption></figure>")
     if not figures:
