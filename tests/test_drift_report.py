@@ -285,6 +285,14 @@ def test_markdown_for_a_pull_request(result: dict[str, Any]) -> None:
     assert "Sampled: ks_pvalue computed on a uniform sample of 200000 values" in md
 
 
+def test_a_million_rows_print_as_a_whole_number(result: dict[str, Any]) -> None:
+    result["features"][0]["rows"] = result["prediction"]["rows"] = 1_000_000
+    result["rows"] = 1_000_000
+    for report in (drift_html(result), drift_markdown(result), drift_text(result)):
+        assert "1e+06" not in report and "rows 1000000, mean 0.41" in report
+    assert '<td data-v="1000000">1000000</td>' in drift_html(result)
+
+
 def test_markdown_escapes_a_pipe_in_a_name(result: dict[str, Any]) -> None:
     result["features"][0]["feature"] = "a|b"
     assert "| `a\\|b` | numeric |" in drift_markdown(result)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
-           "drift_text", "is_alert", "shown", "statistics", "verdict"]
+           "drift_text", "figure", "is_alert", "shown", "statistics", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ def shown(value: float | None, limit: float | None = None) -> str:
         if limit is None or _side(float(text), limit) == _side(value, limit):
             return text
     return repr(value)
+
+
+def figure(key: str, value: float) -> str:
+    """A prediction figure: a count of rows as a whole number (1000000, not 1e+06)."""
+    return f"{value:.0f}" if key == "rows" else shown(value)
 
 
 def _side(value: float, limit: float) -> int:

@@ -99,7 +99,7 @@ def _row(f: Mapping[str, Any], stats: Sequence[dr.Statistic], limits: Mapping[st
     name, alerts = str(f.get("feature", "")), [str(a) for a in f.get("alerts") or ()]
     cells = [f'<td class="text name" data-v="{escape(name)}">{escape(name)}</td>',
              f'<td class=text data-v="{escape(str(f.get("kind", "")))}">'
-             f'{escape(str(f.get("kind", "")))}</td>', _num(dr.number(f.get("rows")), None)]
+             f'{escape(str(f.get("kind", "")))}</td>', _count(dr.number(f.get("rows")))]
     for s in stats:
         own = dr.number(dr.thresholds(f).get(s.key))
         note = s.limit_text(own) if own is not None and own != limits.get(s.key) else ""
@@ -114,6 +114,11 @@ def _num(value: float | None, limit: float | None, alert: bool = False, note: st
     v = "" if value is None else repr(value)
     return (f'<td{" class=alert" if alert else ""} data-v="{v}">'
             f"{escape(dr.shown(value, limit))}{small}</td>")
+
+
+def _count(value: float | None) -> str:
+    v = "" if value is None else f"{value:.0f}"
+    return f'<td data-v="{v}">{v}</td>'
 
 
 def _alerts(r: Mapping[str, Any]) -> str:
@@ -190,7 +195,7 @@ def _prediction(r: Mapping[str, Any]) -> str:
         return ""
     column = escape(str(p.get("column", "prediction")))
     stats = [(k, dr.number(p.get(k))) for k in ("rows", "mean", "std", "min", "max")]
-    known = [f"{k} {v:.6g}" for k, v in stats if v is not None]
+    known = [f"{k} {dr.figure(k, v)}" for k, v in stats if v is not None]
     if not known:
         return (f'<h2>Prediction</h2><p id="prediction">No value of the prediction column '
                 f"<code>{column}</code> was found in the monitored files.</p>")

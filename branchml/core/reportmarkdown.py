@@ -101,7 +101,7 @@ def _prediction(r: Mapping[str, Any], name: Callable[[str], str]) -> list[str]:
     p = r.get("prediction")
     if not isinstance(p, Mapping):
         return []
-    known = [f"{k} {dr.shown(v)}" for k in ("rows", "mean", "std", "min", "max")
+    known = [f"{k} {dr.figure(k, v)}" for k in ("rows", "mean", "std", "min", "max")
              if (v := dr.number(p.get(k))) is not None]
     column = name(str(p.get("column", "prediction")))
     if not known:
