@@ -150,7 +150,8 @@ def test_html_verdict_and_counters_at_the_top(result: dict[str, Any]) -> None:
 def test_html_table_has_every_statistic_with_its_threshold(result: dict[str, Any]) -> None:
     page = drift_html(result)
     head, *rows = cells(page, "features")
-    assert head == ["feature", "kind", "rows", "PSI > 0.2", "KS > 0.2", "KS p-value < 0.05",
+    assert head == ["feature", "kind", "rows", "PSI > 0.2", "KS > 0.2",
+                    "KS p-value < 0.05 sampled",
                     "Wasserstein (normed) > 0.1", "chi-squared", "chi-squared p-value < 0.05",
                     "Jensen-Shannon > 0.1", "outside range > 0.05", "missing > 0.1", "alerts"]
     by_name = {r[0]: r for r in rows}
@@ -198,6 +199,7 @@ def test_html_prediction_distribution(result: dict[str, Any]) -> None:
     pred = re.search(r'<figure id="chart-prediction".*?</figure>', page, re.S)
     assert pred and pred.group(0).count('class="bar pred"') == 8
     assert ">mean 0.41</text>" in pred.group(0) and ">share of rows</text>" in pred.group(0)
+    assert '<rect class="band"' in pred.group(0) and "mean +- one std: 0.21 to 0.61" in page
     assert "rows 4000, mean 0.41, std 0.2, min 0, max 1." in page
     del result["prediction"]["hist"]
     page = drift_html(result)
@@ -458,6 +460,9 @@ def test_report_in_a_real_browser(browser, result: dict[str, Any], tmp_path: Pat
         labels = [t.text for t in chart.find_elements(By.CSS_SELECTOR, "text.axis-label")]
         assert len(labels) == 2 and all(labels)
         assert "share of rows" in labels
+    for chart in browser.find_elements(By.CSS_SELECTOR, "svg.line-chart"):
+        labels = [t.text for t in chart.find_elements(By.CSS_SELECTOR, "text.axis-label")]
+        assert len(labels) == 2 and "window start" in labels
     lines = browser.find_elements(By.CSS_SELECTOR, "svg.line-chart polyline.line")
     assert lines and all(line.get_attribute("points") for line in lines)
     with pytest.raises(NoAlertPresentException):  # the column named <script> did not run

@@ -30,15 +30,22 @@ def tick(value: float) -> str:
 
 
 def histogram(series: Sequence[Series], ticks: Sequence[str], x_label: str,
-              marks: Sequence[tuple[float, str]] = ()) -> str:
+              marks: Sequence[tuple[float, str]] = (),
+              band: tuple[float, float, str] | None = None) -> str:
     """Bars of each series overlaid per bin (same slot, translucent). `ticks`: len(bins)+1
     edges (drawn at the bin boundaries) or len(bins) category labels (under each bar). `marks`:
-    (position in bins from the left edge, label), drawn as dashed vertical lines."""
+    (position in bins from the left edge, label), drawn as dashed vertical lines; `band`:
+    (from, to, label) in the same unit, shaded behind the bars (mean +- one std)."""
     n = max((len(s.shares) for s in series), default=0) or 1
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     slot, top = pw / n, _nice(max((max(s.shares, default=0.0) for s in series), default=0.0))
     parts = [_axes(pw, ph, top, "share of rows", lambda v: f"{v:.0%}" if top >= 0.03
                    else f"{v:.1%}"), _x_label(x_label)]
+    if band is not None:
+        x0, x1 = LEFT + band[0] * slot, LEFT + band[1] * slot
+        parts.append(f'<rect class="band" x="{x0:.1f}" y="{TOP}" width="{x1 - x0:.1f}" '
+                     f'height="{ph}" fill="#ffd43b" fill-opacity="0.25">'
+                     f"<title>{escape(band[2])}</title></rect>")
     for s in series:
         for i, share in enumerate(s.shares):
             h = ph * share / top

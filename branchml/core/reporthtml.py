@@ -59,9 +59,9 @@ SCRIPT = """document.querySelectorAll("table.sortable").forEach(function (table)
 def page(r: Mapping[str, Any]) -> str:
     tag = escape(str(r.get("tag", "")))
     features = list(r.get("features") or [])
-    body = [f"<h1>Drift of {tag}</h1>", _verdict(r), _table(features), _alerts(r),
-            _charts(features), _prediction(r), windows_section(r), _left_out(r), _sampled(r),
-            _files(r)]
+    body = [f"<h1>Drift of {tag}</h1>", _verdict(r), _table(features, dr.sampled_figures(r)),
+            _alerts(r), _charts(features), _prediction(r), windows_section(r), _left_out(r),
+            _sampled(r), _files(r)]
     return ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>Drift of {tag}</title><style>{CSS}</style></head><body>"
             + "\n".join(b for b in body if b) + f"<script>{SCRIPT}</script></body></html>\n")
@@ -76,7 +76,7 @@ def _verdict(r: Mapping[str, Any]) -> str:
             f"{escape(v.capitalize())}</b><ul class=counters>{items}</ul></section>")
 
 
-def _table(features: Sequence[Mapping[str, Any]]) -> str:
+def _table(features: Sequence[Mapping[str, Any]], sampled: Sequence[str]) -> str:
     if not features:
         return "<p>No feature was scored.</p>"
     stats, limits = dr.statistics(features), dr.common_limits(features)
@@ -85,7 +85,8 @@ def _table(features: Sequence[Mapping[str, Any]]) -> str:
     for s in stats:
         limit = (f"<br><small>{escape(s.limit_text(limits[s.key]))}</small>"
                  if s.key in limits else "")
-        head.append(f"<th data-type=num>{escape(s.label)}{limit}</th>")
+        mark = "<br><small>sampled</small>" if s.key in sampled else ""
+        head.append(f"<th data-type=num>{escape(s.label)}{limit}{mark}</th>")
     head.append("<th class=text data-type=text>alerts</th>")
     rows = [_row(f, stats, limits) for f in features]
     return ('<h2>Features</h2><p>Click a column header to sort. Thresholds under the '
@@ -205,10 +206,15 @@ def _prediction(r: Mapping[str, Any]) -> str:
         e = [dr.number(x) or 0.0 for x in edges]
         mean = dr.number(p.get("mean"))
         marks = [(_position(mean, e), f"mean {mean:.4g}")] if mean is not None else []
+        std = dr.number(p.get("std"))
+        band = ((_position(mean - std, e), _position(mean + std, e),
+                 f"mean +- one std: {mean - std:.4g} to {mean + std:.4g}")
+                if mean is not None and std is not None else None)
         chart = ('<figure id="chart-prediction" class=prediction-chart>'
-                 + histogram([Series("monitored predictions", "pred", PALETTE[0], hist)],
+                 + histogram([Series("monitored", "pred", PALETTE[0], hist)],
                              [tick(x) for x in e], f"{p.get('column', 'prediction')} (value, "
-                             "bin edges)", marks) + "</figure>")
+                             "bin edges)", marks, band) + "<figcaption>Share of monitored predictions per bin; "
+                 "dashed: the mean; shaded: the mean +- one std.</figcaption></figure>")
     return (f'<h2>Prediction</h2><p id="prediction">Column <code>{column}</code>: '
             f"{escape(', '.join(known))}.</p>{chart}")
 
