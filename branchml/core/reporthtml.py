@@ -200,23 +200,27 @@ def _prediction(r: Mapping[str, Any]) -> str:
     if not known:
         return (f'<h2>Prediction</h2><p id="prediction">No value of the prediction column '
                 f"<code>{column}</code> was found in the monitored files.</p>")
-    hist, edges = _shares(p.get("hist")), p.get("edges")
-    chart = ""
-    if hist and isinstance(edges, list) and len(edges) == len(hist) + 1:
-        e = [dr.number(x) or 0.0 for x in edges]
-        mean = dr.number(p.get("mean"))
-        marks = [(_position(mean, e), f"mean {mean:.4g}")] if mean is not None else []
-        std = dr.number(p.get("std"))
-        band = ((_position(mean - std, e), _position(mean + std, e),
-                 f"mean +- one std: {mean - std:.4g} to {mean + std:.4g}")
-                if mean is not None and std is not None else None)
-        chart = ('<figure id="chart-prediction" class=prediction-chart>'
-                 + histogram([Series("monitored", "pred", PALETTE[0], hist)],
-                             [tick(x) for x in e], f"{p.get('column', 'prediction')} (value, "
-                             "bin edges)", marks, band) + "<figcaption>Share of monitored predictions per bin; "
-                 "dashed: the mean; shaded: the mean +- one std.</figcaption></figure>")
     return (f'<h2>Prediction</h2><p id="prediction">Column <code>{column}</code>: '
-            f"{escape(', '.join(known))}.</p>{chart}")
+            f"{escape(', '.join(known))}.</p>{_prediction_chart(p)}")
+
+
+def _prediction_chart(p: Mapping[str, Any]) -> str:
+    """Its histogram on its edges, the mean dashed, mean +- one std shaded; none without
+    `hist` and `edges` (a result of an older branchml)."""
+    hist, edges = _shares(p.get("hist")), p.get("edges")
+    if not hist or not isinstance(edges, list) or len(edges) != len(hist) + 1:
+        return ""
+    e = [dr.number(x) or 0.0 for x in edges]
+    mean, std = dr.number(p.get("mean")), dr.number(p.get("std"))
+    marks = [(_position(mean, e), f"mean {mean:.4g}")] if mean is not None else []
+    band = ((_position(mean - std, e), _position(mean + std, e),
+             f"mean +- one std: {mean - std:.4g} to {mean + std:.4g}")
+            if mean is not None and std is not None else None)
+    svg = histogram([Series("monitored", "pred", PALETTE[0], hist)], [tick(x) for x in e],
+                    f"{p.get('column', 'prediction')} (value, bin edges)", marks, band)
+    return (f'<figure id="chart-prediction" class=prediction-chart>{svg}<figcaption>Share of '
+            "monitored predictions per bin; dashed: the mean; shaded: the mean +- one std."
+            "</figcaption></figure>")
 
 
 def _left_out(r: Mapping[str, Any]) -> str:
