@@ -237,6 +237,8 @@ def test_html_names_are_escaped_never_markup(result: dict[str, Any]) -> None:
     text: one script element on the page (the sort), no event attribute anywhere."""
     result["features"][3]["categories"] = ['"><svg onload=alert(3)>', "b", "(other)"]
     result["alerts"].append(f"{EVIL}: psi 1 > 0.2")
+    result["verdict"] = 'drift" onmouseover="alert(4)'
+    result["window"]["by"] = "timestamp column <b onclick=alert(5)>"
     page = drift_html(result)
     parsed = Elements(page)
     assert [t for t, _ in parsed.tags].count("script") == 1

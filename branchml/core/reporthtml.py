@@ -72,7 +72,7 @@ def _verdict(r: Mapping[str, Any]) -> str:
     names = (("features", "features scored"), ("drifted", "drifted"), ("left_out", "left out"),
              ("alerts", "alerts"), ("rows", "rows"), ("files", "files"))
     items = "".join(f'<li id="count-{k}"><span>{c[k]}</span>{label}</li>' for k, label in names)
-    return (f'<section id="verdict" class="verdict {v.replace(" ", "")}"><b>'
+    return (f'<section id="verdict" class="verdict {escape(v.replace(" ", ""))}"><b>'
             f"{escape(v.capitalize())}</b><ul class=counters>{items}</ul></section>")
 
 
