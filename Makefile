@@ -9,11 +9,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps:  ## git, git-lfs and a C compiler (apt-get when missing; the machines run as root)
+deps:  ## git, git-lfs, a C compiler, chromium + chromedriver (apt-get when missing; run as root)
 	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 && \
-	  { command -v cc >/dev/null 2>&1 && test -e /usr/include/string.h; } || \
+	  { command -v cc >/dev/null 2>&1 && test -e /usr/include/string.h; } && \
+	  test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
-	    gcc libc6-dev; }
+	    gcc libc6-dev chromium chromium-driver; }
 
 # The real servers of tests/servers.py (docs/teams.md): nginx-light + fcgiwrap from Debian, and
 # giftless in its own virtualenv, so that flask & co never reach branchml's. giftless's wheel

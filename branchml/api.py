@@ -550,3 +550,22 @@ def monitor_notify(report: DriftReport, path: str | Path = ".") -> AlertDelivery
     from branchml.ops import alerts as op
 
     return op.notify(Path(path), cast("dict[str, Any]", report))
+
+# --- issue 19: report (s3) ---
+__all__ += ["drift_report"]
+
+REPORT_FORMS = ("html", "md", "text")
+
+
+def drift_report(result: DriftReport, form: str = "html") -> str:
+    """The report of a `monitor_check` result (one with windows too): "html" (one
+    self-contained page), "md" (Markdown for a pull request) or "text" (what `monitor check`
+    prints). Parts whose keys the result lacks are left out."""
+    from branchml.core.driftreport import drift_html, drift_markdown, drift_text
+    from branchml.errors import UsageError
+
+    forms = dict(zip(REPORT_FORMS, (drift_html, drift_markdown, drift_text), strict=True))
+    if form not in forms:
+        raise UsageError(f"a drift report is written as {', '.join(REPORT_FORMS)}, not "
+                         f"{form!r}; pick one of those.")
+    return forms[form](result)

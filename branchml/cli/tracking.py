@@ -139,7 +139,8 @@ def monitor_check(
     since: Annotated[str | None, typer.Option(help="Only files logged on or after this "
                                                    "date (YYYY-MM-DD).")] = None,
     report: Annotated[Path | None, typer.Option(
-        help="Write a report: .html (a chart per feature) or .md.")] = None,
+        help="Write a report: .html (one self-contained page: verdict, sortable table, "
+             "charts) or .md (for a pull request).")] = None,
     window: Annotated[str | None, typer.Option(
         help="The statistics per time window too: Nd or Nh (1d, 7d, 12h), by the timestamp "
              "column, else by the date the files were logged.")] = None,
@@ -149,18 +150,18 @@ def monitor_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift of monitored data against the release's training data; exit 1 on an alert."""
-    from branchml.core.driftreport import drift_markdown
+    from branchml.core.driftreport import drift_text
 
     r = (api.monitor_check(tag, since, ".", window) if report is None
          else api.monitor_report(tag, report, since, ".", window))
     if as_json:
         emit_json(r)
-    else:
-        out(drift_markdown(r).rstrip())
-        if window is not None:  # issue 19 s4: one line per window
-            from branchml.ops.monitorwindows import window_lines
-
-            out("\n".join(window_lines(cast("dict[str, Any]", r))))
+    else:  # plain text, not Markdown: read on a terminal (the .md report is for PRs)
+        out(drift_text(r).rstrip())
+        unparsed = cast("dict[str, Any]", r.get("window") or {}).get("unparsed")
+        if unparsed:
+            out(f"{unparsed} row(s) have a timestamp that does not parse: they count in the "
+                "overall figures, in no window.")
     if r["alerts"]:
         if notify:
             for warning in api.monitor_notify(r, ".").warnings:

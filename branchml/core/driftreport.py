@@ -1,60 +1,153 @@
-"""`monitor check --report`: a drift report as Markdown or as HTML with a small chart per
-feature. Pure text from the report's data; the caller writes it."""
+"""`monitor check` reports: what every form (HTML, Markdown, terminal text) reads from the
+check's result, read tolerantly, because results of older versions lack keys (`windows`,
+`left_out`, `counters`, the newer statistics, `prediction.hist`): a part whose keys are absent
+is left out of the report, never guessed. Pure: text from data; the caller writes it.
+
+The forms themselves: core/reporthtml.py (the page), core/reportcharts.py (its SVG charts),
+core/reportmarkdown.py (Markdown for pull requests, and the terminal text)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["drift_html", "drift_markdown"]
+__all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
+           "drift_text", "figure", "is_alert", "shown", "statistics", "verdict"]
 
 
-def drift_markdown(r: Mapping[str, Any]) -> str:
-    lines = [f"# Drift of {r['tag']}", "",
-             f"{r['rows']} monitored rows in {len(r['files'])} file(s). "
-             + (f"**{len(r['alerts'])} alert(s).**" if r["alerts"] else "No alert."), "",
-             "| feature | kind | PSI | KS | outside range | missing | alert |",
-             "|---|---|---|---|---|---|---|"]
-    for f in r["features"]:
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        lines.append(f"| {f['feature']} | {f['kind']} | {f['psi']:.3f} | {ks} | "
-                     f"{f['outside_range']:.3f} | {f['missing']:.3f} | "
-                     f"{'; '.join(f['alerts'])} |")
-    lines += ["", *[f"- {a}" for a in r["alerts"]]]
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class Statistic:
+    key: str  # as in the result's features and thresholds
+    label: str  # as a person reads it
+    short: str  # in a text table, where width counts
+    below: bool = False  # True: an alert when the value is BELOW its limit (a p-value)
+
+    def limit_text(self, limit: float) -> str:
+        return f"{'<' if self.below else '>'} {limit:g}"
 
 
-def _bars(train: list[int], seen: list[int]) -> str:
-    """A small SVG: training (grey) and monitored (blue) shares per bin."""
-    t_sum, s_sum = max(sum(train), 1), max(sum(seen), 1)
-    width, height, n = 240, 60, max(len(train), 1)
-    w = width / n
-    rects = []
-    for i, (a, b) in enumerate(zip(train, seen, strict=False)):
-        ha, hb = height * a / t_sum, height * b / s_sum
-        rects.append(f'<rect x="{i * w:.1f}" y="{height - ha:.1f}" width="{w / 2:.1f}" '
-                     f'height="{ha:.1f}" fill="#999"/>')
-        rects.append(f'<rect x="{i * w + w / 2:.1f}" y="{height - hb:.1f}" '
-                     f'width="{w / 2:.1f}" height="{hb:.1f}" fill="#36c"/>')
-    return f'<svg width="{width}" height="{height}">{"".join(rects)}</svg>'
+# every per-feature statistic of the contract, in the order the tables show them
+STATISTICS = (
+    Statistic("psi", "PSI", "PSI"),
+    Statistic("ks", "KS", "KS"),
+    Statistic("ks_pvalue", "KS p-value", "KS p", below=True),
+    Statistic("wasserstein", "Wasserstein (normed)", "W"),
+    Statistic("chi2", "chi-squared", "chi2"),
+    Statistic("chi2_pvalue", "chi-squared p-value", "chi2 p", below=True),
+    Statistic("js", "Jensen-Shannon", "JS"),
+    Statistic("outside_range", "outside range", "outside"),
+    Statistic("missing", "missing", "missing"),
+)
+
+# what the short names of the text tables stand for (printed under them)
+SHORT_NAMES = ("KS p: KS p-value; W: Wasserstein distance over the training std; chi2 p: "
+               "chi-squared p-value; JS: Jensen-Shannon distance; outside: share outside the "
+               "training range (unseen categories); missing: share of empty values.")
+
+
+def statistics(features: Sequence[Mapping[str, Any]]) -> list[Statistic]:
+    """The statistics some feature carries a value for (an older result has fewer)."""
+    return [s for s in STATISTICS if any(number(f.get(s.key)) is not None for f in features)]
+
+
+def number(value: Any) -> float | None:
+    """A finite number, or None (absent, null, NaN, a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def shown(value: float | None, limit: float | None = None) -> str:
+    """`value` with enough digits that it reads on the same side of `limit` as it is: 0.199969
+    against 0.2 prints 0.199969, never 0.200. Local stand-in for `core.drift.shown` (issue 19,
+    statistics part): the same name and use, so either can replace the other."""
+    if value is None:
+        return ""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if limit is None or _side(float(text), limit) == _side(value, limit):
+            return text
+    return repr(value)
+
+
+def figure(key: str, value: float) -> str:
+    """A prediction figure: a count of rows as a whole number (1000000, not 1e+06)."""
+    return f"{value:.0f}" if key == "rows" else shown(value)
+
+
+def _side(value: float, limit: float) -> int:
+    return (value > limit) - (value < limit)
+
+
+def is_alert(feature: Mapping[str, Any], key: str) -> bool:
+    """Whether `feature`'s alerts name statistic `key` (the check's own judgement: the report
+    never re-applies thresholds). Alerts read "x1: psi 0.2001 > 0.2"."""
+    head = f"{feature.get('feature')}: {key} "
+    return any(isinstance(a, str) and a.startswith(head) for a in feature.get("alerts") or ())
+
+
+def common_limits(features: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per statistic, the threshold every feature that has the statistic shares (shown once in
+    the column's header); a statistic whose limits differ by feature is not in it."""
+    out: dict[str, float] = {}
+    for s in STATISTICS:
+        limits = {number(thresholds(f).get(s.key)) for f in features
+                  if number(f.get(s.key)) is not None}
+        if len(limits) == 1 and (only := limits.pop()) is not None:
+            out[s.key] = only
+    return out
+
+
+def thresholds(feature: Mapping[str, Any]) -> Mapping[str, Any]:
+    return mapping(feature.get("thresholds"))
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else an empty one (a key absent from an older result)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def verdict(r: Mapping[str, Any]) -> str:
+    v = r.get("verdict")
+    return v if isinstance(v, str) else ("drift" if r.get("alerts") else "no drift")
+
+
+def counters(r: Mapping[str, Any]) -> dict[str, int]:
+    """features scored, drifted, left out, alerts, rows, files: the check's own counters when
+    it has them, else counted from its lists."""
+    given = mapping(r.get("counters"))
+    features = r.get("features") or []
+    counted = {"features": len(features),
+               "drifted": sum(1 for f in features if f.get("alerts")),
+               "left_out": len(r.get("left_out") or []), "alerts": len(r.get("alerts") or [])}
+    out = {k: int(given[k]) if isinstance(given.get(k), int) else v for k, v in counted.items()}
+    return {**out, "rows": int(r.get("rows") or 0), "files": len(r.get("files") or [])}
+
+
+def sampled_figures(r: Mapping[str, Any]) -> list[str]:
+    s = r.get("sampled")
+    figures = s.get("figures") if isinstance(s, Mapping) else None
+    return [str(f) for f in figures] if isinstance(figures, list) else []
 
 
 def drift_html(r: Mapping[str, Any]) -> str:
-    import html
+    """The report as one self-contained HTML page."""
+    from branchml.core.reporthtml import page
 
-    rows = []
-    for f in r["features"]:
-        alert = "; ".join(f["alerts"])
-        ks = "" if f["ks"] is None else f"{f['ks']:.3f}"
-        rows.append(f"<tr{' class=alert' if alert else ''}><td>{html.escape(f['feature'])}</td>"
-                    f"<td>{f['psi']:.3f}</td><td>{ks}</td><td>{f['outside_range']:.3f}</td>"
-                    f"<td>{f['missing']:.3f}</td><td>{_bars(f['train_hist'], f['hist'])}</td>"
-                    f"<td>{html.escape(alert)}</td></tr>")
-    status = f"{len(r['alerts'])} alert(s)" if r["alerts"] else "no alert"
-    return ("<!doctype html><meta charset=utf-8><title>drift " + html.escape(r["tag"])
-            + "</title><style>body{font-family:sans-serif}td,th{padding:4px 8px}"
-            ".alert{background:#fdd}</style><h1>Drift of " + html.escape(r["tag"]) + "</h1>"
-            f"<p>{r['rows']} monitored rows, {status}. Bars: training (grey) vs monitored "
-            "(blue) share per bin.</p><table><tr><th>feature</th><th>PSI</th><th>KS</th>"
-            "<th>outside range</th><th>missing</th><th>distribution</th><th>alert</th></tr>"
-            + "".join(rows) + "</table>\n")
+    return page(r)
+
+
+def drift_markdown(r: Mapping[str, Any]) -> str:
+    """The report as Markdown, for a pull request."""
+    from branchml.core.reportmarkdown import markdown
+
+    return markdown(r)
+
+
+def drift_text(r: Mapping[str, Any]) -> str:
+    """The report as plain terminal text (what `monitor check` prints without --json)."""
+    from branchml.core.reportmarkdown import text
+
+    return text(r)

@@ -1,8 +1,12 @@
-"""`monitor check --report FILE`: the drift check written as .html (a chart per feature) or
-.md. The file name is judged before the check runs, so a bad name costs nothing."""
+"""`monitor check --report FILE`: the drift check written as .html (one self-contained page:
+verdict, sortable table, charts) or .md (for a pull request). The file name is judged before
+the check runs, so a bad name costs nothing; the file is written whole or not at all."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,15 @@ def report(path: Path, tag: str, file: Path, since: str | None = None,
     """Run `monitor check` on `tag` and write its report to `file`; returns the check."""
     check_path(file)
     r = monitor.check(path, tag, since, window)
-    write(file, drift_html(r) if file.suffix == ".html" else drift_markdown(r))
+    write_report(file, r)
     return r
+
+
+def write_report(file: Path, result: Mapping[str, Any]) -> None:
+    """Write the report of a `monitor check` result (one with windows too) in the form the
+    name's suffix says."""
+    check_path(file)
+    write(file, drift_html(result) if file.suffix == ".html" else drift_markdown(result))
 
 
 def check_path(report: Path) -> None:
@@ -35,8 +46,23 @@ def check_path(report: Path) -> None:
 
 
 def write(report: Path, text: str) -> None:
+    """Through a temporary file beside it and a rename: a reader (a browser reloading, a CI
+    step) never sees half a report, and a failed write leaves the old one."""
+    tmp = None
     try:
-        report.write_text(text, encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{report.name}.", dir=report.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is for sharing
+        os.replace(tmp, report)
     except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise StateError(f"--report {report} cannot be written ({e.strerror}); give a file "
                          "you can write.") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

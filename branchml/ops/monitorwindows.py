@@ -203,18 +203,3 @@ def stamp(secs: float, size: WindowSize) -> str:
 def wider(size: WindowSize) -> str:
     hours = size.seconds // 3_600 * 10
     return f"{hours}h" if hours < 24 else f"{-(-hours // 24)}d"
-
-
-def window_lines(report: dict[str, Any]) -> list[str]:
-    """One line per window for the terminal (the report files draw them)."""
-    w = report.get("window") or {}
-    lines = [f"Windows of {w.get('size')} by {w.get('by')}:"]
-    for win in report.get("windows") or []:
-        alerts = win["alerts"]
-        lines.append(f"  {win['start']} to {win['end']}: {win['rows']} rows, "
-                     + (f"{len(alerts)} alert(s): {'; '.join(alerts)}" if alerts
-                        else "no alert"))
-    if w.get("unparsed"):
-        lines.append(f"  {w['unparsed']} row(s) have a timestamp that does not parse: they "
-                     "count in the overall figures, in no window.")
-    return lines
