@@ -5,9 +5,9 @@ legitimate twin that must still deliver."""
 from __future__ import annotations
 
 import json
-import re
 import os
 import random
+import re
 import stat
 import subprocess
 import threading
