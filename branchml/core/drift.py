@@ -123,10 +123,21 @@ class CategoricalFeature:
                 "train_hist": expected, "hist": actual}
 
 
+def shown(value: float, limit: float | None = None) -> str:
+    """`value` as text with enough significant digits (3 at least) that it reads on the same
+    side of `limit` as it is: 0.199969 against 0.2 shows 0.19997, never 0.2 or 0.200."""
+    side = 0 if limit is None else (value > limit) - (value < limit)
+    for digits in range(3, 18):
+        text = f"{value:.{digits}g}"
+        if limit is None or (float(text) > limit) - (float(text) < limit) == side:
+            return text
+    return repr(value)
+
+
 def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
     out = []
     for key in ("psi", "ks", "outside_range", "missing"):
         value, limit = result.get(key), limits.get(key)
         if value is not None and limit is not None and value > limit:
-            out.append(f"{result['feature']}: {key} {value:.3g} > {limit:g}")
+            out.append(f"{result['feature']}: {key} {shown(value, limit)} > {limit:g}")
     return out
