@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
-from branchml.core import drift
+from branchml.core import drift, driftmath, stream
+
+stats = pytest.importorskip("scipy.stats")
+jensenshannon = pytest.importorskip("scipy.spatial.distance").jensenshannon
 
 
 @pytest.mark.parametrize(("value", "limit", "text"), [
@@ -26,3 +32,196 @@ def test_shown_reads_on_the_right_side_of_its_limit(value: float, limit: float |
 def test_psi_just_under_the_threshold_never_prints_as_the_threshold() -> None:
     r = {"feature": "x1", "psi": 0.200031, "ks": 0.199969}
     assert drift.alerts(r, {"psi": 0.2, "ks": 0.2}) == ["x1: psi 0.20003 > 0.2"]
+
+
+# -- KS over every row, exact on the training grid --------------------------------------------
+def _fed(name: str, train: Any, monitored: Any, chunk: int = 50_000) -> dict[str, Any]:
+    f = drift.NumericFeature(name, train)
+    for i in range(0, len(monitored), chunk):
+        f.add(monitored[i:i + chunk])
+    return f.result()
+
+
+def _data(kind: str, shift: float, n: int, seed: int) -> Any:
+    rng = np.random.default_rng(seed)
+    if kind == "poisson":
+        return rng.poisson(3 + shift, n).astype(float)
+    if kind == "integer":
+        return rng.integers(0, 50 + int(10 * shift), n).astype(float)
+    if kind == "continuous":
+        return rng.normal(shift, 1, n)
+    half = n // 2  # mixed: a spike of repeated values beside a continuous part
+    return np.concatenate([rng.poisson(2 + shift, half), rng.normal(5, 2 + shift, n - half)])
+
+
+@pytest.mark.parametrize("kind", ["poisson", "integer", "continuous", "mixed"])
+@pytest.mark.parametrize("shift", [0.0, 0.3])
+def test_ks_matches_scipy_on_every_row(kind: str, shift: float) -> None:
+    train, seen = _data(kind, 0.0, 20_000, 1), _data(kind, shift, 130_000, 2)
+    r = _fed("x", train, seen, chunk=7_000)
+    exact = stats.ks_2samp(train, seen)
+    assert r["ks"] == pytest.approx(exact.statistic, abs=1e-3)
+    assert r["ks_pvalue"] == pytest.approx(exact.pvalue, abs=1e-3)
+
+
+def test_the_issues_poisson_feature() -> None:
+    """KS 0.326 against an exact 0.111 before: the two sides were counted on different sides
+    of each cut point."""
+    rng = np.random.default_rng(19)
+    train, seen = rng.poisson(2, 10_000).astype(float), rng.poisson(2.6, 10_000).astype(float)
+    assert _fed("x", train, seen)["ks"] == pytest.approx(stats.ks_2samp(train, seen).statistic,
+                                                         abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["poisson", "integer", "continuous", "mixed"])
+def test_training_rows_as_monitored_data_score_zero(kind: str) -> None:
+    train = _data(kind, 0.0, 20_000, 3)
+    r = _fed("x", train, train, chunk=3_000)
+    assert r["ks"] == 0 and r["ks_pvalue"] == 1 and r["wasserstein"] == pytest.approx(0, abs=1e-12)
+    assert r["psi"] == 0 and r["outside_range"] == 0
+    assert drift.alerts(r, drift.applied("numeric", drift.DEFAULT_LIMITS)) == []
+
+
+def test_more_distinct_training_values_than_the_grid_use_quantiles() -> None:
+    train, seen = _data("continuous", 0, 200_000, 4), _data("continuous", 0.05, 100_000, 5)
+    f = drift.NumericFeature("x", train)
+    f.add(seen)
+    assert len(f.grid.points) == drift.GRID  # the error is at most 1/GRID of training mass
+    assert f.result()["ks"] == pytest.approx(stats.ks_2samp(train, seen).statistic,
+                                             abs=2 / drift.GRID)
+
+
+def test_fresh_shares_the_training_summary_and_coarse_is_small() -> None:
+    train, seen = _data("continuous", 0, 50_000, 6), _data("continuous", 0.2, 20_000, 7)
+    whole = drift.NumericFeature("x", train)
+    window = whole.fresh(coarse=True)
+    assert window.summary is whole.summary and len(window.grid.points) <= drift.COARSE
+    assert window.reservoir.size == 0  # no sample per window
+    window.add(seen)
+    again = whole.fresh()
+    again.add(seen)
+    assert again.result()["ks"] == pytest.approx(stats.ks_2samp(train, seen).statistic,
+                                                 abs=1e-9)
+    assert window.result()["ks"] == pytest.approx(again.result()["ks"], abs=2 / drift.COARSE)
+    assert whole.n == 0  # the original accumulator stayed empty
+    cat = drift.CategoricalFeature("c", ["a", "b", "b"])
+    other = cat.fresh(coarse=True)
+    other.add(["b", "z"])
+    assert other.summary is cat.summary and cat.n == 0 and other.result()["hist"] == [0, 1, 1]
+
+
+# -- KS p-value, Wasserstein, chi-squared, Jensen-Shannon against SciPy -----------------------
+@pytest.mark.parametrize("shift", [0.0, 0.01, 0.02, 0.03, 0.05])
+def test_ks_pvalue_matches_scipy_over_ten_thousand_per_side(shift: float) -> None:
+    rng = np.random.default_rng(8)
+    train, seen = rng.normal(0, 1, 12_000), rng.normal(shift, 1, 15_000)
+    exact = stats.ks_2samp(train, seen)
+    mine = driftmath.ks_pvalue(float(exact.statistic), len(train), len(seen))
+    assert mine == pytest.approx(exact.pvalue, abs=1e-3)
+
+
+@pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.1, 1.0), (0.0, 1.3), (1.0, 0.5)])
+def test_wasserstein_matches_scipy_normed_by_the_training_std(shift: float,
+                                                              scale: float) -> None:
+    rng = np.random.default_rng(9)
+    train, seen = rng.normal(0, 2, 100_000), rng.normal(shift, 2 * scale, 150_000)
+    exact = stats.wasserstein_distance(train, seen) / np.std(train)
+    assert _fed("x", train, seen)["wasserstein"] == pytest.approx(exact, rel=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["poisson", "integer", "continuous", "mixed"])
+def test_wasserstein_error_stays_within_its_bound(kind: str) -> None:
+    train, seen = _data(kind, 0, 30_000, 10), _data(kind, 0.2, 40_000, 11)
+    f = drift.NumericFeature("x", train)
+    f.add(seen)
+    g = f.grid
+    value, bound = driftmath.wasserstein(g.points, g.train, (f.on_grid, f.sums, f.at_point))
+    assert abs(value - stats.wasserstein_distance(train, seen)) <= bound + 1e-9
+
+
+@pytest.mark.parametrize(("x", "dof"), [(0.001, 3), (0.5, 1), (3.0, 4), (30.0, 10), (100, 80),
+                                        (250.0, 200), (7.0, 25), (1e4, 9)])
+def test_chi2_pvalue_is_the_upper_incomplete_gamma(x: float, dof: int) -> None:
+    assert driftmath.chi2_sf(x, dof) == pytest.approx(stats.chi2.sf(x, dof), rel=1e-9,
+                                                      abs=1e-300)
+
+
+def test_categorical_chi2_and_js_match_scipy() -> None:
+    rng = np.random.default_rng(12)
+    train = rng.choice(list("abcd"), 5_000, p=[0.4, 0.3, 0.2, 0.1]).tolist()
+    seen = rng.choice(list("abcd"), 8_000, p=[0.35, 0.3, 0.25, 0.1]).tolist()
+    f = drift.CategoricalFeature("c", train)
+    f.add(seen[:3_000])
+    f.add(seen[3_000:])
+    r = f.result()
+    expected = np.asarray(r["train_hist"][:-1], dtype=float)
+    observed = np.asarray(r["hist"][:-1], dtype=float)
+    chi = stats.chisquare(observed, expected / expected.sum() * observed.sum())
+    assert r["chi2"] == pytest.approx(chi.statistic, rel=1e-9)
+    assert r["chi2_pvalue"] == pytest.approx(chi.pvalue, rel=1e-6, abs=1e-12)
+    assert r["js"] == pytest.approx(jensenshannon(r["train_hist"], r["hist"], base=2), rel=1e-9)
+    assert r["categories"] == ["a", "b", "c", "d", "(other)"]
+
+
+def test_a_label_never_trained_on_is_tested_against_a_small_share() -> None:
+    f = drift.CategoricalFeature("c", ["a"] * 60 + ["b"] * 40)
+    f.add(["a"] * 50 + ["b"] * 40 + ["new"] * 10 + [""] * 5)
+    r = f.result()
+    shares = np.maximum(np.asarray([0.6, 0.4, 0.0]), driftmath.EPS)
+    chi = stats.chisquare([50, 40, 10], shares / shares.sum() * 100)
+    assert r["chi2"] == pytest.approx(chi.statistic) and r["chi2_pvalue"] < 1e-12
+    assert r["js"] == pytest.approx(jensenshannon([60, 40, 0], [50, 40, 10], base=2))
+    assert r["outside_range"] == 0.1 and r["missing"] == pytest.approx(5 / 105)
+
+
+# -- every figure over every row: moments and the seeded sample -------------------------------
+def test_moments_are_exact_over_chunks_far_from_zero() -> None:
+    values = 1e9 + np.random.default_rng(13).normal(0, 1e-3, 300_000)
+    m = stream.Moments()
+    for i in range(0, len(values), 40_000):
+        m.add(values[i:i + 40_000])
+    assert m.mean == pytest.approx(float(np.mean(values)), rel=1e-15)
+    assert m.std == pytest.approx(float(np.std(values)), rel=1e-6)
+    assert (m.low, m.high) == (values.min(), values.max())
+
+
+def test_the_reservoir_is_uniform_over_every_row_and_seeded() -> None:
+    # 200k old rows then 100k new rows: a third of a uniform sample is new
+    values = np.concatenate([np.zeros(200_000), np.ones(100_000)])
+
+    def sample(seed: int) -> Any:
+        r = stream.Reservoir(10_000, seed, "x")
+        for i in range(0, len(values), 50_000):
+            r.add(values[i:i + 50_000])
+        return r.sample()
+
+    first = sample(1)
+    assert len(first) == 10_000 and first.mean() == pytest.approx(1 / 3, abs=0.02)
+    assert np.array_equal(first, sample(1)) and not np.array_equal(first, sample(2))
+    short = stream.Reservoir(10, 1, "x")
+    short.add(np.arange(4.0))
+    assert short.sample().tolist() == [0, 1, 2, 3]
+
+
+def test_the_prediction_covers_every_row() -> None:
+    p = drift.Prediction("prediction")
+    for _ in range(4):
+        p.add(np.full(50_000, 0.2))
+    p.add(np.concatenate([np.full(100_000, 0.8), [np.nan]]))
+    r = p.result()
+    assert r["rows"] == 300_000 and r["mean"] == pytest.approx(0.4)
+    assert (r["min"], r["max"]) == (0.2, 0.8) and len(r["edges"]) == len(r["hist"]) + 1
+    assert sum(r["hist"]) == drift.SAMPLE
+    assert r["hist"][-1] == pytest.approx(drift.SAMPLE / 3, rel=0.05)
+
+
+# -- thresholds --------------------------------------------------------------------------------
+def test_p_values_alert_below_their_limit() -> None:
+    r = {"feature": "x1", "psi": 0.01, "ks_pvalue": 0.0003, "wasserstein": 0.1000004}
+    limits = drift.applied("numeric", {**drift.DEFAULT_LIMITS, "ks_pvalue": 0.05})
+    assert limits == {"psi": 0.2, "ks": 0.2, "ks_pvalue": 0.05, "wasserstein": 0.1,
+                      "outside_range": 0.05, "missing": 0.1}
+    assert drift.alerts(r, limits) == ["x1: ks_pvalue 0.0003 < 0.05",
+                                       "x1: wasserstein 0.1000004 > 0.1"]
+    assert drift.applied("categorical", drift.DEFAULT_LIMITS) == {
+        "psi": 0.2, "js": 0.1, "outside_range": 0.05, "missing": 0.1}
