@@ -41,24 +41,26 @@ psi = driftmath.psi
 
 @dataclass
 class Grid:
-    """Training values on a grid: per bin counts and sums, and F_train at (<=) and just
-    before (<) each grid point."""
+    """The points monitored values are counted on, and the training values binned on them
+    (counts, sums, counts at each point), computed when first needed: never during the loop
+    over monitored rows, whose peak memory this keeps down."""
 
     points: Any
-    low: Any
-    train: tuple[Any, Any, Any]  # counts and sums per bin, counts at each point
-    le: Any
-    lt: Any
+    source: Any  # the sorted training values
+    _train: tuple[Any, Any, Any] | None = None
 
     @classmethod
     def of(cls, train: Any, cap: int) -> Grid:
         points = np.unique(train)
         if len(points) > cap:
             points = np.unique(np.quantile(train, np.linspace(0, 1, cap)))
-        low = np.concatenate((points[:1], points))
-        n = max(len(train), 1)
-        le, lt = np.searchsorted(train, points, "right"), np.searchsorted(train, points, "left")
-        return cls(points, low, (*driftmath.binned(points, train, low), le - lt), le / n, lt / n)
+        return cls(points, train)
+
+    @property
+    def train(self) -> tuple[Any, Any, Any]:
+        if self._train is None:
+            self._train = driftmath.on_grid(self.points, self.source)
+        return self._train
 
 
 @dataclass
@@ -114,17 +116,17 @@ class NumericFeature:
         finite = values[~np.isnan(values)]
         self.missing += len(values) - len(finite)
         self.n += len(values)
-        self.counts += np.bincount(np.searchsorted(self.summary.edges, finite, "right"),
-                                   minlength=len(self.counts))
-        g = self.grid
-        idx = np.searchsorted(g.points, finite, "right")
-        self.on_grid += np.bincount(idx, minlength=len(self.on_grid))
-        self.sums += np.bincount(idx, weights=finite - g.low[idx], minlength=len(self.sums))
-        on = idx[(idx > 0) & (finite == g.low[idx])] - 1  # low[j] is point j-1 for j > 0
-        self.at_point += np.bincount(on, minlength=len(self.at_point))
+        xs = np.sort(finite)  # sorted once: every lookup below goes into it
+        bounds = np.concatenate(([0], np.searchsorted(xs, self.summary.edges), [len(xs)]))
+        self.counts += np.diff(bounds)
+        counts, sums, at = driftmath.on_grid(self.grid.points, xs)
+        self.on_grid += counts
+        self.sums += sums
+        self.at_point += at
         if len(self.train):
-            self.outside += int(np.sum((finite < self.train[0]) | (finite > self.train[-1])))
-        self.moments.add(finite)
+            self.outside += int(np.searchsorted(xs, self.train[0]) + len(xs)
+                                - np.searchsorted(xs, self.train[-1], "right"))
+        self.moments.add(xs)
         self.reservoir.add(finite)
 
     def result(self) -> dict[str, Any]:
@@ -148,9 +150,11 @@ class NumericFeature:
         seen = self.n - self.missing
         if seen == 0:
             return 0.0
-        lt = np.cumsum(self.on_grid)[:-1]  # values below each grid point
-        return driftmath.ks_statistic(self.grid.le, self.grid.lt, (lt + self.at_point) / seen,
-                                      lt / seen)
+        counts, _, at = self.grid.train
+        t_lt = np.cumsum(counts)[:-1] / len(self.train)  # F_train just before each point
+        lt = np.cumsum(self.on_grid)[:-1] / seen
+        return driftmath.ks_statistic(t_lt + at / len(self.train), t_lt,
+                                      lt + self.at_point / seen, lt)
 
     def _wasserstein(self) -> float:
         if self.n == self.missing or not len(self.train):

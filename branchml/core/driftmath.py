@@ -77,11 +77,19 @@ def wasserstein(grid: Any, train: tuple[Any, Any, Any], mon: tuple[Any, Any, Any
     return float(np.sum(np.abs(area))), float(np.sum(2 * width * reach))
 
 
-def binned(grid: Any, values: Any, low: Any) -> tuple[Any, Any]:
-    """(counts, sums of x - low) per bin of `values` on `grid` (see the module's docstring)."""
-    idx = np.searchsorted(grid, values, "right")
-    return (np.bincount(idx, minlength=len(grid) + 1),
-            np.bincount(idx, weights=values - low[idx], minlength=len(grid) + 1))
+def on_grid(points: Any, xs: Any) -> tuple[Any, Any, Any]:
+    """(counts, sums of x - low, counts at the low point) per bin of the SORTED values `xs`
+    (see the module's docstring). The grid points are looked up in the values, both sorted:
+    cache-friendly where looking every value up in a large grid is not."""
+    lt = np.searchsorted(xs, points, "left")  # values below each point
+    le = np.searchsorted(xs, points, "right")  # values at or below it
+    bounds = np.concatenate(([0], lt, [len(xs)]))
+    counts = np.diff(bounds)
+    base = points[0] if len(points) else 0.0
+    # cumulative sums of x - g[0] stay small numbers whatever the column's offset
+    cum = np.concatenate(([0.0], np.cumsum(xs - base)))
+    low = np.concatenate((points[:1], points)) if len(points) else np.zeros(1)
+    return counts, np.diff(cum[bounds]) - counts * (low - base), le - lt
 
 
 def chi2(observed: Any, shares: Any) -> tuple[float, float]:

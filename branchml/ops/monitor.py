@@ -44,6 +44,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
                          f"{BRANCH}); log some with `branchml monitor log`.")
     seed = mon.get("seed", drift.SEED)
     trackers = _trackers(features, train, seed)
+    del train  # summarised: the raw training columns would only raise the peak below
     pred = drift.Prediction(prediction, seed)
     rows_seen = 0
     for p in paths:
