@@ -123,6 +123,23 @@ def test_ks_pvalue_matches_scipy_over_ten_thousand_per_side(shift: float) -> Non
     assert mine == pytest.approx(exact.pvalue, abs=1e-3)
 
 
+@pytest.mark.parametrize("n", [141, 5_000, 60_000])
+def test_the_pelz_good_series_follows_scipys_kstwo(n: int) -> None:
+    for x in np.linspace(0.1, 6, 60) / np.sqrt(n):
+        assert 1 - driftmath.pelz_good_cdf(n, float(x)) == pytest.approx(
+            stats.kstwo.sf(x, n), abs=1e-5)
+
+
+def test_ks_pvalue_at_its_ends_and_for_small_samples() -> None:
+    assert driftmath.ks_pvalue(0.0, 10, 10) == 1 and driftmath.ks_pvalue(1.0, 10, 10) == 0
+    assert driftmath.ks_pvalue(0.3, 0, 10) == 1
+    rng = np.random.default_rng(14)
+    a, b = rng.normal(0, 1, 60), rng.normal(0.5, 1, 80)  # SciPy: exact; here: approximate
+    exact = stats.ks_2samp(a, b)
+    assert driftmath.ks_pvalue(float(exact.statistic), 60, 80) == pytest.approx(exact.pvalue,
+                                                                               abs=0.05)
+
+
 @pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.1, 1.0), (0.0, 1.3), (1.0, 0.5)])
 def test_wasserstein_matches_scipy_normed_by_the_training_std(shift: float,
                                                               scale: float) -> None:
