@@ -247,6 +247,17 @@ def test_p_values_alert_below_their_limit() -> None:
         "psi": 0.2, "js": 0.1, "outside_range": 0.05, "missing": 0.1}
 
 
+def test_default_distances_apply_to_training_data_over_a_thousand_rows() -> None:
+    big = drift.limits_for(1001, {}, {})
+    assert big["wasserstein"] == 0.1 and big["js"] == 0.1
+    small = drift.limits_for(1000, {"psi": 0.3}, {})
+    assert small["wasserstein"] is None and small["js"] is None and small["psi"] == 0.3
+    named = drift.limits_for(50, {"wasserstein": 0.2}, {"js": 0.05})
+    assert (named["wasserstein"], named["js"]) == (0.2, 0.05)
+    off = drift.limits_for(5000, {"ks_pvalue": 0.05}, {"wasserstein": None, "ks_pvalue": None})
+    assert off["wasserstein"] is None and off["ks_pvalue"] is None and off["js"] == 0.1
+
+
 # -- through `branchml monitor check` on a real repository -----------------------------------
 def _csv(head: str, columns: list[Any]) -> str:
     rows = zip(*columns, strict=True)

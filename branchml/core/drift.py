@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from branchml.core import driftmath
+from branchml.core.stream import SAMPLE as SAMPLE
 from branchml.core.stream import SEED as SEED
 from branchml.core.stream import Moments, Reservoir
+from branchml.core.stream import Prediction as Prediction
 
 BINS = 10
 GRID = 65_536  # distinct training values kept exactly; above, training quantiles
 COARSE = 1_024  # grid of a coarse accumulator (one per time window)
-SAMPLE = 100_000  # values per feature kept for user checks, uniform over every row
-HIST = 20  # bins of the prediction's histogram
 OTHER = "(other)"
 NUMERIC = ("psi", "ks", "ks_pvalue", "wasserstein", "outside_range", "missing")
 CATEGORICAL = ("psi", "chi2", "chi2_pvalue", "js", "outside_range", "missing")
@@ -76,7 +76,8 @@ class NumericSummary:
     grids: dict[bool, Grid] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.edges = np.unique(np.quantile(self.train, np.linspace(0, 1, BINS + 1))[1:-1])
+        self.edges = np.unique(np.quantile(self.train, np.linspace(0, 1, BINS + 1))[1:-1]) \
+            if len(self.train) else np.empty(0)  # a column empty in training: one bin
         self.expected = np.bincount(np.searchsorted(self.edges, self.train, "right"),
                                     minlength=len(self.edges) + 1)
         self.moments.add(self.train)
@@ -107,6 +108,10 @@ class NumericFeature:
     @property
     def train(self) -> Any:
         return self.summary.train
+
+    @property
+    def train_rows(self) -> int:
+        return len(self.summary.train)
 
     def fresh(self, coarse: bool = False) -> NumericFeature:
         """An empty accumulator on the same training summary (coarse: a small KS grid)."""
@@ -188,6 +193,10 @@ class CategoricalFeature:
     def categories(self) -> list[str]:
         return self.summary.categories
 
+    @property
+    def train_rows(self) -> int:
+        return sum(self.summary.expected)
+
     def fresh(self, coarse: bool = False) -> CategoricalFeature:
         """An empty accumulator on the same training categories (coarse changes nothing)."""
         return CategoricalFeature(self.name, None, self.summary)
@@ -224,29 +233,22 @@ class CategoricalFeature:
                 "categories": [*self.categories, OTHER]}
 
 
-class Prediction:
-    """The prediction column: exact moments, and a histogram from the uniform sample."""
+SMALL_REFERENCE = 1_000  # training rows at or below which the default distances stay off
+DISTANCES = ("wasserstein", "js")
 
-    def __init__(self, column: str, seed: int = SEED) -> None:
-        self.column = column
-        self.moments = Moments()
-        self.reservoir = Reservoir(SAMPLE, seed, column)
 
-    def add(self, values: Any) -> None:
-        finite = values[~np.isnan(values)]
-        self.moments.add(finite)
-        self.reservoir.add(finite)
-
-    def result(self) -> dict[str, Any]:
-        m = self.moments
-        if not m.n:
-            return {"column": self.column, "rows": 0, **m.figures(), "hist": [], "edges": []}
-        edges = np.linspace(m.low, m.high, HIST + 1) if m.high > m.low \
-            else np.asarray([m.low, m.high])
-        hist = np.histogram(self.reservoir.sample(), bins=edges)[0] if m.high > m.low \
-            else np.asarray([len(self.reservoir.sample())])
-        return {"column": self.column, "rows": m.n, **m.figures(), "hist": hist.tolist(),
-                "edges": edges.tolist()}
+def limits_for(train_rows: int, thresholds: dict[str, float | None],
+               own: dict[str, float | None]) -> dict[str, float | None]:
+    """A feature's limits: its own (`monitor.features.<name>`) over `monitor.thresholds` over
+    the defaults. As in Evidently, the default Wasserstein and Jensen-Shannon limits apply to
+    training data of more than SMALL_REFERENCE rows only: below, sampling noise alone passes
+    0.1. A limit the config names applies whatever the size."""
+    out = {**DEFAULT_LIMITS, **thresholds, **own}
+    if train_rows <= SMALL_REFERENCE:
+        for key in DISTANCES:
+            if key not in thresholds and key not in own:
+                out[key] = None
+    return out
 
 
 def applied(kind: str, limits: dict[str, float | None]) -> dict[str, float]:

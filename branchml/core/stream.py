@@ -1,5 +1,6 @@
 """Figures over every row of a stream of chunks: exact moments (Chan's parallel formula in
-float64) and a seeded uniform reservoir sample (Algorithm R, vectorised per chunk)."""
+float64), a seeded uniform reservoir sample (Algorithm R, vectorised per chunk), and the
+prediction column's figures built from both."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import numpy as np
 
 SEED = 19  # the sample's seed when the config names none: reruns give the same figures
+SAMPLE = 100_000  # values per column kept for user checks, uniform over every row
+HIST = 20  # bins of the prediction's histogram
 
 
 @dataclass
@@ -77,3 +80,28 @@ class Reservoir:
 
     def sample(self) -> Any:
         return self.values[: min(self.seen, self.size)]
+
+
+class Prediction:
+    """The prediction column: exact moments, and a histogram from the uniform sample."""
+
+    def __init__(self, column: str, seed: int = SEED) -> None:
+        self.column = column
+        self.moments = Moments()
+        self.reservoir = Reservoir(SAMPLE, seed, column)
+
+    def add(self, values: Any) -> None:
+        finite = values[~np.isnan(values)]
+        self.moments.add(finite)
+        self.reservoir.add(finite)
+
+    def result(self) -> dict[str, Any]:
+        m = self.moments
+        if not m.n:
+            return {"column": self.column, "rows": 0, **m.figures(), "hist": [], "edges": []}
+        edges = np.linspace(m.low, m.high, HIST + 1) if m.high > m.low \
+            else np.asarray([m.low, m.high])
+        hist = np.histogram(self.reservoir.sample(), bins=edges)[0] if m.high > m.low \
+            else np.asarray([len(self.reservoir.sample())])
+        return {"column": self.column, "rows": m.n, **m.figures(), "hist": hist.tolist(),
+                "edges": edges.tolist()}

@@ -75,13 +75,13 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
 
 
 def _scored(trackers: dict[str, Any], mon: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each tracker's statistics, the thresholds applied to it, and its alerts: a feature's
-    own limits (`monitor.features`) over `monitor.thresholds` over the defaults."""
+    """Each tracker's statistics, the thresholds applied to it (drift.limits_for), and its
+    alerts."""
     results = []
     for name, tracker in trackers.items():
         r = tracker.result()
-        limits = {**drift.DEFAULT_LIMITS, **(mon.get("thresholds") or {}),
-                  **((mon.get("features") or {}).get(name) or {})}
+        limits = drift.limits_for(tracker.train_rows, mon.get("thresholds") or {},
+                                  (mon.get("features") or {}).get(name) or {})
         r["thresholds"] = drift.applied(r["kind"], limits)
         r["alerts"] = drift.alerts(r, r["thresholds"])
         results.append(r)
