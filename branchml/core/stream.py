@@ -70,7 +70,7 @@ class Reservoir:
         fill = max(0, min(self.size - start, k))
         self.values[start:start + fill] = finite[:fill]
         rest = finite[fill:]
-        if not len(rest):
+        if not len(rest) or not self.size:  # a window's accumulator keeps no sample
             return
         index = np.arange(start + fill, start + k, dtype=float)
         taken = self.rng.random(len(rest)) < self.size / (index + 1)
