@@ -235,6 +235,17 @@ def test_the_prediction_covers_every_row() -> None:
     assert r["hist"][-1] == pytest.approx(drift.SAMPLE / 3, rel=0.05)
 
 
+def test_an_infinite_value_counts_as_missing() -> None:
+    f = drift.NumericFeature("x", np.asarray([1.0, 2.0, np.inf, 3.0]))
+    f.add(np.asarray([1.0, -np.inf, np.nan, 2.0]))
+    r = f.result()
+    assert r["missing"] == 0.5 and r["mean"] == 1.5 and r["train_mean"] == 2.0
+    assert json.dumps(r, allow_nan=False)  # nothing in it that JSON cannot carry
+    p = drift.Prediction("p")
+    p.add(np.asarray([np.inf, 1.0]))
+    assert p.result()["mean"] == 1.0 and p.result()["rows"] == 1
+
+
 # -- thresholds --------------------------------------------------------------------------------
 def test_p_values_alert_below_their_limit() -> None:
     r = {"feature": "x1", "psi": 0.01, "ks_pvalue": 0.0003, "wasserstein": 0.1000004}

@@ -93,7 +93,7 @@ class NumericFeature:
 
     def __init__(self, name: str, train: Any, seed: int = SEED, *,
                  summary: NumericSummary | None = None, coarse: bool = False) -> None:
-        self.summary = summary or NumericSummary(name, np.sort(train), seed)
+        self.summary = summary or NumericSummary(name, np.sort(train[np.isfinite(train)]), seed)
         self.name = name
         self.grid = self.summary.grid(coarse)
         size = len(self.grid.points) + 1
@@ -118,7 +118,7 @@ class NumericFeature:
         return NumericFeature(self.name, None, summary=self.summary, coarse=coarse)
 
     def add(self, values: Any) -> None:
-        finite = values[~np.isnan(values)]
+        finite = values[np.isfinite(values)]  # inf counts as missing: no moment holds it
         self.missing += len(values) - len(finite)
         self.n += len(values)
         xs = np.sort(finite)  # sorted once: every lookup below goes into it

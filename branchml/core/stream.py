@@ -91,7 +91,7 @@ class Prediction:
         self.reservoir = Reservoir(SAMPLE, seed, column)
 
     def add(self, values: Any) -> None:
-        finite = values[~np.isnan(values)]
+        finite = values[np.isfinite(values)]
         self.moments.add(finite)
         self.reservoir.add(finite)
 

@@ -97,7 +97,7 @@ def _trackers(features: list[str], data: dict[str, list[Any]], seed: int) -> dic
         try:
             nums = np.concatenate([floats(c, name, "") for c in chunks]) if chunks \
                 else np.empty(0)
-            out[name] = drift.NumericFeature(name, nums[~np.isnan(nums)], seed)
+            out[name] = drift.NumericFeature(name, nums[np.isfinite(nums)], seed)
         except UsageError:
             raw = [v for c in chunks for v in values(drift.CategoricalFeature, c, name, "")]
             out[name] = drift.CategoricalFeature(name, raw)
