@@ -150,6 +150,9 @@ class RunRecord(TypedDict):
 
 
 class FeatureDrift(TypedDict):
+    """One scored column of `monitor check` (docs/tracking-monitoring.md, "How each statistic
+    is computed"); a statistic that does not apply to the kind is None."""
+
     feature: str
     kind: str  # "numeric" or "categorical"
     rows: int
@@ -160,12 +163,42 @@ class FeatureDrift(TypedDict):
     train_hist: list[int]
     hist: list[int]
     alerts: list[str]
+    ks_pvalue: NotRequired[float | None]
+    wasserstein: NotRequired[float | None]  # Wasserstein-1 / training std
+    chi2: NotRequired[float | None]
+    chi2_pvalue: NotRequired[float | None]
+    js: NotRequired[float | None]  # Jensen-Shannon distance, base 2
+    mean: NotRequired[float | None]
+    std: NotRequired[float | None]
+    train_mean: NotRequired[float | None]
+    train_std: NotRequired[float | None]
+    edges: NotRequired[list[float]]  # numeric: len(hist) + 1 bin edges, training min to max
+    categories: NotRequired[list[str]]  # categorical: one label per bin, the last "(other)"
+    thresholds: NotRequired[dict[str, float]]  # the limits applied to this feature
 
 
 class PredictionStats(TypedDict):
     column: str
     mean: float | None
     std: float | None
+    rows: NotRequired[int]
+    min: NotRequired[float | None]
+    max: NotRequired[float | None]
+    hist: NotRequired[list[int]]  # from the uniform sample (see `sampled`)
+    edges: NotRequired[list[float]]
+
+
+class DriftCounters(TypedDict):
+    features: int  # scored
+    drifted: int  # features with an alert
+    left_out: int  # columns not scored
+    alerts: int
+
+
+class DriftSample(TypedDict):
+    size: int  # values kept per feature, uniform over every monitored row
+    seed: int
+    figures: list[str]  # the figures computed on the sample
 
 
 class WindowPrediction(TypedDict):
@@ -202,6 +235,10 @@ class DriftReport(TypedDict):
     alerts: list[str]
     windows: NotRequired[list[DriftWindow]]  # with --window only
     window: NotRequired[WindowSpec]
+
+    verdict: NotRequired[str]  # "drift" when any alert, else "no drift"
+    counters: NotRequired[DriftCounters]
+    sampled: NotRequired[DriftSample]
 
 
 class AnalysisStart(TypedDict):

@@ -1,151 +1,282 @@
 """Drift statistics, streamed: training summarised once, monitored data added chunk by chunk
-(bounded memory whatever the number of rows). NumPy does the arithmetic.
+(bounded memory whatever the number of rows); every figure covers every row. NumPy does the
+arithmetic, core/driftmath.py the tests, core/stream.py the moments and the sample.
 
-- numeric features: bins on the training quantiles; PSI over those bins; a two-sample
-  Kolmogorov-Smirnov statistic from the cumulative counts on fine training-quantile bins
-  (accurate to 1/FINE of the training distribution; SciPy's exact `ks_2samp` on a bounded
-  sample is used instead when SciPy is installed); share of values outside the training
-  range; missing-value rate.
-- categorical features: PSI over the training categories (plus "other"); missing rate.
+- numeric features: PSI on BINS bins cut at training quantiles; KS (and its p-value) and the
+  Wasserstein-1 distance normed by the training standard deviation, from counts and sums on a
+  grid of every distinct training value (training quantiles when there are more than GRID);
+  share of values outside the training range; missing-value rate; exact mean and std.
+- categorical features: PSI, chi-squared (and its p-value) and the Jensen-Shannon distance over
+  the training categories plus "(other)"; share of "(other)"; missing-value rate.
+A tracker keeps the training summary apart from the monitored accumulators: `fresh()` gives an
+empty accumulator on the same summary (per time window, for instance).
 """
 
 from __future__ import annotations
 
-import copy
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from branchml.core import driftmath
+from branchml.core.stream import SAMPLE as SAMPLE
+from branchml.core.stream import SEED as SEED
+from branchml.core.stream import Moments, Reservoir
+from branchml.core.stream import Prediction as Prediction
+
 BINS = 10
-FINE = 1000
-EPS = 1e-4
-SAMPLE = 200_000  # values per feature kept for an exact KS when SciPy is there
-
-
-def psi(expected: Any, actual: Any) -> float:
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    e = np.maximum(e / max(e.sum(), 1), EPS)
-    a = np.maximum(a / max(a.sum(), 1), EPS)
-    return float(np.sum((a - e) * np.log(a / e)))
+GRID = 65_536  # distinct training values kept exactly; above, training quantiles
+COARSE = 1_024  # grid of a coarse accumulator (one per time window)
+OTHER = "(other)"
+NUMERIC = ("psi", "ks", "ks_pvalue", "wasserstein", "outside_range", "missing")
+CATEGORICAL = ("psi", "chi2", "chi2_pvalue", "js", "outside_range", "missing")
+LOWER_ALERTS = ("ks_pvalue", "chi2_pvalue")  # a p-value alerts when below its limit
+DEFAULT_LIMITS: dict[str, float | None] = {
+    "psi": 0.2, "ks": 0.2, "outside_range": 0.05, "missing": 0.1, "wasserstein": 0.1,
+    "js": 0.1, "ks_pvalue": None, "chi2": None, "chi2_pvalue": None}
+psi = driftmath.psi
 
 
 @dataclass
-class NumericFeature:
+class Grid:
+    """The points monitored values are counted on, and the training values binned on them
+    (counts, sums, counts at each point), computed when first needed: never during the loop
+    over monitored rows, whose peak memory this keeps down."""
+
+    points: Any
+    source: Any  # the sorted training values
+    _train: tuple[Any, Any, Any] | None = None
+
+    @classmethod
+    def of(cls, train: Any, cap: int) -> Grid:
+        points = np.unique(train)
+        if len(points) > cap:
+            points = np.unique(np.quantile(train, np.linspace(0, 1, cap)))
+        return cls(points, train)
+
+    @property
+    def train(self) -> tuple[Any, Any, Any]:
+        if self._train is None:
+            self._train = driftmath.on_grid(self.points, self.source)
+        return self._train
+
+
+@dataclass
+class NumericSummary:
+    """What a numeric feature's statistics need of its training data, computed once."""
+
     name: str
-    train: Any  # training values (finite floats)
+    train: Any  # sorted finite training values (handed to user checks)
+    seed: int
     edges: Any = None
-    fine: Any = None
-    counts: Any = None
-    fine_counts: Any = None
-    n: int = 0
-    missing: int = 0
-    outside: int = 0
-    sample: list[Any] = field(default_factory=list)
-    kept: int = 0
-    coarse: bool = False  # no sample kept: KS from the fine training-quantile grid
+    expected: Any = None
+    moments: Moments = field(default_factory=Moments)
+    grids: dict[bool, Grid] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        t = np.sort(self.train)
-        self.train = t
-        self.edges = np.unique(np.quantile(t, np.linspace(0, 1, BINS + 1))[1:-1])
-        self.fine = np.unique(np.quantile(t, np.linspace(0, 1, FINE + 1))[1:-1])
-        self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
-        self.fine_counts = np.zeros(len(self.fine) + 1, dtype=np.int64)
+        self.edges = np.unique(np.quantile(self.train, np.linspace(0, 1, BINS + 1))[1:-1]) \
+            if len(self.train) else np.empty(0)  # a column empty in training: one bin
+        self.expected = np.bincount(np.searchsorted(self.edges, self.train, "right"),
+                                    minlength=len(self.edges) + 1)
+        self.moments.add(self.train)
 
-    def add(self, values: Any) -> None:
-        finite = values[~np.isnan(values)]
-        self.missing += len(values) - len(finite)
-        self.n += len(values)
-        self.counts += np.bincount(np.searchsorted(self.edges, finite, "right"),
-                                   minlength=len(self.counts))
-        self.fine_counts += np.bincount(np.searchsorted(self.fine, finite, "right"),
-                                        minlength=len(self.fine_counts))
-        self.outside += int(np.sum((finite < self.train[0]) | (finite > self.train[-1])))
-        if self.kept < SAMPLE and not self.coarse:
-            take = finite[: SAMPLE - self.kept]
-            self.sample.append(take)
-            self.kept += len(take)
+    def grid(self, coarse: bool) -> Grid:
+        if coarse not in self.grids:
+            self.grids[coarse] = Grid.of(self.train, COARSE if coarse else GRID)
+        return self.grids[coarse]
 
-    def result(self) -> dict[str, Any]:
-        seen = self.n - self.missing
-        expected = np.bincount(np.searchsorted(self.edges, self.train, "right"),
-                               minlength=len(self.counts))
-        return {"feature": self.name, "kind": "numeric", "rows": self.n,
-                "psi": round(psi(expected, self.counts), 6), "ks": round(self._ks(), 6),
-                "outside_range": round(self.outside / seen, 6) if seen else 0.0,
-                "missing": round(self.missing / self.n, 6) if self.n else 0.0,
-                "train_hist": expected.tolist(), "hist": self.counts.tolist()}
+
+class NumericFeature:
+    """A numeric feature's monitored accumulators on a shared training summary."""
+
+    def __init__(self, name: str, train: Any, seed: int = SEED, *,
+                 summary: NumericSummary | None = None, coarse: bool = False) -> None:
+        self.summary = summary or NumericSummary(name, np.sort(train[np.isfinite(train)]), seed)
+        self.name = name
+        self.grid = self.summary.grid(coarse)
+        size = len(self.grid.points) + 1
+        self.counts = np.zeros(len(self.summary.edges) + 1, dtype=np.int64)
+        self.on_grid = np.zeros(size, dtype=np.int64)  # values in each grid bin
+        self.at_point = np.zeros(size - 1, dtype=np.int64)  # values equal to a grid point
+        self.sums = np.zeros(size, dtype=float)
+        self.moments = Moments()
+        self.reservoir = Reservoir(0 if coarse else SAMPLE, self.summary.seed, name)
+        self.n = self.missing = self.outside = 0
+
+    @property
+    def train(self) -> Any:
+        return self.summary.train
+
+    @property
+    def train_rows(self) -> int:
+        return len(self.summary.train)
 
     def fresh(self, coarse: bool = False) -> NumericFeature:
-        """An empty accumulator sharing this training summary (one per time window;
-        `coarse`: keeps no sample, so a window costs its bin counts only)."""
-        new = copy.copy(self)
-        new.counts, new.fine_counts = np.zeros_like(self.counts), np.zeros_like(self.fine_counts)
-        new.n = new.missing = new.outside = new.kept = 0
-        new.sample, new.coarse = [], coarse
-        return new
+        """An empty accumulator on the same training summary (coarse: a small KS grid)."""
+        return NumericFeature(self.name, None, summary=self.summary, coarse=coarse)
+
+    def add(self, values: Any) -> None:
+        finite = values[np.isfinite(values)]  # inf counts as missing: no moment holds it
+        self.missing += len(values) - len(finite)
+        self.n += len(values)
+        xs = np.sort(finite)  # sorted once: every lookup below goes into it
+        bounds = np.concatenate(([0], np.searchsorted(xs, self.summary.edges), [len(xs)]))
+        self.counts += np.diff(bounds)
+        counts, sums, at = driftmath.on_grid(self.grid.points, xs)
+        self.on_grid += counts
+        self.sums += sums
+        self.at_point += at
+        if len(self.train):
+            self.outside += int(np.searchsorted(xs, self.train[0]) + len(xs)
+                                - np.searchsorted(xs, self.train[-1], "right"))
+        self.moments.add(xs)
+        self.reservoir.add(finite)
+
+    def result(self) -> dict[str, Any]:
+        s, seen = self.summary, self.n - self.missing
+        ks = self._ks()
+        train_std = s.moments.std
+        return {"feature": self.name, "kind": "numeric", "rows": self.n,
+                "missing": self.missing / self.n if self.n else 0.0,
+                "outside_range": self.outside / seen if seen else 0.0,
+                "psi": psi(s.expected, self.counts), "ks": ks,
+                "ks_pvalue": driftmath.ks_pvalue(ks, len(self.train), seen),
+                "wasserstein": self._wasserstein() / max(train_std or 0.0, 1e-3),
+                "chi2": None, "chi2_pvalue": None, "js": None,
+                "mean": self.moments.mean if seen else None, "std": self.moments.std,
+                "train_mean": s.moments.mean if s.moments.n else None, "train_std": train_std,
+                "train_hist": s.expected.tolist(), "hist": self.counts.tolist(),
+                "edges": [s.moments.low, *s.edges.tolist(), s.moments.high]
+                if s.moments.n else []}
 
     def _ks(self) -> float:
-        if self.n - self.missing == 0:
+        seen = self.n - self.missing
+        if seen == 0:
             return 0.0
-        try:
-            if self.coarse:
-                raise ImportError  # no sample for SciPy: the grid answer below
-            from scipy.stats import ks_2samp
-        except ImportError:
-            t_cdf = np.searchsorted(self.train, self.fine, "right") / len(self.train)
-            m_cdf = np.cumsum(self.fine_counts)[:-1] / max(self.fine_counts.sum(), 1)
-            return float(np.max(np.abs(t_cdf - m_cdf))) if len(self.fine) else 0.0
-        return float(ks_2samp(self.train, np.concatenate(self.sample)).statistic)
+        counts, _, at = self.grid.train
+        t_lt = np.cumsum(counts)[:-1] / len(self.train)  # F_train just before each point
+        lt = np.cumsum(self.on_grid)[:-1] / seen
+        return driftmath.ks_statistic(t_lt + at / len(self.train), t_lt,
+                                      lt + self.at_point / seen, lt)
+
+    def _wasserstein(self) -> float:
+        if self.n == self.missing or not len(self.train):
+            return 0.0
+        return driftmath.wasserstein(self.grid.points, self.grid.train,
+                                     (self.on_grid, self.sums, self.at_point))[0]
 
 
 @dataclass
-class CategoricalFeature:
+class CategoricalSummary:
     name: str
-    train: list[str]
-    categories: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    n: int = 0
-    missing: int = 0
+    categories: list[str]
+    expected: list[int]
 
-    def __post_init__(self) -> None:
-        values, counts = np.unique(np.asarray([v for v in self.train if v != ""]),
-                                   return_counts=True)
-        self.categories = values.tolist()
-        self.expected = counts.tolist()
+
+class CategoricalFeature:
+    """A categorical feature's monitored counts on a shared training summary."""
+
+    def __init__(self, name: str, train: list[str] | None,
+                 summary: CategoricalSummary | None = None) -> None:
+        if summary is None:
+            labels, counts = np.unique(np.asarray([v for v in train or () if v != ""],
+                                                  dtype=str), return_counts=True)
+            summary = CategoricalSummary(name, labels.tolist(), counts.tolist())
+        self.summary, self.name = summary, name
+        self.index = {c: i for i, c in enumerate(summary.categories)}
+        self.counts = np.zeros(len(summary.categories) + 1, dtype=np.int64)
+        self.n = self.missing = 0
+
+    @property
+    def categories(self) -> list[str]:
+        return self.summary.categories
+
+    @property
+    def train_rows(self) -> int:
+        return sum(self.summary.expected)
+
+    def fresh(self, coarse: bool = False) -> CategoricalFeature:
+        """An empty accumulator on the same training categories (coarse changes nothing)."""
+        return CategoricalFeature(self.name, None, self.summary)
 
     def add(self, values: list[str]) -> None:
         self.n += len(values)
-        for v in values:
-            if v == "":
-                self.missing += 1
+        labels, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
+        other = len(self.categories)
+        for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+            if label == "":
+                self.missing += count
             else:
-                key = v if v in self.counts or v in self.categories else "\0other"
-                self.counts[key] = self.counts.get(key, 0) + 1
-
-    def fresh(self, coarse: bool = False) -> CategoricalFeature:
-        """An empty accumulator sharing this training summary (one per time window)."""
-        new = copy.copy(self)
-        new.counts, new.n, new.missing = {}, 0, 0
-        return new
+                self.counts[self.index.get(label, other)] += count
 
     def result(self) -> dict[str, Any]:
-        actual = [self.counts.get(c, 0) for c in self.categories] + [
-            self.counts.get("\0other", 0)]
-        expected = [*self.expected, 0]
+        actual = self.counts.tolist()
+        expected = [*self.summary.expected, 0]
+        shares = np.asarray(expected, dtype=float) / max(sum(expected), 1)
+        observed = actual
+        if actual[-1] == 0:  # nothing new: test over the training categories alone
+            shares, observed = shares[:-1], actual[:-1]
+        else:  # a label never trained on gets EPS of the expected mass, not zero
+            shares = np.maximum(shares, driftmath.EPS)
+            shares = shares / shares.sum()
+        stat, pvalue = driftmath.chi2(observed, shares)
         return {"feature": self.name, "kind": "categorical", "rows": self.n,
-                "psi": round(psi(expected, actual), 6), "ks": None,
-                "outside_range": round(actual[-1] / max(self.n - self.missing, 1), 6),
-                "missing": round(self.missing / self.n, 6) if self.n else 0.0,
-                "train_hist": expected, "hist": actual}
+                "missing": self.missing / self.n if self.n else 0.0,
+                "outside_range": actual[-1] / max(self.n - self.missing, 1),
+                "psi": psi(expected, actual), "ks": None, "ks_pvalue": None,
+                "wasserstein": None, "chi2": stat, "chi2_pvalue": pvalue,
+                "js": driftmath.jensen_shannon(expected, actual),
+                "mean": None, "std": None, "train_mean": None, "train_std": None,
+                "train_hist": expected, "hist": actual,
+                "categories": [*self.categories, OTHER]}
+
+
+SMALL_REFERENCE = 1_000  # training rows at or below which the default distances stay off
+DISTANCES = ("wasserstein", "js")
+
+
+def limits_for(train_rows: int, thresholds: dict[str, float | None],
+               own: dict[str, float | None]) -> dict[str, float | None]:
+    """A feature's limits: its own (`monitor.features.<name>`) over `monitor.thresholds` over
+    the defaults. As in Evidently, the default Wasserstein and Jensen-Shannon limits apply to
+    training data of more than SMALL_REFERENCE rows only: below, sampling noise alone passes
+    0.1. A limit the config names applies whatever the size."""
+    out = {**DEFAULT_LIMITS, **thresholds, **own}
+    if train_rows <= SMALL_REFERENCE:
+        for key in DISTANCES:
+            if key not in thresholds and key not in own:
+                out[key] = None
+    return out
+
+
+def applied(kind: str, limits: dict[str, float | None]) -> dict[str, float]:
+    """The limits that apply to a feature of this kind ("numeric" or "categorical")."""
+    keys = NUMERIC if kind == "numeric" else CATEGORICAL
+    return {k: float(v) for k in keys if (v := limits.get(k)) is not None}
+
+
+def shown(value: float, limit: float | None = None) -> str:
+    """`value` as text with enough significant digits (3 at least) that it reads on the same
+    side of `limit` as it is: 0.199969 against 0.2 shows 0.19997, never 0.2 or 0.200."""
+    side = 0 if limit is None else (value > limit) - (value < limit)
+    for digits in range(3, 18):
+        text = f"{value:.{digits}g}"
+        if limit is None or (float(text) > limit) - (float(text) < limit) == side:
+            return text
+    return repr(value)
 
 
 def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
+    """One string per statistic past its limit: above it, or below it for a p-value."""
     out = []
-    for key in ("psi", "ks", "outside_range", "missing"):
-        value, limit = result.get(key), limits.get(key)
-        if value is not None and limit is not None and value > limit:
-            out.append(f"{result['feature']}: {key} {value:.3g} > {limit:g}")
+    for key, limit in limits.items():
+        value = result.get(key)
+        if value is None or limit is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        below = key in LOWER_ALERTS
+        if (value < limit) if below else (value > limit):
+            out.append(f"{result['feature']}: {key} {shown(value, limit)} "
+                       f"{'<' if below else '>'} {limit:g}")
     return out

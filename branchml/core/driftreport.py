@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from branchml.core import drift
+
 __all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
            "drift_text", "figure", "is_alert", "shown", "statistics", "verdict"]
 
@@ -60,25 +62,14 @@ def number(value: Any) -> float | None:
 
 
 def shown(value: float | None, limit: float | None = None) -> str:
-    """`value` with enough digits that it reads on the same side of `limit` as it is: 0.199969
-    against 0.2 prints 0.199969, never 0.200. Local stand-in for `core.drift.shown` (issue 19,
-    statistics part): the same name and use, so either can replace the other."""
-    if value is None:
-        return ""
-    for digits in range(4, 18):
-        text = f"{value:.{digits}g}"
-        if limit is None or _side(float(text), limit) == _side(value, limit):
-            return text
-    return repr(value)
+    """`drift.shown` (enough digits to read on the right side of `limit`), and "" for a
+    statistic that does not apply."""
+    return "" if value is None else drift.shown(value, limit)
 
 
 def figure(key: str, value: float) -> str:
     """A prediction figure: a count of rows as a whole number (1000000, not 1e+06)."""
     return f"{value:.0f}" if key == "rows" else shown(value)
-
-
-def _side(value: float, limit: float) -> int:
-    return (value > limit) - (value < limit)
 
 
 def is_alert(feature: Mapping[str, Any], key: str) -> bool:

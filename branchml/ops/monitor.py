@@ -22,7 +22,7 @@ from branchml.repo.reader import Git
 
 __all__ = ["BRANCH", "DEFAULT_LIMITS", "LogReport", "check", "log"]
 
-DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "outside_range": 0.05, "missing": 0.1}
+DEFAULT_LIMITS = drift.DEFAULT_LIMITS
 
 
 def check(path: Path, tag: str, since: str | None = None, window: str | None = None
@@ -38,7 +38,6 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     cols, train = training(g, repo, rel.manifest, store, cfg.get("formats") or {})
     prediction, target = mon.get("prediction", "prediction"), mon.get("target")
     features = [c for c in cols if c != target]
-    trackers = _trackers(features, train)
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
     paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
@@ -46,8 +45,11 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     if not paths:
         raise UsageError(f"nothing is monitored for {tag} yet (no files under {prefix} on "
                          f"{BRANCH}); log some with `branchml monitor log`.")
-    win = Windows(size, trackers, mon, prediction, prefix) if size else None  # issue 19 s4
-    preds: list[float] = []
+    seed = mon.get("seed", drift.SEED)
+    trackers = _trackers(features, train, seed)
+    del train  # summarised: the raw training columns would only raise the peak below
+    pred = drift.Prediction(prediction, seed)
+    win = Windows(size, trackers, mon, prediction, prefix) if size else None
     rows_seen = 0
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
@@ -58,34 +60,50 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
                     if name in columns:
                         tracker.add(values(tracker, columns[name], name, p))
                 if prediction in columns:
-                    preds.extend(floats(columns[prediction], prediction, p).tolist()
-                                 [: max(0, drift.SAMPLE - len(preds))])
+                    pred.add(floats(columns[prediction], prediction, p))
                 if win is not None:
                     win.add(columns, p)
         except UsageError as e:  # a word in a numeric column, logged before values were checked
             raise StateError(str(e).removesuffix(FIX) + f" on {BRANCH}; check only the days "
                              "after it with --since YYYY-MM-DD.") from None
-    limits = {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
-    results, found = [], []
-    for name, tracker in trackers.items():
-        r = tracker.result()
-        r["alerts"] = drift.alerts(r, {**limits, **((mon.get("features") or {}).get(name) or {})})
-        found.extend(r["alerts"])
-        results.append(r)
+    results = _scored(trackers, mon)
+    found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))
-    import numpy as np
-
-    pred = np.asarray(preds, dtype=float)
-    out = {"tag": tag, "files": paths, "rows": rows_seen, "features": results,
-           "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
-                          else None, "std": float(np.nanstd(pred)) if len(pred) else None},
-           "alerts": found}
+    out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features))
     if win is not None:
-        win.attach(out, limits, mon)
+        win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
+                         .items() if v is not None}, mon)
     return out
 
 
-def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:
+def _report(tag: str, paths: list[str], rows: int, results: list[dict[str, Any]],
+            found: list[str], pred: Any, seed: int, left_out: int) -> dict[str, Any]:
+    return {"tag": tag, "files": paths, "rows": rows,
+            "verdict": "drift" if found else "no drift",
+            "counters": {"features": len(results),
+                         "drifted": sum(1 for r in results if r["alerts"]),
+                         "left_out": left_out, "alerts": len(found)},
+            "features": results, "prediction": pred.result(),
+            "sampled": {"size": drift.SAMPLE, "seed": seed,
+                        "figures": ["prediction.hist", "user checks"]},
+            "alerts": found}
+
+
+def _scored(trackers: dict[str, Any], mon: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each tracker's statistics, the thresholds applied to it (drift.limits_for), and its
+    alerts."""
+    results = []
+    for name, tracker in trackers.items():
+        r = tracker.result()
+        limits = drift.limits_for(tracker.train_rows, mon.get("thresholds") or {},
+                                  (mon.get("features") or {}).get(name) or {})
+        r["thresholds"] = drift.applied(r["kind"], limits)
+        r["alerts"] = drift.alerts(r, r["thresholds"])
+        results.append(r)
+    return results
+
+
+def _trackers(features: list[str], data: dict[str, list[Any]], seed: int) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
@@ -94,7 +112,7 @@ def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]
         try:
             nums = np.concatenate([floats(c, name, "") for c in chunks]) if chunks \
                 else np.empty(0)
-            out[name] = drift.NumericFeature(name, nums[~np.isnan(nums)])
+            out[name] = drift.NumericFeature(name, nums[np.isfinite(nums)], seed)
         except UsageError:
             raw = [v for c in chunks for v in values(drift.CategoricalFeature, c, name, "")]
             out[name] = drift.CategoricalFeature(name, raw)

@@ -20,15 +20,15 @@ CHECKS = "monitoring/checks"
 
 def user_checks(g: Git, trackers: dict[str, Any]) -> list[str]:
     """Each `monitoring/checks/*.py` of main's tree at the trusted ref may define
-    `check(train, monitored)` returning alert strings; `train`/`monitored` map a feature to
-    its samples. Never from the monitoring branch: whoever may log data there must not get
-    code run on every machine that runs the check."""
-    import numpy as np
-
+    `check(train, monitored)` returning alert strings; `train` maps a feature to its training
+    values, `monitored` to a uniform seeded sample of its monitored values over every row.
+    Never from the monitoring branch: whoever may log data there must not get code run on
+    every machine that runs the check."""
     out: list[str] = []
     train = {n: t.train for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
-    seen = {n: np.concatenate(t.sample) if t.sample else np.empty(0)
-            for n, t in trackers.items() if isinstance(t, drift.NumericFeature)}
+    # a uniform sample of at most drift.SAMPLE values over every monitored row, seeded
+    seen = {n: t.reservoir.sample() for n, t in trackers.items()
+            if isinstance(t, drift.NumericFeature)}
     for name, code in _trusted_checks(g):
         namespace: dict[str, Any] = {}
         exec(compile(code, f"{CHECKS}/{name}", "exec"), namespace)  # noqa: S102 - main's code
