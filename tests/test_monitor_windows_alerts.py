@@ -100,7 +100,7 @@ def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def five_days(released: Path) -> Path:
     for i, day in enumerate(DAYS):
-        log_day(released, day, day_rows(day, 400, seed=10 + i))
+        log_day(released, day, day_rows(day, 1500, seed=30 + i))
     return released
 
 
@@ -119,19 +119,19 @@ def test_windows_by_logged_date_show_when_drift_started(five_days: Path, bml) ->
     assert out["window"] == {"size": "1d", "by": "logged date", "unparsed": 0}
     assert [w["start"] for w in out["windows"]] == DAYS
     assert [w["end"] for w in out["windows"]] == [*DAYS[1:], "2026-11-06"]
-    assert [w["rows"] for w in out["windows"]] == [400] * 5
-    assert alerted_days(out) == ["2026-11-04", "2026-11-05"]
+    assert [w["rows"] for w in out["windows"]] == [1500] * 5
+    assert alerted_days(out) == ["2026-11-04", "2026-11-05"], [w["alerts"] for w in out["windows"]]
     assert {f["feature"] for f in out["windows"][3]["features"]} == {"x1", "x2", "cat"}
     assert "hist" not in out["windows"][0]["features"][0]
-    assert out["windows"][0]["prediction"]["rows"] == 400
+    assert out["windows"][0]["prediction"]["rows"] == 1500
     # the overall statistics do not change with --window; window alerts are added, named
-    assert out["features"] == before["features"] and out["rows"] == before["rows"] == 2000
+    assert out["features"] == before["features"] and out["rows"] == before["rows"] == 7500
     assert all(a in out["alerts"] for w in out["windows"] for a in w["alerts"])
     assert any(a.startswith("window 2026-11-04: x1: psi") for a in out["alerts"])
     text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=five_days)
-    # one line per window: start, end, rows, prediction mean, alerts
-    assert re.search(r"^2026-11-01 +2026-11-02 +400 +\S+ +0$", text.out, re.M), text.out
-    assert re.search(r"^2026-11-05 +2026-11-06 +400 +\S+ +3$", text.out, re.M), text.out
+    # one line per window (1,500 rows a day: with fewer, noise alone passes the distances): start, end, rows, prediction mean, alerts
+    assert re.search(r"^2026-11-01 +2026-11-02 +1500 +\S+ +0$", text.out, re.M), text.out
+    assert re.search(r"^2026-11-05 +2026-11-06 +1500 +\S+ +\d+$", text.out, re.M), text.out
     report = five_days.parent / "drift.html"  # the report files take the windowed result
     assert bml("monitor", "check", "--tag", TAG, "--window", "1d", "--report", str(report),
                "--no-notify", cwd=five_days).code == 1 and "<svg" in report.read_text()
@@ -141,7 +141,7 @@ def test_windows_of_7d_and_12h(five_days: Path, bml) -> None:  # type: ignore[no
     week = json.loads(bml("monitor", "check", "--tag", TAG, "--window", "7d", "--json",
                           "--no-notify", cwd=five_days).out)
     assert [(w["start"], w["end"], w["rows"]) for w in week["windows"]] == [
-        ("2026-11-01", "2026-11-08", 2000)]
+        ("2026-11-01", "2026-11-08", 7500)]
     half = json.loads(bml("monitor", "check", "--tag", TAG, "--window", "12h", "--json",
                           "--no-notify", cwd=five_days).out)
     assert [w["start"] for w in half["windows"]] == [f"{d}T00:00Z" for d in DAYS]  # empty: out
@@ -149,7 +149,7 @@ def test_windows_of_7d_and_12h(five_days: Path, bml) -> None:  # type: ignore[no
 
 
 def test_windows_by_timestamp_column(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
-    days = [day_rows(day, 300, seed=20 + i, times=True) for i, day in enumerate(DAYS)]
+    days = [day_rows(day, 1500, seed=30 + i, times=True) for i, day in enumerate(DAYS)]
     text = days[0] + "".join(d.split("\n", 1)[1] for d in days[1:])  # one header
     # 23:30 UTC on the 2nd written with an offset; and three timestamps that do not parse
     text += "0.1,5.0,a,1,2026-11-03T00:30:00+01:00\n0.2,5.0,b,0,yesterday\n" \
@@ -161,9 +161,9 @@ def test_windows_by_timestamp_column(released: Path, bml) -> None:  # type: igno
     out = json.loads(r.out)
     assert out["window"] == {"size": "1d", "by": "timestamp column timestamp", "unparsed": 3}
     assert [w["start"] for w in out["windows"]] == DAYS
-    assert [w["rows"] for w in out["windows"]] == [300, 301, 300, 300, 300]
+    assert [w["rows"] for w in out["windows"]] == [1500, 1501, 1500, 1500, 1500]
     assert alerted_days(out) == ["2026-11-04", "2026-11-05"]
-    assert out["rows"] == 1504  # unparsed rows still count in the overall figures
+    assert out["rows"] == 7504  # unparsed rows still count in the overall figures
     plain = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
     assert "3 row(s) have a timestamp that does not parse" in plain.out
 

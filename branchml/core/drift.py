@@ -257,12 +257,12 @@ def applied(kind: str, limits: dict[str, float | None]) -> dict[str, float]:
     return {k: float(v) for k in keys if (v := limits.get(k)) is not None}
 
 
-def shown(value: float, limit: float | None = None) -> str:
-    """`value` as text with enough significant digits (3 at least) that it reads on the same
+def shown(value: float, limit: float | None = None, digits: int = 3) -> str:
+    """`value` as text with enough significant digits (`digits` at least) that it reads on the same
     side of `limit` as it is: 0.199969 against 0.2 shows 0.19997, never 0.2 or 0.200."""
     side = 0 if limit is None else (value > limit) - (value < limit)
-    for digits in range(3, 18):
-        text = f"{value:.{digits}g}"
+    for d in range(digits, 18):
+        text = f"{value:.{d}g}"
         if limit is None or (float(text) > limit) - (float(text) < limit) == side:
             return text
     return repr(value)

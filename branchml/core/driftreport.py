@@ -64,7 +64,7 @@ def number(value: Any) -> float | None:
 def shown(value: float | None, limit: float | None = None) -> str:
     """`drift.shown` (enough digits to read on the right side of `limit`), and "" for a
     statistic that does not apply."""
-    return "" if value is None else drift.shown(value, limit)
+    return "" if value is None else drift.shown(value, limit, digits=4)
 
 
 def figure(key: str, value: float) -> str:
