@@ -168,6 +168,15 @@ class PredictionStats(TypedDict):
     std: float | None
 
 
+class LeftOutColumn(TypedDict):
+    """A training column `monitor check` does not score, and why (docs/tracking-monitoring.md)."""
+
+    column: str
+    role: str  # "id", "timestamp", "target", "prediction" or "ignore"
+    declared: bool  # named in the trusted config (else detected from the training values)
+    reason: str
+
+
 class DriftReport(TypedDict):
     """`monitor check`: the monitored data of a release against its training data."""
 
@@ -177,6 +186,7 @@ class DriftReport(TypedDict):
     features: list[FeatureDrift]
     prediction: PredictionStats
     alerts: list[str]
+    left_out: NotRequired[list[LeftOutColumn]]
 
 
 class AnalysisStart(TypedDict):

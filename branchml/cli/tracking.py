@@ -150,6 +150,10 @@ def monitor_check(
         emit_json(r)
     else:
         out(drift_markdown(r).rstrip())
+        from branchml.core.roles import left_out_text  # issue 19 (roles)
+
+        if r.get("left_out"):
+            out(left_out_text(r.get("left_out") or []))
     if r["alerts"]:
         raise typer.Exit(1)
 

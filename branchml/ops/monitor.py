@@ -9,6 +9,7 @@ from typing import Any
 from branchml.content import strategies
 from branchml.core import drift
 from branchml.core.logcheck import check_since, readable
+from branchml.core.roles import declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
@@ -33,8 +34,10 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     mon = cfg.get("monitor") or {}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     cols, train = training(g, repo, rel.manifest, store, cfg.get("formats") or {})
-    prediction, target = mon.get("prediction", "prediction"), mon.get("target")
-    features = [c for c in cols if c != target]
+    roles = declared_roles(mon)  # issue 19 (roles): ids, timestamps, label... are not scored
+    left = left_out(cols, {c: chunks[0] for c, chunks in train.items() if chunks}, roles)
+    prediction, skip = roles.prediction, {x.column for x in left}
+    features = [c for c in cols if c not in skip]
     trackers = _trackers(features, train)
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
@@ -73,7 +76,7 @@ def check(path: Path, tag: str, since: str | None = None) -> dict[str, Any]:
     return {"tag": tag, "files": paths, "rows": rows_seen, "features": results,
             "prediction": {"column": prediction, "mean": float(np.nanmean(pred)) if len(pred)
                            else None, "std": float(np.nanstd(pred)) if len(pred) else None},
-            "alerts": found}
+            "alerts": found, "left_out": [x.to_dict() for x in left]}
 
 
 def _trackers(features: list[str], data: dict[str, list[Any]]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from branchml.content import strategies
 from branchml.content.logged import logged_before
 from branchml.core.logcheck import check_logged
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
+from branchml.core.roles import MAY_BE_ABSENT, Roles, declared_roles, left_out
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import DirtyWorktree, StateError, UsageError
-from branchml.ops.monitortables import column_chunks, floats, read_table, training
+from branchml.ops.monitortables import column_chunks, floats, read_table, training_head
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import apply, objectstore, worktree
@@ -48,7 +49,9 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     assert rel.manifest is not None
-    train_cols, train = training(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    train_cols, head = training_head(g, repo, rel.manifest, store, cfg.get("formats") or {})
+    roles = declared_roles(mon)
+    absent_ok = {x.column for x in left_out(train_cols, head, roles) if x.role in MAY_BE_ABSENT}
     tip = repo.branch_target(BRANCH)
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
@@ -64,8 +67,8 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
         fmt = format_for(f.name)
         check_logged(data, fmt, str(f))  # every row, before anything is written
         table = read_table(io.BytesIO(data), fmt, str(f))
-        _check_columns(table.columns, train_cols, mon, str(f))
-        _check_numbers(data, fmt, str(f), train, mon)
+        _check_columns(table.columns, train_cols, roles, absent_ok, str(f))
+        _check_numbers(data, fmt, str(f), head, roles.prediction)
         dest = f"monitoring/{client}/{tag}/{day}/{f.name}"
         if logged_before(repo, tip, dest, data, fmt, store):
             already.append(str(f))
@@ -99,32 +102,40 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     return report
 
 
-def _check_columns(cols: list[str], train: list[str], mon: dict[str, Any], name: str) -> None:
-    prediction, target = mon.get("prediction", "prediction"), mon.get("target")
-    extra = [c for c in cols if c not in train and c != prediction]
-    missing = [c for c in train if c not in cols and c != target]
-    if extra or missing:
-        parts = []
-        if extra:
-            parts.append(f"not in the training data: {', '.join(extra)}")
-        if missing:
-            parts.append(f"training columns missing: {', '.join(missing)}")
-        raise UsageError(f"{name}: its columns do not match the training data ("
-                         + "; ".join(parts) + ").")
+def _check_columns(cols: list[str], train: list[str], roles: Roles, absent_ok: set[str],
+                   name: str) -> None:
+    """A monitored file holds the training columns, but for those with a role that may be
+    absent (the label, ids, timestamps, ignored ones), plus the prediction and any column
+    the config gives a role."""
+    extra = [c for c in cols if c not in train and roles.role(c) is None]
+    missing = [c for c in train if c not in cols and c not in absent_ok]
+    if not extra and not missing:
+        return
+    parts = []
+    if extra:
+        parts.append(f"not in the training data: {', '.join(extra)}")
+    if missing:
+        parts.append(f"training columns missing: {', '.join(missing)}")
+        if not any(r == "target" for r, _ in roles.declared.values()):
+            which = missing[0] if len(missing) == 1 else "one of them"
+            parts[-1] += (f"; if {which} is the label, set monitor.target: {missing[0]} in "
+                          "main's branchml.yaml")
+    raise UsageError(f"{name}: its columns do not match the training data ("
+                     + "; ".join(parts) + ").")
 
 
-def _check_numbers(data: bytes, fmt: RowFormat | None, name: str, train: dict[str, list[Any]],
-                   mon: dict[str, Any]) -> None:
-    """Every value of a column that is numeric in the training data (and of the prediction)
-    reads as a number: `monitor check` compares them as numbers, so one word there, once on
-    the append-only branch, would stop every later check of the release."""
+def _check_numbers(data: bytes, fmt: RowFormat | None, name: str, head: dict[str, Any],
+                   prediction: str) -> None:
+    """Every value of a column that is numeric in the training data (judged on its first
+    CHUNK_ROWS rows) and of the prediction reads as a number: `monitor check` compares them
+    as numbers, so one word there, once on the append-only branch, would stop every later
+    check of the release."""
     if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
         return
-    numeric = {mon.get("prediction", "prediction")}
-    for column, chunks in train.items():
+    numeric = {prediction}
+    for column, values in head.items():
         try:
-            for chunk in chunks:
-                floats(chunk, column, "")
+            floats(values, column, "")
         except UsageError:
             continue  # categorical
         numeric.add(column)

@@ -72,17 +72,9 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
               formats: dict[str, str]) -> tuple[list[str], dict[str, list[Any]]]:
     """The release's training table (the first CSV/TSV/JSONL header found under its data
     folders, and every file with that header), as column -> chunks of values."""
-    commit = manifest["commit"]
     cols: list[str] | None = None
     data: dict[str, list[Any]] = {}
-    for mode_oid_path in g.ls_tree(commit):
-        path = mode_oid_path[2]
-        fmt = format_for(path, formats)
-        top = path.split("/", 1)[0]
-        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
-                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
-            continue
-        source = strategies._source(repo.read_file(commit, path) or b"", store, path)
+    for path, fmt, source in _training_files(g, repo, manifest, store, formats):
         with source() as f:
             header = read_table(f, fmt, path).columns
         if cols is None:
@@ -93,9 +85,41 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
             for c in cols:
                 data.setdefault(c, []).append(chunk.get(c, ()))
     if cols is None:
-        raise UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
-                         f"folders ({', '.join(manifest['data']) or 'none'}).")
+        raise _no_training(manifest)
     return cols, data
+
+
+def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
+                  store: strategies.Store, formats: dict[str, str]
+                  ) -> tuple[list[str], dict[str, Any]]:
+    """The training table's columns (the first data file's header) and the values of its
+    first CHUNK_ROWS rows (column -> values): what `monitor log` needs, read without parsing
+    the rest of the table."""
+    for path, fmt, source in _training_files(g, repo, manifest, store, formats):
+        with source() as f:
+            cols = read_table(f, fmt, path).columns
+        first = next(iter(column_chunks(source, fmt, path)), {})
+        return cols, {c: first.get(c, ()) for c in cols}
+    raise _no_training(manifest)
+
+
+def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
+                    store: strategies.Store, formats: dict[str, str]
+                    ) -> Iterator[tuple[str, RowFormat, Any]]:
+    commit = manifest["commit"]
+    for mode_oid_path in g.ls_tree(commit):
+        path = mode_oid_path[2]
+        fmt = format_for(path, formats)
+        top = path.split("/", 1)[0]
+        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
+                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
+            continue
+        yield path, fmt, strategies._source(repo.read_file(commit, path) or b"", store, path)
+
+
+def _no_training(manifest: dict[str, Any]) -> UsageError:
+    return UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
+                      f"folders ({', '.join(manifest['data']) or 'none'}).")
 
 
 def column_chunks(source: Any, fmt: RowFormat | None, name: str

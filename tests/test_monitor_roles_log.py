@@ -1,0 +1,225 @@
+"""Issue 19 (s2): column roles (declared and detected), production files without the label,
+`monitor log` streamed with bounded memory, and `monitor log --date`; real repositories,
+through the CLI (the fixture pattern of tests/test_monitor.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from branchml.core import roles
+from branchml.errors import ConfigError
+from tests.conftest import commit, git, snapshot, write
+
+
+def table(rows: int, start: int = 1, seed: int = 1, label: bool = True, id_col: str = "id",
+          ts: bool = True) -> str:
+    """Undrifted rows with a consecutive integer id and a timestamp: ids of production rows
+    follow the training ones, so as a feature the id would be all "outside the range"."""
+    rnd = random.Random(seed)
+    head = [id_col] + (["ts"] if ts else []) + ["x1", "x2", "cat"] + (["label"] if label
+                                                                      else ["prediction"])
+    lines = [",".join(head)]
+    for i in range(start, start + rows):
+        row = [str(i)] + ([f"2026-01-{1 + i % 28:02d} {i % 24:02d}:00:00"] if ts else [])
+        row += [f"{rnd.gauss(0, 1):.4f}", f"{rnd.gauss(5, 2):.4f}",
+                "b" if rnd.random() < 0.5 else "a", str(rnd.randint(0, 1))]
+        lines.append(",".join(row))
+    return "\n".join(lines) + "\n"
+
+
+def release(repo: Path, bml, train: str, monitor: str = "  target: label") -> Path:  # type: ignore[no-untyped-def]
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", monitor)
+    if monitor != "  target: null":
+        commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
+    commit(repo, {"data/train.csv": train}, branch="raw")
+    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
+    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=repo).code == 0
+    git("checkout", "-q", "main", cwd=repo)
+    return repo
+
+
+def log(bml, repo: Path, f: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return bml("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1", *extra,
+               cwd=repo)
+
+
+def check(bml, repo: Path) -> tuple[int, dict]:  # type: ignore[no-untyped-def,type-arg]
+    r = bml("monitor", "check", "--tag", "acme-v1", "--json", cwd=repo)
+    return r.code, json.loads(r.out)
+
+
+# --- roles: detection (pure) ---------------------------------------------------------------
+
+N = 50
+
+
+@pytest.mark.parametrize(("name", "values", "role"), [
+    ("id", [str(i) for i in range(7, 7 + N)], "id"),
+    ("customer_id", [str(i * 13) for i in range(N)], "id"),       # id-like name
+    ("userId", list(range(0, 3 * N, 3)), "id"),
+    ("Unnamed: 0", [str(i * 2) for i in range(N)], "id"),         # pandas' index, read by pandas
+    ("", [str(i * 2) for i in range(N)], "id"),                   # pandas' index, csv module
+    ("n", [str(i) for i in range(100, 100 + N)], "id"),           # consecutive
+    ("n", [str(i) for i in range(100, 100 + N)][::-1], "id"),     # consecutive, any order
+    ("uuid", [f"{i:08x}-aa" for i in range(N)], "id"),           # text, distinct everywhere
+    ("age", [str(i * 3) for i in range(N)], None),                # whole, distinct, not an id
+    ("x1", [f"{random.Random(i).random():.6f}" for i in range(N)], None),  # continuous float
+    ("x1", [0.5 + i for i in range(N)], None),                    # distinct floats: a feature
+    ("id", [str(i) for i in range(N - 1)] + ["3"], None),         # a repeat: not an id
+    ("id", [str(i) for i in range(N - 1)] + [""], None),          # a gap: not an id
+    ("id", [str(i) for i in range(10)], None),                    # too few rows to tell
+    ("cat", ["a", "b"] * (N // 2), None),
+    ("day", ["2026-01-02"] * N, "timestamp"),
+    ("ts", ["2026-01-02 10:00:00", "", "2026-01-03 11:30:15"], "timestamp"),
+    ("ts", ["2026-01-02T10:00:00Z", "2026-01-02T10:00:00.123+01:00"], "timestamp"),
+    ("ts", ["2026-13-02"], None),                                 # not a date
+    ("ts", ["2026-01-02", "soon"], None),
+    ("flag", [True, False] * (N // 2), None),
+])
+def test_detect(name: str, values: list, role: str | None) -> None:  # type: ignore[type-arg]
+    found = roles.detect(name, values)
+    assert (found[0] if found else None) == role
+
+
+def test_detect_what_pandas_writes() -> None:
+    pd = pytest.importorskip("pandas")
+    import io
+
+    frame = pd.DataFrame({
+        "when": pd.date_range("2026-01-01", periods=N, freq="h"),
+        "day": pd.date_range("2026-01-01", periods=N, freq="D"),
+        "utc": pd.date_range("2026-01-01", periods=N, freq="37s", tz="UTC"),
+        "fine": pd.date_range("2026-01-01", periods=N, freq="1234567ns"),
+        "x": [i / 7 for i in range(N)]})
+    text = frame.to_csv()  # with its index, as pandas writes by default
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    found = {c: roles.detect(c, back[c].to_numpy()) for c in back.columns}
+    assert {c: f[0] if f else None for c, f in found.items()} == {
+        "Unnamed: 0": "id", "when": "timestamp", "day": "timestamp", "utc": "timestamp",
+        "fine": "timestamp", "x": None}
+
+
+def test_declared_roles() -> None:
+    r = roles.declared_roles({"columns": {"k": "key", "score": "prediction", "y": "target"},
+                              "prediction": "prediction", "target": "label"})
+    assert r.prediction == "score"  # monitor.columns wins over the default monitor.prediction
+    assert {c: v[0] for c, v in r.declared.items()} == {
+        "k": "id", "score": "prediction", "y": "target", "label": "target"}
+    with pytest.raises(ConfigError, match=r"monitor\.target names label, but monitor\.columns "
+                                          r"gives it the role ignore; give the column one role"):
+        roles.declared_roles({"columns": {"label": "ignore"}, "target": "label"})
+    with pytest.raises(ConfigError, match="names 2 prediction columns"):
+        roles.declared_roles({"columns": {"a": "prediction", "b": "prediction"}})
+    assert roles.declared_roles({"columns": {"label": "target"}, "target": "label"}
+                                ).role("label") == "target"
+
+
+# --- roles: monitor check and monitor log on real repositories -----------------------------
+
+
+def test_issue_case_id_column_no_longer_alerts(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release(plain_project, bml, table(3000))
+    f = write(tmp_path, "day.csv", table(2000, start=3001, seed=2, label=False))
+    assert log(bml, repo, f).code == 0
+    code, out = check(bml, repo)
+    assert code == 0 and out["alerts"] == []
+    assert {x["feature"] for x in out["features"]} == {"x1", "x2", "cat"}
+    assert [(x["column"], x["role"], x["declared"]) for x in out["left_out"]] == [
+        ("id", "id", False), ("ts", "timestamp", False), ("label", "target", True)]
+    assert out["left_out"][0]["reason"].endswith("and a name that says id")
+    text = bml("monitor", "check", "--tag", "acme-v1", cwd=repo).out
+    assert "Not scored: id (id, detected: whole numbers, a distinct value on each of 3000 " \
+           "training rows" in text
+
+
+def test_id_declared_ignore(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # a name that says nothing and ids that are not consecutive: only the config can tell
+    train = table(3000, id_col="ref").replace("\n", "\n").splitlines()
+    train = [train[0]] + [f"{int(r.split(',', 1)[0]) * 7},{r.split(',', 1)[1]}"
+                          for r in train[1:]]
+    repo = release(plain_project, bml, "\n".join(train) + "\n")
+    f = write(tmp_path, "day.csv", table(500, start=5000, seed=2, label=False, id_col="ref"))
+    assert log(bml, repo, f).code == 0
+    code, out = check(bml, repo)
+    assert code == 1 and any(a.startswith("ref: ") for a in out["alerts"])  # scored: drifts
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace(
+        "  target: label", "  target: label\n  columns: {ref: ignore}")
+    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
+    code, out = check(bml, repo)
+    assert code == 0 and out["alerts"] == []
+    assert out["left_out"][0] == {"column": "ref", "role": "ignore", "declared": True,
+                                  "reason": "declared by monitor.columns"}
+
+
+def test_float_feature_distinct_everywhere_is_scored(plain_project: Path, bml,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path) -> None:
+    repo = release(plain_project, bml, table(3000, ts=False))
+    f = write(tmp_path, "day.csv", table(500, start=3001, seed=2, label=False, ts=False)
+              .replace(",a,", ",a,").replace("\n", "\n"))
+    assert log(bml, repo, f).code == 0
+    _, out = check(bml, repo)
+    assert {"x1", "x2"} <= {x["feature"] for x in out["features"]}  # distinct floats: scored
+
+
+def test_contradiction_and_bad_role_refused(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release(plain_project, bml, table(100))
+    f = write(tmp_path, "day.csv", table(10, start=200, label=False))
+    cfg = git("show", "main:branchml.yaml", cwd=repo)
+    commit(repo, {"branchml.yaml": cfg.replace("  target: label",
+                                               "  target: label\n  columns: {label: ignore}")
+                  + "\n"}, branch="main")
+    before = snapshot(repo)
+    for args in (("monitor", "check", "--tag", "acme-v1"),
+                 ("monitor", "log", str(f), "--client", "acme", "--tag", "acme-v1")):
+        r = bml(*args, cwd=repo)
+        assert r.code == 2 and "monitor.target names label, but monitor.columns gives it the " \
+                               "role ignore; give the column one role." in r.err
+        assert len(r.err.strip().splitlines()) == 1
+    assert snapshot(repo) == before
+    commit(repo, {"branchml.yaml": cfg.replace("  target: label",
+                                               "  target: label\n  columns: {id: secret}")
+                  + "\n"}, branch="main")
+    r = bml("monitor", "check", "--tag", "acme-v1", cwd=repo)
+    assert r.code == 2 and "monitor.columns" in r.err
+
+
+# --- production files without the label ---------------------------------------------------
+
+
+def test_label_free_production_files(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release(plain_project, bml, table(300).replace("label", "malignant"),
+                   monitor="  target: null")
+    f = write(tmp_path, "day.csv", table(50, start=400, label=False))
+    before = snapshot(repo)
+    r = log(bml, repo, f)
+    assert r.code == 2 and r.err.strip().endswith(
+        "its columns do not match the training data (training columns missing: malignant; if "
+        "malignant is the label, set monitor.target: malignant in main's branchml.yaml).")
+    assert snapshot(repo) == before
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null",
+                                                              "  target: malignant")
+    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
+    assert log(bml, repo, f).code == 0
+    code, out = check(bml, repo)
+    assert code == 0 and "malignant" not in {x["feature"] for x in out["features"]}
+
+
+def test_target_role_and_absent_id_timestamp(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release(plain_project, bml, table(300), monitor="  target: null\n  columns: "
+                   "{label: target, note: ignore}")
+    # no label (a target role), no id nor timestamp (detected), nothing ignored
+    text = table(50, start=400, label=False).splitlines()
+    f = write(tmp_path, "day.csv", "\n".join(",".join(r.split(",")[2:]) for r in text) + "\n")
+    r = log(bml, repo, f)
+    assert r.code == 0, r.err
+    code, out = check(bml, repo)
+    assert code == 0 and out["rows"] == 50
+    # a feature missing is still refused, with no label hint (a target is named)
+    g = write(tmp_path, "g.csv", "x1,cat,prediction\n1,a,0\n")
+    r = log(bml, repo, g)
+    assert r.code == 2 and r.err.strip().endswith("(training columns missing: x2).")
