@@ -223,3 +223,63 @@ def test_target_role_and_absent_id_timestamp(plain_project: Path, bml, tmp_path:
     g = write(tmp_path, "g.csv", "x1,cat,prediction\n1,a,0\n")
     r = log(bml, repo, g)
     assert r.code == 2 and r.err.strip().endswith("(training columns missing: x2).")
+
+
+# --- monitor log --date ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def old_release(plain_project: Path, bml, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    """A release tagged on 2026-01-10 (the tagger date git records)."""
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-01-10T23:30:00+00:00")
+    repo = release(plain_project, bml, table(300))
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    return repo
+
+
+def test_log_date_backfills_a_day(old_release: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = old_release
+    f = write(tmp_path, "day.csv", table(40, start=500, label=False))
+    before = snapshot(repo)
+    r = log(bml, repo, f, "--date", "2026-01-15", "--dry-run", "--json")
+    assert r.code == 0 and json.loads(r.out)["files"] == [
+        "monitoring/acme/acme-v1/2026-01-15/day.csv"]
+    assert snapshot(repo) == before  # a dry run writes nothing
+    assert log(bml, repo, f, "--date", "2026-01-10").code == 0  # the tag's own day counts
+    g = write(tmp_path, "more/day.csv", table(40, start=600, seed=7, label=False))
+    assert log(bml, repo, g, "--date", "2026-01-15").code == 0
+    names = git("ls-tree", "-r", "--name-only", "monitoring", cwd=repo).splitlines()
+    assert {"monitoring/acme/acme-v1/2026-01-10/day.csv",
+            "monitoring/acme/acme-v1/2026-01-15/day.csv"} <= set(names)
+    # the same rows on another day were logged before: nothing added
+    r = log(bml, repo, f, "--date", "2026-01-16")
+    assert r.code == 0 and "Already logged" in r.out
+    r = bml("monitor", "check", "--tag", "acme-v1", "--since", "2026-01-12", "--json", cwd=repo)
+    assert json.loads(r.out)["rows"] == 40
+    assert json.loads(r.out)["files"] == ["monitoring/acme/acme-v1/2026-01-15/day.csv"]
+
+
+@pytest.mark.parametrize(("day", "message"), [
+    ("2026-1-15", "--date '2026-1-15' is not a date; give it as YYYY-MM-DD."),
+    ("../../x/y", "--date '../../x/y' is not a date; give it as YYYY-MM-DD."),
+    ("2026-02-30", "--date '2026-02-30' is not a date; give it as YYYY-MM-DD."),
+    ("2999-01-01", "--date 2999-01-01 is in the future (today is "),
+    ("2026-01-09", "--date 2026-01-09 is before acme-v1 was released (2026-01-10), so that "
+                   "day's rows are not its predictions; give a day on or after it."),
+])
+def test_log_date_refused(old_release: Path, bml, tmp_path: Path, day: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    f = write(tmp_path, "day.csv", table(5, start=500, label=False))
+    before = snapshot(old_release)
+    r = log(bml, old_release, f, "--date", day)
+    assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
+    assert snapshot(old_release) == before
+
+
+def test_log_date_rows_validated_as_without(old_release: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write(tmp_path, "bad.csv", "id,ts,x1,x2,cat,prediction\n1,2026-01-02,1,2,a,0\n"
+                                   "2,2026-01-02,1,2,a\n")
+    before = snapshot(old_release)
+    for extra in ((), ("--date", "2026-01-12")):
+        r = log(bml, old_release, f, *extra)
+        assert r.code == 2 and "bad.csv: line 3 has 5 field(s) where the header has 6" in r.err
+    assert snapshot(old_release) == before

@@ -109,6 +109,27 @@ def check_since(since: str | None) -> str | None:
     return day.isoformat()
 
 
+def check_log_date(given: str | None, today: date, released: date, tag: str) -> str:
+    """The day folder `monitor log` writes to: today (UTC), or --date as YYYY-MM-DD (it names
+    a folder, so it must be exactly that) between the release's tag date and today."""
+    if given is None:
+        return today.isoformat()
+    try:
+        day: date | None = date.fromisoformat(given)
+    except ValueError:
+        day = None
+    if day is None or len(given) != 10:
+        raise UsageError(f"--date {given!r} is not a date; give it as YYYY-MM-DD.")
+    if day > today:
+        raise UsageError(f"--date {given} is in the future (today is {today.isoformat()} in "
+                         "UTC); give a day that has begun.")
+    if day < released:
+        raise UsageError(f"--date {given} is before {tag} was released "
+                         f"({released.isoformat()}), so that day's rows are not its "
+                         "predictions; give a day on or after it.")
+    return day.isoformat()
+
+
 def readable(chunks: Iterator[dict[str, Any]], path: str, branch: str
              ) -> Iterator[dict[str, Any]]:
     """A logged file that cannot be read (committed before `monitor log` checked rows, or by

@@ -11,7 +11,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.content.logged import logged_before
-from branchml.core.logcheck import check_logged
+from branchml.core.logcheck import check_log_date, check_logged
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.roles import MAY_BE_ABSENT, Roles, declared_roles, left_out
 from branchml.core.rows import RowFormat, format_for
@@ -35,8 +35,9 @@ class LogReport:
         return dict(self.__dict__)
 
 
-def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False
-        ) -> LogReport:
+def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False,
+        day: str | None = None) -> LogReport:
+    """`day`: the day folder (YYYY-MM-DD) to log into, default today (UTC)."""
     g, repo = Git(path), objectstore.Repo(path)
     if not dry_run:
         apply.prepare(repo)  # a killed run's files are finished before the dirty check
@@ -44,6 +45,8 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     rel = find(g, fmt_t, tag)
     if rel.client != client:
         raise UsageError(f"{tag} is a release of {rel.client}, not of {client}.")
+    released = datetime.fromisoformat(rel.date).astimezone(UTC).date()
+    day = check_log_date(day, datetime.now(UTC).date(), released, tag)
     cfg = trusted_config(g)
     mon = cfg.get("monitor") or {}
     policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
@@ -55,7 +58,6 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     tip = repo.branch_target(BRANCH)
     if tip is None:
         raise StateError(f"there is no {BRANCH} branch; `branchml init` creates it.")
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
     out: dict[str, bytes] = {}
     already: list[str] = []
     for f in files:
@@ -75,8 +77,8 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             continue
         old = repo.read_file(tip, dest)
         if old is not None and fmt is RowFormat.PARQUET:
-            raise UsageError(f"{f.name} was logged for {tag} today already, and a Parquet file "
-                             "cannot grow in place: log it under another name.")
+            raise UsageError(f"{f.name} was logged for {tag} on {day} already, and a Parquet "
+                             "file cannot grow in place: log it under another name.")
         if old is not None:
             old_data = strategies._read(old, store, dest)
             body = data.split(b"\n", 1)[1] if fmt is not RowFormat.JSONL else data
