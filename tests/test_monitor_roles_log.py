@@ -283,3 +283,176 @@ def test_log_date_rows_validated_as_without(old_release: Path, bml, tmp_path: Pa
         r = log(bml, old_release, f, *extra)
         assert r.code == 2 and "bad.csv: line 3 has 5 field(s) where the header has 6" in r.err
     assert snapshot(old_release) == before
+
+
+# --- monitor log streamed ---------------------------------------------------------------------
+
+GOOD = ["1", "-1", "+1.5", ".5", "5.", "1e5", "1E-5", "1.5e+3", "-.5", "5.e3", "", "0.00001",
+        "12345678901234567890"]
+NOT_PLAIN = ["1.2.3", "e5", "1e", "1e5.0", "-", "+", ".", "1-2", "--1", "1e-.5", "a", "1e5e5",
+             ".e5", "1 ", " 1", "nan", "inf", "0x10", "1_000"]
+
+
+@pytest.mark.parametrize("value", GOOD + NOT_PLAIN)
+def test_plain_numbers(value: str) -> None:
+    """numfields says "plain" only for what float() reads; anything else goes to the exact
+    reader (which may still accept it: ` 1`, `nan`), never the other way round."""
+    from branchml.core.numfields import plain_numbers
+
+    blocks = [(f"{value},x\n", [True, False]), (f"x,{value}", [False, True]),
+              (f"1,2\r\n{value},x\r\n", [True, False]), (f"x,1\nx,{value}\n", [False, True])]
+    for block, numeric in blocks:
+        assert plain_numbers(block.encode(), b",", 2, numeric) is (value in GOOD), block
+    if value in GOOD and value:
+        float(value)
+    assert plain_numbers(f"{value}x,1\n".encode(), b",", 2, [False, True])  # text column
+
+
+def test_plain_numbers_tsv_and_wrong_shape() -> None:
+    from branchml.core.numfields import plain_numbers
+
+    assert plain_numbers(b"1\t2.5\n3\t-4e2\n", b"\t", 2, [True, True])
+    assert not plain_numbers(b"1,2,3\n", b",", 2, [True, True])  # not whole rows of 2
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64])
+def test_check_logged_in_small_blocks(size: int) -> None:
+    """The streamed check gives the same refusals and line numbers whatever the block size
+    (blocks of whole lines: a line is never cut)."""
+    from branchml.core.logcheck import check_logged
+    from branchml.core.rows import format_for
+    from branchml.errors import UsageError
+    from tests.test_bad_input import test_check_logged as cases
+
+    table_ = next(m for m in cases.pytestmark if m.name == "parametrize").args[1]
+    for name, data, said in table_:
+        if said is None:
+            check_logged(data, format_for(name), name, block=size)
+            continue
+        with pytest.raises(UsageError) as e:
+            check_logged(data, format_for(name), name, block=size)
+        assert said in str(e.value), (name, data, size)
+
+
+def big_table(rows: int, numeric_bad_at: int | None = None) -> bytes:
+    head = "id,ts,x1,x2,cat,prediction\n"
+    out = [head.encode()]
+    for i in range(rows):
+        x1 = "high" if i == numeric_bad_at else f"{(i * 37 % 1000) / 100 - 5:.2f}"
+        out.append(f"{10_000 + i},2026-01-02,{x1},{5 + (i % 7) / 3:.3f},{'ab'[i % 2]},"
+                   f"{i % 2}\n".encode())
+    return b"".join(out)
+
+
+def test_streamed_log_refuses_a_word_in_a_late_block(plain_project: Path, bml,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path) -> None:
+    repo = release(plain_project, bml, table(300))
+    f = write(tmp_path, "big.csv", big_table(60_000, numeric_bad_at=55_000))  # ~2.3 MiB
+    before = snapshot(repo)
+    r = log(bml, repo, f)
+    assert r.code == 2 and "big.csv: column x1 is numeric in the training data, but holds " \
+                           "'high'; fix the file and log it again." in r.err
+    assert snapshot(repo) == before
+    g = write(tmp_path, "ok/big.csv", big_table(60_000))
+    r = log(bml, repo, g)
+    assert r.code == 0, r.err
+    import subprocess
+
+    blob = subprocess.run(["git", "cat-file", "blob", "monitoring:monitoring/acme/acme-v1/"
+                           f"{_today()}/big.csv"], cwd=repo, capture_output=True).stdout
+    assert blob == g.read_bytes()
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def test_streamed_log_quoted_file(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release(plain_project, bml, table(300))
+    rows = ["id,ts,x1,x2,cat,prediction"] + [f'{i},2026-01-02,{i % 9}.5,1,"a, quoted",0'
+                                              for i in range(40_000)]
+    bad = [*rows[:30_000], '1,2026-01-02,1,2,"open,0', *rows[30_000:]]
+    f = write(tmp_path, "q.csv", "\n".join(bad) + "\n")
+    r = log(bml, repo, f)
+    assert r.code == 2 and "q.csv: line 30001 cannot be read as CSV" in r.err
+    f = write(tmp_path, "q.csv", "\n".join(rows) + "\n")
+    r = log(bml, repo, f)
+    assert r.code == 0, r.err
+    _, out = check(bml, repo)
+    assert out["rows"] == 40_000
+
+
+def test_streamed_append_and_logged_before(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """In a git-lfs project: the same name twice a day appends (old object, then the new
+    rows, streamed into one new object); rows logged before, even in the middle of a grown
+    file or on another day, are not logged again."""
+    import hashlib
+
+    repo = release(project, bml, table(300))
+    a = big_table(30_000)
+    b = big_table(20_000).replace(b"\n1", b"\n2")  # other rows, same header
+    c = big_table(10).replace(b"\n1", b"\n3")
+    dest = f"monitoring/acme/acme-v1/{_today()}/day.csv"
+    for data in (a, b):
+        assert log(bml, repo, write(tmp_path, "day.csv", data)).code == 0
+    pointer = git("show", f"monitoring:{dest}", cwd=repo)
+    want = a + b.partition(b"\n")[2]
+    assert f"oid sha256:{hashlib.sha256(want).hexdigest()}" in pointer
+    for data in (a, b, want):  # each logged already (a sits at the start, b at the end)
+        r = log(bml, repo, write(tmp_path, "day.csv", data))
+        assert r.code == 0 and "Already logged" in r.out
+    r = log(bml, repo, write(tmp_path, "day.csv", a), "--date", "2026-01-01")
+    assert r.code == 2  # before the release: refused before anything is read
+    assert log(bml, repo, write(tmp_path, "day.csv", c)).code == 0
+    grown = len(want) + len(c.partition(b"\n")[2])
+    assert f"size {grown}" in git("show", f"monitoring:{dest}", cwd=repo)
+
+
+def test_line_longer_than_the_bound_is_refused(plain_project: Path, bml,  # type: ignore[no-untyped-def]
+                                               tmp_path: Path) -> None:
+    from branchml.core.logcheck import MAX_LINE
+
+    repo = release(plain_project, bml, table(30))
+    f = tmp_path / "long.csv"
+    with f.open("wb") as out:
+        out.write(b"id,ts,x1,x2,cat,prediction\n1,2026-01-02,1,2,")
+        out.write(b"a" * (MAX_LINE + 1))
+        out.write(b",0\n")
+    before = snapshot(repo)
+    r = log(bml, repo, f)
+    assert r.code == 2 and "long.csv: line 2 is longer than 32 MiB; split it into rows" in r.err
+    assert snapshot(repo) == before
+
+
+@pytest.mark.slow
+def test_log_memory_flat_for_a_million_rows(project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """~1M rows x 21 columns (~150 MiB) logged by the real CLI in its own process: peak RSS
+    under 150 MiB (it held the whole file, 541 MiB for 171 MiB, before)."""
+    import shutil
+    import subprocess
+    import sys
+
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    if not Path(time_bin).exists():
+        pytest.skip("GNU time is not installed")
+    cols = [f"x{i}" for i in range(1, 20)]
+    rnd = random.Random(3)
+    train = [",".join([*cols, "cat", "label"])]
+    train += [",".join([*(f"{rnd.gauss(0, 1):.5f}" for _ in cols), "ab"[i % 2], str(i % 2)])
+              for i in range(2000)]
+    repo = release(project, bml, "\n".join(train) + "\n")
+    block = "".join(",".join([*(f"{rnd.gauss(0, 1):.5f}" for _ in cols), "ab"[i % 2],
+                              f"{rnd.random():.4f}"]) + "\n" for i in range(10_000))
+    f = tmp_path / "prod.csv"
+    with f.open("w") as out:
+        out.write(",".join([*cols, "cat", "prediction"]) + "\n")
+        for _ in range(100):
+            out.write(block)
+    r = subprocess.run([time_bin, "-f", "%M", sys.executable, "-m", "branchml", "monitor",
+                        "log", str(f), "--client", "acme", "--tag", "acme-v1"], cwd=repo,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    peak_kib = int(r.stderr.strip().splitlines()[-1])
+    assert peak_kib < 150 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

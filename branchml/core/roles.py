@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from branchml.errors import ConfigError
 
 ROLES = ("id", "timestamp", "target", "prediction", "ignore")
@@ -107,25 +109,25 @@ def detect(name: str, values: Any) -> tuple[str, str] | None:
     distinct value on every row whose name looks like an id or whose values are consecutive.
     A timestamp: every non-empty value an ISO 8601 date or date-time. A column of fractional
     numbers is never left out, however distinct its values."""
+    if getattr(getattr(values, "dtype", None), "kind", "") == "b":
+        return None  # True/False: two categories
     items = values.tolist() if hasattr(values, "tolist") else list(values)
     n = len(items)
-    present = [v for v in items if not _missing(v)]
-    if not present:
-        return None
-    numbers = _numbers(present)
+    numbers = _numbers(values, items)
     if numbers is None:
-        if all(isinstance(v, str) and _is_when(v) for v in present):
+        present = [v for v in items if not _missing(v)]
+        if present and all(isinstance(v, str) and _is_when(v) for v in present):
             return "timestamp", f"every value reads as a date or date-time ({present[0]!r})"
         if n >= MIN_ID_ROWS and len(present) == n and len(set(present)) == n:
             return "id", f"not numeric, and a distinct value on each of {n} training rows"
         return None
-    whole = all(math.isfinite(x) and x == int(x) for x in numbers)
-    if not whole or n < MIN_ID_ROWS or len(present) < n or len(set(numbers)) < n:
-        return None
+    if n < MIN_ID_ROWS or not np.isfinite(numbers).all() or np.any(numbers != np.floor(numbers)) \
+            or len(np.unique(numbers)) < n:
+        return None  # a gap, a fraction, infinity or a repeat: not an id
     if looks_like_id(name):
         return "id", (f"whole numbers, a distinct value on each of {n} training rows, "
                       "and a name that says id")
-    low, high = min(numbers), max(numbers)
+    low, high = float(numbers.min()), float(numbers.max())
     if high - low == n - 1:
         return "id", f"whole numbers {low:.0f} to {high:.0f}, consecutive, one per training row"
     return None
@@ -145,19 +147,21 @@ def _missing(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
 
-def _numbers(values: list[Any]) -> list[float] | None:
-    out: list[float] = []
-    for v in values:
-        if isinstance(v, bool):
-            return None  # True/False: two categories, not numbers
-        if isinstance(v, int | float):
-            out.append(float(v))
-            continue
-        try:
-            out.append(float(str(v)))
-        except ValueError:
-            return None
-    return out
+def _numbers(values: Any, items: list[Any]) -> Any:
+    """The values as floats (NaN where missing), or None when one is not a number."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    if kind in ("f", "i", "u"):
+        return np.asarray(values, dtype=float)
+    if any(isinstance(v, bool) for v in items):
+        return None
+    text = np.asarray(["" if _missing(v) else str(v) for v in items], dtype=str)
+    if not (text != "").any():
+        return None
+    text[text == ""] = "nan"
+    try:
+        return text.astype(float)
+    except ValueError:
+        return None
 
 
 def _is_when(v: str) -> bool:

@@ -98,7 +98,9 @@ def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
     for path, fmt, source in _training_files(g, repo, manifest, store, formats):
         with source() as f:
             cols = read_table(f, fmt, path).columns
-        first = next(iter(column_chunks(source, fmt, path)), {})
+        # the csv module, not pandas: `monitor log` never imports pandas (~90 MiB with
+        # pyarrow) for files of plain numbers
+        first = next(iter(column_chunks(source, fmt, path, fast=False)), {})
         return cols, {c: first.get(c, ()) for c in cols}
     raise _no_training(manifest)
 
@@ -122,15 +124,15 @@ def _no_training(manifest: dict[str, Any]) -> UsageError:
                       f"folders ({', '.join(manifest['data']) or 'none'}).")
 
 
-def column_chunks(source: Any, fmt: RowFormat | None, name: str
+def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = True
                    ) -> Iterator[dict[str, Any]]:
     """Column name -> values, CHUNK_ROWS rows at a time. With pandas installed (the `fast`
-    extra), CSV/TSV go through its C parser; otherwise through the csv module. Parquet is read
-    in record batches by pyarrow (the `parquet` extra)."""
+    extra) and `fast`, CSV/TSV go through its C parser; otherwise through the csv module.
+    Parquet is read in record batches by pyarrow (the `parquet` extra)."""
     if fmt is RowFormat.PARQUET:
         yield from _parquet_chunks(source)
         return
-    if fmt in (RowFormat.CSV, RowFormat.TSV):
+    if fmt in (RowFormat.CSV, RowFormat.TSV) and fast:
         try:
             import pandas as pd
         except ImportError:
