@@ -456,3 +456,25 @@ def test_log_memory_flat_for_a_million_rows(project: Path, bml, tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     peak_kib = int(r.stderr.strip().splitlines()[-1])
     assert peak_kib < 150 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+def test_roles_come_from_main_only(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Attack: hide a drifting feature by declaring it `ignore` in a branchml.yaml committed
+    on the monitoring branch (which a production job may write), or by logging it as
+    consecutive whole numbers so it looks like an id: roles come from main's config and the
+    training data only, so x1 is still scored and its drift still alerts."""
+    repo = release(plain_project, bml, table(3000))
+    rows = table(2000, start=3001, seed=2, label=False).splitlines()
+    drifted = [rows[0]] + [",".join([*r.split(",")[:2], str(i), *r.split(",")[3:]])
+                           for i, r in enumerate(rows[1:])]  # x1 = 0, 1, 2, ...: id-like
+    f = write(tmp_path, "day.csv", "\n".join(drifted) + "\n")
+    assert log(bml, repo, f).code == 0
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace(
+        "  target: label", "  target: label\n  columns: {x1: ignore}")
+    git("checkout", "-q", "monitoring", cwd=repo)
+    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="monitoring")  # not main's: not read
+    r = bml("monitor", "check", "--tag", "acme-v1", "--json", cwd=repo)
+    out = json.loads(r.out)
+    assert r.code == 1 and any(a.startswith("x1: ") for a in out["alerts"])
+    assert "x1" in {x["feature"] for x in out["features"]}
+    assert "x1" not in {x["column"] for x in out["left_out"]}
