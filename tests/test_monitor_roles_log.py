@@ -478,3 +478,13 @@ def test_roles_come_from_main_only(plain_project: Path, bml, tmp_path: Path) -> 
     assert r.code == 1 and any(a.startswith("x1: ") for a in out["alerts"])
     assert "x1" in {x["feature"] for x in out["features"]}
     assert "x1" not in {x["column"] for x in out["left_out"]}
+
+
+def test_single_digit_column_with_a_gap_reads_as_numbers() -> None:
+    """The csv module's strings (how `monitor log` reads the training head): a one-character
+    column with an empty value was NumPy `U1`, where "nan" became "n" and did not parse."""
+    from branchml.ops.monitortables import floats
+
+    got = floats(("1", "", "2"), "x", "p.csv")
+    assert got[0] == 1 and got[1] != got[1] and got[2] == 2
+    assert roles.detect("n", [*(str(i) for i in range(1, 10)), "", "12"] * 3) is None

@@ -13,68 +13,61 @@ from typing import Any
 
 import numpy as np
 
-OTHER, DIGIT, DOT, SIGN, EXP, SEP = 0, 1, 2, 3, 4, 5
-# neighbours that never occur in a plain number: a sign not at the start nor after the
-# exponent, a sign with nothing after it, an exponent without a mantissa or digits after it
-_BAD_PAIRS = [(DIGIT, SIGN), (DOT, SIGN), (SIGN, SIGN), (SIGN, SEP), (SIGN, EXP), (SEP, EXP),
-              (EXP, EXP), (EXP, DOT), (EXP, SEP), (DOT, DOT)]
-
-
-def _tables(delimiter: int) -> tuple[Any, Any]:
-    classes = np.zeros(256, dtype=np.uint8)
-    classes[48:58] = DIGIT
-    classes[ord(".")] = DOT
-    classes[[ord("+"), ord("-")]] = SIGN
-    classes[[ord("e"), ord("E")]] = EXP
-    classes[[delimiter, 10]] = SEP
-    bad = np.zeros(64, dtype=bool)
-    for x, y in _BAD_PAIRS:
-        bad[x * 8 + y] = True
-    return classes, bad
-
-
-_TABLES: dict[int, tuple[Any, Any]] = {}
-
 
 def plain_numbers(block: bytes, delimiter: bytes, fields: int, numeric: Any) -> bool:
     """True when every field of the columns marked in `numeric` (a bool per column) is empty
     or a plain number. `block`: whole lines without quotes, each with `fields` fields."""
-    if delimiter[0] not in _TABLES:
-        _TABLES[delimiter[0]] = _tables(delimiter[0])
-    classes, bad_pair = _TABLES[delimiter[0]]
     data = block.replace(b"\r\n", b"\n") if b"\r" in block else block
-    cls = classes[np.frombuffer(data if data.endswith(b"\n") else data + b"\n", np.uint8)]
-    ends = np.flatnonzero(cls == SEP)
+    a = np.frombuffer(data if data.endswith(b"\n") else data + b"\n", np.uint8)
+    sep = (a == delimiter[0]) | (a == 10)
+    ends = np.flatnonzero(sep)
     if len(ends) % fields:
         return False
-    columns = np.tile(np.asarray(numeric, dtype=bool), len(ends) // fields)
-    widths = np.diff(ends, prepend=-1)
-    in_num = np.repeat(columns, widths)  # the bytes of numeric fields, each with its separator
-    if np.any(in_num & (cls == OTHER)):
+    widths = np.diff(ends, prepend=-1)  # each field's bytes and its separator
+    in_num = np.repeat(np.tile(np.asarray(numeric, dtype=bool), len(ends) // fields), widths)
+    digit = (a - 48) < 10  # uint8 arithmetic wraps: only b"0".."9" are below 10
+    dot, exp = a == 46, (a | 32) == 101  # ".", "e" or "E"
+    sign = (a == 43) | (a == 45)
+    if np.any(in_num & ~(digit | dot | sign | exp | sep)):
         return False
-    if in_num[0] and cls[0] == EXP:
+    if in_num[0] and exp[0]:
         return False  # "e5" at the very start (no byte before it to pair with)
-    # a pair is judged when its second byte is in a numeric field (or ends one)
-    if np.any(bad_pair[cls[:-1] * 8 + cls[1:]] & in_num[1:]):
-        return False
-    return _dots_and_exponents(cls, in_num, ends)
+    if np.any(_bad_pairs(digit, dot, sign, exp, sep) & in_num[1:]):
+        return False  # a pair is judged when its second byte is in a numeric field or ends one
+    return _dots_and_exponents(a, in_num & dot, in_num & exp, digit, sign, widths)
 
 
-def _dots_and_exponents(cls: Any, in_num: Any, ends: Any) -> bool:
-    dots = np.flatnonzero(in_num & (cls == DOT))
-    exps = np.flatnonzero(in_num & (cls == EXP))
-    dot_field, exp_field = np.searchsorted(ends, dots), np.searchsorted(ends, exps)
+def _bad_pairs(digit: Any, dot: Any, sign: Any, exp: Any, sep: Any) -> Any:
+    """Neighbours that never occur in a plain number: a sign not at the start nor after the
+    exponent, a sign with nothing after it, an exponent without a mantissa before it or
+    digits after it, two dots."""
+    x, y = slice(None, -1), slice(1, None)
+    bad = (digit[x] | dot[x] | sign[x]) & sign[y]
+    bad |= sign[x] & (sep[y] | exp[y])
+    bad |= (sep[x] | sign[x] | exp[x]) & exp[y]
+    bad |= exp[x] & (dot[y] | sep[y])
+    bad |= dot[x] & dot[y]
+    return bad
+
+
+def _dots_and_exponents(a: Any, dot: Any, exp: Any, digit: Any, sign: Any, widths: Any
+                        ) -> bool:
+    dots, exps = np.flatnonzero(dot), np.flatnonzero(exp)
+    if not len(dots) and not len(exps):
+        return True
+    field = np.repeat(np.arange(len(widths), dtype=np.int32), widths)  # each byte's field
+    dot_field, exp_field = field[dots], field[exps]
     if np.any(np.diff(dot_field) == 0) or np.any(np.diff(exp_field) == 0):
         return False  # two dots or two exponents in one field
-    before = np.where(dots > 0, cls[dots - 1], SEP)
-    after = cls[np.minimum(dots + 1, len(cls) - 1)]
-    if np.any((before != DIGIT) & (after != DIGIT)):
+    n = len(a)
+    before = np.where(dots > 0, digit[np.maximum(dots - 1, 0)], False)
+    after = digit[np.minimum(dots + 1, n - 1)] & (dots + 1 < n)
+    if np.any(~before & ~after):
         return False  # a dot with no digit beside it: ".", "-.", ".e5"
-    if np.any((before == SIGN) & (cls[np.maximum(dots - 2, 0)] == EXP)):
+    if np.any(sign[np.maximum(dots - 1, 0)] & exp[np.maximum(dots - 2, 0)] & (dots >= 2)):
         return False  # "1e-.5"
     if len(exps) and len(dots):
         last = np.searchsorted(exps, dots) - 1  # the exponent before each dot, if any
-        same = (last >= 0) & (exp_field[np.maximum(last, 0)] == dot_field)
-        if np.any(same):
+        if np.any((last >= 0) & (exp_field[np.maximum(last, 0)] == dot_field)):
             return False  # a dot after the exponent: "1e5.0"
     return True

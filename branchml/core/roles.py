@@ -152,11 +152,15 @@ def _numbers(values: Any, items: list[Any]) -> Any:
     kind = getattr(getattr(values, "dtype", None), "kind", "")
     if kind in ("f", "i", "u"):
         return np.asarray(values, dtype=float)
-    if any(isinstance(v, bool) for v in items):
+    if all(type(v) is str for v in items):  # the csv module's strings: converted in C
+        text = np.asarray(items, dtype=str)
+    elif any(isinstance(v, bool) for v in items):
         return None
-    text = np.asarray(["" if _missing(v) else str(v) for v in items], dtype=str)
+    else:
+        text = np.asarray(["" if _missing(v) else str(v) for v in items], dtype=str)
     if not (text != "").any():
         return None
+    text = text.astype(f"U{max(text.dtype.itemsize // 4, 3)}")  # room for "nan"
     text[text == ""] = "nan"
     try:
         return text.astype(float)

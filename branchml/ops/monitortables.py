@@ -190,6 +190,7 @@ def floats(column: Any, name: str, path: str) -> Any:
     if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
         return column.astype(float, copy=False)
     arr = np.array(["" if v is None or v != v else v for v in column], dtype=str)
+    arr = arr.astype(f"U{max(arr.dtype.itemsize // 4, 3)}")  # room for "nan" (U1: "n")
     arr[arr == ""] = "nan"
     try:
         return arr.astype(float)
