@@ -358,9 +358,18 @@ def test_streamed_log_refuses_a_word_in_a_late_block(plain_project: Path, bml,  
     assert r.code == 0, r.err
     import subprocess
 
-    blob = subprocess.run(["git", "cat-file", "blob", "monitoring:monitoring/acme/acme-v1/"
-                           f"{_today()}/big.csv"], cwd=repo, capture_output=True).stdout
-    assert blob == g.read_bytes()
+    def blob() -> bytes:
+        return subprocess.run(["git", "cat-file", "blob", "monitoring:monitoring/acme/acme-v1/"
+                               f"{_today()}/big.csv"], cwd=repo, capture_output=True).stdout
+
+    assert blob() == g.read_bytes()
+    # the same name again: a big plain old blob (inflated to a temporary file) then new rows
+    h = write(tmp_path, "more/big.csv", big_table(50_000).replace(b"\n1", b"\n7"))
+    assert log(bml, repo, h).code == 0
+    assert blob() == g.read_bytes() + h.read_bytes().partition(b"\n")[2]
+    r = log(bml, repo, g)
+    assert r.code == 0 and "Already logged" in r.out
+    assert git("fsck", "--no-dangling", cwd=repo) == ""  # the streamed loose objects are sound
 
 
 def _today() -> str:
