@@ -497,3 +497,20 @@ def test_single_digit_column_with_a_gap_reads_as_numbers() -> None:
     got = floats(("1", "", "2"), "x", "p.csv")
     assert got[0] == 1 and got[1] != got[1] and got[2] == 2
     assert roles.detect("n", [*(str(i) for i in range(1, 10)), "", "12"] * 3) is None
+
+
+@pytest.mark.slow
+def test_log_reads_only_the_head_of_a_big_plain_training_file(plain_project: Path, bml,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    """A plain (no git-lfs) training file over HEAD_BYTES: `monitor log` reads its first
+    16 MiB through `git cat-file`, stopped there, and still knows the columns and the id."""
+    from branchml.ops.monitortables import HEAD_BYTES
+
+    train = big_table(int(HEAD_BYTES / 32) + 1000).replace(b"prediction", b"label")
+    assert len(train) > HEAD_BYTES
+    repo = release(plain_project, bml, train.decode())
+    r = log(bml, repo, write(tmp_path, "day.csv", big_table(100).replace(b"\n1", b"\n9")))
+    assert r.code == 0, r.err
+    r = log(bml, repo, write(tmp_path, "bad.csv", b"id,ts,x1,x2,cat,prediction\n1,2026-01-02,"
+                                                  b"1,low,a,0\n"))
+    assert r.code == 2 and "column x2 is numeric in the training data, but holds 'low'" in r.err

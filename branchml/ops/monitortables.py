@@ -7,18 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
 from branchml.core import drift
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import UsageError
-from branchml.repo import objectstore
+from branchml.repo import lfs, objectstore, proc
 from branchml.repo.reader import Git
 
 CHUNK_ROWS = 50_000
+HEAD_BYTES = 16 << 20  # `monitor log` reads at most this much of the training table
 FIX = "; fix the file and log it again."
 
 
@@ -95,7 +97,9 @@ def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
     """The training table's columns (the first data file's header) and the values of its
     first CHUNK_ROWS rows (column -> values): what `monitor log` needs, read without parsing
     the rest of the table."""
-    for path, fmt, source in _training_files(g, repo, manifest, store, formats):
+    for path, fmt, source in _training_files(g, repo, manifest, store, formats, lazy=True):
+        if fmt is not RowFormat.PARQUET:
+            source = _head(repo, manifest["commit"], path, store)
         with source() as f:
             cols = read_table(f, fmt, path).columns
         # the csv module, not pandas: `monitor log` never imports pandas (~90 MiB with
@@ -105,8 +109,31 @@ def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
     raise _no_training(manifest)
 
 
+def _head(repo: objectstore.Repo, commit: str, path: str, store: strategies.Store
+          ) -> Callable[[], BinaryIO]:
+    """The first HEAD_BYTES of a training file (whole lines), never the whole file: from its
+    git-lfs object, or from `git cat-file` stopped once they are read."""
+    oid = repo.pg[commit].tree[path].id
+    _, size = repo.pg.odb.read_header(oid)
+    if size <= MAX_POINTER_SIZE:
+        data = bytes(repo.pg[oid].data)
+        pointer = parse_pointer(data)
+        if pointer is not None:
+            with lfs.open_object(store.common_dir, store.cwd, pointer, path) as f:
+                data = f.read(HEAD_BYTES)
+    else:
+        p = proc.popen(["git", "cat-file", "blob", str(oid)], cwd=store.cwd, stdin=False)
+        assert p.stdout is not None
+        data = p.stdout.read(HEAD_BYTES)
+        p.kill()
+        p.communicate()
+    if len(data) == HEAD_BYTES:
+        data = data[: data.rfind(b"\n") + 1] or data
+    return lambda: io.BytesIO(data)
+
+
 def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
-                    store: strategies.Store, formats: dict[str, str]
+                    store: strategies.Store, formats: dict[str, str], lazy: bool = False
                     ) -> Iterator[tuple[str, RowFormat, Any]]:
     commit = manifest["commit"]
     for mode_oid_path in g.ls_tree(commit):
@@ -115,6 +142,9 @@ def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
         top = path.split("/", 1)[0]
         if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
                 or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
+            continue
+        if lazy and fmt is not RowFormat.PARQUET:
+            yield path, fmt, None  # the caller reads what it needs
             continue
         yield path, fmt, strategies._source(repo.read_file(commit, path) or b"", store, path)
 
