@@ -331,12 +331,13 @@ def runs_plot(metric: str, output: str | Path, path: str | Path = ".") -> RunPlo
 
 
 def monitor_log(files: list[str | Path], client: str, tag: str, path: str | Path = ".",
-                dry_run: bool = False) -> LogReport:
+                dry_run: bool = False, date: str | None = None) -> LogReport:
     """Append production files (inputs and predictions of release `tag`) under
-    monitoring/CLIENT/TAG/DATE/ in one commit; rows logged before are not logged again."""
+    monitoring/CLIENT/TAG/DATE/ in one commit; rows logged before are not logged again.
+    DATE is today (UTC) or `date` (YYYY-MM-DD, from the tag's day to today: a backfill)."""
     from branchml.ops import monitor as op
 
-    return op.log(Path(path), client, tag, [Path(f) for f in files], dry_run)
+    return op.log(Path(path), client, tag, [Path(f) for f in files], dry_run, date)
 
 
 def monitor_check(tag: str, since: str | None = None, path: str | Path = ".",

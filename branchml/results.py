@@ -224,6 +224,15 @@ class WindowSpec(TypedDict):
     unparsed: int  # rows whose timestamp does not parse: in no window
 
 
+class LeftOutColumn(TypedDict):
+    """A training column `monitor check` does not score, and why (docs/tracking-monitoring.md)."""
+
+    column: str
+    role: str  # "id", "timestamp", "target", "prediction" or "ignore"
+    declared: bool  # named in the trusted config (else detected from the training values)
+    reason: str
+
+
 class DriftReport(TypedDict):
     """`monitor check`: the monitored data of a release against its training data."""
 
@@ -239,6 +248,8 @@ class DriftReport(TypedDict):
     verdict: NotRequired[str]  # "drift" when any alert, else "no drift"
     counters: NotRequired[DriftCounters]
     sampled: NotRequired[DriftSample]
+
+    left_out: NotRequired[list[LeftOutColumn]]
 
 
 class AnalysisStart(TypedDict):

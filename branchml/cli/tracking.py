@@ -121,9 +121,12 @@ def monitor_log(
                                      autocompletion=complete.tags)],
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
+    date: Annotated[str | None, typer.Option(
+        "--date", help="The day the rows are from (YYYY-MM-DD, default today in UTC): "
+                       "backfill a day from the release's tag date on.")] = None,
 ) -> None:
     """Append production files under monitoring/CLIENT/TAG/DATE/ (one commit)."""
-    r = api.monitor_log(list(files), client, tag, ".", dry_run)
+    r = api.monitor_log(list(files), client, tag, ".", dry_run, date)
     if as_json:
         return emit_json(r.to_dict())
     if r.already:

@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -20,44 +20,116 @@ _BARE_CR = re.compile(rb"\r(?!\n)")
 _KEEP = {d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", b"\t")}
 
 
-def check_logged(data: bytes, fmt: RowFormat | None, name: str) -> None:
+BLOCK = 1 << 20  # a file is checked (and written) this many bytes of whole lines at a time
+MAX_LINE = 32 << 20  # a longer line is refused: a block must end at a line end
+
+
+def check_logged(data: bytes, fmt: RowFormat | None, name: str, block: int = BLOCK) -> None:
     """UsageError (with the line number) unless every row of `data` reads as `fmt`:
     UTF-8 text, no NUL byte, no byte-order mark past the start, no bare carriage return,
     CSV/TSV rows with the header's field count and balanced quotes, JSON lines that are
-    objects. Formats other than CSV, TSV and JSON lines are left to their readers."""
-    if fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL):
-        return
-    text = _text(data, name)
-    if fmt is RowFormat.JSONL:
-        _check_json_lines(text, name)
-    else:
-        _check_table(data, text, fmt, name)
+    objects. Formats other than CSV, TSV and JSON lines are left to their readers. The same
+    check `monitor log` streams over a file (LogCheck), on bytes held whole."""
+    check = LogCheck(fmt, name)
+    for part in blocks(io.BytesIO(data).read, name, block):
+        check.feed(part)
+    if check.reader_needed:
+        check.rows(io.StringIO(data.decode("utf-8"), newline=""))
+
+
+def blocks(read: Callable[[int], bytes], name: str, size: int = BLOCK) -> Iterator[bytes]:
+    """Whole lines, about `size` bytes at a time (the last may lack its newline): what
+    LogCheck.feed takes. A line longer than MAX_LINE is refused (memory stays bounded)."""
+    rest, line = b"", 1
+    while chunk := read(size):
+        buf = rest + chunk if rest else chunk
+        cut = buf.rfind(b"\n") + 1
+        if rest and (buf.find(b"\n") if cut else len(buf)) > MAX_LINE:
+            raise UsageError(f"{name}: line {line} is longer than {MAX_LINE >> 20} MiB; "
+                             "split it into rows and log the file again.")
+        if cut == 0:
+            rest = buf
+            continue
+        yield buf[:cut]
+        line += buf.count(b"\n", 0, cut)
+        rest = buf[cut:]
+    if len(rest) > MAX_LINE:
+        raise UsageError(f"{name}: line {line} is longer than {MAX_LINE >> 20} MiB; split it "
+                         "into rows and log the file again.")
+    if rest:
+        yield rest
+
+
+class LogCheck:
+    """The checks of `check_logged`, fed a file in blocks of whole lines (`blocks`). CSV/TSV
+    rows are counted at C speed while a block holds no quote; otherwise (or when a count is
+    off) `reader_needed` is set and `rows` must be given the whole file as text lines, for
+    the csv module's strict reader to find the exact line and reason."""
+
+    def __init__(self, fmt: RowFormat | None, name: str) -> None:
+        self.fmt, self.name = fmt, name
+        self.active = fmt in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL)
+        self.line = 1  # the number of the next block's first line
+        self.fields = -1  # the header's field count
+        self.reader_needed = False
+
+    def feed(self, block: bytes) -> None:
+        if not self.active:
+            return
+        text = _text(block, self.name, self.line, first=self.line == 1)
+        if self.fmt is RowFormat.JSONL:
+            _check_json_lines(text or block.decode("ascii"), self.name, self.line)
+        elif not self.reader_needed:
+            self._count(block)
+        self.line += block.count(b"\n")
+
+    def _count(self, block: bytes) -> None:
+        assert self.fmt is not None
+        d = self.fmt.delimiter
+        if self.fields < 0:
+            self.fields = block.split(b"\n", 1)[0].rstrip(b"\r").count(d) + 1
+        if b'"' in block:
+            self.reader_needed = True
+            return
+        n = self.fields  # no quotes: the delimiters and newlines alone say the field counts
+        shape = (block if block.endswith(b"\n") else block + b"\n").translate(None, _KEEP[d])
+        if shape != (d * (n - 1) + b"\n") * (len(shape) // n):
+            self.reader_needed = True
+
+    def rows(self, lines: Iterable[str]) -> None:
+        """The strict csv pass over the whole file (text lines, newline=''), when needed."""
+        assert self.fmt in (RowFormat.CSV, RowFormat.TSV)
+        _check_table(lines, self.fmt, self.name)
 
 
 def _line(data: bytes, at: int) -> int:
     return data.count(b"\n", 0, at) + 1
 
 
-def _text(data: bytes, name: str) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{name}: line {_line(data, e.start)} is not valid UTF-8 text; "
-                         "re-encode the file as UTF-8 and log it again.") from None
+def _text(data: bytes, name: str, line: int = 1, first: bool = True) -> str | None:
+    """The block as text (None when it is ASCII: nothing to decode); refused with the line."""
+    text = None
+    if not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{name}: line {line - 1 + _line(data, e.start)} is not valid "
+                             "UTF-8 text; re-encode the file as UTF-8 and log it again.") from None
     problems = [(data.find(b"\0"), "holds a NUL byte"),
-                (data.find(b"\xef\xbb\xbf", 1), "holds a byte-order mark (U+FEFF)"),
-                (next((m.start() for m in _BARE_CR.finditer(data)), -1),
-                 "holds a bare carriage return")]
+                (data.find(b"\xef\xbb\xbf", 1 if first else 0),
+                 "holds a byte-order mark (U+FEFF)"),
+                (next((m.start() for m in _BARE_CR.finditer(data)), -1)
+                 if b"\r" in data else -1, "holds a bare carriage return")]
     found = [(at, what) for at, what in problems if at >= 0]
     if found:
         at, what = min(found)
-        raise UsageError(f"{name}: line {_line(data, at)} {what}; remove it and log the file "
-                         "again.")
+        raise UsageError(f"{name}: line {line - 1 + _line(data, at)} {what}; remove it and log "
+                         "the file again.")
     return text
 
 
-def _check_json_lines(text: str, name: str) -> None:
-    for number, line in enumerate(text.split("\n"), 1):
+def _check_json_lines(text: str, name: str, first: int = 1) -> None:
+    for number, line in enumerate(text.split("\n"), first):
         if not line.strip():
             continue
         try:
@@ -70,17 +142,8 @@ def _check_json_lines(text: str, name: str) -> None:
                              "object of column values; fix it and log the file again.")
 
 
-def _check_table(data: bytes, text: str, fmt: RowFormat, name: str) -> None:
-    d = fmt.delimiter
-    header = data.split(b"\n", 1)[0].rstrip(b"\r")
-    if b'"' not in data:
-        # no quotes: the delimiters and newlines alone say every row's field count (C speed)
-        n = header.count(d) + 1
-        body = data if data.endswith(b"\n") else data + b"\n"
-        shape = body.translate(None, _KEEP[d])
-        if shape == (d * (n - 1) + b"\n") * (len(shape) // n):
-            return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=d.decode(), strict=True)
+def _check_table(lines: Iterable[str], fmt: RowFormat, name: str) -> None:
+    reader = csv.reader(lines, delimiter=fmt.delimiter.decode(), strict=True)
     n, start = -1, 1  # start: the line a record begins on (a quoted field may span lines)
     try:
         for row in reader:
@@ -106,6 +169,27 @@ def check_since(since: str | None) -> str | None:
         day = None
     if day is None or len(since) != 10:
         raise UsageError(f"--since {since!r} is not a date; give it as YYYY-MM-DD.")
+    return day.isoformat()
+
+
+def check_log_date(given: str | None, today: date, released: date, tag: str) -> str:
+    """The day folder `monitor log` writes to: today (UTC), or --date as YYYY-MM-DD (it names
+    a folder, so it must be exactly that) between the release's tag date and today."""
+    if given is None:
+        return today.isoformat()
+    try:
+        day: date | None = date.fromisoformat(given)
+    except ValueError:
+        day = None
+    if day is None or len(given) != 10:
+        raise UsageError(f"--date {given!r} is not a date; give it as YYYY-MM-DD.")
+    if day > today:
+        raise UsageError(f"--date {given} is in the future (today is {today.isoformat()} in "
+                         "UTC); give a day that has begun.")
+    if day < released:
+        raise UsageError(f"--date {given} is before {tag} was released "
+                         f"({released.isoformat()}), so that day's rows are not its "
+                         "predictions; give a day on or after it.")
     return day.isoformat()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from branchml.content import strategies
 from branchml.core import drift
 from branchml.core.logcheck import check_since, readable
+from branchml.core.roles import declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
@@ -36,8 +37,10 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     mon = cfg.get("monitor") or {}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     cols, train = training(g, repo, rel.manifest, store, cfg.get("formats") or {})
-    prediction, target = mon.get("prediction", "prediction"), mon.get("target")
-    features = [c for c in cols if c != target]
+    roles = declared_roles(mon)  # issue 19 (roles): ids, timestamps, label... are not scored
+    left = left_out(cols, {c: chunks[0] for c, chunks in train.items() if chunks}, roles)
+    prediction, skip = roles.prediction, {x.column for x in left}
+    features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
     paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
@@ -49,7 +52,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     trackers = _trackers(features, train, seed)
     del train  # summarised: the raw training columns would only raise the peak below
     pred = drift.Prediction(prediction, seed)
-    win = Windows(size, trackers, mon, prediction, prefix) if size else None
+    stamp = next((x.column for x in left if x.role == "timestamp"), None)
+    win = Windows(size, trackers, mon, prediction, prefix, stamp) if size else None
     rows_seen = 0
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
@@ -70,6 +74,7 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))
     out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features))
+    out["left_out"] = [x.to_dict() for x in left]
     if win is not None:
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)

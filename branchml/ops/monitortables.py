@@ -7,18 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
 from branchml.core import drift
+from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import UsageError
-from branchml.repo import objectstore
+from branchml.repo import lfs, objectstore, proc
 from branchml.repo.reader import Git
 
 CHUNK_ROWS = 50_000
+HEAD_BYTES = 16 << 20  # `monitor log` reads at most this much of the training table
 FIX = "; fix the file and log it again."
 
 
@@ -72,17 +74,9 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
               formats: dict[str, str]) -> tuple[list[str], dict[str, list[Any]]]:
     """The release's training table (the first CSV/TSV/JSONL header found under its data
     folders, and every file with that header), as column -> chunks of values."""
-    commit = manifest["commit"]
     cols: list[str] | None = None
     data: dict[str, list[Any]] = {}
-    for mode_oid_path in g.ls_tree(commit):
-        path = mode_oid_path[2]
-        fmt = format_for(path, formats)
-        top = path.split("/", 1)[0]
-        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
-                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
-            continue
-        source = strategies._source(repo.read_file(commit, path) or b"", store, path)
+    for path, fmt, source in _training_files(g, repo, manifest, store, formats):
         with source() as f:
             header = read_table(f, fmt, path).columns
         if cols is None:
@@ -93,20 +87,82 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
             for c in cols:
                 data.setdefault(c, []).append(chunk.get(c, ()))
     if cols is None:
-        raise UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
-                         f"folders ({', '.join(manifest['data']) or 'none'}).")
+        raise _no_training(manifest)
     return cols, data
 
 
-def column_chunks(source: Any, fmt: RowFormat | None, name: str
+def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
+                  store: strategies.Store, formats: dict[str, str]
+                  ) -> tuple[list[str], dict[str, Any]]:
+    """The training table's columns (the first data file's header) and the values of its
+    first CHUNK_ROWS rows (column -> values): what `monitor log` needs, read without parsing
+    the rest of the table."""
+    for path, fmt, source in _training_files(g, repo, manifest, store, formats, lazy=True):
+        if fmt is not RowFormat.PARQUET:
+            source = _head(repo, manifest["commit"], path, store)
+        with source() as f:
+            cols = read_table(f, fmt, path).columns
+        # the csv module, not pandas: `monitor log` never imports pandas (~90 MiB with
+        # pyarrow) for files of plain numbers
+        first = next(iter(column_chunks(source, fmt, path, fast=False)), {})
+        return cols, {c: first.get(c, ()) for c in cols}
+    raise _no_training(manifest)
+
+
+def _head(repo: objectstore.Repo, commit: str, path: str, store: strategies.Store
+          ) -> Callable[[], BinaryIO]:
+    """The first HEAD_BYTES of a training file (whole lines), never the whole file: from its
+    git-lfs object, or from `git cat-file` stopped once they are read."""
+    oid = repo.pg[commit].tree[path].id
+    _, size = repo.pg.odb.read_header(oid)
+    if size <= MAX_POINTER_SIZE:
+        data = bytes(repo.pg[oid].data)
+        pointer = parse_pointer(data)
+        if pointer is not None:
+            with lfs.open_object(store.common_dir, store.cwd, pointer, path) as f:
+                data = f.read(HEAD_BYTES)
+    else:
+        p = proc.popen(["git", "cat-file", "blob", str(oid)], cwd=store.cwd, stdin=False)
+        assert p.stdout is not None
+        data = p.stdout.read(HEAD_BYTES)
+        p.kill()
+        p.communicate()
+    if len(data) == HEAD_BYTES:
+        data = data[: data.rfind(b"\n") + 1] or data
+    return lambda: io.BytesIO(data)
+
+
+def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
+                    store: strategies.Store, formats: dict[str, str], lazy: bool = False
+                    ) -> Iterator[tuple[str, RowFormat, Any]]:
+    commit = manifest["commit"]
+    for mode_oid_path in g.ls_tree(commit):
+        path = mode_oid_path[2]
+        fmt = format_for(path, formats)
+        top = path.split("/", 1)[0]
+        if top not in manifest["data"] or path.startswith(("data/_validation/", "data/split/")) \
+                or fmt not in (RowFormat.CSV, RowFormat.TSV, RowFormat.JSONL, RowFormat.PARQUET):
+            continue
+        if lazy and fmt is not RowFormat.PARQUET:
+            yield path, fmt, None  # the caller reads what it needs
+            continue
+        yield path, fmt, strategies._source(repo.read_file(commit, path) or b"", store, path)
+
+
+def _no_training(manifest: dict[str, Any]) -> UsageError:
+    return UsageError(f"{manifest['tag']}: no CSV/TSV/JSONL training data in its data "
+                      f"folders ({', '.join(manifest['data']) or 'none'}).")
+
+
+def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = True
                    ) -> Iterator[dict[str, Any]]:
     """Column name -> values, CHUNK_ROWS rows at a time. With pandas installed (the `fast`
-    extra), CSV/TSV go through its C parser; otherwise through the csv module. Parquet is read
-    in record batches by pyarrow (the `parquet` extra)."""
+    extra) and `fast`, CSV/TSV go through its C parser; otherwise through the csv module.
+    Parquet is read in record batches by pyarrow (the `parquet` extra)."""
     if fmt is RowFormat.PARQUET:
         yield from _parquet_chunks(source)
         return
-    if fmt in (RowFormat.CSV, RowFormat.TSV):
+    if fmt in (RowFormat.CSV, RowFormat.TSV) and fast:
         try:
             import pandas as pd
         except ImportError:
@@ -164,6 +220,7 @@ def floats(column: Any, name: str, path: str) -> Any:
     if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
         return column.astype(float, copy=False)
     arr = np.array(["" if v is None or v != v else v for v in column], dtype=str)
+    arr = arr.astype(f"U{max(arr.dtype.itemsize // 4, 3)}")  # room for "nan" (U1: "n")
     arr[arr == ""] = "nan"
     try:
         return arr.astype(float)

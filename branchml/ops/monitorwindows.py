@@ -1,6 +1,6 @@
 """`monitor check --window 1d|7d|12h`: the drift statistics per time window, so drift shows
 when it started. A row's window comes from the monitored data's timestamp column when it has
-one (declared in `monitor.columns` as `timestamp`, else a column named `timestamp`), else from
+one (its timestamp role, declared or detected, else a column named `timestamp`), else from
 the date the file was logged (the DATE folder of monitoring/CLIENT/TAG/DATE/FILE).
 
 Windows sit on a grid that starts at midnight UTC of the first row's day (1d: calendar days in
@@ -63,9 +63,10 @@ class Windows:
     """Per-window accumulators, fed the same chunks as the overall trackers."""
 
     def __init__(self, size: WindowSize, trackers: dict[str, Any], mon: dict[str, Any],
-                 prediction: str, prefix: str) -> None:
+                 prediction: str, prefix: str, column: str | None = None) -> None:
+        """`column`: the timestamp column the roles found (declared or detected), if any."""
         self.size, self.trackers, self.prediction = size, trackers, prediction
-        self.column, self.prefix = timestamp_column(mon), prefix
+        self.column, self.prefix = column or timestamp_column(mon), prefix
         self.by: str | None = None  # the column name, or "" for the logged date
         self.origin: float | None = None
         self.open: dict[int, _Window] = {}

@@ -22,6 +22,11 @@ def _pygit2() -> Any:
     return pygit2
 
 
+class Written(str):
+    """A blob already in the object store, by its id: `commit_files` takes it in place of
+    content (a big blob written streamed, never held in memory)."""
+
+
 class Repo:
     def __init__(self, path: str | Path) -> None:
         pygit2 = _pygit2()
@@ -91,7 +96,7 @@ class Repo:
                 "`git config user.email`, then run the command again."
             ) from None
 
-    def tree_from_files(self, base: str | None, files: Mapping[str, bytes]) -> Any:
+    def tree_from_files(self, base: str | None, files: Mapping[str, bytes | Written]) -> Any:
         """`base`'s tree (or an empty one) with `files` written over it, in memory."""
         pygit2 = _pygit2()
         index = pygit2.Index()
@@ -99,14 +104,15 @@ class Repo:
             index.read_tree(self.pg[base].tree)
         with writing(self.pg.path):
             for path, data in files.items():
-                blob = self.pg.create_blob(data)
+                blob = (pygit2.Oid(hex=str(data)) if isinstance(data, Written)
+                        else self.pg.create_blob(data))
                 faults.point("object")
                 index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
             tree = index.write_tree(self.pg)
         faults.point("object")
         return tree
 
-    def commit_files(self, base: str | None, files: Mapping[str, bytes], message: str,
+    def commit_files(self, base: str | None, files: Mapping[str, bytes | Written], message: str,
                      dry_run: bool = False, parents: Sequence[str] | None = None) -> str:
         """A commit of `base`'s tree with `files` written over it, built in memory; its
         parents are `base` unless given. `dry_run`: its id, with every object written into a
