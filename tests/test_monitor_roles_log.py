@@ -133,7 +133,7 @@ def test_issue_case_id_column_no_longer_alerts(plain_project: Path, bml, tmp_pat
         ("id", "id", False), ("ts", "timestamp", False), ("label", "target", True)]
     assert out["left_out"][0]["reason"].endswith("and a name that says id")
     text = bml("monitor", "check", "--tag", "acme-v1", cwd=repo).out
-    assert "Not scored: id (id, detected: whole numbers, a distinct value on each of 3000 " \
+    assert "Left out:\n- id (id, detected): whole numbers, a distinct value on each of 3000 " \
            "training rows" in text
 
 

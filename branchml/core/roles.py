@@ -176,12 +176,3 @@ def _is_when(v: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def left_out_text(left: Sequence[Mapping[str, Any]]) -> str:
-    """One line naming the columns `monitor check` did not score, for its terminal text."""
-    if not left:
-        return ""
-    return "Not scored: " + "; ".join(
-        f"{x['column'] or '(unnamed)'} ({x['role']}, "
-        f"{'declared' if x['declared'] else 'detected'}: {x['reason']})" for x in left) + "."
