@@ -185,6 +185,10 @@ def main() -> None:
             logs[args.log_rows] = measured([BML, "monitor", "log", str(big), "--client",
                                             "acme", "--tag", "acme-v1"], repo)
         print_tables(args.rows, prod.stat().st_size / 2**20, runs, logs, report, found)
+        pages = [(n, root / f) for n, f in (("branchml", "r.html"), ("Evidently",
+                                                                    "evidently.html"))]
+        print("HTML reports: " + ", ".join(f"{n} {p.stat().st_size / 2**10:,.0f} KiB"
+                                           for n, p in pages if p.exists()))
 
 
 def evidently(python: Path, root: Path, train: Path, prod: Path, report: dict[str, Any],
