@@ -206,9 +206,12 @@ def evidently(python: Path, root: Path, train: Path, prod: Path, report: dict[st
         name = f"Evidently DataDriftPreset ({'num_method=' + method if method else 'default'}"
         runs[name + (", HTML)" if html else ")")] = measured(cmd, root, env)
         found[label] = json.loads(out.read_text())
-    edges = {f["feature"]: f["edges"][1:-1] if f["kind"] == "numeric" else
-             [c for c in f["categories"] if c != "(other)"]
-             for f in report["features"] if "edges" in f or "categories" in f}
+    edges = {}  # branchml's bins, when its result names them (issue 19): inner edges
+    for f in report["features"]:
+        if f.get("kind") == "numeric" and f.get("edges"):
+            edges[f["feature"]] = f["edges"][1:-1]
+        elif f.get("categories"):
+            edges[f["feature"]] = [c for c in f["categories"] if c != "(other)"]
     (root / "edges.json").write_text(json.dumps(edges))
     sh([str(python), str(SIDE), "exact", str(train), str(prod), str(root / "exact.json"),
         "--edges", str(root / "edges.json")], root)
