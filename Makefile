@@ -83,10 +83,10 @@ bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_merge.py --big
 	$(BIN)/python bench/bench_releases.py  # gto side by side when gto is on PATH
-	$(BIN)/python bench/bench_monitor.py
+	$(BIN)/python bench/bench_monitor.py  # Evidently beside it, in .venv-evidently (made once)
 
 wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) $(LFS_VENV) dist build .mypy_cache .ruff_cache bench/.work
+	rm -rf $(VENV) $(LFS_VENV) .venv-evidently dist build .mypy_cache .ruff_cache bench/.work
