@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from branchml.core import drift
-
 __all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
            "drift_text", "figure", "is_alert", "shown", "statistics", "verdict"]
 
@@ -64,6 +62,8 @@ def number(value: Any) -> float | None:
 def shown(value: float | None, limit: float | None = None) -> str:
     """`drift.shown` (enough digits to read on the right side of `limit`), and "" for a
     statistic that does not apply."""
+    from branchml.core import drift  # NumPy: imported when a report is made, not at start-up
+
     return "" if value is None else drift.shown(value, limit, digits=4)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress
 from pathlib import Path
 
-_ABI = 1  # bm_abi() of the library this code was written for: another one is not used
+_ABI = 2  # bm_abi() of the library this code was written for: another one is not used
 _P = ctypes.c_void_p
 _N = ctypes.c_size_t
 _U64 = ctypes.c_uint64
@@ -50,6 +50,8 @@ def _load() -> ctypes.CDLL | None:
     lib.bm_table_rehash.restype = None
     lib.bm_table_hits.argtypes = [_P, _U64, _P, _N, _P]
     lib.bm_table_hits.restype = _N
+    lib.bm_plain_numbers.argtypes = [ctypes.c_char_p, _N, ctypes.c_ubyte, _N, ctypes.c_char_p]
+    lib.bm_plain_numbers.restype = ctypes.c_int
     return lib
 
 
@@ -91,6 +93,13 @@ def hash_lines(raw: bytes, seed: int = SEED) -> array[int]:
         done += used.value
     del out[n:]
     return out
+
+
+def plain_numbers(block: bytes, delimiter: int, fields: int, numeric: Sequence[bool]) -> bool:
+    """numfields.plain_numbers in C (the library must be `available()`)."""
+    assert _lib is not None
+    mask = bytes(1 if x else 0 for x in numeric)
+    return bool(_lib.bm_plain_numbers(block, len(block), delimiter, fields, mask))
 
 
 def hash_rows(rows: Sequence[bytes], seed: int = SEED) -> array[int]:

@@ -22,7 +22,7 @@ from branchml.errors import ConfigError
 ROLES = ("id", "timestamp", "target", "prediction", "ignore")
 SYNONYMS = {"key": "id"}
 MAY_BE_ABSENT = frozenset({"id", "timestamp", "target", "ignore"})  # from monitored files
-SAMPLE_ROWS = 50_000  # detection reads at most the first this many training rows
+SAMPLE_ROWS = 10_000  # detection reads at most the first this many training rows
 MIN_ID_ROWS = 20  # fewer rows than this say nothing about uniqueness: no id is detected
 
 # The last word of a name that says "this is an identifier" (`id`, `customer_id`, `userId`,

@@ -9,7 +9,7 @@ from typing import Any
 from branchml.content import strategies
 from branchml.core import drift
 from branchml.core.logcheck import check_since, readable
-from branchml.core.roles import declared_roles, left_out
+from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
@@ -38,7 +38,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     cols, train = training(g, repo, rel.manifest, store, cfg.get("formats") or {})
     roles = declared_roles(mon)  # issue 19 (roles): ids, timestamps, label... are not scored
-    left = left_out(cols, {c: chunks[0] for c, chunks in train.items() if chunks}, roles)
+    left = left_out(cols, {c: chunks[0][:SAMPLE_ROWS] for c, chunks in train.items() if chunks},
+                    roles)
     prediction, skip = roles.prediction, {x.column for x in left}
     features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
