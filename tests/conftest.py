@@ -207,6 +207,19 @@ def split_into_stable(project: Path, bml, csv: str) -> Path:  # type: ignore[no-
     return project
 
 
+def release_for_monitoring(repo: Path, bml, train_csv: str) -> Path:  # type: ignore[no-untyped-def]
+    """`monitor.target: label` on main, `train_csv` as data/train.csv on raw pulled into
+    stable/model, a model committed there and tagged acme-v1; main checked out."""
+    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
+    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
+    commit(repo, {"data/train.csv": train_csv}, branch="raw")
+    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
+    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=repo).code == 0
+    git("checkout", "-q", "main", cwd=repo)
+    return repo
+
+
 @pytest.fixture
 def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     """raw -> clean -> split -> stable/model, a model trained there, tagged acme-v1."""

@@ -19,7 +19,7 @@ import pytest
 
 from branchml.core.driftreport import drift_html, drift_markdown, drift_text, shown
 from branchml.ops.driftreport import write_report
-from tests.conftest import commit, git, write
+from tests.conftest import release_for_monitoring, write
 
 EDGES = [-3.1, -1.28, -0.84, -0.52, -0.25, 0.0, 0.25, 0.52, 0.84, 1.28, 3.2]
 NUM_LIMITS = {"psi": 0.2, "ks": 0.2, "ks_pvalue": 0.05, "wasserstein": 0.1,
@@ -356,14 +356,7 @@ def table(rows: int, shift: float = 0.0, seed: int = 1, label: bool = True,
 @pytest.fixture
 def monitored(plain_project: Path, bml, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     """acme-v1 released on 3,000 rows; 2,000 undrifted and 2,000 drifted rows logged."""
-    repo = plain_project
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
-    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
-    commit(repo, {"data/train.csv": table(3000)}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
-    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=repo).code == 0
-    git("checkout", "-q", "main", cwd=repo)
+    repo = release_for_monitoring(plain_project, bml, table(3000))
     for name, rows in (("ok.csv", table(2000, seed=2, label=False)),
                        ("drifted.csv", table(2000, shift=1.5, seed=3, label=False, cat_b=1.0))):
         f = write(tmp_path / "in", name, rows)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from branchml.core import drift, driftmath, stream
-from tests.conftest import commit, git, write
+from tests.conftest import commit, git, release_for_monitoring, write
 
 stats = pytest.importorskip("scipy.stats")
 jensenshannon = pytest.importorskip("scipy.spatial.distance").jensenshannon
@@ -287,14 +287,7 @@ def _train(n: int = 3000) -> tuple[str, Any]:
 
 @pytest.fixture
 def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    repo = plain_project
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
-    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
-    commit(repo, {"data/train.csv": _train()[0]}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
-    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=repo).code == 0
-    git("checkout", "-q", "main", cwd=repo)
+    repo = release_for_monitoring(plain_project, bml, _train()[0])
     return repo
 
 

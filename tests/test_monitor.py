@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, snapshot, write
+from tests.conftest import commit, git, release_for_monitoring, snapshot, write
 
 
 def table(rows: int, shift: float = 0.0, seed: int = 1, label: bool = True,
@@ -25,14 +25,7 @@ def table(rows: int, shift: float = 0.0, seed: int = 1, label: bool = True,
 
 @pytest.fixture
 def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    repo = plain_project
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
-    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
-    commit(repo, {"data/train.csv": table(3000)}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
-    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=repo).code == 0
-    git("checkout", "-q", "main", cwd=repo)
+    repo = release_for_monitoring(plain_project, bml, table(3000))
     return repo
 
 

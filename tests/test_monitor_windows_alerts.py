@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import commit, git, write
+from tests.conftest import commit, git, release_for_monitoring, write
 
 TAG = "acme-v1"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
@@ -86,14 +86,7 @@ def set_alerts(repo: Path, alerts: dict[str, Any], branch: str = "main") -> None
 
 @pytest.fixture
 def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
-    repo = plain_project
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
-    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
-    commit(repo, {"data/train.csv": table(3000)}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
-    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=repo).code == 0
-    git("checkout", "-q", "main", cwd=repo)
+    repo = release_for_monitoring(plain_project, bml, table(3000))
     return repo
 
 
