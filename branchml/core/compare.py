@@ -1,15 +1,19 @@
 """Two releases' monitored rows compared (`monitor compare`), streamed chunk by chunk: exact
-moments, a seeded reservoir sample for the distribution tests (PSI, KS), and per-row losses
+moments and a seeded reservoir sample (core/stream.py, as `monitor check` keeps them) for the
+distribution tests (PSI, KS), and per-row losses
 for the metrics, each with a 95% confidence interval of the difference by the normal
 approximation (Welch's standard error: the two releases' variances are not assumed equal)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from branchml.core.runsort import lower_is_better
+from branchml.core.stream import Moments, Reservoir
+
+__all__ = ["METRICS", "Moments", "Reservoir", "difference", "ks", "losses", "metric_row",
+           "psi", "reservoir"]
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 SAMPLE = 200_000  # values kept per release for PSI and KS (every value when fewer)
@@ -17,60 +21,9 @@ SEED = 0
 METRICS = ("accuracy", "error_rate", "mae", "mse", "rmse")
 
 
-@dataclass
-class Moments:
-    """Count, mean and sum of squared deviations, merged chunk by chunk (Chan et al.)."""
-
-    n: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, values: Any) -> None:
-        k = int(values.size)
-        if k == 0:
-            return
-        mean = float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
-        delta, total = mean - self.mean, self.n + k
-        self.mean += delta * k / total
-        self.m2 += m2 + delta * delta * self.n * k / total
-        self.n = total
-
-    @property
-    def var(self) -> float:
-        return self.m2 / (self.n - 1) if self.n > 1 else 0.0
-
-
-@dataclass
-class Reservoir:
-    """A uniform sample of at most `size` values of a stream (Algorithm R, a chunk at a
-    time), seeded so that the same rows give the same sample."""
-
-    size: int = SAMPLE
-    seed: int = SEED
-    seen: int = 0
-    kept: list[Any] = field(default_factory=list)
-
-    def add(self, values: Any) -> None:
-        import numpy as np
-
-        if not hasattr(self, "_rng"):
-            self._rng = np.random.default_rng(self.seed)
-            self._buf = np.empty(self.size)
-        free = max(0, min(self.size - self.seen, values.size))
-        self._buf[self.seen:self.seen + free] = values[:free]
-        rest = values[free:]
-        if rest.size:  # value i of the stream replaces a kept one with probability size/(i+1)
-            idx = np.arange(self.seen + free, self.seen + values.size)
-            slot = (self._rng.random(rest.size) * (idx + 1)).astype(np.int64)
-            hit = slot < self.size
-            self._buf[slot[hit]] = rest[hit]
-        self.seen += int(values.size)
-
-    def values(self) -> Any:
-        import numpy as np
-
-        return self._buf[:min(self.seen, self.size)] if self.seen else np.empty(0)
+def reservoir() -> Reservoir:
+    """A release's sample of predictions for PSI and KS (stream.Reservoir, seeded)."""
+    return Reservoir(SAMPLE, SEED, "prediction")
 
 
 def difference(a: Moments, b: Moments) -> dict[str, Any]:

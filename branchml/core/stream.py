@@ -43,6 +43,11 @@ class Moments:
         self.high = max(self.high, float(np.max(finite)))
 
     @property
+    def var(self) -> float:
+        """Sample variance (ddof 1), as a confidence interval wants it; 0 below two values."""
+        return self.m2 / (self.n - 1) if self.n > 1 else 0.0
+
+    @property
     def std(self) -> float | None:
         """Population standard deviation (ddof 0, as NumPy's default)."""
         return math.sqrt(self.m2 / self.n) if self.n else None

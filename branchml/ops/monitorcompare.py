@@ -31,7 +31,7 @@ class Side:
     files: list[str]
     rows: int = 0
     prediction: compare.Moments = field(default_factory=compare.Moments)
-    sample: compare.Reservoir = field(default_factory=compare.Reservoir)
+    sample: compare.Reservoir = field(default_factory=compare.reservoir)
     labelled: int = 0
     metrics: dict[str, compare.Moments] = field(default_factory=dict)
 
@@ -93,13 +93,13 @@ def _read(repo: objectstore.Repo, store: strategies.Store, tip: str, p: str, sid
             if pred_col not in columns:
                 continue
             pred = floats(columns[pred_col], pred_col, p)
-            seen = pred[~np.isnan(pred)]
+            seen = pred[np.isfinite(pred)]
             side.prediction.add(seen)
             side.sample.add(seen)
             if target is None or target not in columns or not side.metrics:
                 continue
             label = floats(columns[target], target, p)
-            both = ~np.isnan(pred) & ~np.isnan(label)
+            both = np.isfinite(pred) & np.isfinite(label)
             side.labelled += int(both.sum())
             for metric, moments in side.metrics.items():
                 moments.add(compare.losses(metric, pred[both], label[both]))
@@ -118,7 +118,7 @@ def _result(client: str, since: str | None, a: Side, b: Side, pred_col: str,
                 "mean": m.mean if m.n else None, "std": math.sqrt(m.var) if m.n else None,
                 "labelled": s.labelled}
 
-    sa, sb = a.sample.values(), b.sample.values()
+    sa, sb = a.sample.sample(), b.sample.sample()
     rows = [compare.metric_row(m, a.metrics[m], b.metrics[m]) for m in metrics] \
         if target is not None else []
     return {"client": client, "a": stats(a), "b": stats(b), "since": since,
