@@ -228,7 +228,7 @@ def test_html_left_out_columns_and_sampled_figures(result: dict[str, Any]) -> No
     _, *rows = cells(page, "left-out")
     assert rows[0] == ["id", "id", "detected", "unique per row"]
     assert rows[1][1:3] == ["timestamp", "declared"]
-    assert ("Computed on a uniform sample of 200000 values per feature (seed 19): ks_pvalue."
+    assert ("Computed on a uniform sample of up to 200000 values per feature (seed 19): ks_pvalue."
             in page)
 
 
@@ -286,7 +286,7 @@ def test_markdown_for_a_pull_request(result: dict[str, Any]) -> None:
     assert "- `cat: js 0.21 > 0.1`" in md
     assert "## Windows of 1d by timestamp column ts" in md
     assert "| 2026-11-03 | 2026-11-04 | 1000 | 0.45 | x2: psi 0.3 > 0.2 |" in md
-    assert "Sampled: ks_pvalue computed on a uniform sample of 200000 values" in md
+    assert "Sampled: ks_pvalue computed on a uniform sample of up to 200000 values" in md
 
 
 def test_a_million_rows_print_as_a_whole_number(result: dict[str, Any]) -> None:

@@ -121,7 +121,7 @@ def _sampled(r: Mapping[str, Any]) -> list[str]:
     s, figures = r.get("sampled"), dr.sampled_figures(r)
     if not isinstance(s, Mapping) or not figures:
         return []
-    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of "
+    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of up to "
             f"{_plain(str(s.get('size')))} values per feature (seed {_plain(str(s.get('seed')))}"
             "); every other figure covers every row."]
 
