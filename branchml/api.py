@@ -89,6 +89,37 @@ __all__ += [  # noqa: RUF022 (issue 18: the commands that had no function; the r
 ]
 
 
+from branchml.apireleases import (  # noqa: E402 (the release and deployment functions)
+    deploy,
+    deployed,
+    diff,
+    lineage,
+    next_release,
+    releases,
+    rollback,
+    show,
+    split_rows,
+    tag,
+    verify,
+)
+from branchml.apitracking import (  # noqa: E402 (the tracking and monitoring functions)
+    analysis_start,
+    drift_report,
+    monitor_check,
+    monitor_compare,
+    monitor_log,
+    monitor_notify,
+    monitor_report,
+    release_metrics,
+    route,
+    runs,
+    runs_compare,
+    runs_plot,
+    runs_sorted,
+    track,
+)
+
+
 def __getattr__(name: str) -> type:
     module = _RESULT_CLASSES.get(name)
     if module is None:
@@ -223,151 +254,6 @@ def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False
     return op.promote(Path(path), src, dst, dry_run)
 
 
-def tag(client: str, rev: str | None = None, path: str | Path = ".", message: str = "",
-        push: bool = False, allow_same: bool = False, dry_run: bool = False) -> Manifest:
-    """Mint `<client>-v<N>` on a stable commit with its manifest; returns the manifest."""
-    from branchml.ops import release as op
-
-    return cast(Manifest, op.tag(Path(path), client, rev, message, push, allow_same,
-                                 dry_run=dry_run))
-
-
-def releases(path: str | Path = ".", client: str | None = None) -> list[ReleaseRow]:
-    """Every release (or one client's), read from tags alone in one pass."""
-    from branchml.ops import release as op
-    from branchml.repo.reader import Git
-
-    g = Git(Path(path))
-    return [cast(ReleaseRow, r.to_dict()) for r in op.read_releases(g, op.tag_format(g), client)]
-
-
-def show(name: str, path: str | Path = ".") -> Manifest:
-    """The manifest of release tag `name`."""
-    from branchml.ops import release as op
-    from branchml.repo.reader import Git
-
-    g = Git(Path(path))
-    return cast(Manifest, op.own_manifest(op.find(g, op.tag_format(g), name)))
-
-
-def verify(name: str, path: str | Path = ".") -> Verification:
-    """Recompute release `name`'s manifest and the size and SHA-256 of every LFS object it
-    names; `.ok` is False when a field or an object differs (`.problems()` says which)."""
-    from branchml.ops import release as op
-
-    return op.verify(Path(path), name)
-
-
-def lineage(file: str, rev: str | None = None, path: str | Path = ".") -> Lineage:
-    """Where model `file` at `rev` (a release tag or commit; default HEAD) came from: its
-    data, code and promotion, and which releases hold the same model."""
-    from branchml.ops import modellineage as op
-
-    return cast(Lineage, op.lineage(Path(path), file, rev))
-
-
-def diff(a: str, b: str, path: str | Path = ".") -> ReleaseDiff:
-    """What changed from release `a` to release `b`: code, data, models, params, metrics."""
-    from branchml.ops import releasediff as op
-
-    return cast(ReleaseDiff, op.diff(Path(path), a, b))
-
-
-def deploy(client: str, tag: str, path: str | Path = ".", canary: str | None = None,
-           fraction: float | None = None, dry_run: bool = False, push: bool = False
-           ) -> Deployment:
-    """Record that `client` runs `tag`; with `push`, the deploy ref goes to origin in the
-    same atomic push as `branchml push` (a failed push moves the local ref back)."""
-    from branchml.ops import deploy as op
-
-    return cast(Deployment, op.deploy(Path(path), client, tag, canary, fraction,
-                                      dry_run=dry_run, push=push))
-
-
-def rollback(client: str, to: str | None = None, path: str | Path = ".",
-             dry_run: bool = False, push: bool = False) -> Deployment:
-    """Move `client` back to the release it ran before the current one (or to `to`)."""
-    from branchml.ops import deploy as op
-
-    return cast(Deployment, op.rollback(Path(path), client, to, dry_run, push))
-
-
-def deployed(client: str, at: str | None = None, path: str | Path = ".") -> DeployedRecord:
-    """Which release `client` ran at `at` (an ISO date and time; default: now)."""
-    from branchml.ops import deploy as op
-
-    return cast(DeployedRecord, op.deployed(Path(path), client, at))
-
-
-def track(src: str | None = None, path: str | Path = ".", dry_run: bool = False
-          ) -> TrackReport:
-    """Copy a stable commit's (or release's) tracking, MLflow runs included, onto main."""
-    from branchml.ops import track as op
-
-    return op.track(Path(path), src, dry_run)
-
-
-def runs(path: str | Path = ".") -> list[RunRecord]:
-    """The run log on main (tracking/runs.jsonl), newest first."""
-    from branchml.ops import track as op
-
-    return cast("list[RunRecord]", op.runs(Path(path)))
-
-
-def runs_compare(a: str, b: str, path: str | Path = ".") -> RunComparison:
-    """Params and metrics of runs `a` and `b` (each a release tag or a commit prefix) side
-    by side, with b - a where both are numbers."""
-    from branchml.ops import runs as op
-
-    return op.compare(Path(path), a, b)
-
-
-def runs_plot(metric: str, output: str | Path, path: str | Path = ".") -> RunPlot:
-    """Draw `metric` across the runs that have it, oldest first, into the PNG `output`
-    (needs matplotlib: `pip install 'branchml[plot]'`)."""
-    from branchml.ops import runs as op
-
-    return op.plot(Path(path), metric, Path(output))
-
-
-def monitor_log(files: list[str | Path], client: str, tag: str, path: str | Path = ".",
-                dry_run: bool = False, date: str | None = None) -> LogReport:
-    """Append production files (inputs and predictions of release `tag`) under
-    monitoring/CLIENT/TAG/DATE/ in one commit; rows logged before are not logged again.
-    DATE is today (UTC) or `date` (YYYY-MM-DD, from the tag's day to today: a backfill)."""
-    from branchml.ops import monitor as op
-
-    return op.log(Path(path), client, tag, [Path(f) for f in files], dry_run, date)
-
-
-def monitor_check(tag: str, since: str | None = None, path: str | Path = ".",
-                  window: str | None = None) -> DriftReport:
-    """Drift of the data monitored for release `tag` (files logged on or after `since`,
-    YYYY-MM-DD) against its training data. Alerts are in `["alerts"]`; none is raised.
-    `window` ("1d", "7d", "12h"): the statistics per time window too, in `["windows"]`."""
-    from branchml.ops import monitor as op
-
-    return cast(DriftReport, op.check(Path(path), tag, since, window))
-
-
-def monitor_report(tag: str, file: str | Path, since: str | None = None,
-                   path: str | Path = ".", window: str | None = None) -> DriftReport:
-    """`monitor_check`, with its report written to `file` (.html: a chart per feature;
-    .md: a table). A bad file name is refused before the check runs."""
-    from branchml.ops import driftreport as op
-
-    return cast(DriftReport, op.report(Path(path), tag, Path(file), since, window))
-
-
-def analysis_start(client: str, path: str | Path = ".", dry_run: bool = False
-                   ) -> AnalysisStart:
-    """Create the analysis branch ds/CLIENT from main, with CLIENT's monitoring data, the raw
-    data and a notebook stub."""
-    from branchml.ops import analysis as op
-
-    return cast(AnalysisStart, op.start(Path(path), client, dry_run))
-
-
 def config_validate(file: str | Path) -> dict[str, JsonValue]:
     """The effective config of `file`; raises ConfigError with one sentence if invalid."""
     from branchml import config
@@ -436,27 +322,6 @@ def push(path: str | Path = ".", remote: str = "origin", dry_run: bool = False,
 __all__ += ["release_metrics", "runs_sorted"]
 
 
-def release_metrics(path: str | Path = ".") -> list[str]:
-    """The metric names `branchml releases` shows (`releases.metrics` in the trusted
-    config); empty when the config names none (each release's first three are shown)."""
-    from branchml.ops import releaseview as op
-
-    return op.release_metrics(Path(path))
-
-
-def runs_sorted(metric: str, ascending: bool | None = None, path: str | Path = "."
-                ) -> list[RunRecord]:
-    """The run log on main, best `metric` first: ascending when `ascending` is True,
-    descending when False, else by the metric's name (losses and errors ascending:
-    `branchml.core.runsort.lower_is_better`); runs without the metric last. Each run's
-    `tags` are the releases on its commit, read from the tags now."""
-    from typing import cast
-
-    from branchml.core.runsort import sort_runs
-
-    return [cast("RunRecord", dict(r)) for r in sort_runs(runs(path), metric, ascending)]
-
-
 # --- issue 18: adopt ---
 if TYPE_CHECKING:
     from branchml.ops.upgrade import UpgradeReport
@@ -476,29 +341,9 @@ def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
 
 # --- issue 18: leakage guard and lineage to raw (h3) ---
 if TYPE_CHECKING:
-    from branchml.ops.release import NextRelease
-    from branchml.ops.splitrows import SplitRows
+    pass
 
 __all__ += ["next_release", "split_rows"]
-
-def split_rows(name: str, output: str | Path, purpose: str = "train", path: str | Path = ".",
-               rev: str | None = None, dry_run: bool = False) -> SplitRows:
-    """Write the rows of split `name` (train, val, test, or several joined by commas) to
-    `output`, read from the assignment and data of the checked-out commit when it holds an
-    assignment (stable/* after `pull split`), else of the split branch (or `rev`'s), and
-    record the request (split, assignment digest, data commit, rows, `purpose`: train, tune
-    or evaluate) in the working tree's tracking/splits.jsonl, where `tag` finds it; `dry_run`
-    counts the rows and writes nothing."""
-    from branchml.ops import splitrows as op
-
-    return op.split_rows(Path(path), name, Path(output), purpose, rev, dry_run)
-
-
-def next_release(client: str, path: str | Path = ".") -> NextRelease:
-    """The release name `tag --client CLIENT` would mint now (acme-v3); writes nothing."""
-    from branchml.ops import release as op
-
-    return op.next_release(Path(path), client)
 
 
 # --- issue 19: online experiments (s5) ---
@@ -512,29 +357,6 @@ _RESULT_CLASSES.update({"Router": "route", "Routing": "route"})
 __all__ += ["MonitorComparison", "Router", "Routing", "monitor_compare", "route"]
 
 
-def route(client: str, key: str | int | bytes, path: str | Path = ".") -> str:
-    """The release tag serving `key` for `client`, by refs/deploy/<client>: the same key
-    always the same release; a share `fraction` of keys (by a hash of client and key) to
-    the candidate. An int key is hashed as its decimal spelling (42 routes as "42"). For
-    many keys, build `Router(client, path)` once and call its `route(key)`."""
-    from branchml.ops.route import Router as _Router
-
-    return _Router(client, path).route(key)
-
-
-def monitor_compare(client: str, a: str, b: str, since: str | None = None,
-                    path: str | Path = ".") -> MonitorComparison:
-    """Releases `a` and `b` of `client` compared on their monitored rows (files logged on or
-    after `since`, YYYY-MM-DD): predictions (rows, means with a 95% interval of B - A, PSI
-    and KS with A as reference) and, where the logged files carry the label
-    (`monitor.target`), the metrics `monitor.metrics` names, each with a 95% interval of
-    B - A (normal approximation). A forward test names the primary and the canary; a
-    backtest the new primary and the old release kept on a share of traffic."""
-    from branchml.ops import monitorcompare as op
-
-    return cast("MonitorComparison", op.monitor_compare(Path(path), client, a, b, since))
-
-
 # --- issue 19: windows and alerts (s4) ---
 if TYPE_CHECKING:
     from branchml.ops.alerts import AlertDelivery
@@ -543,30 +365,5 @@ _RESULT_CLASSES["AlertDelivery"] = "alerts"
 __all__ += ["AlertDelivery", "monitor_notify"]
 
 
-def monitor_notify(report: DriftReport, path: str | Path = ".") -> AlertDelivery:
-    """Send a `monitor_check` result holding an alert to `monitor.alerts` in the trusted
-    config (main's branchml.yaml): a program on PATH gets the JSON on stdin, a webhook gets it
-    as a POST. Nothing is sent without an alert. A failed delivery is a warning sentence in
-    the result, never an exception."""
-    from branchml.ops import alerts as op
-
-    return op.notify(Path(path), cast("dict[str, Any]", report))
-
 # --- issue 19: report (s3) ---
 __all__ += ["drift_report"]
-
-REPORT_FORMS = ("html", "md", "text")
-
-
-def drift_report(result: DriftReport, form: str = "html") -> str:
-    """The report of a `monitor_check` result (one with windows too): "html" (one
-    self-contained page), "md" (Markdown for a pull request) or "text" (what `monitor check`
-    prints). Parts whose keys the result lacks are left out."""
-    from branchml.core.driftreport import drift_html, drift_markdown, drift_text
-    from branchml.errors import UsageError
-
-    forms = dict(zip(REPORT_FORMS, (drift_html, drift_markdown, drift_text), strict=True))
-    if form not in forms:
-        raise UsageError(f"a drift report is written as {', '.join(REPORT_FORMS)}, not "
-                         f"{form!r}; pick one of those.")
-    return forms[form](result)
