@@ -60,8 +60,11 @@ def promote(path: Path, src: str, dst: str, dry_run: bool = False) -> PromoteRep
         raise DirtyWorktree(f"{dst} is checked out with uncommitted changes: commit or stash "
                             "them, then promote again.")
     main = repo.branch_target(trusted_ref(g).removeprefix("refs/heads/"))
-    if main and main != src_sha:
-        verdict = check_range(g, f"{main}..{src_sha}", src)
+    # what the source changed since it left main (the merge base), not main's tip against it:
+    # files main gained later (a `track` run record) are not the source's changes
+    base = (repo.merge_base(main, src_sha) or main) if main else None
+    if base and base != src_sha:
+        verdict = check_range(g, f"{base}..{src_sha}", src)
         if not verdict.ok:
             raise VerdictError(f"{src} fails `branchml check`, nothing was promoted: "
                                + "; ".join(v.message for v in verdict.violations[:5]))
