@@ -220,7 +220,9 @@ class DriftWindow(TypedDict):
 
 class WindowSpec(TypedDict):
     size: str  # "1d"
-    by: str  # "timestamp column NAME" or "logged date"
+    # "timestamp column NAME", "logged date", or "timestamp column NAME (logged date for
+    # files without it)" when files with and without the column were read
+    by: str
     unparsed: int  # rows whose timestamp does not parse: in no window
 
 

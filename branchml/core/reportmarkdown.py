@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from branchml.core import driftreport as dr
-from branchml.core.reportwindows import window_rows, window_title, windows
+from branchml.core.reportwindows import unwindowed, window_rows, window_title, windows
 
 __all__ = ["markdown", "text"]
 
@@ -41,7 +41,8 @@ def markdown(r: Mapping[str, Any]) -> str:
         rows = [[_plain(s), _plain(e), n, m, _cell("; ".join(a))]
                 for s, e, n, m, a in window_rows(r)]
         lines += [f"## {_plain(window_title(r))}", "",
-                  _md_table(["start", "end", "rows", "prediction mean", "alerts"], rows), ""]
+                  _md_table(["start", "end", "rows", "prediction mean", "alerts"], rows), "",
+                  *([unwindowed(r), ""] if unwindowed(r) else [])]
     lines += _section("", _sampled(r))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -64,7 +65,8 @@ def text(r: Mapping[str, Any]) -> str:
     if windows(r):
         rows = [[_plain(s), _plain(e), n, m, str(len(a))] for s, e, n, m, a in window_rows(r)]
         lines += [_plain(window_title(r)) + ":",
-                  *_aligned([["start", "end", "rows", "prediction mean", "alerts"], *rows]), ""]
+                  *_aligned([["start", "end", "rows", "prediction mean", "alerts"], *rows]),
+                  *([unwindowed(r)] if unwindowed(r) else []), ""]
     lines += _section("", _sampled(r))
     lines += _section("Alerts:", [f"- {_plain(a)}" for a in _alerts(r)])
     return "\n".join(lines).rstrip() + "\n"

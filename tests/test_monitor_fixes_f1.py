@@ -1,0 +1,73 @@
+"""Issue 19, a newcomer's walk, part f1: windows decided per file, counters that agree with
+the verdict, notes on limits that are off, Wasserstein against SciPy, limits printed as
+configured, the sample's real size. Real repositories through the CLI, or pure core tests."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from branchml.core import drift, driftreport
+from tests.conftest import commit, git, release_for_monitoring
+from tests.test_monitor_windows_alerts import DAYS, TAG, day_rows, log_day, put_on_branch, table
+
+
+@pytest.fixture
+def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    return release_for_monitoring(plain_project, bml, table(3000))
+
+
+def check_json(repo: Path, bml, *args: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    r = bml("monitor", "check", "--tag", TAG, "--json", "--no-notify", *args, cwd=repo)
+    assert r.code in (0, 1), r.err
+    return json.loads(r.out)  # type: ignore[no-any-return]
+
+
+def set_monitor(repo: Path, old: str, new: str) -> None:
+    cfg = git("show", "main:branchml.yaml", cwd=repo)
+    assert old in cfg
+    commit(repo, {"branchml.yaml": cfg.replace(old, new) + "\n"}, branch="main")
+
+
+# -- 1. windows: each file decides between its timestamp column and its logged date ----------
+
+def test_files_with_and_without_the_timestamp_column_are_all_windowed(
+        released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    # logged date only (sorted first: it decided for every file before), then a file with the
+    # column whose rows belong to days 2 and 4, then the logged date again
+    log_day(released, DAYS[0], day_rows(DAYS[0], 600, seed=40))
+    stamped = day_rows(DAYS[1], 500, seed=41, times=True) \
+        + day_rows(DAYS[3], 500, seed=42, times=True).split("\n", 1)[1]
+    log_day(released, DAYS[2], stamped, "stamped.csv")
+    log_day(released, DAYS[2], day_rows(DAYS[2], 700, seed=43))
+    put_on_branch(released, "monitoring", {  # no column, no DATE folder: in no window
+        f"monitoring/acme/{TAG}/misc/x.csv": day_rows(DAYS[0], 30, seed=44)})
+    out = check_json(released, bml, "--window", "1d")
+    assert out["window"] == {"size": "1d", "by": "timestamp column timestamp (logged date for "
+                             "files without it)", "unparsed": 30}
+    assert [(w["start"], w["rows"]) for w in out["windows"]] == [
+        (DAYS[0], 600), (DAYS[1], 500), (DAYS[2], 700), (DAYS[3], 500)]
+    assert out["rows"] == 2330
+    text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
+    assert "30 row(s) fell in no window (a timestamp that does not parse, or a file without " \
+           "the timestamp column outside a DATE folder): they count in the overall " \
+           "figures." in text.out
+    assert text.out.count("fell in no window") == 1
+    report = released.parent / "w.md"
+    bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", "--report",
+        str(report), cwd=released)
+    assert "30 row(s) fell in no window" in report.read_text()
+
+
+def test_every_row_windowed_says_nothing_about_rows_in_no_window(
+        released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    log_day(released, DAYS[0], day_rows(DAYS[0], 600, seed=40))
+    out = check_json(released, bml, "--window", "1d")
+    assert out["window"] == {"size": "1d", "by": "logged date", "unparsed": 0}
+    text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
+    assert "no window" not in text.out
