@@ -71,3 +71,31 @@ def test_every_row_windowed_says_nothing_about_rows_in_no_window(
     assert out["window"] == {"size": "1d", "by": "logged date", "unparsed": 0}
     text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
     assert "no window" not in text.out
+
+
+# -- 2. counters.drifted counts a feature that alerts in a window only -----------------------
+
+def shifted_x2(rows: int, seed: int, shift: float) -> str:
+    rnd = random.Random(seed)
+    lines = ["x1,x2,cat,prediction"]
+    for _ in range(rows):
+        lines.append(f"{rnd.gauss(0, 1):.4f},{rnd.gauss(5 + shift, 2):.4f},"
+                     f"{'b' if rnd.random() < 0.5 else 'a'},{rnd.randint(0, 1)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_drifted_counts_features_that_alert_in_a_window(
+        released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    for i, day in enumerate(DAYS):  # x2 moves by 0.8 std on the last day only: 1,000 rows
+        drifted = day == DAYS[-1]  # of 13,000, too few to move the overall figures past a limit
+        log_day(released, day, shifted_x2(1000 if drifted else 3000, 50 + i,
+                                          1.6 if drifted else 0.0))
+    plain = check_json(released, bml)
+    assert plain["alerts"] == [] and plain["counters"]["drifted"] == 0
+    out = check_json(released, bml, "--window", "1d")
+    windowed = {f["feature"] for w in out["windows"] for f in w["features"] if f["alerts"]}
+    assert "x2" in windowed and not any(f["alerts"] for f in out["features"])
+    assert out["verdict"] == "drift"
+    assert out["counters"]["drifted"] == len(windowed) >= 1
+    text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
+    assert f"{len(windowed)} drifted" in text.out and "0 drifted" not in text.out

@@ -130,6 +130,12 @@ class Windows:
             report["verdict"] = "drift" if report["alerts"] else "no drift"
         if isinstance(report.get("counters"), dict):
             report["counters"]["alerts"] = len(report["alerts"])
+            # a feature drifted when it alerts overall OR in any window: "18 alerts" must not
+            # sit beside "0 drifted"
+            report["counters"]["drifted"] = len(
+                {f["feature"] for f in report["features"] if f["alerts"]}
+                | {f["feature"] for w in report["windows"] for f in w["features"]
+                   if f["alerts"]})
 
     def result(self, features: list[dict[str, Any]], limits: dict[str, float],
                mon: dict[str, Any]) -> dict[str, Any]:
