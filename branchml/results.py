@@ -252,6 +252,7 @@ class DriftReport(TypedDict):
     sampled: NotRequired[DriftSample]
 
     left_out: NotRequired[list[LeftOutColumn]]
+    notes: NotRequired[list[str]]  # sentences where a figure alone would mislead
 
 
 class AnalysisStart(TypedDict):

@@ -99,3 +99,48 @@ def test_drifted_counts_features_that_alert_in_a_window(
     assert out["counters"]["drifted"] == len(windowed) >= 1
     text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
     assert f"{len(windowed)} drifted" in text.out and "0 drifted" not in text.out
+
+
+# -- 3. notes: the default distances are off for a small training table ----------------------
+
+def test_small_training_table_notes_the_limits_that_are_off(
+        plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = release_for_monitoring(plain_project, bml, table(569))
+    log_day(repo, DAYS[0], table(4200, shift=0.3, seed=9, last="prediction"))
+    out = check_json(repo, bml)
+    wasserstein = ("x1, x2 (2 features): no default Wasserstein threshold, because the "
+                   "training data has 1,000 rows or fewer (569); set "
+                   "monitor.thresholds.wasserstein to alert on it.")
+    js = ("cat (1 feature): no default Jensen-Shannon threshold, because the training data "
+          "has 1,000 rows or fewer (569); set monitor.thresholds.js to alert on it.")
+    assert out["notes"] == [wasserstein, js]
+    assert not any("wasserstein" in f["thresholds"] for f in out["features"])  # no new alert
+    text = bml("monitor", "check", "--tag", TAG, "--no-notify", cwd=repo).out
+    assert f"Notes:\n- {wasserstein}\n- {js}" in text
+    for name in ("r.md", "r.html"):
+        bml("monitor", "check", "--tag", TAG, "--no-notify", "--report",
+            str(repo.parent / name), cwd=repo)
+    assert f"## Notes\n\n- {wasserstein}" in (repo.parent / "r.md").read_text()
+    assert f"<li>{js}</li>" in (repo.parent / "r.html").read_text()
+
+
+def test_a_configured_distance_or_a_large_table_has_no_note(
+        plain_project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = release_for_monitoring(plain_project, bml, table(569))
+    set_monitor(repo, "thresholds: {psi: 0.2,", "thresholds: {wasserstein: 0.1, psi: 0.2,")
+    log_day(repo, DAYS[0], table(600, seed=9, last="prediction"))
+    assert [n.split(" (")[0] for n in check_json(repo, bml)["notes"]] == ["cat"]
+
+
+def test_no_note_for_a_large_training_table(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    log_day(released, DAYS[0], table(600, seed=9, last="prediction"))
+    out = check_json(released, bml)
+    assert out["notes"] == []
+    assert "Notes:" not in bml("monitor", "check", "--tag", TAG, "--no-notify",
+                               cwd=released).out
+
+
+def test_notes_absent_from_an_older_result_are_left_out() -> None:
+    r = {"tag": "t", "features": [], "alerts": []}
+    assert "Notes" not in driftreport.drift_text(r) + driftreport.drift_markdown(r)
+    assert 'id="notes"' not in driftreport.drift_html(r)

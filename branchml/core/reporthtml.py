@@ -60,8 +60,8 @@ def page(r: Mapping[str, Any]) -> str:
     tag = escape(str(r.get("tag", "")))
     features = list(r.get("features") or [])
     body = [f"<h1>Drift of {tag}</h1>", _verdict(r), _table(features, dr.sampled_figures(r)),
-            _alerts(r), _charts(features), _prediction(r), windows_section(r), _left_out(r),
-            _sampled(r), _files(r)]
+            _alerts(r), _notes(r), _charts(features), _prediction(r), windows_section(r),
+            _left_out(r), _sampled(r), _files(r)]
     return ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>Drift of {tag}</title><style>{CSS}</style></head><body>"
             + "\n".join(b for b in body if b) + f"<script>{SCRIPT}</script></body></html>\n")
@@ -221,6 +221,11 @@ def _prediction_chart(p: Mapping[str, Any]) -> str:
     return (f'<figure id="chart-prediction" class=prediction-chart>{svg}<figcaption>Share of '
             "monitored predictions per bin; dashed: the mean; shaded: the mean +- one std."
             "</figcaption></figure>")
+
+
+def _notes(r: Mapping[str, Any]) -> str:
+    items = "".join(f"<li>{escape(n)}</li>" for n in dr.notes(r))
+    return f'<h2>Notes</h2><ul id="notes">{items}</ul>' if items else ""
 
 
 def _left_out(r: Mapping[str, Any]) -> str:

@@ -30,6 +30,7 @@ def markdown(r: Mapping[str, Any]) -> str:
         lines += ["## Features", "", _md_table(table[0], table[1:]), "",
                   "Values in bold are over their threshold (a feature's own threshold in "
                   "brackets beside its value). " + dr.SHORT_NAMES, ""]
+    lines += _section("## Notes", [f"- {_cell(n)}" for n in dr.notes(r)])
     lines += _section("## Prediction", _prediction(r, lambda s: _code(s, False)))
     left = [[_code(str(x.get("column", ""))), _plain(str(x.get("role", ""))),
              "declared" if x.get("declared") else "detected", _cell(str(x.get("reason", "")))]
@@ -57,6 +58,7 @@ def text(r: Mapping[str, Any]) -> str:
     if table:
         lines += [*_aligned(table), "! marks a value over its threshold (a feature's own "
                   "threshold in brackets beside its value).", dr.SHORT_NAMES, ""]
+    lines += _section("Notes:", [f"- {_plain(n)}" for n in dr.notes(r)])
     lines += _section("Prediction:", _prediction(r, _plain))
     left = [f"- {_plain(str(x.get('column', '')))} ({_plain(str(x.get('role', '')))}, "
             f"{'declared' if x.get('declared') else 'detected'}): "

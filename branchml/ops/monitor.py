@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
-from branchml.core import drift
+from branchml.core import drift, driftnotes
 from branchml.core.logcheck import check_since, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
@@ -76,6 +76,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     found.extend(user_checks(g, trackers))
     out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features))
     out["left_out"] = [x.to_dict() for x in left]
+    out["notes"] = driftnotes.small_reference(
+        results, {name: t.train_rows for name, t in trackers.items()})
     if win is not None:
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)
