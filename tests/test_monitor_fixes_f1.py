@@ -144,3 +144,60 @@ def test_notes_absent_from_an_older_result_are_left_out() -> None:
     r = {"tag": "t", "features": [], "alerts": []}
     assert "Notes" not in driftreport.drift_text(r) + driftreport.drift_markdown(r)
     assert 'id="notes"' not in driftreport.drift_html(r)
+
+
+# -- 4. Wasserstein within 0.5% of SciPy, KS exact, on few distinct training values ---------
+
+def breast_cancer_like(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """569 training rows, 4,200 monitored, from the shapes of the breast-cancer features:
+    values with 2 to 4 decimals (few distinct), skewed, integer-like, and continuous."""
+    draws = [lambda n: np.round(rng.lognormal(2.6, 0.3, n), 2),
+             lambda n: np.round(rng.gamma(2.0, 0.05, n), 4),
+             lambda n: rng.integers(0, 30, n).astype(float),
+             lambda n: np.round(rng.normal(0.1, 0.03, n), 3),
+             lambda n: rng.normal(size=n)]
+    return [(d(569), d(4200) * 1.1 + 0.05) for d in draws]
+
+
+def scored(train: np.ndarray, monitored: np.ndarray, coarse: bool = False) -> dict:  # type: ignore[type-arg]
+    f = drift.NumericFeature("x", train)
+    f = f.fresh(coarse=True) if coarse else f
+    for chunk in np.array_split(monitored, 3):
+        f.add(chunk)
+    return f.result()
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_wasserstein_within_half_a_percent_of_scipy(coarse: bool) -> None:
+    rng = np.random.default_rng(569)
+    cases = breast_cancer_like(rng)
+    if not coarse:  # a window's coarse grid cuts more distinct values than COARSE at quantiles
+        cases += [(rng.normal(size=20_000), rng.normal(0.3, 1.2, 50_000)),  # continuous
+                  (rng.exponential(size=5_000), rng.exponential(1.3, 30_000))]
+    for train, monitored in cases:
+        r = scored(train, monitored, coarse)
+        exact = stats.wasserstein_distance(train, monitored) / np.std(train)
+        assert r["wasserstein"] == pytest.approx(exact, rel=5e-3)
+        assert abs(r["ks"] - stats.ks_2samp(train, monitored).statistic) < 1e-9
+
+
+def test_the_old_grid_was_low_where_the_cdfs_cross() -> None:
+    """The case the subdivision fixes: integer training values, a monitored side between."""
+    rng = np.random.default_rng(3)
+    train = np.sort(rng.integers(0, 30, 569).astype(float))
+    monitored = train.mean() + rng.normal(0, 9, 4200)
+    old = drift.NumericSummary("x", train, drift.SEED)
+    old.grids[False] = drift.Grid(np.unique(train), train)  # the grid before the fix
+    before = drift.NumericFeature("x", None, summary=old)
+    before.add(monitored)
+    exact = stats.wasserstein_distance(train, monitored) / np.std(train)
+    assert before.result()["wasserstein"] < exact * 0.995
+    assert scored(train, monitored)["wasserstein"] == pytest.approx(exact, rel=5e-3)
+
+
+def test_subdivided_grid_keeps_every_training_value() -> None:
+    points = np.array([0.0, 1.0, 1.5, 10.0])
+    grid = drift.subdivided(points, 1_000)
+    assert set(points) <= set(grid.tolist()) and 1_000 <= len(grid) <= 2_000
+    assert np.all(np.diff(grid) > 0)
+    assert len(drift.Grid.of(np.array([2.0, 2.0]), 1_000).points) == 1
