@@ -201,3 +201,27 @@ def test_subdivided_grid_keeps_every_training_value() -> None:
     assert set(points) <= set(grid.tolist()) and 1_000 <= len(grid) <= 2_000
     assert np.all(np.diff(grid) > 0)
     assert len(drift.Grid.of(np.array([2.0, 2.0]), 1_000).points) == 1
+
+
+# -- 5. limits printed exactly as configured -------------------------------------------------
+
+def test_alert_strings_carry_the_limit_as_configured() -> None:
+    r = {"feature": "x", "psi": 1.02, "ks_pvalue": 1e-7}
+    assert drift.alerts(r, {"psi": 0.01122177, "ks_pvalue": 0.001}) == [
+        "x: psi 1.02 > 0.01122177", "x: ks_pvalue 1e-07 < 0.001"]
+    assert drift.alerts({"feature": "x", "psi": 3.0}, {"psi": 2.0}) == ["x: psi 3 > 2"]
+
+
+def test_report_prints_the_configured_limit(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    set_monitor(released, "thresholds: {psi: 0.2,", "thresholds: {psi: 0.01122177,")
+    log_day(released, DAYS[0], table(1500, shift=1.5, seed=9, last="prediction"))
+    r = bml("monitor", "check", "--tag", TAG, "--no-notify", cwd=released)
+    assert r.code == 1
+    assert "> 0.01122177" in r.out and "0.0112218" not in r.out.replace("0.01122177", "")
+    assert any(a.startswith("x1: psi ") and a.endswith(" > 0.01122177")
+               for a in check_json(released, bml)["alerts"])
+    for name in ("r.md", "r.html"):
+        bml("monitor", "check", "--tag", TAG, "--no-notify", "--report",
+            str(released.parent / name), cwd=released)
+        page = (released.parent / name).read_text()
+        assert "0.01122177" in page and "0.0112218" not in page.replace("0.01122177", "")

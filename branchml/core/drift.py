@@ -282,6 +282,12 @@ def shown(value: float, limit: float | None = None, digits: int = 3) -> str:
     return repr(value)
 
 
+def exact(limit: float) -> str:
+    """A limit as configured (0.01122177, never 0.0112218): the float's repr, "1" for 1.0."""
+    text = repr(float(limit))
+    return text.removesuffix(".0")
+
+
 def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
     """One string per statistic past its limit: above it, or below it for a p-value."""
     out = []
@@ -292,5 +298,5 @@ def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
         below = key in LOWER_ALERTS
         if (value < limit) if below else (value > limit):
             out.append(f"{result['feature']}: {key} {shown(value, limit)} "
-                       f"{'<' if below else '>'} {limit:g}")
+                       f"{'<' if below else '>'} {exact(limit)}")
     return out

@@ -25,7 +25,10 @@ class Statistic:
     below: bool = False  # True: an alert when the value is BELOW its limit (a p-value)
 
     def limit_text(self, limit: float) -> str:
-        return f"{'<' if self.below else '>'} {limit:g}"
+        """The limit exactly as configured: a report must not show 0.0112218 for 0.01122177."""
+        from branchml.core import drift
+
+        return f"{'<' if self.below else '>'} {drift.exact(limit)}"
 
 
 # every per-feature statistic of the contract, in the order the tables show them
