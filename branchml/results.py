@@ -196,8 +196,9 @@ class DriftCounters(TypedDict):
 
 
 class DriftSample(TypedDict):
-    size: int  # values kept per feature, uniform over every monitored row
+    size: int  # values the largest sample holds (at most cap), uniform over every monitored row
     seed: int
+    cap: NotRequired[int]  # the most values a sample keeps per feature
     figures: list[str]  # the figures computed on the sample
 
 

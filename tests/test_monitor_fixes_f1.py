@@ -225,3 +225,20 @@ def test_report_prints_the_configured_limit(released: Path, bml) -> None:  # typ
             str(released.parent / name), cwd=released)
         page = (released.parent / name).read_text()
         assert "0.01122177" in page and "0.0112218" not in page.replace("0.01122177", "")
+
+
+# -- 6. sampled.size: the values actually kept -----------------------------------------------
+
+def test_sampled_size_is_what_was_kept(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    log_day(released, DAYS[0], table(569, seed=9, last="prediction"))
+    out = check_json(released, bml)
+    assert out["sampled"]["size"] == 569 and out["sampled"]["cap"] == drift.SAMPLE
+    text = bml("monitor", "check", "--tag", TAG, "--no-notify", cwd=released).out
+    assert f"a uniform sample of 569 values (at most {drift.SAMPLE})" in text
+
+
+def test_an_older_result_without_cap_reads_up_to() -> None:
+    r = {"tag": "t", "features": [], "alerts": [],
+         "sampled": {"size": 100000, "seed": 19, "figures": ["user checks"]}}
+    assert "sample of up to 100000 values" in driftreport.drift_text(r)
+    assert "sample of up to 100000 values" in driftreport.drift_html(r)

@@ -247,8 +247,10 @@ def _sampled(r: Mapping[str, Any]) -> str:
     s, figures = r.get("sampled"), dr.sampled_figures(r)
     if not isinstance(s, Mapping) or not figures:
         return ""
-    return ('<h2>Sampled figures</h2><p id="sampled">Computed on a uniform sample of up to '
-            f"{escape(str(s.get('size')))} values per feature (seed {escape(str(s.get('seed')))})"
+    return ('<h2>Sampled figures</h2><p id="sampled">Computed on a uniform sample of '
+            + (f"{escape(str(s.get('size')))} values (at most {escape(str(s['cap']))})"
+               if s.get("cap") is not None else f"up to {escape(str(s.get('size')))} values")
+            + f" per feature (seed {escape(str(s.get('seed')))})"
             f": {escape(', '.join(figures))}. Every other figure covers every row.</p>")
 
 

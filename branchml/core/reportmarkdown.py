@@ -125,9 +125,16 @@ def _sampled(r: Mapping[str, Any]) -> list[str]:
     s, figures = r.get("sampled"), dr.sampled_figures(r)
     if not isinstance(s, Mapping) or not figures:
         return []
-    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of up to "
-            f"{_plain(str(s.get('size')))} values per feature (seed {_plain(str(s.get('seed')))}"
+    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of "
+            f"{_size(s)} per feature (seed {_plain(str(s.get('seed')))}"
             "); every other figure covers every row."]
+
+
+def _size(s: Mapping[str, Any]) -> str:
+    """"569 values (at most 100000)"; an older result, without `cap`, gave the cap as size."""
+    if s.get("cap") is None:
+        return f"up to {_plain(str(s.get('size')))} values"
+    return f"{_plain(str(s.get('size')))} values (at most {_plain(str(s['cap']))})"
 
 
 def _section(title: str, body: Sequence[str]) -> list[str]:
