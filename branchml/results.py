@@ -196,8 +196,9 @@ class DriftCounters(TypedDict):
 
 
 class DriftSample(TypedDict):
-    size: int  # values kept per feature, uniform over every monitored row
+    size: int  # values the largest sample holds (at most cap), uniform over every monitored row
     seed: int
+    cap: NotRequired[int]  # the most values a sample keeps per feature
     figures: list[str]  # the figures computed on the sample
 
 
@@ -220,7 +221,9 @@ class DriftWindow(TypedDict):
 
 class WindowSpec(TypedDict):
     size: str  # "1d"
-    by: str  # "timestamp column NAME" or "logged date"
+    # "timestamp column NAME", "logged date", or "timestamp column NAME (logged date for
+    # files without it)" when files with and without the column were read
+    by: str
     unparsed: int  # rows whose timestamp does not parse: in no window
 
 
@@ -250,6 +253,7 @@ class DriftReport(TypedDict):
     sampled: NotRequired[DriftSample]
 
     left_out: NotRequired[list[LeftOutColumn]]
+    notes: NotRequired[list[str]]  # sentences where a figure alone would mislead
 
 
 class AnalysisStart(TypedDict):

@@ -319,7 +319,7 @@ def test_the_training_rows_logged_as_production_data_raise_no_alert(
     assert cat["categories"] == ["a", "b", "c", "(other)"]
     assert cat["chi2"] == pytest.approx(0, abs=1e-12) and cat["chi2_pvalue"] == 1
     assert cat["js"] == 0 and cat["ks"] is None and cat["wasserstein"] is None
-    assert out["sampled"] == {"size": drift.SAMPLE, "seed": 19,
+    assert out["sampled"] == {"size": 3000, "cap": drift.SAMPLE, "seed": 19,
                               "figures": ["prediction.hist", "user checks"]}
 
 

@@ -160,11 +160,7 @@ def monitor_check(
     if as_json:
         emit_json(r)
     else:  # plain text, not Markdown: read on a terminal (the .md report is for PRs)
-        out(drift_text(r).rstrip())
-        unparsed = cast("dict[str, Any]", r.get("window") or {}).get("unparsed")
-        if unparsed:
-            out(f"{unparsed} row(s) have a timestamp that does not parse: they count in the "
-                "overall figures, in no window.")
+        out(drift_text(r).rstrip())  # it says how many rows fell in no window
     if r["alerts"]:
         if notify:
             for warning in api.monitor_notify(r, ".").warnings:

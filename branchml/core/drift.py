@@ -54,6 +54,8 @@ class Grid:
         points = np.unique(train)
         if len(points) > cap:
             points = np.unique(np.quantile(train, np.linspace(0, 1, cap)))
+        elif 1 < len(points) < cap:
+            points = subdivided(points, cap)
         return cls(points, train)
 
     @property
@@ -61,6 +63,18 @@ class Grid:
         if self._train is None:
             self._train = driftmath.on_grid(self.points, self.source)
         return self._train
+
+
+def subdivided(points: Any, cap: int) -> Any:
+    """`points` with each interval between two of them cut evenly into the same number of
+    parts, so there are `cap` to 2 `cap` points.
+    Wasserstein per bin is exact only where the two CDFs do not cross inside the bin: with few
+    distinct training values the bins are wide and W came out up to 9% low. A sub-point holds
+    no training value, so the training counts per bin and the KS (still evaluated at every
+    training value, F_train flat between) stay exact."""
+    k = -(-(cap - 1) // (len(points) - 1))  # ceiling: 569 values on a 1,024 grid cut in 2
+    steps = points[:-1, None] + np.diff(points)[:, None] * (np.arange(k) / k)
+    return np.unique(np.concatenate((steps.ravel(), points)))
 
 
 @dataclass
@@ -268,6 +282,12 @@ def shown(value: float, limit: float | None = None, digits: int = 3) -> str:
     return repr(value)
 
 
+def exact(limit: float) -> str:
+    """A limit as configured (0.01122177, never 0.0112218): the float's repr, "1" for 1.0."""
+    text = repr(float(limit))
+    return text.removesuffix(".0")
+
+
 def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
     """One string per statistic past its limit: above it, or below it for a p-value."""
     out = []
@@ -278,5 +298,5 @@ def alerts(result: dict[str, Any], limits: dict[str, float]) -> list[str]:
         below = key in LOWER_ALERTS
         if (value < limit) if below else (value > limit):
             out.append(f"{result['feature']}: {key} {shown(value, limit)} "
-                       f"{'<' if below else '>'} {limit:g}")
+                       f"{'<' if below else '>'} {exact(limit)}")
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
-           "drift_text", "figure", "is_alert", "shown", "statistics", "verdict"]
+           "drift_text", "figure", "is_alert", "notes", "shown", "statistics", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,10 @@ class Statistic:
     below: bool = False  # True: an alert when the value is BELOW its limit (a p-value)
 
     def limit_text(self, limit: float) -> str:
-        return f"{'<' if self.below else '>'} {limit:g}"
+        """The limit exactly as configured: a report must not show 0.0112218 for 0.01122177."""
+        from branchml.core import drift
+
+        return f"{'<' if self.below else '>'} {drift.exact(limit)}"
 
 
 # every per-feature statistic of the contract, in the order the tables show them
@@ -115,6 +118,12 @@ def counters(r: Mapping[str, Any]) -> dict[str, int]:
                "left_out": len(r.get("left_out") or []), "alerts": len(r.get("alerts") or [])}
     out = {k: int(given[k]) if isinstance(given.get(k), int) else v for k, v in counted.items()}
     return {**out, "rows": int(r.get("rows") or 0), "files": len(r.get("files") or [])}
+
+
+def notes(r: Mapping[str, Any]) -> list[str]:
+    """The check's `notes`: sentences where a figure alone would mislead (none in older results)."""
+    given = r.get("notes")
+    return [str(n) for n in given] if isinstance(given, list) else []
 
 
 def sampled_figures(r: Mapping[str, Any]) -> list[str]:

@@ -71,6 +71,8 @@ def line_chart(x_ticks: Sequence[str], series: Sequence[tuple[str, Sequence[floa
                limit: float | None, y_label: str) -> str:
     """One line per series over the windows (x: window start, evenly spaced), points with
     their value as a tooltip, and the threshold as a dashed red line."""
+    from branchml.core.drift import exact  # NumPy: loaded when a report is made
+
     values = [v for _, vs in series for v in vs if v is not None]
     lo = min([0.0, *values, *([limit] if limit is not None else [])])
     hi = _nice(max([*values, *([limit] if limit is not None else []), lo + 1e-12]) - lo) + lo
@@ -90,7 +92,7 @@ def line_chart(x_ticks: Sequence[str], series: Sequence[tuple[str, Sequence[floa
         parts.append(f'<line class="limit" x1="{LEFT}" x2="{LEFT + pw}" y1="{y(limit):.1f}" '
                      f'y2="{y(limit):.1f}" stroke="#c92a2a" stroke-dasharray="6 4"/>'
                      f'<text x="{LEFT + pw - 2}" y="{y(limit) - 4:.1f}" text-anchor="end" '
-                     f'font-size="10" fill="#c92a2a">threshold {limit:g}</text>')
+                     f'font-size="10" fill="#c92a2a">threshold {exact(limit)}</text>')
     for k, (name, vs) in enumerate(series):
         color = PALETTE[k % len(PALETTE)]
         points = [(x(i), y(v), v) for i, v in enumerate(vs) if v is not None]

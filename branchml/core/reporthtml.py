@@ -60,8 +60,8 @@ def page(r: Mapping[str, Any]) -> str:
     tag = escape(str(r.get("tag", "")))
     features = list(r.get("features") or [])
     body = [f"<h1>Drift of {tag}</h1>", _verdict(r), _table(features, dr.sampled_figures(r)),
-            _alerts(r), _charts(features), _prediction(r), windows_section(r), _left_out(r),
-            _sampled(r), _files(r)]
+            _alerts(r), _notes(r), _charts(features), _prediction(r), windows_section(r),
+            _left_out(r), _sampled(r), _files(r)]
     return ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>Drift of {tag}</title><style>{CSS}</style></head><body>"
             + "\n".join(b for b in body if b) + f"<script>{SCRIPT}</script></body></html>\n")
@@ -223,6 +223,11 @@ def _prediction_chart(p: Mapping[str, Any]) -> str:
             "</figcaption></figure>")
 
 
+def _notes(r: Mapping[str, Any]) -> str:
+    items = "".join(f"<li>{escape(n)}</li>" for n in dr.notes(r))
+    return f'<h2>Notes</h2><ul id="notes">{items}</ul>' if items else ""
+
+
 def _left_out(r: Mapping[str, Any]) -> str:
     rows = [c for c in r.get("left_out") or () if isinstance(c, Mapping)]
     if not rows:
@@ -242,8 +247,10 @@ def _sampled(r: Mapping[str, Any]) -> str:
     s, figures = r.get("sampled"), dr.sampled_figures(r)
     if not isinstance(s, Mapping) or not figures:
         return ""
-    return ('<h2>Sampled figures</h2><p id="sampled">Computed on a uniform sample of up to '
-            f"{escape(str(s.get('size')))} values per feature (seed {escape(str(s.get('seed')))})"
+    return ('<h2>Sampled figures</h2><p id="sampled">Computed on a uniform sample of '
+            + (f"{escape(str(s.get('size')))} values (at most {escape(str(s['cap']))})"
+               if s.get("cap") is not None else f"up to {escape(str(s.get('size')))} values")
+            + f" per feature (seed {escape(str(s.get('seed')))})"
             f": {escape(', '.join(figures))}. Every other figure covers every row.</p>")
 
 

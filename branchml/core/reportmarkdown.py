@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from branchml.core import driftreport as dr
-from branchml.core.reportwindows import window_rows, window_title, windows
+from branchml.core.reportwindows import unwindowed, window_rows, window_title, windows
 
 __all__ = ["markdown", "text"]
 
@@ -30,6 +30,7 @@ def markdown(r: Mapping[str, Any]) -> str:
         lines += ["## Features", "", _md_table(table[0], table[1:]), "",
                   "Values in bold are over their threshold (a feature's own threshold in "
                   "brackets beside its value). " + dr.SHORT_NAMES, ""]
+    lines += _section("## Notes", [f"- {_cell(n)}" for n in dr.notes(r)])
     lines += _section("## Prediction", _prediction(r, lambda s: _code(s, False)))
     left = [[_code(str(x.get("column", ""))), _plain(str(x.get("role", ""))),
              "declared" if x.get("declared") else "detected", _cell(str(x.get("reason", "")))]
@@ -41,7 +42,8 @@ def markdown(r: Mapping[str, Any]) -> str:
         rows = [[_plain(s), _plain(e), n, m, _cell("; ".join(a))]
                 for s, e, n, m, a in window_rows(r)]
         lines += [f"## {_plain(window_title(r))}", "",
-                  _md_table(["start", "end", "rows", "prediction mean", "alerts"], rows), ""]
+                  _md_table(["start", "end", "rows", "prediction mean", "alerts"], rows), "",
+                  *([unwindowed(r), ""] if unwindowed(r) else [])]
     lines += _section("", _sampled(r))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -56,6 +58,7 @@ def text(r: Mapping[str, Any]) -> str:
     if table:
         lines += [*_aligned(table), "! marks a value over its threshold (a feature's own "
                   "threshold in brackets beside its value).", dr.SHORT_NAMES, ""]
+    lines += _section("Notes:", [f"- {_plain(n)}" for n in dr.notes(r)])
     lines += _section("Prediction:", _prediction(r, _plain))
     left = [f"- {_plain(str(x.get('column', '')))} ({_plain(str(x.get('role', '')))}, "
             f"{'declared' if x.get('declared') else 'detected'}): "
@@ -64,7 +67,8 @@ def text(r: Mapping[str, Any]) -> str:
     if windows(r):
         rows = [[_plain(s), _plain(e), n, m, str(len(a))] for s, e, n, m, a in window_rows(r)]
         lines += [_plain(window_title(r)) + ":",
-                  *_aligned([["start", "end", "rows", "prediction mean", "alerts"], *rows]), ""]
+                  *_aligned([["start", "end", "rows", "prediction mean", "alerts"], *rows]),
+                  *([unwindowed(r)] if unwindowed(r) else []), ""]
     lines += _section("", _sampled(r))
     lines += _section("Alerts:", [f"- {_plain(a)}" for a in _alerts(r)])
     return "\n".join(lines).rstrip() + "\n"
@@ -121,9 +125,16 @@ def _sampled(r: Mapping[str, Any]) -> list[str]:
     s, figures = r.get("sampled"), dr.sampled_figures(r)
     if not isinstance(s, Mapping) or not figures:
         return []
-    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of up to "
-            f"{_plain(str(s.get('size')))} values per feature (seed {_plain(str(s.get('seed')))}"
+    return [f"Sampled: {_plain(', '.join(figures))} computed on a uniform sample of "
+            f"{_size(s)} per feature (seed {_plain(str(s.get('seed')))}"
             "); every other figure covers every row."]
+
+
+def _size(s: Mapping[str, Any]) -> str:
+    """"569 values (at most 100000)"; an older result, without `cap`, gave the cap as size."""
+    if s.get("cap") is None:
+        return f"up to {_plain(str(s.get('size')))} values"
+    return f"{_plain(str(s.get('size')))} values (at most {_plain(str(s['cap']))})"
 
 
 def _section(title: str, body: Sequence[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from branchml.core import driftreport as dr
 from branchml.core.reportcharts import PALETTE, line_chart
 
-__all__ = ["window_rows", "windows", "windows_section"]
+__all__ = ["unwindowed", "window_rows", "windows", "windows_section"]
 
 
 def windows(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -40,6 +40,16 @@ def window_title(r: Mapping[str, Any]) -> str:
     return "Windows" + (f" of {size}" if size else "") + (f" by {by}" if by else "")
 
 
+def unwindowed(r: Mapping[str, Any]) -> str:
+    """A sentence saying how many rows fell in no window, or "" when none did."""
+    n = dr.number(dr.mapping(r.get("window")).get("unparsed"))
+    if not n:
+        return ""
+    return (f"{n:,.0f} row(s) fell in no window (a timestamp that does not parse, or a file "
+            "without the timestamp column outside a DATE folder): they count in the overall "
+            "figures.")
+
+
 def windows_section(r: Mapping[str, Any]) -> str:
     ws = windows(r)
     if not ws:
@@ -62,8 +72,8 @@ def windows_section(r: Mapping[str, Any]) -> str:
             starts, [("prediction mean", means)], None, "prediction mean"),
             "Prediction mean per window", []))
     return (f'<h2>Over time</h2><p id="window">{escape(window_title(r))}: '
-            f"{len(ws)} window(s).</p><div class=charts>" + "".join(charts) + "</div>"
-            + _table(r))
+            f"{len(ws)} window(s). {escape(unwindowed(r))}</p><div class=charts>"
+            + "".join(charts) + "</div>" + _table(r))
 
 
 def _feature_names(r: Mapping[str, Any], per_window: Sequence[Sequence[Mapping[str, Any]]]

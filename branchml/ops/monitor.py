@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
-from branchml.core import drift
+from branchml.core import drift, driftnotes
 from branchml.core.logcheck import check_since, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
@@ -74,8 +74,11 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     results = _scored(trackers, mon)
     found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))
-    out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features))
+    out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features),
+                  _kept([pred, *trackers.values()]))
     out["left_out"] = [x.to_dict() for x in left]
+    out["notes"] = driftnotes.small_reference(
+        results, {name: t.train_rows for name, t in trackers.items()})
     if win is not None:
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)
@@ -83,16 +86,25 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
 
 
 def _report(tag: str, paths: list[str], rows: int, results: list[dict[str, Any]],
-            found: list[str], pred: Any, seed: int, left_out: int) -> dict[str, Any]:
+            found: list[str], pred: Any, seed: int, left_out: int, kept: int
+            ) -> dict[str, Any]:
+    """`kept`: the values the largest sample actually holds (569 when 569 rows were
+    monitored, never the cap it could have held)."""
     return {"tag": tag, "files": paths, "rows": rows,
             "verdict": "drift" if found else "no drift",
             "counters": {"features": len(results),
                          "drifted": sum(1 for r in results if r["alerts"]),
                          "left_out": left_out, "alerts": len(found)},
             "features": results, "prediction": pred.result(),
-            "sampled": {"size": drift.SAMPLE, "seed": seed,
+            "sampled": {"size": kept, "cap": drift.SAMPLE, "seed": seed,
                         "figures": ["prediction.hist", "user checks"]},
             "alerts": found}
+
+
+def _kept(sampled: list[Any]) -> int:
+    """The largest number of values any sample (a numeric feature's, the prediction's) holds."""
+    sizes = [len(x.reservoir.sample()) for x in sampled if hasattr(x, "reservoir")]
+    return max(sizes, default=0)
 
 
 def _scored(trackers: dict[str, Any], mon: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """`monitor check --window 1d|7d|12h`: the drift statistics per time window, so drift shows
-when it started. A row's window comes from the monitored data's timestamp column when it has
-one (its timestamp role, declared or detected, else a column named `timestamp`), else from
-the date the file was logged (the DATE folder of monitoring/CLIENT/TAG/DATE/FILE).
+when it started. A row's window comes from its file's timestamp column when the file has
+one (the timestamp role, declared or detected, else a column named `timestamp`), else from
+the date the file was logged (the DATE folder of monitoring/CLIENT/TAG/DATE/FILE): each file
+decides for itself, so files with and without the column can be windowed together.
 
 Windows sit on a grid that starts at midnight UTC of the first row's day (1d: calendar days in
 UTC; 7d: weeks from the first day; 12h: midnight and noon UTC); empty windows are left out.
@@ -67,7 +68,7 @@ class Windows:
         """`column`: the timestamp column the roles found (declared or detected), if any."""
         self.size, self.trackers, self.prediction = size, trackers, prediction
         self.column, self.prefix = column or timestamp_column(mon), prefix
-        self.by: str | None = None  # the column name, or "" for the logged date
+        self.by: set[str] = set()  # how rows were windowed: the column name, "" logged date
         self.origin: float | None = None
         self.open: dict[int, _Window] = {}
         self.unparsed = 0
@@ -75,10 +76,11 @@ class Windows:
 
     def add(self, columns: dict[str, Any], path: str) -> None:
         n = len(next(iter(columns.values()), ()))
-        if self.by is None:  # the first file decides: a timestamp column, else logged dates
-            self.by = self.column if self.column in columns else ""
-        secs = _logged(path, self.prefix, n) if self.by == "" \
-            else seconds(columns.get(self.by), n)
+        # each file (chunk) decides: its timestamp column when it has one, else its logged
+        # date; the first file deciding put every row of the others in no window
+        by = self.column if self.column in columns else ""
+        self.by.add(by)
+        secs = _logged(path, self.prefix, n) if by == "" else seconds(columns[by], n)
         ok = ~np.isnan(secs)
         self.unparsed += int(n - ok.sum())
         if not ok.any() or self.too_many:
@@ -128,6 +130,12 @@ class Windows:
             report["verdict"] = "drift" if report["alerts"] else "no drift"
         if isinstance(report.get("counters"), dict):
             report["counters"]["alerts"] = len(report["alerts"])
+            # a feature drifted when it alerts overall OR in any window: "18 alerts" must not
+            # sit beside "0 drifted"
+            report["counters"]["drifted"] = len(
+                {f["feature"] for f in report["features"] if f["alerts"]}
+                | {f["feature"] for w in report["windows"] for f in w["features"]
+                   if f["alerts"]})
 
     def result(self, features: list[dict[str, Any]], limits: dict[str, float],
                mon: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +147,9 @@ class Windows:
             **limits, **((mon.get("features") or {}).get(f["feature"]) or {})}
             for f in features}
         out = [self._window(key, w, applied) for key, w in sorted(self.open.items())]
-        by = f"timestamp column {self.by}" if self.by else "logged date"
+        by = f"timestamp column {self.column}" if self.column in self.by else "logged date"
+        if len(self.by) > 1:
+            by += " (logged date for files without it)"
         return {"windows": out, "window": {"size": self.size.text, "by": by,
                                            "unparsed": self.unparsed}}
 
