@@ -242,3 +242,16 @@ def test_an_older_result_without_cap_reads_up_to() -> None:
          "sampled": {"size": 100000, "seed": 19, "figures": ["user checks"]}}
     assert "sample of up to 100000 values" in driftreport.drift_text(r)
     assert "sample of up to 100000 values" in driftreport.drift_html(r)
+
+
+# -- atk19 findings fixed by the lead: absurd timestamps, too many windows --------------------
+
+def test_absurd_timestamps_are_in_no_window() -> None:
+    import numpy as np
+
+    from branchml.ops.monitorwindows import seconds
+
+    got = seconds(np.asarray(["1e18", "inf", "-1e15", "9999-12-31T23:00:00", "0001-01-01",
+                              "2026-11-30T10:00:00Z"], dtype=object), 6)
+    assert np.isnan(got[:5]).all() and got[5] == 1_796_032_800.0
+    assert np.isnan(seconds(np.asarray([1e18, float("inf"), -5.0]), 3)).all()

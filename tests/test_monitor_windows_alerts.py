@@ -181,6 +181,21 @@ def test_more_than_1000_windows_refused_naming_a_wider_one(released: Path, bml) 
                cwd=released).code in (0, 1)
 
 
+
+def test_too_many_windows_never_hide_the_overall_alert(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    # atk19-03: rows spread over more than 1,000 windows by whoever writes monitoring: the
+    # overall drift still alerts (exit 1), the windows are left out with a note
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    stamps = [(start + timedelta(hours=h)).isoformat() for h in range(1500)]
+    log_day(released, DAYS[0], table(len(stamps), shift=1.5, last="prediction", times=stamps))
+    r = bml("monitor", "check", "--tag", TAG, "--window", "1h", "--json", "--no-notify",
+            cwd=released)
+    assert r.code == 1, r.err
+    out = json.loads(r.out)
+    assert out["windows"] == [] and any(a.startswith("x1: psi") for a in out["alerts"])
+    assert any("makes more than 1,000 windows" in n and "the alerts above stand" in n
+               for n in out["notes"])
+
 # -- alerts: a real HTTP receiver and a program on PATH ---------------------------------------
 
 class Receiver:

@@ -122,7 +122,15 @@ class Windows:
     def attach(self, report: dict[str, Any], limits: dict[str, float],
                mon: dict[str, Any]) -> None:
         """Add `windows` and `window` to the check's result; window alerts, prefixed with the
-        window's start, go into its `alerts` too (so they count towards the exit code)."""
+        window's start, go into its `alerts` too (so they count towards the exit code). Too
+        many windows: refused, unless the whole already alerts: then the windows are left out
+        with a note, so logged rows spread over many windows cannot hide a drift."""
+        if self.too_many and report["alerts"]:
+            report.setdefault("notes", []).append(self._too_many() + " The windows are left "
+                                                  "out; the alerts above stand.")
+            report.update({"windows": [], "window": {"size": self.size.text, "by": "",
+                                                      "unparsed": self.unparsed}})
+            return
         report.update(self.result(report["features"], limits, mon))
         found = [a for w in report["windows"] for a in w["alerts"]]
         report["alerts"] = [*report["alerts"], *found]
@@ -137,12 +145,14 @@ class Windows:
                 | {f["feature"] for w in report["windows"] for f in w["features"]
                    if f["alerts"]})
 
+    def _too_many(self) -> str:
+        return (f"--window {self.size.text} makes more than {MAX_WINDOWS:,} windows of this "
+                f"data; give a wider window such as {wider(self.size)}.")
+
     def result(self, features: list[dict[str, Any]], limits: dict[str, float],
                mon: dict[str, Any]) -> dict[str, Any]:
         if self.too_many:
-            raise UsageError(f"--window {self.size.text} makes more than {MAX_WINDOWS:,} "
-                             f"windows of this data; give a wider window such as "
-                             f"{wider(self.size)}.")
+            raise UsageError(self._too_many())
         applied = {f["feature"]: f.get("thresholds") or {
             **limits, **((mon.get("features") or {}).get(f["feature"]) or {})}
             for f in features}
@@ -179,8 +189,16 @@ def seconds(column: Any, n: int) -> Any:
     if column is None:
         return np.full(n, np.nan)
     if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
-        return column.astype(float)
-    return np.fromiter((_parse(v) for v in column), dtype=float, count=n)
+        out = column.astype(float)
+    else:
+        out = np.fromiter((_parse(v) for v in column), dtype=float, count=n)
+    # a time before 1970 or from 2200 on (1e18, inf, year 9999: a logged value nobody checked)
+    # is in no window, as an unparsed one: a window's dates must stay printable
+    out[~((out >= 0) & (out < LATEST))] = np.nan
+    return out
+
+
+LATEST = 7_258_118_400.0  # 2200-01-01T00:00Z
 
 
 def _parse(value: Any) -> float:
@@ -189,12 +207,12 @@ def _parse(value: Any) -> float:
     text = str(value).strip()
     try:
         t = datetime.fromisoformat(text)
-    except ValueError:
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
         try:
             return float(text)
         except ValueError:
             return float("nan")
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
 def _logged(path: str, prefix: str, n: int) -> Any:
