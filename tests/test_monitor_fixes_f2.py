@@ -157,3 +157,21 @@ def test_text_legend_explains_only_the_columns_shown(released: Path, bml, tmp_pa
     text = reportmarkdown.text({"tag": "t", "features": features})
     assert "chi2 p: chi-squared p-value; JS: Jensen-Shannon distance." in text
     assert "KS p:" not in text and "W:" not in text
+
+
+# --- 3. write_report takes the str its docs show -----------------------------------------
+
+def test_write_report_takes_a_str_or_a_path(released: Path, bml, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from branchml import api
+    from branchml.ops import driftreport
+
+    log_file(released, bml, tmp_path, "acme", "acme-v1", "id,x,prediction\n1,2,0.5\n2,4,0.7\n")
+    result = api.monitor_check("acme-v1", path=released)
+    monkeypatch.chdir(tmp_path)
+    driftreport.write_report("x.md", result)  # as docs/tracking-monitoring.md shows it
+    assert (tmp_path / "x.md").read_text().startswith("# Drift of acme-v1")
+    driftreport.write_report(tmp_path / "y.html", result)  # the twin: a Path
+    assert (tmp_path / "y.html").read_text().lstrip().lower().startswith("<!doctype html")
+    api.monitor_report("acme-v1", "z.md", path=str(released))  # the API: a str too
+    assert (tmp_path / "z.md").is_file()
