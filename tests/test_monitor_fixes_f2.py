@@ -175,3 +175,31 @@ def test_write_report_takes_a_str_or_a_path(released: Path, bml, tmp_path: Path,
     assert (tmp_path / "y.html").read_text().lstrip().lower().startswith("<!doctype html")
     api.monitor_report("acme-v1", "z.md", path=str(released))  # the API: a str too
     assert (tmp_path / "z.md").is_file()
+
+
+P = "monitoring/acme/acme-v3/"
+NONE = "nothing is monitored for acme-v3."
+
+
+@pytest.mark.parametrize(("paths", "since", "picked", "why"), [
+    ([], None, None, NONE),
+    ([], "2026-12-01", None, NONE),
+    ([f"{P}2026-11-29/a.csv", "monitoring/acme/acme-v30/2026-12-02/a.csv"], "2026-12-01", None,
+     "nothing logged for acme-v3 on or after 2026-12-01 (the last day logged is 2026-11-29); "
+     "give an earlier --since."),
+    ([f"{P}2026-11-29/b.csv", f"{P}2026-11-28/a.csv"], None,
+     [f"{P}2026-11-28/a.csv", f"{P}2026-11-29/b.csv"], None),
+    ([f"{P}2026-11-29/b.csv", f"{P}2026-11-28/a.csv"], "2026-11-29", [f"{P}2026-11-29/b.csv"],
+     None),
+])
+def test_logged_since(paths: list[str], since: str | None, picked: list[str] | None,
+                      why: str | None) -> None:
+    from branchml.core.logcheck import logged_since
+    from branchml.errors import UsageError
+
+    if why is None:
+        assert logged_since(paths, P, since, "acme-v3", NONE) == picked
+        return
+    with pytest.raises(UsageError) as e:
+        logged_since(paths, P, since, "acme-v3", NONE)
+    assert str(e.value) == why
