@@ -147,7 +147,17 @@ def validate(data: Any, source: str) -> dict[str, Any]:
     _check_split_ratios(effective, source)
     _check_gates(effective, source)
     _check_carry(effective, source)
+    _check_roles(effective, source)
     return effective
+
+
+def _check_roles(cfg: dict[str, Any], source: str) -> None:
+    """A column given two roles (`monitor.target: y` with `monitor.columns: {y: ignore}`)
+    would make every `monitor` command exit 2: refused here, where the hooks and
+    `config validate` see it, before it reaches main."""
+    from branchml.core.roles import declared_roles
+
+    declared_roles(cfg.get("monitor") or {}, source)
 
 
 def _check_carry(cfg: dict[str, Any], source: str) -> None:

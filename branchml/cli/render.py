@@ -72,6 +72,10 @@ def check_text(result: CheckResult) -> None:
 def merge_text(result: MergeResult) -> None:
     w = sys.stdout.write
     verb = "pull" if result.pull else "merge"
+    if result.up_to_date and result.only_other_clients:
+        w(f"Nothing to {verb}: what {result.src} adds is other clients' monitored data only, "
+          f"which {result.dst} never takes.\n")
+        return
     if result.up_to_date:
         w(f"Nothing to {verb}: {result.dst} already has everything {result.src} adds.\n")
         return

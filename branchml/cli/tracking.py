@@ -114,8 +114,9 @@ def runs_plot(
 
 @monitor_app.command("log")
 def monitor_log(
-    files: Annotated[list[Path], typer.Argument(help="CSV/TSV/JSONL files of inputs and "
-                                                     "predictions.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV/TSV/JSONL/Parquet files of "
+                                                     "inputs and predictions (Parquet with "
+                                                     "pyarrow installed).")],
     client: ClientOpt,
     tag: Annotated[str, typer.Option("--tag", help="The release that produced them.",
                                      autocompletion=complete.tags)],
@@ -123,7 +124,9 @@ def monitor_log(
     as_json: JsonOpt = False,
     date: Annotated[str | None, typer.Option(
         "--date", help="The day the rows are from (YYYY-MM-DD, default today in UTC): "
-                       "backfill a day from the release's tag date on.")] = None,
+                       "backfill a day from the release's tag date on (an earlier row cannot "
+                       "be its prediction; log it under the release that served then).")
+    ] = None,
 ) -> None:
     """Append production files under monitoring/CLIENT/TAG/DATE/ (one commit)."""
     r = api.monitor_log(list(files), client, tag, ".", dry_run, date)
@@ -188,14 +191,18 @@ def analysis_start(
 # --- issue 19: online experiments (s5) ---
 @monitor_app.command("compare")
 def monitor_compare(
-    a: Annotated[str, typer.Argument(help="Release A (the reference: the primary in a forward "
-                                          "test, the old release in a backtest).",
+    a: Annotated[str, typer.Argument(help="Release A, the old release: the primary in a "
+                                          "forward test, the one kept on 1% in a backtest. "
+                                          "Every figure is B - A.",
                                      autocompletion=complete.tags)],
-    b: Annotated[str, typer.Argument(help="Release B (the canary, or the new primary).",
+    b: Annotated[str, typer.Argument(help="Release B, the new release: the canary in a "
+                                          "forward test, the new primary in a backtest.",
                                      autocompletion=complete.tags)],
     client: ClientOpt,
     since: Annotated[str | None, typer.Option(help="Only files logged on or after this "
-                                                   "date (YYYY-MM-DD).")] = None,
+                                                   "date (YYYY-MM-DD): the day the canary "
+                                                   "started, or the day of the switch.")
+                      ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two releases of CLIENT on their monitored rows (predictions; metrics with labels)."""

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html", "drift_markdown",
-           "drift_text", "figure", "is_alert", "notes", "shown", "statistics", "verdict"]
+__all__ = ["MEANINGS", "SHORT_NAMES", "STATISTICS", "Statistic", "counters", "drift_html",
+           "drift_markdown", "drift_text", "figure", "is_alert", "legend", "notes", "shown",
+           "statistics", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,21 @@ STATISTICS = (
     Statistic("missing", "missing", "missing"),
 )
 
-# what the short names of the text tables stand for (printed under them)
-SHORT_NAMES = ("KS p: KS p-value; W: Wasserstein distance over the training std; chi2 p: "
-               "chi-squared p-value; JS: Jensen-Shannon distance; outside: share outside the "
-               "training range (unseen categories); missing: share of empty values.")
+# what the short names of the text tables stand for (printed under them: only the columns
+# a table shows, so a reader is never told about one that is not there)
+MEANINGS = {"KS p": "KS p-value", "W": "Wasserstein distance over the training std",
+            "chi2 p": "chi-squared p-value", "JS": "Jensen-Shannon distance",
+            "outside": "share outside the training range (unseen categories)",
+            "missing": "share of empty values"}
+
+
+def legend(shorts: Sequence[str]) -> str:
+    """What the short column names `shorts` stand for, one sentence ("" when none needs it)."""
+    parts = [f"{s}: {MEANINGS[s]}" for s in shorts if s in MEANINGS]
+    return "; ".join(parts) + "." if parts else ""
+
+
+SHORT_NAMES = legend([s.short for s in STATISTICS])  # every column's (the full table's legend)
 
 
 def statistics(features: Sequence[Mapping[str, Any]]) -> list[Statistic]:

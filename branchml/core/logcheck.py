@@ -172,6 +172,22 @@ def check_since(since: str | None) -> str | None:
     return day.isoformat()
 
 
+def logged_since(paths: Iterable[str], prefix: str, since: str | None, tag: str,
+                 none_logged: str) -> list[str]:
+    """The logged files under `prefix` (`monitoring/<client>/<tag>/`) whose day folder is on
+    or after `since`, sorted. None there: `none_logged` when nothing was ever logged, else
+    a sentence naming the last day logged, so a --since past it is not read as "no data"."""
+    under = sorted(p for p in paths if p.startswith(prefix))
+    picked = [p for p in under if since is None or p[len(prefix):len(prefix) + 10] >= since]
+    if picked:
+        return picked
+    if not under:
+        raise UsageError(none_logged)
+    last = max(p[len(prefix):len(prefix) + 10] for p in under)
+    raise UsageError(f"nothing logged for {tag} on or after {since} (the last day logged is "
+                     f"{last}); give an earlier --since.")
+
+
 def check_log_date(given: str | None, today: date, released: date, tag: str) -> str:
     """The day folder `monitor log` writes to: today (UTC), or --date as YYYY-MM-DD (it names
     a folder, so it must be exactly that) between the release's tag date and today."""

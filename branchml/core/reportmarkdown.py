@@ -28,8 +28,8 @@ def markdown(r: Mapping[str, Any]) -> str:
     table = _feature_table(r, _code, lambda s: f"**{s}**")
     if table:
         lines += ["## Features", "", _md_table(table[0], table[1:]), "",
-                  "Values in bold are over their threshold (a feature's own threshold in "
-                  "brackets beside its value). " + dr.SHORT_NAMES, ""]
+                  ("Values in bold are over their threshold (a feature's own threshold in "
+                   "brackets beside its value). " + dr.legend(table[0][3:])).rstrip(), ""]
     lines += _section("## Notes", [f"- {_cell(n)}" for n in dr.notes(r)])
     lines += _section("## Prediction", _prediction(r, lambda s: _code(s, False)))
     left = [[_code(str(x.get("column", ""))), _plain(str(x.get("role", ""))),
@@ -57,7 +57,8 @@ def text(r: Mapping[str, Any]) -> str:
     table = _feature_table(r, _plain, lambda s: s + "!")
     if table:
         lines += [*_aligned(table), "! marks a value over its threshold (a feature's own "
-                  "threshold in brackets beside its value).", dr.SHORT_NAMES, ""]
+                  "threshold in brackets beside its value).",
+                  *filter(None, [dr.legend(table[0][3:])]), ""]
     lines += _section("Notes:", [f"- {_plain(n)}" for n in dr.notes(r)])
     lines += _section("Prediction:", _prediction(r, _plain))
     left = [f"- {_plain(str(x.get('column', '')))} ({_plain(str(x.get('role', '')))}, "

@@ -63,15 +63,16 @@ class Roles:
         return found[0] if found else None
 
 
-def declared_roles(mon: Mapping[str, Any]) -> Roles:
+def declared_roles(mon: Mapping[str, Any], source: str = "branchml.yaml") -> Roles:
     """The roles `monitor.columns`, `monitor.target` and `monitor.prediction` give. A column
     given two different roles is refused; `monitor.columns` naming the prediction column wins
-    over `monitor.prediction` (whose `prediction` is written in every new config)."""
+    over `monitor.prediction` (whose `prediction` is written in every new config). `source`
+    names the file in the refusal (config validation passes its own)."""
     table = {str(c): SYNONYMS.get(str(r), str(r)) for c, r in (mon.get("columns") or {}).items()}
     out: dict[str, tuple[str, str]] = {c: (r, "monitor.columns") for c, r in table.items()}
     preds = sorted(c for c, r in table.items() if r == "prediction")
     if len(preds) > 1:
-        raise ConfigError(f"branchml.yaml: monitor.columns names {len(preds)} prediction "
+        raise ConfigError(f"{source}: monitor.columns names {len(preds)} prediction "
                           f"columns ({', '.join(preds)}); name one.")
     prediction = preds[0] if preds else str(mon.get("prediction") or "prediction")
     target = mon.get("target")
@@ -82,7 +83,7 @@ def declared_roles(mon: Mapping[str, Any]) -> Roles:
             continue
         given = out.get(str(column))
         if given is not None and given[0] != role:
-            raise ConfigError(f"branchml.yaml: {key} names {column}, but monitor.columns gives "
+            raise ConfigError(f"{source}: {key} names {column}, but monitor.columns gives "
                               f"it the role {given[0]}; give the column one role.")
         out.setdefault(str(column), (role, key))
     return Roles(out, prediction)

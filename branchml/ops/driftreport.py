@@ -26,9 +26,10 @@ def report(path: Path, tag: str, file: Path, since: str | None = None,
     return r
 
 
-def write_report(file: Path, result: Mapping[str, Any]) -> None:
+def write_report(file: str | Path, result: Mapping[str, Any]) -> None:
     """Write the report of a `monitor check` result (one with windows too) in the form the
-    name's suffix says."""
+    name's suffix says. `file`: a str or a Path (the documented call passes a str)."""
+    file = Path(file)
     check_path(file)
     write(file, drift_html(result) if file.suffix == ".html" else drift_markdown(result))
 

@@ -54,6 +54,9 @@ class MergeResult:
     # row, new files' and appended ones'), and its path
     validation: dict[str, Any] | None = None
     validation_path: str = ""
+    # up to date because what the source adds is other clients' monitored data only, which
+    # an analysis branch never takes (its message says so rather than "has everything")
+    only_other_clients: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "pull": self.pull, "dry_run": self.dry_run,
@@ -61,6 +64,7 @@ class MergeResult:
                 "strategies": self.strategies, **self.report.to_dict(),
                 "appended_formats": self.appended_formats,
                 "appended_by_format": self.appended_by_format,
+                "only_other_clients": self.only_other_clients,
                 **({"validation": self.validation, "validation_path": self.validation_path}
                    if self.validation is not None else {})}
 
@@ -160,11 +164,11 @@ def _build(g: Git, w: objectstore.Repo, repo: objectstore.Repo, result: MergeRes
     ours_tree = w.pg[ours_sha].tree
     # an analysis branch ds/CLIENT takes only monitoring/CLIENT/ (base too: another client's
     # files in base and not in theirs must not read as removals)
-    base_tree = only_client(w, trusted.policy, result.dst,
-                            w.pg[base_sha].tree if base_sha else None)
+    raw_base = w.pg[base_sha].tree if base_sha else None
+    base_tree = only_client(w, trusted.policy, result.dst, raw_base)
+    theirs_tree = only_client(w, trusted.policy, result.dst, w.pg[theirs_sha].tree)
     try:
-        tree = merger.merge(base_tree, ours_tree,
-                            only_client(w, trusted.policy, result.dst, w.pg[theirs_sha].tree))
+        tree = merger.merge(base_tree, ours_tree, theirs_tree)
     finally:
         merger.cleanup()
     result.report = merger.report
@@ -177,12 +181,18 @@ def _build(g: Git, w: objectstore.Repo, repo: objectstore.Repo, result: MergeRes
         result.validation_path = str(getattr(validator, "report_path", ""))
     if tree == ours_tree.id:
         result.up_to_date = True
+        result.only_other_clients = _tree_id(theirs_tree) == _tree_id(base_tree) \
+            and _tree_id(w.pg[theirs_sha].tree) != _tree_id(raw_base)
         return None
     g.close()  # its `git cat-file` restarts and sees the objects just built (a dry run's too)
     _judge(g, trusted.policy, result.dst, w, ours_tree, tree, (ours_sha, theirs_sha),
            carry_check(g, trusted, result.dst))  # removals it carries, proven as check does
     result.commit = w.commit_tree(tree, [ours_sha, theirs_sha], _message(result, theirs_sha))
     return result.commit
+
+
+def _tree_id(tree: Any) -> str | None:
+    return str(tree.id) if tree is not None else None
 
 
 def _tip(repo: objectstore.Repo, name: str, what: str) -> str:

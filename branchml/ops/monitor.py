@@ -8,7 +8,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.core import drift, driftnotes
-from branchml.core.logcheck import check_since, readable
+from branchml.core.logcheck import check_since, logged_since, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
@@ -44,10 +44,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
-    paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
-                   and (since is None or p[len(prefix):len(prefix) + 10] >= since))
-    if not paths:
-        raise UsageError(f"nothing is monitored for {tag} yet (no files under {prefix} on "
+    paths = logged_since((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix, since, tag,
+                         f"nothing is monitored for {tag} yet (no files under {prefix} on "
                          f"{BRANCH}); log some with `branchml monitor log`.")
     seed = mon.get("seed", drift.SEED)
     trackers = _trackers(features, train, seed)

@@ -11,7 +11,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.core import compare
-from branchml.core.logcheck import check_since, readable
+from branchml.core.logcheck import check_since, logged_since, readable
 from branchml.core.names import check_client_id
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
@@ -71,14 +71,10 @@ def monitor_compare(path: Path, client: str, a: str, b: str, since: str | None =
 
 def _files(listing: list[str], client: str, tag: str, since: str | None) -> list[str]:
     prefix = f"monitoring/{client}/{tag}/"
-    paths = sorted(p for p in listing if p.startswith(prefix)
-                   and (since is None or p[len(prefix):len(prefix) + 10] >= since))
-    if not paths:
-        when = f" since {since}" if since else ""
-        raise UsageError(f"nothing is monitored for {tag}{when} (no files under {prefix} on "
-                         f"{BRANCH}); log its rows with `branchml monitor log --client "
-                         f"{client} --tag {tag} FILE`.")
-    return paths
+    return logged_since(listing, prefix, since, tag,
+                        f"nothing is monitored for {tag} (no files under {prefix} on {BRANCH}); "
+                        f"log its rows with `branchml monitor log --client {client} --tag "
+                        f"{tag} FILE`.")
 
 
 def _read(repo: objectstore.Repo, store: strategies.Store, tip: str, p: str, side: Side,

@@ -44,7 +44,8 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     fmt_t = tag_format(g)
     rel = find(g, fmt_t, tag)
     if rel.client != client:
-        raise UsageError(f"{tag} is a release of {rel.client}, not of {client}.")
+        raise UsageError(f"{tag} is a release of {rel.client}, not of {client}; log it with "
+                         f"--client {rel.client}, or name a release of {client}.")
     released = datetime.fromisoformat(rel.date).astimezone(UTC).date()
     day = check_log_date(day, datetime.now(UTC).date(), released, tag)
     cfg = trusted_config(g)
