@@ -11,6 +11,7 @@ from typing import Any
 from branchml.content import strategies
 from branchml.content.logged import logged_before, logged_before_stream, open_logged
 from branchml.core.logcheck import check_log_date
+from branchml.core.names import check_client_id
 from branchml.core.plan import Checkout, Plan, RefUpdate, Step
 from branchml.core.roles import MAY_BE_ABSENT, Roles, declared_roles, left_out
 from branchml.core.rows import RowFormat, format_for
@@ -38,6 +39,7 @@ class LogReport:
 def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = False,
         day: str | None = None) -> LogReport:
     """`day`: the day folder (YYYY-MM-DD) to log into, default today (UTC)."""
+    check_client_id(client)  # a client id like `../x` is named as such, before any release
     g, repo = Git(path), objectstore.Repo(path)
     if not dry_run:
         apply.prepare(repo)  # a killed run's files are finished before the dirty check
