@@ -165,6 +165,10 @@ def monitor_check(
         if unparsed:
             out(f"{unparsed} row(s) have a timestamp that does not parse: they count in the "
                 "overall figures, in no window.")
+        skipped = cast("list[str]", r.get("skipped") or [])
+        if skipped:  # issue 19 (f4): files outside a YYYY-MM-DD/ folder are not monitored rows
+            out(f"Skipped {len(skipped)} file(s) outside a YYYY-MM-DD/ folder: "
+                f"{', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}.")
     if r["alerts"]:
         if notify:
             for warning in api.monitor_notify(r, ".").warnings:

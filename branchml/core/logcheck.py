@@ -172,6 +172,32 @@ def check_since(since: str | None) -> str | None:
     return day.isoformat()
 
 
+def dated(paths: Iterable[str], prefix: str, since: str | None
+          ) -> tuple[list[str], list[str]]:
+    """The files under `prefix` that `monitor check` reads, and those it skips: only files in
+    a day folder (`prefix`YYYY-MM-DD/, a real date) are rows `monitor log` wrote; anything else
+    on the untrusted monitoring branch (a notes file, a `zzzz/` folder) is skipped and named,
+    so it can neither block every check nor escape --since. Both sorted."""
+    kept, skipped = [], []
+    for p in paths:
+        if not p.startswith(prefix):
+            continue
+        day, sep, _ = p[len(prefix):].partition("/")
+        if not sep or _day(day) is None:
+            skipped.append(p)
+        elif since is None or day >= since:
+            kept.append(p)
+    return sorted(kept), sorted(skipped)
+
+
+def _day(text: str) -> date | None:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if len(text) == 10 and day.isoformat() == text else None
+
+
 def check_log_date(given: str | None, today: date, released: date, tag: str) -> str:
     """The day folder `monitor log` writes to: today (UTC), or --date as YYYY-MM-DD (it names
     a folder, so it must be exactly that) between the release's tag date and today."""

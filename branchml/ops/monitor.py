@@ -8,7 +8,7 @@ from typing import Any
 
 from branchml.content import strategies
 from branchml.core import drift
-from branchml.core.logcheck import check_since, readable
+from branchml.core.logcheck import check_since, dated, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
@@ -44,8 +44,7 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
-    paths = sorted(p for _, _, p in (g.ls_tree(tip) if tip else []) if p.startswith(prefix)
-                   and (since is None or p[len(prefix):len(prefix) + 10] >= since))
+    paths, skipped = dated((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix, since)
     if not paths:
         raise UsageError(f"nothing is monitored for {tag} yet (no files under {prefix} on "
                          f"{BRANCH}); log some with `branchml monitor log`.")
@@ -76,6 +75,7 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     found.extend(user_checks(g, trackers))
     out = _report(tag, paths, rows_seen, results, found, pred, seed, len(cols) - len(features))
     out["left_out"] = [x.to_dict() for x in left]
+    out["skipped"] = skipped  # files outside a day folder: not read (see logcheck.dated)
     if win is not None:
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)

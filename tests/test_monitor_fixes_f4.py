@@ -1,0 +1,76 @@
+"""Issue 19 security review, part f4 (reading monitored data): each attack from
+/work/atk19/findings made the way an attacker (a production job that may push the monitoring
+branch) would, with plumbing, beside the legitimate twin that must still work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, release_for_monitoring, write
+from tests.test_monitor import table
+
+TAG = "acme-v1"
+DIR = f"monitoring/acme/{TAG}/"
+
+
+@pytest.fixture
+def released(plain_project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+    return release_for_monitoring(plain_project, bml, table(3000))
+
+
+def put_on_branch(repo: Path, path: str, content: bytes, branch: str = "monitoring") -> None:
+    """Commit `content` as `path` on `branch` with plumbing only (no hook, no branchml)."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "atk-index")}
+    parent = git("rev-parse", "-q", "--verify", f"refs/heads/{branch}", cwd=repo, check=False)
+    run = lambda *a, i=None: subprocess.run(  # noqa: E731
+        ["git", *a], cwd=repo, env=env, input=i, capture_output=True, check=True).stdout
+    run("read-tree", *([parent] if parent else ["--empty"]))
+    blob = run("hash-object", "-w", "--stdin", i=content).decode().strip()
+    run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+    tree = run("write-tree").decode().strip()
+    c = run("commit-tree", tree, *(["-p", parent] if parent else []), "-m", "logged")
+    run("update-ref", f"refs/heads/{branch}", c.decode().strip())
+    os.unlink(env["GIT_INDEX_FILE"])
+
+
+def log(bml, repo: Path, *files: Path, date: str | None = None):  # type: ignore[no-untyped-def]
+    return bml("monitor", "log", *map(str, files), "--client", "acme", "--tag", TAG,
+               *(["--date", date] if date else []), cwd=repo)
+
+
+def check(bml, repo: Path, *args: str):  # type: ignore[no-untyped-def]
+    return bml("monitor", "check", "--tag", TAG, *args, cwd=repo)
+
+
+# --- atk19-01: a file outside a YYYY-MM-DD/ folder blocked every check ---
+@pytest.mark.parametrize("where", ["zzzz/bad.csv", "README.md", "2026-13-01/bad.csv",
+                                   "2026-1-1/bad.csv"])
+def test_file_outside_a_day_folder_is_skipped_not_read(released: Path, bml, tmp_path: Path,
+                                                       where: str) -> None:  # type: ignore[no-untyped-def]
+    drifted = write(tmp_path, "drift.csv", table(1500, shift=1.5, seed=6, label=False))
+    assert log(bml, released, drifted).code == 0
+    put_on_branch(released, DIR + where, b"x1,x2,cat,prediction\nhigh,1,a,0\n")
+    r = check(bml, released, "--json")
+    assert r.code == 1, r.err  # the real drift is reported, not hidden behind exit 4
+    out = json.loads(r.out)
+    assert out["skipped"] == [DIR + where] and "x1: psi" in out["alerts"][0]
+    assert all(DIR + where != f for f in out["files"])
+    r = check(bml, released)
+    assert r.code == 1 and f"Skipped 1 file(s) outside a YYYY-MM-DD/ folder: {DIR}{where}" in r.out
+
+
+def test_unreadable_file_in_a_day_folder_still_stops_check(released: Path, bml, tmp_path: Path
+                                                          ) -> None:  # type: ignore[no-untyped-def]
+    ok = write(tmp_path, "ok.csv", table(500, seed=2, label=False))
+    assert log(bml, released, ok).code == 0
+    put_on_branch(released, DIR + "2020-01-01/bad.csv", b"x1,x2,cat,prediction\nhigh,1,a,0\n")
+    r = check(bml, released)
+    assert r.code == 4 and "--since" in r.err and len(r.err.strip().splitlines()) == 1
+    r = check(bml, released, "--since", "2020-01-02", "--json")
+    assert r.code == 0 and json.loads(r.out)["skipped"] == []
+
