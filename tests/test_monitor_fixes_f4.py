@@ -74,3 +74,28 @@ def test_unreadable_file_in_a_day_folder_still_stops_check(released: Path, bml, 
     r = check(bml, released, "--since", "2020-01-02", "--json")
     assert r.code == 0 and json.loads(r.out)["skipped"] == []
 
+
+# --- atk19-16: a JSON line nesting 100,000 arrays was an internal error (exit 70) ---
+def _deep_jsonl(levels: int) -> bytes:
+    return (b'{"x1": 0.1, "x2": 5, "cat": "a", "prediction": 1}\n'
+            b'{"x1": 0.2, "x2": 5, "cat": ' + b"[" * levels + b"]" * levels
+            + b', "prediction": 1}\n')
+
+
+def test_deep_json_line_refused_by_log_and_unreadable_at_check(released: Path, bml,
+                                                               tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    deep = write(tmp_path, "deep.jsonl", _deep_jsonl(100_000))
+    before = git("rev-parse", "monitoring", cwd=released)
+    r = log(bml, released, deep)
+    assert r.code == 2 and "line 2 nests its JSON too deeply" in r.err, r.err
+    assert git("rev-parse", "monitoring", cwd=released) == before
+    put_on_branch(released, DIR + "2020-01-01/deep.jsonl", _deep_jsonl(100_000))
+    r = check(bml, released)
+    assert r.code == 4 and f"{DIR}2020-01-01/deep.jsonl on monitoring cannot be read" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_shallow_nested_json_line_is_logged(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = log(bml, released, write(tmp_path, "ok.jsonl", _deep_jsonl(10)))
+    assert r.code == 0, r.err
+

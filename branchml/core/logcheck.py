@@ -137,6 +137,9 @@ def _check_json_lines(text: str, name: str, first: int = 1) -> None:
         except ValueError:
             raise UsageError(f"{name}: line {number} is not valid JSON; fix it and log the "
                              "file again.") from None
+        except RecursionError:  # Python's json recurses per nesting level
+            raise UsageError(f"{name}: line {number} nests its JSON too deeply to read; "
+                             "log rows of plain column values.") from None
         if not isinstance(row, dict):
             raise UsageError(f"{name}: line {number} is a JSON {type(row).__name__}, not an "
                              "object of column values; fix it and log the file again.")
@@ -226,7 +229,8 @@ def readable(chunks: Iterator[dict[str, Any]], path: str, branch: str
     check around it."""
     try:
         yield from chunks
-    except (ValueError, csv.Error, AttributeError, TypeError) as e:
+    except (ValueError, csv.Error, AttributeError, TypeError, RecursionError) as e:
+        # RecursionError: a JSON line nesting thousands of arrays, committed by hand
         reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
         raise StateError(f"{path} on {branch} cannot be read ({reason}); check only the days "
                          "after it with --since YYYY-MM-DD.") from None
