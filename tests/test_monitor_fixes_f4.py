@@ -99,3 +99,17 @@ def test_shallow_nested_json_line_is_logged(released: Path, bml, tmp_path: Path)
     r = log(bml, released, write(tmp_path, "ok.jsonl", _deep_jsonl(10)))
     assert r.code == 0, r.err
 
+
+# --- atk19-08: two files of the same name in one `monitor log` kept only the last's rows ---
+def test_two_files_of_one_name_refused_nothing_written(released: Path, bml, tmp_path: Path
+                                                       ) -> None:  # type: ignore[no-untyped-def]
+    a = write(tmp_path, "a/day.csv", table(150, seed=6, label=False))
+    b = write(tmp_path, "b/day.csv", table(100, seed=7, label=False))
+    before = git("rev-parse", "monitoring", cwd=released)
+    r = log(bml, released, a, b)
+    assert r.code == 2 and "have the same name (day.csv)" in r.err
+    assert "log them in two commands" in r.err
+    assert git("rev-parse", "monitoring", cwd=released) == before
+    assert log(bml, released, a).code == 0 and log(bml, released, b).code == 0  # the twin
+    out = json.loads(check(bml, released, "--json").out)
+    assert out["rows"] == 250

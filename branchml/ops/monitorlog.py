@@ -63,6 +63,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     cfg_git = repo.pg.config
     object_format = (str(cfg_git["extensions.objectformat"])
                      if "extensions.objectformat" in cfg_git else None)
+    _one_name_each(files)
     out: dict[str, bytes | objectstore.Written] = {}
     already: list[str] = []
     sinks: list[Sink] = []
@@ -95,6 +96,18 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
             steps.append(Checkout(BRANCH))
         apply.apply(repo, Plan(f"monitor log {client} {tag}", steps))
     return report
+
+
+def _one_name_each(files: list[Path]) -> None:
+    """Files land under their name in one day folder: two of the same name in one command
+    would be one blob, the first one's rows lost (atk19-08). Refused before anything is read."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.name in seen:
+            raise UsageError(f"{seen[f.name]} and {f} have the same name ({f.name}) and would "
+                             "be logged as one file; rename one of them or log them in two "
+                             "commands.")
+        seen[f.name] = f
 
 
 def _one_file(repo: objectstore.Repo, w: objectstore.Repo, tip: str, f: Path, dest: str,
