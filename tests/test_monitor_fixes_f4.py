@@ -113,3 +113,34 @@ def test_two_files_of_one_name_refused_nothing_written(released: Path, bml, tmp_
     assert log(bml, released, a).code == 0 and log(bml, released, b).code == 0  # the twin
     out = json.loads(check(bml, released, "--json").out)
     assert out["rows"] == 250
+
+
+# --- atk19-13: a header-only file was logged, and 0 monitored rows scored as drift ---
+def test_header_only_file_refused(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    before = git("rev-parse", "monitoring", cwd=released)
+    r = log(bml, released, write(tmp_path, "day.csv", "x1,x2,cat,prediction\n"))
+    assert r.code == 2 and "day.csv has a header but no rows; log files with rows." in r.err
+    assert git("rev-parse", "monitoring", cwd=released) == before
+    r = log(bml, released, write(tmp_path, "one.csv", "x1,x2,cat,prediction\n0.1,5,a,1\n"))
+    assert r.code == 0, r.err  # the twin: one row is a file with rows
+
+
+def test_feature_without_monitored_values_has_no_statistics(released: Path, bml,
+                                                             tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    put_on_branch(released, DIR + "2020-01-01/day.csv", b"x1,x2,cat,prediction\n")  # by hand
+    r = check(bml, released, "--json")
+    assert r.code == 0, r.out  # 0 rows: no evidence of drift, no alert
+    out = json.loads(r.out)
+    assert out["rows"] == 0 and out["alerts"] == []
+    for f in out["features"]:
+        assert f["psi"] is None and f["note"] == "no monitored values", f
+    # x2 absent from every monitored file, beside real drift in x1: only x1 alerts
+    rows = table(1500, shift=1.5, seed=6, label=False).replace(",", ";")
+    lines = [ln.split(";") for ln in rows.splitlines()]
+    csv = "\n".join(",".join([a, c, p]) for a, _, c, p in lines) + "\n"
+    put_on_branch(released, DIR + "2020-01-02/no-x2.csv", csv.encode())
+    r = check(bml, released, "--json")
+    out = json.loads(r.out)
+    x2 = next(f for f in out["features"] if f["feature"] == "x2")
+    assert x2["rows"] == 0 and x2["psi"] is None and x2["note"] == "no monitored values"
+    assert r.code == 1 and all(a.startswith("x1") for a in out["alerts"]), out["alerts"]

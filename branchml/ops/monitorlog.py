@@ -128,6 +128,8 @@ def _one_file(repo: objectstore.Repo, w: objectstore.Repo, tip: str, f: Path, de
     sinks.append(sink)
     with open_logged(repo, tip, dest, store) as old:
         rows, word = stream_file(f, fmt, numeric, sink, old)  # rows that cannot be read: raised
+    if not rows.size:  # a header alone: nothing to monitor, and a check of it scored 0 rows
+        raise UsageError(f"{f} has a header but no rows; log files with rows.")
     with f.open("rb") as fh:
         table = read_table(fh, fmt, str(f))  # the header alone
     _check_columns(table.columns, *columns, str(f))
