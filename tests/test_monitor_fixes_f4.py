@@ -144,3 +144,30 @@ def test_feature_without_monitored_values_has_no_statistics(released: Path, bml,
     x2 = next(f for f in out["features"] if f["feature"] == "x2")
     assert x2["rows"] == 0 and x2["psi"] is None and x2["note"] == "no monitored values"
     assert r.code == 1 and all(a.startswith("x1") for a in out["alerts"]), out["alerts"]
+
+
+# --- atk19-16b: a leading byte-order mark in JSON lines, a FIFO, a sentence join ---
+def test_json_lines_with_a_leading_byte_order_mark_is_logged_and_checked(
+        released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    row = b'{"x1": 0.1, "x2": 5, "cat": "a", "prediction": 1}\n'
+    r = log(bml, released, write(tmp_path, "bom.jsonl", b"\xef\xbb\xbf" + row * 3))
+    assert r.code == 0, r.err
+    r = check(bml, released, "--json")
+    assert r.code in (0, 1) and json.loads(r.out)["rows"] == 3, r.err
+    r = log(bml, released, write(tmp_path, "late.jsonl", row + b"\xef\xbb\xbf" + row))
+    assert r.code == 2 and "line 2 holds a byte-order mark" in r.err  # only at the start
+
+
+def test_fifo_is_not_a_regular_file(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fifo = tmp_path / "day.csv"
+    os.mkfifo(fifo)
+    r = log(bml, released, fifo)
+    assert r.code == 2 and f"{fifo}: not a regular file; log a file of rows." in r.err
+    r = log(bml, released, tmp_path / "gone.csv")
+    assert r.code == 2 and "gone.csv: no such file." in r.err
+
+
+def test_unreadable_format_in_a_day_folder_is_one_sentence(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    put_on_branch(released, DIR + "2020-01-01/notes.txt", b"hello\n")
+    r = check(bml, released)
+    assert r.code == 4 and "JSON lines or Parquet on monitoring; check only the days" in r.err

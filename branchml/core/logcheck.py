@@ -129,6 +129,8 @@ def _text(data: bytes, name: str, line: int = 1, first: bool = True) -> str | No
 
 
 def _check_json_lines(text: str, name: str, first: int = 1) -> None:
+    if first == 1:  # a byte-order mark at the very start is allowed (see _text)
+        text = text.removeprefix("\ufeff")
     for number, line in enumerate(text.split("\n"), first):
         if not line.strip():
             continue

@@ -68,8 +68,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
                 if win is not None:
                     win.add(columns, p)
         except UsageError as e:  # a word in a numeric column, logged before values were checked
-            raise StateError(str(e).removesuffix(FIX) + f" on {BRANCH}; check only the days "
-                             "after it with --since YYYY-MM-DD.") from None
+            raise StateError(str(e).removesuffix(FIX).rstrip(".") + f" on {BRANCH}; check "
+                             "only the days after it with --since YYYY-MM-DD.") from None
     results = _scored(trackers, mon)
     found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))

@@ -61,7 +61,9 @@ def read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
             raise UsageError(f"{name} is empty; log files with a header and rows.")
         return Table([h.lstrip("\ufeff") for h in header], reader)
     if fmt is RowFormat.JSONL:
-        lines = (json.loads(ln) for ln in text if ln.strip())
+        # a byte-order mark may open the file (monitor log allows it there): not JSON
+        lines = (json.loads(ln.removeprefix("\ufeff") if i == 0 else ln)
+                 for i, ln in enumerate(text) if ln.strip())
         first = next(lines, None)
         if first is None:
             raise UsageError(f"{name} is empty; log files with rows.")
