@@ -171,3 +171,47 @@ def test_unreadable_format_in_a_day_folder_is_one_sentence(released: Path, bml) 
     put_on_branch(released, DIR + "2020-01-01/notes.txt", b"hello\n")
     r = check(bml, released)
     assert r.code == 4 and "JSON lines or Parquet on monitoring; check only the days" in r.err
+
+
+# --- atk19-11: values of 1.7e308 overflowed the moments; --json printed NaN/Infinity ---
+def _big_csv(big: str) -> str:
+    rows = table(1500, seed=3, label=False).splitlines()
+    out = [rows[0]]
+    for i, line in enumerate(rows[1:]):
+        x1, x2, cat, _ = line.split(",")
+        out.append(f"{big if i < 3 else x1},{x2},{cat},{big if i < 3 else 1}")
+    return "\n".join(out) + "\n"
+
+
+def _strict(text: str) -> dict:  # type: ignore[type-arg]
+    def refuse(c: str) -> None:
+        raise ValueError(f"{c} is not JSON")
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def test_huge_values_count_as_missing_and_json_stays_strict(released: Path, bml,
+                                                            tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert log(bml, released, write(tmp_path, "big.csv", _big_csv("1.7e308"))).code == 0
+    r = check(bml, released, "--json")
+    assert "RuntimeWarning" not in r.err
+    out = _strict(r.out)
+    x1 = next(f for f in out["features"] if f["feature"] == "x1")
+    assert x1["missing"] == 3 / 1500 and abs(x1["mean"]) < 1 and 0.5 < x1["std"] < 2
+    assert out["prediction"]["mean"] == 1.0
+
+
+def test_large_but_sane_values_are_kept(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert log(bml, released, write(tmp_path, "big.csv", _big_csv("1e90"))).code == 0
+    out = _strict(check(bml, released, "--json").out)
+    x1 = next(f for f in out["features"] if f["feature"] == "x1")
+    assert x1["missing"] == 0 and x1["mean"] > 1e86  # the twin: 1e90 is a value, not missing
+
+
+def test_emit_json_writes_null_for_non_finite_numbers(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    import numpy as np
+
+    from branchml.cli.app import emit_json
+
+    emit_json({"a": float("nan"), "b": [float("inf"), np.float64("-inf"), 1.5], "c": (2,)})
+    assert _strict(capsys.readouterr().out) == {"a": None, "b": [None, None, 1.5], "c": [2]}

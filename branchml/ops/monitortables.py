@@ -227,13 +227,14 @@ def values(tracker: Any, column: Any, name: str, path: str) -> Any:
 
 
 def floats(column: Any, name: str, path: str) -> Any:
+    """The column as floats (empty: NaN), |x| > MAX_MAGNITUDE as NaN: counted as missing."""
     import numpy as np
 
     if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
-        return column.astype(float, copy=False)
+        return _bounded(column.astype(float, copy=False))
     try:  # Python's float() per value: several times faster than NumPy's str -> float cast
-        return np.fromiter((_NAN if v is None or v != v or v == "" else float(v)
-                            for v in column), float, len(column))
+        return _bounded(np.fromiter((_NAN if v is None or v != v or v == "" else float(v)
+                                     for v in column), float, len(column)))
     except (ValueError, TypeError):
         bad = next(v for v in column if v is not None and v == v and v != ""
                    and not _is_float(v))
@@ -242,6 +243,17 @@ def floats(column: Any, name: str, path: str) -> Any:
 
 
 _NAN = float("nan")
+# atk19-11: a square of 1.7e308 overflows the moments (mean/std NaN, JSON with NaN). Below
+# 1e100 the sums of squared deviations stay finite for any row count; no real feature or
+# prediction is that large, so beyond it a value counts as missing, as an infinite one does.
+MAX_MAGNITUDE = 1e100
+
+
+def _bounded(xs: Any) -> Any:
+    import numpy as np
+
+    huge = np.abs(xs) > MAX_MAGNITUDE
+    return np.where(huge, _NAN, xs) if huge.any() else xs
 
 
 def _is_float(v: Any) -> bool:
