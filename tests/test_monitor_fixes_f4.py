@@ -215,3 +215,37 @@ def test_emit_json_writes_null_for_non_finite_numbers(capsys: pytest.CaptureFixt
 
     emit_json({"a": float("nan"), "b": [float("inf"), np.float64("-inf"), 1.5], "c": (2,)})
     assert _strict(capsys.readouterr().out) == {"a": None, "b": [None, None, 1.5], "c": [2]}
+
+
+# --- atk19-09: categorical codes (007, 042) read as numbers (7, 42) in some chunks ---
+def _codes(rows: int, seed: int, rare_after: int | None, label: bool = True) -> str:
+    import random
+
+    rnd = random.Random(seed)
+    out = ["x1,x2,cat," + ("label" if label else "prediction")]
+    for i in range(rows):
+        rare = rare_after is not None and i >= rare_after and rnd.random() < 0.01
+        out.append(f"{rnd.gauss(0, 1):.4f},{rnd.gauss(5, 2):.4f},"
+                   f"{'A12' if rare else rnd.choice(['007', '042'])},{rnd.randint(0, 1)}")
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("rows,rare_after", [(3000, 0), (60_000, 55_000)])
+def test_categorical_codes_stay_text_on_both_sides(plain_project: Path, bml, tmp_path: Path,
+                                                   rows: int, rare_after: int) -> None:  # type: ignore[no-untyped-def]
+    # 60,000 rows: the first 50,000-row training chunk holds only 007/042 (pandas: 7, 42)
+    repo = release_for_monitoring(plain_project, bml, _codes(rows, 1, rare_after))
+    day = write(tmp_path, "day.csv", _codes(1500, 2, None, label=False))  # no A12 this day
+    assert log(bml, repo, day).code == 0
+    out = json.loads(check(bml, repo, "--json").out)
+    cat = next(f for f in out["features"] if f["feature"] == "cat")
+    assert cat["kind"] == "categorical" and cat["categories"][:3] == ["007", "042", "A12"]
+    assert cat["hist"][-1] == 0 and not [a for a in out["alerts"] if a.startswith("cat")]
+
+
+def test_new_category_still_alerts(plain_project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = release_for_monitoring(plain_project, bml, _codes(3000, 1, 0))
+    day = write(tmp_path, "day.csv", _codes(1500, 2, None, label=False).replace(",007,", ",7,"))
+    assert log(bml, repo, day).code == 0
+    out = json.loads(check(bml, repo, "--json").out)
+    assert "cat: outside_range" in " ".join(out["alerts"])  # the twin: 7 is not 007

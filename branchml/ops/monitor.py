@@ -13,7 +13,7 @@ from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
-from branchml.ops.monitortables import FIX, column_chunks, floats, training, values
+from branchml.ops.monitortables import FIX, categorical, column_chunks, floats, training, values
 from branchml.ops.monitorwindows import Windows, window_size
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import trusted_config
@@ -54,11 +54,12 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     pred = drift.Prediction(prediction, seed)
     stamp = next((x.column for x in left if x.role == "timestamp"), None)
     win = Windows(size, trackers, mon, prediction, prefix, stamp) if size else None
-    rows_seen = 0
+    rows_seen, cats = 0, categorical(trackers)  # atk19-09: categories read as text
     for p in paths:
         source = strategies._source(repo.read_file(tip, p) or b"", store, p)
         try:
-            for columns in readable(column_chunks(source, format_for(p), p), p, BRANCH):
+            for columns in readable(column_chunks(source, format_for(p), p, text=cats),
+                                    p, BRANCH):
                 rows_seen += len(next(iter(columns.values()), ()))
                 for name, tracker in trackers.items():
                     if name in columns:

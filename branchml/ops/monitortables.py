@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -79,6 +79,7 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
     folders, and every file with that header), as column -> chunks of values."""
     cols: list[str] | None = None
     data: dict[str, list[Any]] = {}
+    files = []
     for path, fmt, source in _training_files(g, repo, manifest, store, formats):
         with source() as f:
             header = read_table(f, fmt, path).columns
@@ -86,12 +87,37 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
             cols = header
         elif header != cols:
             continue  # another table: the first one found is the training table
-        for chunk in column_chunks(source, fmt, path):
-            for c in cols:
-                data.setdefault(c, []).append(chunk.get(c, ()))
+        files.append((path, fmt, source))
+        _read_into(data, cols, source, fmt, path, set())
     if cols is None:
         raise _no_training(manifest)
+    mixed = {c for c, chunks in data.items() if _mixed(chunks)}
+    if mixed:  # atk19-09: a chunk of codes alone (007, 042) was parsed as numbers (7, 42)
+        data = {}
+        for path, fmt, source in files:
+            _read_into(data, cols, source, fmt, path, mixed)
     return cols, data
+
+
+def _read_into(data: dict[str, list[Any]], cols: list[str], source: Any, fmt: RowFormat,
+               path: str, text: set[str]) -> None:
+    for chunk in column_chunks(source, fmt, path, text=text):
+        for c in cols:
+            data.setdefault(c, []).append(chunk.get(c, ()))
+
+
+def _mixed(chunks: list[Any]) -> bool:
+    """Whether pandas read some chunks of a column as numbers and others as text: a
+    categorical column whose values look like numbers in some chunks."""
+    kinds = {getattr(c, "dtype", None) is not None and c.dtype.kind in "fiu" for c in chunks
+             if len(c)}
+    return len(kinds) > 1
+
+
+def categorical(trackers: dict[str, Any]) -> set[str]:
+    """The columns `monitor check` compares as categories: read as text, never as numbers
+    (pandas would read a chunk of codes 007, 042 as 7, 42: every value a new category)."""
+    return {n for n, t in trackers.items() if isinstance(t, drift.CategoricalFeature)}
 
 
 def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
@@ -167,10 +193,12 @@ def _no_training(manifest: dict[str, Any]) -> UsageError:
 
 
 def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = True,
-                  rows: int = CHUNK_ROWS) -> Iterator[dict[str, Any]]:
+                  rows: int = CHUNK_ROWS, text: Collection[str] = ()
+                  ) -> Iterator[dict[str, Any]]:
     """Column name -> values, `rows` rows at a time. With pandas installed (the `fast`
-    extra) and `fast`, CSV/TSV go through its C parser; otherwise through the csv module.
-    Parquet is read in record batches by pyarrow (the `parquet` extra)."""
+    extra) and `fast`, CSV/TSV go through its C parser (the `text` columns as strings, no
+    type guessed); otherwise through the csv module (all strings). Parquet is read in record
+    batches by pyarrow (the `parquet` extra)."""
     if fmt is RowFormat.PARQUET:
         yield from _parquet_chunks(source)
         return
@@ -183,7 +211,7 @@ def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = Tr
             with source() as f:
                 reader = pd.read_csv(f, sep="\t" if fmt is RowFormat.TSV else ",",
                                      na_values=[""], keep_default_na=False,
-                                     chunksize=rows)
+                                     chunksize=rows, dtype=dict.fromkeys(text, str))
                 for frame in reader:  # numbers parsed in C; other columns stay strings
                     yield {c: frame[c].to_numpy() for c in frame.columns}
             return
