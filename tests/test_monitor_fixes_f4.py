@@ -249,3 +249,68 @@ def test_new_category_still_alerts(plain_project: Path, bml, tmp_path: Path) -> 
     assert log(bml, repo, day).code == 0
     out = json.loads(check(bml, repo, "--json").out)
     assert "cat: outside_range" in " ".join(out["alerts"])  # the twin: 7 is not 007
+
+
+# --- atk19-07: a plain blob read whole at check; a 320,000-column header took 1.36 GB ---
+def _wide(columns: int, rows: int = 20) -> bytes:
+    head = "x1,x2,cat,prediction," + ",".join(f"c{i}" for i in range(columns))
+    row = "0.1,5,a,1," + ",".join("1" for _ in range(columns))
+    return ("\n".join([head, *[row] * rows]) + "\n").encode()
+
+
+@pytest.mark.parametrize("columns,reason", [(20_000, "has 20,004 columns, more than the 10,000"),
+                                            (200_000, "is longer than 1 MiB")])
+def test_wide_header_refused_by_log_and_unreadable_at_check(released: Path, bml,
+                                                            tmp_path: Path, columns: int,
+                                                            reason: str) -> None:  # type: ignore[no-untyped-def]
+    before = git("rev-parse", "monitoring", cwd=released)
+    r = log(bml, released, write(tmp_path, "wide.csv", _wide(columns)))
+    assert r.code == 2 and "line 1 (the header)" in r.err and reason.split(",")[0] in r.err
+    assert git("rev-parse", "monitoring", cwd=released) == before
+    put_on_branch(released, DIR + "2020-01-01/wide.csv", _wide(columns))
+    r = check(bml, released)
+    assert r.code == 4 and f"{DIR}2020-01-01/wide.csv: " in r.err
+    assert reason in r.err and "--since" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_wide_json_line_refused_by_log(released: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    row = {"x1": 0.1, "x2": 5, "cat": "a", "prediction": 1, **{f"c{i}": 1 for i in range(10_000)}}
+    r = log(bml, released, write(tmp_path, "wide.jsonl", json.dumps(row) + "\n"))
+    assert r.code == 2 and "line 1 has 10,004 columns, more than the 10,000" in r.err
+
+
+def test_some_extra_columns_are_still_read(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    put_on_branch(released, DIR + "2020-01-01/ok.csv", _wide(50))  # the twin: 54 columns
+    r = check(bml, released, "--json")
+    assert r.code in (0, 1) and json.loads(r.out)["rows"] == 20, r.err
+
+
+@pytest.mark.slow
+def test_check_streams_a_big_plain_blob(released: Path, tmp_path: Path) -> None:
+    """A ~120 MB plain blob pushed by hand onto monitoring: `monitor check` in its own process
+    stays under 300 MiB peak RSS (it read the blob whole before: ~3.6x its size)."""
+    import shutil
+    import sys
+
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    if not Path(time_bin).exists():
+        pytest.skip("GNU time is not installed")
+    big = tmp_path / "big.csv"
+    with big.open("w") as f:
+        f.write("x1,x2,cat,prediction\n")
+        for _ in range(100):
+            f.write("0.1,5.0,a,1\n" * 100_000)
+    env = {**os.environ, "GIT_INDEX_FILE": str(released / ".git" / "atk-index")}
+    run = lambda *a: subprocess.run(["git", *a], cwd=released, env=env,  # noqa: E731
+                                    capture_output=True, text=True, check=True).stdout.strip()
+    run("read-tree", "monitoring")
+    blob = run("hash-object", "-w", str(big))
+    run("update-index", "--add", "--cacheinfo", f"100644,{blob},{DIR}2020-01-01/big.csv")
+    c = run("commit-tree", run("write-tree"), "-p", "monitoring", "-m", "logged")
+    run("update-ref", "refs/heads/monitoring", c)
+    r = subprocess.run([time_bin, "-f", "%M", sys.executable, "-m", "branchml", "monitor",
+                        "check", "--tag", TAG, "--json"], cwd=released, capture_output=True,
+                       text=True)
+    assert json.loads(r.stdout)["rows"] == 10_000_000, r.stderr
+    peak_kib = int(r.stderr.strip().splitlines()[-1])
+    assert peak_kib < 300 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

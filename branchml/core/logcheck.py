@@ -22,6 +22,10 @@ _KEEP = {d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", 
 
 BLOCK = 1 << 20  # a file is checked (and written) this many bytes of whole lines at a time
 MAX_LINE = 32 << 20  # a longer line is refused: a block must end at a line end
+# atk19-07: a table branchml reads (monitor log refuses more; check reports such a file as
+# unreadable), so that a wide header committed on the monitoring branch cannot take gigabytes
+MAX_COLUMNS = 10_000
+MAX_HEADER = 1 << 20
 
 
 def check_logged(data: bytes, fmt: RowFormat | None, name: str, block: int = BLOCK) -> None:
@@ -77,6 +81,8 @@ class LogCheck:
         if not self.active:
             return
         text = _text(block, self.name, self.line, first=self.line == 1)
+        if self.line == 1 and self.fmt is not RowFormat.JSONL:
+            _check_header(block.split(b"\n", 1)[0], self.fmt, self.name)
         if self.fmt is RowFormat.JSONL:
             _check_json_lines(text or block.decode("ascii"), self.name, self.line)
         elif not self.reader_needed:
@@ -145,6 +151,20 @@ def _check_json_lines(text: str, name: str, first: int = 1) -> None:
         if not isinstance(row, dict):
             raise UsageError(f"{name}: line {number} is a JSON {type(row).__name__}, not an "
                              "object of column values; fix it and log the file again.")
+        if len(row) > MAX_COLUMNS:
+            raise UsageError(f"{name}: line {number} has {len(row):,} columns, more than the "
+                             f"{MAX_COLUMNS:,} branchml reads; log the training columns only.")
+
+
+def _check_header(header: bytes, fmt: RowFormat | None, name: str) -> None:
+    assert fmt is not None
+    if len(header) > MAX_HEADER:
+        raise UsageError(f"{name}: line 1 (the header) is longer than {MAX_HEADER >> 20} MiB; "
+                         "log the training columns only.")
+    width = header.count(fmt.delimiter) + 1  # quoted delimiters too: an upper bound
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: line 1 (the header) has {width:,} columns, more than the "
+                         f"{MAX_COLUMNS:,} branchml reads; log the training columns only.")
 
 
 def _check_table(lines: Iterable[str], fmt: RowFormat, name: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.content.logged import logged_source
 from branchml.core import drift
 from branchml.core.logcheck import check_since, dated, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
@@ -56,7 +57,7 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     win = Windows(size, trackers, mon, prediction, prefix, stamp) if size else None
     rows_seen, cats = 0, categorical(trackers)  # atk19-09: categories read as text
     for p in paths:
-        source = strategies._source(repo.read_file(tip, p) or b"", store, p)
+        source = logged_source(repo, tip, p, store)  # streamed, never held whole (atk19-07)
         try:
             for columns in readable(column_chunks(source, format_for(p), p, text=cats),
                                     p, BRANCH):

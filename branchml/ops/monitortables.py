@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
+from branchml.content.logged import logged_source
 from branchml.core import drift
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
+from branchml.core.logcheck import MAX_COLUMNS, MAX_HEADER
 from branchml.core.roles import SAMPLE_ROWS
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import UsageError
@@ -23,6 +25,9 @@ from branchml.repo.reader import Git
 CHUNK_ROWS = 50_000
 HEAD_BYTES = 16 << 20  # `monitor log` reads at most this much of the training table
 FIX = "; fix the file and log it again."
+# atk19-07: a chunk holds at most CELLS values (fewer rows for a wide table: 50,000 rows of
+# 10,000 columns would be gigabytes); core/logcheck.py bounds the columns and the header
+CELLS = 5_000_000
 
 
 @dataclass
@@ -184,7 +189,7 @@ def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
         if lazy and fmt is not RowFormat.PARQUET:
             yield path, fmt, None  # the caller reads what it needs
             continue
-        yield path, fmt, strategies._source(repo.read_file(commit, path) or b"", store, path)
+        yield path, fmt, logged_source(repo, commit, path, store)  # streamed (atk19-07)
 
 
 def _no_training(manifest: dict[str, Any]) -> UsageError:
@@ -209,16 +214,36 @@ def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = Tr
             pd = None
         if pd is not None:
             with source() as f:
+                width = _width(f.readline(MAX_HEADER + 1), fmt, name)
+                f.seek(0)
                 reader = pd.read_csv(f, sep="\t" if fmt is RowFormat.TSV else ",",
                                      na_values=[""], keep_default_na=False,
-                                     chunksize=rows, dtype=dict.fromkeys(text, str))
+                                     chunksize=min(rows, max(1, CELLS // width)),
+                                     dtype=dict.fromkeys(text, str))
                 for frame in reader:  # numbers parsed in C; other columns stay strings
                     yield {c: frame[c].to_numpy() for c in frame.columns}
             return
     table = read_table(source(), fmt, name)
-    for chunk in _chunks(table.rows, rows):
+    width = len(table.columns)
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: it has {width:,} columns, more than the {MAX_COLUMNS:,} "
+                         "branchml reads" + FIX)
+    for chunk in _chunks(table.rows, min(rows, max(1, CELLS // max(width, 1)))):
         columns = list(zip(*chunk, strict=False))
         yield {c: columns[i] for i, c in enumerate(table.columns) if i < len(columns)}
+
+
+def _width(header: bytes, fmt: RowFormat, name: str) -> int:
+    """The header's column count (a delimiter inside quotes counts too: an upper bound),
+    refused past MAX_COLUMNS or MAX_HEADER bytes (atk19-07: 320,000 columns peaked at
+    1.36 GB in pandas, though only the training columns are used)."""
+    if len(header) > MAX_HEADER:
+        raise UsageError(f"{name}: its header is longer than {MAX_HEADER >> 20} MiB" + FIX)
+    width = header.count(fmt.delimiter) + 1
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: it has {width:,} columns, more than the {MAX_COLUMNS:,} "
+                         "branchml reads" + FIX)
+    return width
 
 
 def _parquet_chunks(source: Any) -> Iterator[dict[str, Any]]:
