@@ -163,6 +163,8 @@ def test_fifo_is_not_a_regular_file(released: Path, bml, tmp_path: Path) -> None
     os.mkfifo(fifo)
     r = log(bml, released, fifo)
     assert r.code == 2 and f"{fifo}: not a regular file; log a file of rows." in r.err
+    r = log(bml, released, tmp_path)
+    assert r.code == 2 and f"{tmp_path} is a folder; log the files in it." in r.err
     r = log(bml, released, tmp_path / "gone.csv")
     assert r.code == 2 and "gone.csv: no such file." in r.err
 

@@ -116,8 +116,9 @@ def _one_file(repo: objectstore.Repo, w: objectstore.Repo, tip: str, f: Path, de
               ) -> bytes | objectstore.Written | None:
     """One file checked and written (streamed); None when its rows were logged before."""
     if not f.is_file():  # a FIFO or a device is not a file of rows (and could block)
-        raise UsageError(f"{f}: not a regular file; log a file of rows." if f.exists()
-                         else f"{f}: no such file.")
+        raise UsageError(f"{f}: no such file." if not f.exists() else f"{f} is a folder; log "
+                         "the files in it." if f.is_dir() else f"{f}: not a regular file; log "
+                         "a file of rows.")
     fmt = format_for(f.name)
     if blank(f):
         raise UsageError(f"{f} is empty; log files with a header and rows.")
