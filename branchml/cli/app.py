@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -93,7 +94,19 @@ def out(text: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    out(json.dumps(data, indent=2, sort_keys=False, default=str))
+    """Strict JSON (RFC 8259): a NaN or an infinity is null, never the bare NaN/Infinity
+    Python writes by default, which most parsers refuse (atk19-11)."""
+    out(json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False))
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):  # NumPy's float64 too (a float subclass)
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 def _version(value: bool) -> None:

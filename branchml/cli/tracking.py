@@ -164,6 +164,10 @@ def monitor_check(
         emit_json(r)
     else:  # plain text, not Markdown: read on a terminal (the .md report is for PRs)
         out(drift_text(r).rstrip())  # it says how many rows fell in no window
+        skipped = cast("list[str]", r.get("skipped") or [])
+        if skipped:  # issue 19 (f4): files outside a YYYY-MM-DD/ folder are not monitored rows
+            out(f"Skipped {len(skipped)} file(s) outside a YYYY-MM-DD/ folder: "
+                f"{', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}.")
     if r["alerts"]:
         if notify:
             for warning in api.monitor_notify(r, ".").warnings:

@@ -152,18 +152,22 @@ class NumericFeature:
         s, seen = self.summary, self.n - self.missing
         ks = self._ks()
         train_std = s.moments.std
-        return {"feature": self.name, "kind": "numeric", "rows": self.n,
-                "missing": self.missing / self.n if self.n else 0.0,
-                "outside_range": self.outside / seen if seen else 0.0,
-                "psi": psi(s.expected, self.counts), "ks": ks,
-                "ks_pvalue": driftmath.ks_pvalue(ks, len(self.train), seen),
-                "wasserstein": self._wasserstein() / max(train_std or 0.0, 1e-3),
-                "chi2": None, "chi2_pvalue": None, "js": None,
-                "mean": self.moments.mean if seen else None, "std": self.moments.std,
-                "train_mean": s.moments.mean if s.moments.n else None, "train_std": train_std,
-                "train_hist": s.expected.tolist(), "hist": self.counts.tolist(),
-                "edges": [s.moments.low, *s.edges.tolist(), s.moments.high]
-                if s.moments.n else []}
+        out = {"feature": self.name, "kind": "numeric", "rows": self.n,
+               "missing": self.missing / self.n if self.n else 0.0,
+               "outside_range": self.outside / seen if seen else 0.0,
+               "psi": psi(s.expected, self.counts), "ks": ks,
+               "ks_pvalue": driftmath.ks_pvalue(ks, len(self.train), seen),
+               "wasserstein": self._wasserstein() / max(train_std or 0.0, 1e-3),
+               "chi2": None, "chi2_pvalue": None, "js": None,
+               "mean": self.moments.mean if seen else None, "std": self.moments.std,
+               "train_mean": s.moments.mean if s.moments.n else None, "train_std": train_std,
+               "train_hist": s.expected.tolist(), "hist": self.counts.tolist(),
+               "edges": [s.moments.low, *s.edges.tolist(), s.moments.high]
+               if s.moments.n else []}
+        if seen == 0:  # atk19-13: no monitored value is no evidence of drift (was PSI 6.9)
+            out.update(dict.fromkeys(("outside_range", "psi", "ks", "ks_pvalue", "wasserstein"),
+                                     None), note="no monitored values")
+        return out
 
     def _ks(self) -> float:
         seen = self.n - self.missing
@@ -236,15 +240,19 @@ class CategoricalFeature:
             shares = np.maximum(shares, driftmath.EPS)
             shares = shares / shares.sum()
         stat, pvalue = driftmath.chi2(observed, shares)
-        return {"feature": self.name, "kind": "categorical", "rows": self.n,
-                "missing": self.missing / self.n if self.n else 0.0,
-                "outside_range": actual[-1] / max(self.n - self.missing, 1),
-                "psi": psi(expected, actual), "ks": None, "ks_pvalue": None,
-                "wasserstein": None, "chi2": stat, "chi2_pvalue": pvalue,
-                "js": driftmath.jensen_shannon(expected, actual),
-                "mean": None, "std": None, "train_mean": None, "train_std": None,
-                "train_hist": expected, "hist": actual,
-                "categories": [*self.categories, OTHER]}
+        out = {"feature": self.name, "kind": "categorical", "rows": self.n,
+               "missing": self.missing / self.n if self.n else 0.0,
+               "outside_range": actual[-1] / max(self.n - self.missing, 1),
+               "psi": psi(expected, actual), "ks": None, "ks_pvalue": None,
+               "wasserstein": None, "chi2": stat, "chi2_pvalue": pvalue,
+               "js": driftmath.jensen_shannon(expected, actual),
+               "mean": None, "std": None, "train_mean": None, "train_std": None,
+               "train_hist": expected, "hist": actual,
+               "categories": [*self.categories, OTHER]}
+        if self.n == self.missing:  # atk19-13: no monitored value: no statistic, no alert
+            out.update(dict.fromkeys(("outside_range", "psi", "chi2", "chi2_pvalue", "js"),
+                                     None), note="no monitored values")
+        return out
 
 
 SMALL_REFERENCE = 1_000  # training rows at or below which the default distances stay off

@@ -22,6 +22,10 @@ _KEEP = {d: bytes(c for c in range(256) if c not in (d[0], 10)) for d in (b",", 
 
 BLOCK = 1 << 20  # a file is checked (and written) this many bytes of whole lines at a time
 MAX_LINE = 32 << 20  # a longer line is refused: a block must end at a line end
+# atk19-07: a table branchml reads (monitor log refuses more; check reports such a file as
+# unreadable), so that a wide header committed on the monitoring branch cannot take gigabytes
+MAX_COLUMNS = 10_000
+MAX_HEADER = 1 << 20
 
 
 def check_logged(data: bytes, fmt: RowFormat | None, name: str, block: int = BLOCK) -> None:
@@ -77,6 +81,8 @@ class LogCheck:
         if not self.active:
             return
         text = _text(block, self.name, self.line, first=self.line == 1)
+        if self.line == 1 and self.fmt is not RowFormat.JSONL:
+            _check_header(block.split(b"\n", 1)[0], self.fmt, self.name)
         if self.fmt is RowFormat.JSONL:
             _check_json_lines(text or block.decode("ascii"), self.name, self.line)
         elif not self.reader_needed:
@@ -129,6 +135,8 @@ def _text(data: bytes, name: str, line: int = 1, first: bool = True) -> str | No
 
 
 def _check_json_lines(text: str, name: str, first: int = 1) -> None:
+    if first == 1:  # a byte-order mark at the very start is allowed (see _text)
+        text = text.removeprefix("\ufeff")
     for number, line in enumerate(text.split("\n"), first):
         if not line.strip():
             continue
@@ -137,9 +145,26 @@ def _check_json_lines(text: str, name: str, first: int = 1) -> None:
         except ValueError:
             raise UsageError(f"{name}: line {number} is not valid JSON; fix it and log the "
                              "file again.") from None
+        except RecursionError:  # Python's json recurses per nesting level
+            raise UsageError(f"{name}: line {number} nests its JSON too deeply to read; "
+                             "log rows of plain column values.") from None
         if not isinstance(row, dict):
             raise UsageError(f"{name}: line {number} is a JSON {type(row).__name__}, not an "
                              "object of column values; fix it and log the file again.")
+        if len(row) > MAX_COLUMNS:
+            raise UsageError(f"{name}: line {number} has {len(row):,} columns, more than the "
+                             f"{MAX_COLUMNS:,} branchml reads; log the training columns only.")
+
+
+def _check_header(header: bytes, fmt: RowFormat | None, name: str) -> None:
+    assert fmt is not None
+    if len(header) > MAX_HEADER:
+        raise UsageError(f"{name}: line 1 (the header) is longer than {MAX_HEADER >> 20} MiB; "
+                         "log the training columns only.")
+    width = header.count(fmt.delimiter) + 1  # quoted delimiters too: an upper bound
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: line 1 (the header) has {width:,} columns, more than the "
+                         f"{MAX_COLUMNS:,} branchml reads; log the training columns only.")
 
 
 def _check_table(lines: Iterable[str], fmt: RowFormat, name: str) -> None:
@@ -188,6 +213,32 @@ def logged_since(paths: Iterable[str], prefix: str, since: str | None, tag: str,
                      f"{last}); give an earlier --since.")
 
 
+def dated(paths: Iterable[str], prefix: str, since: str | None
+          ) -> tuple[list[str], list[str]]:
+    """The files under `prefix` that `monitor check` reads, and those it skips: only files in
+    a day folder (`prefix`YYYY-MM-DD/, a real date) are rows `monitor log` wrote; anything else
+    on the untrusted monitoring branch (a notes file, a `zzzz/` folder) is skipped and named,
+    so it can neither block every check nor escape --since. Both sorted."""
+    kept, skipped = [], []
+    for p in paths:
+        if not p.startswith(prefix):
+            continue
+        day, sep, _ = p[len(prefix):].partition("/")
+        if not sep or _day(day) is None:
+            skipped.append(p)
+        elif since is None or day >= since:
+            kept.append(p)
+    return sorted(kept), sorted(skipped)
+
+
+def _day(text: str) -> date | None:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if len(text) == 10 and day.isoformat() == text else None
+
+
 def check_log_date(given: str | None, today: date, released: date, tag: str) -> str:
     """The day folder `monitor log` writes to: today (UTC), or --date as YYYY-MM-DD (it names
     a folder, so it must be exactly that) between the release's tag date and today."""
@@ -216,7 +267,8 @@ def readable(chunks: Iterator[dict[str, Any]], path: str, branch: str
     check around it."""
     try:
         yield from chunks
-    except (ValueError, csv.Error, AttributeError, TypeError) as e:
+    except (ValueError, csv.Error, AttributeError, TypeError, RecursionError) as e:
+        # RecursionError: a JSON line nesting thousands of arrays, committed by hand
         reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
         raise StateError(f"{path} on {branch} cannot be read ({reason}); check only the days "
                          "after it with --since YYYY-MM-DD.") from None

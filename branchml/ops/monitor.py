@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.content.logged import logged_source
 from branchml.core import drift, driftnotes
-from branchml.core.logcheck import check_since, logged_since, readable
+from branchml.core.logcheck import check_since, dated, logged_since, readable
 from branchml.core.roles import SAMPLE_ROWS, declared_roles, left_out
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
 from branchml.ops.monitorlog import BRANCH, LogReport, log
-from branchml.ops.monitortables import FIX, column_chunks, floats, training, values
+from branchml.ops.monitortables import FIX, categorical, column_chunks, floats, training, values
 from branchml.ops.monitorwindows import Windows, window_size
 from branchml.ops.release import find, tag_format
 from branchml.ops.trusted import trusted_config
@@ -44,7 +45,10 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
-    paths = logged_since((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix, since, tag,
+    # only files in a YYYY-MM-DD/ folder are rows `monitor log` wrote (logcheck.dated)
+    dated_paths, skipped = dated((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix,
+                                 None)
+    paths = logged_since(dated_paths, prefix, since, tag,
                          f"nothing is monitored for {tag} yet (no files under {prefix} on "
                          f"{BRANCH}); log some with `branchml monitor log`.")
     seed = mon.get("seed", drift.SEED)
@@ -53,11 +57,12 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     pred = drift.Prediction(prediction, seed)
     stamp = next((x.column for x in left if x.role == "timestamp"), None)
     win = Windows(size, trackers, mon, prediction, prefix, stamp) if size else None
-    rows_seen = 0
+    rows_seen, cats = 0, categorical(trackers)  # atk19-09: categories read as text
     for p in paths:
-        source = strategies._source(repo.read_file(tip, p) or b"", store, p)
+        source = logged_source(repo, tip, p, store)  # streamed, never held whole (atk19-07)
         try:
-            for columns in readable(column_chunks(source, format_for(p), p), p, BRANCH):
+            for columns in readable(column_chunks(source, format_for(p), p, text=cats),
+                                    p, BRANCH):
                 rows_seen += len(next(iter(columns.values()), ()))
                 for name, tracker in trackers.items():
                     if name in columns:
@@ -67,8 +72,8 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
                 if win is not None:
                     win.add(columns, p)
         except UsageError as e:  # a word in a numeric column, logged before values were checked
-            raise StateError(str(e).removesuffix(FIX) + f" on {BRANCH}; check only the days "
-                             "after it with --since YYYY-MM-DD.") from None
+            raise StateError(str(e).removesuffix(FIX).rstrip(".") + f" on {BRANCH}; check "
+                             "only the days after it with --since YYYY-MM-DD.") from None
     results = _scored(trackers, mon)
     found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))
@@ -77,6 +82,7 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     out["left_out"] = [x.to_dict() for x in left]
     out["notes"] = driftnotes.small_reference(
         results, {name: t.train_rows for name, t in trackers.items()})
+    out["skipped"] = skipped  # files outside a day folder: not read (see logcheck.dated)
     if win is not None:
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)

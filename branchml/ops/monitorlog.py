@@ -66,6 +66,7 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     cfg_git = repo.pg.config
     object_format = (str(cfg_git["extensions.objectformat"])
                      if "extensions.objectformat" in cfg_git else None)
+    _one_name_each(files)
     out: dict[str, bytes | objectstore.Written] = {}
     already: list[str] = []
     sinks: list[Sink] = []
@@ -100,13 +101,27 @@ def log(path: Path, client: str, tag: str, files: list[Path], dry_run: bool = Fa
     return report
 
 
+def _one_name_each(files: list[Path]) -> None:
+    """Files land under their name in one day folder: two of the same name in one command
+    would be one blob, the first one's rows lost (atk19-08). Refused before anything is read."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.name in seen:
+            raise UsageError(f"{seen[f.name]} and {f} have the same name ({f.name}) and would "
+                             "be logged as one file; rename one of them or log them in two "
+                             "commands.")
+        seen[f.name] = f
+
+
 def _one_file(repo: objectstore.Repo, w: objectstore.Repo, tip: str, f: Path, dest: str,
               columns: tuple[list[str], Roles, set[str]], numeric: set[str],
               store: strategies.Store, how: tuple[bool, str | None], sinks: list[Sink]
               ) -> bytes | objectstore.Written | None:
     """One file checked and written (streamed); None when its rows were logged before."""
-    if not f.is_file():
-        raise UsageError(f"{f}: no such file.")
+    if not f.is_file():  # a FIFO or a device is not a file of rows (and could block)
+        raise UsageError(f"{f}: no such file." if not f.exists() else f"{f} is a folder; log "
+                         "the files in it." if f.is_dir() else f"{f}: not a regular file; log "
+                         "a file of rows.")
     fmt = format_for(f.name)
     if blank(f):
         raise UsageError(f"{f} is empty; log files with a header and rows.")
@@ -118,6 +133,8 @@ def _one_file(repo: objectstore.Repo, w: objectstore.Repo, tip: str, f: Path, de
     sinks.append(sink)
     with open_logged(repo, tip, dest, store) as old:
         rows, word = stream_file(f, fmt, numeric, sink, old)  # rows that cannot be read: raised
+    if not rows.size:  # a header alone: nothing to monitor, and a check of it scored 0 rows
+        raise UsageError(f"{f} has a header but no rows; log files with rows.")
     with f.open("rb") as fh:
         table = read_table(fh, fmt, str(f))  # the header alone
     _check_columns(table.columns, *columns, str(f))

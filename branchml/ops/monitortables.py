@@ -7,13 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from branchml.content import strategies
+from branchml.content.logged import logged_source
 from branchml.core import drift
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, parse_pointer
+from branchml.core.logcheck import MAX_COLUMNS, MAX_HEADER
 from branchml.core.roles import SAMPLE_ROWS
 from branchml.core.rows import RowFormat, format_for
 from branchml.errors import UsageError
@@ -23,6 +25,9 @@ from branchml.repo.reader import Git
 CHUNK_ROWS = 50_000
 HEAD_BYTES = 16 << 20  # `monitor log` reads at most this much of the training table
 FIX = "; fix the file and log it again."
+# atk19-07: a chunk holds at most CELLS values (fewer rows for a wide table: 50,000 rows of
+# 10,000 columns would be gigabytes); core/logcheck.py bounds the columns and the header
+CELLS = 5_000_000
 
 
 @dataclass
@@ -61,7 +66,9 @@ def read_table(data: BinaryIO, fmt: RowFormat | None, name: str) -> Table:
             raise UsageError(f"{name} is empty; log files with a header and rows.")
         return Table([h.lstrip("\ufeff") for h in header], reader)
     if fmt is RowFormat.JSONL:
-        lines = (json.loads(ln) for ln in text if ln.strip())
+        # a byte-order mark may open the file (monitor log allows it there): not JSON
+        lines = (json.loads(ln.removeprefix("\ufeff") if i == 0 else ln)
+                 for i, ln in enumerate(text) if ln.strip())
         first = next(lines, None)
         if first is None:
             raise UsageError(f"{name} is empty; log files with rows.")
@@ -77,6 +84,7 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
     folders, and every file with that header), as column -> chunks of values."""
     cols: list[str] | None = None
     data: dict[str, list[Any]] = {}
+    files = []
     for path, fmt, source in _training_files(g, repo, manifest, store, formats):
         with source() as f:
             header = read_table(f, fmt, path).columns
@@ -84,12 +92,37 @@ def training(g: Git, repo: objectstore.Repo, manifest: dict[str, Any], store: st
             cols = header
         elif header != cols:
             continue  # another table: the first one found is the training table
-        for chunk in column_chunks(source, fmt, path):
-            for c in cols:
-                data.setdefault(c, []).append(chunk.get(c, ()))
+        files.append((path, fmt, source))
+        _read_into(data, cols, source, fmt, path, set())
     if cols is None:
         raise _no_training(manifest)
+    mixed = {c for c, chunks in data.items() if _mixed(chunks)}
+    if mixed:  # atk19-09: a chunk of codes alone (007, 042) was parsed as numbers (7, 42)
+        data = {}
+        for path, fmt, source in files:
+            _read_into(data, cols, source, fmt, path, mixed)
     return cols, data
+
+
+def _read_into(data: dict[str, list[Any]], cols: list[str], source: Any, fmt: RowFormat,
+               path: str, text: set[str]) -> None:
+    for chunk in column_chunks(source, fmt, path, text=text):
+        for c in cols:
+            data.setdefault(c, []).append(chunk.get(c, ()))
+
+
+def _mixed(chunks: list[Any]) -> bool:
+    """Whether pandas read some chunks of a column as numbers and others as text: a
+    categorical column whose values look like numbers in some chunks."""
+    kinds = {getattr(c, "dtype", None) is not None and c.dtype.kind in "fiu" for c in chunks
+             if len(c)}
+    return len(kinds) > 1
+
+
+def categorical(trackers: dict[str, Any]) -> set[str]:
+    """The columns `monitor check` compares as categories: read as text, never as numbers
+    (pandas would read a chunk of codes 007, 042 as 7, 42: every value a new category)."""
+    return {n for n, t in trackers.items() if isinstance(t, drift.CategoricalFeature)}
 
 
 def training_head(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
@@ -156,7 +189,7 @@ def _training_files(g: Git, repo: objectstore.Repo, manifest: dict[str, Any],
         if lazy and fmt is not RowFormat.PARQUET:
             yield path, fmt, None  # the caller reads what it needs
             continue
-        yield path, fmt, strategies._source(repo.read_file(commit, path) or b"", store, path)
+        yield path, fmt, logged_source(repo, commit, path, store)  # streamed (atk19-07)
 
 
 def _no_training(manifest: dict[str, Any]) -> UsageError:
@@ -165,10 +198,12 @@ def _no_training(manifest: dict[str, Any]) -> UsageError:
 
 
 def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = True,
-                  rows: int = CHUNK_ROWS) -> Iterator[dict[str, Any]]:
+                  rows: int = CHUNK_ROWS, text: Collection[str] = ()
+                  ) -> Iterator[dict[str, Any]]:
     """Column name -> values, `rows` rows at a time. With pandas installed (the `fast`
-    extra) and `fast`, CSV/TSV go through its C parser; otherwise through the csv module.
-    Parquet is read in record batches by pyarrow (the `parquet` extra)."""
+    extra) and `fast`, CSV/TSV go through its C parser (the `text` columns as strings, no
+    type guessed); otherwise through the csv module (all strings). Parquet is read in record
+    batches by pyarrow (the `parquet` extra)."""
     if fmt is RowFormat.PARQUET:
         yield from _parquet_chunks(source)
         return
@@ -179,16 +214,36 @@ def column_chunks(source: Any, fmt: RowFormat | None, name: str, fast: bool = Tr
             pd = None
         if pd is not None:
             with source() as f:
+                width = _width(f.readline(MAX_HEADER + 1), fmt, name)
+                f.seek(0)
                 reader = pd.read_csv(f, sep="\t" if fmt is RowFormat.TSV else ",",
                                      na_values=[""], keep_default_na=False,
-                                     chunksize=rows)
+                                     chunksize=min(rows, max(1, CELLS // width)),
+                                     dtype=dict.fromkeys(text, str))
                 for frame in reader:  # numbers parsed in C; other columns stay strings
                     yield {c: frame[c].to_numpy() for c in frame.columns}
             return
     table = read_table(source(), fmt, name)
-    for chunk in _chunks(table.rows, rows):
+    width = len(table.columns)
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: it has {width:,} columns, more than the {MAX_COLUMNS:,} "
+                         "branchml reads" + FIX)
+    for chunk in _chunks(table.rows, min(rows, max(1, CELLS // max(width, 1)))):
         columns = list(zip(*chunk, strict=False))
         yield {c: columns[i] for i, c in enumerate(table.columns) if i < len(columns)}
+
+
+def _width(header: bytes, fmt: RowFormat, name: str) -> int:
+    """The header's column count (a delimiter inside quotes counts too: an upper bound),
+    refused past MAX_COLUMNS or MAX_HEADER bytes (atk19-07: 320,000 columns peaked at
+    1.36 GB in pandas, though only the training columns are used)."""
+    if len(header) > MAX_HEADER:
+        raise UsageError(f"{name}: its header is longer than {MAX_HEADER >> 20} MiB" + FIX)
+    width = header.count(fmt.delimiter) + 1
+    if width > MAX_COLUMNS:
+        raise UsageError(f"{name}: it has {width:,} columns, more than the {MAX_COLUMNS:,} "
+                         "branchml reads" + FIX)
+    return width
 
 
 def _parquet_chunks(source: Any) -> Iterator[dict[str, Any]]:
@@ -225,13 +280,14 @@ def values(tracker: Any, column: Any, name: str, path: str) -> Any:
 
 
 def floats(column: Any, name: str, path: str) -> Any:
+    """The column as floats (empty: NaN), |x| > MAX_MAGNITUDE as NaN: counted as missing."""
     import numpy as np
 
     if getattr(column, "dtype", None) is not None and column.dtype.kind in "fiu":
-        return column.astype(float, copy=False)
+        return _bounded(column.astype(float, copy=False))
     try:  # Python's float() per value: several times faster than NumPy's str -> float cast
-        return np.fromiter((_NAN if v is None or v != v or v == "" else float(v)
-                            for v in column), float, len(column))
+        return _bounded(np.fromiter((_NAN if v is None or v != v or v == "" else float(v)
+                                     for v in column), float, len(column)))
     except (ValueError, TypeError):
         bad = next(v for v in column if v is not None and v == v and v != ""
                    and not _is_float(v))
@@ -240,6 +296,17 @@ def floats(column: Any, name: str, path: str) -> Any:
 
 
 _NAN = float("nan")
+# atk19-11: a square of 1.7e308 overflows the moments (mean/std NaN, JSON with NaN). Below
+# 1e100 the sums of squared deviations stay finite for any row count; no real feature or
+# prediction is that large, so beyond it a value counts as missing, as an infinite one does.
+MAX_MAGNITUDE = 1e100
+
+
+def _bounded(xs: Any) -> Any:
+    import numpy as np
+
+    huge = np.abs(xs) > MAX_MAGNITUDE
+    return np.where(huge, _NAN, xs) if huge.any() else xs
 
 
 def _is_float(v: Any) -> bool:
