@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.content.logged import logged_source
 from branchml.core import compare
-from branchml.core.logcheck import check_since, logged_since, readable
+from branchml.core.logcheck import check_since, dated, logged_since, readable
 from branchml.core.names import check_client_id
 from branchml.core.rows import format_for
 from branchml.errors import StateError, UsageError
@@ -71,7 +72,7 @@ def monitor_compare(path: Path, client: str, a: str, b: str, since: str | None =
 
 def _files(listing: list[str], client: str, tag: str, since: str | None) -> list[str]:
     prefix = f"monitoring/{client}/{tag}/"
-    return logged_since(listing, prefix, since, tag,
+    return logged_since(dated(listing, prefix, None)[0], prefix, since, tag,
                         f"nothing is monitored for {tag} (no files under {prefix} on {BRANCH}); "
                         f"log its rows with `branchml monitor log --client {client} --tag "
                         f"{tag} FILE`.")
@@ -82,7 +83,7 @@ def _read(repo: objectstore.Repo, store: strategies.Store, tip: str, p: str, sid
     """One logged file's chunks into `side`."""
     import numpy as np
 
-    source = strategies._source(repo.read_file(tip, p) or b"", store, p)
+    source = logged_source(repo, tip, p, store)  # streamed, never held whole (atk19-07)
     try:
         for columns in readable(column_chunks(source, format_for(p), p), p, BRANCH):
             side.rows += len(next(iter(columns.values()), ()))
