@@ -4,6 +4,8 @@ real slow or broken receiver) beside its legitimate twin, which must still work.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,6 +14,15 @@ import pytest
 from branchml import api
 from branchml.errors import StateError
 from tests.conftest import commit, git, git_proc
+from tests.test_monitor_windows_alerts import (  # the alert tests' own setup
+    TAG,
+    five_days,
+    on_path,
+    released,
+    set_alerts,
+)
+
+__all__ = ["five_days", "on_path", "released"]  # fixtures, used by name
 
 # -- atk19-10: deploy.yaml against the trailers --------------------------------------------
 
@@ -180,3 +191,67 @@ def test_a_deployment_record_as_deploy_writes_it() -> None:
     assert found == deployrecord.DeployRecord("acme-v1", "acme-v2", 1e-05)
     assert deployrecord.read("acme", "acme-v1", "", "client: acme\nprimary: acme-v1\n"
                              ).tags() == ["acme-v1"]
+
+
+# -- atk19-05: the alert command runs in an empty folder, outside the repository ------------
+
+
+def alert_check(repo: Path, bml):  # type: ignore[no-untyped-def]
+    return bml("monitor", "check", "--tag", TAG, "--json", cwd=repo)
+
+
+def test_alert_command_never_runs_the_checked_out_branchs_module(
+        five_days: Path, bml, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """main names `python3 -m notifier`; a dev branch's notifier.py, checked out, must not be
+    what runs: not from the working folder, not from a PYTHONPATH entry inside the repository."""
+    repo, pwned = five_days, tmp_path / "PWNED"
+    set_alerts(repo, {"command": ["python3", "-m", "notifier"]})
+    commit(repo, {"notifier.py": "import sys; sys.stdin.read(); print('main notifier')\n"},
+           branch="main")
+    commit(repo, {"notifier.py": "import sys, pathlib; sys.stdin.read(); "
+                                 f"pathlib.Path({str(pwned)!r}).write_text('dev code ran')\n"},
+           branch="dev/model")
+    for pythonpath in (None, str(repo), "."):
+        if pythonpath is None:
+            monkeypatch.delenv("PYTHONPATH", raising=False)
+        else:
+            monkeypatch.setenv("PYTHONPATH", pythonpath)
+        r = alert_check(repo, bml)
+        assert r.code == 1 and not pwned.exists()
+        assert r.err.strip() == ("branchml: warning: The alert command python3 failed with "
+                                 "exit code 1; the alert was not delivered to it.")
+    # the twin: the module installed outside the repository (a PYTHONPATH folder) runs
+    lib, got = tmp_path / "lib", tmp_path / "got.json"
+    lib.mkdir()
+    (lib / "notifier.py").write_text(
+        "import os, pathlib, sys\n"
+        f"pathlib.Path({str(got)!r}).write_text(sys.stdin.read())\n"
+        f"pathlib.Path({str(tmp_path / 'cwd')!r}).write_text(os.getcwd() + '\\n' + "
+        "'\\n'.join(os.listdir('.')))\n")
+    monkeypatch.setenv("PYTHONPATH", f"{repo}{os.pathsep}{lib}")
+    r = alert_check(repo, bml)
+    assert r.code == 1 and r.err == "", r.err
+    assert json.loads(got.read_text()) == json.loads(r.out) and not pwned.exists()
+    cwd = (tmp_path / "cwd").read_text().splitlines()
+    assert cwd == [cwd[0]] and Path(cwd[0]).name.startswith("branchml-alert-")
+    assert repo.resolve() not in Path(cwd[0]).resolve().parents
+    assert not Path(cwd[0]).exists()  # removed after the delivery
+
+
+def test_alert_command_in_an_empty_folder_never_reads_a_makefile(
+        five_days: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`make notify` from main: the dev branch's Makefile, checked out, is not read."""
+    repo, pwned = five_days, tmp_path / "PWNED"
+    set_alerts(repo, {"command": ["make", "-s", "notify"]})
+    commit(repo, {"Makefile": f"notify:\n\techo dev > {pwned}\n"}, branch="dev/model")
+    r = alert_check(repo, bml)
+    assert r.code == 1 and not pwned.exists()
+    assert "The alert command make failed with exit code 2" in r.err
+    # the twin: the same make, told where the team's Makefile is, outside the repository
+    team = tmp_path / "team"
+    team.mkdir()
+    (team / "Makefile").write_text(f"notify:\n\tcat > {tmp_path / 'got.json'}\n")
+    set_alerts(repo, {"command": ["make", "-s", "-C", str(team), "notify"]})
+    git("checkout", "-q", "dev/model", cwd=repo)
+    assert alert_check(repo, bml).code == 1
+    assert json.loads((tmp_path / "got.json").read_text())["alerts"] and not pwned.exists()

@@ -4,7 +4,8 @@ being judged or the monitoring branch, where a production job writes):
 
 - `command: [argv...]`: the program gets the JSON on stdin. argv[0] is a bare name looked up
   on PATH, skipping relative PATH entries and entries inside the repository (its worktree or
-  its git folder): a file committed on any branch and checked out is never what runs.
+  its git folder): a file committed on any branch and checked out is never what runs. It
+  runs in an empty temporary folder, its PATH-like search paths without such entries.
 - `webhook: URL`: the JSON is POSTed (http or https only, Content-Type application/json, no
   redirect followed). Messages name the URL's scheme and host only: a webhook's path or query
   often holds its secret.
@@ -17,6 +18,7 @@ import base64
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,10 +97,37 @@ def _within(p: Path, dirs: list[Path]) -> bool:
     return any(p == d or d in p.parents for d in dirs)
 
 
+# search paths of interpreters a notifier may be written for: an entry inside the repository
+# would load a checked-out branch's module as surely as a PATH entry runs its program
+SEARCH_PATHS = ("PYTHONPATH", "NODE_PATH", "PERL5LIB", "PERLLIB", "RUBYLIB", "LD_LIBRARY_PATH")
+
+
+def environment(repo_dirs: list[Path]) -> dict[str, str]:
+    """The caller's environment, with the entries of PATH and of SEARCH_PATHS that are
+    relative or inside the repository left out (the rule `program` applies to PATH)."""
+    env = dict(os.environ)
+    for name in ("PATH", *SEARCH_PATHS):
+        if name in env:
+            kept = [d for d in env[name].split(os.pathsep)
+                    if d and os.path.isabs(d) and not _within(Path(d).resolve(), repo_dirs)]
+            if kept:
+                env[name] = os.pathsep.join(kept)
+            else:
+                del env[name]
+    return env
+
+
 def run_command(argv: list[str], repo_dirs: list[Path], body: bytes, timeout: float) -> None:
     exe = program(argv[0], repo_dirs)
     try:
-        code = proc.run_bounded([exe, *argv[1:]], body, timeout)
+        # an empty folder outside the repository as its working folder: `python3 -m x`,
+        # `make notify` or `./x` inside the command would otherwise find the checked-out
+        # branch's files in the caller's folder (as `pull --validate` runs in main's files)
+        with tempfile.TemporaryDirectory(prefix="branchml-alert-",
+                                         ignore_cleanup_errors=True) as neutral:
+            env = {**environment(repo_dirs), "PWD": neutral}
+            env.pop("OLDPWD", None)
+            code = proc.run_bounded([exe, *argv[1:]], body, timeout, cwd=neutral, env=env)
     except proc.ProcessError:  # the timeout
         raise _Refused(f"The alert command {argv[0]} did not finish within {timeout:g} s and "
                        "was stopped; make it return sooner or raise monitor.alerts.timeout."
