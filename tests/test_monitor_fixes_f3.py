@@ -255,3 +255,40 @@ def test_alert_command_in_an_empty_folder_never_reads_a_makefile(
     git("checkout", "-q", "dev/model", cwd=repo)
     assert alert_check(repo, bml).code == 1
     assert json.loads((tmp_path / "got.json").read_text())["alerts"] and not pwned.exists()
+
+
+# -- atk19-12: PATH entries in any worktree of the repository count as inside it ------------
+
+@pytest.mark.parametrize("run_from", ["linked worktree", "main checkout"])
+def test_alert_command_skips_path_entries_in_other_worktrees(
+        five_days: Path, bml, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        run_from: str) -> None:  # type: ignore[no-untyped-def]
+    """The project's bin/ on PATH (direnv's PATH_add bin): a dev branch checked out in one
+    worktree holds bin/notify-team; `monitor check` runs in the other."""
+    repo, pwned, system = five_days, tmp_path / "PWNED", tmp_path / "SYSTEM"
+    sysbin = tmp_path / "sys"
+    sysbin.mkdir()
+    exe = sysbin / "notify-team"
+    exe.write_text(f"#!/bin/sh\ncat > '{system}'\n")
+    exe.chmod(0o755)
+    set_alerts(repo, {"command": ["notify-team"]})
+    linked = tmp_path / "wt"
+    if run_from == "linked worktree":  # dev checked out in the main checkout
+        git("checkout", "-q", "dev/model", cwd=repo)
+        git("worktree", "add", "-q", "-f", str(linked), "main", cwd=repo)
+        dev_side, check_in = repo, linked
+    else:  # dev checked out in a linked worktree, the check run in the main checkout
+        git("worktree", "add", "-q", str(linked), "dev/model", cwd=repo)
+        dev_side, check_in = linked, repo
+    tool = dev_side / "bin" / "notify-team"
+    tool.parent.mkdir()
+    tool.write_text(f"#!/bin/sh\ncat >/dev/null; echo dev > '{pwned}'\n")
+    tool.chmod(0o755)
+    git("add", "bin", cwd=dev_side)
+    git("commit", "-q", "--no-verify", "-m", "tools", cwd=dev_side)
+    monkeypatch.setenv("PATH", f"{dev_side / 'bin'}{os.pathsep}{sysbin}{os.pathsep}"
+                               f"{os.environ['PATH']}")
+    r = alert_check(check_in, bml)
+    assert r.code == 1 and r.err == "", r.err
+    assert not pwned.exists()  # the other worktree's bin/ skipped ...
+    assert json.loads(system.read_text())["alerts"]  # ... the twin outside it ran

@@ -3,8 +3,8 @@ what `monitor.alerts` in the trusted config names (main's `branchml.yaml`, never
 being judged or the monitoring branch, where a production job writes):
 
 - `command: [argv...]`: the program gets the JSON on stdin. argv[0] is a bare name looked up
-  on PATH, skipping relative PATH entries and entries inside the repository (its worktree or
-  its git folder): a file committed on any branch and checked out is never what runs. It
+  on PATH, skipping relative PATH entries and entries inside the repository (any of its
+  worktrees, its git folder): a file committed on any branch and checked out is never what runs. It
   runs in an empty temporary folder, its PATH-like search paths without such entries.
 - `webhook: URL`: the JSON is POSTed (http or https only, Content-Type application/json, no
   redirect followed). Messages name the URL's scheme and host only: a webhook's path or query
@@ -75,8 +75,20 @@ def notify(path: Path, report: dict[str, Any]) -> AlertDelivery:
 
 
 def _inside_repo(path: Path) -> list[Path]:
+    """The folders of the repository: this worktree, the git folder, and every other worktree
+    of it (`git worktree list`): a linked worktree checks out a branch as surely as this one,
+    and the main checkout seen from a linked worktree is no less the repository's."""
     repo = objectstore.Repo(path)
-    return [Path(p).resolve() for p in (repo.root, repo.common_dir) if p]
+    dirs = [Path(p) for p in (repo.root, repo.common_dir) if p]
+    try:
+        listed = proc.run(["git", "worktree", "list", "--porcelain", "-z"], cwd=path).stdout
+    except proc.ProcessError:
+        raise _Refused("The alert command was not run: the repository's worktrees could not "
+                       "be listed (`git worktree list`); check the repository.") from None
+    for field in listed.split(b"\0"):
+        if field.startswith(b"worktree "):
+            dirs.append(Path(os.fsdecode(field[len(b"worktree "):])))
+    return [d.resolve() for d in dirs]
 
 
 def program(name: str, repo_dirs: list[Path]) -> str:
