@@ -85,9 +85,9 @@ def _inside_repo(path: Path) -> list[Path]:
     except proc.ProcessError:
         raise _Refused("The alert command was not run: the repository's worktrees could not "
                        "be listed (`git worktree list`); check the repository.") from None
-    for field in listed.split(b"\0"):
-        if field.startswith(b"worktree "):
-            dirs.append(Path(os.fsdecode(field[len(b"worktree "):])))
+    for entry in listed.split(b"\0"):
+        if entry.startswith(b"worktree "):
+            dirs.append(Path(os.fsdecode(entry[len(b"worktree "):])))
     return [d.resolve() for d in dirs]
 
 
