@@ -4,9 +4,13 @@ real slow or broken receiver) beside its legitimate twin, which must still work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -292,3 +296,93 @@ def test_alert_command_skips_path_entries_in_other_worktrees(
     assert r.code == 1 and r.err == "", r.err
     assert not pwned.exists()  # the other worktree's bin/ skipped ...
     assert json.loads(system.read_text())["alerts"]  # ... the twin outside it ran
+
+
+# -- atk19-04: the webhook timeout bounds the whole delivery ---------------------------------
+
+class Dribbler:
+    """A webhook that accepts, reads the request, then answers one byte every `pause` s."""
+
+    def __init__(self, pause: float, answer: bytes) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.pause, self.answer, self.got = pause, answer, 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def read_request(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536) or b"\r\n\r\n"
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), b"0"))
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            body += chunk
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    self.read_request(conn)
+                self.got += 1
+                for byte in self.answer:
+                    try:
+                        conn.send(bytes([byte]))
+                    except OSError:
+                        break
+                    time.sleep(self.pause)
+
+
+SLOW = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60 + b"\r\n\r\n"
+PROMPT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_webhook_answering_a_byte_a_second_is_given_up_at_the_timeout(
+        released: Path, bml, no_proxy: None) -> None:  # type: ignore[no-untyped-def]
+    slow = Dribbler(1.0, SLOW)  # 80 s of answer at one byte a second
+    set_alerts(released, {"webhook": slow.url, "timeout": 2})
+    began = time.monotonic()
+    done = api.monitor_notify({"alerts": ["x1: psi 0.4 > 0.2"]}, released)  # type: ignore[typeddict-item]
+    took = time.monotonic() - began
+    assert 1.9 < took < 4, took
+    assert done.sent == [] and done.warnings == [
+        f"The alert webhook {slow.url.removesuffix('/hook')} did not answer within 2 s and was "
+        "given up; make it answer sooner or raise monitor.alerts.timeout."]
+    time.sleep(0.5)  # its connection was cut: the delivery's thread is gone, not left reading
+    assert not [t for t in threading.enumerate() if t.name == "branchml-webhook"]
+    # the twins: a prompt receiver, and one that answers slowly but within the timeout
+    for pause in (0.0, 0.02):
+        ok = Dribbler(pause, PROMPT)
+        set_alerts(released, {"webhook": ok.url, "timeout": 5})
+        done = api.monitor_notify({"alerts": ["x1: psi 0.4 > 0.2"]}, released)  # type: ignore[typeddict-item]
+        assert done.warnings == [] and done.sent == [f"webhook {ok.url.removesuffix('/hook')}"]
+        assert ok.got == 1
+
+
+def test_monitor_check_with_a_slow_webhook_ends_near_its_timeout(
+        five_days: Path, bml, no_proxy: None) -> None:  # type: ignore[no-untyped-def]
+    """The reviewer's scenario: `monitor check` (a cron job, a CI step) with timeout 2."""
+    slow = Dribbler(1.0, SLOW)
+    set_alerts(five_days, {"webhook": slow.url, "timeout": 2})
+    quick = time.monotonic()
+    assert bml("monitor", "check", "--tag", TAG, "--no-notify", cwd=five_days).code == 1
+    alone = time.monotonic() - quick
+    began = time.monotonic()
+    r = bml("monitor", "check", "--tag", TAG, cwd=five_days)
+    assert r.code == 1 and "did not answer within 2 s" in r.err
+    assert time.monotonic() - began < alone + 4  # was: about 40 s

@@ -4,17 +4,15 @@ being judged or the monitoring branch, where a production job writes):
 
 - `command: [argv...]`: the program gets the JSON on stdin. argv[0] is a bare name looked up
   on PATH, skipping relative PATH entries and entries inside the repository (any of its
-  worktrees, its git folder): a file committed on any branch and checked out is never what runs. It
-  runs in an empty temporary folder, its PATH-like search paths without such entries.
-- `webhook: URL`: the JSON is POSTed (http or https only, Content-Type application/json, no
-  redirect followed). Messages name the URL's scheme and host only: a webhook's path or query
-  often holds its secret.
+  worktrees, its git folder): a file committed on any branch and checked out is never what
+  runs. It runs in an empty temporary folder, its PATH-like search paths without such entries.
+- `webhook: URL`: the JSON is POSTed (ops/webhook.py: http or https only, no redirect
+  followed, the whole delivery within the timeout).
 
 A delivery that fails gives one warning sentence; the check's own exit code (1) is kept."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -22,11 +20,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError, URLError
-from urllib.parse import unquote, urlsplit, urlunsplit
-from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from branchml.ops.trusted import trusted_config
+from branchml.ops.webhook import DeliveryFailed as _Refused
+from branchml.ops.webhook import post, shown
 from branchml.repo import objectstore, proc
 from branchml.repo.reader import Git
 
@@ -43,10 +40,6 @@ class AlertDelivery:
 
     def to_dict(self) -> dict[str, list[str]]:
         return asdict(self)
-
-
-class _Refused(Exception):
-    """A delivery not attempted or failed: its message is the warning sentence."""
 
 
 def notify(path: Path, report: dict[str, Any]) -> AlertDelivery:
@@ -150,49 +143,3 @@ def run_command(argv: list[str], repo_dirs: list[Path], body: bytes, timeout: fl
     if code != 0:
         raise _Refused(f"The alert command {argv[0]} failed with exit code {code}; "
                        "the alert was not delivered to it.")
-
-
-class _NoRedirect(HTTPRedirectHandler):
-    """A redirect is a failure: it could send the alert (a POST) somewhere not configured."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def post(url: str, body: bytes, timeout: float) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Refused(f"The alert webhook is not an http or https URL (it is {shown(url)}); "
-                       "give one such as https://hooks.example.com/drift.")
-    headers = {"Content-Type": "application/json", "User-Agent": "branchml"}
-    if parts.username is not None:  # user:password@ in the URL: HTTP basic auth, not the host
-        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-    request = Request(urlunsplit(parts), data=body, method="POST",  # noqa: S310 (http(s) only)
-                      headers=headers)
-    try:
-        with build_opener(_NoRedirect).open(request, timeout=timeout) as response:
-            response.read(65_536)
-    except HTTPError as e:
-        raise _Refused(f"The alert webhook {shown(url)} answered HTTP {e.code}; the alert was "
-                       "not delivered to it.") from None
-    except (URLError, OSError) as e:  # refused, unknown host, timeout
-        reason = getattr(e, "reason", None) or e
-        raise _Refused(f"The alert webhook {shown(url)} could not be reached ({reason}); "
-                       "the alert was not delivered to it.") from None
-    except ValueError:  # http.client's InvalidURL (a bad port): its text may hold a secret
-        raise _Refused(f"The alert webhook {shown(url)} is not a URL that can be reached; "
-                       "check monitor.alerts.webhook.") from None
-
-
-def shown(url: str) -> str:
-    """Scheme and host only: no user, password, path or query (where secrets live)."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    if not parts.hostname:
-        return f"a {parts.scheme or 'schemeless'} URL"
-    return f"{parts.scheme}://{parts.hostname}{port}"
