@@ -386,3 +386,84 @@ def test_monitor_check_with_a_slow_webhook_ends_near_its_timeout(
     r = bml("monitor", "check", "--tag", TAG, cwd=five_days)
     assert r.code == 1 and "did not answer within 2 s" in r.err
     assert time.monotonic() - began < alone + 4  # was: about 40 s
+
+
+# -- atk19-06: webhook URLs and command arguments no delivery can use ------------------------
+
+BAD_ALERTS = {
+    "unclosed bracket": ({"webhook": "http://[::1/hook?token=s3cret"},
+                         "The alert webhook cannot be used: it does not parse as a URL (an "
+                         "unclosed [ or a bad port); fix monitor.alerts.webhook in main's "
+                         "branchml.yaml."),
+    "space in host": ({"webhook": "http://a b/hook?token=s3cret"},
+                      "The alert webhook http://a?b cannot be used: it holds a space or a "
+                      "control character; fix monitor.alerts.webhook in main's branchml.yaml."),
+    "bad port": ({"webhook": "http://example.com:99999/hook?token=s3cret"},
+                 "The alert webhook http://example.com cannot be used: it does not parse as a "
+                 "URL (an unclosed [ or a bad port); fix monitor.alerts.webhook in main's "
+                 "branchml.yaml."),
+    "escape in host": ({"webhook": "http://ex\x1bc\x07ample.com/hook?token=s3cret"},
+                       "The alert webhook http://ex?c?ample.com cannot be used: it holds a "
+                       "space or a control character; fix monitor.alerts.webhook in main's "
+                       "branchml.yaml."),
+    "NUL in an argument": ({"command": ["sh", "-c\0x"]},
+                           "The alert command sh cannot be run: its argument 1 holds a NUL "
+                           "character, which no program can receive; fix "
+                           "monitor.alerts.command in main's branchml.yaml."),
+}
+
+
+@pytest.mark.parametrize("alerts,warning", list(BAD_ALERTS.values()), ids=list(BAD_ALERTS))
+def test_unusable_alert_settings_are_one_warning_and_exit_1(
+        five_days: Path, bml, tmp_path: Path, alerts: dict[str, object], warning: str) -> None:  # type: ignore[no-untyped-def]
+    set_alerts(five_days, alerts)  # committed on main with --no-verify, past config validate
+    r = bml("monitor", "check", "--tag", TAG, cwd=five_days)
+    assert r.code == 1, r.err  # the alert's own exit code, not an internal error (70)
+    assert r.err == f"branchml: warning: {warning}\n"
+    assert "s3cret" not in r.err and "\x1b" not in r.err and "\x07" not in r.err
+    report = {"alerts": ["x1: psi 0.4 > 0.2"]}
+    done = api.monitor_notify(report, five_days)  # type: ignore[arg-type]
+    assert done.sent == [] and done.warnings == [warning]  # never raises
+    # `config validate` refuses the same file up front
+    cfg = tmp_path / "branchml.yaml"
+    cfg.write_text(git("show", "main:branchml.yaml", cwd=five_days))
+    r = bml("config", "validate", str(cfg))
+    assert r.code == 2 and r.err.startswith("branchml: error: branchml.yaml: monitor.alerts.")
+    assert r.err.count("\n") == 1 and "s3cret" not in r.err
+
+
+def test_usable_alert_settings_still_validate_and_deliver(
+        five_days: Path, bml, tmp_path: Path, on_path: Path, no_proxy: None) -> None:  # type: ignore[no-untyped-def]
+    """The twin: an IPv6 webhook in brackets with a port and a command with ordinary arguments
+    pass `config validate` and deliver."""
+    ok = Dribbler(0.0, PROMPT)
+    got = tmp_path / "got.json"
+    exe = on_path / "notify-team"
+    exe.write_text(f"#!/bin/sh\ncat > '{got}'\n")
+    exe.chmod(0o755)
+    set_alerts(five_days, {"command": ["notify-team", "--channel", "ml ops"],
+                           "webhook": ok.url + "?token=s3cret"})
+    cfg = tmp_path / "branchml.yaml"
+    cfg.write_text(git("show", "main:branchml.yaml", cwd=five_days))
+    assert bml("config", "validate", str(cfg)).code == 0
+    r = bml("monitor", "check", "--tag", TAG, cwd=five_days)
+    assert r.code == 1 and r.err == "", r.err
+    assert json.loads(got.read_text())["alerts"] and ok.got == 1
+    from branchml.core.alertsettings import webhook_problem
+
+    assert webhook_problem("https://[::1]:8443/hook?k=v") is None
+
+
+@pytest.mark.parametrize(("alerts", "problem"), [
+    ({"webhook": "https://hooks.example.com/drift", "command": ["notify-team", "-x"]}, None),
+    ({"webhook": "http://[::1]:8080/x"}, None),
+    ({"webhook": "ftp://example.com/x"}, "monitor.alerts.webhook: it is not an http or https"),
+    ({"webhook": "http:///x"}, "monitor.alerts.webhook: it is not an http or https"),
+    ({"webhook": "http://a\tb/x"}, "monitor.alerts.webhook: it holds a space"),
+    ({"command": ["x", "a", "b\0"]}, "monitor.alerts.command: its argument 2 holds a NUL"),
+])
+def test_alert_settings_table(alerts: dict[str, object], problem: str | None) -> None:
+    from branchml.core.alertsettings import alerts_problem
+
+    found = alerts_problem(alerts)
+    assert found == problem if problem is None else (found or "").startswith(problem)

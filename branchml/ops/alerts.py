@@ -17,10 +17,12 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from branchml.core.alertsettings import command_problem, printable
 from branchml.ops.trusted import trusted_config
 from branchml.ops.webhook import DeliveryFailed as _Refused
 from branchml.ops.webhook import post, shown
@@ -52,19 +54,25 @@ def notify(path: Path, report: dict[str, Any]) -> AlertDelivery:
     timeout = float(settings.get("timeout") or DEFAULT_TIMEOUT)
     if settings.get("command"):
         argv = [str(a) for a in settings["command"]]
-        try:
-            run_command(argv, _inside_repo(path), body, timeout)
-            done.sent.append(f"command {argv[0]}")
-        except _Refused as e:
-            done.warnings.append(str(e))
+        _attempt(done, f"command {printable(argv[0])}",
+                 lambda: run_command(argv, _inside_repo(path), body, timeout))
     if settings.get("webhook"):
         url = str(settings["webhook"])
-        try:
-            post(url, body, timeout)
-            done.sent.append(f"webhook {shown(url)}")
-        except _Refused as e:
-            done.warnings.append(str(e))
+        _attempt(done, f"webhook {shown(url)}", lambda: post(url, body, timeout))
     return done
+
+
+def _attempt(done: AlertDelivery, what: str, deliver: Callable[[], None]) -> None:
+    """One delivery: `what` in `sent`, or its warning. A failed delivery never raises, even
+    one this module did not foresee (the alert itself is the check's exit code, 1)."""
+    try:
+        deliver()
+        done.sent.append(what)
+    except _Refused as e:
+        done.warnings.append(str(e))
+    except Exception as e:  # a surprise still ends as one sentence, never a traceback
+        done.warnings.append(f"The alert {what.split(' ')[0]} could not be used "
+                             f"({type(e).__name__}); the alert was not delivered to it.")
 
 
 def _inside_repo(path: Path) -> list[Path]:
@@ -93,8 +101,8 @@ def program(name: str, repo_dirs: list[Path]) -> str:
             if os.path.isabs(d) and not _within(Path(d).resolve(), repo_dirs)]
     found = shutil.which(name, path=os.pathsep.join(dirs)) if dirs else None
     if found is None or _within(Path(found).resolve(), repo_dirs):
-        raise _Refused(f"The alert command {name} is not a program on PATH outside the "
-                       "repository; install it in a PATH folder such as /usr/local/bin.")
+        raise _Refused(f"The alert command {printable(name)} is not a program on PATH outside "
+                       "the repository; install it in a PATH folder such as /usr/local/bin.")
     return found
 
 
@@ -123,6 +131,10 @@ def environment(repo_dirs: list[Path]) -> dict[str, str]:
 
 
 def run_command(argv: list[str], repo_dirs: list[Path], body: bytes, timeout: float) -> None:
+    problem = command_problem(argv)
+    if problem:
+        raise _Refused(f"The alert command {printable(argv[0])} cannot be run: {problem}; fix "
+                       "monitor.alerts.command in main's branchml.yaml.")
     exe = program(argv[0], repo_dirs)
     try:
         # an empty folder outside the repository as its working folder: `python3 -m x`,

@@ -20,6 +20,8 @@ from urllib.request import (
     build_opener,
 )
 
+from branchml.core import alertsettings
+
 
 class DeliveryFailed(Exception):
     """A delivery not attempted or failed: its message is the warning sentence."""
@@ -46,18 +48,24 @@ def post(url: str, body: bytes, timeout: float) -> None:
     if worker.is_alive():
         for conn in list(sockets):  # a blocked read or send ends now: the thread goes too
             conn.cancel()
-        raise DeliveryFailed(f"The alert webhook {shown(url)} did not answer within {timeout:g} s "
-                       "and was given up; make it answer sooner or raise "
-                       "monitor.alerts.timeout.")
+        raise DeliveryFailed(f"The alert webhook {shown(url)} did not answer within "
+                             f"{timeout:g} s and was given up; make it answer sooner or raise "
+                             "monitor.alerts.timeout.")
     if outcome and outcome[0] is not None:
         raise outcome[0]
 
 
 def _request(url: str, body: bytes) -> Request:
+    problem = alertsettings.webhook_problem(url)
+    if problem == "it is not an http or https URL with a host":
+        raise DeliveryFailed(f"The alert webhook is not an http or https URL (it is "
+                             f"{shown(url)}); give one such as https://hooks.example.com/drift.")
+    if problem:
+        host = shown(url)
+        named = "" if host.startswith("a ") else f" {host}"  # "a URL that does not parse"
+        raise DeliveryFailed(f"The alert webhook{named} cannot be used: {problem}; fix "
+                             "monitor.alerts.webhook in main's branchml.yaml.")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryFailed(f"The alert webhook is not an http or https URL (it is {shown(url)}); "
-                       "give one such as https://hooks.example.com/drift.")
     headers = {"Content-Type": "application/json", "User-Agent": "branchml"}
     if parts.username is not None:  # user:password@ in the URL: HTTP basic auth, not the host
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -77,16 +85,16 @@ def _deliver(request: Request, url: str, timeout: float, sockets: list[_Connecti
             response.read(65_536)
         outcome.append(None)
     except HTTPError as e:
-        outcome.append(DeliveryFailed(f"The alert webhook {shown(url)} answered HTTP {e.code}; the "
-                                "alert was not delivered to it."))
+        outcome.append(DeliveryFailed(f"The alert webhook {shown(url)} answered HTTP {e.code}; "
+                                      "the alert was not delivered to it."))
     except (URLError, OSError) as e:  # refused, unknown host, timeout
         reason = getattr(e, "reason", None) or e
         outcome.append(DeliveryFailed(f"The alert webhook {shown(url)} could not be reached "
-                                f"({reason}); the alert was not delivered to it."))
+                                      f"({reason}); the alert was not delivered to it."))
     except Exception:  # http.client's InvalidURL (a bad port) and the like: its
         # text may hold a secret, and a failed delivery is a warning, never an exception
-        outcome.append(DeliveryFailed(f"The alert webhook {shown(url)} is not a URL that can be "
-                                "reached; check monitor.alerts.webhook."))
+        outcome.append(DeliveryFailed(f"The alert webhook {shown(url)} is not a URL that can "
+                                      "be reached; check monitor.alerts.webhook."))
 
 
 class _Connection:
@@ -134,12 +142,16 @@ def _tracked(handler: type[Any], sockets: list[_Connection]) -> Any:
 
 
 def shown(url: str) -> str:
-    """Scheme and host only: no user, password, path or query (where secrets live)."""
-    parts = urlsplit(url)
+    """Scheme and host only: no user, password, path or query (where secrets live); a space
+    or control character shown as `?`, so a URL cannot write to the terminal."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ : not even its host can be told
+        return "a URL that does not parse"
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         port = ""
     if not parts.hostname:
-        return f"a {parts.scheme or 'schemeless'} URL"
-    return f"{parts.scheme}://{parts.hostname}{port}"
+        return f"a {alertsettings.printable(parts.scheme) or 'schemeless'} URL"
+    return alertsettings.printable(f"{parts.scheme}://{parts.hostname}{port}")
