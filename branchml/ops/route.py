@@ -1,6 +1,8 @@
 """The deterministic router for serving code: `Router(client)` reads refs/deploy/<client>
 once (primary, candidate, fraction) and sends each key to one release by its bucket
-(core/route.py); `refresh()` reads the ref again after a deploy."""
+(core/route.py); `refresh()` reads the ref again after a deploy. It routes by what the
+deployment's trailers state, the record the server judged and `deployed` prints, and refuses
+a deploy.yaml that says otherwise or a tag that is not a release of the client here."""
 
 from __future__ import annotations
 
