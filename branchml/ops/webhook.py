@@ -51,7 +51,10 @@ def post(url: str, body: bytes, timeout: float) -> None:
         raise DeliveryFailed(f"The alert webhook {shown(url)} did not answer within "
                              f"{timeout:g} s and was given up; make it answer sooner or raise "
                              "monitor.alerts.timeout.")
-    if outcome and outcome[0] is not None:
+    if not outcome:  # the thread ended without a word: nothing says the POST arrived
+        raise DeliveryFailed(f"The alert webhook {shown(url)} could not be reached; the alert "
+                             "was not delivered to it.")
+    if outcome[0] is not None:
         raise outcome[0]
 
 
