@@ -257,8 +257,16 @@ def promote(src: str, dst: str, path: str | Path = ".", dry_run: bool = False
 def config_validate(file: str | Path) -> dict[str, JsonValue]:
     """The effective config of `file`; raises ConfigError with one sentence if invalid."""
     from branchml import config
+    from branchml.core.alertsettings import alerts_problem
+    from branchml.errors import ConfigError
 
-    return cast("dict[str, JsonValue]", config.load_file(Path(file)))
+    cfg = config.load_file(Path(file))
+    # monitor.alerts the schema passes but no delivery can use (atk19-06): refused here,
+    # where it is cheap; `monitor check` with such a config warns and keeps its exit code
+    why = alerts_problem((cfg.get("monitor") or {}).get("alerts") or {})
+    if why:
+        raise ConfigError(f"{Path(file).name}: {why}.")
+    return cast("dict[str, JsonValue]", cfg)
 
 
 def config_show(path: str | Path = ".") -> dict[str, JsonValue]:

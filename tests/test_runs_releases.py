@@ -321,7 +321,10 @@ def deployment(repo: Path, parent: str | None, primary: str, when: str) -> str:
                           check=True).stdout.strip()
 
 
-def test_naive_at_is_read_in_the_local_zone(stable: Path) -> None:
+def test_naive_at_is_read_in_the_local_zone(stable: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    # `deployed` names only releases that exist here, as the router does (atk19-10)
+    for extra in ([], ["--allow-same"]):
+        assert bml("tag", "--client", "acme", *extra, cwd=stable).code == 0
     first = deployment(stable, None, "acme-v1", "2026-11-01T10:00:00+00:00")
     second = deployment(stable, first, "acme-v2", "2026-11-01T14:00:00+00:00")
     git("update-ref", "refs/deploy/acme", second, cwd=stable)

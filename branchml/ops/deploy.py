@@ -143,14 +143,25 @@ def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:
     g = Git(path)
     rows = history(g, client)
     if at is None:
-        return {**rows[0], "client": client, "at": None, "current": True}
+        return {**_checked(g, client, rows[0]), "client": client, "at": None, "current": True}
     when, zone = _read_time(at)
     for i, r in enumerate(rows):
         if datetime.fromisoformat(r["time"]) <= when:
-            return {**r, "client": client, "at": at, "at_time": when.isoformat(),
-                    "zone": zone, "current": i == 0}
+            return {**_checked(g, client, r), "client": client, "at": at,
+                    "at_time": when.isoformat(), "zone": zone, "current": i == 0}
     raise UsageError(f"nothing of {client} was deployed at {at} ({zone}; first deployment: "
                      f"{rows[-1]['time']}).")
+
+
+def _checked(g: Git, client: str, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` as the router reads its commit (ops/route.py): a record whose deploy.yaml says
+    otherwise than its trailers, or that names no release of `client` here, is refused in
+    the router's words, so `deployed` never names what the router does not route to."""
+    from branchml.ops.route import record_at
+
+    found = record_at(g, client, row["commit"])
+    return {**row, "primary": found.primary, "candidate": found.candidate,
+            "fraction": found.fraction}
 
 
 def _read_time(at: str) -> tuple[datetime, str]:

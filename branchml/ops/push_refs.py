@@ -10,7 +10,7 @@ a release that exists.
 from __future__ import annotations
 
 from branchml.content import manifests
-from branchml.core import bounds
+from branchml.core import bounds, deployrecord
 from branchml.core import manifest as core
 from branchml.core.changes import Violation
 from branchml.core.model import BranchKind
@@ -167,4 +167,23 @@ def check_deploy_ref(git: Git, ref: str, old: str, new: str, after: dict[str, st
                               f"{client} here: push the release tag first", sha)
         if not fields[1].strip():
             return refuse("a deployment commit names no release (Deploy-Primary)", sha)
+        why = _record_problem(git, client, sha, fields[1], fields[2])
+        if why:
+            return refuse(why, sha)
     return []
+
+
+def _record_problem(git: Git, client: str, sha: str, primary: str, candidate: str) -> str:
+    """Why the deployment commit `sha` is not one record (its trailers, which this judge and
+    `deployed` read, and its deploy.yaml, which the router reads, must say the same), or
+    "": a server that judged the trailers alone let a deploy.yaml send keys elsewhere."""
+    try:
+        blob = git.read_bounded(f"{sha}:deploy.yaml", deployrecord.LIMIT, "deploy.yaml")
+        text = blob[1].decode("utf-8", "replace") if blob is not None else None
+        deployrecord.read(client, primary, candidate, text)
+    except bounds.TooLarge:
+        return (f"a deployment's deploy.yaml is over {deployrecord.LIMIT // 1024} KiB; deploy "
+                "with `branchml deploy`")
+    except deployrecord.BadRecord as e:
+        return f"the deployment {e}; deploy with `branchml deploy`"
+    return ""

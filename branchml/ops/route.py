@@ -1,20 +1,24 @@
 """The deterministic router for serving code: `Router(client)` reads refs/deploy/<client>
 once (primary, candidate, fraction) and sends each key to one release by its bucket
-(core/route.py); `refresh()` reads the ref again after a deploy."""
+(core/route.py); `refresh()` reads the ref again after a deploy. It routes by what the
+deployment's trailers state, the record the server judged and `deployed` prints, and refuses
+a deploy.yaml that says otherwise or a tag that is not a release of the client here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from branchml.core import deployrecord
 from branchml.core import route as buckets
+from branchml.core.bounds import TooLarge
 from branchml.core.names import check_client_id
-from branchml.core.yamlload import load
-from branchml.errors import ConfigError, StateError, UsageError
+from branchml.errors import StateError, UsageError
 from branchml.repo.reader import Git
 
-DEPLOY_YAML_LIMIT = 64 * 1024  # deploy.yaml is three lines: a larger one is not ours
+DEPLOY_YAML_LIMIT = deployrecord.LIMIT
+TRAILERS = ("%(trailers:key=Deploy-Primary,valueonly)%x00"
+            "%(trailers:key=Deploy-Candidate,valueonly)")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Routing:
 
 
 def read_routing(path: Path, client: str) -> Routing:
-    """refs/deploy/<client>'s deploy.yaml, checked."""
+    """refs/deploy/<client>'s deployment, checked as `record_at` checks it."""
     ref = f"refs/deploy/{check_client_id(client)}"
     g = Git(path)
     try:
@@ -37,28 +41,44 @@ def read_routing(path: Path, client: str) -> Routing:
         if sha is None:
             raise UsageError(f"{client} has no deployment to route by (no {ref}); run "
                              f"`branchml deploy --client {client} TAG` first.")
-        blob = g.read_bounded(f"{sha}:deploy.yaml", DEPLOY_YAML_LIMIT, "deploy.yaml")
+        found = record_at(g, client, sha)
     finally:
         g.close()
-    data: Any = None
-    if blob is not None:
-        import yaml
+    return Routing(client, found.primary, found.candidate, found.fraction, sha)
 
-        try:
-            data = load(blob[1].decode("utf-8", "replace"), ref)
-        except (yaml.YAMLError, ConfigError):  # not YAML, or past the YAML limits
-            data = None
-    if not isinstance(data, dict) or not isinstance(data.get("primary"), str):
-        raise StateError(f"{ref} holds no readable deploy.yaml with a primary release; "
-                         f"deploy again with `branchml deploy --client {client} TAG`.")
-    candidate, fraction = data.get("candidate"), data.get("fraction")
-    if candidate is not None and (not isinstance(candidate, str)
-                                  or not isinstance(fraction, int | float)
-                                  or isinstance(fraction, bool) or not 0 < fraction < 1):
-        raise StateError(f"{ref} names candidate {candidate!r} without a fraction between 0 "
-                         "and 1; deploy again with --canary and --fraction.")
-    share = float(fraction) if candidate is not None and fraction is not None else None
-    return Routing(client, data["primary"], candidate, share, sha)
+
+def record_at(g: Git, client: str, sha: str) -> deployrecord.DeployRecord:
+    """The deployment commit `sha` of `client`: what its trailers state, refused (StateError)
+    when its deploy.yaml says otherwise or it names a tag that is not a release of `client`
+    here. The router, `deployed` and the server (ops/push_refs.py) read a record alike."""
+    ref = f"refs/deploy/{client}"
+    redo = f"deploy again with `branchml deploy --client {client} TAG`."
+    primary, _, candidate = g.out("log", "-1", f"--format={TRAILERS}", sha, "--"
+                                  ).partition("\0")
+    try:
+        blob = g.read_bounded(f"{sha}:deploy.yaml", DEPLOY_YAML_LIMIT, "deploy.yaml")
+        text = blob[1].decode("utf-8", "replace") if blob is not None else None
+        found = deployrecord.read(client, primary, candidate, text)
+    except TooLarge:
+        raise StateError(f"{ref} at {sha[:10]} holds a deploy.yaml over "
+                         f"{DEPLOY_YAML_LIMIT // 1024} KiB, which `branchml deploy` never "
+                         f"writes; {redo}") from None
+    except deployrecord.BadRecord as e:
+        raise StateError(f"{ref} at {sha[:10]}: the deployment {e}; {redo}") from None
+    missing = [t for t in found.tags() if not is_release(g, client, t)]
+    if missing:
+        raise StateError(f"{ref} at {sha[:10]} names {missing[0]}, which is not a release of "
+                         f"{client} here: fetch the release tags (`git fetch --tags`), or "
+                         f"{redo}")
+    return found
+
+
+def is_release(g: Git, client: str, name: str) -> bool:
+    """`name` is an annotated release tag of `client` here carrying its own manifest."""
+    from branchml.ops.release import read_releases, tag_format
+
+    found = read_releases(g, tag_format(g), client, exact=name)
+    return any(r.tag == name and (r.manifest or {}).get("tag") == name for r in found)
 
 
 class Router:

@@ -64,14 +64,16 @@ def run(
     return proc
 
 
-def run_bounded(args: Sequence[str], stdin: bytes, timeout: float) -> int:
+def run_bounded(args: Sequence[str], stdin: bytes, timeout: float,
+                cwd: str | Path | None = None, env: dict[str, str] | None = None) -> int:
     """A program fed `stdin` whose output is not wanted (an alert hook), in its own process
     group: past `timeout` seconds the whole group is killed, so a child it left behind
     (a script that does not `exec`) cannot hold the command past its time. The exit code;
     ProcessError on the timeout."""
     try:
         p = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+                             stderr=subprocess.DEVNULL, start_new_session=True, cwd=cwd,
+                             env=env)
     except FileNotFoundError:
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
     try:
