@@ -316,3 +316,14 @@ def test_check_streams_a_big_plain_blob(released: Path, tmp_path: Path) -> None:
     assert json.loads(r.stdout)["rows"] == 10_000_000, r.stderr
     peak_kib = int(r.stderr.strip().splitlines()[-1])
     assert peak_kib < 300 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+def test_the_alert_body_is_strict_json_too() -> None:
+    # atk19-11's last door: the JSON a webhook or an alert command receives
+    import inspect
+
+    from branchml.core import strictjson
+    from branchml.ops import alerts
+
+    assert strictjson.dumps({"x": [float("nan"), float("inf"), 1.5]}) == '{"x": [null, null, 1.5]}'
+    assert "strictjson.dumps(report)" in inspect.getsource(alerts)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -13,6 +11,7 @@ import typer
 
 from branchml import __version__
 from branchml.cli import complete
+from branchml.core import strictjson
 from branchml.errors import UsageError
 
 
@@ -96,17 +95,8 @@ def out(text: str) -> None:
 def emit_json(data: Any) -> None:
     """Strict JSON (RFC 8259): a NaN or an infinity is null, never the bare NaN/Infinity
     Python writes by default, which most parsers refuse (atk19-11)."""
-    out(json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False))
+    out(strictjson.dumps(data, indent=2))
 
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):  # NumPy's float64 too (a float subclass)
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(v) for v in data]
-    return data
 
 
 def _version(value: bool) -> None:

@@ -13,7 +13,6 @@ A delivery that fails gives one warning sentence; the check's own exit code (1) 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from branchml.core import strictjson
 from branchml.core.alertsettings import command_problem, printable
 from branchml.ops.trusted import trusted_config
 from branchml.ops.webhook import DeliveryFailed as _Refused
@@ -50,7 +50,7 @@ def notify(path: Path, report: dict[str, Any]) -> AlertDelivery:
     settings = (trusted_config(Git(path)).get("monitor") or {}).get("alerts") or {}
     if not report.get("alerts") or not settings:
         return done
-    body = json.dumps(report, default=str).encode()
+    body = strictjson.dumps(report).encode()  # strict: a NaN would break the receiver's parser
     timeout = float(settings.get("timeout") or DEFAULT_TIMEOUT)
     if settings.get("command"):
         argv = [str(a) for a in settings["command"]]
