@@ -45,14 +45,17 @@ def test_files_with_and_without_the_timestamp_column_are_all_windowed(
         + day_rows(DAYS[3], 500, seed=42, times=True).split("\n", 1)[1]
     log_day(released, DAYS[2], stamped, "stamped.csv")
     log_day(released, DAYS[2], day_rows(DAYS[2], 700, seed=43))
-    put_on_branch(released, "monitoring", {  # no column, no DATE folder: in no window
-        f"monitoring/acme/{TAG}/misc/x.csv": day_rows(DAYS[0], 30, seed=44)})
+    bad = "\n".join(line.rsplit(",", 1)[0] + ",yesterday" if i else line for i, line in
+                    enumerate(day_rows(DAYS[0], 30, seed=44, times=True).splitlines())) + "\n"
+    log_day(released, DAYS[2], bad, "bad.csv")  # the column, but no time in it: in no window
+    put_on_branch(released, "monitoring", {  # no DATE folder: not read at all (atk19-01)
+        f"monitoring/acme/{TAG}/misc/x.csv": day_rows(DAYS[0], 30, seed=45)})
     out = check_json(released, bml, "--window", "1d")
     assert out["window"] == {"size": "1d", "by": "timestamp column timestamp (logged date for "
                              "files without it)", "unparsed": 30}
     assert [(w["start"], w["rows"]) for w in out["windows"]] == [
         (DAYS[0], 600), (DAYS[1], 500), (DAYS[2], 700), (DAYS[3], 500)]
-    assert out["rows"] == 2330
+    assert out["rows"] == 2330 and out["skipped"] == [f"monitoring/acme/{TAG}/misc/x.csv"]
     text = bml("monitor", "check", "--tag", TAG, "--window", "1d", "--no-notify", cwd=released)
     assert "30 row(s) fell in no window (a timestamp that does not parse, or a file without " \
            "the timestamp column outside a DATE folder): they count in the overall " \
