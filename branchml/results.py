@@ -167,7 +167,7 @@ class FeatureDrift(TypedDict):
     wasserstein: NotRequired[float | None]  # Wasserstein-1 / training std
     chi2: NotRequired[float | None]
     chi2_pvalue: NotRequired[float | None]
-    js: NotRequired[float | None]  # Jensen-Shannon distance, base 2
+    js: NotRequired[float | None]  # Jensen-Shannon distance, natural log (as Evidently)
     mean: NotRequired[float | None]
     std: NotRequired[float | None]
     train_mean: NotRequired[float | None]

@@ -53,7 +53,7 @@ class Grid:
     def of(cls, train: Any, cap: int) -> Grid:
         points = np.unique(train)
         if len(points) > cap:
-            points = np.unique(np.quantile(train, np.linspace(0, 1, cap)))
+            points = np.unique(sorted_quantiles(train, np.linspace(0, 1, cap)))
         elif 1 < len(points) < cap:
             points = subdivided(points, cap)
         return cls(points, train)
@@ -63,6 +63,16 @@ class Grid:
         if self._train is None:
             self._train = driftmath.on_grid(self.points, self.source)
         return self._train
+
+
+def sorted_quantiles(ordered: Any, q: Any) -> Any:
+    """np.quantile's default (linear interpolation) of already sorted values, by indexing:
+    np.quantile partitions once per quantile, 145 s for 65,536 quantiles of 200,000 values
+    over 20 features; this is a gather."""
+    h = (len(ordered) - 1) * np.asarray(q, dtype=float)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
 def subdivided(points: Any, cap: int) -> Any:

@@ -180,8 +180,9 @@ def gamma_q(a: float, x: float) -> float:
 
 
 def jensen_shannon(p: Any, q: Any) -> float:
-    """Jensen-Shannon distance in base 2 (the square root of the divergence, within [0, 1])
-    between two count vectors over the same bins."""
+    """Jensen-Shannon distance with the natural logarithm (the square root of the divergence,
+    within [0, sqrt(ln 2)] = [0, 0.833]) between two count vectors over the same bins: SciPy's
+    `jensenshannon` default, which Evidently reports and its 0.1 threshold is set for."""
     a = np.asarray(p, dtype=float)
     b = np.asarray(q, dtype=float)
     if a.sum() == 0 or b.sum() == 0:
@@ -191,7 +192,7 @@ def jensen_shannon(p: Any, q: Any) -> float:
 
     def kl(x: Any) -> float:
         keep = x > 0
-        return float(np.sum(x[keep] * np.log2(x[keep] / mid[keep])))
+        return float(np.sum(x[keep] * np.log(x[keep] / mid[keep])))
 
     return math.sqrt(max((kl(a) + kl(b)) / 2, 0.0))
 
