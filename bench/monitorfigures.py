@@ -40,10 +40,11 @@ def print_tables(rows: int, mib: float, runs: dict[str, Run], logs: dict[int, Ru
               f"{r.wall / base.wall:.1f} | {r.cpu / base.cpu:.1f} | {r.rss / base.rss:.1f} |")
     print(f"\nbranchml scored {report.get('rows', 0):,} rows, exit code "
           f"{runs['branchml monitor check --json'].code} (1 = drift alert).")
-    print("\n| `branchml monitor log` | wall (s) | CPU (s) | peak RSS (MiB) | target "
-          f"(under {LOG_TARGET[0]} s, {LOG_TARGET[1]:.0f} MiB) |\n|---|---|---|---|---|")
-    for n, r in logs.items():
-        met = r.wall < LOG_TARGET[0] and r.rss < LOG_TARGET[1]
+    print("\n| `branchml monitor log` | wall (s) | CPU (s) | peak RSS (MiB) | target (1M rows: "
+          f"under {LOG_TARGET[0]} s; any size: under {LOG_TARGET[1]:.0f} MiB) |"
+          "\n|---|---|---|---|---|")
+    for n, r in logs.items():  # the time target is the issue's, for 1M rows; memory: any size
+        met = r.rss < LOG_TARGET[1] and (n > 1_000_000 or r.wall < LOG_TARGET[0])
         print(f"| {n:,} rows | {r.wall:.2f} | {r.cpu:.2f} | {r.rss:.0f} | "
               f"{'met' if met else 'not met'} |")
     if found is None:
