@@ -207,11 +207,14 @@ def split_into_stable(project: Path, bml, csv: str) -> Path:  # type: ignore[no-
     return project
 
 
-def release_for_monitoring(repo: Path, bml, train_csv: str) -> Path:  # type: ignore[no-untyped-def]
-    """`monitor.target: label` on main, `train_csv` as data/train.csv on raw pulled into
-    stable/model, a model committed there and tagged acme-v1; main checked out."""
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", "  target: label")
-    commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
+def release_for_monitoring(repo: Path, bml, train_csv: str,  # type: ignore[no-untyped-def]
+                           monitor: str = "  target: label") -> Path:
+    """`monitor` in place of main's `  target: null` line (`monitor.target: label` by default),
+    `train_csv` as data/train.csv on raw pulled into stable/model, a model committed there and
+    tagged acme-v1; main checked out."""
+    if monitor != "  target: null":
+        cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", monitor)
+        commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
     commit(repo, {"data/train.csv": train_csv}, branch="raw")
     assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
     commit(repo, {"models/m.pkl": "w"}, branch="stable/model")

@@ -12,7 +12,7 @@ import pytest
 
 from branchml.core import roles
 from branchml.errors import ConfigError
-from tests.conftest import commit, git, snapshot, write
+from tests.conftest import commit, git, release_for_monitoring, snapshot, write
 
 
 def table(rows: int, start: int = 1, seed: int = 1, label: bool = True, id_col: str = "id",
@@ -32,15 +32,7 @@ def table(rows: int, start: int = 1, seed: int = 1, label: bool = True, id_col: 
 
 
 def release(repo: Path, bml, train: str, monitor: str = "  target: label") -> Path:  # type: ignore[no-untyped-def]
-    cfg = git("show", "main:branchml.yaml", cwd=repo).replace("  target: null", monitor)
-    if monitor != "  target: null":
-        commit(repo, {"branchml.yaml": cfg + "\n"}, branch="main")
-    commit(repo, {"data/train.csv": train}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
-    commit(repo, {"models/m.pkl": "w"}, branch="stable/model")
-    assert bml("tag", "--client", "acme", cwd=repo).code == 0
-    git("checkout", "-q", "main", cwd=repo)
-    return repo
+    return release_for_monitoring(repo, bml, train, monitor)
 
 
 def log(bml, repo: Path, f: Path, *extra: str):  # type: ignore[no-untyped-def]

@@ -98,31 +98,21 @@ def _holds(old: BinaryIO, rows: Rows) -> bool:
 @contextlib.contextmanager
 def open_logged(repo: objectstore.Repo, tip: str | None, path: str, store: strategies.Store
                 ) -> Iterator[BinaryIO | None]:
-    """A logged file's content as a seekable stream (None when the path holds no file): a
-    git-lfs object read from the LFS store, a small blob from memory, a big plain blob
-    inflated by `git cat-file` into a temporary file (never held whole)."""
-    try:
-        entry = repo.pg[tip].tree[path] if tip else None
-    except KeyError:
-        entry = None
-    if entry is None or entry.type_str != "blob":
+    """A logged file's content as a seekable stream (None when the path holds no file), as
+    `logged_source` opens it; closed (a temporary file deleted) on leaving."""
+    if not _is_blob(repo, tip, path):
         yield None
         return
-    _, size = repo.pg.odb.read_header(entry.id)
-    if size <= MAX_POINTER_SIZE:
-        data = bytes(repo.pg[entry.id].data)
-        pointer = parse_pointer(data)
-        if pointer is None:
-            yield io.BytesIO(data)
-            return
-        with lfs.open_object(store.common_dir, store.cwd, pointer, path) as f:
-            yield f
-        return
-    with tempfile.TemporaryFile(prefix="branchml-logged-") as tmp:
-        args = ["git", "cat-file", "blob", str(entry.id)]
-        proc.finish(proc.spawn_to(args, tmp, store.cwd), args)
-        tmp.seek(0)
-        yield tmp
+    with logged_source(repo, tip, path, store)() as f:
+        yield f
+
+
+def _is_blob(repo: objectstore.Repo, commit: str | None, path: str) -> bool:
+    try:
+        entry = repo.pg[commit].tree[path] if commit else None
+    except KeyError:
+        return False
+    return entry is not None and entry.type_str == "blob"
 
 
 def logged_source(repo: objectstore.Repo, commit: str | None, path: str, store: strategies.Store
