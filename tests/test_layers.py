@@ -15,7 +15,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "branchml"
 
 # rank of each part: a module may import only parts of its own rank or lower
 RANKS = {"core": 0, "errors": 1, "resources": 1, "config": 1, "schemas": 1, "results": 1, "": 1,
-         "apitracking": 5, "apireleases": 5,
          "repo": 2, "content": 3, "ops": 4, "api": 5, "cli": 6, "__main__": 6}
 
 

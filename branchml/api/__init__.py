@@ -89,7 +89,7 @@ __all__ += [  # noqa: RUF022 (issue 18: the commands that had no function; the r
 ]
 
 
-from branchml.apireleases import (  # noqa: E402 (the release and deployment functions)
+from branchml.api._releases import (  # noqa: E402 (the release and deployment functions)
     deploy,
     deployed,
     diff,
@@ -102,7 +102,7 @@ from branchml.apireleases import (  # noqa: E402 (the release and deployment fun
     tag,
     verify,
 )
-from branchml.apitracking import (  # noqa: E402 (the tracking and monitoring functions)
+from branchml.api._tracking import (  # noqa: E402 (the tracking and monitoring functions)
     analysis_start,
     drift_report,
     monitor_check,
