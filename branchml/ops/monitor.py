@@ -45,35 +45,14 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
     features = [c for c in cols if c not in skip]
     tip = repo.branch_target(BRANCH)
     prefix = f"monitoring/{rel.client}/{tag}/"
-    # only files in a YYYY-MM-DD/ folder are rows `monitor log` wrote (logcheck.dated)
-    dated_paths, skipped = dated((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix,
-                                 None)
-    paths = logged_since(dated_paths, prefix, since, tag,
-                         f"nothing is monitored for {tag} yet (no files under {prefix} on "
-                         f"{BRANCH}); log some with `branchml monitor log`.")
+    paths, skipped = _files(g, tip, prefix, since, tag)
     seed = mon.get("seed", drift.SEED)
     trackers = _trackers(features, train, seed)
     del train  # summarised: the raw training columns would only raise the peak below
     pred = drift.Prediction(prediction, seed)
     stamp = next((x.column for x in left if x.role == "timestamp"), None)
     win = Windows(size, trackers, mon, prediction, prefix, stamp) if size else None
-    rows_seen, cats = 0, categorical(trackers)  # atk19-09: categories read as text
-    for p in paths:
-        source = logged_source(repo, tip, p, store)  # streamed, never held whole (atk19-07)
-        try:
-            for columns in readable(column_chunks(source, format_for(p), p, text=cats),
-                                    p, BRANCH):
-                rows_seen += len(next(iter(columns.values()), ()))
-                for name, tracker in trackers.items():
-                    if name in columns:
-                        tracker.add(values(tracker, columns[name], name, p))
-                if prediction in columns:
-                    pred.add(floats(columns[prediction], prediction, p))
-                if win is not None:
-                    win.add(columns, p)
-        except UsageError as e:  # a word in a numeric column, logged before values were checked
-            raise StateError(str(e).removesuffix(FIX).rstrip(".") + f" on {BRANCH}; check "
-                             "only the days after it with --since YYYY-MM-DD.") from None
+    rows_seen = sum(_feed(repo, tip, store, p, trackers, pred, win) for p in paths)
     results = _scored(trackers, mon)
     found = [a for r in results for a in r["alerts"]]
     found.extend(user_checks(g, trackers))
@@ -87,6 +66,41 @@ def check(path: Path, tag: str, since: str | None = None, window: str | None = N
         win.attach(out, {k: v for k, v in {**DEFAULT_LIMITS, **(mon.get("thresholds") or {})}
                          .items() if v is not None}, mon)
     return out
+
+
+def _files(g: Git, tip: str | None, prefix: str, since: str | None, tag: str
+           ) -> tuple[list[str], list[str]]:
+    """The logged files to read (on or after `since`) and those skipped: only files in a
+    YYYY-MM-DD/ folder are rows `monitor log` wrote (logcheck.dated)."""
+    dated_paths, skipped = dated((p for _, _, p in (g.ls_tree(tip) if tip else [])), prefix,
+                                 None)
+    paths = logged_since(dated_paths, prefix, since, tag,
+                         f"nothing is monitored for {tag} yet (no files under {prefix} on "
+                         f"{BRANCH}); log some with `branchml monitor log`.")
+    return paths, skipped
+
+
+def _feed(repo: objectstore.Repo, tip: str | None, store: strategies.Store, p: str,
+          trackers: dict[str, Any], pred: Any, win: Windows | None) -> int:
+    """One logged file, chunk by chunk, into the trackers, the prediction and the windows;
+    its row count."""
+    rows = 0
+    source = logged_source(repo, tip, p, store)  # streamed, never held whole (atk19-07)
+    cats = categorical(trackers)  # atk19-09: categories read as text
+    try:
+        for columns in readable(column_chunks(source, format_for(p), p, text=cats), p, BRANCH):
+            rows += len(next(iter(columns.values()), ()))
+            for name, tracker in trackers.items():
+                if name in columns:
+                    tracker.add(values(tracker, columns[name], name, p))
+            if pred.column in columns:
+                pred.add(floats(columns[pred.column], pred.column, p))
+            if win is not None:
+                win.add(columns, p)
+    except UsageError as e:  # a word in a numeric column, logged before values were checked
+        raise StateError(str(e).removesuffix(FIX).rstrip(".") + f" on {BRANCH}; check "
+                         "only the days after it with --since YYYY-MM-DD.") from None
+    return rows
 
 
 def _report(tag: str, paths: list[str], rows: int, results: list[dict[str, Any]],
