@@ -375,3 +375,9 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 
 # --- issue 19: report (s3) ---
 __all__ += ["drift_report"]
+
+
+# --- issue 21: graph ---
+from branchml.api._graph import GraphResult, graph  # noqa: E402 (issue 20's `branchml graph`)
+
+__all__ += ["GraphResult", "graph"]

@@ -12,7 +12,7 @@ from branchml.cli.app import app
 from branchml.errors import UsageError
 
 # Each area registers its commands on `app`; --help lists them in this (workflow) order.
-for _area in ("foundation", "data", "releases", "tracking", "remote"):
+for _area in ("foundation", "data", "releases", "tracking", "remote", "graph"):
     import_module(f"branchml.cli.{_area}")
 
 __all__ = ["app", "run"]
