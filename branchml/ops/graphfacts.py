@@ -122,7 +122,8 @@ def pull_why(g: Git, policy: Policy, t: lineage.Trailer) -> str:
 
 def track_why(g: Git, policy: Policy, t: lineage.Trailer) -> str:
     """"" when the tracking copy is proven: it names a stable branch here whose history holds
-    the commit named (what `branchml track` writes)."""
+    the commit named, a commit main's history did not hold before the copy (what `branchml
+    track` writes: main's own commits are on every branch made from it, and prove nothing)."""
     if _kind(policy, t.branch) is not BranchKind.STABLE:
         return f"{t.branch} is not a stable branch of the trusted config"
     if not _commit_here(g, t.commit):
@@ -133,4 +134,7 @@ def track_why(g: Git, policy: Policy, t: lineage.Trailer) -> str:
         return f"{t.branch} is not a branch here (deleted since, or not fetched)"
     if not any(g.is_ancestor(t.commit, tip) for tip in tips):
         return f"{t.commit[:10]} is not on {t.branch}"
+    before = g.resolve(f"{t.carrier}^1")
+    if before is not None and g.is_ancestor(t.commit, before):
+        return f"{t.commit[:10]} is main's own commit, not one made on {t.branch}"
     return ""
