@@ -9,12 +9,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps:  ## git, git-lfs, a C compiler, chromium + chromedriver (apt-get when missing; run as root)
+# graphviz: `branchml graph -o FILE.svg` draws through its `dot` (~9 MB installed)
+deps:  ## git, git-lfs, a C compiler, chromium + chromedriver, graphviz (apt-get when missing; run as root)
 	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 && \
 	  { command -v cc >/dev/null 2>&1 && test -e /usr/include/string.h; } && \
-	  test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  test -x /usr/bin/chromium && test -x /usr/bin/chromedriver && \
+	  command -v dot >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
-	    gcc libc6-dev chromium chromium-driver; }
+	    gcc libc6-dev chromium chromium-driver graphviz; }
 
 # The real servers of tests/servers.py (docs/teams.md): nginx-light + fcgiwrap from Debian, and
 # giftless in its own virtualenv, so that flask & co never reach branchml's. giftless's wheel
