@@ -23,8 +23,13 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9._/@+-]+")
 _SHAPES = {"releases": ('(["', '"])'), "deployments": ('[["', '"]]')}  # else a box
 
 
+LONGEST = 200  # characters of a name drawn: a trailer may name a branch 1 MiB long
+
+
 def visible(text: str) -> str:
-    """Control characters as `\\xNN` text: nothing a name holds can move a line."""
+    """Control characters as `\\xNN` text (nothing a name holds can move a line), and at most
+    LONGEST characters of it (then `...`)."""
+    text = text if len(text) <= LONGEST else text[:LONGEST] + "..."
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
@@ -44,6 +49,7 @@ def dot_text(text: str) -> str:
 def plain_name(name: str) -> str:
     """A name for the text form: as it is when plain, else JSON-quoted (a name holding
     ` -> ` or a space must not read as two names)."""
+    name = visible(name)
     return name if _PLAIN_NAME.fullmatch(name) and "->" not in name else json.dumps(name)
 
 

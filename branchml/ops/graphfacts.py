@@ -34,12 +34,14 @@ class Carrier:
     trailers: dict[str, str]  # key -> its newest value ("<branch> <sha>")
     branches: list[str]
 
-    def home(self) -> str:
-        """The branch the move was made on: the one its subject names (`branchml pull A
-        into B` is B's) when that branch holds it, else the first that does. A branch forked
-        from another after a pull holds the pull too; it is drawn once."""
+    def home(self, eligible: list[str]) -> str | None:
+        """The branch the move was made on, among the `eligible` ones holding it: the one its
+        subject names (`branchml pull A into B` is B's) when eligible, else the first. A
+        branch forked from another after a move holds the move too; it is drawn once."""
         m = _INTO.fullmatch(self.subject)
-        return m.group(1) if m and m.group(1) in self.branches else self.branches[0]
+        if m and m.group(1) in eligible:
+            return m.group(1)
+        return eligible[0] if eligible else None
 
 
 def walk(g: Git, branches: list[str]) -> tuple[dict[str, Carrier], list[str]]:
@@ -69,21 +71,25 @@ def walk(g: Git, branches: list[str]) -> tuple[dict[str, Carrier], list[str]]:
 
 
 def facts(g: Git, policy: Policy, carriers: dict[str, Carrier], main: str) -> list[Fact]:
-    """The promotion (on a stable branch), pull (on any branch) and tracking copy (on main)
-    each carrier states, with its proof."""
+    """The promotion (on a stable branch), pull (on any branch, a typed one first) and
+    tracking copy (on main) each carrier states, with its proof."""
     out: list[Fact] = []
     for c in carriers.values():
-        home = c.home()
-        kind = _kind(policy, home)
+        typed = [b for b in c.branches if _kind(policy, b) is not None]
+        homes = {"Pulled-From": c.home(typed + [b for b in c.branches if b not in typed]),
+                 "Promoted-From": c.home([b for b in c.branches
+                                          if _kind(policy, b) is BranchKind.STABLE]),
+                 "Tracked-From": main if main in c.branches else None}
         for key, value in c.trailers.items():
+            home = homes[key]
+            if home is None:  # a trailer where that move is never made: not drawn
+                continue
             src, _, named = value.partition(" ")
             t = lineage.Trailer(c.sha, src, named.strip())
-            if key == "Pulled-From":
-                out.append(Fact("pull", src, home, c.date, pull_why(g, policy, t)))
-            elif key == "Promoted-From" and kind is BranchKind.STABLE:
-                out.append(Fact("promotion", src, home, c.date, promotion_why(g, policy, t)))
-            elif key == "Tracked-From" and home == main:
-                out.append(Fact("track", src, home, c.date, track_why(g, policy, t)))
+            kind, why = (("pull", pull_why(g, policy, t)) if key == "Pulled-From" else
+                         ("promotion", promotion_why(g, policy, t)) if key == "Promoted-From"
+                         else ("track", track_why(g, policy, t)))
+            out.append(Fact(kind, src, home, c.date, why))
     return out
 
 
