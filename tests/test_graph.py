@@ -413,6 +413,16 @@ def test_o_is_refused_inside_git_on_a_folder_or_an_unknown_extension(  # type: i
     assert sorted(p.name for p in (lifecycle / ".git" / "hooks").iterdir()) == before
 
 
+def test_a_file_that_cannot_be_written_is_one_sentence_and_leaves_nothing(  # type: ignore[no-untyped-def]
+        lifecycle: Path, bml) -> None:
+    r = bml("graph", "-o", "h" * 300 + ".mmd", cwd=lifecycle)
+    assert r.code == 2 and "File name too long" in r.err
+    r = bml("graph", "-o", "/proc/graph.mmd", cwd=lifecycle)  # a folder no one may write in
+    assert r.code == 4 and "nothing was written" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert not [p for p in lifecycle.parent.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_an_image_without_graphviz_says_how_to_install_it(  # type: ignore[no-untyped-def]
         lifecycle: Path, bml, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bare = tmp_path / "bin-without-dot"

@@ -38,6 +38,8 @@ def graph(path: Path, releases: int = RELEASES) -> Graph:
         nodes = [Node(b, group(policy, b), b) for b in branches]
         nodes += [Node(n, group(policy, n), n) for f in facts for n in (f.src, f.dst)
                   if not ref_name_problem(n)]
+        nodes += [Node(f.src, group(policy, f.src), f.src) for f in release_facts
+                  if not ref_name_problem(f.src)]  # a stable branch deleted since
         return build([*nodes, *release_nodes, *deploy_nodes],
                      [*facts, *release_facts, *deploy_facts], [*cut, *release_cut])
     finally:

@@ -43,6 +43,10 @@ def target(repo: Path, file: Path) -> Path:
     """FILE (relative to `repo`) as an absolute path, refused inside the repository's git
     folder or any `.git`, when it is a folder, or when its folder does not exist."""
     path = file if file.is_absolute() else repo / file
+    try:
+        path.is_dir()
+    except OSError as e:  # a name too long for the file system
+        raise UsageError(f"{file}: {e.strerror or e}: name another file.") from None
     if path.is_dir():
         raise UsageError(f"{file} is a folder: name a file to write the graph to.")
     if not path.parent.is_dir():
@@ -73,7 +77,15 @@ def draw(dot_text: str, image: str) -> bytes:
 def write(path: Path, data: bytes) -> None:
     """`data` at `path` whole: written beside it under a temporary name, then renamed over
     it (a link at `path` is replaced, not followed), with the mode a new file gets."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        _write(path, data)
+    except OSError as e:  # a read-only folder, a full disk, a name too long
+        raise StateError(f"could not write {path}: {e.strerror or e}; nothing was "
+                         "written.") from None
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:200]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
