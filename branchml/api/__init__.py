@@ -375,3 +375,14 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 
 # --- issue 19: report (s3) ---
 __all__ += ["drift_report"]
+
+
+# --- issue 21: reproduce (r1) ---
+from branchml.api._reproduce import Environment, environment, reproduce, train  # noqa: E402
+
+if TYPE_CHECKING:
+    from branchml.ops.reproduce import Reproduction
+    from branchml.ops.train import TrainReport
+
+_RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
+__all__ += ["Environment", "Reproduction", "TrainReport", "environment", "reproduce", "train"]
