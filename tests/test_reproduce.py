@@ -19,6 +19,8 @@ import json, os, random
 rows = [r.split(",") for r in open("data/d.csv").read().splitlines()[1:] if r]
 xs = [float(r[0]) for r in rows]
 ys = [float(r[1]) for r in rows]
+if os.environ.get("BML_TEST_FAIL"):
+    raise SystemExit("SystemExit: bad input")
 if os.environ.get("BML_TEST_SILENT"):
     raise SystemExit(0)
 n = len(xs)
@@ -130,6 +132,15 @@ def test_reruns_within_tolerance_and_those_that_differ(released: Path, bml,  # t
     assert out["models"] == {"models/model.json": "missing"}
     assert "model models/model.json was not written" in out["differences"]
     assert any("tracking/metrics.json was not written" in d for d in out["differences"])
+    monkeypatch.delenv("BML_TEST_SILENT")
+    monkeypatch.setenv("BML_TEST_FAIL", "1")  # a command that fails: differs, exit 1
+    r = bml("reproduce", "acme-v1", "--json", cwd=released)
+    out = json.loads(r.out)
+    assert r.code == 1 and out["exit"] == 1
+    assert "the command failed (exit 1): SystemExit: bad input" in out["differences"]
+    # every worktree removed again, also after the failure
+    assert not list((released / ".git/branchml/reproduce").iterdir())
+    assert len(git("worktree", "list", cwd=released).splitlines()) == 1
 
 
 def test_changed_data_object_is_refused_by_verify(released: Path, bml) -> None:  # type: ignore[no-untyped-def]
