@@ -377,7 +377,17 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 __all__ += ["drift_report"]
 
 
-# --- issue 21: graph ---
+# --- issue 20: graph ---
 from branchml.api._graph import GraphResult, graph  # noqa: E402 (issue 20's `branchml graph`)
 
 __all__ += ["GraphResult", "graph"]
+
+# --- issue 21: reproduce (r1) ---
+from branchml.api._reproduce import Environment, environment, reproduce, train  # noqa: E402
+
+if TYPE_CHECKING:
+    from branchml.ops.reproduce import Reproduction
+    from branchml.ops.train import TrainReport
+
+_RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
+__all__ += ["Environment", "Reproduction", "TrainReport", "environment", "reproduce", "train"]

@@ -14,6 +14,7 @@ from branchml.errors import UsageError
 # Each area registers its commands on `app`; --help lists them in this (workflow) order.
 for _area in ("foundation", "data", "releases", "tracking", "remote", "graph"):
     import_module(f"branchml.cli.{_area}")
+import_module("branchml.cli.reproduce")  # issue 21: train, reproduce
 
 __all__ = ["app", "run"]
 

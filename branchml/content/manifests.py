@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from branchml.content import lineage
+from branchml.content import environment, lineage
 from branchml.content.snapshot import digest
 from branchml.core import bounds
 from branchml.core import manifest as core
+from branchml.core.environment import command_of
 from branchml.core.leakage import RECORDS, read_records
 from branchml.core.lfs_pointer import MAX_POINTER_SIZE, LfsPointer, parse_pointer
 from branchml.core.model import PathClass
@@ -32,9 +33,12 @@ class LfsObject(NamedTuple):
 
 
 def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool = False,
-            objects: list[LfsObject] | None = None) -> dict[str, Any]:
+            objects: list[LfsObject] | None = None,
+            train_command: list[str] | None = None) -> dict[str, Any]:
     """Everything but the tag's own fields (tag, client, n, tagger, time). `objects`, when
-    given, receives every LFS object of the data and model paths (for `verify`)."""
+    given, receives every LFS object of the data and model paths (for `verify`);
+    `train_command` is main's train.command (`tag`) or the one a manifest records (`verify`,
+    which proves it apart)."""
     entries = _ls_long(git, commit)
     code = [(m, o, p) for m, _, o, _, p in entries if policy.classify(p) is PathClass.CODE]
     pulled = _trailer(git, commit, "Pulled-From")
@@ -69,6 +73,9 @@ def compute(git: Git, policy: Policy, commit: str, branch: str, check_lfs: bool 
     splits = split_records(git, commit)
     if splits:  # only when there are some: a manifest from before `split rows` is unchanged
         m["splits"] = splits
+    train = environment.train_field(git, commit, train_command)
+    if train is not None:  # likewise: no command and no environment record, no `train` key
+        m["train"] = train
     m["snapshot"] = core.snapshot_id(m)
     return m
 
@@ -114,15 +121,23 @@ class FieldCheck(NamedTuple):
 
 def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any],
                  own: dict[str, Any], tip: str | None,
-                 tips: Mapping[str, str] | None = None) -> FieldCheck:
+                 tips: Mapping[str, str] | None = None,
+                 main_tip: str | None = None) -> FieldCheck:
     """Every field of `recorded` but the tagger's claims, recomputed: from the commit, from
     the tag's name (`own`), and the lineage proven against the repository (`tip`: the tip
     here of the branch the manifest names, or None; `tips`: every branch's tip as a judged push
-    leaves it, else the refs here, for the pull's source branch)."""
+    leaves it, else the refs here, for the pull's source branch). `train.command` is proven
+    against the history of main's config from `main_tip` (None: it cannot be, and is false)."""
     objects: list[LfsObject] = []
-    actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects)
+    command = _recorded_command(recorded)
+    actual = compute(git, policy, commit, str(recorded.get("branch", "")), objects=objects,
+                     train_command=command)
+    if "train" not in recorded:  # a release from before the field: its commit may hold an
+        actual.pop("train", None)  # environment record; without a command nothing is re-run
     differ = core.differences(recorded, {**actual, **own})
     false, unverified = lineage.prove(git, policy, commit, recorded, tip, tips)
+    if command is not None and not environment.was_main_command(git, main_tip, command):
+        false["train"] = environment.NEVER_MAIN
     if "pulled_from" in false and any(d.get("from") for d in actual["data"].values()):
         false["data"] = "each data folder's `from` is its pull's: " + false["pulled_from"]
     # a shallow history cut before the trailer recomputes nothing: unverified, not false
@@ -135,6 +150,13 @@ def check_fields(git: Git, policy: Policy, commit: str, recorded: dict[str, Any]
     differ = sorted((set(differ) - cut) | set(false))
     return FieldCheck(differ, false, {f: why for f, why in unverified.items()
                                       if f not in differ}, objects)
+
+
+def _recorded_command(recorded: dict[str, Any]) -> list[str] | None:
+    """The argv a manifest's `train` field records (None when it records none, or not as a
+    list of strings: the recomputation then differs from it)."""
+    train = recorded.get("train")
+    return command_of({"train": train}) if isinstance(train, dict) else None
 
 
 def _without_from(data: Any) -> Any:

@@ -15,7 +15,7 @@ from branchml.core import manifest as core
 from branchml.core.changes import Violation
 from branchml.core.model import BranchKind
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
-from branchml.ops.trusted import TrustedPolicy
+from branchml.ops.trusted import TrustedPolicy, trusted_ref
 from branchml.repo.reader import Git
 
 
@@ -109,8 +109,10 @@ def _differences(git: Git, trusted: TrustedPolicy, commit: str, name: str,
     fmt = TagFormat((trusted.config.get("tags") or {}).get("format", DEFAULT_FORMAT))
     parsed = fmt.parse(name)
     own = core.own_fields(name, *parsed) if parsed else {}
+    # train.command is proven against main as this server holds it (not as the push moves it)
     found = manifests.check_fields(git, trusted.policy, commit, dict(recorded), own,
-                                   branches.get(str(recorded.get("branch", ""))), branches)
+                                   branches.get(str(recorded.get("branch", ""))), branches,
+                                   main_tip=git.resolve(trusted_ref(git)))
     bad, _, _ = manifests.check_objects(git, found.objects)
     notes = {**found.reasons, **{f: f"unverified: {why}" for f, why in
                                  found.unverified.items()}}

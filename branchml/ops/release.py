@@ -9,6 +9,7 @@ from typing import Any
 from branchml.content import manifests
 from branchml.core import bounds
 from branchml.core import manifest as core
+from branchml.core.environment import ENVIRONMENT_FILE, command_of
 from branchml.core.model import BranchKind
 from branchml.core.names import check_client_id
 from branchml.core.naming import DEFAULT_FORMAT, TagFormat
@@ -22,7 +23,7 @@ from branchml.errors import (
     VerdictError,
 )
 from branchml.ops import leakage
-from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.ops.trusted import load_trusted, main_branch_name, trusted_config, trusted_ref
 from branchml.repo import apply, lfs, objectstore, proc
 from branchml.repo import remote as door
 from branchml.repo.reader import Git
@@ -92,10 +93,15 @@ def tag(path: Path, client: str, rev: str | None, message: str = "", push: bool 
     if apart:
         raise StateError(f"{branch} has diverged from {apart}: merge or rebase it onto {apart} "
                          "and push it first, so the release is on the shared history.")
-    base = manifests.compute(g, policy, commit, branch, check_lfs=True)
+    command = command_of(trusted_config(g))
+    base = manifests.compute(g, policy, commit, branch, check_lfs=True, train_command=command)
     warnings = leakage.guard(g, manifests.split_file(g, commit), client,
                              leakage.mode(trusted_config(g)), _splits_of(g, fmt, client),
                              commit)
+    if command is not None and (base.get("train") or {}).get("environment") is None:
+        warnings.append(f"{commit[:10]} has no {ENVIRONMENT_FILE}: `branchml reproduce` "
+                        "cannot compare environments for this release (run `branchml train` "
+                        "and commit tracking/ to record one).")
     who, email = g.config("user.name"), g.config("user.email")
     if not who or not email:
         raise StateError("git does not know who you are: set `git config user.name` and "
@@ -359,7 +365,8 @@ def verify(path: Path, name: str) -> Verification:
     tip = None if branch.startswith("-") else (  # a clone may hold it as origin's only
         g.resolve(f"refs/heads/{branch}") or g.resolve(f"refs/remotes/origin/{branch}"))
     found = manifests.check_fields(g, policy, rel.commit, rel.manifest,
-                                   core.own_fields(rel.tag, rel.client, rel.n), tip)
+                                   core.own_fields(rel.tag, rel.client, rel.n), tip,
+                                   main_tip=main_tip(g))
     # a clone holds only its checked-out branch's objects: the release's are fetched first
     lfs.fetch_missing(g.layout.common_dir, g.cwd, rel.commit,
                       (o.pointer for o in found.objects))
@@ -368,3 +375,9 @@ def verify(path: Path, name: str) -> Verification:
     return Verification(name, rel.commit, found.differ, bad, checked, size, found.reasons,
                         found.unverified,
                         {k: rel.manifest[k] for k in core.CLAIMS if k in rel.manifest})
+
+
+def main_tip(g: Git) -> str | None:
+    """The trusted main's tip here, else origin's main (a clone may hold it as that only):
+    the history a manifest's `train.command` is proven against."""
+    return g.resolve(trusted_ref(g)) or g.resolve(f"refs/remotes/origin/{main_branch_name(g)}")

@@ -178,3 +178,27 @@ class OutputStream:
 def output_stream(args: Sequence[str], cwd: str | Path | None, env: Mapping[str, str],
                   stdin: bytes) -> OutputStream:
     return OutputStream(args, cwd, env, stdin)
+
+
+def run_echoed(args: Sequence[str], sink: BinaryIO, cwd: str | Path | None = None,
+               env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """A program whose stdout and stderr are copied to `sink` as they come (a training run
+    the user watches): (its exit code, its last non-empty line). OSError when it cannot be
+    started (ToolMissing when it does not exist)."""
+    try:
+        p = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except FileNotFoundError:
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
+    last = b""
+    assert p.stdout is not None
+    try:
+        for line in iter(p.stdout.readline, b""):
+            sink.write(line)
+            sink.flush()
+            if line.strip():
+                last = line.strip()
+    finally:  # Ctrl-C reaches the child too (same process group): wait for it to end
+        p.stdout.close()
+        code = p.wait()
+    return code, last.decode("utf-8", errors="replace")

@@ -1,0 +1,176 @@
+"""`branchml reproduce TAG`: a release re-run from its own commit and held against its
+manifest (docs/reproducibility.md).
+
+The command is the argv the manifest records, which `verify` has just proven was main's
+`train.command`; it runs code of the release's commit, as promotion gates do, in a temporary
+worktree inside the git folder (never the user's checkout, index or refs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from branchml.content.environment import recorded_environment
+from branchml.core import environment as env
+from branchml.errors import VerdictError
+from branchml.ops import release
+from branchml.ops.alerts import _inside_repo
+from branchml.ops.alerts import environment as clean_environment
+from branchml.ops.train import probe
+from branchml.ops.trusted import trusted_config
+from branchml.repo import proc
+from branchml.repo.reader import Git
+
+METRICS_FILE = "tracking/metrics.json"
+
+
+@dataclass
+class Reproduction:
+    """A re-run's verdict ("identical", "within tolerance", "differs"), the differences that
+    decide it (`differences`), metrics that moved within tolerance, model files by state,
+    and the environment differences (listed, never deciding the verdict)."""
+
+    tag: str
+    commit: str
+    command: list[str]
+    verdict: str = "differs"
+    exit: int | None = None
+    failure: str = ""
+    models: dict[str, str] = field(default_factory=dict)  # path -> identical/differs/missing
+    differences: list[str] = field(default_factory=list)
+    within: list[str] = field(default_factory=list)
+    environment: list[str] = field(default_factory=list)
+    kept: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "differs"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "ok": self.ok}
+
+
+def reproduce(path: Path, name: str, sink: BinaryIO, keep: bool = False) -> Reproduction:
+    """Verify `name`, re-run its recorded command in a temporary worktree of its commit (its
+    output copied to `sink`), and compare models, metrics and environment."""
+    checked = release.verify(path, name)  # UsageError first when there is no such release
+    if not checked.ok:
+        raise VerdictError(f"{name} does not verify, so it is not re-run: "
+                           f"{checked.problems()[0]}.")
+    g = Git(path)
+    try:
+        manifest = release.find(g, release.tag_format(g), name).manifest or {}
+        command = env.command_of(manifest)
+        if command is None:
+            raise VerdictError(f"{name} carries no train.command in its manifest (tagged "
+                               "before main's branchml.yaml had one), so there is nothing to "
+                               "re-run.")
+        tolerance = (trusted_config(g).get("reproduce") or {}).get("tolerance", 0)
+        before = recorded_environment(g, checked.commit)
+        common = g.layout.common_dir
+    finally:
+        g.close()
+    result = Reproduction(name, checked.commit, command)
+    dirs = _inside_repo(path)
+    wt = _worktree(common, path, checked.commit)
+    try:
+        _clear_outputs(wt, manifest)
+        _run(result, wt, dirs, sink)
+        _compare(result, wt, manifest, tolerance)
+        now = probe(command, wt, dirs, clean_environment(dirs).get("PATH"))
+        result.environment = env.environment_changes(before, now)
+    finally:
+        if keep:
+            result.kept = str(wt)
+        else:
+            _remove(path, wt)
+    return result
+
+
+def _worktree(common: Path, cwd: Path, commit: str) -> Path:
+    """A detached worktree of `commit` inside the git folder (git-lfs smudges the data)."""
+    base = common / "branchml" / "reproduce"
+    base.mkdir(parents=True, exist_ok=True)
+    wt = Path(tempfile.mkdtemp(dir=base, prefix="run-"))
+    try:
+        proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
+    except BaseException:
+        _remove(cwd, wt)
+        raise
+    return wt
+
+
+def _remove(cwd: Path, wt: Path) -> None:
+    proc.run(["git", "worktree", "remove", "--force", str(wt)], cwd=cwd, check=False)
+    proc.run(["git", "worktree", "prune"], cwd=cwd, check=False)
+    if wt.exists():  # worktree add itself failed: the folder was never registered
+        import shutil
+
+        shutil.rmtree(wt, ignore_errors=True)
+
+
+def _clear_outputs(wt: Path, manifest: dict[str, Any]) -> None:
+    """Every model file the manifest names and the metrics, deleted before the run: a
+    command that writes nothing cannot "reproduce" what the checkout already held."""
+    for rel in [*(manifest.get("models") or {}), METRICS_FILE]:
+        target = wt / rel
+        if target.is_file() or target.is_symlink():
+            target.unlink()
+
+
+def _run(result: Reproduction, wt: Path, dirs: list[Path], sink: BinaryIO) -> None:
+    """The command in the worktree's root, PATH and search paths inside the repository
+    dropped (a program of a checked-out branch is never what runs)."""
+    environ = {**clean_environment(dirs), "PWD": str(wt)}
+    try:
+        code, last = proc.run_echoed(result.command, sink, cwd=wt, env=environ)
+    except OSError as e:
+        result.failure = f"the command could not be started ({e.strerror or e})"
+        result.differences.append(result.failure)
+        return
+    result.exit = code
+    if code != 0:
+        result.failure = f"the command failed (exit {code})" + (f": {last}" if last else "")
+        result.differences.append(result.failure)
+
+
+def _compare(result: Reproduction, wt: Path, manifest: dict[str, Any], tolerance: Any) -> None:
+    for rel, recorded in sorted((manifest.get("models") or {}).items()):
+        result.models[rel] = _model_state(wt, rel, recorded)
+    missing = [p for p, state in result.models.items() if state == "missing"]
+    differ = [p for p, state in result.models.items() if state == "differs"]
+    actual = _metrics(wt)
+    outside, within = env.metric_changes(manifest.get("metrics") or {}, actual or {}, tolerance)
+    if actual is None and manifest.get("metrics"):
+        outside = ["tracking/metrics.json was not written (or is not a JSON object)"]
+    result.differences += [f"model {p} was not written" for p in missing] + outside
+    result.differences += [f"model {p} differs in its bytes" for p in differ]
+    result.within = within
+    result.verdict = env.verdict(bool(result.failure), outside, missing, differ, within)
+
+
+def _model_state(wt: Path, rel: str, recorded: dict[str, Any]) -> str:
+    target = wt / rel
+    if not target.is_file():
+        return "missing"
+    if recorded.get("lfs_oid"):
+        h = hashlib.sha256()
+        with target.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return "identical" if h.hexdigest() == recorded["lfs_oid"] else "differs"
+    blob = proc.output(["git", "hash-object", "--no-filters", str(target)], cwd=wt)
+    return "identical" if blob == recorded.get("blob") else "differs"
+
+
+def _metrics(wt: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads((wt / METRICS_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
