@@ -250,3 +250,95 @@ def test_a_non_prefix_rewrite_falls_back_and_stays_right(project: Path, bml) -> 
     v3 = b"id,x\n3,3\n1,1\n9,9\n4,4\n2,2\n"  # rewritten by hand: 9,9 is the only new row
     c1, c2, c3 = _chain(project, [v1, v2, v3])
     assert _uploads_json(project, bml) == {c1: 3, c2: 1, c3: 1}
+
+
+def _forge(repo: Path, branch: str, entries: dict[str, tuple[str, str]],
+           parents: list[str], base: str | None = None) -> str:
+    """A commit made by hand on `branch` (no hook sees it): `base`'s tree (default: the
+    first parent's) with `entries` (path -> (mode, blob)) put in, the parents in the order
+    given."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "forge-index")}
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True,
+                              text=True, input=stdin, check=True)
+        return done.stdout.strip()
+
+    run("read-tree", base or parents[0])
+    for path, (mode, blob) in entries.items():
+        run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}")
+    tree = run("write-tree")
+    sha = run("commit-tree", tree, *[x for p in parents for x in ("-p", p)], "-m", "forged")
+    run("update-ref", f"refs/heads/{branch}", sha)
+    return sha
+
+
+def _blob(repo: Path, data: bytes) -> str:
+    done = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=data,
+                          capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def test_an_lfs_growth_chain_is_read_in_one_pass(project: Path, bml,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from branchml.ops import uploadrows
+
+    def per_version(*args: object) -> None:
+        raise AssertionError("a prefix chain was read version by version")
+
+    monkeypatch.setattr(uploadrows, "event_rows", per_version)
+    commits = _chain(project, [b"id,x\n1,1\n", b"id,x\n1,1\n2,2\n", b"id,x\n1,1\n2,2\n3,3\n"])
+    assert _uploads_json(project, bml) == {c: 1 for c in commits}
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_a_merge_on_raw_with_swapped_parents_attributes_each_side(
+        project: Path, bml, swapped: bool) -> None:  # type: ignore[no-untyped-def]
+    a, _ = _uploads(project)
+    git("checkout", "-q", "-b", "side", a, cwd=project)
+    side = commit(project, {"data/side.csv": "id,x\n50,1\n51,1\n"}, "side upload")
+    tip = git("rev-parse", "raw", cwd=project)
+    parents = [side, tip] if swapped else [tip, side]  # swapped: raw's own history second
+    _forge(project, "raw", {"data/side.csv": ("100644", git("rev-parse", f"{side}:data/side.csv",
+                                                           cwd=project))}, parents, tip)
+    git("checkout", "-q", "raw", cwd=project)
+    git("branch", "-D", "side", cwd=project)
+    got = _uploads_json(project, bml)
+    assert got[side] == 2 and got[a] == 20 and sum(got.values()) == 42
+
+
+def test_a_pointer_to_a_missing_lfs_object_is_refused_in_one_sentence(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    _uploads(project)
+    raw = git("rev-parse", "raw", cwd=project)
+    present = _lfs_store(project, b"id,x\n70,1\n")  # its legitimate twin: the object is here
+    _forge(project, "raw", {"data/here.csv": ("100644", _blob(project, present.encode()))}, [raw])
+    ok = _json(bml("impact", "--rows", str(_file(project, "id,x\n70,1\n")), "--json",
+                   cwd=project))
+    assert {x["branch"]: x["rows"] for x in ok["branches"]}["raw"] == 1
+    gone = present.replace(present.split("sha256:")[1][:64], "ab" * 32)
+    _forge(project, "raw", {"data/gone.csv": ("100644", _blob(project, gone.encode()))},
+           [git("rev-parse", "raw", cwd=project)])
+    r = bml("impact", "--rows", str(_file(project, "id,x\n70,1\n")), cwd=project)
+    assert r.code == 4, r.err
+    assert "data/gone.csv" in r.err and "abababababab" in r.err and "Traceback" not in r.err
+    assert r.err.count("\n") == 1
+
+
+def _file(repo: Path, text: str) -> Path:
+    f = repo.parent / "withdraw.csv"
+    f.write_text(text)
+    return f
+
+
+def test_a_symlink_in_data_is_not_read(project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    _, b = _uploads(project)
+    target = _blob(project, b"/etc/passwd\n")
+    _forge(project, "raw", {"data/passwd.txt": ("120000", target)}, [b])
+    withdraw = project.parent / "w.txt"
+    withdraw.write_text("/etc/passwd\n")  # the link's own bytes, were they read as rows
+    out = _json(bml("impact", "--rows", str(withdraw), "--json", cwd=project))
+    assert out["branches"] == [] and out["held"] is False
+    twin = _forge(project, "raw", {"data/plain.txt": ("100644", target)},
+                  [git("rev-parse", "raw", cwd=project)])  # the same bytes in a regular file
+    out = _json(bml("impact", "--rows", str(withdraw), "--json", cwd=project))
+    assert out["branches"] == [{"branch": "raw", "commit": twin, "rows": 1}]
