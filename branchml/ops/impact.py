@@ -112,7 +112,8 @@ def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter
     releases = []
     for r in read_releases(g, tag_format(g)):
         if r.manifest is not None:
-            n = counter.units(trainrows.training(g, path, policy, r.manifest).units)
+            units = trainrows.training(g, path, policy, r.manifest, counter.withdrawn).units
+            n = counter.units(units)
             if n:
                 releases.append({"tag": r.tag, "commit": r.commit, "rows": n})
     branches = []
@@ -133,13 +134,15 @@ def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
         return []
     out = []
     for name in hashed.names:
-        n = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name)))
+        n = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name,
+                                                                   counter.withdrawn)))
         if n:
             out.append({"branch": SPLIT_BRANCH, "split": name, "rows": n})
     return out
 
 
-def _selection(g: Git, path: Path, tip: str, name: str) -> Callable[[trainrows.Sink], None]:
+def _selection(g: Git, path: Path, tip: str, name: str, only: Any
+               ) -> Callable[[trainrows.Sink], None]:
     def read(sink: trainrows.Sink) -> None:
-        trainrows.split_selection(g, path, tip, [name], sink)
+        trainrows.split_selection(g, path, tip, [name], sink, only=only)
     return read

@@ -18,9 +18,10 @@ from branchml.core import split as core_split
 from branchml.core.leakage import TRAINING, split_names
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
+from branchml.core.rowhash import member
 from branchml.core.rowindex import REGULAR
 from branchml.core.rows import RowFormat, format_for
-from branchml.core.rowstream import LINE_FORMATS, hash_block
+from branchml.core.rowstream import LINE_FORMATS, hash_block, hash_list
 from branchml.errors import StateError
 from branchml.ops import rowsource, splitrows, splitstream
 from branchml.ops.split import SKIP
@@ -47,11 +48,14 @@ class Training:
     not_rows: list[str] = field(default_factory=list)
 
 
-def training(g: Git, path: Path, policy: Policy, manifest: dict[str, Any]) -> Training:
-    """What `manifest`'s release trained on, as units to read."""
+def training(g: Git, path: Path, policy: Policy, manifest: dict[str, Any],
+             only: Any | None = None) -> Training:
+    """What `manifest`'s release trained on, as units to read; with `only` (sorted hashes),
+    a split request's rows outside it are dropped before their keys are read (`impact`
+    counts only those rows)."""
     records = [r for r in manifest.get("splits") or [] if r.get("purpose") in TRAINING]
     if records:
-        return Training("splits", [_request(g, path, r) for r in records])
+        return Training("splits", [_request(g, path, r, only) for r in records])
     return commit_files(g, policy, manifest["commit"], "data folders")
 
 
@@ -81,17 +85,17 @@ def _file_reader(g: Git, v: rowsource.Version, p: str, fmt: RowFormat) -> Callab
     return read
 
 
-def _request(g: Git, path: Path, record: dict[str, Any]) -> Unit:
+def _request(g: Git, path: Path, record: dict[str, Any], only: Any | None) -> Unit:
     names = split_names(str(record["split"]))
     commit = str(record["data_commit"])
     return Unit(f"{commit}:{','.join(names)}", lambda sink: split_selection(
-        g, path, commit, names, sink, str(record.get("assignment") or "")))
+        g, path, commit, names, sink, str(record.get("assignment") or ""), only))
 
 
 def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sink,
-                    digest: str = "") -> None:
+                    digest: str = "", only: Any | None = None) -> None:
     """The rows split names `names` of `commit`'s assignment select, as `split rows` selects
-    them, hashed into `sink`."""
+    them, hashed into `sink` (with `only`: those of them among these sorted hashes)."""
     if g.resolve(f"{commit}^{{commit}}") is None:
         raise StateError(f"the split request's data commit {commit[:10]} is not here: fetch "
                          "the split branch (`git fetch origin split`), then run this again.")
@@ -105,12 +109,25 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     key = splitrows._key(splitrows._file(repo, commit, store, core_split.PARAMS), cfg)
     rows = _Hashing(g, commit, key, hashed.chosen(names))
+    rows.only = only
     rows.write(splitrows._files(repo, commit, cfg, rows), cfg,
                lambda block: sink(hash_block(block)) if block else None)
 
 
 class _Hashing(splitrows._Rows):
-    """`split rows`'s selection with the header left out of what is written: only rows."""
+    """`split rows`'s selection with the header left out of what is written: only rows;
+    with `only`, the rows whose hashes are not in it are dropped first (the same selection
+    of the rest, without reading every row's key)."""
+
+    only: Any | None = None
+
+    def _chosen(self, p: str, fmt: RowFormat, header: bytes | None, records: list[bytes]
+                ) -> list[bytes]:
+        if self.only is not None and records:
+            hit = member(hash_list(records), self.only)
+            records = [r for r, m in zip(records, hit.tolist(), strict=True) if m] \
+                if hit.any() else []
+        return super()._chosen(p, fmt, header, records)
 
     def _shape(self, p: str, fmt: RowFormat, header: bytes | None, first: str,
                out: Callable[[bytes], object]) -> None:
