@@ -8,12 +8,14 @@ hashing instead of writing). Else every row of every data-class file of its comm
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.core import assignments
 from branchml.core import split as core_split
 from branchml.core.leakage import TRAINING, split_names
 from branchml.core.model import PathClass
@@ -99,7 +101,7 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     if g.resolve(f"{commit}^{{commit}}") is None:
         raise StateError(f"the split request's data commit {commit[:10]} is not here: fetch "
                          "the split branch (`git fetch origin split`), then run this again.")
-    hashed = splitstream.assignment(g, commit)
+    hashed = _assignment(g, commit)
     if hashed is None or (digest and hashed.digest != digest):
         raise StateError(f"the assignment of {commit[:10]} is not the one its split request "
                          "recorded, so the rows it selected cannot be known: check the "
@@ -112,6 +114,18 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     rows.only = only
     rows.write(splitrows._files(repo, commit, cfg, rows), cfg,
                lambda block: sink(hash_block(block)) if block else None)
+
+
+# per reader, each commit's assignment read once (impact selects each split name of one)
+_ASSIGNMENTS: weakref.WeakKeyDictionary[Git, dict[str, assignments.Hashed | None]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _assignment(g: Git, commit: str) -> assignments.Hashed | None:
+    found = _ASSIGNMENTS.setdefault(g, {})
+    if commit not in found:
+        found[commit] = splitstream.assignment(g, commit)
+    return found[commit]
 
 
 class _Hashing(splitrows._Rows):
