@@ -28,7 +28,7 @@ from branchml.errors import StateError
 from branchml.ops import rowsource, splitrows, splitstream
 from branchml.ops.split import SKIP
 from branchml.ops.trusted import trusted_config
-from branchml.repo import objectstore
+from branchml.repo import lfs, objectstore
 from branchml.repo.reader import Git
 
 Sink = Callable[[Any], None]  # receives one int64 array of row hashes at a time
@@ -66,6 +66,7 @@ def commit_files(g: Git, policy: Policy, commit: str, source: str) -> Training:
     the others named in `not_rows`."""
     formats = dict(trusted_config(g).get("formats") or {})
     out = Training(source, [])
+    found: list[tuple[rowsource.Version, str, RowFormat]] = []
     for mode, oid, p in g.ls_tree(commit):
         if policy.classify(p) is not PathClass.DATA or p.startswith(SKIP):
             continue
@@ -76,7 +77,11 @@ def commit_files(g: Git, policy: Policy, commit: str, source: str) -> Training:
         assert fmt is not None
         v = rowsource.version(g, oid)
         if v is not None:
-            out.units.append(Unit(f"{v.ident}:{fmt}", _file_reader(g, v, p, fmt)))
+            found.append((v, p, fmt))
+    # the commit's missing LFS objects in one `git lfs fetch`, before any is read
+    lfs.fetch_missing(g.layout.common_dir, g.cwd, commit,
+                      [v.pointer for v, _, _ in found if v.pointer is not None])
+    out.units = [Unit(f"{v.ident}:{fmt}", _file_reader(g, v, p, fmt)) for v, p, fmt in found]
     return out
 
 
