@@ -369,8 +369,10 @@ def test_added_rows_are_a_multiset_difference_and_the_index_keeps_the_earliest()
                          (0, np.array([9, 4], dtype=np.int64))])
     assert index.hashes.tolist() == [4, 7, 9]
     assert index.earliest.tolist() == [0, 1, 0] and index.shared.tolist() == [False, False, True]
-    t = Tally(np.zeros(2, dtype=np.int64))
-    t.add(index, np.array([9, 9, 7, 1], dtype=np.int64))
+    t = Tally(index, np.zeros(2, dtype=np.int64))
+    t.add(np.array([9, 9, 7], dtype=np.int64))
+    t.add(np.array([1], dtype=np.int64))
+    t.finish()
     assert (t.per_upload.tolist(), t.total, t.unmatched, t.duplicates) == ([2, 1], 4, 1, 2)
 
 
