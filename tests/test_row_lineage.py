@@ -87,6 +87,8 @@ def test_lineage_rows_counts_each_upload_through_split_rows(scenario, bml) -> No
     text = bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows", cwd=repo).out
     assert f"    {a[:10]} " in text and f"data/d.csv: {one} of its 20 rows" in text
     assert f"    {unmatched} rows no raw upload holds (made or rewritten by cleaning)" in text
+    head = _json(bml("lineage", "models/model.bin", "--rows", "--json", cwd=repo))  # a commit
+    assert head["rows"] == rows
 
 
 def test_impact_from_each_upload_lists_the_release(scenario, bml) -> None:  # type: ignore[no-untyped-def]
