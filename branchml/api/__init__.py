@@ -391,3 +391,15 @@ if TYPE_CHECKING:
 
 _RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
 __all__ += ["Environment", "Reproduction", "TrainReport", "environment", "reproduce", "train"]
+
+# --- issue 21: row lineage (r2) ---
+from branchml.api._lineage import (  # noqa: E402 (row lineage and impact)
+    ImpactReport,
+    LineageRows,
+    RowLineage,
+    UploadRows,
+    impact,
+    row_lineage,
+)
+
+__all__ += ["ImpactReport", "LineageRows", "RowLineage", "UploadRows", "impact", "row_lineage"]
