@@ -21,7 +21,7 @@ BAD = [
      f"{CLASSES}."),
     ("version: 1\nfoo: 1\n", "branchml.yaml: unknown key 'foo' (known keys: version, "
      "path_classes, default_class, lfs, unknown_branches, branches, merge, formats, validate, "
-     "split, widen_columns, pulls, promote, tags, releases, refs, monitor, trees, adopted, scaffold)."),
+     "split, widen_columns, pulls, promote, tags, train, reproduce, releases, refs, monitor, trees, adopted, scaffold)."),
     ("- a\n- b\n", "branchml.yaml: the top level must be a mapping of keys, not a list."),
     ("", "branchml.yaml: the file is empty; it needs at least `version: 1`."),
     ("version: [1\n", "branchml.yaml: line 2, column 1: expected ',' or ']', but got "
