@@ -271,8 +271,8 @@ def test_server_refuses_a_manifest_that_hides_the_records(trained: Path, tmp_pat
     git("update-ref", "refs/tags/acme-v1", sha, cwd=trained)
     p = push_release(trained, bare)
     assert p.returncode != 0
-    assert "release tag acme-v1: its manifest does not verify against its commit (splits" \
-        in p.stderr
+    assert "release tag acme-v1: its manifest does not verify against its commit: it differs " \
+        "in splits" in p.stderr
     assert "refs/tags/acme-v1" not in server_refs(bare)
 
 

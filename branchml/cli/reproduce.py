@@ -49,11 +49,25 @@ def reproduce(
             out(f"  differs: {line}")
         for line in r.within:
             out(f"  within tolerance: {line}")
-        if r.environment:
-            out("Environment differences (listed only; they never change the verdict):")
-            for line in r.environment:
-                out(f"  {line}")
+        _environment_out(r.environment)
         if r.kept:
-            out(f"Kept the worktree at {r.kept} (remove it with `git worktree remove`).")
+            # --force: the kept folder holds the re-run's outputs, which plain `remove` refuses
+            out(f"Kept the worktree at {r.kept} (remove it with "
+                f"`git worktree remove --force {shlex.quote(r.kept)}`).")
     if not r.ok:
         raise typer.Exit(1)
+
+
+# a package change lists every package that moved (~150 on a new Python): the text stops at
+# this many, --json keeps them all
+ENVIRONMENT_LINES = 20
+
+
+def _environment_out(changes: list[str]) -> None:
+    if not changes:
+        return
+    out("Environment differences (listed only; they never change the verdict):")
+    for line in changes[:ENVIRONMENT_LINES]:
+        out(f"  {line}")
+    if len(changes) > ENVIRONMENT_LINES:
+        out(f"  ... and {len(changes) - ENVIRONMENT_LINES} more (--json lists all)")

@@ -67,8 +67,8 @@ def check_release_tag(git: Git, ref: str, old: str, new: str, after: dict[str, s
     except bounds.TooLarge as e:  # a tracking file of the commit over its limit, never read
         return refuse(f"{str(e).rstrip('.')}: keep params and metrics small")
     if bad:
-        return refuse(f"its manifest does not verify against its commit ({', '.join(bad)} "
-                      "differ)")
+        return refuse("its manifest does not verify against its commit: it differs in "
+                      + "; ".join(bad))
     leak = _trains_on_test(git, trusted, commit)
     return refuse(leak) if leak else []
 

@@ -342,7 +342,8 @@ class Verification:
         out = [o["message"] for o in self.objects]
         out += [f"{f}: {why}" for f, why in self.reasons.items() if f in self.fields]
         if self.fields:
-            out.append(f"{', '.join(self.fields)} differ from its manifest")
+            out.append(f"its manifest's {fields_phrase(self.fields)} not match what its "
+                       "commit holds")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -351,6 +352,14 @@ class Verification:
                 "unverified": self.unverified, "claims": self.claims,
                 "objects_checked": self.checked, "bytes_checked": self.bytes,
                 "objects": self.objects}
+
+
+def fields_phrase(fields: list[str]) -> str:
+    """"train field does" / "fields promotion and pulled_from do": the subject and verb of
+    a sentence about manifest fields, agreeing in number."""
+    if len(fields) == 1:
+        return f"{fields[0]} field does"
+    return f"fields {', '.join(fields[:-1])} and {fields[-1]} do"
 
 
 def verify(path: Path, name: str) -> Verification:

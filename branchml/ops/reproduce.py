@@ -7,9 +7,13 @@ worktree inside the git folder (never the user's checkout, index or refs)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -76,7 +80,7 @@ def reproduce(path: Path, name: str, sink: BinaryIO, keep: bool = False) -> Repr
         g.close()
     result = Reproduction(name, checked.commit, command)
     dirs = _inside_repo(path)
-    wt = _worktree(common, path, checked.commit)
+    wt, held = _worktree(common, path, checked.commit, keep)
     try:
         _clear_outputs(wt, manifest)
         _run(result, wt, dirs, sink)
@@ -86,31 +90,68 @@ def reproduce(path: Path, name: str, sink: BinaryIO, keep: bool = False) -> Repr
     finally:
         if keep:
             result.kept = str(wt)
+            os.close(held)  # named kept-*: no later run's prune takes it
         else:
-            _remove(path, wt)
+            _remove(path, wt, held)
     return result
 
 
-def _worktree(common: Path, cwd: Path, commit: str) -> Path:
-    """A detached worktree of `commit` inside the git folder (git-lfs smudges the data)."""
+def _worktree(common: Path, cwd: Path, commit: str, keep: bool) -> tuple[Path, int]:
+    """A detached worktree of `commit` inside the git folder (git-lfs smudges the data),
+    and the descriptor that holds its lock while this run lives. Leftovers of runs killed
+    before they could clean up (kill -9, a power cut) are removed first; a kept one is
+    named kept-*, which no prune takes."""
     base = common / "branchml" / "reproduce"
     base.mkdir(parents=True, exist_ok=True)
-    wt = Path(tempfile.mkdtemp(dir=base, prefix="run-"))
+    _prune(cwd, base, time.time())
+    wt = Path(tempfile.mkdtemp(dir=base, prefix="kept-" if keep else "run-"))
+    held = _hold(wt)
     try:
         proc.run(["git", "worktree", "add", "--detach", "--force", str(wt), commit], cwd=cwd)
     except BaseException:
-        _remove(cwd, wt)
+        _remove(cwd, wt, held)
         raise
-    return wt
+    return wt, held
 
 
-def _remove(cwd: Path, wt: Path) -> None:
+def _hold(wt: Path) -> int:
+    """An exclusive flock on the run's folder: the kernel drops it when the process ends,
+    however it ends, so a folder whose lock can be taken belongs to no running reproduce."""
+    fd = os.open(wt, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _prune(cwd: Path, base: Path, started: float) -> None:
+    """Every run-* folder older than this run whose lock nobody holds: its reproduce was
+    killed (a concurrent run, still holding its lock, is left alone)."""
+    for old in sorted(base.glob("run-*")):
+        try:
+            if old.stat().st_mtime >= started or _held(old):
+                continue
+        except OSError:  # removed meanwhile by another run's prune
+            continue
+        _remove(cwd, old, None)
+
+
+def _held(folder: Path) -> bool:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # our own probe lock goes with it
+    return False
+
+
+def _remove(cwd: Path, wt: Path, held: int | None) -> None:
     proc.run(["git", "worktree", "remove", "--force", str(wt)], cwd=cwd, check=False)
     proc.run(["git", "worktree", "prune"], cwd=cwd, check=False)
     if wt.exists():  # worktree add itself failed: the folder was never registered
-        import shutil
-
         shutil.rmtree(wt, ignore_errors=True)
+    if held is not None:
+        os.close(held)
 
 
 def _clear_outputs(wt: Path, manifest: dict[str, Any]) -> None:

@@ -198,7 +198,26 @@ def run_echoed(args: Sequence[str], sink: BinaryIO, cwd: str | Path | None = Non
             sink.flush()
             if line.strip():
                 last = line.strip()
-    finally:  # Ctrl-C reaches the child too (same process group): wait for it to end
+    except BaseException:  # Ctrl-C, or a SIGINT sent to branchml alone
+        _stop(p)
+        raise
+    finally:
         p.stdout.close()
         code = p.wait()
     return code, last.decode("utf-8", errors="replace")
+
+
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    """A child left running by an interrupted branchml: a terminal's Ctrl-C reached it too
+    (same process group), so it gets a second to end on its own; then SIGINT (a `kill -INT`
+    or a supervisor signalled branchml alone), then SIGKILL: the caller's cleanup never
+    waits on a command that ignores the interruption."""
+    for sig, grace in ((None, 1.0), (signal.SIGINT, 5.0), (signal.SIGKILL, None)):
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(sig)
+        try:
+            p.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
