@@ -54,6 +54,7 @@ class ImpactHolder(TypedDict, total=False):
 ImpactReport = TypedDict("ImpactReport", {
     "rows": int,  # rows withdrawn (with repeats)
     "held": bool,  # a release holds some: `impact` exits 1
+    "found_anywhere": int,  # releases and branches (raw included) holding any: 0 warns
     "releases": list[ImpactHolder], "branches": list[ImpactHolder],
     "splits": list[ImpactHolder],
     "from": str, "raw": str, "files": list[str], "file": str,

@@ -32,40 +32,61 @@ def impact(
     r = api.impact(from_commit, rows, ".", raw)
     if as_json:
         emit_json(r)
+        if not r.get("found_anywhere", 1):
+            _nowhere(r)  # on stderr: the JSON stays parseable, the warning still seen
     else:
         _impact_text(r)
     if r.get("held"):
         raise typer.Exit(1)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 row`, `2 rows`: a count read aloud."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _nowhere(r: api.ImpactReport) -> None:
+    typer.secho(f"WARNING: none of the {counted(r.get('rows', 0), 'row')} is on any branch, "
+                "raw included: rows are matched byte for byte; check "
+                f"{r.get('file') or 'the upload'}'s header and formatting.", err=True,
+                fg=typer.colors.RED, bold=True)
+
+
 def _impact_text(r: api.ImpactReport) -> None:
-    what = f"{r['from'][:10]} on {r.get('raw')}" if "from" in r else r.get("file", "")
-    out(f"{r.get('rows', 0)} rows withdrawn ({what}).")
+    what = (f"added by {r['from'][:10]} on {r.get('raw')}" if "from" in r
+            else f"of {r.get('file', '')}")
+    out(f"{counted(r.get('rows', 0), 'row')} to withdraw, {what}.")
     for x in r.get("releases", []):
-        out(f"  release {x.get('tag')}: {x.get('rows')} rows")
+        out(f"  release {x.get('tag')} trained on {counted(x.get('rows', 0), 'row')} of them")
     for x in r.get("branches", []):
-        out(f"  branch {x.get('branch')}: {x.get('rows')} rows")
+        out(f"  branch {x.get('branch')} holds {counted(x.get('rows', 0), 'row')} of them")
     for x in r.get("splits", []):
-        out(f"  split {x.get('split')} on {x.get('branch')}: {x.get('rows')} rows")
-    if r.get("held"):
-        out("A release holds these rows: remove them downstream, retrain and release "
+        out(f"  split {x.get('split')} on {x.get('branch')} holds "
+            f"{counted(x.get('rows', 0), 'row')} of them")
+    if not r.get("found_anywhere", 1):
+        _nowhere(r)
+    elif r.get("held"):
+        out("A release trained on these rows: remove them downstream, retrain and release "
             "(docs/lineage.md).")
     else:
-        out("No release holds these rows.")
+        out("No release trained on these rows.")
 
 
 def rows_text(rows: dict[str, Any] | None) -> None:
     """The `rows` part of `lineage --rows`, one line per upload."""
     if not rows:
         return
-    out(f"  rows: {rows['total']} trained on (from its {rows['source']}), {rows['matched']} "
-        f"from {len(rows['uploads'])} uploads on {rows['raw']}:")
+    out(f"  rows: trained on {counted(rows['total'], 'row')} (from its {rows['source']}), "
+        f"{rows['matched']} of them from {counted(len(rows['uploads']), 'upload')} on "
+        f"{rows['raw']}:")
     for u in rows["uploads"][:SHOWN]:
         out(f"    {u['commit'][:10]} {u['date'][:10]} {u['author']} {u['file']}: {u['rows']} "
-            f"of its {u['upload_rows']} rows")
+            f"of the {counted(u['upload_rows'], 'row')} it added")
     if len(rows["uploads"]) > SHOWN:
         out(f"    ... and {len(rows['uploads']) - SHOWN} more (--json lists all)")
-    out(f"    {rows['unmatched']} rows no raw upload holds (made or rewritten by cleaning)")
+    if rows["unmatched"]:
+        out(f"    {counted(rows['unmatched'], 'row')} no raw upload holds (made or rewritten "
+            "by cleaning)")
     if rows["duplicates"]:
         out(f"    {rows['duplicates']} of them hold bytes more than one upload added "
             "(counted for the earliest)")

@@ -43,6 +43,8 @@ def impact(path: Path, from_commit: str | None, rows_file: Path | None,
     finally:
         g.close()
     out["held"] = bool(out["releases"])
+    # a wrong header or `32.10` for `32.1` matches nothing: an all-clear that must be seen
+    out["found_anywhere"] = len(out["releases"]) + len(out["branches"])
     return out
 
 
