@@ -95,3 +95,88 @@ def test_impact_and_lineage_text_say_one_row_not_1_rows(released, bml, tmp_path:
     r = bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows", cwd=repo)
     assert r.code == 0, r.err
     assert "1 rows" not in r.out and "1 uploads" not in r.out
+
+
+def _retag(repo: Path, bml, tmp: Path, model: str, ask: tuple[str, str] | None) -> None:  # type: ignore[no-untyped-def]
+    """Another release of acme on stable/model: a new model, trained on `ask` alone when
+    given (tracking/splits.jsonl rewritten to that request), else on the same requests."""
+    if ask is not None:
+        (repo / "tracking/splits.jsonl").unlink()
+        r = bml("split", "rows", ask[0], "-o", str(tmp / f"{model}.csv"), "--for", ask[1],
+                cwd=repo)
+        assert r.code == 0, r.err
+    commit(repo, {"models/model.bin": model,
+                  "tracking/splits.jsonl": (repo / "tracking/splits.jsonl").read_text()})
+    assert bml("tag", "--client", "acme", cwd=repo).code == 0
+
+
+def test_impact_current_judges_only_the_newest_and_deployed_releases(
+        released, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, trained = released
+    _retag(repo, bml, tmp_path, "w2", None)                   # acme-v2: the same rows
+    assert bml("deploy", "acme-v2", "--client", "acme", cwd=repo).code == 0
+    f = tmp_path / "withdraw.csv"
+    f.write_text(f"id,x\n{trained[0]}\n")                     # a training row
+    r = bml("impact", "--rows", str(f), "--current", "--json", cwd=repo)
+    out = json.loads(r.out)
+    assert r.code == 1 and out["held"] is True                # acme-v2 is newest and deployed
+    assert out["clients"] == {"acme": {"newest": "acme-v2", "deployed": ["acme-v2"]}}
+    marks = {x["tag"]: (x["newest"], x["deployed"], x["current"]) for x in out["releases"]}
+    assert marks == {"acme-v1": (False, False, False), "acme-v2": (True, True, True)}
+    # the withdrawal done: acme-v3 trained on val alone, deployed; v1, v2 are history
+    _retag(repo, bml, tmp_path, "w3", ("val", "tune"))
+    assert bml("deploy", "acme-v3", "--client", "acme", cwd=repo).code == 0
+    r = bml("impact", "--rows", str(f), "--current", cwd=repo)
+    assert r.code == 0, r.out + r.err
+    assert "  release acme-v1 (history) trained on 1 row of them" in r.out
+    assert "No newest or deployed release trained on these rows" in r.out
+    r = bml("impact", "--rows", str(f), cwd=repo)             # without --current: history counts
+    assert r.code == 1 and "  release acme-v1 trained on 1 row" in r.out
+
+
+def test_impact_of_an_upload_resending_earlier_rows_agrees_with_lineage(
+        released, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, a, _, trained = released
+    resent = [f"{i},{i * 2}" for i in range(5)]              # 5 rows of upload 1
+    c = commit(repo, {"data/again.csv": "id,x\n" + "".join(
+        f"{x}\n" for x in [*resent, "900,1", "901,2"])}, "resend", branch="raw")
+    out = json.loads(bml("impact", "--from", c, "--json", cwd=repo).out)
+    assert out["rows"] == 7
+    assert out["shared_with_earlier"] == {"rows": 5, "uploads": [a]}
+    held = sum(1 for x in trained if x in resent)
+    [v1] = out["releases"]
+    assert (v1["tag"], v1["rows"], v1["shared_with_earlier"], v1["before_upload"]) == \
+        ("acme-v1", held, held, True)
+    lineage = json.loads(bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows",
+                             "--json", cwd=repo).out)["rows"]
+    assert c not in {u["commit"] for u in lineage["uploads"]}  # lineage: the earliest upload
+    text = bml("impact", "--from", c, cwd=repo).out
+    assert f"5 of them an earlier upload added first ({a[:10]})" in text
+    assert "tagged before this upload, it holds them only through earlier uploads" in text
+
+
+def test_impact_of_an_upload_of_new_rows_shares_none(released, bml) -> None:  # type: ignore[no-untyped-def]
+    repo = released[0]
+    c = commit(repo, {"data/new.csv": "id,x\n900,1\n901,2\n"}, "new rows", branch="raw")
+    out = json.loads(bml("impact", "--from", c, "--json", cwd=repo).out)
+    assert out["shared_with_earlier"] == {"rows": 0, "uploads": []} and out["releases"] == []
+
+
+def test_impact_explains_a_release_holding_more_rows_than_the_upload_has(
+        project: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    a = commit(project, {"data/d.csv": "id,x\n1,2\n3,4\n"}, "upload", branch="raw")
+    commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
+    assert bml("pull", "raw", "clean", cwd=project).code == 0
+    commit(project, {"data/d.csv": "id,x\n1,2\n3,4\n1,2\n1,2\n"}, "repeat", branch="clean")
+    assert bml("pull", "clean", "split", cwd=project).code == 0
+    assert bml("pull", "split", "stable/model", cwd=project).code == 0
+    git("checkout", "-q", "stable/model", cwd=project)
+    commit(project, {"models/model.bin": "w"})
+    assert bml("tag", "--client", "acme", cwd=project).code == 0
+    r = bml("impact", "--from", a, cwd=project)
+    assert r.code == 1, r.err
+    assert "trained on 4 rows of them (more than the 2 distinct rows withdrawn: some rows " \
+        "are in its training data more than once)" in r.out
+    [v1] = json.loads(bml("impact", "--from", a, "--json", cwd=project).out)["releases"]
+    assert (v1["before_upload"], v1["shared_with_earlier"]) == (False, 0)  # pulled through

@@ -25,11 +25,14 @@ def impact(
     raw: Annotated[str | None, typer.Option(
         help="The raw branch (default: the data branch made from main).",
         autocompletion=complete.branches)] = None,
+    current: Annotated[bool, typer.Option(
+        "--current", help="Judge only each client's newest and deployed releases (exit 1 "
+        "when one of them holds the rows); older ones are listed as history.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Which releases, branches and splits hold the rows of an upload or a file; exit 1
-    when a release holds any."""
-    r = api.impact(from_commit, rows, ".", raw)
+    when a release holds any (with --current: a newest or deployed one)."""
+    r = api.impact(from_commit, rows, ".", raw, current)
     if as_json:
         emit_json(r)
         if not r.get("found_anywhere", 1):
@@ -55,9 +58,17 @@ def _nowhere(r: api.ImpactReport) -> None:
 def _impact_text(r: api.ImpactReport) -> None:
     what = (f"added by {r['from'][:10]} on {r.get('raw')}" if "from" in r
             else f"of {r.get('file', '')}")
-    out(f"{counted(r.get('rows', 0), 'row')} to withdraw, {what}.")
+    distinct = r.get("distinct", r.get("rows", 0))
+    again = "" if distinct == r.get("rows") else f", {distinct} distinct"
+    out(f"{counted(r.get('rows', 0), 'row')} to withdraw{again}, {what}.")
+    shared = r.get("shared_with_earlier")
+    if shared and shared["rows"]:
+        out(f"  {shared['rows']} of them an earlier upload added first "
+            f"({', '.join(c[:10] for c in shared['uploads'])}): `lineage --rows` counts "
+            "them for that upload, and a release may hold them through it.")
     for x in r.get("releases", []):
-        out(f"  release {x.get('tag')} trained on {counted(x.get('rows', 0), 'row')} of them")
+        out(f"  release {x.get('tag')}{_marks(x, r.get('current_only', False))} trained on "
+            f"{counted(x.get('rows', 0), 'row')} of them{_why(x, distinct)}")
     for x in r.get("branches", []):
         out(f"  branch {x.get('branch')} holds {counted(x.get('rows', 0), 'row')} of them")
     for x in r.get("splits", []):
@@ -66,10 +77,35 @@ def _impact_text(r: api.ImpactReport) -> None:
     if not r.get("found_anywhere", 1):
         _nowhere(r)
     elif r.get("held"):
-        out("A release trained on these rows: remove them downstream, retrain and release "
+        who = "A newest or deployed release" if r.get("current_only") else "A release"
+        out(f"{who} trained on these rows: remove them downstream, retrain and release "
             "(docs/lineage.md).")
+    elif r.get("releases"):
+        out("No newest or deployed release trained on these rows; older releases did "
+            "(history: they keep them).")
     else:
         out("No release trained on these rows.")
+
+
+def _marks(x: Any, current_only: bool) -> str:
+    said = [m for m in ("newest", "deployed") if x.get(m)]
+    if current_only and not said:
+        said = ["history"]
+    return f" ({', '.join(said)})" if said else ""
+
+
+def _why(x: Any, distinct: int) -> str:
+    """Why a count may surprise: rows that earlier uploads added too, or repeated rows."""
+    said = []
+    shared = x.get("shared_with_earlier", 0)
+    if x.get("before_upload"):
+        said.append("tagged before this upload, it holds them only through earlier uploads")
+    elif shared:
+        said.append(f"{shared} of them also added by an earlier upload")
+    if x.get("rows", 0) > distinct:
+        said.append(f"more than the {distinct} distinct rows withdrawn: some rows are in its "
+                    "training data more than once")
+    return f" ({'; '.join(said)})" if said else ""
 
 
 def rows_text(rows: dict[str, Any] | None) -> None:
