@@ -180,3 +180,35 @@ def test_impact_explains_a_release_holding_more_rows_than_the_upload_has(
         "are in its training data more than once)" in r.out
     [v1] = json.loads(bml("impact", "--from", a, "--json", cwd=project).out)["releases"]
     assert (v1["before_upload"], v1["shared_with_earlier"]) == (False, 0)  # pulled through
+
+
+def test_impact_reports_keys_left_in_the_split_assignments(released, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, trained = released
+    f = tmp_path / "withdraw.csv"
+    f.write_text(f"id,x\n{trained[0]}\n{trained[1]}\n")
+    out = json.loads(bml("impact", "--rows", str(f), "--json", cwd=repo).out)
+    left = {x["branch"]: (x["key"], x["assignment_keys"], x["reports"])
+            for x in out["left_behind"]}
+    assert left == {"split": ("id", 2, []), "stable/model": ("id", 2, [])}
+    text = bml("impact", "--rows", str(f), cwd=repo).out
+    assert "  branch split: its split assignment still lists 2 keys of these rows (id)" in text
+    # the legit twin: rows of no item (never split) leave no key behind
+    late = commit(repo, {"data/late.csv": "id,x\n100,1\n"}, "late upload", branch="raw")
+    out = json.loads(bml("impact", "--from", late, "--json", cwd=repo).out)
+    assert out["left_behind"] == []
+
+
+def test_impact_reports_a_validation_report_quoting_a_withdrawn_row(
+        project: Path, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    up = commit(project, {"data/v.csv": "id,x\n1,2\n7,8,9\n"}, "upload", branch="raw")
+    assert bml("pull", "raw", "clean", "--validate", cwd=project).code == 0
+    reports = git("ls-tree", "-r", "--name-only", "clean", "data/_validation", cwd=project)
+    assert reports.startswith("data/_validation/pull-")
+    out = json.loads(bml("impact", "--from", up, "--json", cwd=project).out)
+    assert out["left_behind"] == [{"branch": "clean", "commit": out["left_behind"][0]["commit"],
+                                   "key": None, "assignment_keys": None,
+                                   "reports": [reports.strip()]}]
+    f = tmp_path / "kept.csv"
+    f.write_text("id,x\n1,2\n")  # the twin: a row the report does not quote
+    out = json.loads(bml("impact", "--rows", str(f), "--json", cwd=project).out)
+    assert out["left_behind"] == []

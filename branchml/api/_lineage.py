@@ -60,6 +60,14 @@ class ImpactClient(TypedDict):
     deployed: list[str]
 
 
+class LeftBehind(TypedDict):
+    branch: str
+    commit: str
+    key: str | None  # the split key its assignment was made with
+    assignment_keys: int | None  # withdrawn rows' keys its assignment lists (None: no key)
+    reports: list[str]  # `pull --validate` reports on it quoting a withdrawn row
+
+
 class SharedWithEarlier(TypedDict):
     rows: int  # distinct rows of the upload that an earlier upload added too
     uploads: list[str]  # those uploads' commits, history order
@@ -74,6 +82,7 @@ ImpactReport = TypedDict("ImpactReport", {
     "distinct": int,  # distinct rows withdrawn
     "current_only": bool,  # --current: `held` judged each client's newest and deployed only
     "clients": dict[str, ImpactClient],
+    "left_behind": list[LeftBehind],  # what the row counts do not see (docs/lineage.md)
     "shared_with_earlier": SharedWithEarlier,  # --from only
     "releases": list[ImpactHolder], "branches": list[ImpactHolder],
     "splits": list[ImpactHolder],

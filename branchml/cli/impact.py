@@ -74,6 +74,8 @@ def _impact_text(r: api.ImpactReport) -> None:
     for x in r.get("splits", []):
         out(f"  split {x.get('split')} on {x.get('branch')} holds "
             f"{counted(x.get('rows', 0), 'row')} of them")
+    for left in r.get("left_behind", []):
+        _left_behind(left)
     if not r.get("found_anywhere", 1):
         _nowhere(r)
     elif r.get("held"):
@@ -85,6 +87,15 @@ def _impact_text(r: api.ImpactReport) -> None:
             "(history: they keep them).")
     else:
         out("No release trained on these rows.")
+
+
+def _left_behind(x: Any) -> None:
+    keys = x.get("assignment_keys")
+    if keys:
+        out(f"  branch {x.get('branch')}: its split assignment still lists "
+            f"{counted(keys, 'key')} of these rows ({x.get('key')})")
+    for p in x.get("reports", []):
+        out(f"  branch {x.get('branch')}: validation report {p} quotes some of these rows")
 
 
 def _marks(x: Any, current_only: bool) -> str:

@@ -15,7 +15,7 @@ from branchml.core.model import BranchKind
 from branchml.core.rows import format_for
 from branchml.core.rowstream import LINE_FORMATS, stream_hashes
 from branchml.errors import UsageError
-from branchml.ops import impactmarks, splitstream, trainrows, uploads
+from branchml.ops import impactmarks, leftovers, splitstream, trainrows, uploads
 from branchml.ops.release import Release, read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
 from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
@@ -37,13 +37,15 @@ def impact(path: Path, from_commit: str | None, rows_file: Path | None,
         trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
         shared = impactmarks.Earlier()
         if from_commit is not None:
-            withdrawn, count, said, shared = _upload_rows(g, trusted, from_commit, raw)
+            withdrawn, count, said, shared, src = _upload_rows(g, trusted, from_commit, raw)
         else:
             assert rows_file is not None
-            withdrawn, count, said = _file_rows(rows_file, trusted.config)
+            withdrawn, count, said, src = _file_rows(rows_file, trusted.config)
         counter = _Counter(withdrawn, shared.hashes)
         out = {"rows": count, "distinct": len(withdrawn), **said,
                **_holders(g, path, trusted, counter, said.get("from"))}
+        out["left_behind"] = leftovers.leftovers(g, _tips(g, trusted), src, withdrawn,
+                                                 trusted.config.get("split") or {})
         if from_commit is not None:
             out["shared_with_earlier"] = {"rows": len(shared.hashes),
                                           "uploads": shared.commits}
@@ -58,7 +60,7 @@ def impact(path: Path, from_commit: str | None, rows_file: Path | None,
 
 
 def _upload_rows(g: Git, trusted: TrustedPolicy, rev: str, raw: str | None
-                 ) -> tuple[Any, int, dict[str, Any], impactmarks.Earlier]:
+                 ) -> tuple[Any, int, dict[str, Any], impactmarks.Earlier, leftovers.Source]:
     name = uploads.raw_branch(trusted.config, raw)
     tip = uploads.raw_tip(g, name)
     commit = g.resolve(f"{rev}^{{commit}}")
@@ -78,10 +80,12 @@ def _upload_rows(g: Git, trusted: TrustedPolicy, rev: str, raw: str | None
     withdrawn = rowindex.withdrawn_set(parts)
     # lineage gives a row to its earliest upload: say which of these an earlier one added
     shared = impactmarks.earlier(g, found, events, min(e.upload for e in mine), withdrawn)
-    return withdrawn, count, {"from": commit, "raw": name, "files": files}, shared
+    return (withdrawn, count, {"from": commit, "raw": name, "files": files}, shared,
+            leftovers.Source(events=mine))
 
 
-def _file_rows(file: Path, cfg: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
+def _file_rows(file: Path, cfg: dict[str, Any]
+               ) -> tuple[Any, int, dict[str, Any], leftovers.Source]:
     fmt = format_for(file.name, dict(cfg.get("formats") or {}))
     if fmt not in LINE_FORMATS:
         raise UsageError(f"{file} is not a file of rows (CSV, TSV, JSON lines or text, by its "
@@ -97,7 +101,8 @@ def _file_rows(file: Path, cfg: dict[str, Any]) -> tuple[Any, int, dict[str, Any
     if not count:
         raise UsageError(f"{file} holds no rows (a CSV or TSV starts with its header line): "
                          "write the rows to withdraw into it.")
-    return rowindex.withdrawn_set(parts), count, {"file": str(file)}
+    return (rowindex.withdrawn_set(parts), count, {"file": str(file)},
+            leftovers.Source(file, fmt))
 
 
 class _Counter:
@@ -149,15 +154,23 @@ def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter,
                                  "rows": n, **impactmarks.marks(clients[r.client], r.tag),
                                  **_upload_marks(g, r, upload, shared)})
     branches = []
-    for ref, tip in sorted(g.refs("refs/heads/").items()):
-        name = ref.removeprefix("refs/heads/")
-        bt = policy.branch_type(name)
-        if bt is not None and bt.kind in BRANCH_KINDS:
-            n, _ = counter.units(trainrows.commit_files(g, policy, tip, "branch").units)
-            if n:
-                branches.append({"branch": name, "commit": tip, "rows": n})
+    for name, tip in _tips(g, trusted).items():
+        n, _ = counter.units(trainrows.commit_files(g, policy, tip, "branch").units)
+        if n:
+            branches.append({"branch": name, "commit": tip, "rows": n})
     return {"releases": releases, "branches": branches, "clients": clients,
             "splits": _splits(g, path, counter)}
+
+
+def _tips(g: Git, trusted: TrustedPolicy) -> dict[str, str]:
+    """The branches whose data `impact` reads (raw, clean, split, stable, ds, dev): tips."""
+    out = {}
+    for ref, tip in sorted(g.refs("refs/heads/").items()):
+        name = ref.removeprefix("refs/heads/")
+        bt = trusted.policy.branch_type(name)
+        if bt is not None and bt.kind in BRANCH_KINDS:
+            out[name] = tip
+    return out
 
 
 def _upload_marks(g: Git, r: Release, upload: str | None, shared: int) -> dict[str, Any]:
