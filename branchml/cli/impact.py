@@ -49,7 +49,9 @@ def counted(n: int, noun: str) -> str:
 
 
 def _nowhere(r: api.ImpactReport) -> None:
-    typer.secho(f"WARNING: none of the {counted(r.get('rows', 0), 'row')} is on any branch, "
+    n = r.get("rows", 0)
+    what = "the one row is not" if n == 1 else f"none of the {n} rows is"
+    typer.secho(f"WARNING: {what} on any branch, "
                 "raw included: rows are matched byte for byte; check "
                 f"{r.get('file') or 'the upload'}'s header and formatting.", err=True,
                 fg=typer.colors.RED, bold=True)

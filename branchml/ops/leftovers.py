@@ -87,6 +87,8 @@ def _marks(g: Git, src: Source, withdrawn: Any, names: set[str]) -> Marks:
     for path, fmt, header, batch in _rows(g, src):
         batch = [r for r, hit in zip(batch, member(hash_list(batch), withdrawn), strict=True)
                  if hit]
+        if not batch:
+            continue
         quoted.update(r[:SHOWN].decode("utf-8", "replace") for r in batch)
         for k in names:
             try:
