@@ -43,10 +43,34 @@ class LineageRows(Lineage):
 
 class ImpactHolder(TypedDict, total=False):
     tag: str
+    client: str
     branch: str
     split: str
     commit: str
-    rows: int
+    rows: int  # rows held, with repeats, byte-identical to a withdrawn row
+    newest: bool  # the client's newest release
+    deployed: bool  # refs/deploy/<client> serves it (primary or candidate)
+    current: bool  # newest or deployed: what `impact --current` judges
+    shared_with_earlier: int  # (--from) of `rows`, those an earlier upload added too
+    before_upload: bool  # (--from) tagged before the upload: it holds them only through those
+
+
+class ImpactClient(TypedDict):
+    newest: str
+    deployed: list[str]
+
+
+class LeftBehind(TypedDict):
+    branch: str
+    commit: str
+    key: str | None  # the split key its assignment was made with
+    assignment_keys: int | None  # withdrawn rows' keys its assignment lists (None: no key)
+    reports: list[str]  # `pull --validate` reports on it quoting a withdrawn row
+
+
+class SharedWithEarlier(TypedDict):
+    rows: int  # distinct rows of the upload that an earlier upload added too
+    uploads: list[str]  # those uploads' commits, history order
 
 
 # functional form: `from` (the upload's commit) is a keyword. --from also gives the raw
@@ -54,6 +78,12 @@ class ImpactHolder(TypedDict, total=False):
 ImpactReport = TypedDict("ImpactReport", {
     "rows": int,  # rows withdrawn (with repeats)
     "held": bool,  # a release holds some: `impact` exits 1
+    "found_anywhere": int,  # releases and branches (raw included) holding any: 0 warns
+    "distinct": int,  # distinct rows withdrawn
+    "current_only": bool,  # --current: `held` judged each client's newest and deployed only
+    "clients": dict[str, ImpactClient],
+    "left_behind": list[LeftBehind],  # what the row counts do not see (docs/lineage.md)
+    "shared_with_earlier": SharedWithEarlier,  # --from only
     "releases": list[ImpactHolder], "branches": list[ImpactHolder],
     "splits": list[ImpactHolder],
     "from": str, "raw": str, "files": list[str], "file": str,
@@ -71,10 +101,13 @@ def row_lineage(file: str, rev: str | None = None, path: str | Path = ".",
 
 
 def impact(from_commit: str | None = None, rows_file: str | Path | None = None,
-           path: str | Path = ".", raw: str | None = None) -> ImpactReport:
+           path: str | Path = ".", raw: str | None = None, current: bool = False
+           ) -> ImpactReport:
     """Every release, branch and split holding the rows an upload on raw added
-    (`from_commit`) or the rows of a file (`rows_file`); `held`: a release holds some."""
+    (`from_commit`) or the rows of a file (`rows_file`); `held`: a release holds some (with
+    `current`: a client's newest or deployed release holds some)."""
     from branchml.ops import impact as op
 
-    found = op.impact(Path(path), from_commit, Path(rows_file) if rows_file else None, raw)
+    found = op.impact(Path(path), from_commit, Path(rows_file) if rows_file else None, raw,
+                      current)
     return cast(ImpactReport, found)

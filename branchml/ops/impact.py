@@ -15,8 +15,8 @@ from branchml.core.model import BranchKind
 from branchml.core.rows import format_for
 from branchml.core.rowstream import LINE_FORMATS, stream_hashes
 from branchml.errors import UsageError
-from branchml.ops import splitstream, trainrows, uploads
-from branchml.ops.release import read_releases, tag_format
+from branchml.ops import impactmarks, leftovers, splitstream, trainrows, uploads
+from branchml.ops.release import Release, read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
 from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
 from branchml.ops.uploadrows import chain_rows
@@ -26,28 +26,41 @@ BRANCH_KINDS = (BranchKind.DATA, BranchKind.STABLE, BranchKind.ANALYSIS, BranchK
 
 
 def impact(path: Path, from_commit: str | None, rows_file: Path | None,
-           raw: str | None = None) -> dict[str, Any]:
+           raw: str | None = None, current: bool = False) -> dict[str, Any]:
+    """What holds the rows to withdraw; `held` judges every release, or with `current` only
+    each client's newest and deployed ones (the others are listed as history)."""
     if (from_commit is None) == (rows_file is None):
         raise UsageError("name the rows to withdraw with --from RAW_COMMIT or --rows FILE "
                          "(one of the two).")
     g = Git(path)
     try:
         trusted = load_trusted(g, [trusted_ref(g), "HEAD"])
+        shared = impactmarks.Earlier()
         if from_commit is not None:
-            withdrawn, count, said = _upload_rows(g, trusted, from_commit, raw)
+            withdrawn, count, said, shared, src = _upload_rows(g, trusted, from_commit, raw)
         else:
             assert rows_file is not None
-            withdrawn, count, said = _file_rows(rows_file, trusted.config)
-        counter = _Counter(withdrawn)
-        out = {"rows": count, **said, **_holders(g, path, trusted, counter)}
+            withdrawn, count, said, src = _file_rows(rows_file, trusted.config)
+        counter = _Counter(withdrawn, shared.hashes)
+        out = {"rows": count, "distinct": len(withdrawn), **said,
+               **_holders(g, path, trusted, counter, said.get("from"))}
+        out["left_behind"] = leftovers.leftovers(g, _tips(g, trusted), src, withdrawn,
+                                                 trusted.config.get("split") or {})
+        if from_commit is not None:
+            out["shared_with_earlier"] = {"rows": len(shared.hashes),
+                                          "uploads": shared.commits}
     finally:
         g.close()
-    out["held"] = bool(out["releases"])
+    judged = [x for x in out["releases"] if x["current"] or not current]
+    out["held"] = bool(judged)
+    out["current_only"] = current
+    # a wrong header or `32.10` for `32.1` matches nothing: an all-clear that must be seen
+    out["found_anywhere"] = len(out["releases"]) + len(out["branches"])
     return out
 
 
 def _upload_rows(g: Git, trusted: TrustedPolicy, rev: str, raw: str | None
-                 ) -> tuple[Any, int, dict[str, Any]]:
+                 ) -> tuple[Any, int, dict[str, Any], impactmarks.Earlier, leftovers.Source]:
     name = uploads.raw_branch(trusted.config, raw)
     tip = uploads.raw_tip(g, name)
     commit = g.resolve(f"{rev}^{{commit}}")
@@ -64,10 +77,15 @@ def _upload_rows(g: Git, trusted: TrustedPolicy, rev: str, raw: str | None
         raise UsageError(f"{commit[:10]} adds no rows on {name} (no data file of a row format "
                          "added or grown): name the commit of an upload.")
     files = sorted({found[e.upload].file for e in mine})
-    return rowindex.withdrawn_set(parts), count, {"from": commit, "raw": name, "files": files}
+    withdrawn = rowindex.withdrawn_set(parts)
+    # lineage gives a row to its earliest upload: say which of these an earlier one added
+    shared = impactmarks.earlier(g, found, events, min(e.upload for e in mine), withdrawn)
+    return (withdrawn, count, {"from": commit, "raw": name, "files": files}, shared,
+            leftovers.Source(events=mine))
 
 
-def _file_rows(file: Path, cfg: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
+def _file_rows(file: Path, cfg: dict[str, Any]
+               ) -> tuple[Any, int, dict[str, Any], leftovers.Source]:
     fmt = format_for(file.name, dict(cfg.get("formats") or {}))
     if fmt not in LINE_FORMATS:
         raise UsageError(f"{file} is not a file of rows (CSV, TSV, JSON lines or text, by its "
@@ -83,29 +101,32 @@ def _file_rows(file: Path, cfg: dict[str, Any]) -> tuple[Any, int, dict[str, Any
     if not count:
         raise UsageError(f"{file} holds no rows (a CSV or TSV starts with its header line): "
                          "write the rows to withdraw into it.")
-    return rowindex.withdrawn_set(parts), count, {"file": str(file)}
+    return (rowindex.withdrawn_set(parts), count, {"file": str(file)},
+            leftovers.Source(file, fmt))
 
 
 class _Counter:
-    """Counts of withdrawn rows per unit, each unit read once (releases and branches that
-    share a file or a split selection share its count)."""
+    """Counts of withdrawn rows per unit (and of those an earlier upload added too), each
+    unit read once: releases and branches that share a file or a selection share its count."""
 
-    def __init__(self, withdrawn: Any) -> None:
-        self.withdrawn = withdrawn
-        self.cache: dict[str, int] = {}
+    def __init__(self, withdrawn: Any, shared: Any) -> None:
+        self.withdrawn, self.shared = withdrawn, shared
+        self.cache: dict[str, tuple[int, int]] = {}
 
-    def units(self, units: list[trainrows.Unit]) -> int:
-        return sum(self.unit(u) for u in units)
+    def units(self, units: list[trainrows.Unit]) -> tuple[int, int]:
+        found = [self.unit(u) for u in units]
+        return sum(n for n, _ in found), sum(m for _, m in found)
 
-    def unit(self, u: trainrows.Unit) -> int:
+    def unit(self, u: trainrows.Unit) -> tuple[int, int]:
         if u.key not in self.cache:
-            n = 0
+            n = [0, 0]
             waiting: list[Any] = []  # gathered: a million sorted probes share the cache
 
             def flush() -> None:
-                nonlocal n
                 if waiting:
-                    n += rowindex.count_in(self.withdrawn, np.concatenate(waiting))
+                    batch = np.concatenate(waiting)
+                    n[0] += rowindex.count_in(self.withdrawn, batch)
+                    n[1] += rowindex.count_in(self.shared, batch)
                     waiting.clear()
 
             def sink(h: Any) -> None:
@@ -114,29 +135,49 @@ class _Counter:
                     flush()
             u.read(sink)
             flush()
-            self.cache[u.key] = n
+            self.cache[u.key] = (n[0], n[1])
         return self.cache[u.key]
 
 
-def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter
-             ) -> dict[str, Any]:
+def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter,
+             upload: str | None) -> dict[str, Any]:
     policy = trusted.policy
+    every = read_releases(g, tag_format(g))
+    clients = impactmarks.clients(g, every)
     releases = []
-    for r in read_releases(g, tag_format(g)):
+    for r in every:
         if r.manifest is not None:
             units = trainrows.training(g, path, policy, r.manifest, counter.withdrawn).units
-            n = counter.units(units)
+            n, shared = counter.units(units)
             if n:
-                releases.append({"tag": r.tag, "commit": r.commit, "rows": n})
+                releases.append({"tag": r.tag, "client": r.client, "commit": r.commit,
+                                 "rows": n, **impactmarks.marks(clients[r.client], r.tag),
+                                 **_upload_marks(g, r, upload, shared)})
     branches = []
+    for name, tip in _tips(g, trusted).items():
+        n, _ = counter.units(trainrows.commit_files(g, policy, tip, "branch").units)
+        if n:
+            branches.append({"branch": name, "commit": tip, "rows": n})
+    return {"releases": releases, "branches": branches, "clients": clients,
+            "splits": _splits(g, path, counter)}
+
+
+def _tips(g: Git, trusted: TrustedPolicy) -> dict[str, str]:
+    """The branches whose data `impact` reads (raw, clean, split, stable, ds, dev): tips."""
+    out = {}
     for ref, tip in sorted(g.refs("refs/heads/").items()):
         name = ref.removeprefix("refs/heads/")
-        bt = policy.branch_type(name)
+        bt = trusted.policy.branch_type(name)
         if bt is not None and bt.kind in BRANCH_KINDS:
-            n = counter.units(trainrows.commit_files(g, policy, tip, "branch").units)
-            if n:
-                branches.append({"branch": name, "commit": tip, "rows": n})
-    return {"releases": releases, "branches": branches, "splits": _splits(g, path, counter)}
+            out[name] = tip
+    return out
+
+
+def _upload_marks(g: Git, r: Release, upload: str | None, shared: int) -> dict[str, Any]:
+    if upload is None:
+        return {}
+    return {"shared_with_earlier": shared,
+            "before_upload": impactmarks.before(g, r, upload)}
 
 
 def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
@@ -146,7 +187,7 @@ def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
         return []
     out = []
     for name in hashed.names:
-        n = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name,
+        n, _ = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name,
                                                                    counter.withdrawn)))
         if n:
             out.append({"branch": SPLIT_BRANCH, "split": name, "rows": n})

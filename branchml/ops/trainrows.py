@@ -60,8 +60,20 @@ def training(g: Git, path: Path, policy: Policy, manifest: dict[str, Any],
     counts only those rows)."""
     records = [r for r in manifest.get("splits") or [] if r.get("purpose") in TRAINING]
     if records:
-        return Training("splits", [_request(g, path, r, only) for r in records])
+        return Training("splits", [_request(g, path, c, a, names, only)
+                                   for (c, a), names in union(records).items()])
     return commit_files(g, policy, manifest["commit"], "data folders")
+
+
+def union(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """The split names the train/tune records ask of each (data commit, assignment): the data
+    a release trained on is the union of its requests, so a request repeated, or `train`
+    then `train,val`, selects each row once, not once per record."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in records:
+        names = out.setdefault((str(r["data_commit"]), str(r.get("assignment") or "")), [])
+        names.extend(n for n in split_names(str(r["split"])) if n not in names)
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def commit_files(g: Git, policy: Policy, commit: str, source: str) -> Training:
@@ -95,11 +107,10 @@ def _file_reader(g: Git, v: rowsource.Version, p: str, fmt: RowFormat) -> Callab
     return read
 
 
-def _request(g: Git, path: Path, record: dict[str, Any], only: Any | None) -> Unit:
-    names = split_names(str(record["split"]))
-    commit = str(record["data_commit"])
+def _request(g: Git, path: Path, commit: str, digest: str, names: list[str],
+             only: Any | None) -> Unit:
     return Unit(f"{commit}:{','.join(names)}", lambda sink: split_selection(
-        g, path, commit, names, sink, str(record.get("assignment") or ""), only))
+        g, path, commit, names, sink, digest, only))
 
 
 def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sink,
