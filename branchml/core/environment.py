@@ -73,6 +73,12 @@ def command_of(config: Any) -> list[str] | None:
     return None
 
 
+def names_a_checkout_file(command: list[str]) -> bool:
+    """A relative argv[0] with a `/` (bin/python3, ./train.sh): a file of the checked-out
+    branch, never a program of the machine."""
+    return "/" in command[0] and not command[0].startswith("/")
+
+
 def runnable_commands(config: Any) -> list[list[str]]:
     """The argv lists `reproduce` may run, by main's config NOW: its `train.command` and each
     entry of `reproduce.commands` (earlier commands the team still trusts; deleting an entry

@@ -123,6 +123,10 @@ def _rerun(result: Reproduction, plan: _Plan, sink: BinaryIO, keep: bool) -> Rep
 def _check_runnable(name: str, command: list[str], config: dict[str, Any]) -> None:
     """Refuse an argv main does not trust now: `verify` proves the command was main's in some
     version of branchml.yaml, which is history, not permission to run it."""
+    if env.names_a_checkout_file(command):
+        raise VerdictError(f"{name} records the command `{shlex.join(command)}`, whose program "
+                           "is a path inside the checkout, so it is not run; name a program on "
+                           "PATH or an absolute path in train.command on main.")
     if command not in env.runnable_commands(config):
         raise VerdictError(f"{name} records the command `{shlex.join(command)}`, which is "
                            "neither main's train.command nor listed in main's "

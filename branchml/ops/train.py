@@ -46,6 +46,9 @@ def train_command(g: Git) -> list[str]:
         raise UsageError("main's branchml.yaml has no train.command: add `train: {command: "
                          "[python, src/train.py]}` there (an argument list, not a shell "
                          "string).")
+    if env.names_a_checkout_file(command):  # also when a cached config predates the rule
+        raise UsageError(f"main's train.command {command[0]!r} is a path inside the checkout; "
+                         "name a program on PATH or an absolute path in branchml.yaml on main.")
     return command
 
 
