@@ -165,6 +165,14 @@ def test_relative_argv0_with_a_slash_is_refused(project: Path, bml, extra: str, 
     assert len(r.err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("argv0", "refused"), [
+    ("bin/python3", True), ("./train.sh", True), ("python3", False), ("/usr/bin/python3", False),
+])
+def test_the_run_time_guard_names_the_same_programs(argv0: str, refused: bool) -> None:
+    """train and reproduce check again at run time (a config cached before the rule)."""
+    assert env.names_a_checkout_file([argv0, "t.py"]) is refused
+
+
 # 4 (12): a virtualenv inside the checkout is not what the re-run uses, and it says so
 
 def test_repo_local_venv_is_named_before_the_verdict(project: Path, bml,  # type: ignore[no-untyped-def]
