@@ -148,7 +148,22 @@ def validate(data: Any, source: str) -> dict[str, Any]:
     _check_gates(effective, source)
     _check_carry(effective, source)
     _check_roles(effective, source)
+    _check_programs(effective, source)
     return effective
+
+
+def _check_programs(cfg: dict[str, Any], source: str) -> None:
+    """A relative argv[0] with a `/` (bin/python3) names a file of the checked-out branch,
+    which `train` and `reproduce` would run: refused, as alert commands are."""
+    from branchml.core.environment import names_a_checkout_file
+
+    listed = ((cfg.get("reproduce") or {}).get("commands") or [])
+    commands = [("train.command", (cfg.get("train") or {}).get("command"))]
+    commands += [(f"reproduce.commands[{i}]", c) for i, c in enumerate(listed)]
+    for where, argv in commands:
+        if argv and names_a_checkout_file(argv):
+            raise ConfigError(f"{source}: {where}: {argv[0]!r} is a path inside the checkout; "
+                              "name a program on PATH or an absolute path.")
 
 
 def _check_roles(cfg: dict[str, Any], source: str) -> None:

@@ -16,10 +16,12 @@ __all__ = ["Environment", "environment", "reproduce", "train"]
 
 
 class Environment(TypedDict):
-    """What tracking/environment.json holds: the interpreter, the platform, and every
-    installed distribution as [name, version] (sorted) with their digest."""
+    """What tracking/environment.json holds: the interpreter (its version and its path,
+    `executable`), the platform, and every installed distribution as [name, version]
+    (sorted) with their digest."""
 
     python: str
+    executable: str
     implementation: str
     platform: str
     machine: str

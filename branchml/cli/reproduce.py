@@ -42,6 +42,8 @@ def reproduce(
     if as_json:
         emit_json(r.to_dict())
     else:
+        if r.interpreter:
+            out(r.interpreter)
         out(f"{r.tag}: {r.verdict} (re-ran `{shlex.join(r.command)}` at {r.commit[:10]}).")
         for path, state in r.models.items():
             out(f"  model {path}: {state}")

@@ -1,9 +1,10 @@
 """`branchml reproduce TAG`: a release re-run from its own commit and held against its
 manifest (docs/reproducibility.md).
 
-The command is the argv the manifest records, which `verify` has just proven was main's
-`train.command`; it runs code of the release's commit, as promotion gates do, in a temporary
-worktree inside the git folder (never the user's checkout, index or refs)."""
+The command is the argv the manifest records, run only when main trusts it now (its current
+`train.command` or one of its `reproduce.commands`; `verify`'s proof that it was main's once
+is history, not permission); it runs code of the release's commit, as promotion gates do, in
+a temporary worktree inside the git folder (never the user's checkout, index or refs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -48,6 +50,7 @@ class Reproduction:
     differences: list[str] = field(default_factory=list)
     within: list[str] = field(default_factory=list)
     environment: list[str] = field(default_factory=list)
+    interpreter: str = ""  # why the re-run's Python is not the one train ran, when it is not
     kept: str | None = None
 
     @property
@@ -73,27 +76,62 @@ def reproduce(path: Path, name: str, sink: BinaryIO, keep: bool = False) -> Repr
             raise VerdictError(f"{name} carries no train.command in its manifest (tagged "
                                "before main's branchml.yaml had one), so there is nothing to "
                                "re-run.")
-        tolerance = (trusted_config(g).get("reproduce") or {}).get("tolerance", 0)
-        before = recorded_environment(g, checked.commit)
-        common = g.layout.common_dir
+        config = trusted_config(g)
+        _check_runnable(name, command, config)
+        plan = _Plan(path, g.layout.common_dir, manifest, recorded_environment(g, checked.commit),
+                     (config.get("reproduce") or {}).get("tolerance", 0))
     finally:
         g.close()
     result = Reproduction(name, checked.commit, command)
-    dirs = _inside_repo(path)
-    wt, held = _worktree(common, path, checked.commit, keep)
+    with proc.terminations_interrupt():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+        return _rerun(result, plan, sink, keep)
+
+
+@dataclass
+class _Plan:
+    """What the re-run needs, read before it starts: the checkout, the git folder, the
+    manifest, the environment the release recorded and main's tolerance."""
+
+    path: Path
+    common: Path
+    manifest: dict[str, Any]
+    before: dict[str, Any] | None
+    tolerance: Any
+
+
+def _rerun(result: Reproduction, plan: _Plan, sink: BinaryIO, keep: bool) -> Reproduction:
+    """The re-run proper, in a worktree removed however it ends (an interruption too)."""
+    dirs = _inside_repo(plan.path)
+    wt, held = _worktree(plan.common, plan.path, result.commit, keep)
     try:
-        _clear_outputs(wt, manifest)
+        _clear_outputs(wt, plan.manifest)
         _run(result, wt, dirs, sink)
-        _compare(result, wt, manifest, tolerance)
-        now = probe(command, wt, dirs, clean_environment(dirs).get("PATH"))
-        result.environment = env.environment_changes(before, now)
+        _compare(result, wt, plan.manifest, plan.tolerance)
+        # "": a PATH the filter emptied finds nothing (None would mean the caller's PATH)
+        now = probe(result.command, wt, dirs, clean_environment(dirs).get("PATH", ""))
+        result.environment = env.environment_changes(plan.before, now)
+        result.interpreter = _interpreter_note(plan.before, now, dirs)
     finally:
         if keep:
             result.kept = str(wt)
             os.close(held)  # named kept-*: no later run's prune takes it
         else:
-            _remove(path, wt, held)
+            _remove(plan.path, wt, held)
     return result
+
+
+def _check_runnable(name: str, command: list[str], config: dict[str, Any]) -> None:
+    """Refuse an argv main does not trust now: `verify` proves the command was main's in some
+    version of branchml.yaml, which is history, not permission to run it."""
+    if env.names_a_checkout_file(command):
+        raise VerdictError(f"{name} records the command `{shlex.join(command)}`, whose program "
+                           "is a path inside the checkout, so it is not run; name a program on "
+                           "PATH or an absolute path in train.command on main.")
+    if command not in env.runnable_commands(config):
+        raise VerdictError(f"{name} records the command `{shlex.join(command)}`, which is "
+                           "neither main's train.command nor listed in main's "
+                           "reproduce.commands, so it is not run; add it to reproduce.commands "
+                           "in branchml.yaml on main if the team trusts it.")
 
 
 def _worktree(common: Path, cwd: Path, commit: str, keep: bool) -> tuple[Path, int]:
@@ -184,18 +222,54 @@ def _compare(result: Reproduction, wt: Path, manifest: dict[str, Any], tolerance
         result.models[rel] = _model_state(wt, rel, recorded)
     missing = [p for p, state in result.models.items() if state == "missing"]
     differ = [p for p, state in result.models.items() if state == "differs"]
-    actual = _metrics(wt)
+    linked = [f"model {p} is a symlink, not a file the command wrote"
+              for p, state in result.models.items() if state == "symlink"]
+    actual = None if _symlinked(wt, METRICS_FILE) else _metrics(wt)
     outside, within = env.metric_changes(manifest.get("metrics") or {}, actual or {}, tolerance)
-    if actual is None and manifest.get("metrics"):
+    if actual is None and _symlinked(wt, METRICS_FILE):
+        outside = [f"{METRICS_FILE} is a symlink, not a file the command wrote"]
+    elif actual is None and manifest.get("metrics"):
         outside = ["tracking/metrics.json was not written (or is not a JSON object)"]
+    outside = linked + outside
     result.differences += [f"model {p} was not written" for p in missing] + outside
     result.differences += [f"model {p} differs in its bytes" for p in differ]
     result.within = within
     result.verdict = env.verdict(bool(result.failure), outside, missing, differ, within)
 
 
+def _interpreter_note(before: Any, now: dict[str, Any], dirs: list[Path]) -> str:
+    """One sentence when the re-run's interpreter is not the one `train` recorded; the usual
+    cause (a virtualenv inside the checkout, whose PATH entry the re-run drops) is named."""
+    moved = env.interpreter_moved(before, now)
+    if moved is None:
+        return ""
+    if not _within(Path(moved[0]).parent.resolve(), dirs):  # bin/, not the venv's symlink
+        return f"train ran {moved[0]}; reproduce runs {moved[1]}."
+    return (f"train ran {moved[0]}; reproduce runs {moved[1]}, because PATH entries inside "
+            "the repository are dropped: activate a virtualenv outside it or name the "
+            "interpreter by absolute path in train.command.")
+
+
+def _within(where: Path, dirs: list[Path]) -> bool:
+    return any(where == d or d in where.parents for d in dirs)
+
+
+def _symlinked(wt: Path, rel: str) -> bool:
+    """Whether the file or a folder on its way from the worktree's root is a symbolic link:
+    a command that links the release's old model (or the user's checkout) in its place
+    wrote nothing, so what the link reaches proves no re-run."""
+    at = wt
+    for part in Path(rel).parts:
+        at = at / part
+        if at.is_symlink():
+            return True
+    return False
+
+
 def _model_state(wt: Path, rel: str, recorded: dict[str, Any]) -> str:
     target = wt / rel
+    if _symlinked(wt, rel):
+        return "symlink"
     if not target.is_file():
         return "missing"
     if recorded.get("lfs_oid"):

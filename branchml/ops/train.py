@@ -46,6 +46,9 @@ def train_command(g: Git) -> list[str]:
         raise UsageError("main's branchml.yaml has no train.command: add `train: {command: "
                          "[python, src/train.py]}` there (an argument list, not a shell "
                          "string).")
+    if env.names_a_checkout_file(command):  # also when a cached config predates the rule
+        raise UsageError(f"main's train.command {command[0]!r} is a path inside the checkout; "
+                         "name a program on PATH or an absolute path in branchml.yaml on main.")
     return command
 
 
@@ -64,7 +67,8 @@ def train(path: Path, sink: BinaryIO, dry_run: bool = False) -> TrainReport:
     if dry_run:
         return report
     try:
-        code, last = proc.run_echoed(command, sink, cwd=root)
+        with proc.terminations_interrupt():  # SIGTERM stops the command's group too
+            code, last = proc.run_echoed(command, sink, cwd=root)
     except OSError as e:  # a folder, a file that is not executable
         raise UsageError(f"train.command {command[0]!r} cannot be run ({e.strerror}); name a "
                          "program in branchml.yaml on main.") from None
@@ -114,7 +118,7 @@ def probe(command: list[str], cwd: Path, repo_dirs: list[Path] | None = None,
     python = python_of(command, cwd, search)
     dirs = repo_dirs if repo_dirs is not None else [cwd.resolve()]
     with tempfile.TemporaryDirectory(prefix="branchml-env-") as empty:
-        run = proc.run([python, "-c", env.PROBE], cwd=empty, check=False,
+        run = proc.run([python, "-c", env.PROBE], cwd=empty, check=False, exact_env=True,
                        env={**clean_environment(dirs), "PWD": empty})
     try:
         if run.returncode != 0:

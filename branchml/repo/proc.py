@@ -41,9 +41,12 @@ def run(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     discard_stdout: bool = False,
+    exact_env: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """`discard_stdout`: what the process prints goes to /dev/null, not into memory (a
-    fetched git-lfs object's content, say)."""
+    fetched git-lfs object's content, say). `env` is merged over the caller's environment,
+    unless `exact_env`: then it is the child's whole environment (a filter that deleted a
+    variable, PYTHONPATH say, must not see it come back from os.environ)."""
     try:
         proc = subprocess.run(
             list(args),
@@ -51,7 +54,7 @@ def run(
             input=stdin,
             stdout=subprocess.DEVNULL if discard_stdout else subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, **env} if env else None,
+            env=dict(env or {}) if exact_env else ({**os.environ, **env} if env else None),
             check=False,
         )
     except FileNotFoundError:
@@ -180,14 +183,37 @@ def output_stream(args: Sequence[str], cwd: str | Path | None, env: Mapping[str,
     return OutputStream(args, cwd, env, stdin)
 
 
+@contextlib.contextmanager
+def terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a CI timeout, `timeout`, `kill`, a closed terminal) raise
+    KeyboardInterrupt while inside, as Ctrl-C does: `run_echoed` stops its child's group and
+    the caller's cleanup runs (a temporary worktree removed) instead of the process dying
+    with both left behind. Only the main thread can set handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def run_echoed(args: Sequence[str], sink: BinaryIO, cwd: str | Path | None = None,
                env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """A program whose stdout and stderr are copied to `sink` as they come (a training run
-    the user watches): (its exit code, its last non-empty line). OSError when it cannot be
-    started (ToolMissing when it does not exist)."""
+    the user watches): (its exit code, its last non-empty line). `env`, when given, is the
+    program's whole environment (not merged). It runs in its own process group, so an
+    interrupted branchml (Ctrl-C, or SIGTERM/SIGHUP turned into one by the caller) stops it
+    and every process it started. OSError when it cannot be started (ToolMissing when it
+    does not exist)."""
     try:
         p = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             process_group=0)
     except FileNotFoundError:
         raise ToolMissing(f"{args[0]} is not installed or not on PATH.") from None
     last = b""
@@ -198,7 +224,7 @@ def run_echoed(args: Sequence[str], sink: BinaryIO, cwd: str | Path | None = Non
             sink.flush()
             if line.strip():
                 last = line.strip()
-    except BaseException:  # Ctrl-C, or a SIGINT sent to branchml alone
+    except BaseException:  # Ctrl-C, SIGTERM/SIGHUP made one, or a SIGINT to branchml alone
         _stop(p)
         raise
     finally:
@@ -208,16 +234,17 @@ def run_echoed(args: Sequence[str], sink: BinaryIO, cwd: str | Path | None = Non
 
 
 def _stop(p: subprocess.Popen[bytes]) -> None:
-    """A child left running by an interrupted branchml: a terminal's Ctrl-C reached it too
-    (same process group), so it gets a second to end on its own; then SIGINT (a `kill -INT`
-    or a supervisor signalled branchml alone), then SIGKILL: the caller's cleanup never
-    waits on a command that ignores the interruption."""
-    for sig, grace in ((None, 1.0), (signal.SIGINT, 5.0), (signal.SIGKILL, None)):
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(sig)
+    """The process group of a child left running by an interrupted branchml (its own group:
+    a terminal's Ctrl-C did not reach it): SIGINT, five seconds to end, then SIGKILL, so the
+    caller's cleanup never waits on a command that ignores the interruption; then SIGKILL
+    to whatever of the group outlived the child (a background process it started)."""
+    for sig, grace in ((signal.SIGINT, 5.0), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, sig)
         try:
             p.wait(timeout=grace)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, signal.SIGKILL)
