@@ -73,9 +73,12 @@ def event_rows(g: Git, e: Event) -> Any:
 class _Cursor:
     """The newest version's bytes, handed out range by range, with a running SHA-256."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], quoted: bool) -> None:
         self.chunks, self.rest, self.pos, self.last = chunks, b"", 0, b""
         self.sha = hashlib.sha256()
+        # core/rows.py keeps a CSV/TSV record open while the count of double quotes read
+        # since the file's start is odd: an even count at a LF is a record's end
+        self.quoted, self.quotes = quoted, 0
 
     def upto(self, end: int) -> Iterator[bytes]:
         while self.pos < end:
@@ -85,14 +88,21 @@ class _Cursor:
                     return
             piece, self.rest = self.rest[:end - self.pos], self.rest[end - self.pos:]
             self.sha.update(piece)
+            if self.quoted:
+                self.quotes += piece.count(b'"')
             self.pos += len(piece)
             self.last = piece[-1:]
             yield piece
 
+    def at_record_end(self) -> bool:
+        """Whether the bytes so far end a record as core/rows.py reads the whole file."""
+        return self.pos == 0 or (self.last == b"\n" and self.quotes % 2 == 0)
+
     def proves(self, end: int, oid: str) -> bool:
         """Whether the bytes so far are that version: its size, its SHA-256, and a whole
-        last row (a row it left open would be grown by the next upload, not added)."""
-        return self.pos == end and (end == 0 or self.last == b"\n") and \
+        last record (a row it left open, even inside quotes across a LF, is completed by the
+        next upload: the range-by-range reading would misread both)."""
+        return self.pos == end and self.at_record_end() and \
             self.sha.copy().hexdigest() == oid
 
 
@@ -101,7 +111,7 @@ def _prefix_chain(g: Git, chain: list[Event]) -> list[tuple[int, Any]] | None:
     version is not a prefix of it (read version by version instead)."""
     newest = chain[-1].new
     assert newest.pointer is not None
-    cur = _Cursor(rowsource.chunks(g, newest, chain[-1].path))
+    cur = _Cursor(rowsource.chunks(g, newest, chain[-1].path), chain[-1].fmt.has_header)
     base = chain[0].old
     if base is not None:
         assert base.pointer is not None
@@ -114,7 +124,11 @@ def _prefix_chain(g: Git, chain: list[Event]) -> list[tuple[int, Any]] | None:
         assert e.new.pointer is not None
         stream = io.BufferedReader(ChunkReader(cur.upto(e.new.size)), 1 << 18)
         parts = list(stream_hashes(stream, e.fmt, header=cur.pos == 0))
-        end_ok = cur.pos == e.new.size and (e is chain[-1] or cur.last == b"\n")
+        # an older version ending inside a record (an open quote across a LF) sends the
+        # chain to the version-by-version reading: the record then counts as added by the
+        # upload that completed it (a new row there) and its open half by the one that
+        # left it open (a row of that version), the same answer as for plain blobs
+        end_ok = cur.pos == e.new.size and (e is chain[-1] or cur.at_record_end())
         if not end_ok or cur.sha.copy().hexdigest() != e.new.pointer.oid:
             return None
         out.append((e.upload, np.concatenate(parts) if parts else EMPTY))

@@ -6,8 +6,10 @@ new version (the append-only policy of raw), else the multiset difference of the
 versions' rows. A file in git-lfs grown many times is streamed once, newest version only:
 a running SHA-256, copied at each older version's size, proves that version a prefix (its
 pointer names its SHA-256 and size), and each record goes to the upload whose byte range
-holds it. When any older version is not a prefix (a rewrite, made by hand), its versions are
-read one by one instead: slower, still right. Merge commits are not uploads: the commits
+holds it. When any older version is not a prefix (a rewrite, made by hand) or ends inside a
+record (a CSV/TSV quoted field left open across a LF, closed by the next upload), its
+versions are read one by one instead: slower, still right, and the same answer as for plain
+blobs. Merge commits are not uploads: the commits
 they join are read themselves (a merge's parents, swapped or not, change nothing).
 """
 

@@ -1,0 +1,100 @@
+"""Issue 21 fix round (fu): an upload ending inside an open quoted CSV field, rows a merge
+commit adds itself, and `-o`/`--report` writers that would rename over a device link or a
+named pipe. Real git, real git-lfs, real bare servers; attacks made by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from branchml.ops import uploadrows
+from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
+from branchml.repo.reader import Git
+from tests.conftest import commit, git, git_proc
+
+V1 = b'x,y\n0,0\n1,"a\n'  # ends inside an open quoted field (its last byte a LF)
+V2 = V1 + b'b"\n5,6\n'  # closes it and adds a row
+
+
+def _upload_rows(repo: Path) -> dict[tuple[str, str], int]:
+    g = Git(repo)
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    found = uploadrows.read_raw(g, policy, trusted_config(g), "raw")
+    return {(u.commit, u.file): u.rows for u in found.uploads}
+
+
+def _blob(repo: Path, data: bytes) -> str:
+    done = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=data,
+                          capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def _plain_commit(repo: Path, path: str, data: bytes, msg: str) -> str:
+    """A commit on raw holding `data` at `path` as a plain git blob (no LFS pointer)."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "plain-index")}
+    tip = git("rev-parse", "raw", cwd=repo)
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    run("read-tree", tip)
+    run("update-index", "--add", "--cacheinfo", f"100644,{_blob(repo, data)},{path}")
+    sha = run("commit-tree", run("write-tree"), "-p", tip, "-m", msg)
+    run("update-ref", "refs/heads/raw", sha)
+    return sha
+
+
+def _release(repo: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    commit(repo, {"src/t.py": "print(1)\n"}, "code", branch="dev/model")
+    assert bml("promote", "dev/model", "stable/model", cwd=repo).code == 0
+    assert bml("pull", "raw", "stable/model", cwd=repo).code == 0
+    commit(repo, {"models/model.bin": "m1"}, "model", branch="stable/model")
+    assert bml("tag", "--client", "acme", cwd=repo).code == 0
+
+
+# -- 1. an upload ending inside an open quoted field --------------------------------------------
+def test_an_open_quote_across_lfs_uploads_counts_as_its_plain_twin(project: Path) -> None:
+    lfs1 = commit(project, {"data/g.csv": V1}, "upload 1", branch="raw")
+    lfs2 = commit(project, {"data/g.csv": V2}, "upload 2")
+    assert git("lfs", "ls-files", cwd=project).count("data/g.csv") == 1
+    plain1 = _plain_commit(project, "data/h.csv", V1, "plain upload 1")
+    plain2 = _plain_commit(project, "data/h.csv", V2, "plain upload 2")
+    got = _upload_rows(project)
+    # the record `1,"a<LF>b"` is a new row of upload 2 (it completed it); `1,"a` was a row
+    # of upload 1's version, the one a release made from that version would hold
+    assert [got[(lfs1, "data/g.csv")], got[(lfs2, "data/g.csv")]] == [2, 2]
+    assert [got[(plain1, "data/h.csv")], got[(plain2, "data/h.csv")]] == [2, 2]
+
+
+@pytest.mark.slow
+def test_an_upload_closing_an_open_quote_is_found_by_impact(
+        project: Path, installed_server: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    u1 = commit(project, {"data/d.csv": V1}, "upload 1", branch="raw", verify=True)
+    u2 = commit(project, {"data/d.csv": V2}, "upload 2", verify=True)
+    pushed = git_proc("push", "origin", "raw", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr  # an ordinary upload: the server takes it
+    _release(project, bml)
+    r = bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows", "--json",
+            cwd=project)
+    rows = json.loads(r.out)["rows"]
+    assert (rows["total"], rows["matched"], rows["unmatched"]) == (3, 3, 0)
+    assert {u["commit"]: u["rows"] for u in rows["uploads"]} == {u1: 1, u2: 2}
+    r = bml("impact", "--from", u2, cwd=project)
+    assert r.code == 1 and "acme-v1" in r.out, r.out + r.err
+
+
+def test_a_quoted_newline_inside_one_upload_keeps_the_one_pass(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def per_version(*args: object) -> None:
+        raise AssertionError("a prefix chain was read version by version")
+
+    monkeypatch.setattr(uploadrows, "event_rows", per_version)
+    a = commit(project, {"data/g.csv": b'x,y\n1,"a\nb"\n'}, "upload 1", branch="raw")
+    b = commit(project, {"data/g.csv": b'x,y\n1,"a\nb"\n2,"c\nd"\n3,3\n'}, "upload 2")
+    got = _upload_rows(project)
+    assert (got[(a, "data/g.csv")], got[(b, "data/g.csv")]) == (1, 2)
