@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from branchml.ops import uploadrows
+from branchml.errors import UsageError
+from branchml.ops import driftreport, outfile, uploadrows
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo.reader import Git
 from tests.conftest import commit, git, git_proc
@@ -98,3 +99,55 @@ def test_a_quoted_newline_inside_one_upload_keeps_the_one_pass(
     b = commit(project, {"data/g.csv": b'x,y\n1,"a\nb"\n2,"c\nd"\n3,3\n'}, "upload 2")
     got = _upload_rows(project)
     assert (got[(a, "data/g.csv")], got[(b, "data/g.csv")]) == (1, 2)
+
+
+# -- 3. -o / --report never renamed over a device link, a pipe or a socket ----------------------
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "link-outside"])
+def test_graph_o_refuses_what_a_rename_would_replace(
+        project: Path, tmp_path: Path, bml, kind: str) -> None:  # type: ignore[no-untyped-def]
+    fifo = tmp_path / "pipe.mmd"
+    os.mkfifo(fifo)
+    outside = tmp_path / "outside.mmd"
+    outside.write_text("keep\n")
+    target = {"fifo": fifo, "link-to-fifo": tmp_path / "link.mmd",
+              "link-outside": project / "out.mmd"}[kind]
+    if kind != "fifo":
+        target.symlink_to(fifo if kind == "link-to-fifo" else outside)
+    r = bml("graph", "-o", str(target), cwd=project)
+    assert r.code == 2, r.out + r.err
+    assert "not a regular file" in r.err and len(r.err.strip().splitlines()) == 1
+    assert fifo.is_fifo() and outside.read_text() == "keep\n"
+    assert kind == "fifo" or target.is_symlink()
+
+
+def test_graph_o_still_writes_new_regular_and_linked_inside_files(
+        project: Path, tmp_path: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    new = tmp_path / "new.mmd"
+    assert bml("graph", "-o", str(new), cwd=project).code == 0 and new.is_file()
+    assert bml("graph", "-o", str(new), cwd=project).code == 0  # over a regular file
+    inside = project / "graph.mmd"
+    inside.write_text("old\n")
+    link = project / "link.mmd"
+    link.symlink_to(inside)
+    assert bml("graph", "-o", str(link), cwd=project).code == 0
+
+
+def test_system_folders_are_refused_outright(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="/dev, /proc or /sys"):
+        outfile.check_replaceable(Path("/sys/branchml-no-such-file"), "x", tmp_path)
+
+
+def test_drift_report_refuses_a_fifo_and_a_link_to_one(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fifo = tmp_path / "r.md"
+    os.mkfifo(fifo)
+    link = tmp_path / "l.md"
+    link.symlink_to(fifo)
+    for path in (fifo, link):
+        with pytest.raises(UsageError, match="not a regular file"):
+            driftreport.check_path(path)
+    regular = tmp_path / "ok.md"
+    regular.write_text("old")
+    driftreport.check_path(regular)  # its twin: a regular file is replaced whole
+    driftreport.check_path(tmp_path / "new.md")
