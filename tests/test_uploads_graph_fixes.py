@@ -101,6 +101,66 @@ def test_a_quoted_newline_inside_one_upload_keeps_the_one_pass(
     assert (got[(a, "data/g.csv")], got[(b, "data/g.csv")]) == (1, 2)
 
 
+# -- 2. rows a merge commit adds itself -----------------------------------------------------------
+def _merge_side(repo: Path, extra: bytes | None) -> tuple[str, str, str]:
+    """raw: upload 1; side (from it) appends 3,4; raw appends 5,6; then side merged into raw
+    by a real `git merge` (the append driver), `extra` appended in the merge's own tree."""
+    a = commit(repo, {"data/d.csv": b"x,y\n1,2\n"}, "upload 1", branch="raw")
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    side = commit(repo, {"data/d.csv": b"x,y\n1,2\n3,4\n"}, "side: 3,4")
+    commit(repo, {"data/d.csv": b"x,y\n1,2\n5,6\n"}, "raw: 5,6", branch="raw")
+    git("merge", "-q", "--no-ff", "--no-commit", "side", cwd=repo)
+    assert (repo / "data/d.csv").read_bytes() == b"x,y\n1,2\n5,6\n3,4\n"
+    if extra is not None:  # an evil merge: rows in neither parent
+        with (repo / "data/d.csv").open("ab") as f:
+            f.write(extra)
+        git("add", "data/d.csv", cwd=repo)
+    git("commit", "-q", "--no-verify", "-m", "merge side", cwd=repo)
+    git("branch", "-q", "-D", "side", cwd=repo)
+    return a, side, git("rev-parse", "HEAD", cwd=repo)
+
+
+@pytest.mark.slow
+def test_rows_a_merge_adds_itself_are_its_upload(
+        project: Path, installed_server: Path, bml) -> None:  # type: ignore[no-untyped-def]
+    a, side, merge = _merge_side(project, b"7,8\n")
+    pushed = git_proc("push", "origin", "raw", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr  # the server takes such a merge
+    _release(project, bml)
+    rows = json.loads(bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows",
+                          "--json", cwd=project).out)["rows"]
+    assert (rows["total"], rows["matched"], rows["unmatched"]) == (4, 4, 0)
+    got = {u["commit"]: u["rows"] for u in rows["uploads"]}
+    assert got[merge] == 1 and got[a] == 1 and got[side] == 1
+    r = bml("impact", "--from", merge, cwd=project)
+    assert r.code == 1 and "acme-v1" in r.out, r.out + r.err
+    merged = [u for u in _uploads(project) if u.commit == merge]
+    assert merged[0].to_dict()["merge"] is True and merged[0].rows == 1
+
+
+def test_a_merge_that_only_joins_its_parents_adds_nothing_and_reads_nothing_more(
+        project: Path, bml, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    merge = _merge_side(project, None)[2]
+
+    def read_whole(*args: object) -> None:
+        raise AssertionError("a version was read whole")
+
+    monkeypatch.setattr(uploadrows, "event_rows", read_whole)
+    monkeypatch.setattr(uploadrows.rowsource, "all_hashes", read_whole)
+    got = _upload_rows(project)
+    assert got.get((merge, "data/d.csv"), 0) == 0
+    assert sum(got.values()) == 3  # 1,2 / 3,4 / 5,6: each its upload's
+    monkeypatch.undo()  # impact reads the merge's versions: one upload, read whole
+    r = bml("impact", "--from", merge, cwd=project)
+    assert r.code == 2 and "adds no rows" in r.err
+
+
+def _uploads(repo: Path) -> list[uploadrows.Upload]:
+    g = Git(repo)
+    policy = load_trusted(g, [trusted_ref(g), "HEAD"]).policy
+    return uploadrows.read_raw(g, policy, trusted_config(g), "raw").uploads
+
+
 # -- 3. -o / --report never renamed over a device link, a pipe or a socket ----------------------
 @pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "link-outside"])
 def test_graph_o_refuses_what_a_rename_would_replace(
