@@ -4,6 +4,7 @@ named pipe. Real git, real git-lfs, real bare servers; attacks made by hand."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -153,6 +154,54 @@ def test_a_merge_that_only_joins_its_parents_adds_nothing_and_reads_nothing_more
     monkeypatch.undo()  # impact reads the merge's versions: one upload, read whole
     r = bml("impact", "--from", merge, cwd=project)
     assert r.code == 2 and "adds no rows" in r.err
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_a_forged_merge_with_rows_of_its_own_is_their_upload(project: Path,
+                                                            swapped: bool) -> None:
+    """A merge made by hand (`git commit-tree`), parents in either order, whose file holds
+    both sides' rows and one of its own."""
+    a = commit(project, {"data/d.csv": b"x,y\n1,2\n"}, "upload 1", branch="raw")
+    side = commit(project, {"data/d.csv": b"x,y\n1,2\n3,4\n"}, "side")
+    git("update-ref", "refs/heads/raw", a, cwd=project)
+    git("checkout", "-q", "-f", "raw", cwd=project)
+    mine = commit(project, {"data/d.csv": b"x,y\n1,2\n5,6\n"}, "raw: 5,6")
+    git("rm", "-q", "--cached", "data/d.csv", cwd=project)
+    data = b"x,y\n1,2\n5,6\n3,4\n9,9\n"  # both sides' rows, then one of its own
+    oid = hashlib.sha256(data).hexdigest()
+    obj = project / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    obj.write_bytes(data)
+    blob = _blob(project, f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\n"
+                          f"size {len(data)}\n".encode())
+    env = {**os.environ, "GIT_INDEX_FILE": str(project / ".git" / "forge-index")}
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project, env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    run("read-tree", mine)
+    run("update-index", "--add", "--cacheinfo", f"100644,{blob},data/d.csv")
+    parents = [side, mine] if swapped else [mine, side]
+    merge = run("commit-tree", run("write-tree"), *[x for p in parents for x in ("-p", p)],
+                "-m", "forged merge")
+    git("update-ref", "refs/heads/raw", merge, cwd=project)
+    got = _upload_rows(project)
+    assert got[(merge, "data/d.csv")] == 1  # 9,9: in neither parent
+    assert (got[(a, "data/d.csv")], got[(side, "data/d.csv")], got[(mine, "data/d.csv")]) \
+        == (1, 1, 1)
+
+
+def test_the_log_reader_takes_a_merge_against_its_first_parent() -> None:
+    from branchml.core.rowindex import parse_log
+
+    o = ["1" * 40, "2" * 40, "3" * 40]
+    raw = (b"\x01" + b"c" * 40 + b"\0Ana\0a@b\0" + b"2026-01-01\0\0"
+           + f"::100644 100755 100644 {o[0]} {o[1]} {o[2]} MM".encode() + b"\0data/d.csv\0")
+    (c,) = parse_log(raw)
+    (ch,) = c.changes
+    assert (ch.status, ch.path, ch.old_oid, ch.new_oid) == ("M", "data/d.csv", o[0], o[2])
+    assert c.others == {"data/d.csv": [("100755", o[1])]}
 
 
 def _uploads(repo: Path) -> list[uploadrows.Upload]:
