@@ -393,8 +393,15 @@ def test_o_replaces_a_link_instead_of_writing_through_it(lifecycle: Path, bml) -
     victim.write_text("keep\n")
     link = lifecycle.parent / "g.mmd"
     link.symlink_to(victim)
-    assert bml("graph", "-o", str(link), cwd=lifecycle).code == 0
-    assert victim.read_text() == "keep\n" and not link.is_symlink()
+    # a link to a file outside the repository is refused (fu, issue 21: a rename over a link
+    # must not be the way to a file elsewhere); one inside it is replaced, not followed
+    assert bml("graph", "-o", str(link), cwd=lifecycle).code == 2
+    assert victim.read_text() == "keep\n" and link.is_symlink()
+    inside = lifecycle / "g.mmd"
+    (lifecycle / "kept.txt").write_text("keep\n")
+    inside.symlink_to(lifecycle / "kept.txt")
+    assert bml("graph", "-o", "g.mmd", cwd=lifecycle).code == 0
+    assert (lifecycle / "kept.txt").read_text() == "keep\n" and not inside.is_symlink()
 
 
 @pytest.mark.parametrize("target, reason", [
@@ -417,8 +424,8 @@ def test_a_file_that_cannot_be_written_is_one_sentence_and_leaves_nothing(  # ty
         lifecycle: Path, bml) -> None:
     r = bml("graph", "-o", "h" * 300 + ".mmd", cwd=lifecycle)
     assert r.code == 2 and "File name too long" in r.err
-    r = bml("graph", "-o", "/proc/graph.mmd", cwd=lifecycle)  # a folder no one may write in
-    assert r.code == 4 and "nothing was written" in r.err
+    r = bml("graph", "-o", "/proc/graph.mmd", cwd=lifecycle)  # /proc: refused outright
+    assert r.code == 2 and "/dev, /proc or /sys" in r.err
     assert len(r.err.strip().splitlines()) == 1
     assert not [p for p in lifecycle.parent.iterdir() if p.name.endswith(".tmp")]
 

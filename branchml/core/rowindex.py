@@ -25,13 +25,16 @@ REGULAR = ("100644", "100755")  # file modes whose bytes are rows: never a symli
 
 @dataclass
 class LogCommit:
-    """One non-merge commit of the raw branch's log and the paths it changed."""
+    """One commit of the raw branch's log and the paths it changed. For a merge (read with
+    `git log -c`: only the paths that differ from every parent), each change is against the
+    first parent and `others` holds, per path, the other parents' (mode, blob)."""
 
     sha: str
     author: str
     email: str
     date: str
     changes: list[Change] = field(default_factory=list)
+    others: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def parse_log(raw: bytes) -> Iterator[LogCommit]:
@@ -49,7 +52,10 @@ def parse_log(raw: bytes) -> Iterator[LogCommit]:
             current = LogCommit(tok[1:].decode(), author, email, date)
             i += 4
         elif tok.startswith(b":") and current is not None and i + 1 < len(tokens):
-            current.changes.append(_change(tok, tokens[i + 1]))
+            change, others = _change(tok, tokens[i + 1])
+            current.changes.append(change)
+            if others:
+                current.others[change.path] = others
             i += 2
         else:
             i += 1
@@ -57,10 +63,16 @@ def parse_log(raw: bytes) -> Iterator[LogCommit]:
         yield current
 
 
-def _change(meta: bytes, path: bytes) -> Change:
-    old_mode, new_mode, old, new, status = meta[1:].decode().split(" ")
-    return Change(status[0], path.decode("utf-8", errors="surrogateescape"), old, new,
-                  old_mode, new_mode)
+def _change(meta: bytes, path: bytes) -> tuple[Change, list[tuple[str, str]]]:
+    """A `:meta` token (one colon a parent: `::m1 m2 mM o1 o2 oM MM` for a two-parent
+    merge) as a change against the first parent, and the other parents' (mode, blob)."""
+    n = len(meta) - len(meta.lstrip(b":"))
+    fields = meta[n:].decode().split(" ")
+    modes, oids, status = fields[:n + 1], fields[n + 1:2 * n + 2], fields[2 * n + 1 + 1:]
+    first = "A" if oids[0].strip("0") == "" else status[0][0] if status else "M"
+    change = Change(first, path.decode("utf-8", errors="surrogateescape"), oids[0], oids[n],
+                    modes[0], modes[n])
+    return change, list(zip(modes[1:n], oids[1:n], strict=True))
 
 
 def added(new: Any, old: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from branchml.core.driftreport import drift_html, drift_markdown
 from branchml.errors import StateError, UsageError
-from branchml.ops import monitor
+from branchml.ops import monitor, outfile
 
 SUFFIXES = (".html", ".md")
 
@@ -44,6 +44,8 @@ def check_path(report: Path) -> None:
     if not report.parent.is_dir():
         raise UsageError(f"--report {report}: the folder {report.parent} does not exist; "
                          "create it first.")
+    # the report is renamed over FILE: never over a device link, a pipe or a socket
+    outfile.check_replaceable(report, f"--report {report}", Path.cwd())
 
 
 def write(report: Path, text: str) -> None:

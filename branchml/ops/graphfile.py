@@ -1,7 +1,9 @@
 """`branchml graph -o FILE`: the format from FILE's extension (unless `--format` says), the
 text written whole or not at all (a temporary file beside it, then a rename), an image drawn
 by Graphviz's `dot` from the dot text (argv, never a shell). FILE is refused inside `.git`
-(a graph must not land among git's own files, e.g. as a hook) and when it is a folder."""
+(a graph must not land among git's own files, e.g. as a hook), when it is a folder, and when
+it is not a regular file (or a link to one in the repository) or lies under /dev, /proc,
+/sys (ops/outfile.py: a rename would replace a device link or a named pipe)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from branchml.core.graphrender import FORMATS
 from branchml.errors import StateError, UsageError
+from branchml.ops import outfile
 from branchml.repo import proc
 from branchml.repo.reader import Git
 
@@ -58,6 +61,8 @@ def target(repo: Path, file: Path) -> Path:
     if ".git" in real.parts or any(real.is_relative_to(d) for d in git_dirs):
         raise UsageError(f"{file} is inside the repository's .git folder, where git keeps its "
                          "own files: write the graph elsewhere.")
+    # the graph is renamed over FILE: never over a device link, a named pipe or a socket
+    outfile.check_replaceable(real, str(file), repo)
     return real
 
 

@@ -1,14 +1,20 @@
 """The raw branch's uploads and the rows each added, read from its history in one `git log`.
 
-An upload is a non-merge commit's added or grown data file of a row format. The rows it
+An upload is a commit's added or grown data file of a row format (a merge's: below). The rows it
 added: the records after the previous version's bytes when those are a byte prefix of the
 new version (the append-only policy of raw), else the multiset difference of the two
 versions' rows. A file in git-lfs grown many times is streamed once, newest version only:
 a running SHA-256, copied at each older version's size, proves that version a prefix (its
 pointer names its SHA-256 and size), and each record goes to the upload whose byte range
-holds it. When any older version is not a prefix (a rewrite, made by hand), its versions are
-read one by one instead: slower, still right. Merge commits are not uploads: the commits
-they join are read themselves (a merge's parents, swapped or not, change nothing).
+holds it. When any older version is not a prefix (a rewrite, made by hand) or ends inside a
+record (a CSV/TSV quoted field left open across a LF, closed by the next upload), its
+versions are read one by one instead: slower, still right, and the same answer as for plain
+blobs. A merge commit is an upload of the rows of its own (`merge: true`): those of its
+version of a file not in its parents' versions taken together (a multiset sum, so rows both
+sides added are never counted as the merge's); a merge that only joins its parents adds
+none. Its rows past its first parent's version come from the same one-pass reading; the
+other parents' rows are rebuilt from the rows their uploads appended, with no read, when
+their versions were read as appends.
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ class Upload:
     date: str
     file: str
     rows: int = 0  # rows it added
+    merge: bool = False  # a merge commit: rows of its own, in none of its parents
 
     def to_dict(self) -> dict[str, Any]:
-        return {"commit": self.commit, "author": self.author, "email": self.email,
-                "date": self.date, "file": self.file, "upload_rows": self.rows}
+        found = {"commit": self.commit, "author": self.author, "email": self.email,
+                 "date": self.date, "file": self.file, "upload_rows": self.rows}
+        return {**found, "merge": True} if self.merge else found
 
 
 @dataclass
@@ -49,8 +57,9 @@ class Event:
     upload: int  # index into the uploads list
     path: str
     fmt: RowFormat
-    old: Version | None
+    old: Version | None  # the first parent's, for a merge
     new: Version
+    others: tuple[Version, ...] = ()  # a merge's other parents' versions
 
 
 def raw_branch(cfg: dict[str, Any], given: str | None) -> str:
@@ -76,7 +85,9 @@ def read_events(g: Git, policy: Policy, formats: dict[str, str], tip: str
                 ) -> tuple[list[Upload], list[Event], set[str]]:
     """The uploads in history order, the file changes behind them, and the data files of
     no row format (counted, not read)."""
-    raw = proc.run(["git", "log", "--reverse", "--topo-order", "--no-merges", "--raw", "-z",
+    # -c: a merge lists only the paths that differ from every parent (one that took a
+    # side's version whole adds nothing and is not read)
+    raw = proc.run(["git", "log", "--reverse", "--topo-order", "-c", "--raw", "-z",
                     "--no-abbrev", "--no-renames", f"--format={rowindex.LOG_FORMAT}", tip,
                     "--"], cwd=g.cwd).stdout
     uploads: list[Upload] = []
@@ -96,8 +107,11 @@ def read_events(g: Git, policy: Policy, formats: dict[str, str], tip: str
                 continue  # a shallow or partial clone: the object is not here
             old = rowsource.version(g, ch.old_oid) if ch.status != "A" and \
                 ch.old_mode in REGULAR else None
-            events.append(Event(len(uploads), ch.path, fmt, old, new))
-            uploads.append(Upload(c.sha, c.author, c.email, c.date, ch.path))
+            others = tuple(v for mode, blob in c.others.get(ch.path, [])
+                           if mode in REGULAR and (v := rowsource.version(g, blob)))
+            events.append(Event(len(uploads), ch.path, fmt, old, new, others))
+            uploads.append(Upload(c.sha, c.author, c.email, c.date, ch.path,
+                                  merge=ch.path in c.others))
     return uploads, events, not_rows
 
 
