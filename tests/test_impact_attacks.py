@@ -157,6 +157,8 @@ def test_impact_names_the_files_it_could_not_read(project: Path, bml) -> None:  
     assert ("1 file was not read by rows (data/s.parquet): rows in them are not counted."
             in text)
     assert text.splitlines()[-1] == "No release holds these rows in the files read."
+    assert ("  release acme-v1 (newest) holds none of them in the files read; not read by "
+            "rows: data/s.parquet\n") in text
     assert "branch stable/model holds" not in text
     # the twin: the same bytes as CSV are found, exit 1
     _stable_release(project, bml, "data/s.csv")

@@ -112,6 +112,9 @@ def _release(x: Any) -> str:
     if x.get("training") == "unreadable":
         return (f"holds {counted(x.get('in_data', 0), 'row')} of them in its data (training: "
                 f"unreadable, {str(x.get('training_error', '')).rstrip('.')})")
+    if not x.get("rows") and not x.get("in_data"):  # listed for files not read as rows
+        return (f"holds none of them in the files read; not read by rows: "
+                f"{', '.join(x.get('not_rows', []))}")
     said = f"trained on {counted(x.get('rows', 0), 'row')} of them"
     if x.get("in_data", 0) != x.get("rows", 0):
         said += f", its data holds {x.get('in_data', 0)}"
@@ -136,7 +139,9 @@ def _marks(x: Any, current_only: bool) -> str:
 
 def _why(x: Any, distinct: int) -> str:
     """Why a count may surprise: rows that earlier uploads added too, or repeated rows."""
-    said = []
+    said: list[str] = []
+    if not x.get("rows") and not x.get("in_data"):
+        return ""  # nothing counted: nothing to explain
     shared = x.get("shared_with_earlier", 0)
     if x.get("before_upload"):
         said.append("tagged before this upload, it holds them only through earlier uploads")
