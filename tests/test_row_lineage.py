@@ -117,7 +117,7 @@ def test_impact_of_an_upload_no_release_holds_exits_0(scenario, bml) -> None:  #
     assert r.code == 0, r.err
     out = json.loads(r.out)
     assert out["held"] is False and out["releases"] == []
-    assert out["branches"] == [{"branch": "raw", "commit": late, "rows": 2}]
+    assert out["branches"] == [{"branch": "raw", "commit": late, "rows": 2, "not_rows": []}]
 
 
 def test_impact_rows_file(scenario, bml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -340,11 +340,15 @@ def test_a_symlink_in_data_is_not_read(project: Path, bml) -> None:  # type: ign
     withdraw = project.parent / "w.txt"
     withdraw.write_text("/etc/passwd\n")  # the link's own bytes, were they read as rows
     out = _json(bml("impact", "--rows", str(withdraw), "--json", cwd=project))
-    assert out["branches"] == [] and out["held"] is False
+    # the link is not read: named as a file not read as rows (issue 21 fl2), no row counted
+    assert out["branches"] == [{"branch": "raw", "commit": git("rev-parse", "raw", cwd=project),
+                                "rows": 0, "not_rows": ["data/passwd.txt"]}]
+    assert out["held"] is False and out["found_anywhere"] == 0
     twin = _forge(project, "raw", {"data/plain.txt": ("100644", target)},
                   [git("rev-parse", "raw", cwd=project)])  # the same bytes in a regular file
     out = _json(bml("impact", "--rows", str(withdraw), "--json", cwd=project))
-    assert out["branches"] == [{"branch": "raw", "commit": twin, "rows": 1}]
+    assert out["branches"] == [{"branch": "raw", "commit": twin, "rows": 1,
+                                "not_rows": ["data/passwd.txt"]}]
 
 
 def test_the_log_is_read_token_by_token_whatever_the_paths_hold() -> None:

@@ -123,13 +123,23 @@ def test_impact_current_judges_only_the_newest_and_deployed_releases(
     assert out["clients"] == {"acme": {"newest": "acme-v2", "deployed": ["acme-v2"]}}
     marks = {x["tag"]: (x["newest"], x["deployed"], x["current"]) for x in out["releases"]}
     assert marks == {"acme-v1": (False, False, False), "acme-v2": (True, True, True)}
-    # the withdrawal done: acme-v3 trained on val alone, deployed; v1, v2 are history
+    # acme-v3 trained on val alone, deployed; v1, v2 are history. Its commit's data still
+    # holds the row (issue 21 fl2: what a release holds is judged, not only its selection)
     _retag(repo, bml, tmp_path, "w3", ("val", "tune"))
     assert bml("deploy", "acme-v3", "--client", "acme", cwd=repo).code == 0
     r = bml("impact", "--rows", str(f), "--current", cwd=repo)
-    assert r.code == 0, r.out + r.err
+    assert r.code == 1, r.out + r.err
     assert "  release acme-v1 (history) trained on 1 row of them" in r.out
-    assert "No newest or deployed release trained on these rows" in r.out
+    assert "  release acme-v3 (newest, deployed) trained on 0 rows of them, its data holds 1" \
+        in r.out
+    # the withdrawal done: the row removed from acme-v4's data too
+    data = (repo / "data/d.csv").read_text().replace(f"{trained[0]}\n", "")
+    commit(repo, {"data/d.csv": data})
+    _retag(repo, bml, tmp_path, "w4", None)
+    assert bml("deploy", "acme-v4", "--client", "acme", cwd=repo).code == 0
+    r = bml("impact", "--rows", str(f), "--current", cwd=repo)
+    assert r.code == 0, r.out + r.err
+    assert "No newest or deployed release holds these rows" in r.out
     r = bml("impact", "--rows", str(f), cwd=repo)             # without --current: history counts
     assert r.code == 1 and "  release acme-v1 trained on 1 row" in r.out
 

@@ -35,6 +35,7 @@ class RowLineage(TypedDict):
     not_rows: list[str]  # training files of no row format (not read)
     raw: str
     raw_commit: str
+    warnings: list[str]  # training records whose data commit may not be the release's data
 
 
 class LineageRows(Lineage):
@@ -53,6 +54,11 @@ class ImpactHolder(TypedDict, total=False):
     current: bool  # newest or deployed: what `impact --current` judges
     shared_with_earlier: int  # (--from) of `rows`, those an earlier upload added too
     before_upload: bool  # (--from) tagged before the upload: it holds them only through those
+    trained: int | None  # (release) rows of its training selection; None: unreadable
+    in_data: int  # (release) rows of its commit's data files, whatever its records say
+    training: str  # (release) "splits" | "data folders" | "unreadable"
+    training_error: str  # (release, unreadable) why its training selection cannot be read
+    not_rows: list[str]  # data files of no row format, not read (their rows not counted)
 
 
 class ImpactClient(TypedDict):
@@ -87,6 +93,7 @@ ImpactReport = TypedDict("ImpactReport", {
     "releases": list[ImpactHolder], "branches": list[ImpactHolder],
     "splits": list[ImpactHolder],
     "from": str, "raw": str, "files": list[str], "file": str,
+    "not_read": list[str],  # data files of releases and branches not read as rows
 }, total=False)
 
 

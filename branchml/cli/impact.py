@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from branchml.cli import complete
 from branchml.cli.app import JsonOpt, app, emit_json, out
 
 SHOWN = 50  # uploads listed in text; --json lists all
+SHOWN_FILES = 10  # files not read as rows named in text; --json lists all
 
 
 @app.command()
@@ -69,26 +71,54 @@ def _impact_text(r: api.ImpactReport) -> None:
             f"({', '.join(c[:10] for c in shared['uploads'])}): `lineage --rows` counts "
             "them for that upload, and a release may hold them through it.")
     for x in r.get("releases", []):
-        out(f"  release {x.get('tag')}{_marks(x, r.get('current_only', False))} trained on "
-            f"{counted(x.get('rows', 0), 'row')} of them{_why(x, distinct)}")
+        out(f"  release {x.get('tag')}{_marks(x, r.get('current_only', False))} "
+            f"{_release(x)}{_why(x, distinct)}")
     for x in r.get("branches", []):
-        out(f"  branch {x.get('branch')} holds {counted(x.get('rows', 0), 'row')} of them")
+        if x.get("rows"):
+            out(f"  branch {x.get('branch')} holds {counted(x.get('rows', 0), 'row')} of them")
     for x in r.get("splits", []):
         out(f"  split {x.get('split')} on {x.get('branch')} holds "
             f"{counted(x.get('rows', 0), 'row')} of them")
     for left in r.get("left_behind", []):
         _left_behind(left)
+    unread = r.get("not_read", [])
+    if unread:
+        were = "file was" if len(unread) == 1 else "files were"
+        out(f"{len(unread)} {were} not read by rows ({', '.join(unread[:SHOWN_FILES])}"
+            f"{', ...' if len(unread) > SHOWN_FILES else ''}): rows in them are not counted.")
+    _verdict(r, bool(unread))
+
+
+def _verdict(r: api.ImpactReport, unread: bool) -> None:
+    """The last line: what a withdrawal script's reader needs; never an all-clear for files
+    that were not read."""
     if not r.get("found_anywhere", 1):
         _nowhere(r)
     elif r.get("held"):
         who = "A newest or deployed release" if r.get("current_only") else "A release"
-        out(f"{who} trained on these rows: remove them downstream, retrain and release "
+        out(f"{who} holds these rows: remove them downstream, retrain and release "
             "(docs/lineage.md).")
-    elif r.get("releases"):
-        out("No newest or deployed release trained on these rows; older releases did "
+    elif any(x.get("rows") or x.get("in_data") for x in r.get("releases", [])):
+        out("No newest or deployed release holds these rows; older releases do "
             "(history: they keep them).")
+    elif unread:
+        out("No release holds these rows in the files read.")
     else:
-        out("No release trained on these rows.")
+        out("No release holds these rows.")
+
+
+def _release(x: Any) -> str:
+    """What a release holds: its training selection, and its data when that says more."""
+    if x.get("training") == "unreadable":
+        return (f"holds {counted(x.get('in_data', 0), 'row')} of them in its data (training: "
+                f"unreadable, {str(x.get('training_error', '')).rstrip('.')})")
+    if not x.get("rows") and not x.get("in_data"):  # listed for files not read as rows
+        return (f"holds none of them in the files read; not read by rows: "
+                f"{', '.join(x.get('not_rows', []))}")
+    said = f"trained on {counted(x.get('rows', 0), 'row')} of them"
+    if x.get("in_data", 0) != x.get("rows", 0):
+        said += f", its data holds {x.get('in_data', 0)}"
+    return said
 
 
 def _left_behind(x: Any) -> None:
@@ -109,7 +139,9 @@ def _marks(x: Any, current_only: bool) -> str:
 
 def _why(x: Any, distinct: int) -> str:
     """Why a count may surprise: rows that earlier uploads added too, or repeated rows."""
-    said = []
+    said: list[str] = []
+    if not x.get("rows") and not x.get("in_data"):
+        return ""  # nothing counted: nothing to explain
     shared = x.get("shared_with_earlier", 0)
     if x.get("before_upload"):
         said.append("tagged before this upload, it holds them only through earlier uploads")
@@ -141,3 +173,5 @@ def rows_text(rows: dict[str, Any] | None) -> None:
             "(counted for the earliest)")
     if rows["not_rows"]:
         out(f"    not read as rows (no row format): {', '.join(rows['not_rows'])}")
+    for warning in rows.get("warnings") or []:  # on stderr, as every warning
+        sys.stderr.write(f"branchml: warning: {warning}\n")

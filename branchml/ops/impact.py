@@ -12,9 +12,10 @@ import numpy as np
 
 from branchml.core import rowindex
 from branchml.core.model import BranchKind
+from branchml.core.policy import Policy
 from branchml.core.rows import format_for
 from branchml.core.rowstream import LINE_FORMATS, stream_hashes
-from branchml.errors import UsageError
+from branchml.errors import BranchmlError, UsageError
 from branchml.ops import impactmarks, leftovers, splitstream, trainrows, uploads
 from branchml.ops.release import Release, read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
@@ -22,6 +23,7 @@ from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
 from branchml.ops.uploadrows import chain_rows
 from branchml.repo.reader import Git
 
+UNREADABLE = "unreadable"  # a release's training selection that cannot be read
 BRANCH_KINDS = (BranchKind.DATA, BranchKind.STABLE, BranchKind.ANALYSIS, BranchKind.CODE)
 
 
@@ -51,11 +53,14 @@ def impact(path: Path, from_commit: str | None, rows_file: Path | None,
                                           "uploads": shared.commits}
     finally:
         g.close()
-    judged = [x for x in out["releases"] if x["current"] or not current]
+    judged = [x for x in out["releases"] if held(x) and (x["current"] or not current)]
     out["held"] = bool(judged)
     out["current_only"] = current
     # a wrong header or `32.10` for `32.1` matches nothing: an all-clear that must be seen
-    out["found_anywhere"] = len(out["releases"]) + len(out["branches"])
+    out["found_anywhere"] = sum(map(held, out["releases"])) + sum(
+        1 for x in out["branches"] if x["rows"])
+    out["not_read"] = sorted({p for x in out["releases"] + out["branches"]
+                              for p in x["not_rows"]})
     return out
 
 
@@ -147,19 +152,53 @@ def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter,
     releases = []
     for r in every:
         if r.manifest is not None:
-            units = trainrows.training(g, path, policy, r.manifest, counter.withdrawn).units
-            n, shared = counter.units(units)
-            if n:
+            found = _release(g, path, policy, counter, r.manifest)
+            shared = found.pop("shared")
+            if found["rows"] or found["in_data"] or found["not_rows"] \
+                    or found["training"] == UNREADABLE:
                 releases.append({"tag": r.tag, "client": r.client, "commit": r.commit,
-                                 "rows": n, **impactmarks.marks(clients[r.client], r.tag),
+                                 **found, **impactmarks.marks(clients[r.client], r.tag),
                                  **_upload_marks(g, r, upload, shared)})
     branches = []
     for name, tip in _tips(g, trusted).items():
-        n, _ = counter.units(trainrows.commit_files(g, policy, tip, "branch").units)
-        if n:
-            branches.append({"branch": name, "commit": tip, "rows": n})
+        files = trainrows.commit_files(g, policy, tip, "branch")
+        n, _ = counter.units(files.units)
+        if n or files.not_rows:
+            branches.append({"branch": name, "commit": tip, "rows": n,
+                             "not_rows": sorted(set(files.not_rows))})
     return {"releases": releases, "branches": branches, "clients": clients,
             "splits": _splits(g, path, counter)}
+
+
+def _release(g: Git, path: Path, policy: Policy, counter: _Counter,
+             manifest: dict[str, Any]) -> dict[str, Any]:
+    """One release's counts: `trained` (its training selection: split requests, or its data
+    folders) and `in_data` (every row of its commit's data files). A withdrawal asks what a
+    release holds: split records may be stale or name another commit, so `in_data` is
+    counted whatever they say, and records that cannot be read leave that count standing."""
+    data = None
+    try:
+        train = trainrows.training(g, path, policy, manifest, counter.withdrawn)
+        trained, shared = counter.units(train.units)
+        source, reason = train.source, None
+        if train.source == trainrows.DATA_FOLDERS:
+            data = train
+    except BranchmlError as e:  # one release's records must not stop the answer for all
+        trained, shared, source, reason = None, 0, UNREADABLE, str(e)
+    if data is None:
+        data = trainrows.commit_files(g, policy, manifest["commit"], trainrows.DATA_FOLDERS)
+    in_data, shared_data = counter.units(data.units)
+    out = {"rows": trained or 0, "trained": trained, "in_data": in_data, "training": source,
+           "not_rows": sorted(set(data.not_rows)),
+           "shared": shared if trained else shared_data}
+    if reason is not None:
+        out["training_error"] = reason
+    return out
+
+
+def held(release: dict[str, Any]) -> bool:
+    """Whether a listed release holds any withdrawn row: in what it trained on or in its data."""
+    return bool(release.get("trained") or release.get("in_data"))
 
 
 def _tips(g: Git, trusted: TrustedPolicy) -> dict[str, str]:

@@ -36,7 +36,7 @@ def guard(g: Git, found: SplitFile, client: str, how: str,
     if found.lfs:
         raise VerdictError(rules.IN_LFS)
     records = found.kept
-    unread = found.unread + rules.unjudged(records)
+    unread = found.unread + rules.unjudged(records) + _absent(g, records)
     if unread and how == "refuse":
         raise VerdictError(f"{client}'s release cannot be judged for leakage: {unread[0]}"
                            f"{_more(unread)}; record requests with `branchml split rows`, or "
@@ -78,6 +78,17 @@ def _elsewhere(g: Git, records: list[dict[str, Any]], commit: str) -> list[str]:
                    f"the release commit {commit[:10]} nor on its first-parent line: the rows "
                    "may not be the data this release holds (run `split rows` on the "
                    "release's branch, which reads the checked-out commit).")
+    return out
+
+
+def _absent(g: Git, records: list[dict[str, Any]]) -> list[str]:
+    """Records whose data commit is not a commit here: what they selected cannot be read, so
+    `impact` could not say which rows such a release trained on (issue 21)."""
+    out = []
+    for at in dict.fromkeys(str(r.get("data_commit")) for r in records):
+        if not _FULL.fullmatch(at) or g.object_type(at) != "commit":
+            out.append(f"a split record names data commit {at[:10]}, which is not a commit "
+                       "in this repository")
     return out
 
 

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from branchml.core import rowindex
+from branchml.core.leakage import TRAINING
+from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.ops import trainrows
+from branchml.ops.split import SKIP
 from branchml.ops.trusted import trusted_config
 from branchml.ops.uploadrows import read_raw
 from branchml.repo.reader import Git
@@ -30,4 +33,33 @@ def rows(g: Git, path: Path, policy: Policy, manifest: dict[str, Any], raw: str 
     return {"total": tally.total, "matched": tally.total - tally.unmatched,
             "unmatched": tally.unmatched, "duplicates": tally.duplicates,
             "source": train.source, "uploads": uploads, "not_rows": sorted(set(train.not_rows)),
-            "raw": found.raw, "raw_commit": found.tip}
+            "raw": found.raw, "raw_commit": found.tip,
+            "warnings": elsewhere(g, policy, manifest) if train.source == "splits" else []}
+
+
+def elsewhere(g: Git, policy: Policy, manifest: dict[str, Any]) -> list[str]:
+    """A warning per training record whose data commit is not on the release commit's
+    first-parent history, or whose data files are not the release's: the records are
+    inherited (`tracking/splits.jsonl` only grows) or written by hand, so the rows they
+    select may not be the rows the release holds."""
+    commit, out = manifest["commit"], []
+    mine = _data_files(g, policy, commit)
+    for at in dict.fromkeys(str(r.get("data_commit")) for r in manifest.get("splits") or []
+                            if r.get("purpose") in TRAINING):
+        if at == commit:
+            continue
+        if g.object_type(at) != "commit" or not g.on_first_parent_chain(commit, at):
+            why = f"which is not on {commit[:10]}'s first-parent history"
+        elif _data_files(g, policy, at) != mine:
+            why = f"whose data files are not those of {commit[:10]} (its data changed since)"
+        else:
+            continue
+        out.append(f"a training split record reads data commit {at[:10]}, {why}: the rows "
+                   "counted may not be the rows this release holds (`branchml impact` counts "
+                   "its data too).")
+    return out
+
+
+def _data_files(g: Git, policy: Policy, commit: str) -> set[tuple[str, str]]:
+    return {(p, oid) for _, oid, p in g.ls_tree(commit)
+            if policy.classify(p) is PathClass.DATA and not p.startswith(SKIP)}

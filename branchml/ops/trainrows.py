@@ -34,6 +34,7 @@ from branchml.ops.trusted import trusted_config
 from branchml.repo import lfs, objectstore
 from branchml.repo.reader import Git
 
+DATA_FOLDERS = "data folders"
 Sink = Callable[[Any], None]  # receives one int64 array of row hashes at a time
 
 
@@ -62,7 +63,7 @@ def training(g: Git, path: Path, policy: Policy, manifest: dict[str, Any],
     if records:
         return Training("splits", [_request(g, path, c, a, names, only)
                                    for (c, a), names in union(records).items()])
-    return commit_files(g, policy, manifest["commit"], "data folders")
+    return commit_files(g, policy, manifest["commit"], DATA_FOLDERS)
 
 
 def union(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
