@@ -28,7 +28,8 @@ def rows(g: Git, path: Path, policy: Policy, manifest: dict[str, Any], raw: str 
         unit.read(tally.add)
     tally.finish()
     uploads = [{"commit": u.commit, "author": u.author, "email": u.email, "date": u.date,
-                "file": u.file, "rows": int(n), "upload_rows": u.rows}
+                "file": u.file, "rows": int(n), "upload_rows": u.rows,
+                **({"merge": True} if u.merge else {})}
                for u, n in zip(found.uploads, tally.per_upload.tolist(), strict=True) if n]
     return {"total": tally.total, "matched": tally.total - tally.unmatched,
             "unmatched": tally.unmatched, "duplicates": tally.duplicates,
