@@ -2,9 +2,9 @@
 
 The repository (bench/lineagerepo.py): raw's history of --uploads uploads holding --rows rows
 in git-lfs (new CSV files and files grown at their end), then `pull raw clean`, a cleaning
-commit that drops and rewrites a few rows, `pull clean split`, `split --key id`, `pull split
+commit that drops and rewrites a few rows, `pull clean split`, `split --key customer`, `pull split
 stable/model`, `split rows train`, a model, `tag --client acme` (acme-v1). It is kept in
-bench/.work/ under the arguments and reused by a rerun (--rebuild makes it again).
+bench/.work/ (--work) under the arguments and reused by a rerun (--rebuild makes it again).
 
 Measured, each command its own process under /usr/bin/time (wall s, peak RSS of its largest
 process): `branchml lineage models/model.bin --rev acme-v1 --rows --json`, `branchml impact
@@ -32,7 +32,7 @@ from lineagerepo import build
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "lineage_baseline.py"
-LAYOUT = 1  # bump when lineagerepo.py builds a different repository: old caches are not reused
+LAYOUT = 2  # bump when lineagerepo.py builds a different repository: old caches are not reused
 TARGET_S, TARGET_MIB = 10.0, 500.0
 
 
@@ -54,10 +54,10 @@ def measured(args: list[str], cwd: Path) -> Run:
     return Run(float(wall), int(rss) / 1024, json.loads(p.stdout))
 
 
-def repository(rows: int, uploads: int, rebuild: bool) -> dict[str, Any]:
+def repository(work: Path, rows: int, uploads: int, rebuild: bool) -> dict[str, Any]:
     """The cached repository for these arguments, built when missing (into a temporary
     folder renamed at the end, so an interrupted build is never reused)."""
-    where = HERE / ".work" / f"lineage-r{rows}-u{uploads}-v{LAYOUT}"
+    where = work.resolve() / f"lineage-r{rows}-u{uploads}-v{LAYOUT}"
     if rebuild:
         shutil.rmtree(where, ignore_errors=True)
     if (where / "meta.json").exists():
@@ -149,10 +149,12 @@ def main() -> None:
     ap.add_argument("--uploads", type=int, default=1_000, help="commits on raw")
     ap.add_argument("--quick", action="store_true", help="200,000 rows from 50 uploads")
     ap.add_argument("--rebuild", action="store_true", help="build the repository again")
+    ap.add_argument("--work", type=Path, default=HERE / ".work",
+                    help="where built repositories are kept (default bench/.work)")
     a = ap.parse_args()
     rows, uploads = (200_000, 50) if a.quick else (a.rows, a.uploads)
     with isolated("lineage"):
-        meta = repository(rows, uploads, a.rebuild)
+        meta = repository(a.work, rows, uploads, a.rebuild)
         present = has_impact()
         if not present:
             print("`branchml impact` is not in this tree: only the baseline is measured.")

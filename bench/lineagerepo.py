@@ -4,8 +4,11 @@ branchml commands up to the release acme-v1 trained through `split rows train`.
 
 Uploads as teams make them: each file is created by one upload and grown at its end by up to
 GROWS later ones, the uploads of different files interleaved; authors and dates vary. Rows:
-`id,store,amount,qty,channel,label`, a unique id per new row, and about 1% of each upload
-copied byte for byte from earlier uploads (the duplicates lineage credits to the earliest).
+`id,customer,store,amount,qty,channel,label`, a unique id per new row, ~4 rows a customer,
+and about 1% of each upload copied byte for byte from earlier uploads (the duplicates lineage
+credits to the earliest). The split is keyed by customer (rows of one customer stay in one
+split): `split rows` reads at most 4,000,000 items (core/bounds.py SPLIT_ROWS), so 10M rows
+keyed by their unique id would be refused.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 from benchenv import BML
 
 GROWS = 3  # a file: created, then grown up to 3 times
-HEADER = b"id,store,amount,qty,channel,label\n"
+HEADER = b"id,customer,store,amount,qty,channel,label\n"
 CHANNELS = ("web", "app", "shop", "phone")
 TEAMS = (("Ana Ortiz", "ana@acme.example"), ("Bo Li", "bo@acme.example"),
          ("Cy Dube", "cy@partner.example"), ("Di Park", "di@partner.example"))
@@ -71,17 +74,18 @@ def pointer(oid: str, size: int) -> bytes:
             ).encode()
 
 
-def new_rows(rng: np.random.Generator, first_id: int, n: int) -> list[bytes]:
+def new_rows(rng: np.random.Generator, first_id: int, n: int, customers: int) -> list[bytes]:
     """n rows with ids first_id.. (formatted from NumPy columns: ~1 us a row)."""
+    who = rng.integers(0, customers, n).tolist()
     store = rng.integers(0, 50, n).tolist()
     cents = rng.integers(100, 100_000, n).tolist()
     qty = rng.integers(1, 10, n).tolist()
     chan = rng.integers(0, len(CHANNELS), n).tolist()
     label = (rng.random(n) < 0.3).astype(int).tolist()
-    return [b"r%09d,s%02d,%d.%02d,%d,%s,%d\n" % (first_id + i, s, c // 100, c % 100, q,
-                                                  CHANNELS[ch].encode(), y)
-            for i, (s, c, q, ch, y) in enumerate(zip(store, cents, qty, chan, label,
-                                                     strict=True))]
+    return [b"r%09d,c%08d,s%02d,%d.%02d,%d,%s,%d\n" % (first_id + i, w, s, c // 100, c % 100,
+                                                         q, CHANNELS[ch].encode(), y)
+            for i, (w, s, c, q, ch, y) in enumerate(zip(who, store, cents, qty, chan, label,
+                                                        strict=True))]
 
 
 def schedule(uploads: int, rows: int, seed: int) -> list[tuple[int, int]]:
@@ -111,7 +115,7 @@ def raw_history(repo: Path, uploads: int, rows: int, seed: int = 21) -> list[byt
     base = sh(["git", "rev-parse", "refs/heads/raw"], repo)
     for n, (fileno, count) in enumerate(schedule(uploads, rows, seed)):
         dups = min(count // 100, len(pool))
-        body = new_rows(rng, next_id, count - dups)
+        body = new_rows(rng, next_id, count - dups, max(1, rows // 4))
         next_id += count - dups
         body += rnd.sample(pool, dups)
         pool += rnd.sample(body[:count - dups], min(50, count - dups))
@@ -169,7 +173,7 @@ def build(where: Path, uploads: int, rows: int) -> dict[str, object]:
     sh([BML, "pull", "raw", "clean"], repo)
     rewritten = cleaning(repo)
     sh([BML, "pull", "clean", "split"], repo)
-    sh([BML, "split", "--key", "id"], repo)
+    sh([BML, "split", "--key", "customer"], repo)
     sh([BML, "pull", "split", "stable/model"], repo)
     sh(["git", "checkout", "-q", "stable/model"], repo, env={"GIT_LFS_SKIP_SMUDGE": "1"})
     sh([BML, "split", "rows", "train", "-o", str(train), "--for", "train"], repo)
