@@ -72,7 +72,8 @@ def repository(work: Path, rows: int, uploads: int, rebuild: bool) -> dict[str, 
         meta[key] = str(where / Path(meta[key]).relative_to(part))
     (part / "meta.json").write_text(json.dumps(meta))
     part.rename(where)
-    print(f"built in {took:.0f} s")
+    print(f"built in {took:.0f} s: " + ", ".join(f"{k} {v:.1f} s"
+                                                  for k, v in meta["steps"].items()))
     return meta  # type: ignore[no-any-return]
 
 

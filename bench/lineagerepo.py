@@ -19,6 +19,7 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,28 +166,39 @@ def cleaning(repo: Path) -> int:
 
 
 def build(where: Path, uploads: int, rows: int) -> dict[str, object]:
-    """The whole repository under where/p; what the bench needs to know about it."""
+    """The whole repository under where/p; what the bench needs to know about it, with the
+    seconds each step of the build took (the branchml commands among them at this size)."""
     repo, train = where / "p", where / "train.csv"
-    sh([BML, "init", str(repo)], where)
+    steps: dict[str, float] = {}
+
+    def step(label: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        t = time.perf_counter()
+        sh(args, repo if repo.exists() else where, env=env)
+        steps[label] = round(time.perf_counter() - t, 2)
+
+    step("branchml init", [BML, "init", str(repo)])
+    t = time.perf_counter()
     pool = raw_history(repo, uploads, rows)
+    steps["raw uploads (fast-import + LFS store)"] = round(time.perf_counter() - t, 2)
     commits = sh(["git", "rev-list", "--reverse", "refs/heads/raw"], repo).splitlines()[1:]
-    sh([BML, "pull", "raw", "clean"], repo)
+    step("branchml pull raw clean", [BML, "pull", "raw", "clean"])
     rewritten = cleaning(repo)
-    sh([BML, "pull", "clean", "split"], repo)
-    sh([BML, "split", "--key", "customer"], repo)
-    sh([BML, "pull", "split", "stable/model"], repo)
+    step("branchml pull clean split", [BML, "pull", "clean", "split"])
+    step("branchml split --key customer", [BML, "split", "--key", "customer"])
+    step("branchml pull split stable/model", [BML, "pull", "split", "stable/model"])
     sh(["git", "checkout", "-q", "stable/model"], repo, env={"GIT_LFS_SKIP_SMUDGE": "1"})
-    sh([BML, "split", "rows", "train", "-o", str(train), "--for", "train"], repo)
+    step("branchml split rows train", [BML, "split", "rows", "train", "-o", str(train),
+                                       "--for", "train"])
     (repo / "models").mkdir(exist_ok=True)
     (repo / "models" / "model.bin").write_bytes(os.urandom(4096))
     (repo / "tracking" / "metrics.json").write_text('{"auc": 0.81}\n')
     sh(["git", "add", "models/model.bin", "tracking"], repo)
     sh(["git", "commit", "-qm", "model trained on the train split"], repo)
-    sh([BML, "tag", "--client", "acme"], repo)
+    step("branchml tag --client acme", [BML, "tag", "--client", "acme"])
     withdraw = where / "withdraw.csv"
     sample = random.Random(7).sample(pool, min(WITHDRAW_ROWS, len(pool)))
     withdraw.write_bytes(HEADER + b"".join(sample))
     meta = {"uploads": commits, "middle": commits[len(commits) // 2], "rewritten": rewritten,
-            "train": str(train), "withdraw": str(withdraw), "repo": str(repo)}
+            "train": str(train), "withdraw": str(withdraw), "repo": str(repo), "steps": steps}
     (where / "meta.json").write_text(json.dumps(meta))
     return meta
