@@ -375,3 +375,16 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 
 # --- issue 19: report (s3) ---
 __all__ += ["drift_report"]
+
+
+# --- issue 21: row lineage (r2) ---
+from branchml.api._lineage import (  # noqa: E402 (row lineage and impact)
+    ImpactReport,
+    LineageRows,
+    RowLineage,
+    UploadRows,
+    impact,
+    row_lineage,
+)
+
+__all__ += ["ImpactReport", "LineageRows", "RowLineage", "UploadRows", "impact", "row_lineage"]

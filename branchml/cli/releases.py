@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Annotated
 
 import typer
@@ -115,9 +116,15 @@ def lineage(
                                              autocompletion=complete.revisions)]
     = None,
     as_json: JsonOpt = False,
+    rows: Annotated[bool, typer.Option(
+        "--rows", help="Also count the rows it trained on per upload on the raw branch.")]
+    = False,
+    raw: Annotated[str | None, typer.Option(
+        help="The raw branch (with --rows; default: the data branch made from main).",
+        autocompletion=complete.branches)] = None,
 ) -> None:
     """What data and code produced a model, and which releases contain it."""
-    r = api.lineage(file, rev, ".")
+    r = api.row_lineage(file, rev, ".", raw) if rows else api.lineage(file, rev, ".")
     if as_json:
         return emit_json(r)
     ident = r["model"].get("lfs_oid") or r["model"].get("blob") or ""
@@ -134,6 +141,10 @@ def lineage(
     splits_text(r["splits"])
     chain_text(r["chain"])
     out("  releases: " + (", ".join(r["releases"]) or "none"))
+    if rows:
+        from branchml.cli.impact import rows_text
+
+        rows_text(r.get("rows"))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -247,3 +258,6 @@ def route(
                           "routes": [{"key": k, "tag": t} for k, t in routes]})
     for k, t in routes:
         out(f"{k}\t{t}")
+
+
+import_module("branchml.cli.impact")  # issue 21: `impact`, beside `lineage` in --help

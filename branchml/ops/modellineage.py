@@ -15,7 +15,9 @@ from branchml.ops.trusted import load_trusted, trusted_ref
 from branchml.repo.reader import Git
 
 
-def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
+def lineage(path: Path, file: str, rev: str | None, rows: bool = False,
+            raw: str | None = None) -> dict[str, Any]:
+    """With `rows`, also the rows it trained on per raw upload (ops/rowlineage.py)."""
     g = Git(path)
     fmt = tag_format(g)
     releases = read_releases(g, fmt)
@@ -33,10 +35,15 @@ def lineage(path: Path, file: str, rev: str | None) -> dict[str, Any]:
         raise UsageError(f"{file} is not a model file of {rev or 'HEAD'} "
                          f"(models: {', '.join(m['models']) or 'none'}).")
     ident = model.get("lfs_oid") or model.get("blob")
-    return {"path": file, "model": model, "commit": m["commit"], "data": m["data"],
-            "pulled_from": m.get("pulled_from"), "code": m["code"],
-            "promotion": m.get("promotion"), "splits": m.get("splits") or [],
-            "chain": chain_of(g, policy, m["commit"]),
-            "releases": [r.tag for r in releases if r.manifest and any(
-                (x.get("lfs_oid") or x.get("blob")) == ident
-                for x in r.manifest.get("models", {}).values())]}
+    found: dict[str, Any] = {"path": file, "model": model, "commit": m["commit"], "data": m["data"],
+             "pulled_from": m.get("pulled_from"), "code": m["code"],
+             "promotion": m.get("promotion"), "splits": m.get("splits") or [],
+             "chain": chain_of(g, policy, m["commit"]),
+             "releases": [r.tag for r in releases if r.manifest and any(
+                 (x.get("lfs_oid") or x.get("blob")) == ident
+                 for x in r.manifest.get("models", {}).values())]}
+    if rows:  # issue 21: row lineage
+        from branchml.ops import rowlineage
+
+        found["rows"] = rowlineage.rows(g, path, policy, m, raw)
+    return found

@@ -1,0 +1,153 @@
+"""Row lineage, pure: the raw branch's log read into uploads, the rows an upload added (a
+byte-prefix growth or a multiset difference), and the index of raw rows by hash (each row's
+earliest upload), counted against the rows a release trained on.
+
+Rows are compared by the row hashes of core/native.py (C) or core/rowhash.py (NumPy, the
+same values): 8 bytes a row, no Python object per row. The index holds, per distinct raw row,
+its hash (8 bytes), its earliest upload (4 bytes) and whether other uploads added it too (1
+byte): ~13 bytes a raw row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from branchml.core.changes import Change
+from branchml.core.rowhash import EMPTY
+
+LOG_FORMAT = "%x01%H%x00%an%x00%ae%x00%aI%x00"  # what parse_log reads (with --raw -z)
+REGULAR = ("100644", "100755")  # file modes whose bytes are rows: never a symlink or gitlink
+
+
+@dataclass
+class LogCommit:
+    """One non-merge commit of the raw branch's log and the paths it changed."""
+
+    sha: str
+    author: str
+    email: str
+    date: str
+    changes: list[Change] = field(default_factory=list)
+
+
+def parse_log(raw: bytes) -> Iterator[LogCommit]:
+    """The commits of `git log --raw -z --format=LOG_FORMAT`, read token by token: a path
+    is taken by its position after its `:meta` token, so no byte of it is read as syntax."""
+    tokens = raw.split(b"\0")
+    i, current = 0, None
+    while i < len(tokens):
+        tok = tokens[i].lstrip(b"\n")
+        if tok.startswith(b"\x01") and i + 3 < len(tokens):
+            if current is not None:
+                yield current
+            author, email, date = (t.decode("utf-8", errors="replace")
+                                   for t in tokens[i + 1:i + 4])
+            current = LogCommit(tok[1:].decode(), author, email, date)
+            i += 4
+        elif tok.startswith(b":") and current is not None and i + 1 < len(tokens):
+            current.changes.append(_change(tok, tokens[i + 1]))
+            i += 2
+        else:
+            i += 1
+    if current is not None:
+        yield current
+
+
+def _change(meta: bytes, path: bytes) -> Change:
+    old_mode, new_mode, old, new, status = meta[1:].decode().split(" ")
+    return Change(status[0], path.decode("utf-8", errors="surrogateescape"), old, new,
+                  old_mode, new_mode)
+
+
+def added(new: Any, old: Any) -> Any:
+    """The rows (hashes) of `new` that `old` does not hold, as a multiset: a row twice in
+    new and once in old was added once."""
+    if not len(old):
+        return new
+    new_sorted, old_sorted = np.sort(new), np.sort(old)
+    rank = np.arange(len(new_sorted)) - np.searchsorted(new_sorted, new_sorted, "left")
+    before = (np.searchsorted(old_sorted, new_sorted, "right")
+              - np.searchsorted(old_sorted, new_sorted, "left"))
+    return new_sorted[rank >= before]
+
+
+@dataclass
+class RowIndex:
+    """Every distinct raw row's hash (sorted), its earliest upload, and whether more than
+    one upload added its bytes."""
+
+    hashes: Any  # int64, sorted, distinct
+    earliest: Any  # int32: index of the upload, in history order
+    shared: Any  # bool
+
+
+def build_index(parts: list[tuple[int, Any]]) -> RowIndex:
+    """The index from (upload index, hashes of the rows it added) parts, in any order; the
+    list is emptied as it is read (peak memory: ~36 bytes a row, for the sort)."""
+    parts.sort(key=lambda p: p[0])  # a stable sort then keeps each run's uploads in order
+    hashes = np.concatenate([h for _, h in parts]) if parts else EMPTY
+    uploads = np.empty(len(hashes), dtype=np.int32)
+    at = 0
+    for u, h in parts:
+        uploads[at:at + len(h)] = u
+        at += len(h)
+    parts.clear()
+    order = np.argsort(hashes, kind="stable")
+    hashes, uploads = hashes[order], uploads[order]
+    del order
+    if not len(hashes):
+        return RowIndex(hashes, uploads, np.empty(0, dtype=bool))
+    first = np.empty(len(hashes), dtype=bool)
+    first[0] = True
+    np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+    last = np.empty(len(hashes), dtype=bool)
+    last[-1] = True
+    last[:-1] = first[1:]
+    shared = uploads[first] != uploads[last]  # within a run the uploads ascend
+    return RowIndex(hashes[first], uploads[first], shared)
+
+
+@dataclass
+class Tally:
+    """Rows counted against an index: per upload, not held by any, held by several."""
+
+    per_upload: Any  # int64, one count per upload
+    total: int = 0
+    unmatched: int = 0
+    duplicates: int = 0
+
+    def add(self, index: RowIndex, hashes: Any) -> None:
+        self.total += len(hashes)
+        if not len(hashes) or not len(index.hashes):
+            self.unmatched += len(hashes)
+            return
+        pos = np.searchsorted(index.hashes, hashes)
+        pos[pos == len(index.hashes)] = 0
+        hit = index.hashes[pos] == hashes
+        pos = pos[hit]
+        self.unmatched += int(len(hashes) - len(pos))
+        self.duplicates += int(index.shared[pos].sum())
+        self.per_upload += np.bincount(index.earliest[pos], minlength=len(self.per_upload))
+
+
+def tally(index: RowIndex, uploads: int) -> Tally:
+    return Tally(np.zeros(uploads, dtype=np.int64))
+
+
+def withdrawn_set(parts: Iterable[Any]) -> Any:
+    """The sorted distinct hashes of the rows to withdraw."""
+    found = [p for p in parts if len(p)]
+    return np.unique(np.concatenate(found)) if found else EMPTY
+
+
+def count_in(withdrawn: Any, hashes: Any) -> int:
+    """How many of `hashes` (with repeats) are among the sorted `withdrawn`."""
+    if not len(withdrawn) or not len(hashes):
+        return 0
+    pos = np.searchsorted(withdrawn, hashes)
+    pos[pos == len(withdrawn)] = 0
+    return int((withdrawn[pos] == hashes).sum())
