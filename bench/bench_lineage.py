@@ -131,8 +131,8 @@ def verdict(run: Run) -> str:
 
 
 def table(runs: dict[str, tuple[Run | None, Run]], full: bool) -> None:
-    print("\n| command | branchml s / MiB | baseline s / MiB | time ratio | memory ratio "
-          "| target (< 10 s, < 500 MiB) |")
+    print("\n| command | branchml s / MiB | baseline s / MiB | baseline / branchml time "
+          "| baseline / branchml memory | target (< 10 s, < 500 MiB) |")
     print("|---|---|---|---|---|---|")
     for label, (ours, base) in runs.items():
         theirs = f"{base.seconds:.2f} / {base.mib:.0f}"
