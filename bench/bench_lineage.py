@@ -118,7 +118,7 @@ def differences(ours: dict[str, Any], base: dict[str, Any]) -> list[str]:
                          f"{per.get(wrong[0])} != {want.get(wrong[0])}"] if wrong else [])
     found = [f"{k}: {ours.get(k)} != {base[k]}" for k in ("rows", "held")
              if ours.get(k) != base[k]]
-    for k, name in (("releases", "tag"), ("branches", "branch")):
+    for k, name in (("releases", "tag"), ("branches", "branch"), ("splits", "split")):
         a = {x[name]: x["rows"] for x in ours.get(k, [])}
         b = {x[name]: x["rows"] for x in base[k]}
         found += [f"{k}: {a} != {b}"] if a != b else []

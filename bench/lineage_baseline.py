@@ -8,7 +8,8 @@
 - lineage: a dict row bytes -> the earliest upload holding it, then the training rows (the
   file `split rows train` wrote) looked up one by one and counted per upload.
 - impact: a set of the withdrawn rows (an upload's added rows, or a file's), then the release's
-  training rows and every branch's data files (each LFS object counted once) scanned for them.
+  training rows and every branch's data files (each LFS object counted once) scanned for them;
+  per split name, the held rows of the split branch by their key's line in the assignment.
 
 Only what the bench's data needs (CSV in git-lfs, LF line ends, no quoted newlines): it is the
 comparison, not a second implementation. Prints one JSON object.
@@ -123,23 +124,45 @@ def impact(repo: Path, train: Path, withdrawn: list[bytes]) -> dict[str, object]
     counted: dict[str, int] = {}  # LFS pointer blob -> rows among the withdrawn
     branches = []
     for branch in BRANCHES:
-        listing = [line.split()[2] for line in git(repo, "ls-tree", "-r", branch, "--",
-                                                      "data/", "monitoring/").splitlines()
-                   if "\tdata/split/" not in line]
+        listing = data_blobs(repo, branch)
         todo = [b for b in listing if b not in counted]
         pointers = pointer_texts(repo, todo)
         for blob in todo:
-            text = pointers[blob]
-            if "oid sha256:" not in text:
-                counted[blob] = 0
-                continue
             counted[blob] = sum(1 for r in rows_of(lfs_bytes(repo, blob, pointers))
-                                if r in wanted)
+                                if r in wanted) if "oid sha256:" in pointers[blob] else 0
         rows = sum(counted[b] for b in listing)
         if rows:
             branches.append({"branch": branch, "rows": rows})
     return {"rows": len(withdrawn), "held": release > 0, "branches": branches,
-            "releases": [{"tag": "acme-v1", "rows": release}] if release else []}
+            "releases": [{"tag": "acme-v1", "rows": release}] if release else [],
+            "splits": splits(repo, wanted)}
+
+
+def data_blobs(repo: Path, branch: str) -> list[str]:
+    """The blobs of a branch's data files (the split assignment is not data)."""
+    return [line.split()[2] for line in git(repo, "ls-tree", "-r", branch, "--", "data/",
+                                            "monitoring/").splitlines()
+            if "\tdata/split/" not in line]
+
+
+def splits(repo: Path, wanted: set[bytes]) -> list[dict[str, object]]:
+    """Per split name on the split branch: its rows among the withdrawn (each held row's key
+    looked up in data/split/assignment.csv)."""
+    key = json.loads(git(repo, "show", "acme-v1:tracking/splits.jsonl").splitlines()[0])["key"]
+    blobs = data_blobs(repo, "split")
+    pointers = pointer_texts(repo, blobs)
+    keys: Counter[bytes] = Counter()
+    for blob in blobs:
+        data = lfs_bytes(repo, blob, pointers)
+        column = data.split(b"\n", 1)[0].split(b",").index(key.encode())
+        keys.update(r.split(b",")[column] for r in rows_of(data) if r in wanted)
+    ptr = git(repo, "cat-file", "-p", "split:data/split/assignment.csv")
+    found: Counter[str] = Counter()
+    for line in lfs_bytes(repo, "a", {"a": ptr}).split(b"\n")[1:]:
+        k, _, name = line.partition(b",")
+        if k in keys:
+            found[name.decode()] += keys[k]
+    return [{"branch": "split", "split": n, "rows": c} for n, c in sorted(found.items())]
 
 
 def main() -> None:
