@@ -342,3 +342,46 @@ def test_a_symlink_in_data_is_not_read(project: Path, bml) -> None:  # type: ign
                   [git("rev-parse", "raw", cwd=project)])  # the same bytes in a regular file
     out = _json(bml("impact", "--rows", str(withdraw), "--json", cwd=project))
     assert out["branches"] == [{"branch": "raw", "commit": twin, "rows": 1}]
+
+
+def test_the_log_is_read_token_by_token_whatever_the_paths_hold() -> None:
+    from branchml.core.rowindex import parse_log
+
+    z = "0" * 40
+    odd = "data/\x01" + "f" * 40 + "\n:x.csv"  # a path that looks like a header and an entry
+    raw = (f"\x01{'a' * 40}\0Ana\0ana@x\x002026-01-01T00:00:00+00:00\0\0\n"
+           f":000000 100644 {z} {'b' * 40} A\0{odd}\0"
+           f"\x01{'c' * 40}\0Bo\0bo@x\x002026-01-02T00:00:00+00:00\0\0\n"
+           f":100644 100644 {'b' * 40} {'d' * 40} M\0data/d.csv\0").encode()
+    got = list(parse_log(raw))
+    assert [(c.sha[0], c.author, [(x.status, x.path) for x in c.changes]) for c in got] == \
+        [("a", "Ana", [("A", odd)]), ("c", "Bo", [("M", "data/d.csv")])]
+
+
+def test_added_rows_are_a_multiset_difference_and_the_index_keeps_the_earliest() -> None:
+    import numpy as np
+
+    from branchml.core.rowindex import Tally, added, build_index
+
+    new, old = np.array([5, 3, 3, 9, 3], dtype=np.int64), np.array([3, 5], dtype=np.int64)
+    assert sorted(added(new, old).tolist()) == [3, 3, 9]
+    index = build_index([(1, np.array([7, 9], dtype=np.int64)),
+                         (0, np.array([9, 4], dtype=np.int64))])
+    assert index.hashes.tolist() == [4, 7, 9]
+    assert index.earliest.tolist() == [0, 1, 0] and index.shared.tolist() == [False, False, True]
+    t = Tally(np.zeros(2, dtype=np.int64))
+    t.add(index, np.array([9, 9, 7, 1], dtype=np.int64))
+    assert (t.per_upload.tolist(), t.total, t.unmatched, t.duplicates) == ([2, 1], 4, 1, 2)
+
+
+def test_lineage_text_lists_the_first_50_uploads(capsys: pytest.CaptureFixture[str]) -> None:
+    from branchml.cli.impact import rows_text
+
+    ups = [{"commit": f"{i:040x}", "date": "2026-11-30T00:00:00+00:00", "author": "Ana",
+            "file": "data/d.csv", "rows": 1, "upload_rows": 2} for i in range(53)]
+    rows_text({"total": 60, "matched": 53, "unmatched": 7, "duplicates": 0, "source": "splits",
+               "uploads": ups, "not_rows": [], "raw": "raw"})
+    text = capsys.readouterr().out
+    assert text.count("data/d.csv: 1 of its 2 rows") == 50
+    assert "    ... and 3 more (--json lists all)\n" in text
+    assert "    7 rows no raw upload holds (made or rewritten by cleaning)\n" in text

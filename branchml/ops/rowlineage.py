@@ -18,7 +18,7 @@ from branchml.repo.reader import Git
 def rows(g: Git, path: Path, policy: Policy, manifest: dict[str, Any], raw: str | None
          ) -> dict[str, Any]:
     """The `rows` field of `lineage --rows` for the release (or commit) of `manifest`."""
-    found, _ = read_raw(g, policy, trusted_config(g), raw)
+    found = read_raw(g, policy, trusted_config(g), raw)
     train = trainrows.training(g, path, policy, manifest)
     tally = rowindex.tally(found.index, len(found.uploads))
     for unit in train.units:

@@ -8,12 +8,14 @@ hashing instead of writing). Else every row of every data-class file of its comm
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from branchml.content import strategies
+from branchml.core import assignments
 from branchml.core import split as core_split
 from branchml.core.leakage import TRAINING, split_names
 from branchml.core.model import PathClass
@@ -26,7 +28,7 @@ from branchml.errors import StateError
 from branchml.ops import rowsource, splitrows, splitstream
 from branchml.ops.split import SKIP
 from branchml.ops.trusted import trusted_config
-from branchml.repo import objectstore
+from branchml.repo import lfs, objectstore
 from branchml.repo.reader import Git
 
 Sink = Callable[[Any], None]  # receives one int64 array of row hashes at a time
@@ -64,6 +66,7 @@ def commit_files(g: Git, policy: Policy, commit: str, source: str) -> Training:
     the others named in `not_rows`."""
     formats = dict(trusted_config(g).get("formats") or {})
     out = Training(source, [])
+    found: list[tuple[rowsource.Version, str, RowFormat]] = []
     for mode, oid, p in g.ls_tree(commit):
         if policy.classify(p) is not PathClass.DATA or p.startswith(SKIP):
             continue
@@ -74,7 +77,11 @@ def commit_files(g: Git, policy: Policy, commit: str, source: str) -> Training:
         assert fmt is not None
         v = rowsource.version(g, oid)
         if v is not None:
-            out.units.append(Unit(f"{v.ident}:{fmt}", _file_reader(g, v, p, fmt)))
+            found.append((v, p, fmt))
+    # the commit's missing LFS objects in one `git lfs fetch`, before any is read
+    lfs.fetch_missing(g.layout.common_dir, g.cwd, commit,
+                      [v.pointer for v, _, _ in found if v.pointer is not None])
+    out.units = [Unit(f"{v.ident}:{fmt}", _file_reader(g, v, p, fmt)) for v, p, fmt in found]
     return out
 
 
@@ -99,7 +106,7 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     if g.resolve(f"{commit}^{{commit}}") is None:
         raise StateError(f"the split request's data commit {commit[:10]} is not here: fetch "
                          "the split branch (`git fetch origin split`), then run this again.")
-    hashed = splitstream.assignment(g, commit)
+    hashed = _assignment(g, commit)
     if hashed is None or (digest and hashed.digest != digest):
         raise StateError(f"the assignment of {commit[:10]} is not the one its split request "
                          "recorded, so the rows it selected cannot be known: check the "
@@ -112,6 +119,18 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     rows.only = only
     rows.write(splitrows._files(repo, commit, cfg, rows), cfg,
                lambda block: sink(hash_block(block)) if block else None)
+
+
+# per reader, each commit's assignment read once (impact selects each split name of one)
+_ASSIGNMENTS: weakref.WeakKeyDictionary[Git, dict[str, assignments.Hashed | None]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _assignment(g: Git, commit: str) -> assignments.Hashed | None:
+    found = _ASSIGNMENTS.setdefault(g, {})
+    if commit not in found:
+        found[commit] = splitstream.assignment(g, commit)
+    return found[commit]
 
 
 class _Hashing(splitrows._Rows):

@@ -36,10 +36,8 @@ class RawRows:
     not_rows: list[str]
 
 
-def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None,
-             keep: str | None = None) -> tuple[RawRows, list[Any]]:
-    """The raw branch's uploads and index; with `keep` (a commit), also the hashes of the
-    rows that commit's uploads added."""
+def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) -> RawRows:
+    """The raw branch's uploads (history order) and the index of its rows."""
     name = uploads.raw_branch(cfg, raw)
     tip = uploads.raw_tip(g, name)
     found, events, not_rows = uploads.read_events(g, policy, dict(cfg.get("formats") or {}),
@@ -48,11 +46,10 @@ def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None,
     parts: list[tuple[int, Any]] = []
     for chain in uploads.chains(events):
         parts.extend(chain_rows(g, chain))
-    kept = [h for u, h in parts if keep is not None and found[u].commit == keep]
     for u, h in parts:
         found[u].rows += len(h)
     index = rowindex.build_index(parts)
-    return RawRows(name, tip, found, index, sorted(not_rows)), kept
+    return RawRows(name, tip, found, index, sorted(not_rows))
 
 
 def chain_rows(g: Git, chain: list[Event]) -> list[tuple[int, Any]]:
