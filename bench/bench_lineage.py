@@ -6,12 +6,13 @@ commit that drops and rewrites a few rows, `pull clean split`, `split --key cust
 stable/model`, `split rows train`, a model, `tag --client acme` (acme-v1). It is kept in
 bench/.work/ (--work) under the arguments and reused by a rerun (--rebuild makes it again).
 
-Measured, each command its own process under /usr/bin/time (wall s, peak RSS of its largest
-process): `branchml lineage models/model.bin --rev acme-v1 --rows --json`, `branchml impact
---from <the middle upload> --json`, `branchml impact --rows <1,000 rows> --json`, and the same
-three questions answered by bench/lineage_baseline.py (dicts and sets of row bytes). The
-answers are compared (they must be equal) and each branchml figure is judged against the
-issue's target: under 10 s and under 500 MiB (at 10M rows from 1,000 uploads).
+Measured, each command its own process under /usr/bin/time (wall s, user + system CPU s,
+peak RSS of its largest process): `branchml lineage models/model.bin --rev acme-v1 --rows
+--json`, `branchml impact --from <the middle upload> --json`, `branchml impact --rows <1,000
+rows> --json`, and the same three questions answered by bench/lineage_baseline.py (dicts and
+sets of row bytes). The answers are compared (they must be equal) and each branchml figure is
+judged against the issue's target: under 10 s and under 500 MiB (at 10M rows from 1,000
+uploads).
 
   .venv/bin/python bench/bench_lineage.py [--rows 10000000] [--uploads 1000] [--quick]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +40,7 @@ TARGET_S, TARGET_MIB = 10.0, 500.0
 
 class Run(NamedTuple):
     seconds: float
+    cpu: float  # user + system seconds: what a busy machine inflates least
     mib: float
     out: dict[str, Any]
 
@@ -45,13 +48,14 @@ class Run(NamedTuple):
 def measured(args: list[str], cwd: Path) -> Run:
     """One child process under /usr/bin/time; exit 1 is `impact`'s "a release holds them"."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
-        p = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%e %M", *args], cwd=cwd,
-                           capture_output=True, text=True)
-        wall, rss = t.read().split()[-2:]
+        p = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%e %U %S %M", *args],
+                           cwd=cwd, capture_output=True, text=True)
+        wall, user, system, rss = t.read().split()[-4:]
     if p.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(args[:5])} ... failed ({p.returncode}): "
                          f"{p.stderr.strip()[-800:]}")
-    return Run(float(wall), int(rss) / 1024, json.loads(p.stdout))
+    return Run(float(wall), float(user) + float(system), int(rss) / 1024,
+               json.loads(p.stdout))
 
 
 def repository(work: Path, rows: int, uploads: int, rebuild: bool) -> dict[str, Any]:
@@ -131,16 +135,17 @@ def verdict(run: Run) -> str:
 
 
 def table(runs: dict[str, tuple[Run | None, Run]], full: bool) -> None:
-    print("\n| command | branchml s / MiB | baseline s / MiB | baseline / branchml time "
-          "| baseline / branchml memory | target (< 10 s, < 500 MiB) |")
+    print("\n| command | branchml s (CPU s) / MiB | baseline s (CPU s) / MiB "
+          "| baseline / branchml time | baseline / branchml memory "
+          "| target (< 10 s, < 500 MiB) |")
     print("|---|---|---|---|---|---|")
     for label, (ours, base) in runs.items():
-        theirs = f"{base.seconds:.2f} / {base.mib:.0f}"
+        theirs = f"{base.seconds:.2f} ({base.cpu:.2f}) / {base.mib:.0f}"
         if ours is None:
             print(f"| {label} | (not in this tree) | {theirs} | | | |")
             continue
         judged = verdict(ours) if full else f"{verdict(ours)} (judged at 10M / 1,000 only)"
-        print(f"| {label} | {ours.seconds:.2f} / {ours.mib:.0f} | {theirs} | "
+        print(f"| {label} | {ours.seconds:.2f} ({ours.cpu:.2f}) / {ours.mib:.0f} | {theirs} | "
               f"{base.seconds / ours.seconds:.2f}x | {base.mib / ours.mib:.2f}x | {judged} |")
 
 
@@ -154,6 +159,7 @@ def main() -> None:
                     help="where built repositories are kept (default bench/.work)")
     a = ap.parse_args()
     rows, uploads = (200_000, 50) if a.quick else (a.rows, a.uploads)
+    load = os.getloadavg()[0]
     with isolated("lineage"):
         meta = repository(a.work, rows, uploads, a.rebuild)
         present = has_impact()
@@ -168,6 +174,8 @@ def main() -> None:
             wrong += [f"{label}: {d}" for d in (differences(ours.out, base.out)
                                                 if ours else [])]
     table(runs, full=rows >= 10_000_000 and uploads >= 1_000)
+    print(f"1-minute load average {load:.2f} before the run, {os.getloadavg()[0]:.2f} after "
+          f"({os.cpu_count()} cores)")
     if present:
         print("same answers as the baseline" if not wrong else
               "DIFFERENT answers from the baseline:\n  " + "\n  ".join(wrong))
