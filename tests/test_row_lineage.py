@@ -87,6 +87,8 @@ def test_lineage_rows_counts_each_upload_through_split_rows(scenario, bml) -> No
     text = bml("lineage", "models/model.bin", "--rev", "acme-v1", "--rows", cwd=repo).out
     assert f"    {a[:10]} " in text and f"data/d.csv: {one} of its 20 rows" in text
     assert f"    {unmatched} rows no raw upload holds (made or rewritten by cleaning)" in text
+    head = _json(bml("lineage", "models/model.bin", "--rows", "--json", cwd=repo))  # a commit
+    assert head["rows"] == rows
 
 
 def test_impact_from_each_upload_lists_the_release(scenario, bml) -> None:  # type: ignore[no-untyped-def]
@@ -369,8 +371,10 @@ def test_added_rows_are_a_multiset_difference_and_the_index_keeps_the_earliest()
                          (0, np.array([9, 4], dtype=np.int64))])
     assert index.hashes.tolist() == [4, 7, 9]
     assert index.earliest.tolist() == [0, 1, 0] and index.shared.tolist() == [False, False, True]
-    t = Tally(np.zeros(2, dtype=np.int64))
-    t.add(index, np.array([9, 9, 7, 1], dtype=np.int64))
+    t = Tally(index, np.zeros(2, dtype=np.int64))
+    t.add(np.array([9, 9, 7], dtype=np.int64))
+    t.add(np.array([1], dtype=np.int64))
+    t.finish()
     assert (t.per_upload.tolist(), t.total, t.unmatched, t.duplicates) == ([2, 1], 4, 1, 2)
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from branchml.core import rowindex
 from branchml.core.model import BranchKind
 from branchml.core.rows import format_for
@@ -97,12 +99,22 @@ class _Counter:
 
     def unit(self, u: trainrows.Unit) -> int:
         if u.key not in self.cache:
-            n = [0]
+            n = 0
+            waiting: list[Any] = []  # gathered: a million sorted probes share the cache
+
+            def flush() -> None:
+                nonlocal n
+                if waiting:
+                    n += rowindex.count_in(self.withdrawn, np.concatenate(waiting))
+                    waiting.clear()
 
             def sink(h: Any) -> None:
-                n[0] += rowindex.count_in(self.withdrawn, h)
+                waiting.append(h)
+                if sum(map(len, waiting)) >= rowindex.PROBES:
+                    flush()
             u.read(sink)
-            self.cache[u.key] = n[0]
+            flush()
+            self.cache[u.key] = n
         return self.cache[u.key]
 
 

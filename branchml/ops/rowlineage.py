@@ -22,7 +22,8 @@ def rows(g: Git, path: Path, policy: Policy, manifest: dict[str, Any], raw: str 
     train = trainrows.training(g, path, policy, manifest)
     tally = rowindex.tally(found.index, len(found.uploads))
     for unit in train.units:
-        unit.read(lambda h: tally.add(found.index, h))
+        unit.read(tally.add)
+    tally.finish()
     uploads = [{"commit": u.commit, "author": u.author, "email": u.email, "date": u.date,
                 "file": u.file, "rows": int(n), "upload_rows": u.rows}
                for u, n in zip(found.uploads, tally.per_upload.tolist(), strict=True) if n]
