@@ -86,6 +86,7 @@ bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_merge.py --big
 	$(BIN)/python bench/bench_releases.py  # gto side by side when gto is on PATH
 	$(BIN)/python bench/bench_monitor.py  # Evidently beside it, in .venv-evidently (made once)
+	$(BIN)/python bench/bench_lineage.py  # 10M rows from 1,000 uploads beside a Python set baseline
 
 wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .
