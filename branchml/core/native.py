@@ -95,6 +95,13 @@ def hash_lines(raw: bytes, seed: int = SEED) -> array[int]:
     return out
 
 
+def hash_spans(data: bytes, starts: int, lens: int, n: int, out: int, seed: int = SEED) -> None:
+    """Row hashes of data[s:s+n] into `out`, for `n` int64 starts and lengths: the arrays
+    given by address (NumPy's `.ctypes.data`; core/keyspans.py)."""
+    assert _lib is not None
+    _lib.bm_hash_records(data, starts, lens, n, len(data), seed, out)
+
+
 def plain_numbers(block: bytes, delimiter: int, fields: int, numeric: Sequence[bool]) -> bool:
     """numfields.plain_numbers in C (the library must be `available()`)."""
     assert _lib is not None

@@ -52,8 +52,9 @@ def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
             yield chunk
 
 
-def assignment(g: Git, commit: str) -> assignments.Hashed | None:
-    """The commit's assignment, streamed and hashed (None: it has none); UsageError over the
+def assignment(g: Git, commit: str, row_keys: bool = False) -> assignments.Hashed | None:
+    """The commit's assignment, streamed and hashed (None: it has none; `row_keys`: see
+    assignments.read_hashed); UsageError over the
     checker's bounds (bounds.SPLIT_ASSIGNMENT bytes, bounds.SPLIT_ROWS rows), not read on."""
     try:
         found = chunks(g, commit, ASSIGNMENT, bounds.SPLIT_ASSIGNMENT)
@@ -63,7 +64,7 @@ def assignment(g: Git, commit: str) -> assignments.Hashed | None:
                          "over fewer, shorter keys.") from None
     if found is None:
         return None
-    return assignments.read_hashed(found, bounds.SPLIT_LINE, bounds.SPLIT_ROWS)
+    return assignments.read_hashed(found, bounds.SPLIT_LINE, bounds.SPLIT_ROWS, row_keys)
 
 
 class ChunkReader(io.RawIOBase):
