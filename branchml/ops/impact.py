@@ -15,9 +15,10 @@ from branchml.core.model import BranchKind
 from branchml.core.rows import format_for
 from branchml.core.rowstream import LINE_FORMATS, stream_hashes
 from branchml.errors import UsageError
-from branchml.ops import splitstream, trainrows, uploads
+from branchml.ops import trainrows, uploads
 from branchml.ops.release import read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
+from branchml.ops.splitcounts import split_counts
 from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
 from branchml.ops.uploadrows import chain_rows
 from branchml.repo.reader import Git
@@ -141,13 +142,14 @@ def _holders(g: Git, path: Path, trusted: TrustedPolicy, counter: _Counter
 
 def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
     tip = g.resolve(f"refs/heads/{SPLIT_BRANCH}^{{commit}}")
-    hashed = splitstream.assignment(g, tip) if tip else None
+    hashed = trainrows.cached_assignment(g, tip) if tip else None
     if tip is None or hashed is None:
         return []
+    counts = split_counts(g, path, tip, counter.withdrawn)  # one pass for every name
     out = []
     for name in hashed.names:
-        n = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name,
-                                                                   counter.withdrawn)))
+        n = counts[name] if counts is not None else counter.unit(trainrows.Unit(
+            f"{tip}:{name}", _selection(g, path, tip, name, counter.withdrawn)))
         if n:
             out.append({"branch": SPLIT_BRANCH, "split": name, "rows": n})
     return out
