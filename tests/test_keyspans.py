@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from branchml.core import assignments, keyspans, native, rowhash
-from branchml.core.rowhash import HashSet
 from branchml.core.rows import Batch, RowFormat
 from branchml.core.rowstream import hash_block, hash_list
 from branchml.errors import UsageError
@@ -87,6 +86,18 @@ def test_hash_spans_is_the_row_hash_in_c_and_numpy(monkeypatch: pytest.MonkeyPat
     assert (keyspans.hash_spans(data, starts, lens) == want).all()
 
 
+@pytest.mark.parametrize("c", [True, False])
+def test_the_key_set_answers_as_a_sorted_search(c: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not c:
+        monkeypatch.setattr(native, "_lib", None)
+    rnd = np.random.default_rng(1)
+    known = np.unique(rnd.integers(-2**63, 2**63 - 1, 5000, dtype=np.int64))
+    probes = np.concatenate([known[::3], rnd.integers(-2**63, 2**63 - 1, 5000, dtype=np.int64),
+                             np.array([0, 1, -1], dtype=np.int64)])
+    got = keyspans.KeySet(known).contains(probes)
+    assert (got == rowhash.member(probes, known)).all() and got.sum() >= len(known) // 3
+
+
 def _selections(data: bytes, fmt: RowFormat, key: str, names: list[str],
                 assigned: dict[str, str], only: Any = None) -> tuple[Any, Any]:
     """(split rows' selection hashed, the new selection's sink), one file of `data`."""
@@ -104,7 +115,7 @@ def _selections(data: bytes, fmt: RowFormat, key: str, names: list[str],
     got: list[Any] = []
     new = trainrows._Hashing(None, "c", key, hashed.chosen(names))  # type: ignore[arg-type]
     new.only, new.sink = only, got.append
-    new.probe = HashSet(hashed.chosen_rows(names)).contains
+    new.probe = keyspans.KeySet(hashed.chosen_rows(names)).contains
     new._file("d.csv", fmt, io.BytesIO(data), "d.csv",
               lambda b: got.append(hash_block(b)) if b else None)
     return old_rows, np.concatenate(got) if got else rowhash.EMPTY

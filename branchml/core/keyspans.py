@@ -14,6 +14,7 @@ values), keyed by a secret drawn per process: the assignment's keys are hashed t
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import numpy as np
@@ -74,3 +75,31 @@ def key_spans(raw: bytes, starts: Any, lens: Any, delimiter: int, at: int
     end = np.where(count > at, d[np.minimum(first + at, last)], ends)
     return begin, end - begin
 
+
+
+class KeySet:
+    """Key hashes to probe a block's keys against: the C hash table (one lookup a key; a
+    binary search of 2M sorted keys took ~9 s of 10M rows' selection), else rowhash's
+    HashSet (bitmap, then binary search)."""
+
+    def __init__(self, sorted_hashes: Any) -> None:
+        self._table: native.Table | None = None
+        self._set: rowhash.HashSet | None = None
+        if native.available():
+            packed = array("Q")
+            packed.frombytes(np.ascontiguousarray(sorted_hashes, dtype=np.int64).tobytes())
+            self._table = native.Table()
+            self._table.add(packed)
+        else:
+            self._set = rowhash.HashSet(sorted_hashes)
+
+    def contains(self, values: Any) -> Any:
+        """Boolean mask: which of the int64 `values` are in the set."""
+        if self._set is not None:
+            return self._set.contains(values)
+        assert self._table is not None
+        values = np.ascontiguousarray(values, dtype=np.int64)
+        hit = np.zeros(len(values), dtype=np.uint8)
+        if len(values) and len(self._table):
+            self._table.hits_at(values.ctypes.data, len(values), hit.ctypes.data)
+        return hit.view(bool)

@@ -159,6 +159,13 @@ class Table:
                                    len(hashes), _addr(hit))
         return hit if found else None
 
+    def hits_at(self, hashes: int, n: int, hit: int) -> int:
+        """`hits` for `n` hashes and a byte a hash given by address (NumPy's `.ctypes.data`;
+        core/keyspans.py); returns how many are in the set."""
+        assert _lib is not None
+        return int(_lib.bm_table_hits(_addr(self._slots), len(self._slots) - 1, hashes, n,
+                                      hit))
+
     def found(self, hashes: array[int]) -> array[int]:
         """Those of `hashes` that are in the set."""
         hit = self.hits(hashes)

@@ -26,7 +26,7 @@ from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.core.rowhash import HashSet, member
 from branchml.core.rowindex import REGULAR
-from branchml.core.rows import RowFormat, format_for, record_blocks
+from branchml.core.rows import Batch, RowFormat, format_for, record_blocks
 from branchml.core.rowstream import LINE_FORMATS, hash_block, hash_list
 from branchml.errors import StateError
 from branchml.ops import rowsource, splitrows, splitstream
@@ -130,7 +130,7 @@ def selector(g: Git, path: Path, commit: str, names: list[str], kind: type[_Hash
     key = splitrows._key(splitrows._file(repo, commit, store, core_split.PARAMS), cfg)
     rows = kind(g, commit, key, hashed.chosen(names))
     if key is not None and hashed.row_keys is not None:
-        rows.probe = HashSet(hashed.chosen_rows(names)).contains
+        rows.probe = keyspans.KeySet(hashed.chosen_rows(names)).contains
     return rows, splitrows._files(repo, commit, cfg, rows), cfg
 
 
@@ -167,11 +167,14 @@ class _Hashing(splitrows._Rows):
         started = False
         for batch in record_blocks(stream, True):
             if not started and len(batch):  # the header: the first record, as split rows
-                rows = batch.rows
-                header = rows[0]
+                header, rest = _header(batch)
                 self._shape(p, fmt, header, first, out)
                 started = True
-                self._listed(p, fmt, header, rows[1:], out)
+                if self._key_field(fmt, header) is None:  # split rows' sentence for it
+                    self._listed(p, fmt, header, [], out)
+                if isinstance(rest, list) or not self._block(p, fmt, header, rest):
+                    self._listed(p, fmt, header, Batch(rest).rows if isinstance(rest, bytes)
+                                 else rest, out)
             elif started and (batch.raw is None or not self._block(p, fmt, header, batch.raw)):
                 self._listed(p, fmt, header, batch.rows, out)
         if not started:
@@ -241,6 +244,15 @@ class _Hashing(splitrows._Rows):
     def _shape(self, p: str, fmt: RowFormat, header: bytes | None, first: str,
                out: Callable[[bytes], object]) -> None:
         super()._shape(p, fmt, header, first, lambda b: None)
+
+
+def _header(batch: Batch) -> tuple[bytes, list[bytes] | bytes]:
+    """A file's first batch as (its first record, the rest: raw bytes when it has them)."""
+    if batch.raw is None:
+        return batch.rows[0], batch.rows[1:]
+    cut = batch.raw.index(b"\n")
+    first = batch.raw[:cut]
+    return first[:-1] if first.endswith(b"\r") else first, batch.raw[cut + 1:]
 
 
 def _utf8(raw: bytes) -> bool:
