@@ -204,3 +204,19 @@ def test_lineage_and_impact_of_a_large_keyed_split_match_split_rows(  # type: ig
     r = bml("impact", "--from", raw, "--json", cwd=project)
     said = {s["split"]: s["rows"] for s in json.loads(r.out)["splits"]}
     assert said == {n: c for n, c in out.items() if c}
+
+
+def test_a_split_file_is_read_only_when_it_is_a_blob_without_a_process_per_file(
+        project: Path) -> None:
+    from branchml.ops import splitstream
+    from branchml.repo.reader import Git
+
+    c = commit(project, {"data/d.csv": "id\n1\n", "data/sub/e.csv": "id\n2\n"}, "data")
+    g = Git(project)
+    try:
+        assert b"".join(splitstream.chunks(g, c, "data/d.csv") or []) == b"id\n1\n"
+        assert splitstream.chunks(g, c, "data/sub") is None  # a tree, not a file
+        assert splitstream.chunks(g, c, "data/none.csv") is None
+        assert splitstream.chunks(g, c, "data/d.csv") is not None  # the process still in step
+    finally:
+        g.close()

@@ -20,8 +20,8 @@ from branchml.repo.reader import Git
 
 def _pointer(g: Git, spec: str) -> tuple[int, LfsPointer | None] | None:
     """(blob size, its LFS pointer or None); None: no such file."""
-    found = g.cat.info(spec)
-    if found is None or g.object_type(found[0]) != "blob":
+    found = g.cat.blob_size(spec)
+    if found is None:
         return None
     small = found[1] <= MAX_POINTER_SIZE
     return found[1], parse_pointer((g.cat.read(spec) or ("", b""))[1]) if small else None
