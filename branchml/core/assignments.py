@@ -109,8 +109,8 @@ def read_hashed(chunks: Iterable[bytes], max_line: int, max_rows: int,
                 raise _TooMany(f"{ASSIGNMENT} holds more than {max_rows:,} items, over the "
                                  "limit branchml reads (it was not read further); split the "
                                  "items over fewer keys.")
-            keys.append(np.array([hash(k) for k in key_block], dtype=np.int64))
-            splits.append(np.array([_code(index, n) for n in name_block], dtype=np.uint8))
+            keys.append(np.fromiter(map(hash, key_block), dtype=np.int64, count=len(key_block)))
+            splits.append(_codes(index, name_block))
             if row_keys:
                 rows.append(hash_list(key_block))
     except _TooMany:
@@ -125,6 +125,17 @@ def read_hashed(chunks: Iterable[bytes], max_line: int, max_rows: int,
                       empty if row_keys else None)
     return Hashed(digest.hexdigest(), np.concatenate(keys), np.concatenate(splits), names,
                   np.concatenate(rows) if row_keys else None)
+
+
+def _codes(index: dict[bytes, int], names: list[bytes]) -> Any:
+    """The split code of each name: one dict lookup each once the names are known (millions
+    of rows, a few names)."""
+    import numpy as np
+
+    found = list(map(index.get, names))
+    if None in found:
+        found = [_code(index, n) for n in names]
+    return np.array(found, dtype=np.uint8)
 
 
 def _code(index: dict[bytes, int], name: bytes) -> int:

@@ -140,10 +140,14 @@ _ASSIGNMENTS: weakref.WeakKeyDictionary[Git, dict[str, assignments.Hashed | None
 
 
 def cached_assignment(g: Git, commit: str) -> assignments.Hashed | None:
+    """`commit`'s assignment, read with its keys' row hashes once per blob (a release's split
+    request names a stable commit, impact the split branch: one assignment, read once)."""
     found = _ASSIGNMENTS.setdefault(g, {})
-    if commit not in found:
-        found[commit] = splitstream.assignment(g, commit, row_keys=True)
-    return found[commit]
+    blob = g.cat.info(f"{commit}:{core_split.ASSIGNMENT}")
+    key = blob[0] if blob is not None else commit
+    if key not in found:
+        found[key] = splitstream.assignment(g, commit, row_keys=True)
+    return found[key]
 
 
 class _Hashing(splitrows._Rows):
@@ -158,6 +162,7 @@ class _Hashing(splitrows._Rows):
     sink: Sink = staticmethod(lambda h: None)
     probe: Callable[[Any], Any] | None = None  # key row hashes -> mask of the chosen ones
     _column: tuple[bytes | None, int | None] | None = None  # (header, the key's field)
+    _only: tuple[Any, keyspans.KeySet] | None = None  # `only`, and it as a set to probe
 
     def _file(self, p: str, fmt: RowFormat, stream: BinaryIO, first: str,
               out: Callable[[bytes], object]) -> None:
@@ -195,7 +200,9 @@ class _Hashing(splitrows._Rows):
         hashes = None
         if self.only is not None:
             hashes = keyspans.hash_spans(raw, starts, lens)
-            held = member(hashes, self.only)
+            if self._only is None or self._only[0] is not self.only:
+                self._only = (self.only, keyspans.KeySet(self.only))
+            held = self._only[1].contains(hashes)
             if not held.any():
                 return True
             starts, lens, hashes = starts[held], lens[held], hashes[held]
