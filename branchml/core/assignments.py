@@ -2,7 +2,8 @@
 leakage guard: the assignment (`key,split` rows) comes from whoever pushed to split, and may
 hold millions of items (the checker lets 4,000,000 rows and 256 MiB through), so it is read as
 a stream of chunks by the checker's reading (core/splitcheck.py) and each row is kept as a
-64-bit hash of its key and the index of its split name, never as Python strings.
+64-bit hash of its key and the index of its split name, never as Python strings (and, for
+the vectorised selection of core/keyspans.py, its key's row hash: 17 bytes a row then).
 
 Python's `hash` of bytes is keyed by a secret drawn for each process, so a pusher cannot pick
 keys that collide; a collision by chance among n keys has odds n^2 / 2^65 (one row of another
