@@ -89,5 +89,9 @@ class ChunkReader(io.RawIOBase):
 
 
 def open_file(g: Git, commit: str, path: str) -> BinaryIO:
-    """`commit:path` as a buffered binary stream (an empty one when it is not there)."""
+    """`commit:path` as a buffered binary stream (an empty one when it is not there): a
+    git-lfs file's object opened itself (~1 s of 445 MB went through the chunk generator)."""
+    found = _pointer(g, f"{commit}:{path}")
+    if found is not None and found[1] is not None:
+        return lfs.local_object(g.layout.common_dir, g.cwd, found[1], path).open("rb")
     return io.BufferedReader(ChunkReader(chunks(g, commit, path) or iter(())), 1 << 18)
