@@ -95,6 +95,13 @@ def hash_lines(raw: bytes, seed: int = SEED) -> array[int]:
     return out
 
 
+def hash_spans(data: bytes, starts: int, lens: int, n: int, out: int, seed: int = SEED) -> None:
+    """Row hashes of data[s:s+n] into `out`, for `n` int64 starts and lengths: the arrays
+    given by address (NumPy's `.ctypes.data`; core/keyspans.py)."""
+    assert _lib is not None
+    _lib.bm_hash_records(data, starts, lens, n, len(data), seed, out)
+
+
 def plain_numbers(block: bytes, delimiter: int, fields: int, numeric: Sequence[bool]) -> bool:
     """numfields.plain_numbers in C (the library must be `available()`)."""
     assert _lib is not None
@@ -151,6 +158,13 @@ class Table:
         found = _lib.bm_table_hits(_addr(self._slots), len(self._slots) - 1, _addr(hashes),
                                    len(hashes), _addr(hit))
         return hit if found else None
+
+    def hits_at(self, hashes: int, n: int, hit: int) -> int:
+        """`hits` for `n` hashes and a byte a hash given by address (NumPy's `.ctypes.data`;
+        core/keyspans.py); returns how many are in the set."""
+        assert _lib is not None
+        return int(_lib.bm_table_hits(_addr(self._slots), len(self._slots) - 1, hashes, n,
+                                      hit))
 
     def found(self, hashes: array[int]) -> array[int]:
         """Those of `hashes` that are in the set."""

@@ -16,9 +16,10 @@ from branchml.core.policy import Policy
 from branchml.core.rows import format_for
 from branchml.core.rowstream import LINE_FORMATS, stream_hashes
 from branchml.errors import BranchmlError, UsageError
-from branchml.ops import impactmarks, leftovers, splitstream, trainrows, uploads
+from branchml.ops import impactmarks, leftovers, trainrows, uploads
 from branchml.ops.release import Release, read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
+from branchml.ops.splitcounts import split_counts
 from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
 from branchml.ops.uploadrows import chain_rows
 from branchml.repo.reader import Git
@@ -221,13 +222,14 @@ def _upload_marks(g: Git, r: Release, upload: str | None, shared: int) -> dict[s
 
 def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
     tip = g.resolve(f"refs/heads/{SPLIT_BRANCH}^{{commit}}")
-    hashed = splitstream.assignment(g, tip) if tip else None
+    hashed = trainrows.cached_assignment(g, tip) if tip else None
     if tip is None or hashed is None:
         return []
+    counts = split_counts(g, path, tip, counter.withdrawn)  # one pass for every name
     out = []
     for name in hashed.names:
-        n, _ = counter.unit(trainrows.Unit(f"{tip}:{name}", _selection(g, path, tip, name,
-                                                                   counter.withdrawn)))
+        n = counts[name] if counts is not None else counter.unit(trainrows.Unit(
+            f"{tip}:{name}", _selection(g, path, tip, name, counter.withdrawn)))[0]
         if n:
             out.append({"branch": SPLIT_BRANCH, "split": name, "rows": n})
     return out

@@ -240,7 +240,7 @@ class _Rows:
             return records
         try:
             values = _keys(p, fmt, header, records, self.key)
-        except (ValueError, IndexError, KeyError, TypeError):
+        except (ValueError, IndexError, KeyError, TypeError, csv.Error):
             raise UsageError(f"{p} has a row `split` could not have read (not JSON, or too few "
                              "fields); fix the file on the split branch first.") from None
         at = assignments.found_in(self.chosen, [assignments.key_hash(v) for v in values])

@@ -8,24 +8,25 @@ hashing instead of writing). Else every row of every data-class file of its comm
 
 from __future__ import annotations
 
+import csv
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from branchml.content import strategies
-from branchml.core import assignments
+from branchml.core import assignments, keyspans
 from branchml.core import split as core_split
 from branchml.core.leakage import TRAINING, split_names
 from branchml.core.model import PathClass
 from branchml.core.policy import Policy
 from branchml.core.rowhash import HashSet, member
 from branchml.core.rowindex import REGULAR
-from branchml.core.rows import RowFormat, format_for
+from branchml.core.rows import Batch, RowFormat, format_for, record_blocks
 from branchml.core.rowstream import LINE_FORMATS, hash_block, hash_list
 from branchml.errors import StateError
 from branchml.ops import rowsource, splitrows, splitstream
@@ -118,10 +119,19 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
                     digest: str = "", only: Any | None = None) -> None:
     """The rows split names `names` of `commit`'s assignment select, as `split rows` selects
     them, hashed into `sink` (with `only`: those of them among these sorted hashes)."""
+    rows, files, cfg = selector(g, path, commit, names, _Hashing, digest)
+    rows.only, rows.sink = only, sink
+    rows.write(files, cfg, lambda block: sink(hash_block(block)) if block else None)
+
+
+def selector(g: Git, path: Path, commit: str, names: list[str], kind: type[_Hashing],
+             digest: str = "") -> tuple[_Hashing, list[str], dict[str, Any]]:
+    """A `kind` selecting split names `names` of `commit`'s assignment (the one its request
+    recorded, `digest`), the files it reads, and the `split` config."""
     if g.resolve(f"{commit}^{{commit}}") is None:
         raise StateError(f"the split request's data commit {commit[:10]} is not here: fetch "
                          "the split branch (`git fetch origin split`), then run this again.")
-    hashed = _assignment(g, commit)
+    hashed = cached_assignment(g, commit)
     if hashed is None or (digest and hashed.digest != digest):
         raise StateError(f"the assignment of {commit[:10]} is not the one its split request "
                          "recorded, so the rows it selected cannot be known: check the "
@@ -130,10 +140,10 @@ def split_selection(g: Git, path: Path, commit: str, names: list[str], sink: Sin
     cfg = trusted_config(g).get("split") or {}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     key = splitrows._key(splitrows._file(repo, commit, store, core_split.PARAMS), cfg)
-    rows = _Hashing(g, commit, key, hashed.chosen(names))
-    rows.only = only
-    rows.write(splitrows._files(repo, commit, cfg, rows), cfg,
-               lambda block: sink(hash_block(block)) if block else None)
+    rows = kind(g, commit, key, hashed.chosen(names))
+    if key is not None and hashed.row_keys is not None:
+        rows.probe = keyspans.KeySet(hashed.chosen_rows(names)).contains
+    return rows, splitrows._files(repo, commit, cfg, rows), cfg
 
 
 # per reader, each commit's assignment read once (impact selects each split name of one)
@@ -141,20 +151,99 @@ _ASSIGNMENTS: weakref.WeakKeyDictionary[Git, dict[str, assignments.Hashed | None
     weakref.WeakKeyDictionary()
 
 
-def _assignment(g: Git, commit: str) -> assignments.Hashed | None:
+def cached_assignment(g: Git, commit: str) -> assignments.Hashed | None:
+    """`commit`'s assignment, read with its keys' row hashes once per blob (a release's split
+    request names a stable commit, impact the split branch: one assignment, read once)."""
     found = _ASSIGNMENTS.setdefault(g, {})
-    if commit not in found:
-        found[commit] = splitstream.assignment(g, commit)
-    return found[commit]
+    blob = g.cat.info(f"{commit}:{core_split.ASSIGNMENT}")
+    key = blob[0] if blob is not None else commit
+    if key not in found:
+        found[key] = splitstream.assignment(g, commit, row_keys=True)
+    return found[key]
 
 
 class _Hashing(splitrows._Rows):
     """`split rows`'s selection with the header left out of what is written: only rows;
     with `only`, the rows whose hashes are not in it are dropped first (the same selection
-    of the rest, without reading every row's key)."""
+    of the rest, without reading every row's key). With `probe` (the chosen keys by row
+    hash), a plain CSV/TSV block is selected whole with NumPy (core/keyspans.py) and its
+    rows' hashes go to `sink` directly; any other block is read as `split rows` reads it."""
 
     only: Any | None = None
     _set: HashSet | None = None
+    sink: Sink = staticmethod(lambda h: None)
+    probe: Callable[[Any], Any] | None = None  # key row hashes -> mask of the chosen ones
+    _column: tuple[bytes | None, int | None] | None = None  # (header, the key's field)
+    _only: tuple[Any, keyspans.KeySet] | None = None  # `only`, and it as a set to probe
+
+    def _file(self, p: str, fmt: RowFormat, stream: BinaryIO, first: str,
+              out: Callable[[bytes], object]) -> None:
+        if self.probe is None or fmt is RowFormat.JSONL:
+            return super()._file(p, fmt, stream, first, out)
+        header: bytes | None = None
+        started = False
+        for batch in record_blocks(stream, True):
+            if not started and len(batch):  # the header: the first record, as split rows
+                header, rest = _header(batch)
+                self._shape(p, fmt, header, first, out)
+                started = True
+                if self._key_field(fmt, header) is None:  # split rows' sentence for it
+                    self._listed(p, fmt, header, [], out)
+                if isinstance(rest, list) or not self._block(p, fmt, header, rest):
+                    self._listed(p, fmt, header, Batch(rest).rows if isinstance(rest, bytes)
+                                 else rest, out)
+            elif started and (batch.raw is None or not self._block(p, fmt, header, batch.raw)):
+                self._listed(p, fmt, header, batch.rows, out)
+        if not started:
+            self._shape(p, fmt, None, first, out)
+
+    def _listed(self, p: str, fmt: RowFormat, header: bytes | None, records: list[bytes],
+                out: Callable[[bytes], object]) -> None:
+        kept = self._chosen(p, fmt, header, records)
+        self.rows += len(kept)
+        out(b"".join(r + b"\n" for r in kept))
+
+    def _block(self, p: str, fmt: RowFormat, header: bytes | None, raw: bytes) -> bool:
+        """Select a plain block's rows with NumPy; False: not plain, read it as a list."""
+        spans = keyspans.row_spans(raw)
+        if spans is None:
+            return False
+        starts, lens = spans
+        hashes = None
+        if self.only is not None:
+            hashes = keyspans.hash_spans(raw, starts, lens)
+            if self._only is None or self._only[0] is not self.only:
+                self._only = (self.only, keyspans.KeySet(self.only))
+            held = self._only[1].contains(hashes)
+            if not held.any():
+                return True
+            starts, lens, hashes = starts[held], lens[held], hashes[held]
+        at = self._key_field(fmt, header)
+        found = None if at is None else keyspans.key_spans(raw, starts, lens,
+                                                            fmt.delimiter[0], at)
+        if found is None or not _utf8(raw):
+            return False  # split rows' path: its answer, or its one sentence
+        assert self.probe is not None
+        keep = self.probe(keyspans.hash_spans(raw, *found))
+        rows = hashes[keep] if hashes is not None else \
+            keyspans.hash_spans(raw, starts[keep], lens[keep])
+        self.rows += len(rows)
+        if len(rows):
+            self.sink(rows)
+        return True
+
+    def _key_field(self, fmt: RowFormat, header: bytes | None) -> int | None:
+        """The key's field in rows under `header`, read as split rows reads it (None: it is
+        not there, or the header does not read; split rows' path says so)."""
+        if self._column is None or self._column[0] != header:
+            try:
+                columns = next(csv.reader([(header or b"").decode()],
+                                          delimiter=fmt.delimiter.decode()))
+            except (ValueError, csv.Error, StopIteration):
+                columns = []
+            at = columns.index(self.key) if self.key in columns else None
+            self._column = (header, at)
+        return self._column[1]
 
     def _chosen(self, p: str, fmt: RowFormat, header: bytes | None, records: list[bytes]
                 ) -> list[bytes]:
@@ -164,7 +253,7 @@ class _Hashing(splitrows._Rows):
             return super()._chosen(p, fmt, header, records)
         try:  # split rows' answers, its probes sorted (HashSet): ~3x faster on 10M rows
             values = splitrows._keys(p, fmt, header, records, self.key)
-        except (ValueError, IndexError, KeyError, TypeError):
+        except (ValueError, IndexError, KeyError, TypeError, csv.Error):
             return super()._chosen(p, fmt, header, records)  # its one sentence
         if self._set is None:
             self._set = HashSet(self.chosen)
@@ -174,3 +263,22 @@ class _Hashing(splitrows._Rows):
     def _shape(self, p: str, fmt: RowFormat, header: bytes | None, first: str,
                out: Callable[[bytes], object]) -> None:
         super()._shape(p, fmt, header, first, lambda b: None)
+
+
+def _header(batch: Batch) -> tuple[bytes, list[bytes] | bytes]:
+    """A file's first batch as (its first record, the rest: raw bytes when it has them)."""
+    if batch.raw is None:
+        return batch.rows[0], batch.rows[1:]
+    cut = batch.raw.index(b"\n")
+    first = batch.raw[:cut]
+    return first[:-1] if first.endswith(b"\r") else first, batch.raw[cut + 1:]
+
+
+def _utf8(raw: bytes) -> bool:
+    """Whether the block decodes (split rows decodes each row and refuses one that does
+    not); ASCII blocks, the usual case, are checked at memory speed."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
