@@ -56,14 +56,23 @@ def _train_config(command: list[str], tolerance: str = "") -> str:
     return text + (f"reproduce:\n  tolerance: {tolerance}\n" if tolerance else "")
 
 
-def _setup(project: Path, bml, tolerance: str = "") -> Path:  # type: ignore[no-untyped-def]
-    _config(project, _train_config(COMMAND, tolerance))
-    commit(project, {"src/train.py": TRAIN_PY}, branch="dev/model")
+def _setup(project: Path, bml, tolerance: str = "", script: str = TRAIN_PY,  # type: ignore[no-untyped-def]
+           command: list[str] = COMMAND) -> Path:
+    """main's train.command, `script` promoted onto stable/model with data pulled there,
+    stable/model checked out (not yet trained)."""
+    _config(project, _train_config(command, tolerance))
+    commit(project, {"src/train.py": script}, branch="dev/model")
     assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
     commit(project, {"data/d.csv": DATA}, branch="raw")
     assert bml("pull", "raw", "stable/model", cwd=project).code == 0
     git("checkout", "-q", "stable/model", cwd=project)
     return project
+
+
+def runs(repo: Path) -> list[Path]:
+    """The run folders `reproduce` has left under the git folder."""
+    base = repo / ".git/branchml/reproduce"
+    return sorted(base.iterdir()) if base.is_dir() else []
 
 
 def _train_and_tag(repo: Path, bml) -> str:  # type: ignore[no-untyped-def]

@@ -20,7 +20,13 @@ from branchml.core import manifest as core
 from branchml.errors import UsageError
 from branchml.ops.train import python_of
 from tests.conftest import BIN, commit, git
-from tests.test_reproduce import COMMAND, DATA, TRAIN_PY, _config, _train_and_tag, _train_config
+from tests.test_reproduce import (
+    COMMAND,
+    TRAIN_PY,
+    _setup,
+    _train_and_tag,
+    runs,
+)
 
 # the honest script, plus two ways to cheat and a way to sleep (set by a test's environment)
 SCRIPT = """\
@@ -40,12 +46,7 @@ if os.environ.get("BML_TEST_PIDFILE"):
 
 
 def _released(project: Path, bml, command: list[str] = COMMAND) -> Path:  # type: ignore[no-untyped-def]
-    _config(project, _train_config(command))
-    commit(project, {"src/train.py": SCRIPT}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    commit(project, {"data/d.csv": DATA}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=project).code == 0
-    git("checkout", "-q", "stable/model", cwd=project)
+    _setup(project, bml, script=SCRIPT, command=command)
     assert _train_and_tag(project, bml) == "acme-v1"
     return project
 
@@ -237,9 +238,7 @@ def test_symlinked_model_and_metrics_differ(released: Path, bml,  # type: ignore
 
 # 6 (05): SIGTERM and SIGHUP clean up as Ctrl-C does
 
-def _runs(repo: Path) -> list[Path]:
-    base = repo / ".git/branchml/reproduce"
-    return sorted(base.iterdir()) if base.is_dir() else []
+_runs = runs
 
 
 def _alive(pid: int) -> bool:

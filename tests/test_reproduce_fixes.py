@@ -18,12 +18,13 @@ from branchml.ops.release import Verification
 from tests.conftest import BIN, commit, git, git_proc
 from tests.test_reproduce import (
     COMMAND,
-    DATA,
     TRAIN_PY,
     _config,
     _hand_made,
+    _setup,
     _train_and_tag,
     _train_config,
+    runs,
 )
 
 # the re-run sleeps when BML_TEST_SLEEP names a file (written once it sleeps), so a test can
@@ -40,19 +41,12 @@ if os.environ.get("BML_TEST_SLEEP"):
 def released(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     """stable/model trained by `branchml train` (a script that can be made to sleep),
     committed and tagged acme-v1."""
-    _config(project, _train_config(COMMAND))
-    commit(project, {"src/train.py": SLEEPY}, branch="dev/model")
-    assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
-    commit(project, {"data/d.csv": DATA}, branch="raw")
-    assert bml("pull", "raw", "stable/model", cwd=project).code == 0
-    git("checkout", "-q", "stable/model", cwd=project)
+    _setup(project, bml, script=SLEEPY)
     assert _train_and_tag(project, bml) == "acme-v1"
     return project
 
 
-def _runs(repo: Path) -> list[Path]:
-    base = repo / ".git/branchml/reproduce"
-    return sorted(base.iterdir()) if base.is_dir() else []
+_runs = runs
 
 
 def _worktrees(repo: Path) -> int:
