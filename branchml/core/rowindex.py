@@ -101,12 +101,14 @@ def build_index(parts: list[tuple[int, Any]]) -> RowIndex:
     """The index from (upload index, hashes of the rows it added) parts, in any order; the
     list is emptied as it is read (peak memory: ~30 bytes a row, for the sort)."""
     parts.sort(key=lambda p: p[0])  # a stable sort then keeps each run's uploads in order
-    hashes = np.concatenate([h for _, h in parts]) if parts else EMPTY
+    hashes = np.empty(sum(len(h) for _, h in parts), dtype=np.int64)
     uploads = np.empty(len(hashes), dtype=np.int32)
     at = 0
-    for u, h in parts:
+    for i, (u, h) in enumerate(parts):  # each part let go once copied: never all twice
+        hashes[at:at + len(h)] = h
         uploads[at:at + len(h)] = u
         at += len(h)
+        parts[i] = (u, EMPTY)
     parts.clear()
     uploads = uploads[np.argsort(hashes, kind="stable")]
     hashes.sort()  # in place: the same values as hashes[order], without a second copy

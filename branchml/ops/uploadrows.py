@@ -52,6 +52,7 @@ def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) -> Ra
              for e, h in zip(chain, hashes, strict=True)]
     for u, h in parts:
         found[u].rows += len(h)
+    del read, fulls  # their arrays are the parts': let build_index free each once copied
     index = rowindex.build_index(parts)
     return RawRows(name, tip, found, index, sorted(not_rows))
 
