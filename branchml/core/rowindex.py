@@ -97,47 +97,31 @@ class RowIndex:
     shared: Any  # bool
 
 
-def _distinct(sorted_hashes: Any) -> Any:
-    """The mask of each run's first element in a sorted array."""
-    first = np.empty(len(sorted_hashes), dtype=bool)
-    if len(first):
-        first[0] = True
-        np.not_equal(sorted_hashes[1:], sorted_hashes[:-1], out=first[1:])
-    return first
-
-
 def build_index(parts: list[tuple[int, Any]]) -> RowIndex:
     """The index from (upload index, hashes of the rows it added) parts, in any order; the
-    list is emptied as it is read (peak memory: ~30 bytes a row).
-
-    No argsort of all rows (a stable argsort of 10M hashes took ~2 s): each upload's hashes
-    are sorted and made distinct alone, their concatenation (a few sorted runs) is merged
-    by the stable sort (timsort finds the runs), and each upload then marks its rows by a
-    searchsorted of its own sorted hashes, latest upload first so the earliest one wins."""
-    grouped: dict[int, list[Any]] = {}  # an upload may come in several parts (files)
+    list is emptied as it is read (peak memory: ~30 bytes a row, for the sort)."""
+    parts.sort(key=lambda p: p[0])  # a stable sort then keeps each run's uploads in order
+    hashes = np.concatenate([h for _, h in parts]) if parts else EMPTY
+    uploads = np.empty(len(hashes), dtype=np.int32)
+    at = 0
     for u, h in parts:
-        grouped.setdefault(u, []).append(h)
+        uploads[at:at + len(h)] = u
+        at += len(h)
     parts.clear()
-    runs = []
-    for u in sorted(grouped):
-        hs = grouped.pop(u)
-        ordered = np.sort(hs[0] if len(hs) == 1 else np.concatenate(hs))
-        runs.append((u, ordered[_distinct(ordered)]))
-    if not runs:
-        return RowIndex(EMPTY, np.empty(0, dtype=np.int32), np.empty(0, dtype=bool))
-    hashes = np.concatenate([r for _, r in runs])
-    hashes.sort(kind="stable")  # a merge of the sorted runs, not a full sort
-    first = _distinct(hashes)
-    if not first.all():
-        hashes = hashes[first]
-    del first
-    earliest = np.empty(len(hashes), dtype=np.int32)
-    seen = np.zeros(len(hashes), dtype=np.int8)  # uploads that added the row, capped at 2
-    for u, ordered in reversed(runs):
-        pos = np.searchsorted(hashes, ordered)
-        earliest[pos] = u
-        seen[pos] = np.minimum(seen[pos] + 1, 2)
-    return RowIndex(hashes, earliest, seen > 1)
+    uploads = uploads[np.argsort(hashes, kind="stable")]
+    hashes.sort()  # in place: the same values as hashes[order], without a second copy
+    if not len(hashes):
+        return RowIndex(hashes, uploads, np.empty(0, dtype=bool))
+    first = np.empty(len(hashes), dtype=bool)
+    first[0] = True
+    np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+    last = np.empty(len(hashes), dtype=bool)
+    last[-1] = True
+    last[:-1] = first[1:]
+    shared = uploads[first] != uploads[last]  # within a run the uploads ascend
+    if first.all():  # no row added twice (the usual case): no copies
+        return RowIndex(hashes, uploads, shared)
+    return RowIndex(hashes[first], uploads[first], shared)
 
 
 PROBES = 1 << 20  # hashes searched at once: sorted, a million probes share the cache (~4x)
