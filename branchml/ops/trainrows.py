@@ -151,6 +151,11 @@ _ASSIGNMENTS: weakref.WeakKeyDictionary[Git, dict[str, assignments.Hashed | None
     weakref.WeakKeyDictionary()
 
 
+def forget(g: Git) -> None:
+    """Let go of the assignments `g`'s reads cached (their keys and row hashes)."""
+    _ASSIGNMENTS.pop(g, None)
+
+
 def cached_assignment(g: Git, commit: str) -> assignments.Hashed | None:
     """`commit`'s assignment, read with its keys' row hashes once per blob (a release's split
     request names a stable commit, impact the split branch: one assignment, read once)."""

@@ -41,6 +41,22 @@ class RawRows:
 
 def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) -> RawRows:
     """The raw branch's uploads (history order) and the index of its rows."""
+    return index_raw(collect_raw(g, policy, cfg, raw))
+
+
+@dataclass
+class RawParts:
+    """The raw branch read, its index not built yet: (upload, hashes) per part."""
+
+    raw: str
+    tip: str
+    uploads: list[Upload]
+    parts: list[tuple[int, Any]]
+    not_rows: list[str]
+
+
+def collect_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) -> RawParts:
+    """Every upload's added rows, hashed (8 bytes a raw row), the index not built."""
     name = uploads.raw_branch(cfg, raw)
     tip = uploads.raw_tip(g, name)
     found, events, not_rows = uploads.read_events(g, policy, dict(cfg.get("formats") or {}),
@@ -52,9 +68,13 @@ def read_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) -> Ra
              for e, h in zip(chain, hashes, strict=True)]
     for u, h in parts:
         found[u].rows += len(h)
-    del read, fulls  # their arrays are the parts': let build_index free each once copied
-    index = rowindex.build_index(parts)
-    return RawRows(name, tip, found, index, sorted(not_rows))
+    return RawParts(name, tip, found, parts, sorted(not_rows))
+
+
+def index_raw(read: RawParts) -> RawRows:
+    """The index of `read`'s rows (its parts let go as they are copied in)."""
+    index = rowindex.build_index(read.parts)
+    return RawRows(read.raw, read.tip, read.uploads, index, read.not_rows)
 
 
 def chain_rows(g: Git, chain: list[Event]) -> list[tuple[int, Any]]:
