@@ -16,22 +16,6 @@ from typing import Any
 
 ENVIRONMENT_FILE = "tracking/environment.json"
 
-# run by the training interpreter itself (`python -c`), in an empty folder: prints the record's
-# raw parts as JSON. Only the standard library, so any Python 3.8+ answers.
-PROBE = """\
-import json, platform, sys
-from importlib import metadata
-pkgs = set()
-for d in metadata.distributions():
-    name = d.metadata["Name"] if d.metadata else None
-    if name:
-        pkgs.add((name, d.version or ""))
-print(json.dumps({"python": platform.python_version(), "executable": sys.executable,
-                  "implementation": platform.python_implementation(),
-                  "platform": platform.platform(), "machine": platform.machine(),
-                  "packages": sorted([list(p) for p in pkgs])}))
-"""
-
 SUMMARY_KEYS = ("python", "implementation", "platform", "machine", "packages_digest")
 
 

@@ -21,6 +21,23 @@ from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo import proc
 from branchml.repo.reader import Git
 
+# run by the training interpreter itself (`python -c`), in an empty folder: prints the record's
+# raw parts as JSON. Only the standard library, so any Python 3.8+ answers.
+PROBE = """\
+import json, platform, sys
+from importlib import metadata
+pkgs = set()
+for d in metadata.distributions():
+    name = d.metadata["Name"] if d.metadata else None
+    if name:
+        pkgs.add((name, d.version or ""))
+print(json.dumps({"python": platform.python_version(), "executable": sys.executable,
+                  "implementation": platform.python_implementation(),
+                  "platform": platform.platform(), "machine": platform.machine(),
+                  "packages": sorted([list(p) for p in pkgs])}))
+"""
+
+
 
 @dataclass
 class TrainReport:
@@ -118,7 +135,7 @@ def probe(command: list[str], cwd: Path, repo_dirs: list[Path] | None = None,
     python = python_of(command, cwd, search)
     dirs = repo_dirs if repo_dirs is not None else [cwd.resolve()]
     with tempfile.TemporaryDirectory(prefix="branchml-env-") as empty:
-        run = proc.run([python, "-c", env.PROBE], cwd=empty, check=False, exact_env=True,
+        run = proc.run([python, "-c", PROBE], cwd=empty, check=False, exact_env=True,
                        env={**clean_environment(dirs), "PWD": empty})
     try:
         if run.returncode != 0:
