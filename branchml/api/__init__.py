@@ -377,23 +377,9 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 __all__ += ["drift_report"]
 
 
-# --- issue 20: graph ---
-from branchml.api._graph import GraphResult, graph  # noqa: E402 (issue 20's `branchml graph`)
-
-__all__ += ["GraphResult", "graph"]
-
-# --- issue 21: reproduce (r1) ---
-from branchml.api._reproduce import Environment, environment, reproduce, train  # noqa: E402
-
-if TYPE_CHECKING:
-    from branchml.ops.reproduce import Reproduction
-    from branchml.ops.train import TrainReport
-
-_RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
-__all__ += ["Environment", "Reproduction", "TrainReport", "environment", "reproduce", "train"]
-
-# --- issue 21: row lineage (r2) ---
-from branchml.api._lineage import (  # noqa: E402 (row lineage and impact)
+# --- issues 20 and 21: graph, reproduce, row lineage (each in its own api module) ---
+from branchml.api._graph import GraphResult, graph  # noqa: E402
+from branchml.api._lineage import (  # noqa: E402
     ImpactReport,
     LineageRows,
     RowLineage,
@@ -401,5 +387,13 @@ from branchml.api._lineage import (  # noqa: E402 (row lineage and impact)
     impact,
     row_lineage,
 )
+from branchml.api._reproduce import Environment, environment, reproduce, train  # noqa: E402
 
-__all__ += ["ImpactReport", "LineageRows", "RowLineage", "UploadRows", "impact", "row_lineage"]
+if TYPE_CHECKING:
+    from branchml.ops.reproduce import Reproduction
+    from branchml.ops.train import TrainReport
+
+_RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
+__all__ += ["Environment", "GraphResult", "ImpactReport", "LineageRows", "Reproduction",
+            "RowLineage", "TrainReport", "UploadRows", "environment", "graph", "impact",
+            "reproduce", "row_lineage", "train"]
