@@ -1,113 +1,174 @@
 #!/usr/bin/env bash
-# The branchml workflow end to end, on a small repository made on the spot (run: make demo).
-# Every refusal below is expected: it is the policy doing its job.
+# The whole branchml loop on a real dataset, in a temporary folder (run: make demo).
+#
+#   bash docs/demo.sh [--dir DIR] [--graph FILE]
+#
+# --dir DIR     work in DIR (must not exist) instead of a new temporary folder
+# --graph FILE  also draw the finished repository to FILE with `branchml graph -o`
+#               (docs/img/demo-graph.svg is made this way)
+#
+# Data: UCI Breast Cancer Wisconsin (Diagnostic), CC BY 4.0 (docs/demo/LICENSE.md).
+# Every command is printed before it runs; a refusal shown on purpose says so.
 set -euo pipefail
-work=$(mktemp -d "${TMPDIR:-/tmp}/branchml-demo.XXXXXX")
-export HOME="$work/home" GIT_CONFIG_NOSYSTEM=1
+demo=$(cd "$(dirname "${BASH_SOURCE[0]}")/demo" && pwd)
+work="" graph=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) work=$2; shift 2 ;;
+    --graph) graph=$(realpath -m "$2"); shift 2 ;;
+    *) echo "usage: bash docs/demo.sh [--dir DIR] [--graph FILE]" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$work" ]; then work=$(mktemp -d "${TMPDIR:-/tmp}/branchml-demo.XXXXXX"); else mkdir "$work"; fi
+work=$(cd "$work" && pwd)
+started=$SECONDS
+
+# A home of its own, so the demo never reads or writes your git configuration.
+export HOME="$work/home" GIT_CONFIG_NOSYSTEM=1 MLFLOW_ALLOW_FILE_STORE=true
 mkdir -p "$HOME"
-git config --global user.name "Demo User"
-git config --global user.email demo@example.com
+git config --global user.name "Alice (demo)"
+git config --global user.email alice@example.com
 git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-expect_fail() { if "$@"; then echo "!! expected a refusal" >&2; exit 1; else echo "(refused, as expected)"; fi; }
+say() { printf '   %s\n' "$*"; }
+# An argument with a space or a quote is shown in single quotes, as you would type it.
+show() {
+  local out="" a
+  for a in "$@"; do
+    if [[ $a =~ [[:space:]\'\"\$] ]]; then a="'${a//\'/\'\\\'\'}'"; fi
+    out+="${out:+ }$a"
+  done
+  printf '\033[36m$ %s\033[0m\n' "$out"
+}
+run() { show "$@"; "$@"; }
+# A refusal shown on purpose: the command must fail, and the demo goes on.
+refused() {
+  show "$@"
+  if "$@"; then echo "!! expected a refusal" >&2; exit 1; else say "(refused, as expected)"; fi
+}
+# Commit what `git add` staged, quietly (git's own output is not the point here).
+commit() { run git commit -q -m "$1"; }
+alice=$work/acme-ml bob=$work/bob
+server=$work/server.git
 
-step "branchml init acme --model churn (a new repository, laid out for the workflow)"
-branchml init "$work/acme" --model churn
-cd "$work/acme"
-git log --oneline --all --decorate
-
-step "branchml status"
-branchml status
-
-step "upload data on raw: a new file, then rows appended at its end (both allowed)"
-git checkout -q raw
+step "1. A project, a server, a second user; the first batch of data lands on raw"
+run branchml init "$alice" --model model >/dev/null
+cd "$alice"
+run python "$demo/policy.py" branchml.yaml
+run git add branchml.yaml
+commit "policy: validate patient rows, train with src/train.py, gate promotions on the tests"
+run git init -q --bare "$server"
+run branchml -C "$server" install >/dev/null
+run git remote add origin "$server"
+run branchml push >/dev/null
+run branchml clone "$server" "$bob" >/dev/null
+git -C "$bob" config user.name "Bob (demo)"
+git -C "$bob" config user.email bob@example.com
+run git switch -q raw
 mkdir -p data
-python3 - <<'PY'
-import csv, random
-random.seed(1)
-with open("data/2024-01.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["customer", "tenure", "spend", "churned"])
-    for i in range(200):
-        w.writerow([f"c{i:04d}", random.randint(1, 60), round(random.uniform(5, 90), 2), random.randint(0, 1)])
-PY
-git add data && git commit -qm "raw: January customers" && echo "committed data/2024-01.csv (git-lfs: $(git lfs ls-files | wc -l) file)"
-echo "c9999,12,40.5,0" >> data/2024-01.csv
-git commit -qam "raw: a late January row" && echo "appended a row: accepted"
+run python "$demo/batches.py" 1 data
+run git add data
+commit "raw: January's patients (one export came out empty)"
+say "raw now holds $(($(wc -l < data/patients-2024-01.csv) - 1)) rows and an empty file"
 
-step "edit an old row on raw (append-only): the pre-commit hook refuses"
-sed -i 's/^c0000,/c0000x,/' data/2024-01.csv
-expect_fail git commit -qam "raw: fix a row in place"
-git checkout -q -- data/2024-01.csv
+step "2. Validate into clean, then split by patient id"
+run git switch -q main
+run branchml pull raw clean --validate
+run branchml pull clean split
+run branchml split --key id
 
-step "code on main: refused"
-git checkout -q main
-echo "print('train')" > train.py && git add train.py
-expect_fail git commit -qm "train on main"
-git rm -q --cached train.py && rm train.py
+step "3. A baseline on dev/model, promoted, trained on stable/model, released for acme"
+run git switch -q dev/model
+cp -r "$demo/project/v1/." .
+run git add src tests
+commit "dev: majority-class baseline, its training script and a test"
+run python -m unittest discover -s tests
+run branchml promote dev/model stable/model
+run branchml pull split stable/model
+run git switch -q stable/model
+run branchml train
+run git add models tracking mlruns
+commit "stable: baseline trained"
+run branchml track stable/model
+run branchml tag --client acme -m "baseline for acme"
+run branchml deploy acme-v1 --client acme
+run branchml push
 
-step "branchml branch create dev/new-approach (from main, its type's parent)"
-branchml branch create dev/new-approach
-expect_fail branchml branch create -- "stable/../x"
+# Train on stable/model what it holds now, commit the model and its tracking, copy the
+# tracking to main and cut the next release for acme.
+retrain() {
+  run git switch -q stable/model
+  run branchml train
+  run git add models tracking mlruns
+  commit "stable: $1"
+  run branchml track stable/model
+  run branchml tag --client acme -m "$1"
+}
 
-step "branchml check --range in CI, with --json"
-base=$(git rev-list --max-parents=0 raw)
-branchml check --range "$base..raw" --branch raw --json
+step "4. A better model: nearest centroid; promoted, retrained, released as acme-v2 behind a canary"
+run git switch -q dev/model
+cp -r "$demo/project/v2/." .
+run git add src tests
+commit "dev: nearest centroid on z-scored features"
+run branchml promote dev/model stable/model
+retrain "nearest centroid"
+run branchml diff acme-v1 acme-v2
+run branchml deploy acme-v1 --client acme --canary acme-v2 --fraction 0.1
+run branchml deploy acme-v2 --client acme
+run branchml push >/dev/null
 
-step "a server: a bare repository with the pre-receive hook; --no-verify cannot bypass it"
-git init -q --bare -b main "$work/server.git"
-printf '#!/bin/sh\nexec branchml hook pre-receive\n' > "$work/server.git/hooks/pre-receive"
-chmod +x "$work/server.git/hooks/pre-receive"
-git remote add origin "$work/server.git"
-git push -q origin --all
-git checkout -q raw
-git rm -q data/2024-01.csv && git commit -q --no-verify -m "raw: delete January"
-expect_fail git push --no-verify origin raw
-git reset -q --hard HEAD~1
+step "5. February's patients arrive on raw from Bob's clone; Alice syncs and retrains: acme-v3"
+cd "$bob"
+run branchml sync >/dev/null
+run git switch -q raw
+run python "$demo/batches.py" 2 data
+run git add data
+commit "raw: February's patients"
+run branchml push
+cd "$alice"
+run branchml sync
+run git switch -q main
+run branchml pull raw clean --validate
+run branchml pull clean split
+run branchml split
+run branchml pull split stable/model
+retrain "retrained with February"
+run branchml deploy acme-v3 --client acme
 
-step "data moves: raw -> clean (validated) -> stable/churn, by append"
-git checkout -q raw
-echo "c9998,3,12.5,1" >> data/2024-01.csv && git commit -qam "raw: one more row"
-git checkout -q main
-branchml pull raw clean --validate
-branchml pull clean stable/churn
+step "6. Production drifts (a new scanner reads sizes 40% larger); monitoring alerts; roll back"
+run python "$demo/batches.py" prod "$work/scans.csv"
+run python src/predict.py "$work/scans.csv" "$work/predictions.csv"
+run branchml monitor log "$work/predictions.csv" --client acme --tag acme-v3
+show branchml monitor check --tag acme-v3 --report "$work/drift.html"
+if branchml monitor check --tag acme-v3 --report "$work/drift.html" > "$work/drift.txt"; then
+  echo "!! expected an alert" >&2; exit 1
+fi
+head -2 "$work/drift.txt"; sed -n '/^Alerts:/,+3p' "$work/drift.txt"
+say "(exit 1: an alert; the whole table is in $work/drift.txt, the report in $work/drift.html)"
+run branchml rollback --client acme
+deployed_at=$(git log -1 --format=%cI refs/deploy/acme~1)
+run branchml deployed --client acme
+run branchml deployed --client acme --at "$deployed_at"
+run git log --format='%h %cI %s' refs/deploy/acme
 
-step "promote the code of dev/churn to stable/churn, train there, release for acme"
-git checkout -q dev/churn
-mkdir -p src && printf 'import csv\nprint("training on", sum(1 for _ in open("data/2024-01.csv")) - 1, "rows")\n' > src/train.py
-git add src && git commit -qm "dev: a training script"
-branchml promote dev/churn stable/churn
-git checkout -q stable/churn
-python3 src/train.py
-mkdir -p models tracking
-head -c 2048 /dev/urandom > models/model.bin
-echo '{"accuracy": 0.87, "auc": 0.91}' > tracking/metrics.json
-echo '{"depth": 6}' > tracking/params.json
-git add models tracking && git commit -qm "stable: trained"
-branchml tag --client acme -m "first model for acme"
-branchml show acme-v1
-branchml lineage models/model.bin --rev acme-v1
+step "7. What trained acme-v3, every run, the picture, and undo"
+run branchml lineage models/model.pkl --rev acme-v3
+run branchml runs
+run branchml graph
+if [ -n "$graph" ]; then run branchml graph -o "$graph"; fi
+if branchml undo --help >/dev/null 2>&1; then  # TODO(merge): drop this guard once undo is in
+  run branchml undo --list
+  run branchml undo
+  run branchml deployed --client acme
+else
+  say "(branchml undo is not in this build yet: skipped)"
+fi
 
-step "deploy, and track the run onto main"
-branchml deploy acme-v1 --client acme
-branchml track acme-v1
-branchml runs
-
-step "production data onto monitoring, then a drift check (a shifted copy alerts: exit 1)"
-python3 - "$work/prod.csv" <<'PY'
-import csv, random, sys
-random.seed(2)
-with open(sys.argv[1], "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["customer", "tenure", "spend", "prediction"])
-    for i in range(300):
-        w.writerow([f"p{i:04d}", random.randint(40, 90), round(random.uniform(60, 150), 2), random.randint(0, 1)])
-PY
-git checkout -q main
-cfg=$(git show main:branchml.yaml | sed 's/  target: null/  target: churned/')
-printf '%s\n' "$cfg" > branchml.yaml && git commit -qam "monitor: churned is the target"
-branchml monitor log "$work/prod.csv" --client acme --tag acme-v1
-expect_fail branchml monitor check --tag acme-v1 --report "$work/drift.html"
-echo "report: $work/drift.html"
-
-step "done: the demo repository is in $work/acme"
+step "Done in $((SECONDS - started)) s"
+say "releases:  $(git tag --list 'acme-v*' | tr '\n' ' ')"
+say "deployed:  $(branchml deployed --client acme | head -1)"
+say "alerts:    monitor check on acme-v3 alerted; report in $work/drift.html"
+say "repository: $alice (the server is $server, Bob's clone $bob)"
+say "explore:   cd $alice && branchml status && branchml releases"
