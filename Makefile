@@ -78,8 +78,9 @@ test-faults: venv  ## the full kill matrix, the 30 s soak and the corpus, then t
 test-fast: venv  ## the tests without the slow end-to-end ones
 	$(BIN)/pytest -q -n auto -m "not slow and not faults"
 
-demo: venv  ## the workflow end to end on a small repository made on the spot
-	bash docs/demo.sh
+# DEMO_ARGS="--graph docs/img/demo-graph.svg" redraws the README's picture; --dir DIR keeps it there
+demo: venv  ## the whole loop on a real dataset in a temporary folder (docs/tutorial.md follows it)
+	bash docs/demo.sh $(DEMO_ARGS)
 
 bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py

@@ -162,6 +162,8 @@ if branchml undo --help >/dev/null 2>&1; then  # TODO(merge): drop this guard on
   run branchml undo --list
   run branchml undo
   run branchml deployed --client acme
+  say "(the rollback is taken back: acme is on acme-v3 again; roll back once more, for good)"
+  run branchml rollback --client acme
 else
   say "(branchml undo is not in this build yet: skipped)"
 fi

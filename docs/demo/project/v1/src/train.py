@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import model  # noqa: E402
+import model
 
-from branchml import api  # noqa: E402
+from branchml import api
 
 
 def read_split(name: str, purpose: str, folder: Path) -> list[dict[str, str]]:
@@ -29,7 +29,7 @@ def read_split(name: str, purpose: str, folder: Path) -> list[dict[str, str]]:
 
 def score(fitted: dict[str, object], rows: list[dict[str, str]]) -> dict[str, float]:
     hits = [model.predict(fitted, r) == r[model.LABEL] for r in rows]
-    malignant = [h for h, r in zip(hits, rows) if r[model.LABEL] == "M"]
+    malignant = [h for h, r in zip(hits, rows, strict=True) if r[model.LABEL] == "M"]
     return {"accuracy": round(sum(hits) / len(hits), 4),
             "recall_malignant": round(sum(malignant) / max(len(malignant), 1), 4)}
 

@@ -4,7 +4,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-import model  # noqa: E402
+import model
 
 
 class NearestCentroid(unittest.TestCase):
