@@ -72,6 +72,10 @@ run python "$demo/batches.py" 1 data
 run git add data
 commit "raw: January's patients (one export came out empty)"
 say "raw now holds $(($(wc -l < data/patients-2024-01.csv) - 1)) rows and an empty file"
+say "raw only grows: editing a row already there is refused by the pre-commit hook"
+run sed -i 's/^1,17.99,/1,18.99,/' data/patients-2024-01.csv
+refused git commit -qam "raw: fix a measurement in place"
+run git restore data/patients-2024-01.csv
 
 step "2. Validate into clean, then split by patient id"
 run git switch -q main
@@ -116,6 +120,7 @@ run branchml promote dev/model stable/model
 retrain "nearest centroid"
 run branchml diff acme-v1 acme-v2
 run branchml deploy acme-v1 --client acme --canary acme-v2 --fraction 0.1
+run branchml route --client acme patient-17 patient-18
 run branchml deploy acme-v2 --client acme
 run branchml push >/dev/null
 
