@@ -50,6 +50,11 @@ refused() {
 }
 # Commit what `git add` staged, quietly (git's own output is not the point here).
 commit() { run git commit -q -m "$1"; }
+# What `branchml train` made: the model, its tracking, and the MLflow run when mlflow is there.
+add_trained() {
+  run git add models tracking
+  if [ -d mlruns ]; then run git add mlruns; fi
+}
 alice=$work/acme-ml bob=$work/bob
 server=$work/server.git
 
@@ -85,7 +90,7 @@ run branchml split --key id
 
 step "3. A baseline on dev/model, promoted, trained on stable/model, released for acme"
 run git switch -q dev/model
-cp -r "$demo/project/v1/." .
+run cp -r "$demo/project/v1/." .
 run git add src tests
 commit "dev: majority-class baseline, its training script and a test"
 run python -m unittest discover -s tests
@@ -93,7 +98,7 @@ run branchml promote dev/model stable/model
 run branchml pull split stable/model
 run git switch -q stable/model
 run branchml train
-run git add models tracking mlruns
+add_trained
 commit "stable: baseline trained"
 run branchml track stable/model
 run branchml tag --client acme -m "baseline for acme"
@@ -105,7 +110,7 @@ run branchml push
 retrain() {
   run git switch -q stable/model
   run branchml train
-  run git add models tracking mlruns
+  add_trained
   commit "stable: $1"
   run branchml track stable/model
   run branchml tag --client acme -m "$1"
@@ -113,7 +118,7 @@ retrain() {
 
 step "4. A better model: nearest centroid; promoted, retrained, released as acme-v2 behind a canary"
 run git switch -q dev/model
-cp -r "$demo/project/v2/." .
+run cp -r "$demo/project/v2/." .
 run git add src tests
 commit "dev: nearest centroid on z-scored features"
 run branchml promote dev/model stable/model
