@@ -94,15 +94,15 @@ def test_every_config_key_has_a_description_and_a_row() -> None:
     assert len(keys) > 60
     assert [k for k, text in keys if not (isinstance(text, str) and text.strip())] == []
     page = (DOCS / "reference" / "config.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `([^`]+)` \|", page, re.MULTILINE)
+    rows = re.findall(r"^\| <span id=\"[a-z0-9-]+\"></span>`([^`]+)` \|", page, re.MULTILINE)
     assert len(rows) == len(keys)
     assert "monitor.thresholds.ks_pvalue" in rows and "branches.<branch pattern>.ops" in rows
 
 
 def test_the_config_reference_shows_the_built_in_values() -> None:
     page = (DOCS / "reference" / "config.md").read_text(encoding="utf-8")
-    assert "| `tags.format` | string | `\"{client}-v{n}\"` |" in page
-    assert "| `monitor.target` | string or null | `null` |" in page
+    assert "`tags.format` | string | `\"{client}-v{n}\"` |" in page
+    assert "`monitor.target` | string or null | `null` |" in page
 
 
 def _error_classes() -> list[str]:
@@ -180,3 +180,18 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_the_config_guide_links_the_reference_for_every_key_it_explains() -> None:
+    guide = (DOCS / "config.md").read_text(encoding="utf-8")
+    unlinked = re.findall(r"^\| `([a-z0-9_.]+)` \|", guide, re.MULTILINE)
+    assert unlinked == [], f"docs/config.md explains {unlinked} without linking the reference"
+    anchors = set(re.findall(r"\(reference/config\.md#(key-[a-z0-9-]+)\)", guide))
+    assert len(anchors) > 40
+    page = (DOCS / "reference" / "config.md").read_text(encoding="utf-8")
+    ids = set(re.findall(r'<span id="(key-[a-z0-9-]+)"></span>', page))
+    assert anchors - ids == set()
+    for top in schema("config")["properties"]:  # the key itself, or one of its keys
+        here = reference.key_anchor(top)
+        assert any(a == here or a.startswith(here + "-") for a in anchors), \
+            f"docs/config.md never explains {top} with a link to the reference"

@@ -211,6 +211,12 @@ def _children(node: dict[str, Any], defs: dict[str, Any], key: str,
 _BRANCH_FIELDS: dict[str, Any] = {}
 
 
+def key_anchor(key: str) -> str:
+    """The id of a key's row, so that a guide can link one key (`monitor.thresholds.psi` ->
+    `key-monitor-thresholds-psi`)."""
+    return "key-" + re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
+
+
 def config_page() -> str:
     """docs/reference/config.md: every key of branchml.yaml, nested, from the JSON Schema."""
     from branchml.config import _BRANCH_DEFAULTS, effective_config
@@ -228,8 +234,8 @@ def config_page() -> str:
              "as a whole. Why the keys are what they are: [branchml.yaml](../config.md).", "",
              "| key | type | built-in | allowed | description |", "|---|---|---|---|---|"]
     for key, kind, value, allowed, text in _rows(doc["properties"], defs, "", builtin):
-        lines.append(f"| `{key}` | {cell(kind)} | {cell(value)} | {cell(allowed)} | "
-                     f"{cell(text)} |")
+        lines.append(f'| <span id="{key_anchor(key)}"></span>`{key}` | {cell(kind)} | '
+                     f"{cell(value)} | {cell(allowed)} | {cell(text)} |")
     return "\n".join(lines).rstrip() + "\n"
 
 
