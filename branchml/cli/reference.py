@@ -90,7 +90,8 @@ def _command_section(path: list[str], cmd: Any, ctx: Any) -> list[str]:
     if params:
         lines += ["| option | type | default | help |", "|---|---|---|---|"]
         lines += [_param_row(p, ctx) for p in params] + [""]
-    if path and not hasattr(cmd, "list_commands"):
+    # a group that runs on its own (`branchml runs`, `branchml split`) ends like a command
+    if not hasattr(cmd, "list_commands") or getattr(cmd, "invoke_without_command", False):
         lines += [_exit_codes(help_text), ""]
     return lines
 
@@ -106,9 +107,11 @@ def commands_page() -> str:
     ctx = root.context_class(root, info_name="branchml", terminal_width=100,
                              max_content_width=100)
     lines = [_HEADER, "# Command reference", "",
-             "Every command, its options and its exit codes, as `branchml COMMAND --help` shows "
-             "them. Every command also takes `-h`/`--help`. Shell completion: "
-             "`branchml --install-completion`.", ""]
+             "Every command and its options, as `branchml COMMAND --help` shows them; every "
+             "command also takes `-h`/`--help`. Under each, its exit codes: those every command "
+             "can end with and those its help names ([exit codes](../exit-codes.md) says which "
+             "commands end with 1 and 3). Shell completion: `branchml --install-completion`.",
+             ""]
     for path, cmd, cctx in _walk(root, ctx, []):
         if path:
             lines += _command_section(path, cmd, cctx)
