@@ -195,3 +195,17 @@ def test_the_config_guide_links_the_reference_for_every_key_it_explains() -> Non
         here = reference.key_anchor(top)
         assert any(a == here or a.startswith(here + "-") for a in anchors), \
             f"docs/config.md never explains {top} with a link to the reference"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("pull into stable/* from split/*", "pull into stable/\\* from split/\\*"),
+    ("`dev/*` stays code", "`dev/*` stays code"),
+    ("a <tag> here", "a &lt;tag&gt; here"),
+    ("`<kept>` as code", "`<kept>` as code"),
+])
+def test_help_text_is_escaped_outside_code_spans_only(text: str, shown: str) -> None:
+    assert reference.prose(text) == shown
+
+
+def test_a_table_cell_is_one_line_with_its_pipes_escaped() -> None:
+    assert reference.cell("a | b\n  c") == "a \\| b c"
