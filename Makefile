@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps servers venv lint test test-fast test-faults demo bench wheel clean
+.PHONY: help deps servers venv lint test test-fast test-faults demo docs bench wheel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -82,6 +82,13 @@ test-fast: venv  ## the tests without the slow end-to-end ones
 demo: venv  ## the whole loop on a real dataset in a temporary folder (docs/tutorial.md follows it)
 	bash docs/demo.sh $(DEMO_ARGS)
 
+# the references are generated from the CLI and the JSON Schema first (committed too, so that
+# GitHub readers see them; tests/test_docs_site.py fails when they drift)
+docs: venv  ## the documentation site into site/ (mkdocs build --strict)
+	@$(BIN)/python -c "import mkdocs, material" 2>/dev/null || $(BIN)/pip install -q -e '.[docs]'
+	$(BIN)/python -m branchml.cli.reference docs/reference
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: venv  ## benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_merge.py --big
@@ -93,4 +100,4 @@ wheel: venv  ## build the wheel into dist/
 	$(BIN)/python -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) $(LFS_VENV) .venv-evidently dist build .mypy_cache .ruff_cache bench/.work
+	rm -rf $(VENV) $(LFS_VENV) .venv-evidently dist build site .mypy_cache .ruff_cache bench/.work
