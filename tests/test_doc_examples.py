@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import stat
 import subprocess
 import sys
@@ -154,7 +155,9 @@ def _read_block(path: Path, lines: list[str], i: int, fence: re.Match[str]) -> t
         close = lines[j].strip()
         if close.startswith(ticks[0] * len(ticks)) and not close.strip(ticks[0]):
             break
-        body.append(lines[j][indent:] if lines[j][:indent].isspace() else lines[j].lstrip())
+        # A block indented under a list item: drop that indent, keep the code's own.
+        line = lines[j]
+        body.append(line[indent:] if not line[:indent].strip() else line.lstrip())
         j += 1
     block = Block(rel(path), i + 1, fence["info"].lower(), "\n".join(body) + "\n")
     return block, j + 1
@@ -180,6 +183,7 @@ def _session(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
                LC_ALL="C.UTF-8", TERM="dumb", COLUMNS="100")
     (state / "cwd").write_text(str(work))
     (state / "env").write_text("")
+    (state / "env0").write_bytes(b"\0".join(f"{k}={v}".encode() for k, v in env.items()))
     return work, state, env
 
 
@@ -188,19 +192,83 @@ def _session(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
 PRELUDE = """\
 . "$STATE/env"
 cd "$(cat "$STATE/cwd")" || exit 97
-trap 'rc=$?; pwd > "$STATE/cwd"; export -p | grep -Ev '"'"'^declare -x (PWD|OLDPWD|SHLVL|_)='"'"' \
-> "$STATE/env"; exit $rc' EXIT
+trap 'rc=$?; pwd > "$STATE/cwd"; env -0 > "$STATE/env0"; export -p | \
+grep -Ev '"'"'^declare -x (PWD|OLDPWD|SHLVL|_)='"'"' > "$STATE/env"; exit $rc' EXIT
 set -e
 """
 
+# The python blocks of a page are one program (a later block uses an earlier one's names), so
+# they run in one interpreter that stays up: each block is exec'd in the same globals, in the
+# session's folder and environment as the shell blocks left them, its output in files.
+DRIVER = """\
+import os, sys, traceback
+state, scope = sys.argv[1], {"__name__": "__main__"}
+for line in sys.stdin:
+    code = open(os.path.join(state, "block.py")).read()
+    env = open(os.path.join(state, "env0"), "rb").read().split(b"\\0")
+    os.environ.clear()
+    os.environ.update(dict(e.decode().split("=", 1) for e in env if b"=" in e))
+    os.chdir(open(os.path.join(state, "cwd")).read().strip())
+    out = os.open(os.path.join(state, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    err = os.open(os.path.join(state, "err"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    keep = os.dup(1), os.dup(2)
+    os.dup2(out, 1), os.dup2(err, 2)
+    rc = 0
+    try:
+        exec(compile(code, "block.py", "exec"), scope)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        rc = 1
+    sys.stdout.flush(), sys.stderr.flush()
+    os.dup2(keep[0], 1), os.dup2(keep[1], 2)
+    os.close(out), os.close(err)
+    print(rc, flush=True)
+"""
 
-def run_block(code: str, lang: str, state: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    body = state / ("block.py" if lang == "python" else "block.sh")
-    body.write_text(code)
-    run = f'python "{body}"\n' if lang == "python" else f'. "{body}"\n'
-    return subprocess.run(["bash", "-c", PRELUDE + run], env={**env, "STATE": str(state)},
-                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT,
-                          stdin=subprocess.DEVNULL)
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Session:
+    """One page's terminal: a bash per shell block, one python for all its python blocks."""
+
+    def __init__(self, tmp: Path) -> None:
+        _, self.state, self.env = _session(tmp)
+        self.python: subprocess.Popen[str] | None = None
+
+    def run(self, code: str, lang: str) -> Done:
+        if lang == "python":
+            return self._python(code)
+        (self.state / "block.sh").write_text(code)
+        run = PRELUDE + '. "$STATE/block.sh"\n'
+        done = subprocess.run(["bash", "-c", run], env={**self.env, "STATE": str(self.state)},
+                              capture_output=True, text=True, timeout=BLOCK_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+        return Done(done.returncode, done.stdout, done.stderr)
+
+    def _python(self, code: str) -> Done:
+        if self.python is None:
+            self.python = subprocess.Popen(
+                [str(BIN / "python"), "-c", DRIVER, str(self.state)], env=self.env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.python.stdin is not None and self.python.stdout is not None
+        (self.state / "block.py").write_text(code)
+        self.python.stdin.write("run\n")
+        self.python.stdin.flush()
+        ready, _, _ = select.select([self.python.stdout], [], [], BLOCK_TIMEOUT)
+        rc = int(self.python.stdout.readline() or "98") if ready else 99
+        return Done(rc, (self.state / "out").read_text(), (self.state / "err").read_text())
+
+    def close(self) -> None:
+        if self.python is not None:
+            self.python.kill()
+            self.python.wait()
 
 
 def _tail(text: str, n: int = 25) -> str:
@@ -209,15 +277,22 @@ def _tail(text: str, n: int = 25) -> str:
 
 def run_page(path: Path, tmp: Path) -> None:
     blocks = [b for b in parse(path) if b.runs]
-    _, state, env = _session(tmp)
+    session = Session(tmp)
+    try:
+        _run_blocks(blocks, session)
+    finally:
+        session.close()
+
+
+def _run_blocks(blocks: list[Block], session: Session) -> None:
     for b in blocks:
         if b.setup.strip():
-            done = run_block(b.setup + "\n", "sh", state, env)
+            done = session.run(b.setup + "\n", "sh")
             assert done.returncode == 0, (
                 f"{b.where}: the hidden setup before this block exited {done.returncode}:\n"
                 f"{_tail(done.stdout)}\n{_tail(done.stderr)}")
         start = time.monotonic()
-        done = run_block(b.code, b.lang, state, env)
+        done = session.run(b.code, b.lang)
         took = time.monotonic() - start
         if b.marker == "fails":
             assert done.returncode != 0, f"{b.where}: marked `fails`, but it exited 0 ({took:.1f} s)"
@@ -300,7 +375,8 @@ def test_session_carries_cd_and_exports_but_a_block_fails_alone(tmp_path: Path) 
         "<!-- example: fails -->\n```sh\ncd b\nfalse\necho not reached\n```\n"
         "```sh\ntest \"$SEEN\" = yes && test \"$(basename \"$PWD\")\" = b\n"
         "git config user.email | grep -q reader@\n```\n"
-        "```python\nfrom pathlib import Path\nassert Path.cwd().name == 'b'\n```\n")
+        "```python\nfrom pathlib import Path\nhere = Path.cwd().name\n```\n"
+        "```python\nimport os\nassert here == 'b' and os.environ['SEEN'] == 'yes'\n```\n")
     run_page(page, tmp_path / "s1")
     page.write_text("```sh\ntrue\n```\n```sh\nfalse\ntrue\n```\n")
     with pytest.raises(AssertionError, match=r"page.md:4: the sh block exited 1"):
