@@ -54,6 +54,8 @@ SLOW_BLOCKS = 8
 BLOCK_TIMEOUT = 300
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)[^`]*$")
+# `[--json]`, `[FILE]`: a usage line, not a command (outside comments and quotes, roughly).
+SYNOPSIS = re.compile(r"^[^#'\"\n]*\s\[(--?[a-z]|[A-Z]{2,})", re.M)
 MARKER = re.compile(r"^[ \t]*<!--\s*example:\s*(?P<body>.*?)\s*(?P<end>-->)?[ \t]*$")
 
 
@@ -337,6 +339,9 @@ def test_every_block_follows_the_convention() -> None:
             elif b.runs and b.lang != "python" and re.search(r"^\$ ", b.code, re.M):
                 problems.append(f"{b.where}: a `$ ` prompt in a block that runs: drop the "
                                 "prompt, or make it a ```text output sample")
+            elif b.runs and b.lang != "python" and SYNOPSIS.search(b.code):
+                problems.append(f"{b.where}: a command synopsis ([--option]) in a block that "
+                                "runs: make it a ```text block, or give real arguments")
     assert not problems, "\n".join(problems)
 
 
@@ -359,6 +364,9 @@ def test_parser_reads_markers_setup_and_indented_blocks(tmp_path: Path) -> None:
         "- a list item:\n\n  <!-- example: fails -->\n  ```sh\n  false\n  ```\n"
         "<!-- example: skip: because -->\n```sh\ntrue\n```\n"
         "<!-- example: sometimes -->\n```python\npass\n```\n```console\n$ ls\n```\n")
+    assert SYNOPSIS.search("branchml verify acme-v3 [--json]\n")
+    assert SYNOPSIS.search("branchml config validate [FILE]\n")
+    assert not SYNOPSIS.search("test -f x && [ -d y ]\necho '[--json]'  # [--json]\n")
     blocks = parse(page)
     assert [(b.lang, b.marker, b.reason) for b in blocks] == [
         ("sh", "", ""), ("bash", "skip", "server"), ("sh", "fails", ""),
