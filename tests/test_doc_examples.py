@@ -46,10 +46,12 @@ SKIP_REASONS = {
     "placeholder": "needs something the reader has (their remote URL, their serving code)",
     "bench": "a benchmark that runs for minutes; its figures are the page",
 }
-# So the skips stay few: raise this only with a reason the review accepts.
-MAX_SKIPS = 40
-# A page whose blocks take more than ~10 s on the 2-core machine; pages with many blocks too.
-SLOW_PAGES = {"docs/api.md", "docs/tracking-monitoring.md", "docs/releases.md", "docs/tutorial.md"}
+# So the skips stay few: raise this only with a reason the review accepts. Skips of another
+# tool's commands (`peer`, the docs/peers/ pages) are what those pages are, so not counted.
+MAX_SKIPS = 36
+# Pages whose blocks take more than ~10 s on the 2-core machine (measured); pages with many
+# blocks, and pages whose hidden setup builds a repository with doc-fixture, are slow too.
+SLOW_PAGES = {"README.md", "docs/api.md", "docs/tutorial.md"}
 SLOW_BLOCKS = 8
 BLOCK_TIMEOUT = 300
 
@@ -309,10 +311,11 @@ def _params() -> list[object]:
     out: list[object] = []
     for p in pages():
         name = rel(p)
-        runs = sum(b.runs for b in parse(p))
-        if not runs:
+        blocks = [b for b in parse(p) if b.runs]
+        if not blocks:
             continue
-        slow = name in SLOW_PAGES or runs >= SLOW_BLOCKS
+        fixture = any("doc-fixture" in b.setup for b in blocks)
+        slow = name in SLOW_PAGES or len(blocks) >= SLOW_BLOCKS or fixture
         out.append(pytest.param(p, id=name, marks=[pytest.mark.slow] if slow else []))
     return out
 
@@ -349,8 +352,10 @@ def test_the_skips_stay_few() -> None:
     skips = [f"{b.where}: skip: {b.reason}" for p in pages() for b in parse(p)
              if b.marker == "skip"]
     print("\n".join(skips))
-    assert len(skips) <= MAX_SKIPS, (
-        f"{len(skips)} skipped examples (at most {MAX_SKIPS}); make some run:\n" + "\n".join(skips))
+    counted = [s for s in skips if not s.endswith("skip: peer")]
+    assert len(counted) <= MAX_SKIPS, (
+        f"{len(counted)} skipped examples besides peer ones (at most {MAX_SKIPS}); make some "
+        "run:\n" + "\n".join(counted))
 
 
 # ---------------------------------------------------------------- the parser, on made-up pages
