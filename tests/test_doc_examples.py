@@ -219,7 +219,7 @@ for line in sys.stdin:
     os.dup2(out, 1), os.dup2(err, 2)
     rc = 0
     try:
-        exec(compile(code, "block.py", "exec"), scope)
+        exec(compile(code, line.strip(), "exec"), scope)  # tracebacks name page:line
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else 1
     except BaseException:
@@ -246,9 +246,9 @@ class Session:
         _, self.state, self.env = _session(tmp)
         self.python: subprocess.Popen[str] | None = None
 
-    def run(self, code: str, lang: str) -> Done:
+    def run(self, code: str, lang: str, where: str = "block") -> Done:
         if lang == "python":
-            return self._python(code)
+            return self._python(code, where)
         (self.state / "block.sh").write_text(code)
         run = PRELUDE + '. "$STATE/block.sh"\n'
         done = subprocess.run(["bash", "-c", run], env={**self.env, "STATE": str(self.state)},
@@ -256,14 +256,14 @@ class Session:
                               stdin=subprocess.DEVNULL)
         return Done(done.returncode, done.stdout, done.stderr)
 
-    def _python(self, code: str) -> Done:
+    def _python(self, code: str, where: str) -> Done:
         if self.python is None:
             self.python = subprocess.Popen(
                 [str(BIN / "python"), "-c", DRIVER, str(self.state)], env=self.env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.python.stdin is not None and self.python.stdout is not None
         (self.state / "block.py").write_text(code)
-        self.python.stdin.write("run\n")
+        self.python.stdin.write(where + "\n")
         self.python.stdin.flush()
         ready, _, _ = select.select([self.python.stdout], [], [], BLOCK_TIMEOUT)
         rc = int(self.python.stdout.readline() or "98") if ready else 99
@@ -296,7 +296,7 @@ def _run_blocks(blocks: list[Block], session: Session) -> None:
                 f"{b.where}: the hidden setup before this block exited {done.returncode}:\n"
                 f"{_tail(done.stdout)}\n{_tail(done.stderr)}")
         start = time.monotonic()
-        done = session.run(b.code, b.lang)
+        done = session.run(b.code, b.lang, b.where)
         took = time.monotonic() - start
         if b.marker == "fails":
             assert done.returncode != 0, f"{b.where}: marked `fails`, but it exited 0 ({took:.1f} s)"
@@ -394,3 +394,8 @@ def test_session_carries_cd_and_exports_but_a_block_fails_alone(tmp_path: Path) 
     page.write_text("```sh\ntrue\n```\n```sh\nfalse\ntrue\n```\n")
     with pytest.raises(AssertionError, match=r"page.md:4: the sh block exited 1"):
         run_page(page, tmp_path / "s2")
+    page.write_text("<!-- example: fails -->\n```python\nraise SystemExit(3)\n```\n"
+                    "```python\nx = 1\n```\n```python\nprint(x)\n1 / 0\n```\n")
+    with pytest.raises(AssertionError, match=r"(?s)page.md:8: the python block exited 1.*"
+                       r"--- stdout\n\s*1\n.*File \"page.md:8\", line 2.*ZeroDivisionError"):
+        run_page(page, tmp_path / "s3")
