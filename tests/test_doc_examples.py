@@ -17,17 +17,22 @@ it builds in DIR a repository a page assumes, such as one with releases, in a fe
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.doc_pages import RUN_LANGS, SHELL_LOOKALIKES, SYNOPSIS, pages, parse, rel
+from branchml import api
+from branchml.errors import BranchmlError
+from tests.doc_pages import ROOT, RUN_LANGS, SHELL_LOOKALIKES, SYNOPSIS, pages, parse, rel
 from tests.doc_session import run_page
 
 # So the skips stay few: raise this only with a reason the review accepts. Skips of another
 # tool's commands (`peer`, the docs/peers/ pages) are what those pages are, so not counted.
 MAX_SKIPS = 36
+SCHEMAS = ROOT / "branchml" / "schemas"
 # Pages whose blocks take more than ~10 s on the 2-core machine (measured); pages with many
 # blocks, and pages whose hidden setup builds a repository with doc-fixture, are slow too.
 SLOW_PAGES = {"README.md", "docs/api.md", "docs/tutorial.md"}
@@ -83,6 +88,26 @@ def test_the_skips_stay_few() -> None:
     assert len(counted) <= MAX_SKIPS, (
         f"{len(counted)} skipped examples besides peer ones (at most {MAX_SKIPS}); make some "
         "run:\n" + "\n".join(counted))
+
+
+def test_config_samples_follow_the_schema(tmp_path: Path) -> None:
+    """A ```yaml sample whose keys are branchml.yaml's, laid over the default config, is valid."""
+    keys = set(json.loads((SCHEMAS / "config.schema.json").read_text())["properties"])
+    default = yaml.safe_load((ROOT / "templates" / "branchml.yaml").read_text())
+    checked, problems = 0, []
+    for p in pages():
+        for b in parse(p):
+            sample = yaml.safe_load(b.code) if b.lang == "yaml" else None
+            if not isinstance(sample, dict) or not set(sample) <= keys:
+                continue  # not a branchml.yaml sample (a pre-commit config, say)
+            config = tmp_path / f"{checked}.yaml"
+            config.write_text(yaml.safe_dump({**default, **sample}))
+            checked += 1
+            try:
+                api.config_validate(config)
+            except BranchmlError as e:
+                problems.append(f"{b.where}: {e}")
+    assert checked and not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------- the parser, on made-up pages
