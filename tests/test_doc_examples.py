@@ -33,6 +33,8 @@ from tests.doc_session import run_page
 # tool's commands (`peer`, the docs/peers/ pages) are what those pages are, so not counted.
 MAX_SKIPS = 36
 SCHEMAS = ROOT / "branchml" / "schemas"
+# An example that installs would reach the network (or change the virtualenv) from a test.
+INSTALLS = re.compile(r"^[^#\n]*\b(pip3? install|apt(-get)? install|make\b|sudo\b)", re.M)
 # Pages whose blocks take more than ~10 s on the 2-core machine (measured); pages with many
 # blocks, and pages whose hidden setup builds a repository with doc-fixture, are slow too.
 SLOW_PAGES = {"README.md", "docs/api.md", "docs/tutorial.md"}
@@ -74,6 +76,9 @@ def test_every_block_follows_the_convention() -> None:
             elif b.runs and b.lang != "python" and re.search(r"^\$ ", b.code, re.M):
                 problems.append(f"{b.where}: a `$ ` prompt in a block that runs: drop the "
                                 "prompt, or make it a ```text output sample")
+            elif b.runs and b.lang != "python" and INSTALLS.search(b.code):
+                problems.append(f"{b.where}: a block that installs (pip, apt-get, make) must "
+                                "not run in the tests: mark it `skip: installs`")
             elif b.runs and b.lang != "python" and SYNOPSIS.search(b.code):
                 problems.append(f"{b.where}: a command synopsis ([--option]) in a block that "
                                 "runs: make it a ```text block, or give real arguments")
@@ -121,6 +126,9 @@ def test_parser_reads_markers_setup_and_indented_blocks(tmp_path: Path) -> None:
         "- a list item:\n\n  <!-- example: fails -->\n  ```sh\n  false\n  ```\n"
         "<!-- example: skip: because -->\n```sh\ntrue\n```\n"
         "<!-- example: sometimes -->\n```python\npass\n```\n```console\n$ ls\n```\n")
+    assert INSTALLS.search("pip install 'branchml[plot]'\n")
+    assert INSTALLS.search("cd x && make demo\n")
+    assert not INSTALLS.search("branchml pull raw clean  # make sure, pip install\n")
     assert SYNOPSIS.search("branchml verify acme-v3 [--json]\n")
     assert SYNOPSIS.search("branchml config validate [FILE]\n")
     assert not SYNOPSIS.search("test -f x && [ -d y ]\necho '[--json]'  # [--json]\n")
