@@ -39,7 +39,7 @@ INSTALLS = re.compile(r"^[^#\n]*\b(pip3? install|apt(-get)? install|make\b|sudo\
 # tracking-monitoring 13 s; README, api.md and graph.md 3 to 6 s); the tutorial follows the
 # demo. A page with many blocks is taken for slow until measured.
 SLOW_PAGES = {"docs/guide.md", "docs/tracking-monitoring.md", "docs/tutorial.md"}
-SLOW_BLOCKS = 8
+SLOW_BLOCKS = 12
 
 
 def _params() -> list[object]:
