@@ -95,6 +95,13 @@ def test_the_skips_stay_few() -> None:
         "run:\n" + "\n".join(counted))
 
 
+def test_readme_starts_with_the_two_commands() -> None:
+    """`make demo` and `make test` stay the README's first two commands (issue 20)."""
+    first = next(b for b in parse(ROOT / "README.md") if b.lang in RUN_LANGS)
+    commands = [line.split("#")[0].strip() for line in first.code.splitlines()]
+    assert [c for c in commands if c] == ["make demo", "make test"]
+
+
 def test_config_samples_follow_the_schema(tmp_path: Path) -> None:
     """A ```yaml sample whose keys are branchml.yaml's, laid over the default config, is valid."""
     keys = set(json.loads((SCHEMAS / "config.schema.json").read_text())["properties"])
