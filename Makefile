@@ -53,7 +53,7 @@ lint: venv  ## ruff + mypy (strict)
 	$(BIN)/mypy
 
 # The full kill matrix (marker faults) is test-faults' own: deselected here rather than shown as
-# skips, so a skip in `make test` always means the machine lacks something (README, Develop).
+# skips, so a skip in `make test` always means the machine lacks something (docs/develop.md).
 test: lint servers  ## lint, then every test (slow end-to-end ones included), on all cores
 	$(BIN)/pytest -q -n auto -p no:cacheprovider -m "not faults"
 
