@@ -42,7 +42,9 @@ def undo(
     if r["op"] is None:
         return out("Nothing to undo: the operation log holds no branchml write to take back.")
     verb = "Would take back" if dry_run else "Took back"
-    out(f"{verb} `branchml {r['command']}` ({r['op']}):")
+    if not r["restored"]:
+        verb = "Could take back nothing of" if dry_run else "Took back nothing of"
+    out(f"{verb} `branchml {r['command']}` ({r['op']})" + (":" if r["restored"] else "."))
     for step in r["restored"]:
         out(f"  {step}")
     for kept in r["kept"]:

@@ -64,7 +64,8 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
     else:
         steps, kept = plain_steps(repo, op), []
     report = UndoReport(op.op, op.command, [s.describe() for s in steps], kept, dry_run, revert)
-    if not dry_run and steps:
+    # a revert that can take back nothing is still logged: the stack moves on past the write
+    if not dry_run and (steps or kept):
         apply.apply(repo, Plan(f"undo {'--revert ' if revert else ''}{op.op}", steps))
     return report
 

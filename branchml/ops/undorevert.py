@@ -36,12 +36,12 @@ def revert_steps(repo: objectstore.Repo, op: Op) -> tuple[list[Step], list[str]]
         where = pushed_to(repo, c["ref"], c["new"])
         if where is None:
             moves.append(back)
+        elif c["ref"].startswith("refs/tags/"):
+            kept.append(f"release {short(c['ref'])} is on {where} and stays: a pushed "
+                        "release is never taken back")
         elif c["old"] is None:
             kept.append(f"{short(c['ref'])} was made by `branchml {op.command}` and is on "
                         f"{where}: it stays (delete it there yourself if it must go)")
-        elif c["ref"].startswith("refs/tags/"):
-            kept.append(f"release tag {short(c['ref'])} is on {where} and stays: a pushed "
-                        "release is never taken back")
         elif c["ref"].startswith("refs/deploy/"):
             moves.append(RefUpdate(c["ref"], c["new"], _redeploy(repo, op, c), "(forward)"))
         elif c["ref"].startswith("refs/heads/"):
