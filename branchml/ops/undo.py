@@ -91,8 +91,10 @@ def target(ops: list[Op]) -> Op | None:
 def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
     """The steps that put back what `op` moved, after checking nothing moved since."""
     refs = [c for c in op.changes if c["kind"] == "ref"]
-    pushed = [f"{short(c['ref'])} ({where})" for c in refs
-              if (where := pushed_to(repo, c["ref"], c["new"])) is not None]
+    # sync and clone bring the remote's refs here: theirs being there is not a push
+    fetched = op.command.startswith(("sync ", "clone "))
+    pushed = [] if fetched else [f"{short(c['ref'])} ({where})" for c in refs
+                                 if (where := pushed_to(repo, c["ref"], c["new"])) is not None]
     if pushed:
         raise VerdictError(
             f"`branchml {op.command}` is pushed already ({', '.join(pushed)}), and undo never "
