@@ -397,3 +397,9 @@ _RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
 __all__ += ["Environment", "GraphResult", "ImpactReport", "LineageRows", "Reproduction",
             "RowLineage", "TrainReport", "UploadRows", "environment", "graph", "impact",
             "reproduce", "row_lineage", "train"]
+
+
+# --- issue 20: undo ---
+from branchml.api._undo import UndoEntry, UndoResult, undo, undo_list  # noqa: E402
+
+__all__ += ["UndoEntry", "UndoResult", "undo", "undo_list"]

@@ -15,6 +15,7 @@ from branchml.errors import UsageError
 for _area in ("foundation", "data", "releases", "tracking", "remote", "graph"):
     import_module(f"branchml.cli.{_area}")
 import_module("branchml.cli.reproduce")  # issue 21: train, reproduce
+import_module("branchml.cli.undo")  # issue 20: undo
 
 __all__ = ["app", "run"]
 

@@ -36,6 +36,16 @@ class ConfigSet(NamedTuple):
         return f"git config {self.key} = {self.value}"
 
 
+class ConfigUnset(NamedTuple):
+    """A git config key removed (undo of a ConfigSet that created it)."""
+
+    key: str
+    old: str
+
+    def describe(self) -> str:
+        return f"git config --unset {self.key}"
+
+
 class HookInstall(NamedTuple):
     name: str
     path: str  # absolute path of the hook file
@@ -69,7 +79,7 @@ class Checkout(NamedTuple):
         return f"update the working tree to {self.branch}"
 
 
-Step = RefUpdate | ConfigSet | HookInstall | HookRemove | LfsInstall | Checkout
+Step = RefUpdate | ConfigSet | ConfigUnset | HookInstall | HookRemove | LfsInstall | Checkout
 
 
 @dataclass

@@ -14,11 +14,13 @@ branchml command of any kind finishes. Each step's before/after goes to the oper
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from branchml.core.plan import (
     Checkout,
     ConfigSet,
+    ConfigUnset,
     HookInstall,
     HookRemove,
     LfsInstall,
@@ -96,17 +98,20 @@ def _moved(step: Checkout, refs: list[RefUpdate]) -> RefUpdate | None:
 def _run(repo: objectstore.Repo, plan: Plan, done: list[dict[str, Any]]) -> None:
     refs = [s for s in plan.steps if isinstance(s, RefUpdate)]
     for step in plan.steps:
-        if isinstance(step, HookInstall):
-            done.append(hooks.apply_install(step))
-        elif isinstance(step, HookRemove):
-            done.append(hooks.apply_remove(step))
+        if isinstance(step, HookInstall | HookRemove):
+            done.append(_hook(repo, step))
         elif isinstance(step, ConfigSet):
             proc.run(["git", "config", "--local", step.key, step.value], cwd=repo.pg.path)
             done.append({"kind": "config", "key": step.key, "old": step.old, "new": step.value})
+        elif isinstance(step, ConfigUnset):
+            proc.run(["git", "config", "--local", "--unset-all", step.key], cwd=repo.pg.path)
+            done.append({"kind": "config", "key": step.key, "old": step.old, "new": None})
         elif isinstance(step, LfsInstall):
             assert repo.root is not None
+            before = {k: local_config(repo, k) for k in LFS_FILTER_KEYS}
             lfs.install_filters(repo.root)
-            done.append({"kind": "lfs", "action": "install-filters"})
+            done.append({"kind": "lfs", "action": "install-filters", "old": before,
+                         "new": {k: local_config(repo, k) for k in LFS_FILTER_KEYS}})
         elif isinstance(step, RefUpdate) and step is refs[0]:
             faults.point("refs-before")
             repo.update_refs(refs, f"branchml: {plan.command}")
@@ -117,6 +122,34 @@ def _run(repo: objectstore.Repo, plan: Plan, done: list[dict[str, Any]]) -> None
             done.append({"kind": "worktree", "branch": step.branch})
         if not isinstance(step, RefUpdate | Checkout):
             faults.point("install")
+
+
+# the keys `git lfs install --local --skip-repo` writes, recorded so `undo` can restore them
+LFS_FILTER_KEYS = ("filter.lfs.clean", "filter.lfs.smudge", "filter.lfs.process",
+                   "filter.lfs.required", "lfs.repositoryformatversion")
+
+
+def local_config(repo: objectstore.Repo, key: str) -> str | None:
+    """`key` in the repository's own config (.git/config), not the user's or the system's."""
+    r = proc.run(["git", "config", "--local", "--get", key], cwd=repo.pg.path, check=False)
+    return r.stdout.decode(errors="replace").rstrip("\n") if r.returncode == 0 else None
+
+
+def _hook(repo: objectstore.Repo, step: HookInstall | HookRemove) -> dict[str, Any]:
+    """Install or remove a hook, its file before and after kept as blobs (ids in the log):
+    `undo` puts back the exact bytes, and only over the file this step left."""
+    path = Path(step.path)
+    moved_away = isinstance(step, HookInstall) and step.keep_legacy
+    old = None if moved_away or not path.is_file() else _blob(repo, path.read_bytes())
+    done = hooks.apply_install(step) if isinstance(step, HookInstall) \
+        else hooks.apply_remove(step)
+    new = _blob(repo, path.read_bytes()) if path.is_file() else None
+    return {**done, "old_blob": old, "new_blob": new}
+
+
+def _blob(repo: objectstore.Repo, data: bytes) -> str:
+    with objectstore.writing(repo.pg.path):
+        return str(repo.pg.create_blob(data))
 
 
 def _checkout(repo: objectstore.Repo, step: Checkout, refs: list[RefUpdate]) -> None:

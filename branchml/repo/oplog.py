@@ -7,6 +7,12 @@ refs had moved (`recovered`).
 Format (JSON lines in <git-common-dir>/branchml/oplog.jsonl):
   {"op": ID, "event": "begin", "time": ISO, "command": NAME, "argv": [...]}
   {"op": ID, "event": "end", "time": ISO, "changes": [ {"kind": "ref"|"config"|"hook", ...} ]}
+Changes: `ref` (ref, old, new: object ids, None for absent), `config` (key, old, new: None
+for unset), `hook` (path, action, legacy, and since issue 20 old_blob/new_blob: the hook
+file before and after, kept as git blobs so `undo` can put the bytes back), `lfs` (since
+issue 20 old/new: the filter keys before and after), `worktree` (branch). Lines of older
+versions lack the issue-20 fields and stay readable. `branchml undo` is logged as a write
+whose command is `undo [--revert] <op>` (ops/undolog.py reads the log as a stack).
 """
 
 from __future__ import annotations
