@@ -168,15 +168,11 @@ run branchml lineage models/model.pkl --rev acme-v3
 run branchml runs
 run branchml graph
 if [ -n "$graph" ]; then run branchml graph -o "$graph"; fi
-if branchml undo --help >/dev/null 2>&1; then  # TODO(merge): drop this guard once undo is in
-  run branchml undo --list
-  run branchml undo
-  run branchml deployed --client acme
-  say "(the rollback is taken back: acme is on acme-v3 again; roll back once more, for good)"
-  run branchml rollback --client acme
-else
-  say "(branchml undo is not in this build yet: skipped)"
-fi
+run branchml undo --list
+run branchml undo
+run branchml deployed --client acme
+say "(the rollback is taken back: acme is on acme-v3 again; roll back once more, for good)"
+run branchml rollback --client acme
 
 step "Done in $((SECONDS - started)) s"
 say "releases:  $(git tag --list 'acme-v*' | tr '\n' ' ')"
