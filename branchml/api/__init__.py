@@ -348,9 +348,6 @@ def upgrade(path: str | Path = ".", dry_run: bool = False) -> UpgradeReport:
 
 
 # --- issue 18: leakage guard and lineage to raw (h3) ---
-if TYPE_CHECKING:
-    pass
-
 __all__ += ["next_release", "split_rows"]
 
 
@@ -377,7 +374,7 @@ __all__ += ["AlertDelivery", "monitor_notify"]
 __all__ += ["drift_report"]
 
 
-# --- issues 20 and 21: graph, reproduce, row lineage (each in its own api module) ---
+# --- issues 20 and 21: graph, undo, reproduce, row lineage (each in its own api module) ---
 from branchml.api._graph import GraphResult, graph  # noqa: E402
 from branchml.api._lineage import (  # noqa: E402
     ImpactReport,
@@ -388,6 +385,7 @@ from branchml.api._lineage import (  # noqa: E402
     row_lineage,
 )
 from branchml.api._reproduce import Environment, environment, reproduce, train  # noqa: E402
+from branchml.api._undo import UndoEntry, UndoResult, undo, undo_list  # noqa: E402
 
 if TYPE_CHECKING:
     from branchml.ops.reproduce import Reproduction
@@ -395,11 +393,5 @@ if TYPE_CHECKING:
 
 _RESULT_CLASSES.update({"Reproduction": "reproduce", "TrainReport": "train"})
 __all__ += ["Environment", "GraphResult", "ImpactReport", "LineageRows", "Reproduction",
-            "RowLineage", "TrainReport", "UploadRows", "environment", "graph", "impact",
-            "reproduce", "row_lineage", "train"]
-
-
-# --- issue 20: undo ---
-from branchml.api._undo import UndoEntry, UndoResult, undo, undo_list  # noqa: E402
-
-__all__ += ["UndoEntry", "UndoResult", "undo", "undo_list"]
+            "RowLineage", "TrainReport", "UndoEntry", "UndoResult", "UploadRows", "environment",
+            "graph", "impact", "reproduce", "row_lineage", "train", "undo", "undo_list"]
