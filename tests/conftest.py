@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,3 +251,45 @@ def stable(project: Path, bml) -> Path:  # type: ignore[no-untyped-def]
     commit(project, {"models/model.pkl": "w1", "tracking/metrics.json": '{"acc": 0.9}',
                      "tracking/params.json": '{"lr": 0.1}'}, branch="stable/model")
     return project
+
+
+# -- repositories built once per module and copied for each test (issue 20, test time) --------
+Bml = Callable[..., Result]
+
+
+def build_once(factory: pytest.TempPathFactory, home: Path, name: str,
+               build: Callable[[Path, Bml], object]) -> Path:
+    """`build(root, bml)` run once in a folder of its own, in the environment `isolated`
+    gives every test (a module-scoped fixture is set up before the autouse one runs).
+    Tests take a copy (`copy_built`): a prepared repository copies in a fraction of the
+    seconds its branchml commands take to build it."""
+    root = factory.mktemp(name)
+
+    def run(*args: str, cwd: Path | None = None) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as m, redirect_stdout(out), redirect_stderr(err):
+            if cwd is not None:
+                m.chdir(cwd)
+            code = main(list(args))
+        return Result(code, out.getvalue(), err.getvalue())
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("HOME", str(home))
+        m.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        m.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        m.setenv("PATH", BIN + os.pathsep + os.environ["PATH"])
+        for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_GLOBAL"):
+            m.delenv(var, raising=False)
+        build(root, run)
+    return root
+
+
+def copy_built(template: Path, dest: Path) -> None:
+    """Every folder of `template` copied into `dest`; the absolute paths git's configs hold
+    (a remote's URL) rewritten to name the copy, so nothing points back at the template."""
+    for child in template.iterdir():
+        shutil.copytree(child, dest / child.name, symlinks=True)
+    for cfg in [*dest.glob("*/.git/config"), *dest.glob("*/config")]:
+        text = cfg.read_text()
+        if f"{template}{os.sep}" in text:
+            cfg.write_text(text.replace(f"{template}{os.sep}", f"{dest}{os.sep}"))
