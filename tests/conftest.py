@@ -285,11 +285,28 @@ def build_once(factory: pytest.TempPathFactory, home: Path, name: str,
 
 
 def copy_built(template: Path, dest: Path) -> None:
-    """Every folder of `template` copied into `dest`; the absolute paths git's configs hold
-    (a remote's URL) rewritten to name the copy, so nothing points back at the template."""
+    """Every folder of `template` copied into `dest`; the absolute paths its files hold (a
+    remote's URL in git's config, hook paths in branchml's operation log) rewritten to name
+    the copy, so nothing points back at the template."""
     for child in template.iterdir():
         shutil.copytree(child, dest / child.name, symlinks=True)
-    for cfg in [*dest.glob("*/.git/config"), *dest.glob("*/config")]:
-        text = cfg.read_text()
-        if f"{template}{os.sep}" in text:
-            cfg.write_text(text.replace(f"{template}{os.sep}", f"{dest}{os.sep}"))
+    old, new = f"{template}{os.sep}".encode(), f"{dest}{os.sep}".encode()
+    for path in dest.rglob("*"):
+        if "objects" in path.parts or path.is_symlink() or not path.is_file():
+            continue  # git's objects name no path; the rest is a few small files
+        data = path.read_bytes()
+        if old in data:
+            path.write_bytes(data.replace(old, new))
+
+
+def served(root: Path, bml: Bml) -> Path:
+    """What the `project` and `installed_server` fixtures make, under `root` (for
+    `build_once`): `root/proj` made by `branchml init`, pushed whole to `root/server.git`
+    (its `origin`, with `branchml install`)."""
+    project = root / "proj"
+    r = bml("init", str(project))
+    assert r.code == 0, r.err
+    empty_server(project, root)
+    pushed = git_proc("push", "origin", "--all", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr
+    return project

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Bml, build_once, commit, copy_built, empty_server, git, git_proc
+from tests.conftest import Bml, build_once, commit, copy_built, git, git_proc, served
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +23,7 @@ def release(root: Path, bml: Bml) -> None:
     """dev code promoted and raw data pulled into stable/model, a model trained there, all
     pushed to a server made the documented way, and acme-v1 tagged and pushed by
     `branchml tag --push` (the legitimate twin)."""
-    project = root / "proj"
-    assert bml("init", str(project)).code == 0
-    empty_server(project, root)
-    pushed = git_proc("push", "origin", "--all", cwd=project)
-    assert pushed.returncode == 0, pushed.stderr
+    project = served(root, bml)
     commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
     assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
     commit(project, {"data/d.csv": "a\n1\n"}, branch="raw")
