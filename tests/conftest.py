@@ -297,6 +297,10 @@ def copy_built(template: Path, dest: Path) -> None:
         data = path.read_bytes()
         if old in data:
             path.write_bytes(data.replace(old, new))
+    for repo in dest.glob("*/.git"):
+        # the copies' inodes and ctimes differ from what the index recorded: refreshed, so a
+        # plumbing diff that does not refresh sees the clean tree a fresh build has
+        git("update-index", "-q", "--refresh", cwd=repo.parent, check=False)
 
 
 def served(root: Path, bml: Bml) -> Path:
@@ -310,3 +314,32 @@ def served(root: Path, bml: Bml) -> Path:
     pushed = git_proc("push", "origin", "--all", cwd=project)
     assert pushed.returncode == 0, pushed.stderr
     return project
+
+
+def inited(root: Path, bml: Bml) -> Path:
+    """What the `project` fixture makes, under `root` (for `build_once`)."""
+    project = root / "proj"
+    r = bml("init", str(project))
+    assert r.code == 0, r.err
+    return project
+
+
+@pytest.fixture(scope="session")
+def inited_template(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
+    return build_once(tmp_path_factory, home, "inited", inited)
+
+
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
+    return build_once(tmp_path_factory, home, "served", served)
+
+
+def copied_project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """For a test file's own `project` fixture: a copy of `branchml init`'s project at
+    `tmp_path/proj`, with its server at `tmp_path/server.git` when the test takes
+    `installed_server` (which then returns that path). Equal to what the conftest fixtures
+    build, in ~10 ms instead of seconds."""
+    wanted = "served_template" if "installed_server" in request.fixturenames else \
+        "inited_template"
+    copy_built(request.getfixturevalue(wanted), tmp_path)
+    return tmp_path / "proj"

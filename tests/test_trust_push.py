@@ -11,28 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, build_once, commit, copy_built, git, git_proc, served
+from tests.conftest import BIN, commit, copied_project, git, git_proc
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
-    # init + install + first push cost seconds per test; built once per xdist worker
-    return build_once(tmp_path_factory, home, "served", served)
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # init + install + first push cost seconds per test: copied from one build (conftest)
+    return copied_project(request, tmp_path)
 
 
 @pytest.fixture
-def project(built: Path, tmp_path: Path) -> Path:
-    """A copy of what the `project` + `installed_server` fixtures make: `tmp_path/proj`."""
-    copy_built(built, tmp_path)
-    return tmp_path / "proj"
-
-
-@pytest.fixture
-def server(project: Path, tmp_path: Path) -> Path:
-    """The project's origin (`tmp_path/server.git`), holding its first push."""
+def installed_server(project: Path, tmp_path: Path) -> Path:
     return tmp_path / "server.git"
+
+
+@pytest.fixture
+def server(installed_server: Path) -> Path:
+    return installed_server
 
 
 def refs(bare: Path) -> str:
