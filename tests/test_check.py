@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, snapshot, write
+from tests.conftest import commit, copied_project, git, snapshot, write
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # `branchml init` costs a second or more per test: copied from one build (conftest)
+    return copied_project(request, tmp_path)
+
 
 YAML_LOOSE_RAW = ("version: 1\nbranches:\n  main: {type: main, may_change: [docs, config]}\n"
                   "  raw: {type: data, parent: main, may_change: [data, docs, config]}\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, git_proc
+from tests.conftest import Bml, build_once, commit, copy_built, git, git_proc, served
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +19,11 @@ FAKE_DEV = "1234567890abcdef1234567890abcdef12345678"
 FAKE_CLEAN = "fedcba0987654321fedcba0987654321fedcba09"
 
 
-@pytest.fixture
-def released(project: Path, installed_server: Path, bml) -> Path:  # type: ignore[no-untyped-def]
+def release(root: Path, bml: Bml) -> None:
     """dev code promoted and raw data pulled into stable/model, a model trained there, all
-    pushed, and acme-v1 tagged and pushed by `branchml tag --push` (the legitimate twin)."""
+    pushed to a server made the documented way, and acme-v1 tagged and pushed by
+    `branchml tag --push` (the legitimate twin)."""
+    project = served(root, bml)
     commit(project, {"src/train.py": "print('train')\n"}, branch="dev/model")
     assert bml("promote", "dev/model", "stable/model", cwd=project).code == 0
     commit(project, {"data/d.csv": "a\n1\n"}, branch="raw")
@@ -33,7 +34,26 @@ def released(project: Path, installed_server: Path, bml) -> Path:  # type: ignor
     assert pushed.returncode == 0, pushed.stderr
     r = bml("tag", "--client", "acme", "--push", cwd=project)
     assert r.code == 0, r.err
-    return project
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
+    # every test starts from the same release: built once per xdist worker (~10 s; session
+    # scope, as a module fixture is rebuilt after another file's test), copied per test
+    return build_once(tmp_path_factory, home, "released", release)
+
+
+@pytest.fixture
+def released(built: Path, tmp_path: Path) -> Path:
+    """A copy of `release`'s project (`tmp_path/proj`) and server (`tmp_path/server.git`)."""
+    copy_built(built, tmp_path)
+    return tmp_path / "proj"
+
+
+@pytest.fixture
+def installed_server(released: Path, tmp_path: Path) -> Path:
+    """The copied project's origin, with branchml's pre-receive hook."""
+    return tmp_path / "server.git"
 
 
 def refs(bare: Path) -> str:

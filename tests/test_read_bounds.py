@@ -17,7 +17,19 @@ from pathlib import Path
 import pytest
 
 from branchml.core import bounds, split, splitcheck
-from tests.conftest import BIN, commit, git, git_proc
+from tests.conftest import BIN, commit, copied_project, git, git_proc
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # `branchml init` (and the served origin) cost seconds per test: copied from one build
+    return copied_project(request, tmp_path)
+
+
+@pytest.fixture
+def installed_server(project: Path, tmp_path: Path) -> Path:
+    return tmp_path / "server.git"
+
 
 MIB = 1 << 20
 PEAK_KB = 150_000  # branchml's own peak: python and its imports are ~60 MB; never the object

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, commit, git
+from tests.conftest import BIN, commit, copied_project, git
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # `branchml init` costs a second or more per test: copied from one build (conftest)
+    return copied_project(request, tmp_path)
+
 
 UP1 = "".join(f"{i},{i * 2}\n" for i in range(20))
 UP2 = "".join(f"{i},{i * 2}\n" for i in range(20, 40))

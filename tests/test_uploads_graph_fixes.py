@@ -16,7 +16,19 @@ from branchml.errors import UsageError
 from branchml.ops import driftreport, outfile, uploadrows
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo.reader import Git
-from tests.conftest import commit, git, git_proc
+from tests.conftest import commit, copied_project, git, git_proc
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # `branchml init` (and the served origin) cost seconds per test: copied from one build
+    return copied_project(request, tmp_path)
+
+
+@pytest.fixture
+def installed_server(project: Path, tmp_path: Path) -> Path:
+    return tmp_path / "server.git"
+
 
 V1 = b'x,y\n0,0\n1,"a\n'  # ends inside an open quoted field (its last byte a LF)
 V2 = V1 + b'b"\n5,6\n'  # closes it and adds a row

@@ -29,10 +29,11 @@ def test_wheel_ships_templates_and_init_works(tmp_path: Path, cc: str | None) ->
     # PEP 561: without the marker, mypy refuses every `from branchml import api` (docs/api.md)
     assert "branchml/py.typed" in zipfile.ZipFile(wheel).namelist()
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # no pip of its own (ensurepip takes ~5 s): this environment's pip installs into it
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     vpy = venv / "bin" / "python"
-    subprocess.run([str(vpy), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(vpy), "install", "-q",
+                    "--no-deps", str(wheel)], check=True, capture_output=True)
     # dependencies come from this environment's site-packages (not its editable .pth files)
     site = subprocess.run([str(vpy), "-c", "import site; print(site.getsitepackages()[0])"],
                           check=True, capture_output=True, text=True).stdout.strip()
