@@ -225,6 +225,15 @@ def count_in(withdrawn: Any, hashes: Any) -> int:
     """How many of `hashes` (with repeats) are among the sorted `withdrawn`."""
     if not len(withdrawn) or not len(hashes):
         return 0
+    if native.available() and 4 * len(withdrawn) <= len(hashes):
+        # a C table of the set, made for this batch (a quarter of the probes' cost at most,
+        # and let go after it): one probe a hash where a search took ~14
+        table = native.UploadIndex(len(withdrawn))
+        w = np.ascontiguousarray(withdrawn, dtype=np.int64)
+        table.add_at(0, w.ctypes.data, len(w))
+        h = np.ascontiguousarray(hashes, dtype=np.int64)
+        one = np.zeros(1, dtype=np.int64)
+        return table.count_at(h.ctypes.data, len(h), one.ctypes.data, 1)[0]
     if len(withdrawn) > 1 << 16:  # past the CPU cache: sorted probes share it
         hashes = np.sort(hashes)
     pos = np.searchsorted(withdrawn, hashes)
