@@ -121,13 +121,15 @@ def test_the_loaded_library_is_the_one_this_code_was_written_for() -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_count_in_gives_the_search_s_answer_with_and_without_the_table(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # impact's count: a C table for a batch at least 4 times the set, else a sorted search
+    # impact's count: a C table for a batch at least a quarter of the set, else a search
     rng = np.random.default_rng(seed)
     pool = np.concatenate([rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64),
                            _i64(0, 1, ALL_ONES)])
     withdrawn = rowindex.withdrawn_set([rng.choice(pool[:300], 60), _i64(0, ALL_ONES)])
-    batches = [rng.choice(pool, n) for n in (5, 239, 240, 3000)]
+    batches = [rng.choice(pool, n) for n in (5, 14, 15, 60, 3000)]
     got = [rowindex.count_in(withdrawn, b) for b in batches]
+    monkeypatch.setattr(rowindex, "SET_ROWS", 1)  # larger sets: searched
+    assert got == [rowindex.count_in(withdrawn, b) for b in batches]
     monkeypatch.setattr(native, "_lib", None)
     assert got == [rowindex.count_in(withdrawn, b) for b in batches]
     assert got[-1] > 0 and rowindex.count_in(withdrawn, _i64(1)) == 0

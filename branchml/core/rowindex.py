@@ -221,13 +221,18 @@ def withdrawn_set(parts: Iterable[Any]) -> Any:
     return np.unique(np.concatenate(found)) if found else EMPTY
 
 
+SET_ROWS = 1 << 20  # larger sets are searched (sorted probes): a table per batch is 16 MiB
+
+
 def count_in(withdrawn: Any, hashes: Any) -> int:
     """How many of `hashes` (with repeats) are among the sorted `withdrawn`."""
     if not len(withdrawn) or not len(hashes):
         return 0
-    if native.available() and 4 * len(withdrawn) <= len(hashes):
-        # a C table of the set, made for this batch (a quarter of the probes' cost at most,
-        # and let go after it): one probe a hash where a search took ~14
+    if native.available() and len(withdrawn) <= min(4 * len(hashes), SET_ROWS):
+        # a C table of the set, made for this batch and let go after it: one probe a hash
+        # where a search took ~14 mispredicted steps (an insert costs about a probe, so the
+        # table pays off from a batch a quarter of the set's size: impact's batches are
+        # often one file of rows, smaller than the set)
         table = native.UploadIndex(len(withdrawn))
         w = np.ascontiguousarray(withdrawn, dtype=np.int64)
         table.add_at(0, w.ctypes.data, len(w))
