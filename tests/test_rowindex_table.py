@@ -106,6 +106,20 @@ def test_the_table_counts_distinct_rows_and_refuses_what_it_was_not_sized_for() 
         table.count_at(h.ctypes.data, 3, counts.ctypes.data, 1)
 
 
+@needs_c
+def test_more_rows_or_uploads_than_the_table_numbers_use_numpys_index(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = [(1, _i64(7, 9)), (0, _i64(9, 4))]
+    monkeypatch.setattr(native, "MAX_ROWS", 3)
+    assert isinstance(rowindex.index(list(parts)), rowindex.RowIndex)
+    monkeypatch.setattr(native, "MAX_ROWS", 4)
+    assert isinstance(rowindex.index(list(parts)), native.UploadIndex)
+    monkeypatch.setattr(native, "MAX_UPLOADS", 0)
+    got = rowindex.index(list(parts))
+    assert isinstance(got, rowindex.RowIndex)
+    assert _answers(got, 2, [_i64(9, 9, 7, 1)]) == ([2, 1], 4, 1, 2)
+
+
 def test_without_the_library_the_index_is_numpys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "_lib", None)
     got = rowindex.index([(1, _i64(7, 9)), (0, _i64(9, 4))])

@@ -206,6 +206,7 @@ def shared(ours: array[int], theirs: Iterable[array[int]]) -> Table:
 
 
 MAX_UPLOADS = 0x7FFFFFFE  # an upload's number and a flag share 32 bits (_rowhash.c)
+MAX_ROWS = 3 * (1 << 30) - 128  # the table's slots (4/3 a row, +64) are numbered in 32 bits
 
 
 class UploadIndex:
@@ -217,7 +218,7 @@ class UploadIndex:
     def __init__(self, rows: int) -> None:
         assert _lib is not None
         self.capacity = rows + rows // 3 + 64
-        if self.capacity >= 1 << 32:
+        if rows > MAX_ROWS:
             raise ValueError(f"{rows} rows are more than a row index holds")
         self._slots = bytearray(12 * self.capacity)
         self._at = _addr(self._slots)

@@ -175,9 +175,11 @@ def index(parts: list[tuple[int, Any]]) -> RowIndex | native.UploadIndex:
     """The index of raw rows from (upload index, hashes) parts, in any order, emptying the
     list as it is read: the C table when the library is there (no sort: the sort of 10M
     hashes was most of `lineage --rows`'s time past 10 s), else `build_index`."""
-    if not native.available():
-        return build_index(parts)
-    table = native.UploadIndex(sum(len(h) for _, h in parts))
+    rows = sum(len(h) for _, h in parts)
+    if not native.available() or rows > native.MAX_ROWS or \
+            any(u > native.MAX_UPLOADS for u, _ in parts):
+        return build_index(parts)  # beyond what the table numbers: sorted, slower
+    table = native.UploadIndex(rows)
     for i, (u, h) in enumerate(parts):
         h = np.ascontiguousarray(h, dtype=np.int64)
         table.add_at(u, h.ctypes.data, len(h))
