@@ -10,6 +10,10 @@
    caller: 0 marks an empty slot, so a hash of 0 is stored as 1 (two rows then share a
    slot; every row found by hash is compared byte for byte afterwards anyway).
 
+   The row index (bm_index_*): raw rows by hash for `lineage --rows`, each hash with the
+   earliest upload that added it and whether another upload added it too; exact (a hash of
+   0 or of all ones is a key like any other), see below.
+
    bm_plain_numbers: the numeric columns of a CSV/TSV block checked for plain decimal
    numbers, field by field (numfields.py holds the same rule in NumPy and the definition).
 
@@ -21,7 +25,7 @@
 #include <string.h>
 
 #define K1 0x9E3779B97F4A7C15ULL
-#define ABI 2
+#define ABI 3
 
 int bm_abi(void) { return ABI; }
 
@@ -140,6 +144,79 @@ size_t bm_table_hits(const uint64_t *table, uint64_t mask, const uint64_t *h, si
         found += hit[i];
     }
     return found;
+}
+
+/* The row index: `cap` slots of 12 bytes, a hash (8) then a value (4): 0 for an empty slot,
+   else the earliest upload plus one, with the top bit set once a second upload added the
+   hash. The empty mark is in the value, so every 64-bit hash is a key. A slot is chosen
+   by the hash's top 32 bits scaled to `cap` (any size under 2**32, so the caller sizes the
+   table to the rows, not to a power of two), then linear probing. The hashes are keyed by
+   a per-process seed, so nobody can make rows crowd one run of slots. A probe is a cache
+   miss (the table is far larger than the cache): the slot AHEAD hashes on is prefetched. */
+
+#define SHARED 0x80000000u
+#define AHEAD 16
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p))
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+static inline uint64_t slot_of(uint64_t h, uint64_t cap) { return ((h >> 32) * cap) >> 32; }
+
+/* The slot holding h, or the empty slot where it would go. */
+static inline unsigned char *find(unsigned char *table, uint64_t cap, uint64_t h) {
+    uint64_t j = slot_of(h, cap), key;
+    uint32_t v;
+    for (;;) {
+        unsigned char *s = table + 12 * j;
+        memcpy(&v, s + 8, 4);
+        if (!v) return s;
+        memcpy(&key, s, 8);
+        if (key == h) return s;
+        if (++j == cap) j = 0;
+    }
+}
+
+/* Adds the n hashes of one upload (`upload` < 2**31 - 1); the caller keeps the table at
+   most 3/4 full. Returns how many hashes were new to it. */
+size_t bm_index_add(unsigned char *table, uint64_t cap, const uint64_t *h, size_t n,
+                    uint32_t upload) {
+    size_t added = 0;
+    uint32_t mine = upload + 1, v;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) PREFETCH(table + 12 * slot_of(h[i + AHEAD], cap));
+        unsigned char *s = find(table, cap, h[i]);
+        memcpy(&v, s + 8, 4);
+        if (!v) {
+            memcpy(s, &h[i], 8);
+            v = mine;
+            added++;
+        } else if ((v & ~SHARED) != mine) {  /* uploads come in any order: keep the least */
+            v = SHARED | ((v & ~SHARED) < mine ? v & ~SHARED : mine);
+        }
+        memcpy(s + 8, &v, 4);
+    }
+    return added;
+}
+
+/* Counts n hashes against the table: per_upload[u] += 1 for each hash whose earliest
+   upload is u; stats[0] += how many were in it, stats[1] += how many of those another
+   upload added too. */
+void bm_index_count(unsigned char *table, uint64_t cap, const uint64_t *h, size_t n,
+                    int64_t *per_upload, int64_t *stats) {
+    int64_t found = 0, shared = 0;
+    uint32_t v;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) PREFETCH(table + 12 * slot_of(h[i + AHEAD], cap));
+        memcpy(&v, find(table, cap, h[i]) + 8, 4);
+        if (!v) continue;
+        found++;
+        shared += (v & SHARED) != 0;
+        per_upload[(v & ~SHARED) - 1]++;
+    }
+    stats[0] += found;
+    stats[1] += shared;
 }
 
 /* A plain decimal number (numfields.py): [+-], digits with at most one dot (and at least one

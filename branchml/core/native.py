@@ -7,7 +7,9 @@ hatch_build.py); without one, or when it does not load, `available()` is False a
 BRANCHML_NATIVE=0 turns the library off (tests run both ways).
 
 Hashes are held in `array('Q')`s (8 bytes a row, no Python object per row); a `Table` is
-a set of them in one flat array, kept at most half full.
+a set of them in one flat array, kept at most half full. An `UploadIndex` maps each raw
+row's hash to its earliest upload (`lineage --rows`; core/rowindex.py holds the NumPy index
+that gives the same answers).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress
 from pathlib import Path
 
-_ABI = 2  # bm_abi() of the library this code was written for: another one is not used
+_ABI = 3  # bm_abi() of the library this code was written for: another one is not used
 _P = ctypes.c_void_p
 _N = ctypes.c_size_t
 _U64 = ctypes.c_uint64
@@ -50,6 +52,10 @@ def _load() -> ctypes.CDLL | None:
     lib.bm_table_rehash.restype = None
     lib.bm_table_hits.argtypes = [_P, _U64, _P, _N, _P]
     lib.bm_table_hits.restype = _N
+    lib.bm_index_add.argtypes = [_P, _U64, _P, _N, ctypes.c_uint32]
+    lib.bm_index_add.restype = _N
+    lib.bm_index_count.argtypes = [_P, _U64, _P, _N, _P, _P]
+    lib.bm_index_count.restype = None
     lib.bm_plain_numbers.argtypes = [ctypes.c_char_p, _N, ctypes.c_ubyte, _N, ctypes.c_char_p]
     lib.bm_plain_numbers.restype = ctypes.c_int
     return lib
@@ -197,3 +203,49 @@ def shared(ours: array[int], theirs: Iterable[array[int]]) -> Table:
         candidates.add(maybe)
         both.add(candidates.found(ours))
     return both
+
+
+MAX_UPLOADS = 0x7FFFFFFE  # an upload's number and a flag share 32 bits (_rowhash.c)
+MAX_ROWS = 3 * (1 << 30) - 128  # the table's slots (4/3 a row, +64) are numbered in 32 bits
+
+
+class UploadIndex:
+    """Raw rows by hash: each distinct hash's earliest upload and whether another upload
+    added it too, in a table of 12 bytes a slot sized for `rows` hashes (at most 3/4 full:
+    ~16 bytes a raw row). Uploads are added in any order; hashes are given by address (a
+    NumPy int64 array's `.ctypes.data`), as `hash_spans` takes them."""
+
+    def __init__(self, rows: int) -> None:
+        assert _lib is not None
+        self.capacity = rows + rows // 3 + 64
+        if rows > MAX_ROWS:
+            raise ValueError(f"{rows} rows are more than a row index holds")
+        self._slots = bytearray(12 * self.capacity)
+        self._at = _addr(self._slots)
+        self._room, self._len, self._uploads = rows, 0, 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def add_at(self, upload: int, hashes: int, n: int) -> None:
+        """Adds the `n` hashes at address `hashes`, rows upload number `upload` added."""
+        assert _lib is not None
+        if not 0 <= upload <= MAX_UPLOADS:
+            raise ValueError(f"upload number {upload} is out of the row index's range")
+        if n > self._room:
+            raise ValueError("more hashes than the row index was sized for")
+        self._room -= n
+        self._uploads = max(self._uploads, upload + 1)
+        self._len += int(_lib.bm_index_add(self._at, self.capacity, hashes, n, upload))
+
+    def count_at(self, hashes: int, n: int, per_upload: int, uploads: int) -> tuple[int, int]:
+        """Counts the `n` hashes at `hashes` into the `uploads` int64 per-upload counts at
+        `per_upload`; returns how many were in the index and how many of those another
+        upload added too."""
+        assert _lib is not None
+        if uploads < self._uploads:
+            raise ValueError("fewer per-upload counts than uploads in the row index")
+        stats = (ctypes.c_int64 * 2)()
+        if n:
+            _lib.bm_index_count(self._at, self.capacity, hashes, n, per_upload, stats)
+        return int(stats[0]), int(stats[1])

@@ -25,10 +25,11 @@ def rows(g: Git, path: Path, policy: Policy, manifest: dict[str, Any], raw: str 
 
     Raw's uploads are read and hashed on a second thread (its own git reader: a reader's
     cat-file process serves one thread) while this one reads the training rows, keeping
-    their hashes (8 bytes a row); raw's index is built once both are done, so the memory of
-    the training selection and of the index's sort are never needed at once (10M raw rows:
-    488 MiB; building the index on the thread too took 8.9 s but 530 MiB, over the 500 MiB
-    the issue asks: docs/benchmarks.md "Row lineage")."""
+    their hashes (8 bytes a row); raw's index (a C hash table: one pass, no sort) is built
+    once both are done and the selection is let go, so their memory is never needed at
+    once (10M raw rows: 6.8 s / 388 MiB at load 1.3, 12.2 s with the sorted index; built
+    on the thread too, the index took the process to 473 MiB, too near the 500 MiB the
+    issue asks: docs/benchmarks.md "Row lineage")."""
     cfg = trusted_config(g)
     raw_git = Git(path)
     with ThreadPoolExecutor(1, thread_name_prefix="raw-rows") as pool:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from branchml.core import rowindex
+from branchml.core.native import UploadIndex
 from branchml.core.policy import Policy
 from branchml.core.rowhash import EMPTY
 from branchml.core.rowindex import RowIndex
@@ -35,7 +36,7 @@ class RawRows:
     raw: str
     tip: str
     uploads: list[Upload]
-    index: RowIndex
+    index: RowIndex | UploadIndex
     not_rows: list[str]
 
 
@@ -73,7 +74,7 @@ def collect_raw(g: Git, policy: Policy, cfg: dict[str, Any], raw: str | None) ->
 
 def index_raw(read: RawParts) -> RawRows:
     """The index of `read`'s rows (its parts let go as they are copied in)."""
-    index = rowindex.build_index(read.parts)
+    index = rowindex.index(read.parts)
     return RawRows(read.raw, read.tip, read.uploads, index, read.not_rows)
 
 
