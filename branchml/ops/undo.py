@@ -235,8 +235,8 @@ def _ls_remote(repo: objectstore.Repo, remote: str, ref: str) -> str | None:
     r = proc.run(["git", "ls-remote", "--", remote, ref], cwd=repo.root or repo.common_dir,
                  check=False)
     if r.returncode != 0:
-        said = r.stderr.decode(errors="replace").strip().splitlines()
-        why = said[-1].removeprefix("fatal: ").rstrip(".") if said else f"exit {r.returncode}"
+        said = [line for line in r.stderr.decode(errors="replace").splitlines() if line.strip()]
+        why = said[0].removeprefix("fatal: ").rstrip(".") if said else f"exit {r.returncode}"
         raise UndoRefused(
             f"could not reach {remote} to see whether {short(ref)} was pushed ({why}): undo "
             "refused and changed nothing; run undo again when it is reachable, or "
