@@ -108,3 +108,52 @@ def test_unreachable_remote_refused(tmp_path: Path) -> None:
     assert len(r.stderr.splitlines()) == 1 and whole_state(repo) == before
     listed = json.loads(branchml(repo, "undo", "--list", "--json").stdout)
     assert not listed[0]["undoable"] and "could not reach origin" in listed[0]["why_not"]
+
+
+def refusing(bare: Path) -> None:
+    """The server refuses every push from now on (a pre-receive hook says no)."""
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'refused by the server' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+
+def test_refused_deploy_push_is_one_failed_write(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    _released(repo)
+    second_release(repo)
+    ok(repo, "tag", "--client", "acme")
+    bare = relative_remote(repo, tmp_path)
+    ok(repo, "deploy", "acme-v1", "--client", "acme")  # recorded here only
+    first = git("rev-parse", "refs/deploy/acme", cwd=repo)
+    refusing(bare)
+    r = branchml(repo, "deploy", "acme-v2", "--client", "acme", "--push")
+    assert r.returncode != 0 and "refs/deploy/acme: refs/deploy/acme:" not in r.stderr
+    assert git("rev-parse", "refs/deploy/acme", cwd=repo) == first  # put back
+    rows = json.loads(branchml(repo, "undo", "--list", "--json").stdout)
+    assert rows[0]["command"] == "deploy acme acme-v2"
+    assert rows[0]["state"] == "failed (put back)" and not rows[0]["undoable"]
+    assert rows[1]["command"] == "deploy acme acme-v1" and rows[1]["undoable"]
+    text = branchml(repo, "undo", "--list").stdout
+    assert "branchml deploy acme acme-v2  [failed (put back); not undoable:" in text
+    assert "(push failed)" not in text
+    done = branchml(repo, "undo")
+    assert done.returncode == 0, done.stderr
+    assert "deploy acme acme-v1" in done.stdout
+    # the refused deploy is not applied again: the write before it is taken back
+    assert git("for-each-ref", "refs/deploy", cwd=repo) == ""
+
+
+def test_refused_tag_push_is_one_failed_write(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    _released(repo)
+    second_release(repo)
+    bare = relative_remote(repo, tmp_path)
+    refusing(bare)
+    r = branchml(repo, "tag", "--client", "acme", "--push")
+    assert r.returncode != 0 and git("tag", "-l", "acme-v2", cwd=repo) == ""
+    rows = json.loads(branchml(repo, "undo", "--list", "--json").stdout)
+    assert rows[0]["command"] == "tag acme-v2" and rows[0]["state"] == "failed (put back)"
+    # undo goes to the write before (acme-v1, on the server already), never to acme-v2
+    r = branchml(repo, "undo")
+    assert r.returncode == 1 and "`branchml tag acme-v1` is pushed already" in r.stderr
+    assert git("tag", "-l", "acme-v2", cwd=repo) == ""

@@ -76,7 +76,7 @@ def target(ops: list[Op]) -> Op | None:
     for op in reversed(ops):
         if op.is_undo or op.state == "undone" or op.state.startswith("killed midway ("):
             continue
-        if op.state == "failed" and not op.changes:
+        if (op.state == "failed" and not op.changes) or op.state == "failed (put back)":
             continue
         if op.state == "killed midway":
             raise UndoRefused(
