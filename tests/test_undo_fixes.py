@@ -157,3 +157,21 @@ def test_refused_tag_push_is_one_failed_write(tmp_path: Path) -> None:
     r = branchml(repo, "undo")
     assert r.returncode == 1 and "`branchml tag acme-v1` is pushed already" in r.stderr
     assert git("tag", "-l", "acme-v2", cwd=repo) == ""
+
+
+def test_deploy_push_refused_here_says_its_ref_once(tmp_path: Path) -> None:
+    """The server's deploy record moved elsewhere (another machine): the push is refused,
+    the local record is put back, the reason names the ref once, and undo skips it all."""
+    repo = _project(tmp_path)
+    _released(repo)
+    bare = relative_remote(repo, tmp_path)
+    tree = git("mktree", cwd=bare, input="")
+    other = git("commit-tree", tree, "-m", "deploy acme: elsewhere", cwd=bare)
+    git("update-ref", "refs/deploy/acme", other, cwd=bare)
+    r = branchml(repo, "deploy", "acme-v1", "--client", "acme", "--push")
+    assert r.returncode == 3 and "has diverged from origin's" in r.stderr, r.stderr
+    assert "refs/deploy/acme: refs/deploy/acme:" not in r.stderr
+    assert git("for-each-ref", "refs/deploy", cwd=repo) == ""
+    assert git("rev-parse", "refs/deploy/acme", cwd=bare) == other
+    rows = json.loads(branchml(repo, "undo", "--list", "--json").stdout)
+    assert rows[0]["state"] == "failed (put back)"
