@@ -175,3 +175,17 @@ def test_deploy_push_refused_here_says_its_ref_once(tmp_path: Path) -> None:
     assert git("rev-parse", "refs/deploy/acme", cwd=bare) == other
     rows = json.loads(branchml(repo, "undo", "--list", "--json").stdout)
     assert rows[0]["state"] == "failed (put back)"
+
+
+def test_undo_of_init_says_what_works(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    before = whole_state(repo)
+    r = branchml(repo, "undo")
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "undo would delete every branch, main too" in r.stderr
+    assert "run `git switch --detach`" in r.stderr and whole_state(repo) == before
+    git("switch", "-q", "--detach", cwd=repo)
+    done = branchml(repo, "undo")
+    assert done.returncode == 0, done.stderr
+    assert git("for-each-ref", "refs/heads", cwd=repo) == ""
+    assert "branchml" not in git("config", "--local", "--list", cwd=repo)

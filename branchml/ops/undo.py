@@ -127,8 +127,14 @@ def checkout_steps(repo: objectstore.Repo, moves: list[RefUpdate]) -> list[Step]
     if move is None or repo.root is None:
         return []
     if move.new is None:
+        if all(m.new is None for m in moves if m.ref.startswith("refs/heads/")):
+            # every branch goes (undo of init): no branch is left to switch to
+            raise UndoRefused(
+                f"undo would delete every branch, {head} too, which is checked out: run "
+                "`git switch --detach` (the files stay as they are), then run undo again; "
+                "nothing was changed.")
         raise UndoRefused(f"undo would delete {head}, which is checked out: switch to "
-                           "another branch, then run undo again; nothing was changed.")
+                          "another branch, then run undo again; nothing was changed.")
     changed = worktree.dirty(repo.root)
     if changed:
         raise UndoRefused(
