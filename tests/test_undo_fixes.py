@@ -189,3 +189,32 @@ def test_undo_of_init_says_what_works(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert git("for-each-ref", "refs/heads", cwd=repo) == ""
     assert "branchml" not in git("config", "--local", "--list", cwd=repo)
+
+
+def test_undo_says_it_in_words(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    _released(repo)
+    second_release(repo)
+    ok(repo, "tag", "--client", "acme")
+    ok(repo, "deploy", "acme-v1", "--client", "acme")
+    ok(repo, "deploy", "acme-v2", "--client", "acme")
+    r = branchml(repo, "undo")
+    assert "Now acme runs acme-v1 again." in r.stdout, r.stdout
+    r = branchml(repo, "undo")
+    assert "Now acme has no deployment record again (it had none before)." in r.stdout
+    r = branchml(repo, "undo")
+    assert "Now tag acme-v2 is deleted." in r.stdout, r.stdout
+    listed = branchml(repo, "undo", "--list").stdout
+    assert listed.splitlines()[0].startswith("(undo takes back the newest write first")
+    assert "a newer write comes first" not in listed and "changed nothing" not in listed
+    assert json.loads(branchml(repo, "undo", "--json").stdout)["said"] == \
+        ["tag acme-v1 is deleted"]
+
+
+def test_undo_of_a_pull_says_where_the_branch_is_back(tmp_path: Path) -> None:
+    repo = seed_pull(tmp_path)
+    before = git("rev-parse", "clean", cwd=repo)
+    ok(repo, "pull", "raw", "clean")
+    r = branchml(repo, "undo")
+    assert f"Now clean is back at {before[:7]} (the commit before `branchml pull raw " \
+        "clean`)." in r.stdout, r.stdout

@@ -15,6 +15,7 @@ class UndoResult(TypedDict):
     op: str | None
     command: str
     restored: list[str]
+    said: list[str]  # what came back, in words ("acme runs acme-v1 again")
     kept: list[str]
     dry_run: bool
     revert: bool
@@ -42,7 +43,7 @@ def undo(path: str | Path = ".", dry_run: bool = False, revert: bool = False) ->
     from branchml.ops.undo import undo as run
 
     r = run(Path(path), dry_run, revert)
-    return UndoResult(op=r.op, command=r.command, restored=r.restored, kept=r.kept,
+    return UndoResult(op=r.op, command=r.command, restored=r.restored, said=r.said, kept=r.kept,
                       dry_run=r.dry_run, revert=r.revert)
 
 

@@ -47,6 +47,8 @@ def undo(
     out(f"{verb} `branchml {r['command']}` ({r['op']})" + (":" if r["restored"] else "."))
     for step in r["restored"]:
         out(f"  {step}")
+    for words in r["said"]:
+        out(f"{'Then' if dry_run else 'Now'} {words}.")
     for kept in r["kept"]:
         out(f"Kept: {kept}.")
 

@@ -42,12 +42,14 @@ class UndoReport:
     op: str | None  # None: nothing to undo
     command: str = ""
     restored: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # the same in words (ops/undowords.py)
     kept: list[str] = field(default_factory=list)  # what --revert cannot take back
     dry_run: bool = False
     revert: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "command": self.command, "restored": self.restored,
+                "said": self.said,
                 "kept": self.kept, "dry_run": self.dry_run, "revert": self.revert}
 
 
@@ -63,7 +65,10 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
         steps, kept = revert_steps(repo, op)
     else:
         steps, kept = plain_steps(repo, op), []
-    report = UndoReport(op.op, op.command, [s.describe() for s in steps], kept, dry_run, revert)
+    from branchml.ops.undowords import said
+
+    report = UndoReport(op.op, op.command, [s.describe() for s in steps],
+                        [] if revert else said(repo, op), kept, dry_run, revert)
     # a revert that can take back nothing is still logged: the stack moves on past the write
     if not dry_run and (steps or kept):
         apply.apply(repo, Plan(f"undo {'--revert ' if revert else ''}{op.op}", steps))
