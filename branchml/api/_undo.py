@@ -37,9 +37,9 @@ class UndoEntry(TypedDict):
 
 def undo(path: str | Path = ".", dry_run: bool = False, revert: bool = False) -> UndoResult:
     """Take back the newest branchml write not undone yet (see docs/undo.md). Raises
-    VerdictError, changing nothing, when something it moved has moved since, the files it
-    would rewrite hold uncommitted changes, it was killed midway, or (without `revert`) it is
-    pushed already."""
+    UndoRefused (a VerdictError, exit 1), changing nothing, when something it moved has
+    moved since, the files it would rewrite hold uncommitted changes, it was killed midway,
+    or (without `revert`) it is pushed already or a remote cannot be asked."""
     from branchml.ops.undo import undo as run
 
     r = run(Path(path), dry_run, revert)
