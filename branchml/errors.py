@@ -25,6 +25,11 @@ class VerdictError(BranchmlError):
     exit_code = ExitCode.VERDICT
 
 
+class UndoRefused(VerdictError):
+    """`branchml undo` would not take the write back (a ref moved since, uncommitted changes,
+    the write is pushed, killed midway, or the remote cannot be asked): nothing changed."""
+
+
 class UsageError(BranchmlError):
     exit_code = ExitCode.USAGE
 

@@ -15,6 +15,7 @@ class UndoResult(TypedDict):
     op: str | None
     command: str
     restored: list[str]
+    said: list[str]  # what came back, in words ("acme runs acme-v1 again")
     kept: list[str]
     dry_run: bool
     revert: bool
@@ -36,13 +37,13 @@ class UndoEntry(TypedDict):
 
 def undo(path: str | Path = ".", dry_run: bool = False, revert: bool = False) -> UndoResult:
     """Take back the newest branchml write not undone yet (see docs/undo.md). Raises
-    VerdictError, changing nothing, when something it moved has moved since, the files it
-    would rewrite hold uncommitted changes, it was killed midway, or (without `revert`) it is
-    pushed already."""
+    UndoRefused (a VerdictError, exit 1), changing nothing, when something it moved has
+    moved since, the files it would rewrite hold uncommitted changes, it was killed midway,
+    or (without `revert`) it is pushed already or a remote cannot be asked."""
     from branchml.ops.undo import undo as run
 
     r = run(Path(path), dry_run, revert)
-    return UndoResult(op=r.op, command=r.command, restored=r.restored, kept=r.kept,
+    return UndoResult(op=r.op, command=r.command, restored=r.restored, said=r.said, kept=r.kept,
                       dry_run=r.dry_run, revert=r.revert)
 
 

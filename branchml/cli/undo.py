@@ -47,6 +47,8 @@ def undo(
     out(f"{verb} `branchml {r['command']}` ({r['op']})" + (":" if r["restored"] else "."))
     for step in r["restored"]:
         out(f"  {step}")
+    for words in r["said"]:
+        out(f"{'Then' if dry_run else 'Now'} {words}.")
     for kept in r["kept"]:
         out(f"Kept: {kept}.")
 
@@ -56,8 +58,10 @@ def _list(rows: list[Any], as_json: bool) -> None:
         return emit_json(rows)
     if not rows:
         return out("The operation log is empty: no branchml write to undo.")
+    out("(undo takes back the newest write first, one at a time; newest first below)")
     for r in rows:
-        can = "can be undone now" if r["undoable"] else f"not undoable: {r['why_not']}"
-        out(f"{r['op']}  {r['time']}  branchml {r['command']}  [{r['state']}; {can}]")
+        can = "; can be undone now" if r["undoable"] else (
+            f"; not undoable: {r['why_not']}" if r["why_not"] else "")
+        out(f"{r['op']}  {r['time']}  branchml {r['command']}  [{r['state']}{can}]")
         for move in r["moves"]:
             out(f"    {move}")

@@ -12,6 +12,7 @@ from branchml.core.names import check_client_id
 from branchml.core.plan import Plan, RefUpdate
 from branchml.errors import BranchmlError, UsageError, VerdictError
 from branchml.ops.release import find, tag_format, verify
+from branchml.ops.undolog import PUT_BACK
 from branchml.repo import apply, objectstore, proc
 from branchml.repo.reader import Git
 
@@ -73,7 +74,7 @@ def deploy(path: Path, client: str, tag: str, canary: str | None = None,
                 pushed = _push(path, remote, ref)
             except BranchmlError:  # refused or unreachable: the local record is taken back
                 # (Ctrl-C keeps it: the push may have landed; `branchml push` sends it later)
-                apply.apply(repo, Plan(f"undo {reason} {client} {tag} (push failed)",
+                apply.apply(repo, Plan(f"undo {reason} {client} {tag} {PUT_BACK}",
                                        [RefUpdate(ref, commit, old_sha)]))
                 raise
     return {"client": client, "primary": tag, "candidate": canary, "fraction": fraction,

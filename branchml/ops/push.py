@@ -253,7 +253,8 @@ def _verdict(report: PushReport) -> Exception:
     from branchml.errors import VerdictError
 
     v = report.verdict.violations
-    first = f"{v[0].branch}: {v[0].message}" if v else "refused"
+    first = "refused" if not v else v[0].message if v[0].message.startswith(
+        f"{v[0].branch}:") else f"{v[0].branch}: {v[0].message}"  # deploy's name their ref
     more = f" (and {len(v) - 1} more: `branchml push --dry-run` lists them)" if len(v) > 1 \
         else ""
     return VerdictError(f"the push to {report.remote} was refused here by the policy "

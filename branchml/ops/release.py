@@ -194,7 +194,9 @@ def _create(repo: objectstore.Repo, commit: str, name: str, text: str, remote: s
     try:  # the push `branchml push` makes: judged here, LFS objects first, atomic
         push_refs(cwd, remote, [ref, *_unpushed_stable(cwd, remote, commit)])
     except BranchmlError as e:
-        apply.apply(repo, Plan(f"untag {name}", [RefUpdate(ref, tag_id, None)]))
+        from branchml.ops.undolog import PUT_BACK  # undo folds the pair into one failed write
+
+        apply.apply(repo, Plan(f"undo tag {name} {PUT_BACK}", [RefUpdate(ref, tag_id, None)]))
         if isinstance(e, ConflictError):
             raise ConflictError(f"{name} could not be pushed to {remote} (someone took it "
                                 "meanwhile); nothing was tagged: run the command again to "

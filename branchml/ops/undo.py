@@ -26,7 +26,7 @@ from branchml.core.plan import (
     RefUpdate,
     Step,
 )
-from branchml.errors import StateError, VerdictError
+from branchml.errors import StateError, UndoRefused
 from branchml.ops import undolog
 from branchml.ops.undolog import Op
 from branchml.repo import apply, hooks, objectstore, oplog, proc, worktree
@@ -42,12 +42,14 @@ class UndoReport:
     op: str | None  # None: nothing to undo
     command: str = ""
     restored: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # the same in words (ops/undowords.py)
     kept: list[str] = field(default_factory=list)  # what --revert cannot take back
     dry_run: bool = False
     revert: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "command": self.command, "restored": self.restored,
+                "said": self.said,
                 "kept": self.kept, "dry_run": self.dry_run, "revert": self.revert}
 
 
@@ -63,7 +65,10 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
         steps, kept = revert_steps(repo, op)
     else:
         steps, kept = plain_steps(repo, op), []
-    report = UndoReport(op.op, op.command, [s.describe() for s in steps], kept, dry_run, revert)
+    from branchml.ops.undowords import said
+
+    report = UndoReport(op.op, op.command, [s.describe() for s in steps],
+                        [] if revert else said(repo, op), kept, dry_run, revert)
     # a revert that can take back nothing is still logged: the stack moves on past the write
     if not dry_run and (steps or kept):
         apply.apply(repo, Plan(f"undo {'--revert ' if revert else ''}{op.op}", steps))
@@ -76,10 +81,10 @@ def target(ops: list[Op]) -> Op | None:
     for op in reversed(ops):
         if op.is_undo or op.state == "undone" or op.state.startswith("killed midway ("):
             continue
-        if op.state == "failed" and not op.changes:
+        if (op.state == "failed" and not op.changes) or op.state == "failed (put back)":
             continue
         if op.state == "killed midway":
-            raise VerdictError(
+            raise UndoRefused(
                 f"the newest write, `branchml {op.command}`, was killed midway, so the log "
                 "does not hold all it changed; undo refuses and changed nothing: run "
                 "`branchml status` to finish it, then put back what you need by hand "
@@ -96,7 +101,7 @@ def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
     pushed = [] if fetched else [f"{short(c['ref'])} ({where})" for c in refs
                                  if (where := pushed_to(repo, c["ref"], c["new"])) is not None]
     if pushed:
-        raise VerdictError(
+        raise UndoRefused(
             f"`branchml {op.command}` is pushed already ({', '.join(pushed)}), and undo never "
             "rewrites a remote; undo refused and changed nothing: run `branchml undo "
             "--revert` to make new commits that take it back.")
@@ -109,12 +114,12 @@ def ref_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> RefUpdate:
     ref, old, new = c["ref"], c["old"], c["new"]
     now = target_of(repo, ref)
     if now != new:
-        raise VerdictError(
+        raise UndoRefused(
             f"{short(ref)} moved since `branchml {op.command}` (now {_id(now)}, it left "
             f"{_id(new)}): undo refuses and changed nothing; take back that later change "
             "first, or move it by hand.")
     if old is not None and repo.pg.get(old) is None:
-        raise VerdictError(f"{short(ref)} was at {old[:7]} before `branchml {op.command}`, "
+        raise UndoRefused(f"{short(ref)} was at {old[:7]} before `branchml {op.command}`, "
                            "but that object is not in this repository (pruned?): undo refuses "
                            "and changed nothing.")
     return RefUpdate(ref, new, old, "(undo)")
@@ -127,11 +132,17 @@ def checkout_steps(repo: objectstore.Repo, moves: list[RefUpdate]) -> list[Step]
     if move is None or repo.root is None:
         return []
     if move.new is None:
-        raise VerdictError(f"undo would delete {head}, which is checked out: switch to "
-                           "another branch, then run undo again; nothing was changed.")
+        if all(m.new is None for m in moves if m.ref.startswith("refs/heads/")):
+            # every branch goes (undo of init): no branch is left to switch to
+            raise UndoRefused(
+                f"undo would delete every branch, {head} too, which is checked out: run "
+                "`git switch --detach` (the files stay as they are), then run undo again; "
+                "nothing was changed.")
+        raise UndoRefused(f"undo would delete {head}, which is checked out: switch to "
+                          "another branch, then run undo again; nothing was changed.")
     changed = worktree.dirty(repo.root)
     if changed:
-        raise VerdictError(
+        raise UndoRefused(
             f"{head} has uncommitted changes ({', '.join(changed[:5])}) that undo would "
             "overwrite: commit or stash them, then run undo again; nothing was changed.")
     return [Checkout(str(head))]
@@ -156,7 +167,7 @@ def config_back(repo: objectstore.Repo, op: Op, key: str, old: Any, new: Any) ->
     if now == old:
         return []
     if now != new:
-        raise VerdictError(f"git config {key} changed since `branchml {op.command}` (now "
+        raise UndoRefused(f"git config {key} changed since `branchml {op.command}` (now "
                            f"{now!r}, it left {new!r}): undo refuses and changed nothing.")
     if old is None:
         return [ConfigUnset(key, str(now))]
@@ -181,10 +192,10 @@ def hook_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> list[Step]:
         raise StateError(f"the operation log names the hook file {c['path'][:80]}, which is not "
                          "this repository's: undo refuses and changed nothing.")
     if "new_blob" not in c:
-        raise VerdictError(f"`branchml {op.command}` was logged by an older branchml that did "
+        raise UndoRefused(f"`branchml {op.command}` was logged by an older branchml that did "
                            f"not keep the {name} hook it replaced: undo cannot restore it.")
     if _file_blob(repo, where) != c["new_blob"]:
-        raise VerdictError(f"the {name} hook changed since `branchml {op.command}`: undo "
+        raise UndoRefused(f"the {name} hook changed since `branchml {op.command}`: undo "
                            "refuses and changed nothing.")
     old, legacy = c.get("old_blob"), bool(c.get("legacy") or c.get("legacy_restored"))
     if c.get("action") == "install" and legacy:
@@ -209,25 +220,42 @@ def _file_blob(repo: objectstore.Repo, path: Path) -> str | None:
 
 
 def pushed_to(repo: objectstore.Repo, ref: str, new: str | None) -> str | None:
-    """The remote that has `ref` at the write's value (or past it), or None."""
+    """The remote that has `ref` at the write's value (or past it), or None; refuses when a
+    remote cannot be asked (assuming "not pushed" would rewrite what others have)."""
     if new is None:
         return None
-    if ref.startswith("refs/heads/"):
-        branch = ref.removeprefix("refs/heads/")
-        for remote in repo.pg.remotes:
-            tracking = target_of(repo, f"refs/remotes/{remote.name}/{branch}")
-            if tracking is not None and (tracking == new
-                                         or repo.pg.descendant_of(tracking, new)):
-                return str(remote.name)
-        return None
     for remote in repo.pg.remotes:
-        r = proc.run(["git", "ls-remote", "--", remote.name, ref], cwd=repo.pg.path,
-                     check=False)
-        there = r.stdout.decode(errors="replace").split()
-        if r.returncode == 0 and there and (
-                ref.startswith("refs/tags/") or there[0] == new
-                or (repo.pg.get(there[0]) is not None and repo.pg.descendant_of(there[0], new))):
-            return str(remote.name)
+        name = str(remote.name)
+        if ref.startswith("refs/heads/"):
+            tracking = target_of(repo, f"refs/remotes/{name}/{ref.removeprefix('refs/heads/')}")
+            if tracking is not None and _at_or_past(repo, tracking, new):
+                return name
+        there = _ls_remote(repo, name, ref)
+        if there and (ref.startswith("refs/tags/") or _at_or_past(repo, there, new)):
+            return name
+    return None
+
+
+def _at_or_past(repo: objectstore.Repo, there: str, new: str) -> bool:
+    return there == new or (repo.pg.get(there) is not None and repo.pg.descendant_of(there, new))
+
+
+def _ls_remote(repo: objectstore.Repo, remote: str, ref: str) -> str | None:
+    """`ref`'s value on `remote` (None: not there). Run from the worktree top, as the user's
+    own git commands run, so a relative URL (`../server.git`) resolves as it does for them."""
+    r = proc.run(["git", "ls-remote", "--", remote, ref], cwd=repo.root or repo.common_dir,
+                 check=False)
+    if r.returncode != 0:
+        said = [line for line in r.stderr.decode(errors="replace").splitlines() if line.strip()]
+        why = said[0].removeprefix("fatal: ").rstrip(".") if said else f"exit {r.returncode}"
+        raise UndoRefused(
+            f"could not reach {remote} to see whether {short(ref)} was pushed ({why}): undo "
+            "refused and changed nothing; run undo again when it is reachable, or "
+            "`branchml undo --revert`.")
+    for line in r.stdout.decode(errors="replace").splitlines():
+        sha, _, name = line.partition("\t")
+        if name == ref:
+            return sha
     return None
 
 

@@ -3,6 +3,7 @@ undone now (the newest write that `branchml undo` would take back is tried, read
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ from branchml.errors import BranchmlError
 from branchml.ops import undolog
 from branchml.ops.undo import plain_steps, short, target
 from branchml.repo import objectstore, oplog
+
+# --list tries nothing, so a refusal's "changed nothing" tail does not belong in its reason
+_NOTHING_TRIED = re.compile(r"[:;,]? (?:undo refuse[sd] and changed nothing|nothing was changed)"
+                            r"(?=[;:.,]|$)")
 
 
 def listing(path: Path, limit: int = 20) -> list[dict[str, Any]]:
@@ -33,27 +38,30 @@ def _next(repo: objectstore.Repo, ops: list[undolog.Op]) -> tuple[undolog.Op | N
     try:
         op = target(ops)
     except BranchmlError as e:
-        return None, str(e)
+        return None, _NOTHING_TRIED.sub("", str(e))
     if op is None:
         return None, None
     try:
         plain_steps(repo, op)
     except BranchmlError as e:
-        return op, str(e)
+        return op, _NOTHING_TRIED.sub("", str(e))
     return op, None
 
 
-def _reason(op: undolog.Op, nxt: undolog.Op | None) -> str:
+def _reason(op: undolog.Op, nxt: undolog.Op | None) -> str | None:
+    """Why `op` is not next (None: only that newer writes come first, said once in the
+    listing's header)."""
     if op.is_undo:
         return f"it is the undo of {op.undoes}"
     if op.state == "undone":
         return "undone already"
     if op.state.startswith("killed midway"):
         return "it was killed midway"
+    if op.state == "failed (put back)":
+        return "its push was refused and its local change was put back at once"
     if op.state == "failed" and not op.changes:
         return "it changed nothing"
-    return "a newer write comes first: undo takes back one write at a time, newest first" \
-        if nxt is not None else "an older write cannot be undone before the newer ones"
+    return None if nxt is not None else "the newer write before it cannot be undone now"
 
 
 def moves(op: undolog.Op) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 from branchml.core.names import ref_name_problem
 from branchml.errors import StateError
 
+PUT_BACK = "(push failed)"  # the tail of a put-back's command (ops/deploy.py)
 UNDO_COMMAND = re.compile(r"undo (?:--revert )?(\d{1,12}-[0-9a-f]{8})\Z")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _OP_ID = re.compile(r"\d{1,12}-[0-9a-f]{8}")
@@ -70,7 +71,30 @@ def read_ops(path: Path) -> list[Op]:
         target = ops.get(op.undoes or "")
         if op.undoes and op.state == "done" and target is not None:
             target.state = "undone"
-    return list(ops.values())
+    return _fold_put_backs(list(ops.values()))
+
+
+def _fold_put_backs(ops: list[Op]) -> list[Op]:
+    """A `--push` refused by the remote puts its local record back at once (ops/deploy.py
+    logs that as `undo <command> (push failed)`): the two are one command that changed
+    nothing, shown as `failed (put back)`, which undo skips. The pair is folded only when
+    the put-back follows its write directly and moves exactly its refs back."""
+    out: list[Op] = []
+    for op in ops:
+        before = out[-1] if out else None
+        if before is not None and op.state == "done" and _puts_back(before, op):
+            before.state = "failed (put back)"
+            continue
+        out.append(op)
+    return out
+
+
+def _puts_back(op: Op, back: Op) -> bool:
+    if back.command != f"undo {op.command} {PUT_BACK}" or op.state != "done":
+        return False
+    moved = [(c["ref"], c["new"], c["old"]) for c in op.changes if c["kind"] == "ref"]
+    return bool(moved) and sorted(moved) == sorted(
+        (c["ref"], c["old"], c["new"]) for c in back.changes if c["kind"] == "ref")
 
 
 def _record(path: Path, number: int, raw: bytes) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from branchml.core.plan import RefUpdate, Step
-from branchml.errors import VerdictError
+from branchml.errors import UndoRefused
 from branchml.ops.undo import (
     checkout_steps,
     installer_steps,
@@ -68,7 +68,7 @@ def _revert_commit(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> str:
         g.close()
     if not judged.ok:
         rule = judged.violations[0]
-        raise VerdictError(
+        raise UndoRefused(
             f"--revert cannot take back `branchml {op.command}` on {short(c['ref'])}: the "
             f"rule {rule.rule} forbids the revert commit ({rule.message.rstrip('.')}); nothing "
             "was changed.")
@@ -80,7 +80,7 @@ def _redeploy(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> str:
     before = repo.pg.get(c["old"])
     routing = repo.read_file(c["old"], "deploy.yaml")
     if before is None or routing is None:
-        raise VerdictError(f"{short(c['ref'])} was at {c['old'][:7]} before `branchml "
+        raise UndoRefused(f"{short(c['ref'])} was at {c['old'][:7]} before `branchml "
                            f"{op.command}`, which is not a deployment record here: --revert "
                            "refuses and changed nothing.")
     head, _, rest = str(before.message).partition(" ")
