@@ -122,16 +122,17 @@ class Deployment(TypedDict):
 
 
 class DeployedRecord(TypedDict):
-    """One deployment of `deployed`: what the client ran at `at` (None: now)."""
+    """One deployment of `deployed`: what the client ran at `at` (None: now). Asked about a
+    time before the first deployment: primary, commit, time and what are None."""
 
     client: str
     at: str | None
-    commit: str
-    time: str
-    primary: str
+    commit: str | None
+    time: str | None
+    primary: str | None
     candidate: str | None
     fraction: float | None
-    what: str
+    what: str | None
 
 
 class RunRecord(TypedDict):

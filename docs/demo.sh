@@ -10,6 +10,9 @@
 # Data: UCI Breast Cancer Wisconsin (Diagnostic), CC BY 4.0 (docs/demo/LICENSE.md).
 # Every command is printed before it runs; a refusal shown on purpose says so.
 set -euo pipefail
+# fd 3 is the terminal's stdout: a command line is shown there even when the command's own
+# output goes to /dev/null (`run CMD >/dev/null` would otherwise hide the `$ CMD` line too).
+exec 3>&1
 demo=$(cd "$(dirname "${BASH_SOURCE[0]}")/demo" && pwd)
 work="" graph=""
 while [ $# -gt 0 ]; do
@@ -31,8 +34,10 @@ git config --global user.email alice@example.com
 git config --global init.defaultBranch main
 git config --global advice.detachedHead false
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-say() { printf '   %s\n' "$*"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&3; }
+say() { printf '   %s\n' "$*" >&3; }
+# Change user: the `cd` is shown like any command, with whose clone it is.
+become() { say "(as $1)"; show cd "$2"; cd "$2"; }
 # An argument with a space or a quote is shown in single quotes, as you would type it.
 show() {
   local out="" a
@@ -40,7 +45,7 @@ show() {
     if [[ $a =~ [[:space:]\'\"\$] ]]; then a="'${a//\'/\'\\\'\'}'"; fi
     out+="${out:+ }$a"
   done
-  printf '\033[36m$ %s\033[0m\n' "$out"
+  printf '\033[36m$ %s\033[0m\n' "$out" >&3
 }
 run() { show "$@"; "$@"; }
 # A refusal shown on purpose: the command must fail, and the demo goes on.
@@ -60,7 +65,7 @@ server=$work/server.git
 
 step "1. A project, a server, a second user; the first batch of data lands on raw"
 run branchml init "$alice" --model model >/dev/null
-cd "$alice"
+show cd "$alice"; cd "$alice"
 run python "$demo/policy.py" branchml.yaml
 run git add branchml.yaml
 commit "policy: validate patient rows, train with src/train.py, gate promotions on the tests"
@@ -125,19 +130,23 @@ run branchml promote dev/model stable/model
 retrain "nearest centroid"
 run branchml diff acme-v1 acme-v2
 run branchml deploy acme-v1 --client acme --canary acme-v2 --fraction 0.1
-run branchml route --client acme patient-17 patient-18
+# Routing is by a hash of client and key (the same key always lands on the same release):
+# of these ten, patient-3 falls in the canary's 10%.
+run branchml route --client acme patient-1 patient-2 patient-3 patient-4 patient-5 \
+  patient-6 patient-7 patient-8 patient-9 patient-10
+say "(patient-3 is on acme-v2: the canary takes its share of traffic, one key in ten here)"
 run branchml deploy acme-v2 --client acme
 run branchml push >/dev/null
 
 step "5. February's patients arrive on raw from Bob's clone; Alice syncs and retrains: acme-v3"
-cd "$bob"
+become Bob "$bob"
 run branchml sync >/dev/null
 run git switch -q raw
 run python "$demo/batches.py" 2 data
 run git add data
 commit "raw: February's patients"
 run branchml push
-cd "$alice"
+become Alice "$alice"
 run branchml sync
 run git switch -q main
 run branchml pull raw clean --validate
@@ -165,6 +174,7 @@ run git log --format='%h %cI %s' refs/deploy/acme
 
 step "7. What trained acme-v3, every run, the picture, and undo"
 run branchml lineage models/model.pkl --rev acme-v3
+run branchml lineage models/model.pkl --rev acme-v3 --rows
 run branchml runs
 run branchml graph
 if [ -n "$graph" ]; then run branchml graph -o "$graph"; fi
@@ -179,4 +189,6 @@ say "releases:  $(git tag --list 'acme-v*' | tr '\n' ' ')"
 say "deployed:  $(branchml deployed --client acme | head -1)"
 say "alerts:    monitor check on acme-v3 alerted; report in $work/drift.html"
 say "repository: $alice (the server is $server, Bob's clone $bob)"
-say "explore:   cd $alice && branchml status && branchml releases"
+bml=$(command -v branchml)
+say "explore:   cd $alice && $bml status && $bml releases"
+say "           (or first: . $(dirname "$bml")/activate, then plain branchml)"

@@ -84,6 +84,30 @@ def test_demo_ends_with_a_summary_and_leaves_the_repository(demo: tuple[Path, st
 
 
 @pytest.mark.slow
+def test_demo_shows_every_command_even_when_its_output_is_discarded(
+        demo: tuple[Path, str]) -> None:
+    """`run CMD >/dev/null` once hid the `$ CMD` line too (issue 20): shown on fd 3 now."""
+    work, out = demo
+    for line in (f"$ branchml init {work}/acme-ml --model model",
+                 f"$ branchml -C {work}/server.git install",
+                 f"$ branchml clone {work}/server.git {work}/bob",
+                 f"$ cd {work}/bob", f"$ cd {work}/acme-ml"):
+        assert line in out, line
+    step4 = out.split("== 4. ")[1].split("== 5. ")[0]
+    assert step4.count("$ branchml push") == 1  # step 4's final push
+    step5 = out.split("== 5. ")[1].split("== 6. ")[0]
+    assert step5.index("(as Bob)") < step5.index("$ branchml sync") < step5.index("(as Alice)")
+    assert out.split("== 1. ")[1].split("== 2. ")[0].count("$ branchml push") == 1
+
+
+@pytest.mark.slow
+def test_demo_canary_takes_a_key_and_the_hint_runs(demo: tuple[Path, str]) -> None:
+    out = demo[1]
+    assert "patient-3\tacme-v2" in out and "patient-1\tacme-v1" in out
+    assert f"{BIN}/branchml status" in out and f". {BIN}/activate" in out
+
+
+@pytest.mark.slow
 def test_demo_repository_holds_the_releases_and_the_deploy_history(
         demo: tuple[Path, str]) -> None:
     repo = demo[0] / "acme-ml"
@@ -106,6 +130,11 @@ def test_demo_lineage_goes_back_to_raw(demo: tuple[Path, str]) -> None:
     assert "split    train for train: 443 rows" in out  # 318 + 125 train rows, none of test
     assert "from     raw " in out and "origin   raw" in out
     assert "releases: acme-v3" in out
+    # both months behind the release, by file and by rows (issue 20)
+    assert "data/patients-2024-01.csv, data/patients-2024-02.csv" in out
+    rows = _bml(repo, "lineage", "models/model.pkl", "--rev", "acme-v3", "--rows")
+    assert "318 of the 403 rows" in rows and "125 of the 169 rows" in rows
+    assert "--rows" in demo[1]
 
 
 @pytest.mark.slow

@@ -134,7 +134,7 @@ def lineage(
                                                  f"{promo['commit'][:10]}" if promo else ""))
     for p, d in r["data"].items():
         src = d.get("from")
-        out(f"  data {p}/: {d['files']} files, {d['bytes']} bytes, tree {d['tree'][:10]}"
+        out(f"  data in {p}/: {d['files']} file(s), {d['bytes']} bytes, tree {d['tree'][:10]}"
             + (f", from {src['branch']} {src['commit'][:10]}" if src else ""))
     from branchml.cli.render import chain_text, splits_text
 

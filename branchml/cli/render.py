@@ -281,6 +281,12 @@ def chain_text(chain: dict[str, Any]) -> None:
            "limit": "stopped after the hop limit"}[chain["end"]]
     last = chain["hops"][-1]["branch"] if chain["hops"] else "this commit"
     sys.stdout.write(f"  origin   {last}: {end}\n")
+    sources = chain.get("sources") or []
+    if sources:
+        more = f" (+{len(sources) - 5} more)" if len(sources) > 5 else ""
+        names = ", ".join(sources[:5]) + more
+        sys.stdout.write(f"  sources  {len(sources)} raw data file(s) behind this data "
+                         f"(every pull so far): {names}\n")
 
 
 def verify_out(v: Verification, as_json: bool) -> bool:
@@ -313,7 +319,10 @@ def deployed_out(r: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         return emit_json(r)
     cand = f", candidate {r['candidate']} at {r['fraction']:g}" if r.get("candidate") else ""
-    if r.get("at") is None:
+    if r.get("primary") is None:  # asked about a time before the first deployment
+        line = (f"{r['client']} had no release deployed at {r['at_time']} ({r['zone']}); "
+                f"its first deployment was at {r['first']}.")
+    elif r.get("at") is None:
         line = f"{r['client']} runs {r['primary']}{cand} (deployed {r['time']})."
     else:  # a past time: what ran then, and whether it still runs
         still = ", and still runs it" if r.get("current") else ""

@@ -24,7 +24,8 @@ def train_cmd(dry_run: DryRunOpt = False, as_json: JsonOpt = False) -> None:
         return out(f"Would run `{shlex.join(r.command)}` on {r.branch}, then write "
                    f"tracking/environment.json ({where}).")
     out(f"Trained on {r.branch} with `{shlex.join(r.command)}` and recorded "
-        f"{r.environment_file} ({where}): commit models/ and tracking/ now.")
+        f"{r.environment_file} ({where}): commit models/, tracking/ "
+        "(and mlruns/ when MLflow ran) now.")
 
 
 @app.command()

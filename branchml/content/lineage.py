@@ -222,7 +222,7 @@ def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
     while len(hops) < MAX_HOPS:
         t = newest(git, at, TRAILERS["pulled_from"])
         if t is None:
-            return {"hops": hops, "end": "origin"}
+            return {"hops": hops, "end": "origin", "sources": _sources(git, policy, at, hops)}
         if t.carrier in seen:  # a proven hop only goes to an ancestor; kept as a guard
             return {"hops": hops, "end": "unproven"}
         seen.add(t.carrier)
@@ -232,6 +232,17 @@ def chain(git: Git, policy: Policy, commit: str) -> dict[str, Any]:
             return {"hops": hops, "end": "unproven"}
         at = t.commit
     return {"hops": hops, "end": "limit"}
+
+
+def _sources(git: Git, policy: Policy, at: str, hops: list[dict[str, Any]]
+             ) -> list[str]:
+    """Every data file of the origin (raw) commit the chain reached: a hop lists only what
+    its own pull merge changed (the latest pull's files), while raw only grows, so the raw
+    commit last pulled holds every raw file behind the release's data (earlier pulls too)."""
+    if not hops:
+        return []
+    out = proc.output(["git", "ls-tree", "-r", "-z", "--name-only", at, "--"], cwd=git.cwd)
+    return [p for p in out.split("\0") if p and policy.classify(p) is PathClass.DATA]
 
 
 def _hop(git: Git, policy: Policy, t: Trailer, proven: bool, why: str) -> dict[str, Any]:

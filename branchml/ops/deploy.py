@@ -150,8 +150,11 @@ def deployed(path: Path, client: str, at: str | None = None) -> dict[str, Any]:
         if datetime.fromisoformat(r["time"]) <= when:
             return {**_checked(g, client, r), "client": client, "at": at,
                     "at_time": when.isoformat(), "zone": zone, "current": i == 0}
-    raise UsageError(f"nothing of {client} was deployed at {at} ({zone}; first deployment: "
-                     f"{rows[-1]['time']}).")
+    # before the first deployment: a valid question whose answer is "nothing" (exit 0);
+    # primary is None and `first` says when the first deployment came
+    return {"client": client, "at": at, "at_time": when.isoformat(), "zone": zone,
+            "current": False, "commit": None, "time": None, "primary": None,
+            "candidate": None, "fraction": None, "what": None, "first": rows[-1]["time"]}
 
 
 def _checked(g: Git, client: str, row: dict[str, Any]) -> dict[str, Any]:
