@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps servers venv lint test test-fast test-faults demo docs bench wheel clean
+.PHONY: help deps deps-core servers venv venv-core lint test test-fast test-faults demo docs bench wheel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,6 +17,14 @@ deps:  ## git, git-lfs, a C compiler, chromium + chromedriver, graphviz (apt-get
 	  command -v dot >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
 	    gcc libc6-dev chromium chromium-driver graphviz; }
+
+# What the demo and a user need: no browser, no servers (chromium is only for the site's tests)
+deps-core:  ## git, git-lfs, a C compiler, graphviz (apt-get when missing; run as root)
+	@command -v git >/dev/null 2>&1 && command -v git-lfs >/dev/null 2>&1 && \
+	  { command -v cc >/dev/null 2>&1 && test -e /usr/include/string.h; } && \
+	  command -v dot >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs \
+	    gcc libc6-dev graphviz; }
 
 # The real servers of tests/servers.py (docs/teams.md): nginx-light + fcgiwrap from Debian, and
 # giftless in its own virtualenv, so that flask & co never reach branchml's. giftless's wheel
@@ -47,6 +55,8 @@ $(BIN)/branchml: pyproject.toml hatch_build.py branchml/core/_rowhash.c
 	touch $@
 
 venv: deps servers $(BIN)/branchml  ## the virtualenv with branchml (editable) and the dev tools
+
+venv-core: deps-core $(BIN)/branchml  ## the same virtualenv without chromium and the test servers
 
 lint: venv  ## ruff + mypy (strict)
 	$(BIN)/ruff check branchml tests bench
@@ -79,7 +89,7 @@ test-fast: venv  ## the tests without the slow end-to-end ones
 	$(BIN)/pytest -q -n auto -m "not slow and not faults"
 
 # DEMO_ARGS="--graph docs/img/demo-graph.svg" redraws the README's picture; --dir DIR keeps it there
-demo: venv  ## the whole loop on a real dataset in a temporary folder (docs/tutorial.md follows it)
+demo: venv-core  ## the whole loop on a real dataset in a temporary folder (docs/tutorial.md follows it)
 	bash docs/demo.sh $(DEMO_ARGS)
 
 # the references are generated from the CLI and the JSON Schema first (committed too, so that
