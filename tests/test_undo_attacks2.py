@@ -88,7 +88,7 @@ def test_a_forged_hook_content_is_refused(tmp_path: Path) -> None:
     now = git("hash-object", str(hook), cwd=repo).strip()
     forged(repo, [{"kind": "hook", "action": "install", "path": str(hook), "legacy": False,
                    "old_blob": evil, "new_blob": now}], command="install")
-    refused(repo, 4, "which branchml never writes")
+    refused(repo, 4, "branchml never writes there")
 
 
 def test_an_older_hook_comes_back_with_its_mode(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_forged_config_values_are_refused(tmp_path: Path) -> None:
     git("config", "branchml.trustedRef", "refs/heads/main", cwd=repo)
     forged(repo, [{"kind": "config", "key": "branchml.trustedRef", "old": "HEAD",
                    "new": "refs/heads/main"}], command="install")
-    refused(repo, 4, "which branchml never writes")
+    refused(repo, 4, "branchml never writes there")
 
 
 def test_a_config_value_of_branchmls_form_comes_back(tmp_path: Path) -> None:

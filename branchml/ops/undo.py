@@ -65,8 +65,9 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
 
     report = UndoReport(op.op, op.command, [s.describe() for s in steps],
                         [] if revert else said(repo, op), kept, dry_run, revert)
-    # a revert that can take back nothing is still logged: the stack moves on past the write
-    if not dry_run and (steps or kept):
+    # an undo that has nothing to move (a revert of a tag that stays, a sync that only moved
+    # remote-tracking refs) is still logged: the stack moves on past the write
+    if not dry_run:
         apply.apply(repo, Plan(f"undo {'--revert ' if revert else ''}{op.op}", steps))
     return report
 
@@ -107,12 +108,7 @@ def _moved_nothing(repo: objectstore.Repo, op: Op) -> None:
 
 def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
     """The steps that put back what `op` moved, after checking nothing moved since."""
-    refs = [c for c in op.changes if c["kind"] == "ref"
-            and not c["ref"].startswith(undotrust.SKIPPED)]
-    for c in refs:
-        problem = undotrust.ref_target_problem(repo, c["ref"], c["old"])
-        if problem:
-            raise undotrust.refuse(problem)
+    refs = ref_changes(repo, op)
     # sync and clone bring the remote's refs here: theirs being there is not a push
     fetched = op.command.startswith(("sync ", "clone "))
     pushed = [] if fetched else [f"{short(c['ref'])} ({where})" for c in refs
@@ -124,6 +120,18 @@ def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
             "--revert` to make new commits that take it back.")
     moves = [ref_back(repo, op, c) for c in refs]
     return installer_steps(repo, op) + moves + checkout_steps(repo, moves)
+
+
+def ref_changes(repo: objectstore.Repo, op: Op) -> list[dict[str, Any]]:
+    """`op`'s ref moves undo may take back: remote-tracking refs left alone, and a ref or a
+    value branchml never writes refused (ops/undotrust.py)."""
+    refs = [c for c in op.changes if c["kind"] == "ref"
+            and not c["ref"].startswith(undotrust.SKIPPED)]
+    for c in refs:
+        problem = undotrust.ref_target_problem(repo, c["ref"], c["old"])
+        if problem:
+            raise undotrust.refuse(problem)
+    return refs
 
 
 def ref_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> RefUpdate:
@@ -190,7 +198,7 @@ def config_back(repo: objectstore.Repo, op: Op, key: str, old: Any, new: Any) ->
         return [ConfigUnset(key, str(now))]
     if not isinstance(old, str) or not undotrust.config_value_ok(repo, key, old):
         raise undotrust.refuse(f"the operation log would set git config {key} to "
-                               f"{str(old)[:40]!r}, a value")
+                               f"{str(old)[:40]!r}, a value branchml never writes there")
     return [ConfigSet(key, old, now)]
 
 
@@ -215,22 +223,13 @@ def hook_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> list[Step]:
         return [HookRemove(name, str(where), True)]
     if old is None:
         return [HookRemove(name, str(where), False)] if c["new_blob"] else []
-    text = _blob_text(repo, old)
+    text = undotrust.blob_text(repo, old)
     if text is None or not undotrust.hook_text_ok(name, text):
         raise undotrust.refuse(f"the operation log would write the {name} hook as "
-                               f"{old[:7]}, a text")
+                               f"{old[:7]}, a text that is not branchml's hook, which "
+                               "branchml never writes there")
     return [HookInstall(name, str(where), text, keep_legacy=legacy,
                         mode=0o755 if mode is None else mode)]
-
-
-def _blob_text(repo: objectstore.Repo, blob_id: str) -> str | None:
-    blob = repo.pg.get(blob_id)
-    if blob is None or blob.type_str != "blob":
-        return None
-    try:
-        return bytes(blob.data).decode()
-    except UnicodeDecodeError:
-        return None
 
 
 def _mode(path: Path) -> int:

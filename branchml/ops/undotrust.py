@@ -39,15 +39,17 @@ def ref_target_problem(repo: objectstore.Repo, ref: str, old: str | None) -> str
         return None  # undo.ref_back says it is missing (pruned?), in its own words
     kind = found.type_str
     if ref.startswith(("refs/heads/", "refs/deploy/")) and kind != "commit":
-        return f"the operation log would set {ref[:80]} to a {kind} ({old[:7]}), not a commit"
+        return f"the operation log would set {ref[:80]} to a {kind} ({old[:7]}), not a " \
+            "commit, which branchml never writes there"
     if ref.startswith("refs/tags/") and kind not in ("commit", "tag"):
-        return f"the operation log would set {ref[:80]} to a {kind} ({old[:7]})"
+        return f"the operation log would set {ref[:80]} to a {kind} ({old[:7]}), which " \
+            "branchml never writes there"
     return None
 
 
 def refuse(what: str) -> StateError:
-    return StateError(f"{what}, which branchml never writes: undo refuses and changed nothing "
-                      "(the log may have been edited by hand; see docs/undo.md).")
+    return StateError(f"{what}: undo refuses and changed nothing (the log may have been "
+                      "edited by hand; see docs/undo.md).")
 
 
 def config_value_ok(repo: objectstore.Repo, key: str, value: str) -> bool:
@@ -92,6 +94,16 @@ def hook_text_ok(name: str, text: str) -> bool:
         return False
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     return all(ln in known for ln in lines)
+
+
+def blob_text(repo: objectstore.Repo, blob_id: str) -> str | None:
+    blob = repo.pg.get(blob_id)
+    if blob is None or blob.type_str != "blob":
+        return None
+    try:
+        return bytes(blob.data).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def mode_of(c: dict[str, Any], key: str) -> int | None:
