@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import BIN, git
-from tests.test_kills import ok
+from tests.test_kills import _project, _released, ok
 from tests.test_undo import branchml, fsck_clean, whole_state
 from tests.test_undo_attacks import forged, log_of, refused
+from tests.test_undo_fixes import relative_remote, second_release
 
 
 def _init(tmp_path: Path) -> Path:
@@ -199,3 +200,17 @@ def test_minor_inputs(tmp_path: Path) -> None:
         r = branchml(repo, "undo", *args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert branchml(repo, "undo", "--list", "-n", "0").returncode == 0
+
+
+def test_a_pushed_tag_with_its_server_unreachable_is_refused(tmp_path: Path) -> None:
+    """Script 07: the pushed check of a release tag must not fail open when the server moved
+    away for a moment; the twin: reachable again, it is refused as pushed."""
+    repo = _project(tmp_path)
+    _released(repo)
+    second_release(repo)
+    bare = relative_remote(repo, tmp_path)
+    ok(repo, "tag", "--client", "acme", "--push")
+    bare.rename(tmp_path / "offline.git")
+    refused(repo, 1, "could not reach origin to see whether tag acme-v2 was pushed")
+    (tmp_path / "offline.git").rename(bare)
+    refused(repo, 1, "is pushed already (tag acme-v2 (origin))")
