@@ -30,12 +30,13 @@ def branchml(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def whole_state(repo: Path) -> dict[str, object]:
     """Everything a write may move: every ref (tags and refs/branchml/* too), the local git
-    config, the hook files byte for byte, HEAD, the index and the worktree's status."""
+    config, the hook files byte for byte and their modes, HEAD, the index and the worktree's status."""
     hooks = repo / ".git" / "hooks"
     return {
         "refs": git("for-each-ref", "--format=%(refname) %(objectname)", cwd=repo),
         "config": sorted(git("config", "--local", "--list", cwd=repo).splitlines()),
-        "hooks": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        "hooks": {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
+                           oct(p.stat().st_mode & 0o777))
                   for p in sorted(hooks.iterdir()) if p.is_file()},
         "head": git("symbolic-ref", "-q", "HEAD", cwd=repo, check=False),
         "index": git("ls-files", "-s", cwd=repo),

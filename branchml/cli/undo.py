@@ -19,8 +19,9 @@ def undo(
     list_: Annotated[bool, typer.Option(
         "--list", help="Print the operation log, newest first, and what can be undone now.")]
     = False,
-    limit: Annotated[int, typer.Option(
-        "-n", help="With --list: the newest N writes (0: all).", metavar="N")] = 20,
+    limit: Annotated[int | None, typer.Option(
+        "-n", help="With --list: the newest N writes (0: all; 20 when not given).",
+        metavar="N")] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -32,10 +33,14 @@ def undo(
     when the files it would rewrite hold uncommitted changes, when the write was killed
     midway, and when it is pushed already: then `--revert` makes new commits instead.
     See docs/undo.md."""
+    if limit is not None and limit < 0:
+        raise UsageError(f"-n {limit}: give a count of 0 or more (0: all).")
     if list_:
         if revert or dry_run:
             raise UsageError("--list only reads the log: give it without --revert or --dry-run.")
-        return _list(api.undo_list(".", limit), as_json)
+        return _list(api.undo_list(".", 20 if limit is None else limit), as_json)
+    if limit is not None:
+        raise UsageError("-n only counts the writes --list prints: give it with --list.")
     r = api.undo(".", dry_run, revert)
     if as_json:
         return emit_json(r)

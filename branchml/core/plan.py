@@ -51,6 +51,7 @@ class HookInstall(NamedTuple):
     path: str  # absolute path of the hook file
     content: str
     keep_legacy: bool  # a foreign hook is there and moves to <name>.legacy
+    mode: int = 0o755  # undo puts back the mode the file had (a disabled hook stays off)
 
     def describe(self) -> str:
         kept = " (existing hook kept as " + self.name + ".legacy)" if self.keep_legacy else ""

@@ -27,14 +27,10 @@ from branchml.core.plan import (
     Step,
 )
 from branchml.errors import StateError, UndoRefused
-from branchml.ops import undolog
+from branchml.ops import undolog, undotrust
 from branchml.ops.undolog import Op
 from branchml.repo import apply, hooks, objectstore, oplog, proc, worktree
 from branchml.repo.apply import LFS_FILTER_KEYS, local_config
-
-# what `git lfs install --local` writes: the only values undo sets these keys back to
-LFS_VALUES = {"git-lfs clean -- %f", "git-lfs smudge -- %f", "git-lfs filter-process", "true",
-              "0"}
 
 
 @dataclass
@@ -57,7 +53,7 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
     repo = objectstore.Repo(path)
     if not dry_run:
         apply.prepare(repo)
-    op = target(undolog.read_ops(oplog.log_path(repo.common_dir)))
+    op = target(undolog.read_ops(oplog.log_path(repo.common_dir)), repo)
     if op is None:
         return UndoReport(None, dry_run=dry_run, revert=revert)
     if revert:
@@ -69,16 +65,19 @@ def undo(path: Path, dry_run: bool = False, revert: bool = False) -> UndoReport:
 
     report = UndoReport(op.op, op.command, [s.describe() for s in steps],
                         [] if revert else said(repo, op), kept, dry_run, revert)
-    # a revert that can take back nothing is still logged: the stack moves on past the write
-    if not dry_run and (steps or kept):
+    # an undo that has nothing to move (a revert of a tag that stays, a sync that only moved
+    # remote-tracking refs) is still logged: the stack moves on past the write
+    if not dry_run:
         apply.apply(repo, Plan(f"undo {'--revert ' if revert else ''}{op.op}", steps))
     return report
 
 
-def target(ops: list[Op]) -> Op | None:
+def target(ops: list[Op], repo: objectstore.Repo) -> Op | None:
     """The newest write not undone yet (undos themselves and writes that changed nothing
     skipped); refuses when that write was killed midway."""
     for op in reversed(ops):
+        if op.state == "killed midway (abandoned)" and not op.is_undo:
+            _moved_nothing(repo, op)
         if op.is_undo or op.state == "undone" or op.state.startswith("killed midway ("):
             continue
         if (op.state == "failed" and not op.changes) or op.state == "failed (put back)":
@@ -93,9 +92,23 @@ def target(ops: list[Op]) -> Op | None:
     return None
 
 
+def _moved_nothing(repo: objectstore.Repo, op: Op) -> None:
+    """A killed write the next command found nothing to finish for ("abandoned") is skipped
+    only when its refs are where it found them: killed after its ref transaction (a branch
+    not checked out), it did move them, and the log does not say all it changed."""
+    moved = [short(m["ref"]) for m in op.intent
+             if m["new"] != m["old"] and target_of(repo, m["ref"]) == m["new"]]
+    if moved:
+        raise UndoRefused(
+            f"the newest write, `branchml {op.command}`, was killed after it moved "
+            f"{', '.join(moved[:5])}, so the log does not hold all it changed; undo refuses "
+            "and changed nothing: put back what you need by hand (`branchml undo --list` "
+            "shows the writes), for example `git branch -D` of a branch it made.")
+
+
 def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
     """The steps that put back what `op` moved, after checking nothing moved since."""
-    refs = [c for c in op.changes if c["kind"] == "ref"]
+    refs = ref_changes(repo, op)
     # sync and clone bring the remote's refs here: theirs being there is not a push
     fetched = op.command.startswith(("sync ", "clone "))
     pushed = [] if fetched else [f"{short(c['ref'])} ({where})" for c in refs
@@ -107,6 +120,18 @@ def plain_steps(repo: objectstore.Repo, op: Op) -> list[Step]:
             "--revert` to make new commits that take it back.")
     moves = [ref_back(repo, op, c) for c in refs]
     return installer_steps(repo, op) + moves + checkout_steps(repo, moves)
+
+
+def ref_changes(repo: objectstore.Repo, op: Op) -> list[dict[str, Any]]:
+    """`op`'s ref moves undo may take back: remote-tracking refs left alone, and a ref or a
+    value branchml never writes refused (ops/undotrust.py)."""
+    refs = [c for c in op.changes if c["kind"] == "ref"
+            and not c["ref"].startswith(undotrust.SKIPPED)]
+    for c in refs:
+        problem = undotrust.ref_target_problem(repo, c["ref"], c["old"])
+        if problem:
+            raise undotrust.refuse(problem)
+    return refs
 
 
 def ref_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> RefUpdate:
@@ -171,18 +196,10 @@ def config_back(repo: objectstore.Repo, op: Op, key: str, old: Any, new: Any) ->
                            f"{now!r}, it left {new!r}): undo refuses and changed nothing.")
     if old is None:
         return [ConfigUnset(key, str(now))]
-    if not isinstance(old, str) or not (undolog.restorable(key, old) or _branchml_value(key, old)):
-        raise StateError(f"the operation log would set git config {key} to {str(old)[:40]!r}, "
-                         "a value branchml never writes there: undo refuses and changed nothing.")
+    if not isinstance(old, str) or not undotrust.config_value_ok(repo, key, old):
+        raise undotrust.refuse(f"the operation log would set git config {key} to "
+                               f"{str(old)[:40]!r}, a value branchml never writes there")
     return [ConfigSet(key, old, now)]
-
-
-def _branchml_value(key: str, value: str) -> bool:
-    """Whether `value` is what branchml itself writes for `key` (a key that runs a command)."""
-    if key in LFS_FILTER_KEYS:
-        return value in LFS_VALUES
-    name = key.removeprefix("merge.branchml-").removesuffix(".driver")
-    return value == f"branchml merge-driver {name} %O %A %B %P" and name.isalpha()
 
 
 def hook_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> list[Step]:
@@ -194,23 +211,29 @@ def hook_back(repo: objectstore.Repo, op: Op, c: dict[str, Any]) -> list[Step]:
     if "new_blob" not in c:
         raise UndoRefused(f"`branchml {op.command}` was logged by an older branchml that did "
                            f"not keep the {name} hook it replaced: undo cannot restore it.")
-    if _file_blob(repo, where) != c["new_blob"]:
+    old, legacy = c.get("old_blob"), bool(c.get("legacy") or c.get("legacy_restored"))
+    mode = undotrust.mode_of(c, "old_mode")
+    now = _file_blob(repo, where)
+    if not legacy and now == old and (old is None or mode is None or _mode(where) == mode):
+        return []  # already back (an undo killed after its installers, run again)
+    if now != c["new_blob"]:
         raise UndoRefused(f"the {name} hook changed since `branchml {op.command}`: undo "
                            "refuses and changed nothing.")
-    old, legacy = c.get("old_blob"), bool(c.get("legacy") or c.get("legacy_restored"))
     if c.get("action") == "install" and legacy:
         return [HookRemove(name, str(where), True)]
     if old is None:
         return [HookRemove(name, str(where), False)] if c["new_blob"] else []
-    blob = repo.pg.get(old)
-    try:
-        text = bytes(blob.data).decode() if blob is not None else None
-    except UnicodeDecodeError:
-        text = None
-    if text is None:
-        raise StateError(f"the {name} hook's earlier content ({old[:7]}) is not a text blob "
-                         "in this repository: undo refuses and changed nothing.")
-    return [HookInstall(name, str(where), text, keep_legacy=legacy)]
+    text = undotrust.blob_text(repo, old)
+    if text is None or not undotrust.hook_text_ok(name, text):
+        raise undotrust.refuse(f"the operation log would write the {name} hook as "
+                               f"{old[:7]}, a text that is not branchml's hook, which "
+                               "branchml never writes there")
+    return [HookInstall(name, str(where), text, keep_legacy=legacy,
+                        mode=0o755 if mode is None else mode)]
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def _file_blob(repo: objectstore.Repo, path: Path) -> str | None:

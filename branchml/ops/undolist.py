@@ -27,16 +27,18 @@ def listing(path: Path, limit: int = 20) -> list[dict[str, Any]]:
             can, reason = why is None, why
         else:
             can, reason = False, _reason(op, nxt)
-        rows.append({"op": op.op, "time": op.time, "command": op.command, "argv": op.argv,
+        # a hand-made line can hold megabytes: the list shows the start of each field
+        rows.append({"op": op.op, "time": _cut(op.time), "command": _cut(op.command),
+                     "argv": [_cut(a) for a in op.argv[:40]],
                      "state": op.state, "moves": moves(op), "undoable": can,
-                     "why_not": reason})
+                     "why_not": reason and _cut(reason, 600)})
     return rows
 
 
 def _next(repo: objectstore.Repo, ops: list[undolog.Op]) -> tuple[undolog.Op | None, str | None]:
     """The write `undo` takes back next, and why it cannot now (None: it can)."""
     try:
-        op = target(ops)
+        op = target(ops, repo)
     except BranchmlError as e:
         return None, _NOTHING_TRIED.sub("", str(e))
     if op is None:
@@ -83,3 +85,7 @@ def moves(op: undolog.Op) -> list[str]:
 
 def _id(value: str | None) -> str:
     return value[:7] if value else "(none)"
+
+
+def _cut(text: str, most: int = 200) -> str:
+    return text if len(text) <= most else text[:most] + f"... ({len(text)} characters)"

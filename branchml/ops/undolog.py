@@ -18,6 +18,7 @@ from typing import Any
 
 from branchml.core.names import ref_name_problem
 from branchml.errors import StateError
+from branchml.repo import oplog
 
 PUT_BACK = "(push failed)"  # the tail of a put-back's command (ops/deploy.py)
 UNDO_COMMAND = re.compile(r"undo (?:--revert )?(\d{1,12}-[0-9a-f]{8})\Z")
@@ -44,6 +45,7 @@ class Op:
     changes: list[dict[str, Any]] = field(default_factory=list)
     undoes: str | None = None  # the op this one is the undo of
     line: int = 0
+    intent: list[dict[str, Any]] = field(default_factory=list)  # ref moves its begin planned
 
     @property
     def is_undo(self) -> bool:
@@ -53,19 +55,11 @@ class Op:
 def read_ops(path: Path) -> list[Op]:
     """Every write in the log, oldest first; raises StateError on a line not written by
     branchml (see the module docstring)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    except OSError as e:
-        raise StateError(f"could not read the operation log {path} ({e.strerror or e}).") \
-            from None
-    lines = data.split(b"\n")
-    if lines and lines[-1]:
-        lines[-1] = b""  # torn by a kill: it describes nothing that happened
     ops: dict[str, Op] = {}
-    for number, raw in enumerate(lines, 1):
-        if raw.strip():
+    for number, (raw, whole) in enumerate(oplog.lines(path), 1):
+        # a line without its newline can only be the last, torn by a kill: it describes
+        # nothing that happened
+        if raw.strip() and whole:
             _take(ops, _record(path, number, raw), path, number)
     for op in ops.values():
         target = ops.get(op.undoes or "")
@@ -115,7 +109,8 @@ def _take(ops: dict[str, Op], record: dict[str, Any], path: Path, number: int) -
             raise _bad(path, number, "has no command")
         found = UNDO_COMMAND.match(command)
         ops[op_id] = Op(op_id, str(record.get("time", "")), command, [str(a) for a in argv],
-                        undoes=found.group(1) if found else None, line=number)
+                        undoes=found.group(1) if found else None, line=number,
+                        intent=_intent(record, path, number))
         return
     op = ops.get(op_id)
     if op is None:
@@ -133,6 +128,19 @@ def _take(ops: dict[str, Op], record: dict[str, Any], path: Path, number: int) -
         op.state = "killed midway" if event == "recovered" else f"killed midway ({event})"
     else:
         raise _bad(path, number, f"has an unknown event {event!r}")
+
+
+def _intent(record: dict[str, Any], path: Path, number: int) -> list[dict[str, Any]]:
+    """The ref moves a `begin` planned: what a killed write may have done."""
+    intent = record.get("intent") or {}
+    moves = intent.get("refs", []) if isinstance(intent, dict) else None
+    if not isinstance(moves, list) or not all(isinstance(m, dict) for m in moves):
+        raise _bad(path, number, "has an intent that is not branchml's")
+    problem = next(filter(None, (_ref_problem(m.get("ref"), m.get("old"), m.get("new"))
+                                 for m in moves)), None)
+    if problem:
+        raise _bad(path, number, problem)
+    return moves
 
 
 def _bad(path: Path, number: int, what: str) -> StateError:
@@ -159,7 +167,9 @@ def change_problem(c: Any) -> str | None:
         name = Path(str(c.get("path", ""))).name
         if not _HOOK_NAME.fullmatch(name) or not all(
                 v is None or (isinstance(v, str) and _OBJECT_ID.fullmatch(v))
-                for v in (c.get("old_blob"), c.get("new_blob"))):
+                for v in (c.get("old_blob"), c.get("new_blob"))) or not all(
+                v is None or (type(v) is int and 0 <= v <= 0o777)
+                for v in (c.get("old_mode"), c.get("new_mode"))):
             return "holds a hook change that is not branchml's"
         return None
     return None if kind in ("lfs", "worktree") else f"holds a change of unknown kind {kind!r}"

@@ -20,6 +20,7 @@ from branchml.ops.undo import (
     installer_steps,
     pushed_to,
     ref_back,
+    ref_changes,
     short,
 )
 from branchml.ops.undolog import Op
@@ -31,7 +32,7 @@ def revert_steps(repo: objectstore.Repo, op: Op) -> tuple[list[Step], list[str]]
     """The steps, and what cannot be taken back (in words)."""
     moves: list[RefUpdate] = []
     kept: list[str] = []
-    for c in (c for c in op.changes if c["kind"] == "ref"):
+    for c in ref_changes(repo, op):
         back = ref_back(repo, op, c)  # refuses when the ref moved since
         where = pushed_to(repo, c["ref"], c["new"])
         if where is None:

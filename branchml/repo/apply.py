@@ -14,6 +14,7 @@ branchml command of any kind finishes. Each step's before/after goes to the oper
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,9 @@ def apply(repo: objectstore.Repo, plan: Plan) -> list[dict[str, Any]]:
             ) from None
         except BaseException:
             if not any(d["kind"] == "ref" for d in done):  # before the commit point
-                oplog.end(common, op, done, ok=False)
+                # a refused ref transaction (a held lock, a ref moved meanwhile) must not
+                # leave the hooks and config this run changed: all or nothing
+                oplog.end(common, op, _put_back(repo, done), ok=False)
             raise  # after it (Ctrl-C, say), the open `begin` gets the run finished
         oplog.end(common, op, done)
         return done
@@ -135,16 +138,72 @@ def local_config(repo: objectstore.Repo, key: str) -> str | None:
     return r.stdout.decode(errors="replace").rstrip("\n") if r.returncode == 0 else None
 
 
+def _put_back(repo: objectstore.Repo, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Take back this run's installer steps, newest first, before its refs moved; returns
+    what is still changed (nothing, unless putting back failed too)."""
+    left = list(done)
+    try:
+        while left:
+            _take_back(repo, left[-1])
+            left.pop()
+    except (OSError, proc.ProcessError):
+        pass  # the `failed` line then lists what stayed changed, for `undo`
+    return left
+
+
+def _take_back(repo: objectstore.Repo, d: dict[str, Any]) -> None:
+    if d["kind"] == "config":
+        _config_to(repo, d["key"], d["old"])
+    elif d["kind"] == "lfs":
+        for key in LFS_FILTER_KEYS:
+            _config_to(repo, key, (d.get("old") or {}).get(key))
+    elif d["kind"] == "hook":
+        path = Path(d["path"])
+        if d.get("legacy"):  # install moved the foreign hook aside: move it back
+            os.replace(path.with_name(path.name + ".legacy"), path)
+        elif d.get("legacy_restored"):  # remove moved it back: move it aside again
+            os.replace(path, path.with_name(path.name + ".legacy"))
+        if not d.get("legacy"):
+            _hook_to(repo, path, d.get("old_blob"), d.get("old_mode"))
+
+
+def _config_to(repo: objectstore.Repo, key: str, value: str | None) -> None:
+    if local_config(repo, key) == value:
+        return
+    args = ["--unset-all", key] if value is None else [key, value]
+    proc.run(["git", "config", "--local", *args], cwd=repo.pg.path)
+
+
+def _hook_to(repo: objectstore.Repo, path: Path, blob: str | None, mode: int | None) -> None:
+    if blob is None:
+        path.unlink(missing_ok=True)
+        return
+    found = repo.pg.get(blob)
+    if found is None:
+        return
+    tmp = path.with_name(f".{path.name}.branchml-tmp")
+    tmp.write_bytes(bytes(found.data))
+    tmp.chmod(mode if mode is not None else 0o755)
+    os.replace(tmp, path)
+
+
 def _hook(repo: objectstore.Repo, step: HookInstall | HookRemove) -> dict[str, Any]:
     """Install or remove a hook, its file before and after kept as blobs (ids in the log):
     `undo` puts back the exact bytes, and only over the file this step left."""
     path = Path(step.path)
     moved_away = isinstance(step, HookInstall) and step.keep_legacy
     old = None if moved_away or not path.is_file() else _blob(repo, path.read_bytes())
+    old_mode = _mode(path) if old is not None else None
     done = hooks.apply_install(step) if isinstance(step, HookInstall) \
         else hooks.apply_remove(step)
     new = _blob(repo, path.read_bytes()) if path.is_file() else None
-    return {**done, "old_blob": old, "new_blob": new}
+    # the modes too: undo puts back a hook the user had turned off (chmod -x) as it was
+    return {**done, "old_blob": old, "new_blob": new, "old_mode": old_mode,
+            "new_mode": _mode(path) if new is not None else None}
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def _blob(repo: objectstore.Repo, data: bytes) -> str:

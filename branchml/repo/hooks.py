@@ -163,7 +163,7 @@ def apply_install(step: HookInstall) -> dict[str, object]:
         os.replace(path, path.with_name(path.name + ".legacy"))
     tmp = path.with_name(f".{path.name}.branchml-tmp")
     tmp.write_text(step.content)
-    tmp.chmod(0o755)
+    tmp.chmod(step.mode)
     os.replace(tmp, path)
     return {"kind": "hook", "action": "install", "path": step.path, "legacy": step.keep_legacy}
 

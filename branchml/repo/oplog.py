@@ -17,10 +17,13 @@ whose command is `undo [--revert] <op>` (ops/undolog.py reads the log as a stack
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +35,57 @@ def log_path(common_dir: Path) -> Path:
     return common_dir / "branchml" / "oplog.jsonl"
 
 
+MAX_LINE = 1 << 20  # branchml's lines are far shorter: a longer one is not branchml's
+
+
+def open_log(path: Path, flags: int, mode: int = 0o644) -> int:
+    """The log's file descriptor, only when the log is a regular file: a symlink (which would
+    make a write truncate or append to a file outside the repository) or a FIFO (which would
+    hang every command) is refused with one sentence."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _not_a_file(path, "a symbolic link") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_file(path, "not a regular file")
+    return fd
+
+
+def _not_a_file(path: Path, what: str) -> StateError:
+    return StateError(f"the operation log {path} is {what}, which branchml never makes: "
+                      "move it away (branchml starts a new log), then run the command again.")
+
+
+def lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """The log's lines, streamed (a big log is not read whole), each with whether it ends in
+    a newline (only the last may not: torn by a kill). Raises StateError on a line over
+    MAX_LINE. Nothing when there is no log."""
+    try:
+        fd = open_log(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise StateError(f"could not read the operation log {path} ({e.strerror or e}).") \
+            from None
+    with os.fdopen(fd, "rb") as f:
+        while raw := f.readline(MAX_LINE + 1):
+            whole = raw.endswith(b"\n")
+            if len(raw) > MAX_LINE:
+                raise StateError(f"the operation log {path} holds a line over 1 MiB, which "
+                                 "branchml never writes: remove that line (or the file), then "
+                                 "run the command again.")
+            yield raw.rstrip(b"\n"), whole
+
+
 def _append(common_dir: Path, record: dict[str, Any]) -> None:
     path = log_path(common_dir)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_log(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             _cut_torn_tail(fd)
             os.write(fd, line)
@@ -84,11 +132,8 @@ def end(common_dir: Path, op: str, changes: list[dict[str, Any]], ok: bool = Tru
 
 
 def read(common_dir: Path) -> list[dict[str, Any]]:
-    path = log_path(common_dir)
-    if not path.is_file():
-        return []
     records = []
-    for line in path.read_bytes().splitlines():
+    for line, _ in lines(log_path(common_dir)):
         try:
             record = json.loads(line)
         except ValueError:  # a line torn by a kill (cut off by the next write)
@@ -102,12 +147,12 @@ def last(common_dir: Path) -> dict[str, Any] | None:
     """The last whole record, from the end of the file (the log only grows)."""
     path = log_path(common_dir)
     try:
-        with path.open("rb") as f:
+        with os.fdopen(open_log(path, os.O_RDONLY), "rb") as f:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - (1 << 16)))
             tail = f.read()
-    except OSError:
-        return None
+    except (OSError, StateError):
+        return None  # the next reader or writer says why
     for line in reversed(tail.splitlines()):
         try:
             record = json.loads(line)

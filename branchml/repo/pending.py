@@ -6,6 +6,7 @@ Finishing such a run is `recovery.py`'s job."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -15,7 +16,13 @@ def pending(start: Path) -> bool:
     if common is None:
         return False
     try:
-        with open(common / "branchml" / "oplog.jsonl", "rb") as f:
+        # never follow a symlink nor wait on a FIFO: the reader or writer after refuses it
+        fd = os.open(common / "branchml" / "oplog.jsonl",
+                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return False
+        with os.fdopen(fd, "rb") as f:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - 4096))
             tail = f.read()
