@@ -101,12 +101,12 @@ class _Coding(trainrows._Hashing):
     counts: Any
     shared_counts: Any
     shared: Any | None = None
-    _by_hash: tuple[Any, Any]
+    _hashed: assignments.Hashed
+    _by_hash: tuple[Any, Any] | None = None  # sorted when a block is read as a list: rarely
     _kept: Any = None  # the split codes of the rows the last probe kept, in their order
 
     def start(self, hashed: assignments.Hashed, by_row: tuple[Any, Any]) -> None:
-        order = np.argsort(hashed.keys, kind="stable")
-        self._by_hash = (hashed.keys[order], hashed.splits[order])
+        self._hashed = hashed
         self.counts = np.zeros(len(hashed.names), dtype=np.int64)
         self.shared_counts = np.zeros(len(hashed.names), dtype=np.int64)
         self.probe = lambda keys: self._probe(*by_row, keys)
@@ -142,6 +142,9 @@ class _Coding(trainrows._Hashing):
             return splitrows._Rows._chosen(self, p, fmt, header, records)  # its one sentence
         keys = np.fromiter(map(assignments.key_hash, values), dtype=np.int64,
                            count=len(values))
+        if self._by_hash is None:
+            order = np.argsort(self._hashed.keys, kind="stable")
+            self._by_hash = (self._hashed.keys[order], self._hashed.splits[order])
         found, codes = _find(*self._by_hash, keys)
         self._add(codes, hashes[found] if hashes is not None else None)
         return []
