@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from branchml.core import rowindex
+from branchml.core.leakage import TRAINING
 from branchml.core.model import BranchKind
 from branchml.core.policy import Policy
 from branchml.core.rows import format_for
@@ -19,7 +20,7 @@ from branchml.errors import BranchmlError, UsageError
 from branchml.ops import impactmarks, leftovers, trainrows, uploads
 from branchml.ops.release import Release, read_releases, tag_format
 from branchml.ops.split import BRANCH as SPLIT_BRANCH
-from branchml.ops.splitcounts import split_counts
+from branchml.ops.splitcounts import Coded, coded_counts, fingerprint
 from branchml.ops.trusted import TrustedPolicy, load_trusted, trusted_ref
 from branchml.ops.uploadrows import chain_rows
 from branchml.repo.reader import Git
@@ -118,6 +119,24 @@ class _Counter:
     def __init__(self, withdrawn: Any, shared: Any) -> None:
         self.withdrawn, self.shared = withdrawn, shared
         self.cache: dict[str, tuple[int, int]] = {}
+        self.coded: dict[tuple[Any, ...], Coded | BranchmlError | None] = {}
+
+    def by_name(self, g: Git, path: Path, commit: str, digest: str = "") -> Coded | None:
+        """Every split name's counts in `commit`'s keyed selection, one pass for all the
+        commits that select the same rows (a release's data commit and the split branch's
+        tip); None: select name by name. A selection's error is raised again for each."""
+        key = fingerprint(g, path, commit, digest)
+        if key is None:
+            return None
+        if key not in self.coded:
+            try:
+                self.coded[key] = coded_counts(g, path, commit, self.withdrawn, self.shared)
+            except BranchmlError as e:
+                self.coded[key] = e
+        found = self.coded[key]
+        if isinstance(found, BranchmlError):
+            raise found
+        return found
 
     def units(self, units: list[trainrows.Unit]) -> tuple[int, int]:
         found = [self.unit(u) for u in units]
@@ -180,7 +199,8 @@ def _release(g: Git, path: Path, policy: Policy, counter: _Counter,
     data = None
     try:
         train = trainrows.training(g, path, policy, manifest, counter.withdrawn)
-        trained, shared = counter.units(train.units)
+        coded = _by_name(g, path, counter, manifest) if train.source == "splits" else None
+        trained, shared = coded if coded is not None else counter.units(train.units)
         source, reason = train.source, None
         if train.source == trainrows.DATA_FOLDERS:
             data = train
@@ -195,6 +215,25 @@ def _release(g: Git, path: Path, policy: Policy, counter: _Counter,
     if reason is not None:
         out["training_error"] = reason
     return out
+
+
+def _by_name(g: Git, path: Path, counter: _Counter, manifest: dict[str, Any]
+             ) -> tuple[int, int] | None:
+    """A release's training counts from the one pass over each of its requests' data commit
+    (shared with the split branch when they read the same); None when a request cannot be
+    counted so, or its selection fails: then it is selected as before, which says why."""
+    records = [r for r in manifest.get("splits") or [] if r.get("purpose") in TRAINING]
+    n = m = 0
+    for (commit, digest), names in trainrows.union(records).items():
+        try:
+            found = counter.by_name(g, path, commit, digest)
+        except BranchmlError:
+            return None
+        if found is None:
+            return None
+        a, b = found.total(names)
+        n, m = n + a, m + b
+    return n, m
 
 
 def held(release: dict[str, Any]) -> bool:
@@ -225,7 +264,8 @@ def _splits(g: Git, path: Path, counter: _Counter) -> list[dict[str, Any]]:
     hashed = trainrows.cached_assignment(g, tip) if tip else None
     if tip is None or hashed is None:
         return []
-    counts = split_counts(g, path, tip, counter.withdrawn)  # one pass for every name
+    coded = counter.by_name(g, path, tip)  # one pass for every name
+    counts = None if coded is None else dict(zip(coded.names, coded.held, strict=True))
     out = []
     for name in hashed.names:
         n = counts[name] if counts is not None else counter.unit(trainrows.Unit(

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from branchml.core.rowhash import EMPTY, member
+from branchml.core.keyspans import KeySet
+from branchml.core.rowhash import EMPTY
 from branchml.ops import uploads
 from branchml.ops.release import Release
 from branchml.ops.route import record_at
@@ -33,9 +34,10 @@ def earlier(g: Git, found: list[uploads.Upload], events: list[uploads.Event], fi
     added: one read of raw's rows up to there, keeping only the withdrawn ones' hashes."""
     parts: list[Any] = []
     commits: set[str] = set()
+    wanted = KeySet(withdrawn)  # one probe a row (C table) where a search took ~14 steps
     for chain in uploads.chains([e for e in events if e.upload < first]):
         for u, h in chain_rows(g, chain):
-            hit = h[member(h, withdrawn)] if len(h) else h
+            hit = h[wanted.contains(h)] if len(h) else h
             if len(hit):
                 parts.append(hit)
                 commits.add(found[u].commit)

@@ -20,6 +20,7 @@ import numpy as np
 
 from branchml.core import assignments, bounds
 from branchml.core import split as core_split
+from branchml.core.keyspans import KeySet
 from branchml.core.rowhash import member
 from branchml.core.rows import RowFormat, record_batches
 from branchml.core.rowstream import hash_list
@@ -63,13 +64,21 @@ def leftovers(g: Git, tips: dict[str, str], src: Source, withdrawn: Any,
     for branch, (tip, hashed) in found.items():
         keys = None
         if hashed is not None and names.get(branch):
-            have = np.sort(hashed.keys)
-            keys = int(member(marks.keys[names[branch] or ""], have).sum())
+            keys = _listed(marks.keys[names[branch] or ""], hashed.keys)
         reports = [p for p in _reports(g, tip) if _quotes(g, tip, p, marks.quoted)]
         if keys or reports:
             out.append({"branch": branch, "commit": tip, "key": names.get(branch),
                         "assignment_keys": keys, "reports": reports})
     return out
+
+
+def _listed(withdrawn_keys: Any, keys: Any) -> int:
+    """How many of the sorted distinct `withdrawn_keys` are among the assignment's `keys`:
+    the assignment's keys probed in a table of the few withdrawn ones (sorting its 2M keys
+    per branch took ~0.3 s each), those found counted once each."""
+    if not len(withdrawn_keys) or not len(keys):
+        return 0
+    return len(np.unique(keys[KeySet(withdrawn_keys).contains(keys)]))
 
 
 def _key(g: Git, tip: str, cfg: dict[str, Any]) -> str | None:

@@ -128,6 +128,17 @@ def selector(g: Git, path: Path, commit: str, names: list[str], kind: type[_Hash
              digest: str = "") -> tuple[_Hashing, list[str], dict[str, Any]]:
     """A `kind` selecting split names `names` of `commit`'s assignment (the one its request
     recorded, `digest`), the files it reads, and the `split` config."""
+    hashed, key, repo, cfg = source(g, path, commit, digest)
+    rows = kind(g, commit, key, hashed.chosen(names))
+    if key is not None and hashed.row_keys is not None:
+        rows.probe = keyspans.KeySet(hashed.chosen_rows(names)).contains
+    return rows, splitrows._files(repo, commit, cfg, rows), cfg
+
+
+def source(g: Git, path: Path, commit: str, digest: str = ""
+           ) -> tuple[assignments.Hashed, str | None, objectstore.Repo, dict[str, Any]]:
+    """`commit`'s assignment (checked against the `digest` its request recorded), the key it
+    was made with, the repository and the `split` config: what a selection reads."""
     if g.resolve(f"{commit}^{{commit}}") is None:
         raise StateError(f"the split request's data commit {commit[:10]} is not here: fetch "
                          "the split branch (`git fetch origin split`), then run this again.")
@@ -140,10 +151,7 @@ def selector(g: Git, path: Path, commit: str, names: list[str], kind: type[_Hash
     cfg = trusted_config(g).get("split") or {}
     store = strategies.Store(repo.common_dir, repo.root or repo.common_dir)
     key = splitrows._key(splitrows._file(repo, commit, store, core_split.PARAMS), cfg)
-    rows = kind(g, commit, key, hashed.chosen(names))
-    if key is not None and hashed.row_keys is not None:
-        rows.probe = keyspans.KeySet(hashed.chosen_rows(names)).contains
-    return rows, splitrows._files(repo, commit, cfg, rows), cfg
+    return hashed, key, repo, cfg
 
 
 # per reader, each commit's assignment read once (impact selects each split name of one)
