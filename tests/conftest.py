@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,3 +344,20 @@ def copied_project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
         "inited_template"
     copy_built(request.getfixturevalue(wanted), tmp_path)
     return tmp_path / "proj"
+
+
+def copied_fixtures(server: bool = False) -> Any:
+    """A test file's `project` fixture as a copy of `copied_project` (and, with `server`, its
+    `installed_server`: the served origin the copy brings): `project = copied_fixtures()` or
+    `project, installed_server = copied_fixtures(server=True)` at the file's top level."""
+
+    @pytest.fixture(name="project")
+    def _project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+        # `branchml init` (and the served origin) cost seconds per test: copied from one build
+        return copied_project(request, tmp_path)
+
+    @pytest.fixture(name="installed_server")
+    def _server(project: Path, tmp_path: Path) -> Path:
+        return tmp_path / "server.git"
+
+    return (_project, _server) if server else _project

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, copied_project, git, snapshot, write
+from tests.conftest import commit, copied_fixtures, git, snapshot, write
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 YAML_LOOSE_RAW = ("version: 1\nbranches:\n  main: {type: main, may_change: [docs, config]}\n"

@@ -8,16 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import commit, copied_project, git
+from tests.conftest import commit, copied_fixtures, git
 from tests.test_row_lineage import UP1, UP2, _release
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 BOGUS = "0123456789abcdef0123456789abcdef01234567"

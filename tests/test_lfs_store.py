@@ -14,22 +14,14 @@ import pytest
 
 from branchml.core.lfs_pointer import LfsPointer
 from branchml.repo import lfs, lfsstore
-from tests.conftest import BIN, commit, copied_project, git, git_proc
+from tests.conftest import BIN, commit, copied_fixtures, git, git_proc
 from tests.test_servers import Team, checkout_fails, handmade, pointer
 from tests.test_servers import team as team  # the fixture, used by name
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` (and the served origin) cost seconds per test: copied from one build
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 
 def refs(bare: Path) -> str:

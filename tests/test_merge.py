@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, copied_project, git, git_proc, snapshot
+from tests.conftest import commit, copied_fixtures, git, git_proc, snapshot
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 def lfs_content(repo: Path, rev: str, path: str) -> bytes:

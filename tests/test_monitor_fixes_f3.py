@@ -17,7 +17,7 @@ import pytest
 
 from branchml import api
 from branchml.errors import StateError
-from tests.conftest import commit, copied_project, git, git_proc
+from tests.conftest import commit, copied_fixtures, git, git_proc
 from tests.test_monitor_windows_alerts import (  # the alert tests' own setup
     TAG,
     five_days,
@@ -29,15 +29,7 @@ from tests.test_monitor_windows_alerts import (  # the alert tests' own setup
 __all__ = ["five_days", "on_path", "released"]  # fixtures, used by name
 
 
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` (and the served origin) cost seconds per test: copied from one build
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 
 # -- atk19-10: deploy.yaml against the trailers --------------------------------------------

@@ -12,13 +12,9 @@ import pytest
 
 from branchml.core import roles
 from branchml.errors import ConfigError
-from tests.conftest import commit, copied_project, git, release_for_monitoring, snapshot, write
+from tests.conftest import commit, copied_fixtures, git, release_for_monitoring, snapshot, write
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 def table(rows: int, start: int = 1, seed: int = 1, label: bool = True, id_col: str = "id",

@@ -6,15 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, copied_project, git, git_proc
+from tests.conftest import commit, copied_fixtures, git, git_proc
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 LOOSE = ("version: 1\nbranches:\n  main: {type: main, may_change: [docs, config]}\n"

@@ -17,18 +17,9 @@ from pathlib import Path
 import pytest
 
 from branchml.core import bounds, split, splitcheck
-from tests.conftest import BIN, commit, copied_project, git, git_proc
+from tests.conftest import BIN, commit, copied_fixtures, git, git_proc
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` (and the served origin) cost seconds per test: copied from one build
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 
 MIB = 1 << 20

@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, commit, copied_project, git
+from tests.conftest import BIN, commit, copied_fixtures, git
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 UP1 = "".join(f"{i},{i * 2}\n" for i in range(20))

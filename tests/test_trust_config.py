@@ -13,13 +13,9 @@ import pytest
 from branchml import config
 from branchml.errors import ConfigError
 from tests import test_push
-from tests.conftest import commit, copied_project, git, git_proc, write
+from tests.conftest import commit, copied_fixtures, git, git_proc, write
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 remote, server = test_push.remote, test_push.server  # the bare server fixtures, shared
 

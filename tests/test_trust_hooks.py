@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 
 from branchml.repo.hooks import MARKER, render
-from tests.conftest import BIN, commit, copied_project, git, git_proc, snapshot, write
+from tests.conftest import BIN, commit, copied_fixtures, git, git_proc, snapshot, write
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` costs a second or more per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
+project = copied_fixtures()
 
 
 ROOT = Path(__file__).resolve().parents[1]

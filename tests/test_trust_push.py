@@ -11,20 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, commit, copied_project, git, git_proc
+from tests.conftest import BIN, commit, copied_fixtures, git, git_proc
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # init + install + first push cost seconds per test: copied from one build (conftest)
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 
 @pytest.fixture

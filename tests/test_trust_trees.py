@@ -14,18 +14,9 @@ import pytest
 from branchml.core.changes import Change
 from branchml.core.model import PathClass
 from branchml.core.paths import TreeRules, refused_part, tree_verdict
-from tests.conftest import commit, copied_project, git, git_proc
+from tests.conftest import commit, copied_fixtures, git, git_proc
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` (and the served origin) cost seconds per test: copied from one build
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 TYPES = {"160000": "commit", "040000": "tree"}
 

@@ -16,18 +16,9 @@ from branchml.errors import UsageError
 from branchml.ops import driftreport, outfile, uploadrows
 from branchml.ops.trusted import load_trusted, trusted_config, trusted_ref
 from branchml.repo.reader import Git
-from tests.conftest import commit, copied_project, git, git_proc
+from tests.conftest import commit, copied_fixtures, git, git_proc
 
-
-@pytest.fixture
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    # `branchml init` (and the served origin) cost seconds per test: copied from one build
-    return copied_project(request, tmp_path)
-
-
-@pytest.fixture
-def installed_server(project: Path, tmp_path: Path) -> Path:
-    return tmp_path / "server.git"
+project, installed_server = copied_fixtures(server=True)
 
 
 V1 = b'x,y\n0,0\n1,"a\n'  # ends inside an open quoted field (its last byte a LF)
