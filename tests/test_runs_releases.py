@@ -351,8 +351,10 @@ def test_naive_at_is_read_in_the_local_zone(stable: Path, bml) -> None:  # type:
     assert r.stdout.startswith("At 2026-11-01T12:00:00+00:00 (UTC+00:00, as given), acme ran "
                                "acme-v1 ")
     r = deployed("2026-11-01T04:00", "XYZ+05")
-    assert r.returncode == 2 and "nothing of acme was deployed at 2026-11-01T04:00 (local zone " \
-        "XYZ, UTC-05:00; first deployment: 2026-11-01T10:00:00+00:00)." in r.stderr
+    # before the first deployment is a valid question with an answer (exit 0), in the local zone
+    assert r.returncode == 0, r.stderr
+    assert "2026-11-01T04:00:00-05:00 (local zone XYZ, UTC-05:00)" in r.stdout
+    assert "its first deployment was at 2026-11-01T10:00:00+00:00." in r.stdout
 
 
 # -- 6. messages: deployed, rollback, promote -------------------------------------------------
