@@ -12,22 +12,9 @@ import pytest
 from tests.conftest import git
 from tests.test_kills import _project, _released, ok, seed_pull
 from tests.test_undo import branchml, whole_state
+from tests.test_undo_pushed import remote_refs, with_remote
 
 pytestmark = pytest.mark.slow
-
-
-def remote_refs(bare: Path) -> str:
-    return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
-
-
-def relative_remote(repo: Path, tmp_path: Path) -> Path:
-    """origin as docs/tutorial.md adds it: `../server.git`, relative to the worktree top."""
-    bare = tmp_path / "server.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    git("remote", "add", "origin", "../server.git", cwd=repo)
-    git("push", "-q", "origin", "--all", cwd=repo)
-    git("push", "-q", "origin", "--tags", cwd=repo)
-    return bare
 
 
 def second_release(repo: Path) -> None:
@@ -49,7 +36,7 @@ def test_relative_url_pushed_rollback_refused_then_reverted(tmp_path: Path) -> N
     _released(repo)
     second_release(repo)
     ok(repo, "tag", "--client", "acme")
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     ok(repo, "deploy", "acme-v1", "--client", "acme", "--push")
     ok(repo, "deploy", "acme-v2", "--client", "acme", "--push")
     ok(repo, "rollback", "--client", "acme", "--push")
@@ -65,7 +52,7 @@ def test_relative_url_pushed_tag_refused(tmp_path: Path) -> None:
     repo = _project(tmp_path)
     _released(repo)
     second_release(repo)
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     ok(repo, "tag", "--client", "acme", "--push")
     refused_pushed(repo, bare, "tag acme-v2 (origin)")
     done = branchml(repo, "undo", "--revert")
@@ -77,7 +64,7 @@ def test_relative_url_branch_pushed_elsewhere_refused(tmp_path: Path) -> None:
     """The branch went to the server from a clone: no tracking ref here says so, the
     server does."""
     repo = seed_pull(tmp_path)
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     ok(repo, "pull", "raw", "clean")
     git("push", "-q", "--no-verify", str(bare), "clean", cwd=repo)  # not through origin: no tracking ref
     refused_pushed(repo, bare, "clean (origin)")
@@ -88,7 +75,7 @@ def test_relative_url_branch_pushed_elsewhere_refused(tmp_path: Path) -> None:
 def test_relative_url_not_pushed_is_undone(tmp_path: Path) -> None:
     """The legitimate twin: the server does not have the write, so undo takes it back."""
     repo = seed_pull(tmp_path)
-    relative_remote(repo, tmp_path)
+    with_remote(repo, tmp_path, relative=True)
     before = git("rev-parse", "clean", cwd=repo)
     ok(repo, "pull", "raw", "clean")
     r = branchml(repo, "undo")
@@ -122,7 +109,7 @@ def test_refused_deploy_push_is_one_failed_write(tmp_path: Path) -> None:
     _released(repo)
     second_release(repo)
     ok(repo, "tag", "--client", "acme")
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     ok(repo, "deploy", "acme-v1", "--client", "acme")  # recorded here only
     first = git("rev-parse", "refs/deploy/acme", cwd=repo)
     refusing(bare)
@@ -147,7 +134,7 @@ def test_refused_tag_push_is_one_failed_write(tmp_path: Path) -> None:
     repo = _project(tmp_path)
     _released(repo)
     second_release(repo)
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     refusing(bare)
     r = branchml(repo, "tag", "--client", "acme", "--push")
     assert r.returncode != 0 and git("tag", "-l", "acme-v2", cwd=repo) == ""
@@ -164,7 +151,7 @@ def test_deploy_push_refused_here_says_its_ref_once(tmp_path: Path) -> None:
     the local record is put back, the reason names the ref once, and undo skips it all."""
     repo = _project(tmp_path)
     _released(repo)
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     tree = git("mktree", cwd=bare, input="")
     other = git("commit-tree", tree, "-m", "deploy acme: elsewhere", cwd=bare)
     git("update-ref", "refs/deploy/acme", other, cwd=bare)

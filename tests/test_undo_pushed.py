@@ -20,11 +20,15 @@ def remote_refs(bare: Path) -> str:
     return git("for-each-ref", "--format=%(refname) %(objectname)", cwd=bare)
 
 
-def with_remote(repo: Path, tmp_path: Path) -> Path:
-    bare = tmp_path / "origin.git"
+def with_remote(repo: Path, tmp_path: Path, relative: bool = False) -> Path:
+    """origin, a bare repository holding every branch; `relative`: added as docs/tutorial.md
+    adds it (`../server.git`, relative to the worktree top), with the tags pushed too."""
+    bare = tmp_path / ("server.git" if relative else "origin.git")
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    git("remote", "add", "origin", str(bare), cwd=repo)
+    git("remote", "add", "origin", "../server.git" if relative else str(bare), cwd=repo)
     git("push", "-q", "origin", "--all", cwd=repo)
+    if relative:
+        git("push", "-q", "origin", "--tags", cwd=repo)
     return bare
 
 
