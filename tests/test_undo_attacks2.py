@@ -14,7 +14,8 @@ from tests.conftest import BIN, git
 from tests.test_kills import _project, _released, ok
 from tests.test_undo import branchml, fsck_clean, whole_state
 from tests.test_undo_attacks import forged, log_of, refused
-from tests.test_undo_fixes import relative_remote, second_release
+from tests.test_undo_fixes import second_release
+from tests.test_undo_pushed import with_remote
 
 
 def _init(tmp_path: Path) -> Path:
@@ -208,7 +209,7 @@ def test_a_pushed_tag_with_its_server_unreachable_is_refused(tmp_path: Path) -> 
     repo = _project(tmp_path)
     _released(repo)
     second_release(repo)
-    bare = relative_remote(repo, tmp_path)
+    bare = with_remote(repo, tmp_path, relative=True)
     ok(repo, "tag", "--client", "acme", "--push")
     bare.rename(tmp_path / "offline.git")
     refused(repo, 1, "could not reach origin to see whether tag acme-v2 was pushed")
